@@ -1,0 +1,48 @@
+/**
+ * The `qa-ft` command line: wires one sub-command per file in src/commands and maps errors to exit codes.
+ * Nothing else in the project prints or exits.
+ */
+import { Command, CommanderError } from 'commander';
+import { pathToFileURL } from 'node:url';
+import { formatUserError, isQaFtError } from './errors.js';
+// Sub-commands (one file each; each exports a function returning a commander Command).
+// COMMANDS-BEGIN
+// COMMANDS-END
+
+export function buildProgram(): Command {
+  const program = new Command('qa-ft')
+    .description('Fine-tune DistilBERT for extractive question answering on TensorFlow.js')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  // REGISTER-BEGIN
+  // REGISTER-END
+  for (const command of program.commands) command.copyInheritedSettings(program);
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code: 0 ok, 1 user error, 2 usage error, 70 internal error. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version are "errors" only to commander
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help'
+        ? 0
+        : 2;
+    }
+    if (isQaFtError(e)) {
+      process.stderr.write(`qa-ft: error: ${formatUserError(e)}\n`);
+      return 1;
+    }
+    process.stderr.write(`qa-ft: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 70;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await main(process.argv);
+}

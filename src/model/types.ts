@@ -1,0 +1,39 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { QaBatch } from '../tokenize/types.js';
+
+export type { QaBatch };
+
+/** Backends a user can ask for; `auto` picks the fastest one available. */
+export type BackendName = 'auto' | 'native' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface ForwardOutput {
+  startLogits: number[][]; // [B, T]
+  endLogits: number[][]; // [B, T]
+  /** Present when the batch carries start/end positions. */
+  loss?: number;
+}
+
+/** DistilBertForQuestionAnswering on TF.js. Parameters are keyed by their Hugging Face names. */
+export interface QaModel {
+  readonly config: import('./config.js').DistilBertConfig;
+  /** The TF.js backend the model runs on (`cpu`, `wasm`, `native`, `tensorflow`). */
+  readonly backend: string;
+  /** Trainable parameters by Hugging Face name, e.g. `distilbert.transformer.layer.0.attention.q_lin.weight`. */
+  readonly params: ReadonlyMap<string, tf.Variable>;
+  forward(batch: QaBatch, options?: { training?: boolean }): Promise<ForwardOutput>;
+  /**
+   * Start/end logits as tensors (for batched inference without copying to JS arrays); caller disposes.
+   */
+  logits(batch: QaBatch): { startLogits: tf.Tensor2D; endLogits: tf.Tensor2D };
+  /**
+   * Loss and the gradient of every parameter for a labelled batch. `dropoutSeed` makes dropout
+   * reproducible (resume depends on it). The caller disposes the returned tensors.
+   */
+  lossAndGradients(
+    batch: QaBatch,
+    options: { training: boolean; dropoutSeed?: number },
+  ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+  /** Writes `config.json` + `model.safetensors` (F32, HF names and layouts), atomically. */
+  save(dir: string): Promise<void>;
+  dispose(): void;
+}

@@ -1,0 +1,26 @@
+/**
+ * One tokenized window of (question, context): what `prepare` writes and `train`/`evaluate` read.
+ * A long context with a doc stride yields several features with the same `exampleId`.
+ */
+export interface Feature {
+  readonly exampleId: string;
+  /** [CLS] question [SEP] context-window [SEP], unpadded. */
+  readonly inputIds: readonly number[];
+  /**
+   * Per token: [start, end) character offsets into the context in Unicode code points for context tokens,
+   * null for question and special tokens (as HF keeps `offset_mapping` for post-processing).
+   */
+  readonly offsets: readonly (readonly [number, number] | null)[];
+  /** Token index of the answer start, or 0 when the answer is not wholly inside this window. */
+  readonly startPosition: number;
+  /** Token index of the answer end (inclusive), or 0 when the answer is not wholly inside this window. */
+  readonly endPosition: number;
+}
+
+/** A padded batch, as the model's forward pass takes it. */
+export interface QaBatch {
+  readonly inputIds: number[][]; // [B, T]
+  readonly attentionMask: number[][]; // [B, T], 1 = real token, 0 = padding
+  readonly startPositions?: number[]; // [B]
+  readonly endPositions?: number[]; // [B]
+}
