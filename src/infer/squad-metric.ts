@@ -1,0 +1,110 @@
+/**
+ * The official SQuAD v1.1 evaluation (`evaluate-v1.1.py`), reproduced rule for rule: normalise, then exact match
+ * and token F1, each the max over the gold answers, averaged over all questions and scaled to percentages.
+ *
+ * Hand-written because no JS package reproduces the script's Python string semantics: `string.punctuation` is
+ * only the 32 ASCII marks, `str.split()` splits on Python's whitespace set, and Python 3's `\b` is Unicode-aware
+ * (so `théa` keeps its `a`, where JavaScript's ASCII `\b` would cut it).
+ */
+import { QaFtError } from '../errors.js';
+
+export interface SquadMetrics {
+  /** Exact match, percent (0–100). */
+  readonly exactMatch: number;
+  /** Token-overlap F1, percent (0–100). */
+  readonly f1: number;
+  /** Number of questions scored (= number of references). */
+  readonly count: number;
+}
+
+/** Python's `string.punctuation`: the 32 ASCII punctuation marks, nothing else (`¿`, `«`, `。` are kept). */
+const PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
+
+/**
+ * Articles as whole words. Python 3's `\b` for str patterns sits between a `\w` character (letters of any
+ * script, digits/numerics, `_`) and a non-`\w` one; JavaScript's `\b` knows only ASCII, so spell it out.
+ */
+const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
+
+/**
+ * Python's `str.split()` with no argument: runs of `str.isspace()` characters. This differs from JS `\s`
+ * (Python adds U+001C–U+001F and U+0085, and does not count U+FEFF).
+ */
+const PY_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+
+/** `str.split()`: split on whitespace runs, dropping empty pieces. */
+function pySplit(text: string): string[] {
+  return text.split(PY_WHITESPACE).filter((t) => t.length > 0);
+}
+
+/** Lower-case, drop ASCII punctuation, replace the articles a/an/the by a space, collapse whitespace. */
+export function normalizeAnswer(s: string): string {
+  const lower = s.toLowerCase();
+  let noPunct = '';
+  for (const ch of lower) if (!PUNCTUATION.has(ch)) noPunct += ch;
+  const noArticles = noPunct.replace(ARTICLES, ' ');
+  return pySplit(noArticles).join(' ');
+}
+
+/** 1 when the normalised strings are equal (two empty answers match), else 0. */
+export function exactMatchScore(prediction: string, groundTruth: string): number {
+  return normalizeAnswer(prediction) === normalizeAnswer(groundTruth) ? 1 : 0;
+}
+
+/** Token F1 over the multiset overlap of normalised tokens; 0 when nothing overlaps (so also for two empties). */
+export function f1Score(prediction: string, groundTruth: string): number {
+  const predTokens = pySplit(normalizeAnswer(prediction));
+  const goldTokens = pySplit(normalizeAnswer(groundTruth));
+  const goldCounts = new Map<string, number>();
+  for (const t of goldTokens) goldCounts.set(t, (goldCounts.get(t) ?? 0) + 1);
+  let numSame = 0;
+  for (const t of predTokens) {
+    const left = goldCounts.get(t) ?? 0;
+    if (left > 0) {
+      numSame += 1;
+      goldCounts.set(t, left - 1);
+    }
+  }
+  if (numSame === 0) return 0;
+  const precision = numSame / predTokens.length;
+  const recall = numSame / goldTokens.length;
+  return (2 * precision * recall) / (precision + recall);
+}
+
+function maxOverGroundTruths(fn: (p: string, g: string) => number, prediction: string, golds: readonly string[]): number {
+  let best = 0;
+  for (const g of golds) best = Math.max(best, fn(prediction, g));
+  return best;
+}
+
+/**
+ * EM and F1 (percent) of `predictions` ({id: answer}) against `references` ({id: gold answers}). Every reference
+ * counts; a question without a prediction scores 0 (as the official script). A prediction whose id is not among
+ * the references is an error (the official script ignores it silently, which hides mismatched files).
+ */
+export function squadMetrics(
+  predictions: Readonly<Record<string, string>>,
+  references: Readonly<Record<string, readonly string[]>>,
+): SquadMetrics {
+  const unknown = Object.keys(predictions).filter((id) => !Object.hasOwn(references, id));
+  if (unknown.length > 0) {
+    const shown = unknown.slice(0, 3).map((id) => `'${id}'`).join(', ');
+    throw new QaFtError(
+      'BAD_DATA',
+      `predictions name ${unknown.length} id(s) not in the references: ${shown}${unknown.length > 3 ? ', …' : ''}`,
+      { hint: 'score predictions against the data they were made from' },
+    );
+  }
+  let em = 0;
+  let f1 = 0;
+  let count = 0;
+  for (const [id, golds] of Object.entries(references)) {
+    count += 1;
+    if (!Object.hasOwn(predictions, id)) continue;
+    const prediction = predictions[id] as string;
+    em += maxOverGroundTruths(exactMatchScore, prediction, golds);
+    f1 += maxOverGroundTruths(f1Score, prediction, golds);
+  }
+  if (count === 0) return { exactMatch: 0, f1: 0, count: 0 };
+  return { exactMatch: (100 * em) / count, f1: (100 * f1) / count, count };
+}
