@@ -33,7 +33,7 @@ test('TF.js AdamW matches the reference over 3 steps, weight decay on the matrix
   await tf.setBackend('cpu');
   const w0 = [0.5, -1.2, 2.0, 0.03];
   const b0 = [0.1, -0.2];
-  const params = new Map([
+  const params = new Map<string, tf.Variable>([
     ['layer.weight', tf.variable(tf.tensor2d(w0, [2, 2]))],
     ['layer.bias', tf.variable(tf.tensor1d(b0))],
   ]);
@@ -48,7 +48,7 @@ test('TF.js AdamW matches the reference over 3 steps, weight decay on the matrix
   for (let k = 0; k < 3; k++) {
     const gW = tf.tensor2d(gradsW[k] as number[], [2, 2]);
     const gB = tf.tensor1d(gradsB[k] as number[]);
-    opt.apply(new Map([['layer.weight', gW], ['layer.bias', gB]]), { learningRate: lrs[k] as number, gradScale: scales[k] });
+    opt.apply(new Map<string, tf.Tensor>([['layer.weight', gW], ['layer.bias', gB]]), { learningRate: lrs[k] as number, gradScale: scales[k] });
     tf.dispose([gW, gB]);
     const scaled = (g: number[]): number[] => g.map((x) => x * (scales[k] as number));
     refW = adamwReference(refW, scaled(gradsW[k] as number[]), { lr: lrs[k] as number, weightDecay: 0.1, step: k + 1 });
