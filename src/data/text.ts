@@ -1,0 +1,30 @@
+/**
+ * Python string semantics that SQuAD offsets depend on. Python indexes strings by Unicode code point; JavaScript
+ * by UTF-16 unit. They differ only for astral characters (emoji, rare CJK), so the fast paths check for surrogates.
+ */
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Characters Python's `str.isspace()` accepts (and so `str.strip()` removes). JS `trim()` differs: it also strips
+ * U+FEFF and keeps U+001C–U+001F and U+0085. */
+const PY_WS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_STRIP = new RegExp(`^[${PY_WS}]+|[${PY_WS}]+$`, 'g');
+
+/** Python's `s.strip()` with no arguments. */
+export function pyStrip(s: string): string {
+  return s.replace(PY_STRIP, '');
+}
+
+/** Python's `len(s)`: the number of code points. */
+export function codePointLength(s: string): number {
+  if (!SURROGATE.test(s)) return s.length;
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** Python's `s[start:end]` for 0 ≤ start ≤ end (code-point indices). */
+export function codePointSlice(s: string, start: number, end: number): string {
+  if (!SURROGATE.test(s)) return s.slice(start, end);
+  return Array.from(s).slice(start, end).join('');
+}

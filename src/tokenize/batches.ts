@@ -1,0 +1,113 @@
+/**
+ * Features → padded batches for training and evaluation.
+ *
+ * Order: without shuffle, features in order (inference). With shuffle, a permutation seeded by (seed, epoch) —
+ * NumPy's `default_rng([seed, epoch]).permutation(n)`, deterministic and checkable in Python. With
+ * `groupByLength`, Hugging Face's `LengthGroupedSampler` (`get_length_grouped_indices`): the permutation is cut
+ * into mega-batches of `min(n // (4·batchSize), 50)·batchSize` features, each sorted by length, longest first, and
+ * the single longest feature is swapped to the very front so an out-of-memory shows at the first step.
+ * Padding: to the longest member of each batch (dynamic), or to `maxLength` with `padToMaxLength`.
+ */
+import { QaFtError } from '../errors.js';
+import { permutation } from '../data/rng.js';
+import type { Feature, QaBatch } from './types.js';
+
+export interface BatchOptions {
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly seed?: number;
+  readonly epoch?: number;
+  readonly groupByLength?: boolean;
+  readonly padToMaxLength?: boolean;
+  /** Required with `padToMaxLength`; also an upper bound checked against every feature when given. */
+  readonly maxLength?: number;
+  readonly padTokenId: number;
+  /** Attach start/end positions (default true). */
+  readonly withLabels?: boolean;
+  /** Drop the last incomplete batch (default false, as HF's `dataloader_drop_last`). */
+  readonly dropLast?: boolean;
+}
+
+export interface IndexedBatch {
+  readonly batch: QaBatch;
+  /** Index into the `features` array of each batch row. */
+  readonly featureIndices: number[];
+}
+
+/** HF `get_length_grouped_indices` over a given permutation. */
+export function lengthGroupedOrder(lengths: readonly number[], batchSize: number, perm: readonly number[]): number[] {
+  const n = lengths.length;
+  const megaBatchMult = Math.max(1, Math.min(Math.floor(n / (batchSize * 4)), 50));
+  const megaSize = megaBatchMult * batchSize;
+  const megas: number[][] = [];
+  for (let i = 0; i < n; i += megaSize) {
+    // Array.prototype.sort is stable, like Python's sorted(..., reverse=True)
+    megas.push(perm.slice(i, i + megaSize).sort((a, b) => (lengths[b] as number) - (lengths[a] as number)));
+  }
+  if (megas.length === 0) return [];
+  let maxIdx = 0; // torch.argmax: first maximum
+  megas.forEach((m, i) => {
+    if ((lengths[m[0] as number] as number) > (lengths[(megas[maxIdx] as number[])[0] as number] as number)) maxIdx = i;
+  });
+  const first = megas[0] as number[];
+  const longest = megas[maxIdx] as number[];
+  [first[0], longest[0]] = [longest[0] as number, first[0] as number];
+  return megas.flat();
+}
+
+/** The feature order of one epoch. */
+export function batchOrder(lengths: readonly number[], options: Pick<BatchOptions, 'batchSize' | 'shuffle' | 'seed' | 'epoch' | 'groupByLength'>): number[] {
+  const n = lengths.length;
+  if (!options.shuffle) {
+    if (options.groupByLength) throw new QaFtError('BAD_ARGUMENT', 'groupByLength needs shuffle (it groups a random permutation)');
+    return Array.from({ length: n }, (_, i) => i);
+  }
+  const perm = permutation(n, [options.seed ?? 0, options.epoch ?? 0]);
+  return options.groupByLength ? lengthGroupedOrder(lengths, options.batchSize, perm) : perm;
+}
+
+export function makeBatches(features: readonly Feature[], options: BatchOptions): IndexedBatch[] {
+  const { batchSize, padTokenId } = options;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new QaFtError('BAD_ARGUMENT', `batch size must be a positive integer, got ${batchSize}`);
+  if (options.padToMaxLength && options.maxLength === undefined) {
+    throw new QaFtError('BAD_ARGUMENT', 'padToMaxLength needs maxLength');
+  }
+  const lengths = features.map((f) => f.inputIds.length);
+  if (options.maxLength !== undefined) {
+    const i = lengths.findIndex((l) => l > (options.maxLength as number));
+    if (i >= 0) {
+      throw new QaFtError('BAD_DATA', `feature ${i} (example ${features[i]?.exampleId}) has ${lengths[i]} tokens, above max length ${options.maxLength}`);
+    }
+  }
+  const order = batchOrder(lengths, options);
+  const withLabels = options.withLabels ?? true;
+  const out: IndexedBatch[] = [];
+  for (let i = 0; i < order.length; i += batchSize) {
+    const idx = order.slice(i, i + batchSize);
+    if (idx.length < batchSize && options.dropLast) break;
+    const width = options.padToMaxLength ? (options.maxLength as number) : Math.max(...idx.map((j) => lengths[j] as number));
+    const inputIds: number[][] = [];
+    const attentionMask: number[][] = [];
+    for (const j of idx) {
+      const ids = (features[j] as Feature).inputIds;
+      const row = new Array<number>(width).fill(padTokenId);
+      const mask = new Array<number>(width).fill(0);
+      for (let t = 0; t < ids.length; t++) {
+        row[t] = ids[t] as number;
+        mask[t] = 1;
+      }
+      inputIds.push(row);
+      attentionMask.push(mask);
+    }
+    const batch: QaBatch = withLabels
+      ? {
+          inputIds,
+          attentionMask,
+          startPositions: idx.map((j) => (features[j] as Feature).startPosition),
+          endPositions: idx.map((j) => (features[j] as Feature).endPosition),
+        }
+      : { inputIds, attentionMask };
+    out.push({ batch, featureIndices: idx });
+  }
+  return out;
+}
