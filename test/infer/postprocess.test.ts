@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { join } from 'node:path';
+import { codePointLength, codePointSlice } from '../../src/data/text.js';
+import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from '../../src/infer/postprocess.js';
+import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
+import { encodeWindows } from '../../src/tokenize/windows.js';
+import { sharedDir } from '../helpers/cli.js';
+
+const close = (a: number, b: number, tol = 1e-12): boolean => Math.abs(a - b) <= tol;
+
+// "The quick fox": [CLS] Q [SEP]-like layout with three context tokens at 2..4.
+const FOX = 'The quick fox';
+const foxWindow: WindowLogits = {
+  offsets: [null, null, [0, 3], [4, 9], [10, 13], null],
+  startLogits: [5, 9, 1, 3, 0, 8], // the question token (1) and [SEP] (5) score highest but are not context
+  endLogits: [5, 9, 0, 1, 4, 8],
+};
+
+test('best: n-best over context-token pairs with end ≥ start, scored by start+end logit, softmax probabilities', () => {
+  const spans = bestSpans(FOX, [foxWindow], { nBest: 20, maxAnswerLength: 30 });
+  // worked by hand: (3,4)=3+4=7, (2,4)=1+4=5, (3,3)=3+1=4, (4,4)=0+4=4, (2,3)=1+1=2, (2,2)=1+0=1
+  assert.deepEqual(
+    spans.map((s) => [s.text, s.score, s.startToken, s.endToken]),
+    [
+      ['quick fox', 7, 3, 4],
+      ['The quick fox', 5, 2, 4],
+      ['quick', 4, 3, 3], // ties keep HF's iteration order: start 3 (logit 3) is visited before start 4 (logit 0)
+      ['fox', 4, 4, 4],
+      ['The quick', 2, 2, 3],
+      ['The', 1, 2, 2],
+    ],
+  );
+  const z = 1 + Math.exp(-2) + 2 * Math.exp(-3) + Math.exp(-5) + Math.exp(-6);
+  assert.ok(close(spans[0]!.probability, 1 / z));
+  assert.ok(close(spans[2]!.probability, Math.exp(-3) / z));
+  assert.deepEqual([spans[0]!.start, spans[0]!.end], [4, 13]);
+});
+
+test('best: spans longer than max answer length are dropped', () => {
+  const spans = bestSpans(FOX, [foxWindow], { nBest: 20, maxAnswerLength: 2 });
+  assert.ok(!spans.some((s) => s.text === 'The quick fox'));
+  assert.equal(spans[0]!.text, 'quick fox');
+  assert.equal(spans.length, 5);
+});
+
+test('best: only the top-n start and end tokens are considered, and the list is cut to n', () => {
+  // top-4 starts are 1, 5, 0, 3 and top-4 ends 1, 5, 0, 4: the only context pair is (3, 4)
+  const four = bestSpans(FOX, [foxWindow], { nBest: 4, maxAnswerLength: 30 });
+  assert.deepEqual(four.map((s) => s.text), ['quick fox']);
+  assert.equal(four[0]!.probability, 1);
+  // top-2 are all non-context tokens: no valid span at all
+  assert.deepEqual(bestSpans(FOX, [foxWindow], { nBest: 2, maxAnswerLength: 30 }), []);
+});
+
+test('best: the best span over all windows wins, with its window index; padding logits are ignored', () => {
+  const second: WindowLogits = {
+    offsets: [null, [4, 9], [10, 13], null],
+    startLogits: [0, 2, 6, 0, 100], // position 4 is batch padding beyond the window: never read
+    endLogits: [0, 0, 6, 0, 100],
+  };
+  const spans = bestSpans(FOX, [foxWindow, second], { nBest: 20, maxAnswerLength: 30 });
+  assert.equal(spans[0]!.text, 'fox');
+  assert.equal(spans[0]!.score, 12);
+  assert.equal(spans[0]!.window, 1);
+  assert.equal(spans[1]!.text, 'quick fox'); // 2 + 6 = 8 from window 1 beats window 0's 7
+  assert.equal(spans[1]!.window, 1);
+});
+
+test('best returns the exact context substring: accents, CJK, emoji and runs of whitespace kept', async () => {
+  const tokenizer = await loadTokenizer(join(sharedDir, 'models', 'distilbert-base-uncased'));
+  const context = 'Le  Café Ünïcödé\tat 東京タワー 🗼 is   tall.';
+  const [w] = await encodeWindows(tokenizer, 'Where?', context, { maxLength: 384, docStride: 128 });
+  const n = w!.inputIds.length;
+  const first = w!.offsets.findIndex((o) => o !== null && codePointSlice(context, o[0], o[1]) === 'Ünïcödé');
+  const emoji = w!.offsets.findIndex((o) => o !== null && codePointSlice(context, o[0], o[1]) === '🗼');
+  assert.ok(first > 0 && emoji > first, 'the tokenizer gives the accented word and the emoji their own tokens');
+  const startLogits = new Array<number>(n).fill(0);
+  const endLogits = new Array<number>(n).fill(0);
+  startLogits[first] = 10;
+  endLogits[emoji] = 10;
+  const [top] = bestSpans(context, [{ offsets: w!.offsets, startLogits, endLogits }]);
+  // the tokens decode to "unicode at 東 京 タ ##ワ ##ー [UNK]"; the answer is the original text
+  assert.equal(top!.text, 'Ünïcödé\tat 東京タワー 🗼');
+  assert.deepEqual([top!.start, top!.end], [9, 27]); // code points, as Python indexes the context
+});
+
+/** mulberry32: a small seeded generator, so the random logits are the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('best never returns a span outside the context, over random logits on many windows', async () => {
+  const tokenizer = await loadTokenizer(join(sharedDir, 'models', 'distilbert-base-uncased'));
+  const context = '  Ça va? 北京 is 🌍🌍 big — naïve   façade, 日本語のテキスト and «quotes» 🎉 end.  ';
+  const windows = await encodeWindows(tokenizer, 'What is it?', context, { maxLength: 16, docStride: 3 });
+  assert.ok(windows.length > 3, 'short windows force several of them');
+  const random = rng(7);
+  const len = codePointLength(context);
+  for (let trial = 0; trial < 200; trial++) {
+    const logits = windows.map((w) => ({
+      offsets: w.offsets,
+      // +2 padding positions with huge logits that must be ignored
+      startLogits: [...w.inputIds.map(() => random() * 10 - 5), 1e9, 1e9],
+      endLogits: [...w.inputIds.map(() => random() * 10 - 5), 1e9, 1e9],
+    }));
+    for (const s of bestSpans(context, logits, { nBest: 20, maxAnswerLength: 30 })) {
+      assert.ok(s.start >= 0 && s.end <= len && s.start < s.end, `span [${s.start}, ${s.end}) inside [0, ${len})`);
+      assert.equal(s.text, codePointSlice(context, s.start, s.end));
+      const offsets = windows[s.window]!.offsets;
+      assert.ok(offsets[s.startToken] !== null && offsets[s.endToken] !== null, 'both ends are context tokens');
+      assert.ok(s.endToken >= s.startToken && s.endToken - s.startToken < 30);
+    }
+  }
+});
+
+test('argmax: the first maximal start and end, the ids between them, char span only when valid', () => {
+  const ids = [101, 7, 102, 20, 21, 22, 102];
+  const w: WindowLogits = {
+    offsets: [null, null, null, [0, 3], [4, 9], [10, 13], null],
+    startLogits: [0, 1, 0, 4, 4, 1, 0, 99], // tie at 3 and 4 → 3 (torch.argmax takes the first); 99 is padding
+    endLogits: [0, 1, 0, 0, 2, 5, 0, 99],
+  };
+  const span = argmaxSpan(ids, w);
+  assert.deepEqual([span.startToken, span.endToken, span.ids], [3, 5, [20, 21, 22]]);
+  assert.deepEqual([span.start, span.end], [0, 13]);
+  const reversed = argmaxSpan(ids, { ...w, endLogits: [0, 9, 0, 0, 2, 5, 0] });
+  assert.deepEqual([reversed.startToken, reversed.endToken, reversed.ids], [3, 1, []]);
+  assert.deepEqual([reversed.start, reversed.end], [null, null]);
+});
+
+test('decode clean-up joins what the per-token WordPiece clean-up cannot (transformers clean_up_tokenization)', () => {
+  assert.equal(cleanUpTokenization("it ' s a cat , isn ' t it ?"), "it's a cat, isn't it?");
+  assert.equal(cleanUpTokenization('we do not know .'), 'we do not know.'); // no " do not" rule in Python
+});
