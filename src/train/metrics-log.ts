@@ -1,0 +1,67 @@
+/**
+ * The training log: one record per logged step and per evaluation, with Hugging Face `log_history` keys
+ * (`loss`, `learning_rate`, `grad_norm`, `eval_loss`, `eval_exact_match`, `eval_f1`, `epoch`, `step`).
+ * Kept in memory (it goes into `trainer_state.json` as the history) and appended to `metrics.jsonl`.
+ */
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface StepRecord {
+  readonly step: number;
+  /** Fractional epoch, as HF logs it (1.5 = half-way through epoch 2). */
+  readonly epoch: number;
+  readonly loss: number;
+  readonly learning_rate: number;
+  readonly grad_norm: number;
+}
+
+export interface EvalRecord {
+  readonly step: number;
+  readonly epoch: number;
+  readonly eval_loss: number;
+  readonly eval_exact_match: number;
+  readonly eval_f1: number;
+  readonly eval_count: number;
+}
+
+export type MetricsRecord = StepRecord | EvalRecord;
+
+export function isEvalRecord(r: MetricsRecord): r is EvalRecord {
+  return 'eval_f1' in r;
+}
+
+export class MetricsLog {
+  private readonly records: MetricsRecord[];
+
+  private constructor(
+    readonly path: string,
+    records: MetricsRecord[],
+  ) {
+    this.records = records;
+  }
+
+  /** A fresh log (truncating `path`), or one continuing `history` (a resumed run rewrites the file to it). */
+  static async open(path: string, history: readonly MetricsRecord[] = []): Promise<MetricsLog> {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, history.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    return new MetricsLog(path, [...history]);
+  }
+
+  get history(): readonly MetricsRecord[] {
+    return this.records;
+  }
+
+  async append(record: MetricsRecord): Promise<void> {
+    this.records.push(record);
+    await appendFile(this.path, `${JSON.stringify(record)}\n`);
+  }
+}
+
+/** Reads a `metrics.jsonl` back (for tests and tools); blank lines are skipped. */
+export async function readMetrics(path: string): Promise<MetricsRecord[]> {
+  const text = await readFile(path, 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as MetricsRecord);
+}
