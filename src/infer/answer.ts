@@ -1,0 +1,168 @@
+/**
+ * Answering free-form (question, context) pairs: each context cut into overlapping windows with the doc stride
+ * (so nothing is cut off), all windows of all items batched through the model, then per item the best spans
+ * over its windows (`best`, HF `utils_qa`) or the seed notebook's argmax decode (`argmax`).
+ */
+import { QaFtError } from '../errors.js';
+import { pyStrip } from '../data/text.js';
+import type { QaModel } from '../model/types.js';
+import { makeBatches } from '../tokenize/batches.js';
+import type { QaTokenizer } from '../tokenize/tokenizer.js';
+import type { Feature } from '../tokenize/types.js';
+import { encodeWindows, type Window } from '../tokenize/windows.js';
+import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from './postprocess.js';
+
+export type Strategy = 'best' | 'argmax';
+
+export interface AskItem {
+  readonly question: string;
+  readonly context: string;
+}
+
+export interface AnswerOptions {
+  /** Answers per item, best first (default 1; `argmax` always gives one). */
+  readonly topK?: number;
+  /** Longest answer in tokens for `best` (default 30). */
+  readonly maxAnswerLength?: number;
+  /** Tokens shared by consecutive windows of a long context (default 128). */
+  readonly docStride?: number;
+  /** Window length in tokens, special tokens included (default 384, at most the model's position table). */
+  readonly maxLength?: number;
+  readonly strategy?: Strategy;
+  /** Windows per forward pass (default 16). */
+  readonly batchSize?: number;
+  /** Called after each batch with batches done / total. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface Answer {
+  readonly answer: string;
+  /**
+   * `best`: the span's probability (softmax over the n-best list of its example). `argmax`: the probability of
+   * the argmax start times that of the argmax end (softmaxes over the window's tokens).
+   */
+  readonly score: number;
+  /** Character span in the context, in code points (Python indexing); null when `argmax` decodes no context span. */
+  readonly start: number | null;
+  readonly end: number | null;
+}
+
+/** n-best size of HF `utils_qa`; raised to top-k when more answers are asked for. */
+const N_BEST = 20;
+
+/** Windows of one item; throws one-line errors for inputs without a question or context text. */
+async function windowsOf(tokenizer: QaTokenizer, item: AskItem, index: number, maxLength: number, docStride: number): Promise<Window[]> {
+  const where = `item ${index + 1}`;
+  if (typeof item.question !== 'string' || pyStrip(item.question) === '') {
+    throw new QaFtError('BAD_ARGUMENT', `${where}: the question is empty`, { hint: 'give a non-empty question' });
+  }
+  if (typeof item.context !== 'string' || pyStrip(item.context) === '') {
+    throw new QaFtError('BAD_ARGUMENT', `${where}: the context is empty`, { hint: 'give a non-empty context' });
+  }
+  const windows = await encodeWindows(tokenizer, item.question, item.context, { maxLength, docStride });
+  if (windows.every((w) => w.contextEnd < w.contextStart)) {
+    throw new QaFtError('BAD_ARGUMENT', `${where}: the context has no text tokens (only whitespace or control characters)`, {
+      hint: 'give a context with words in it',
+    });
+  }
+  return windows;
+}
+
+export async function answerQuestions(
+  model: QaModel,
+  tokenizer: QaTokenizer,
+  items: readonly AskItem[],
+  options: AnswerOptions = {},
+): Promise<Answer[][]> {
+  const topK = options.topK ?? 1;
+  const maxAnswerLength = options.maxAnswerLength ?? 30;
+  const docStride = options.docStride ?? 128;
+  const maxLength = options.maxLength ?? Math.min(384, model.config.maxPositionEmbeddings);
+  const strategy = options.strategy ?? 'best';
+  if (!Number.isInteger(topK) || topK < 1) throw new QaFtError('BAD_ARGUMENT', `top-k must be a positive integer, got ${topK}`);
+  if (!Number.isInteger(maxAnswerLength) || maxAnswerLength < 1) {
+    throw new QaFtError('BAD_ARGUMENT', `max answer length must be a positive integer, got ${maxAnswerLength}`);
+  }
+  if (maxLength > model.config.maxPositionEmbeddings) {
+    throw new QaFtError('BAD_ARGUMENT', `max length ${maxLength} exceeds the model's ${model.config.maxPositionEmbeddings} positions`);
+  }
+  if (strategy !== 'best' && strategy !== 'argmax') {
+    throw new QaFtError('BAD_ARGUMENT', `unknown strategy '${String(strategy)}'`, { hint: 'choose best or argmax' });
+  }
+
+  // Every window of every item becomes one unlabelled feature; `owner[i]` is the item of feature i.
+  const features: Feature[] = [];
+  const owner: number[] = [];
+  for (let i = 0; i < items.length; i++) {
+    for (const w of await windowsOf(tokenizer, items[i]!, i, maxLength, docStride)) {
+      features.push({ exampleId: String(i), inputIds: w.inputIds, offsets: w.offsets, startPosition: 0, endPosition: 0 });
+      owner.push(i);
+    }
+  }
+  const batches = makeBatches(features, {
+    batchSize: options.batchSize ?? 16,
+    shuffle: false,
+    padTokenId: model.config.padTokenId,
+    withLabels: false,
+  });
+  const perItem: WindowLogits[][] = items.map(() => []);
+  const idsPerItem: number[][][] = items.map(() => []);
+  options.onProgress?.(0, batches.length);
+  for (let b = 0; b < batches.length; b++) {
+    const { batch, featureIndices } = batches[b]!;
+    const out = await model.forward(batch, { training: false });
+    featureIndices.forEach((fi, row) => {
+      const f = features[fi]!;
+      const n = f.inputIds.length;
+      perItem[owner[fi]!]!.push({
+        offsets: f.offsets,
+        startLogits: out.startLogits[row]!.slice(0, n), // [T_f]
+        endLogits: out.endLogits[row]!.slice(0, n), // [T_f]
+      });
+      idsPerItem[owner[fi]!]!.push([...f.inputIds]);
+    });
+    options.onProgress?.(b + 1, batches.length);
+  }
+
+  const results: Answer[][] = [];
+  for (let i = 0; i < items.length; i++) {
+    const windows = perItem[i]!;
+    if (strategy === 'argmax') {
+      results.push([await argmaxAnswer(tokenizer, idsPerItem[i]!, windows)]);
+      continue;
+    }
+    const spans = bestSpans(items[i]!.context, windows, { maxAnswerLength, nBest: Math.max(N_BEST, topK) });
+    // Overlapping windows can propose the same span twice; a user asking for top-k wants k different answers.
+    const seen = new Set<string>();
+    const answers: Answer[] = [];
+    for (const s of spans) {
+      const key = `${s.start}:${s.end}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      answers.push({ answer: s.text, score: s.probability, start: s.start, end: s.end });
+      if (answers.length === topK) break;
+    }
+    results.push(answers);
+  }
+  return results;
+}
+
+/**
+ * The seed notebook's answer: `tokenizer.decode(input_ids[argmax(start) : argmax(end) + 1])` with special tokens
+ * kept and transformers' clean-up. With several windows (a context the seed could not take whole), the window
+ * whose argmax start + end logits are highest answers.
+ */
+async function argmaxAnswer(tokenizer: QaTokenizer, ids: readonly number[][], windows: readonly WindowLogits[]): Promise<Answer> {
+  let best = argmaxSpan(ids[0]!, windows[0]!);
+  for (let w = 1; w < windows.length; w++) {
+    const span = argmaxSpan(ids[w]!, windows[w]!);
+    if (span.score > best.score) best = span;
+  }
+  return { answer: await seedDecode(tokenizer, best.ids), score: best.probability, start: best.start, end: best.end };
+}
+
+/** `tokenizer.decode(ids)` as transformers does it by default: special tokens kept, tokenization spaces cleaned. */
+export async function seedDecode(tokenizer: QaTokenizer, ids: readonly number[]): Promise<string> {
+  if (ids.length === 0) return '';
+  return cleanUpTokenization(await tokenizer.decode(ids, { skipSpecialTokens: false }));
+}

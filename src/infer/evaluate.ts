@@ -1,0 +1,132 @@
+/**
+ * Evaluation of a QA model on SQuAD examples: every feature (window) through the model in order, the evaluation
+ * loss as the Hugging Face Trainer reports it, then per example the n-best spans over its windows
+ * (HF `utils_qa`) and the official SQuAD v1.1 EM/F1 of the best ones.
+ *
+ * The trainer calls `evaluateModel` after each epoch. Memory: the model's `forward` returns plain arrays and owns
+ * its tensors, so nothing here allocates a tensor; only a Float32Array of logits per feature is kept.
+ */
+import { QaFtError } from '../errors.js';
+import type { SquadRow } from '../data/types.js';
+import type { QaModel } from '../model/types.js';
+import { makeBatches } from '../tokenize/batches.js';
+import type { Feature } from '../tokenize/types.js';
+import { bestSpans, DEFAULT_SPAN_OPTIONS, type WindowLogits } from './postprocess.js';
+import { squadMetrics } from './squad-metric.js';
+
+export interface EvaluateOptions {
+  /** Features per forward pass (default 16). */
+  readonly batchSize?: number;
+  /** Longest answer in tokens (default 30). */
+  readonly maxAnswerLength?: number;
+  /** n-best size (default 20). */
+  readonly nBest?: number;
+  /** Called after each batch with batches done / total. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** One entry of `nbest_predictions.json`, with the keys HF `utils_qa` writes (plus the character span). */
+export interface NBestEntry {
+  readonly start_logit: number;
+  readonly end_logit: number;
+  readonly text: string;
+  readonly probability: number;
+  /** Character span in code points; absent for HF's "empty" placeholder. */
+  readonly start?: number;
+  readonly end?: number;
+}
+
+export interface EvaluateResult {
+  /**
+   * Mean loss over all features, each batch's mean loss weighted by its size (HF Trainer's `eval_loss`:
+   * per-batch losses repeated batch-size times, then averaged). NaN when the model reports no loss.
+   */
+  readonly evalLoss: number;
+  /** SQuAD v1.1 exact match, percent. */
+  readonly exactMatch: number;
+  /** SQuAD v1.1 F1, percent. */
+  readonly f1: number;
+  /** Number of examples scored. */
+  readonly count: number;
+  /** {id: best answer text} — `predictions.json`. */
+  readonly predictions: Record<string, string>;
+  /** {id: n-best list} — `nbest_predictions.json`. */
+  readonly nbest: Record<string, NBestEntry[]>;
+}
+
+/**
+ * HF writes this single entry when an example has no valid span (e.g. all its windows were skipped, or no top-n
+ * start/end pair is a valid context span); it scores like any wrong answer.
+ */
+const EMPTY_PLACEHOLDER: NBestEntry = { start_logit: 0, end_logit: 0, text: 'empty', probability: 1 };
+
+export async function evaluateModel(
+  model: QaModel,
+  rows: readonly SquadRow[],
+  features: readonly Feature[],
+  options: EvaluateOptions = {},
+): Promise<EvaluateResult> {
+  const batchSize = options.batchSize ?? 16;
+  const spanOptions = {
+    maxAnswerLength: options.maxAnswerLength ?? DEFAULT_SPAN_OPTIONS.maxAnswerLength,
+    nBest: options.nBest ?? DEFAULT_SPAN_OPTIONS.nBest,
+  };
+  const featuresOf = new Map<string, number[]>(rows.map((r) => [r.id, []]));
+  features.forEach((f, i) => {
+    const list = featuresOf.get(f.exampleId);
+    if (!list) {
+      throw new QaFtError('BAD_DATA', `feature ${i} belongs to example '${f.exampleId}', which is not among the ${rows.length} rows`, {
+        hint: 'evaluate features with the rows they were prepared from',
+      });
+    }
+    list.push(i);
+  });
+
+  const batches = makeBatches(features, { batchSize, shuffle: false, padTokenId: model.config.padTokenId, withLabels: true });
+  const startLogits: Float32Array[] = new Array(features.length);
+  const endLogits: Float32Array[] = new Array(features.length);
+  let lossSum = 0;
+  let lossCount = 0;
+  options.onProgress?.(0, batches.length);
+  for (let b = 0; b < batches.length; b++) {
+    const { batch, featureIndices } = batches[b]!;
+    const out = await model.forward(batch, { training: false });
+    if (out.loss === undefined) lossSum = NaN;
+    else lossSum += out.loss * featureIndices.length;
+    lossCount += featureIndices.length;
+    featureIndices.forEach((fi, row) => {
+      const n = features[fi]!.inputIds.length;
+      startLogits[fi] = Float32Array.from(out.startLogits[row]!.slice(0, n)); // [T_f]
+      endLogits[fi] = Float32Array.from(out.endLogits[row]!.slice(0, n)); // [T_f]
+    });
+    options.onProgress?.(b + 1, batches.length);
+  }
+
+  const predictions: Record<string, string> = {};
+  const nbest: Record<string, NBestEntry[]> = {};
+  const references: Record<string, readonly string[]> = {};
+  for (const row of rows) {
+    references[row.id] = row.answers.text;
+    const windows: WindowLogits[] = featuresOf.get(row.id)!.map((fi) => ({
+      offsets: features[fi]!.offsets,
+      startLogits: startLogits[fi]!,
+      endLogits: endLogits[fi]!,
+    }));
+    const spans = bestSpans(row.context, windows, spanOptions);
+    const list: NBestEntry[] =
+      spans.length === 0
+        ? [EMPTY_PLACEHOLDER]
+        : spans.map((s) => ({
+            start_logit: s.startLogit,
+            end_logit: s.endLogit,
+            text: s.text,
+            probability: s.probability,
+            start: s.start,
+            end: s.end,
+          }));
+    nbest[row.id] = list;
+    predictions[row.id] = list[0]!.text;
+  }
+  const metrics = squadMetrics(predictions, references);
+  return { evalLoss: lossCount > 0 ? lossSum / lossCount : NaN, ...metrics, predictions, nbest };
+}
