@@ -1,0 +1,141 @@
+/**
+ * A hub dataset split → local Parquet files, e.g. ('rajpurkar/squad', 'train') →
+ * `…/datasets--rajpurkar--squad/snapshots/{commit}/plain_text/train-00000-of-00001.parquet`.
+ *
+ * The file list comes from the hub API (`/api/datasets/{repo}/revision/{rev}`: commit sha + files, as
+ * huggingface_hub's `dataset_info`); split files are picked with the layouts the `datasets` library writes and
+ * reads (`{config}/{split}-00000-of-00001.parquet`, `data/{split}-…`, `{config}/{split}/0000.parquet`,
+ * `{split}.parquet`). A split whose shards are all in the cache is used without any request.
+ */
+import { QaFtError } from '../errors.js';
+import { RepoCache } from './cache.js';
+import { fetchFile, type ProgressCallback } from './download.js';
+import type { HubSettings } from './env.js';
+import { getFollowing, hubError, type RequestContext } from './http.js';
+import { describeRepo, infoUrl, type RepoRef } from './repo.js';
+
+interface SplitFile {
+  path: string;
+  config: string;
+  split: string;
+  shard?: { index: number; count: number };
+}
+
+/** `train[:5000]` → `train`; split names are word characters, `.` and `-`. */
+export function baseSplit(split: string): string {
+  const base = split.replace(/\[.*\]$/, '').trim();
+  if (!/^[\w.-]+$/.test(base)) {
+    throw new QaFtError('BAD_ARGUMENT', `'${split}' is not a split name (expected e.g. train, validation or train[:5000])`);
+  }
+  return base;
+}
+
+/** Reads a repo path as a split file of some config, or undefined when it is not a Parquet split file. */
+export function parseSplitFile(path: string): SplitFile | undefined {
+  if (!path.endsWith('.parquet')) return undefined;
+  const parts = path.split('/');
+  let dirs = parts.slice(0, -1);
+  const base = parts[parts.length - 1]!.slice(0, -'.parquet'.length);
+  let split: string;
+  let shard: SplitFile['shard'];
+  const sharded = /^([\w.]+?)-(\d{5})-of-(\d{5})(?:-[\w]+)?$/.exec(base);
+  if (sharded) {
+    split = sharded[1]!;
+    shard = { index: Number(sharded[2]), count: Number(sharded[3]) };
+  } else if (/^\d+$/.test(base) && dirs.length > 0) {
+    split = dirs[dirs.length - 1]!; // refs/convert/parquet: {config}/{split}/0000.parquet
+    dirs = dirs.slice(0, -1);
+  } else {
+    split = base;
+  }
+  const config = dirs.length > 0 && dirs[0] !== 'data' ? dirs[0]! : 'default';
+  return { path, config, split, shard };
+}
+
+/**
+ * The files of `split`, from one config: the one asked for, the only one, or `default`. `complete` is false
+ * when numbered shards (`-00001-of-00003`) are missing.
+ */
+export function selectSplitFiles(
+  paths: readonly string[],
+  split: string,
+  config?: string,
+): { files: string[]; complete: boolean; configs: string[]; splits: string[] } {
+  const parsed = paths.map(parseSplitFile).filter((f): f is SplitFile => f !== undefined);
+  const splits = [...new Set(parsed.map((f) => f.split))].sort();
+  const ofSplit = parsed.filter((f) => f.split === split);
+  const configs = [...new Set(ofSplit.map((f) => f.config))].sort();
+  const chosen = config ?? (configs.length === 1 ? configs[0] : configs.includes('default') ? 'default' : undefined);
+  const files = ofSplit.filter((f) => f.config === chosen).sort((a, b) => (a.path < b.path ? -1 : 1));
+  let complete = files.length > 0;
+  const count = files.find((f) => f.shard)?.shard?.count;
+  if (count !== undefined) {
+    const have = new Set(files.map((f) => f.shard?.index));
+    for (let i = 0; i < count; i++) if (!have.has(i)) complete = false;
+  }
+  return { files: files.map((f) => f.path), complete, configs, splits };
+}
+
+export async function resolveDatasetRepo(
+  ref: RepoRef,
+  splitSpec: string,
+  settings: HubSettings,
+  options: { config?: string; onProgress?: ProgressCallback } = {},
+): Promise<string[]> {
+  const split = baseSplit(splitSpec);
+  const cache = new RepoCache(settings.cacheDir, ref);
+  const cachedCommit = await cache.commitFor(ref.revision);
+  if (cachedCommit) {
+    const cached = selectSplitFiles(await cache.listSnapshot(cachedCommit), split, options.config);
+    if (cached.complete) return cached.files.map((f) => cache.pointerPath(cachedCommit, f));
+  }
+  if (settings.offline) {
+    throw new QaFtError('OFFLINE_MISS', `offline: split '${split}' of ${describeRepo(ref)} (revision '${ref.revision}') is not in the cache ${cache.root}`, {
+      hint: 'run once without --offline / HF_HUB_OFFLINE=1 to download it, or pass a local file with --input',
+    });
+  }
+
+  const { commit, files: repoFiles } = await repoInfo({ settings, ref, revision: ref.revision });
+  const chosen = selectSplitFiles(repoFiles, split, options.config);
+  if (chosen.files.length === 0) {
+    const why =
+      chosen.configs.length > 1
+        ? `split '${split}' exists in several configs (${chosen.configs.join(', ')}); choose one`
+        : `has no Parquet files for split '${split}'${chosen.splits.length ? ` (splits: ${chosen.splits.join(', ')})` : ''}`;
+    throw new QaFtError('NOT_FOUND_ON_HUB', `${describeRepo(ref)} ${why} at revision '${ref.revision}'`, {
+      hint: chosen.splits.length ? 'pick one of the listed splits' : 'qa-ft reads Parquet datasets; pass a local file with --input',
+    });
+  }
+  for (const file of chosen.files) {
+    await fetchFile({ settings, ref, revision: commit, file }, cache, options.onProgress);
+  }
+  await cache.writeRef(ref.revision, commit);
+  return chosen.files.map((f) => cache.pointerPath(commit, f));
+}
+
+/** The commit a revision points to and the repo's file list (hub API `…/revision/{rev}`). */
+async function repoInfo(ctx: RequestContext): Promise<{ commit: string; files: string[] }> {
+  const url = infoUrl(ctx.settings.endpoint, ctx.ref, ctx.revision);
+  const res = await getFollowing(ctx, url, { accept: 'application/json' });
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw hubError(ctx, res, url);
+  }
+  let body: unknown;
+  try {
+    body = await res.json();
+  } catch (e) {
+    throw new QaFtError('NETWORK', `${url} did not answer JSON (${e instanceof Error ? e.message : String(e)})`, {
+      hint: 'check HF_ENDPOINT and any proxy in between',
+    });
+  }
+  const info = body as { sha?: unknown; siblings?: unknown };
+  const siblings = Array.isArray(info.siblings) ? (info.siblings as Array<{ rfilename?: unknown }>) : undefined;
+  if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha) || !siblings) {
+    throw new QaFtError('NETWORK', `${url} answered without a commit sha and file list`, { hint: 'check HF_ENDPOINT' });
+  }
+  const files = siblings
+    .map((s) => s.rfilename)
+    .filter((f): f is string => typeof f === 'string' && !f.startsWith('/') && !f.split('/').includes('..'));
+  return { commit: info.sha, files };
+}

@@ -1,0 +1,208 @@
+/**
+ * Downloading one repo file into the cache, as huggingface_hub's `hf_hub_download` does: HEAD for the commit
+ * and ETag; reuse `blobs/{etag}` when it is there (whoever downloaded it); else GET into
+ * `blobs/{etag}.incomplete`, resuming with a Range request after a dropped connection (also across runs),
+ * check the bytes against the ETag (sha256 for LFS files, git blob sha1 otherwise), rename to the blob, and
+ * point `snapshots/{commit}/{file}` at it.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { QaFtError } from '../errors.js';
+import type { RepoCache } from './cache.js';
+import { getFollowing, headFile, hubError, networkError, type FileMetadata, type RequestContext } from './http.js';
+import { describeRepo, resolveUrl } from './repo.js';
+
+/** Download progress of one file. */
+export interface DownloadProgress {
+  /** `org/name` of the repo. */
+  repo: string;
+  /** Path of the file in the repo. */
+  file: string;
+  /** Bytes on disk so far (a resumed download starts above 0). */
+  done: number;
+  /** Bytes in all, 0 when the hub did not say. */
+  total: number;
+  /** Average speed of this download session. */
+  bytesPerSecond: number;
+}
+
+export type ProgressCallback = (event: DownloadProgress) => void;
+
+const MAX_ATTEMPTS = 5;
+const PROGRESS_EVERY_MS = 100;
+
+export interface FetchedFile {
+  readonly commit: string;
+  readonly etag: string;
+  /** False when the blob was already in the cache. */
+  readonly downloaded: boolean;
+}
+
+/** Makes `snapshots/{commit}/{file}` exist for `file` at `revision`; returns the commit it resolved to. */
+export async function fetchFile(
+  ctx: RequestContext & { file: string },
+  cache: RepoCache,
+  onProgress?: ProgressCallback,
+): Promise<FetchedFile> {
+  const meta = await headFile(ctx, resolveUrl(ctx.settings.endpoint, ctx.ref, ctx.revision, ctx.file));
+  let downloaded = false;
+  if (!(await cache.hasBlob(meta.etag))) {
+    await downloadBlob(ctx, cache, meta, onProgress);
+    downloaded = true;
+  }
+  await cache.linkPointer(meta.commit, ctx.file, meta.etag);
+  return { commit: meta.commit, etag: meta.etag, downloaded };
+}
+
+async function downloadBlob(ctx: RequestContext & { file: string }, cache: RepoCache, meta: FileMetadata, onProgress?: ProgressCallback): Promise<void> {
+  const incomplete = cache.incompletePath(meta.etag);
+  await mkdir(dirname(incomplete), { recursive: true }).catch((e: unknown) => {
+    throw diskError(ctx, incomplete, e);
+  });
+  const total = meta.size ?? 0;
+  const startedAt = Date.now();
+  let sessionBytes = 0;
+  let lastReport = 0;
+  const report = (done: number, force: boolean): void => {
+    const now = Date.now();
+    if (!onProgress || (!force && now - lastReport < PROGRESS_EVERY_MS)) return;
+    lastReport = now;
+    const secs = Math.max((now - startedAt) / 1000, 1e-3);
+    onProgress({ repo: ctx.ref.id, file: ctx.file, done, total, bytesPerSecond: sessionBytes / secs });
+  };
+
+  let failures = 0;
+  for (;;) {
+    let have = await cache.incompleteSize(meta.etag);
+    if (meta.size !== undefined && have > meta.size) {
+      await rm(incomplete, { force: true }); // longer than the file: not ours to resume
+      have = 0;
+    }
+    if (meta.size !== undefined && have === meta.size) break; // an earlier run got every byte
+    await checkFreeSpace(ctx, incomplete, (meta.size ?? 0) - have);
+    const res = await getFollowing(ctx, meta.location, have > 0 ? { range: `bytes=${have}-` } : {});
+    if (res.status === 416) {
+      // the server cannot serve from that offset: start over
+      await res.body?.cancel();
+      await rm(incomplete, { force: true });
+      if (++failures >= MAX_ATTEMPTS) throw hubError(ctx, res, meta.location);
+      continue;
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw hubError(ctx, res, meta.location);
+    }
+    let offset = 0;
+    if (res.status === 206) {
+      const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
+      if (start === undefined || Number(start) !== have) {
+        await res.body.cancel();
+        await rm(incomplete, { force: true });
+        if (++failures >= MAX_ATTEMPTS) throw networkError(ctx, new Error(`bad Content-Range from ${meta.location}`));
+        continue;
+      }
+      offset = have;
+    }
+    report(offset, true);
+    const handle = await open(incomplete, offset > 0 ? 'a' : 'w').catch((e: unknown) => {
+      throw diskError(ctx, incomplete, e);
+    });
+    let dropped: unknown;
+    try {
+      for await (const chunk of res.body) {
+        try {
+          await handle.write(chunk);
+        } catch (e) {
+          throw diskError(ctx, incomplete, e);
+        }
+        offset += chunk.byteLength;
+        sessionBytes += chunk.byteLength;
+        report(offset, false);
+      }
+    } catch (e) {
+      if (e instanceof QaFtError) {
+        await handle.close();
+        if (e.code === 'DISK') await rm(incomplete, { force: true }); // give the space back
+        throw e;
+      }
+      dropped = e; // the connection broke: resume from what is on disk
+    }
+    await handle.close();
+    if (dropped === undefined && (meta.size === undefined || offset >= meta.size)) {
+      report(offset, true);
+      break;
+    }
+    if (++failures >= MAX_ATTEMPTS) {
+      throw networkError(ctx, dropped ?? new Error(`connection closed after ${offset} of ${meta.size} bytes`));
+    }
+    await new Promise((r) => setTimeout(r, 100 * failures));
+  }
+
+  const problem = await checkIntegrity(incomplete, meta);
+  if (problem) {
+    await rm(incomplete, { force: true });
+    throw new QaFtError('INTEGRITY', `checksum mismatch for '${ctx.file}' of ${describeRepo(ctx.ref)}: ${problem}; the download was discarded`, {
+      hint: 'run the command again; if it keeps failing, a proxy or mirror (HF_ENDPOINT) is altering the file',
+    });
+  }
+  try {
+    await rename(incomplete, cache.blobPath(meta.etag));
+  } catch (e) {
+    throw diskError(ctx, incomplete, e);
+  }
+}
+
+/**
+ * Checks a finished download against its ETag: 64 hex digits are the sha256 of an LFS file, 40 are the git
+ * blob sha1 (`sha1("blob {size}\0" + bytes)`) of a regular file. Other ETags (some mirrors) cannot be checked.
+ * Returns what is wrong, or undefined.
+ */
+export async function checkIntegrity(path: string, meta: Pick<FileMetadata, 'etag' | 'size'>): Promise<string | undefined> {
+  const etag = meta.etag.toLowerCase();
+  const actualSize = (await stat(path)).size;
+  if (meta.size !== undefined && actualSize !== meta.size) return `expected ${meta.size} bytes, got ${actualSize}`;
+  let hash;
+  if (/^[0-9a-f]{64}$/.test(etag)) hash = createHash('sha256');
+  else if (/^[0-9a-f]{40}$/.test(etag)) hash = createHash('sha1').update(`blob ${actualSize}\0`);
+  else return undefined;
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  const actual = hash.digest('hex');
+  return actual === etag ? undefined : `expected ${etag.length === 64 ? 'sha256' : 'git sha1'} ${etag}, got ${actual}`;
+}
+
+async function checkFreeSpace(ctx: RequestContext & { file: string }, path: string, needed: number): Promise<void> {
+  if (needed <= 0) return;
+  let free: number;
+  try {
+    const s = await statfs(dirname(path));
+    free = s.bavail * s.bsize;
+  } catch {
+    return; // cannot tell: find out when writing
+  }
+  if (free < needed) {
+    throw new QaFtError('DISK', `not enough disk space for '${ctx.file}' of ${describeRepo(ctx.ref)}: needs ${mib(needed)}, ${mib(free)} free in ${dirname(path)}`, {
+      hint: 'free some space, or set HF_HUB_CACHE to a disk with room',
+    });
+  }
+}
+
+/** File-system failures while writing the cache; ENOSPC is the disk-full case. */
+export function diskError(ctx: RequestContext & { file: string }, path: string, e: unknown): QaFtError {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new QaFtError('DISK', `disk full while downloading '${ctx.file}' of ${describeRepo(ctx.ref)} into ${path}`, {
+      hint: 'free some space, or set HF_HUB_CACHE to a disk with room',
+      cause: e,
+    });
+  }
+  return new QaFtError('DISK', `cannot write the hub cache at ${path} (${typeof code === 'string' ? code : String(e)})`, {
+    hint: 'check permissions, or set HF_HUB_CACHE / HF_HOME to a writable directory',
+    cause: e,
+  });
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -1,0 +1,198 @@
+/**
+ * HTTP with the hub: requests with the bearer token, redirect handling, the file metadata a HEAD request
+ * returns (commit, ETag, size, where to download from), and hub answers turned into one-line QaFtErrors.
+ * Node's built-in fetch is enough; redirects are followed by hand so headers can be read along the way and
+ * the token is not sent to another origin (a CDN).
+ */
+import { QaFtError } from '../errors.js';
+import type { HubSettings } from './env.js';
+import { describeRepo, type RepoRef } from './repo.js';
+
+const MAX_REDIRECTS = 10;
+const USER_AGENT = 'qa-ft/0.1.0; hf_hub-compatible';
+
+/** What a HEAD on `resolve/{revision}/{file}` says about a file. */
+export interface FileMetadata {
+  /** `X-Repo-Commit`: the commit the revision resolved to. */
+  readonly commit: string;
+  /** `X-Linked-Etag` (sha256, LFS files) or `ETag` (git blob sha1), without quotes or `W/`. */
+  readonly etag: string;
+  /** Bytes, when the hub said (`X-Linked-Size` / `Content-Length`). */
+  readonly size?: number;
+  /** The URL to GET: the resolve URL itself, or the (CDN) location it redirects to. */
+  readonly location: string;
+}
+
+/** What is being fetched, for messages. */
+export interface RequestContext {
+  readonly settings: HubSettings;
+  readonly ref: Pick<RepoRef, 'type' | 'id'>;
+  readonly revision: string;
+  /** The file in the repo, when the request is for one. */
+  readonly file?: string;
+}
+
+export function normalizeEtag(raw: string | null): string | undefined {
+  if (!raw) return undefined;
+  return raw.replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  return new URL(a).origin === new URL(b).origin;
+}
+
+/** Headers for a request to `url`; the token only goes to the hub endpoint's origin. */
+export function requestHeaders(settings: HubSettings, url: string, extra: Record<string, string> = {}): Record<string, string> {
+  const headers: Record<string, string> = { 'user-agent': USER_AGENT, 'accept-encoding': 'identity', ...extra };
+  if (settings.token && sameOrigin(url, settings.endpoint)) headers.authorization = `Bearer ${settings.token}`;
+  return headers;
+}
+
+/** One request, no redirects followed; network failures become NETWORK errors naming the endpoint. */
+export async function send(ctx: RequestContext, url: string, init: { method: string; headers?: Record<string, string> }): Promise<Response> {
+  try {
+    return await fetch(url, { method: init.method, headers: requestHeaders(ctx.settings, url, init.headers), redirect: 'manual' });
+  } catch (e) {
+    throw networkError(ctx, e);
+  }
+}
+
+export function networkError(ctx: RequestContext, e: unknown): QaFtError {
+  const cause = e instanceof Error && e.cause instanceof Error ? e.cause : e;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const why = typeof code === 'string' ? code : cause instanceof Error ? cause.message : String(cause);
+  return new QaFtError('NETWORK', `cannot reach the Hugging Face hub at ${ctx.settings.endpoint} (${why}) for ${describeRepo(ctx.ref)}`, {
+    hint: 'check the connection or HF_ENDPOINT; use --offline (HF_HUB_OFFLINE=1) to work from the cache, or pass a local path',
+    cause: e,
+  });
+}
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+/** A relative `Location` (no scheme/host) stays on the hub; huggingface_hub follows only those on HEAD. */
+function isRelativeLocation(location: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:/i.test(location) && !location.startsWith('//');
+}
+
+/**
+ * HEAD `url` the way huggingface_hub does: follow relative redirects (renamed repos, same-host CDN paths),
+ * stop at an absolute one (the CDN) and download from its location; `X-Repo-Commit`, `X-Linked-Etag` and
+ * `X-Linked-Size` are taken from the first response in the chain that carries them.
+ */
+export async function headFile(ctx: RequestContext, url: string): Promise<FileMetadata> {
+  let current = url;
+  let commit: string | undefined;
+  let linkedEtag: string | undefined;
+  let linkedSize: number | undefined;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const res = await send(ctx, current, { method: 'HEAD' });
+    commit ??= res.headers.get('x-repo-commit') ?? undefined;
+    linkedEtag ??= normalizeEtag(res.headers.get('x-linked-etag'));
+    linkedSize ??= parseSize(res.headers.get('x-linked-size'));
+    if (isRedirect(res.status)) {
+      const location = res.headers.get('location');
+      if (!location) throw hubError(ctx, res, current);
+      const next = new URL(location, current).href;
+      if (isRelativeLocation(location)) {
+        current = next;
+        continue;
+      }
+      return finishMetadata(ctx, current, { commit, etag: linkedEtag, size: linkedSize, location: next });
+    }
+    if (!res.ok) throw hubError(ctx, res, current);
+    return finishMetadata(ctx, current, {
+      commit,
+      etag: linkedEtag ?? normalizeEtag(res.headers.get('etag')),
+      size: linkedSize ?? parseSize(res.headers.get('content-length')),
+      location: current,
+    });
+  }
+  throw new QaFtError('NETWORK', `too many redirects from ${url}`, { hint: 'check HF_ENDPOINT' });
+}
+
+function finishMetadata(
+  ctx: RequestContext,
+  url: string,
+  m: { commit?: string; etag?: string; size?: number; location: string },
+): FileMetadata {
+  if (!m.commit || !m.etag) {
+    throw new QaFtError('NETWORK', `${url} answered without ${m.commit ? 'an ETag' : 'X-Repo-Commit'}: is ${ctx.settings.endpoint} a Hugging Face hub?`, {
+      hint: 'check HF_ENDPOINT and any proxy in between',
+    });
+  }
+  return { commit: m.commit, etag: m.etag, size: m.size, location: m.location };
+}
+
+function parseSize(raw: string | null): number | undefined {
+  if (raw === null || !/^\d+$/.test(raw.trim())) return undefined;
+  return Number(raw);
+}
+
+/** GET `url`, following every redirect (dropping the token when leaving the hub's origin). */
+export async function getFollowing(ctx: RequestContext, url: string, headers: Record<string, string> = {}): Promise<Response> {
+  let current = url;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const res = await send(ctx, current, { method: 'GET', headers });
+    if (!isRedirect(res.status)) return res;
+    const location = res.headers.get('location');
+    await res.body?.cancel();
+    if (!location) throw hubError(ctx, res, current);
+    current = new URL(location, current).href;
+  }
+  throw new QaFtError('NETWORK', `too many redirects from ${url}`, { hint: 'check HF_ENDPOINT' });
+}
+
+/** Whether the hub said the *file* (not the repo or revision) does not exist. */
+export function isEntryNotFound(e: unknown): boolean {
+  return e instanceof QaFtError && e.code === 'NOT_FOUND_ON_HUB' && (e as HubError).hubCode === 'EntryNotFound';
+}
+
+export class HubError extends QaFtError {
+  /** The hub's `X-Error-Code` (RepoNotFound, EntryNotFound, RevisionNotFound, GatedRepo…), if any. */
+  hubCode?: string;
+  /** `X-Repo-Commit` of an error answer (a missing file's 404 still names the commit). */
+  commit?: string;
+}
+
+/** An error answer from the hub as a one-line error; the hub's `X-Error-Code` picks the wording. */
+export function hubError(ctx: RequestContext, res: Response, url: string): HubError {
+  const hubCode = res.headers.get('x-error-code') ?? undefined;
+  const repo = describeRepo(ctx.ref);
+  const what = ctx.file ? `'${ctx.file}' of ${repo}` : repo;
+  const repoPage = `${ctx.settings.endpoint}/${ctx.ref.type === 'dataset' ? 'datasets/' : ''}${ctx.ref.id}`;
+  let err: HubError;
+  if (hubCode === 'GatedRepo' || ((res.status === 401 || res.status === 403) && hubCode !== 'RepoNotFound')) {
+    err = ctx.settings.token
+      ? new HubError('UNAUTHORIZED', `access to ${repo} was refused (${res.status}): the repo is gated or private and HF_TOKEN has no access`, {
+          hint: `request access at ${repoPage}, or use a token that has it`,
+        })
+      : new HubError('UNAUTHORIZED', `${repo} is gated or private (${res.status}) and no token is set`, {
+          hint: `set HF_TOKEN to a token with access (request access at ${repoPage})`,
+        });
+  } else if (hubCode === 'RepoNotFound' || (res.status === 401 && !ctx.file)) {
+    err = new HubError('NOT_FOUND_ON_HUB', `${repo} was not found on ${ctx.settings.endpoint} (${res.status})`, {
+      hint: `check the id (org/name)${ctx.settings.token ? '' : '; private repos need HF_TOKEN'}, or pass a local path`,
+    });
+  } else if (hubCode === 'RevisionNotFound') {
+    err = new HubError('NOT_FOUND_ON_HUB', `revision '${ctx.revision}' of ${repo} was not found (${res.status})`, {
+      hint: 'check the branch, tag or commit given with @ or --revision',
+    });
+  } else if (res.status === 404) {
+    err = new HubError('NOT_FOUND_ON_HUB', `${what} was not found at revision '${ctx.revision}' (404 from ${url})`, {
+      hint: 'check the repo id and revision, or pass a local path',
+    });
+  } else if (res.status === 429) {
+    err = new HubError('NETWORK', `the hub at ${ctx.settings.endpoint} is rate-limiting requests for ${what} (429)`, {
+      hint: 'wait a minute and retry, or set HF_TOKEN',
+    });
+  } else {
+    err = new HubError('NETWORK', `the hub at ${ctx.settings.endpoint} answered ${res.status} for ${what}`, {
+      hint: 'retry later, or use --offline / a local path',
+    });
+  }
+  err.hubCode = hubCode ?? (res.status === 404 && ctx.file ? 'EntryNotFound' : undefined);
+  err.commit = res.headers.get('x-repo-commit') ?? undefined;
+  return err;
+}
