@@ -1,0 +1,142 @@
+/**
+ * Choosing the TF.js backend: `cpu` (pure JS, always there), `wasm` (XNNPACK matmuls, one thread in Node),
+ * `tensorflow` (libtensorflow through `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`, if the user
+ * installed one), `native` (qa-ft's own OpenBLAS engine in src/engine, when built) and `auto`, the fastest of
+ * these that works.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { QaFtError } from '../errors.js';
+import type { BackendName } from './types.js';
+import { registerGradients } from './gradients.js';
+
+export interface BackendChoice {
+  /** The TF.js backend now active. */
+  name: string;
+  /** One line for the user (e.g. why `auto` chose this backend). */
+  notice?: string;
+}
+
+export interface BackendOptions {
+  /** Threads for engines that take a count (native); wasm runs one thread under Node. */
+  threads?: number;
+}
+
+const BACKENDS: readonly BackendName[] = ['auto', 'native', 'tensorflow', 'wasm', 'cpu'];
+const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+type Attempt = { ok: true } | { ok: false; reason: string; hint?: string };
+
+/** Activates `name` (and registers the gradients the model needs). Unavailable backends throw one-line errors. */
+export async function selectBackend(name: BackendName, options: BackendOptions = {}): Promise<BackendChoice> {
+  if (!BACKENDS.includes(name)) {
+    throw new QaFtError('BAD_ARGUMENT', `unknown backend '${String(name)}'`, { hint: `choose one of ${BACKENDS.join(', ')}` });
+  }
+  // The library never prints; TF.js would otherwise warn on the console (e.g. the cpu backend's "install
+  // tfjs-node" banner). Production mode only silences warnings and skips debug checks.
+  tf.env().set('PROD', true);
+  registerGradients();
+  if (name !== 'auto') {
+    const r = await tryBackend(name, options);
+    if (!r.ok) throw new QaFtError('BACKEND_UNAVAILABLE', `backend '${name}' is not available: ${r.reason}`, r.hint ? { hint: r.hint } : {});
+    return { name: tf.getBackend() };
+  }
+  const skipped: string[] = [];
+  for (const candidate of ['tensorflow', 'native', 'wasm', 'cpu'] as const) {
+    const r = await tryBackend(candidate, options);
+    if (r.ok) {
+      const why = skipped.length > 0 ? ` (${skipped.join('; ')})` : '';
+      return { name: tf.getBackend(), notice: `backend: ${candidate}, the fastest available${why}` };
+    }
+    skipped.push(`${candidate}: ${r.reason}`);
+  }
+  throw new QaFtError('BACKEND_UNAVAILABLE', `no TF.js backend could start (${skipped.join('; ')})`);
+}
+
+async function tryBackend(name: Exclude<BackendName, 'auto'>, options: BackendOptions): Promise<Attempt> {
+  switch (name) {
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      return activate('cpu');
+    case 'wasm': {
+      try {
+        await import('@tensorflow/tfjs-backend-wasm');
+      } catch (e) {
+        return { ok: false, reason: `@tensorflow/tfjs-backend-wasm failed to load (${(e as Error).message})` };
+      }
+      return activate('wasm');
+    }
+    case 'tensorflow':
+      return tryTensorflow();
+    case 'native':
+      return tryNative(options);
+  }
+}
+
+async function tryTensorflow(): Promise<Attempt> {
+  let loaded: string | undefined;
+  for (const pkg of TFJS_NODE_PACKAGES) {
+    try {
+      await importOptional(pkg);
+      loaded = pkg;
+      break;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') continue;
+      return { ok: false, reason: `${pkg} is installed but failed to load (${firstLine(e)})` };
+    }
+  }
+  if (loaded === undefined) {
+    return {
+      ok: false,
+      reason: '@tensorflow/tfjs-node is not installed',
+      hint: 'npm install @tensorflow/tfjs-node@4.22 (or @tensorflow/tfjs-node-gpu@4.22 with CUDA 11.2/cuDNN 8.1)',
+    };
+  }
+  if (tf.findBackendFactory('tensorflow') === null) {
+    return {
+      ok: false,
+      reason: `${loaded} registered its backend with another copy of @tensorflow/tfjs-core`,
+      hint: `install ${loaded} at the version of qa-ft's @tensorflow/tfjs-core (${tf.version_core})`,
+    };
+  }
+  return activate('tensorflow');
+}
+
+interface NativeEngine {
+  registerNativeBackend(options: { threads?: number }): Promise<{ ok: true } | { ok: false; reason: string }>;
+}
+
+async function tryNative(options: BackendOptions): Promise<Attempt> {
+  let engine: NativeEngine;
+  try {
+    engine = (await importOptional('../engine/index.js')) as NativeEngine;
+  } catch (e) {
+    return { ok: false, reason: `the native engine is not part of this build (${firstLine(e)})` };
+  }
+  if (typeof engine.registerNativeBackend !== 'function') return { ok: false, reason: 'the native engine exports no registerNativeBackend' };
+  const r = await engine.registerNativeBackend(options.threads === undefined ? {} : { threads: options.threads });
+  if (!r.ok) return { ok: false, reason: r.reason };
+  return activate('native');
+}
+
+async function activate(name: string): Promise<Attempt> {
+  try {
+    if (await tf.setBackend(name)) {
+      await tf.ready();
+      return { ok: true };
+    }
+    return { ok: false, reason: `TF.js could not initialise the ${name} backend` };
+  } catch (e) {
+    return { ok: false, reason: `TF.js could not initialise the ${name} backend (${firstLine(e)})` };
+  }
+}
+
+/** `import()` of a module that may be absent; the specifier is a variable so TypeScript does not resolve it. */
+async function importOptional(specifier: string): Promise<unknown> {
+  const url = specifier.startsWith('.') ? new URL(specifier, import.meta.url).href : specifier;
+  return (await import(url)) as unknown;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+}

@@ -1,0 +1,173 @@
+/**
+ * Gradients of the TF.js kernels the DistilBERT forward pass records on the tape.
+ *
+ * Hand-written because `@tensorflow/tfjs-core`'s Node bundle registers no gradients at all: they ship with the
+ * `@tensorflow/tfjs` union package, which qa-ft does not depend on. Each gradient is registered only when none
+ * is registered yet, so loading `@tensorflow/tfjs` (e.g. through `@tensorflow/tfjs-node`) keeps its own.
+ * The math is the textbook one (dL/dx for each kernel, broadcast inputs reduced back to their shape);
+ * test/model/qa-model.test.ts checks every parameter's gradient against PyTorch.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type Attrs = Record<string, unknown>;
+type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[], attrs: Attrs) => Record<string, () => tf.Tensor>;
+
+/** Sums `dy` (the broadcast shape) down to `shape`, the shape of the input it came from. */
+function unbroadcast(dy: tf.Tensor, shape: number[]): tf.Tensor {
+  const axes = tf.backend_util.getReductionAxes(shape, dy.shape);
+  const summed = axes.length > 0 ? tf.sum(dy, axes) : dy;
+  return tf.reshape(summed, shape);
+}
+
+function at(saved: tf.Tensor[], i: number): tf.Tensor {
+  const t = saved[i];
+  if (t === undefined) throw new Error(`gradient: saved tensor ${i} missing`);
+  return t;
+}
+
+/** dy of a reduction, broadcast back to the input's shape. */
+function expandReduced(dy: tf.Tensor, xShape: number[], axisAttr: unknown): tf.Tensor {
+  const axes = tf.util.parseAxisParam(axisAttr as number | number[], xShape);
+  const keptShape = xShape.map((d, i) => (axes.includes(i) ? 1 : d));
+  return tf.mul(tf.reshape(dy, keptShape), tf.ones(xShape));
+}
+
+const GRADIENTS: { kernelName: string; inputsToSave?: string[]; outputsToSave?: boolean[]; gradFunc: GradFunc }[] = [
+  {
+    kernelName: 'Add',
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, s) => ({ a: () => unbroadcast(dy, at(s, 0).shape), b: () => unbroadcast(dy, at(s, 1).shape) }),
+  },
+  {
+    kernelName: 'Sub',
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, s) => ({ a: () => unbroadcast(dy, at(s, 0).shape), b: () => unbroadcast(tf.neg(dy), at(s, 1).shape) }),
+  },
+  {
+    kernelName: 'Multiply',
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, s) => ({
+      a: () => unbroadcast(tf.mul(dy, at(s, 1)), at(s, 0).shape),
+      b: () => unbroadcast(tf.mul(dy, at(s, 0)), at(s, 1).shape),
+    }),
+  },
+  {
+    kernelName: 'RealDiv',
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, s) => {
+      const a = at(s, 0);
+      const b = at(s, 1);
+      return {
+        a: () => unbroadcast(tf.div(dy, b), a.shape),
+        b: () => unbroadcast(tf.neg(tf.div(tf.mul(dy, a), tf.mul(b, b))), b.shape),
+      };
+    },
+  },
+  { kernelName: 'Identity', gradFunc: (dy) => ({ x: () => dy }) },
+  { kernelName: 'Neg', gradFunc: (dy) => ({ x: () => tf.neg(dy) }) },
+  {
+    kernelName: 'Sqrt',
+    outputsToSave: [true],
+    gradFunc: (dy, s) => ({ x: () => tf.div(dy, tf.mul(at(s, 0), 2)) }),
+  },
+  {
+    kernelName: 'Erf',
+    inputsToSave: ['x'],
+    // d erf(x)/dx = 2/sqrt(pi) · exp(-x²)
+    gradFunc: (dy, s) => ({ x: () => tf.mul(dy, tf.mul(tf.exp(tf.neg(tf.square(at(s, 0)))), 2 / Math.sqrt(Math.PI))) }),
+  },
+  {
+    kernelName: 'Sum',
+    inputsToSave: ['x'],
+    gradFunc: (dy, s, attrs) => ({ x: () => expandReduced(dy, at(s, 0).shape, attrs.axis) }),
+  },
+  {
+    kernelName: 'Mean',
+    inputsToSave: ['x'],
+    gradFunc: (dy, s, attrs) => {
+      const shape = at(s, 0).shape;
+      const axes = tf.util.parseAxisParam(attrs.axis as number | number[], shape);
+      const count = axes.reduce((n, a) => n * (shape[a] as number), 1);
+      return { x: () => tf.div(expandReduced(dy, shape, attrs.axis), count) };
+    },
+  },
+  {
+    kernelName: 'Reshape',
+    inputsToSave: ['x'],
+    gradFunc: (dy, s) => ({ x: () => tf.reshape(dy, at(s, 0).shape) }),
+  },
+  {
+    kernelName: 'Transpose',
+    gradFunc: (dy, _s, attrs) => {
+      const perm = attrs.perm as number[];
+      const inverse = new Array<number>(perm.length);
+      perm.forEach((p, i) => (inverse[p] = i));
+      return { x: () => tf.transpose(dy, inverse) };
+    },
+  },
+  {
+    kernelName: 'BatchMatMul',
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, s, attrs) => {
+      const a = at(s, 0);
+      const b = at(s, 1);
+      const tA = attrs.transposeA === true;
+      const tB = attrs.transposeB === true;
+      if (a.rank !== b.rank || a.shape.slice(0, -2).join() !== b.shape.slice(0, -2).join()) {
+        throw new Error(`BatchMatMul gradient: batch dims of [${a.shape}] and [${b.shape}] differ (broadcast not supported)`);
+      }
+      // C = op(A)·op(B); each case is dC pushed back through the transposes.
+      if (!tA && !tB) return { a: () => tf.matMul(dy, b, false, true), b: () => tf.matMul(a, dy, true, false) };
+      if (!tA && tB) return { a: () => tf.matMul(dy, b, false, false), b: () => tf.matMul(dy, a, true, false) };
+      if (tA && !tB) return { a: () => tf.matMul(b, dy, false, true), b: () => tf.matMul(a, dy, false, false) };
+      return { a: () => tf.matMul(b, dy, true, true), b: () => tf.matMul(dy, a, true, true) };
+    },
+  },
+  {
+    kernelName: 'Slice',
+    inputsToSave: ['x'],
+    gradFunc: (dy, s, attrs) => {
+      const shape = at(s, 0).shape;
+      const [begin, size] = tf.slice_util.parseSliceParams(at(s, 0), attrs.begin as number[], attrs.size as number[]);
+      const paddings = shape.map((d, i): [number, number] => [begin[i] as number, d - (begin[i] as number) - (size[i] as number)]);
+      return { x: () => tf.pad(dy, paddings) };
+    },
+  },
+  {
+    kernelName: 'Softmax',
+    outputsToSave: [true],
+    gradFunc: (dy, s) => {
+      const y = at(s, 0); // dx = y ⊙ (dy − Σ(dy ⊙ y))
+      return { logits: () => tf.mul(y, tf.sub(dy, tf.sum(tf.mul(dy, y), -1, true))) };
+    },
+  },
+  {
+    kernelName: 'Select',
+    inputsToSave: ['condition'],
+    gradFunc: (dy, s) => {
+      const cond = at(s, 0);
+      return {
+        condition: () => tf.cast(tf.zerosLike(cond), 'float32'),
+        t: () => tf.where(cond, dy, tf.zerosLike(dy)),
+        e: () => tf.where(cond, tf.zerosLike(dy), dy),
+      };
+    },
+  },
+];
+
+let registered = false;
+
+/** Registers the gradients above for kernels that have none yet. Idempotent. */
+export function registerGradients(): void {
+  if (registered) return;
+  registered = true;
+  for (const g of GRADIENTS) {
+    if (tf.getGradient(g.kernelName) !== undefined) continue;
+    tf.registerGradient({
+      kernelName: g.kernelName,
+      inputsToSave: g.inputsToSave,
+      outputsToSave: g.outputsToSave,
+      gradFunc: (dy, saved, attrs) => g.gradFunc(dy as tf.Tensor, saved, attrs as Attrs),
+    });
+  }
+}

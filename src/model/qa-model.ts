@@ -1,0 +1,195 @@
+/**
+ * The QaModel of src/model/types.ts: load from / save to a Hugging Face model directory (config.json +
+ * model.safetensors), build from a config alone (`--init random`), forward, loss and gradients by HF name.
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { QaFtError } from '../errors.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { selectBackend } from './backend.js';
+import { configToJson, loadConfig, type DistilBertConfig } from './config.js';
+import {
+  disposeInputs, lossTargets, modelInputs, qaLogits, qaLoss, type DropoutContext, type LossTargets, type ModelInputs,
+} from './distilbert.js';
+import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors.js';
+import type { BackendName, ForwardOutput, QaBatch, QaModel } from './types.js';
+import { initialTensor, loadWeights, parameterShapes, seedFor } from './weights.js';
+
+export interface LoadOptions {
+  /** Backend to activate first; omitted: whatever TF.js backend is active (selected by the caller). */
+  backend?: BackendName;
+  threads?: number;
+  /** One-line notices (backend choice, unused checkpoint tensors, newly initialised QA head). */
+  onNotice?: (message: string) => void;
+  /** Seed of the init of a missing QA head (default 42, as HF's default seed). */
+  seed?: number;
+}
+
+/** Loads `dir/config.json` + `dir/model.safetensors`. */
+export async function loadQaModel(dir: string, options: LoadOptions = {}): Promise<QaModel> {
+  await prepareBackend(options);
+  const config = await loadConfig(dir);
+  const file = await SafetensorsFile.open(join(dir, 'model.safetensors'));
+  try {
+    const { params, notices } = await loadWeights(file, config, options.seed ?? 42);
+    for (const n of notices) options.onNotice?.(n);
+    return new DistilBertQa(config, params);
+  } finally {
+    await file.close();
+  }
+}
+
+/** A whole model from a config alone, with Hugging Face's initialisation. */
+export async function createRandomQaModel(
+  config: DistilBertConfig,
+  options: { backend?: BackendName; threads?: number; seed?: number; onNotice?: (message: string) => void } = {},
+): Promise<QaModel> {
+  await prepareBackend(options);
+  const seed = options.seed ?? 42;
+  const params = new Map<string, tf.Variable>();
+  for (const [name, shape] of parameterShapes(config)) {
+    const initial = initialTensor(config, name, shape, seedFor(seed, name));
+    params.set(name, tf.variable(initial, true));
+    initial.dispose();
+  }
+  return new DistilBertQa(config, params);
+}
+
+async function prepareBackend(options: { backend?: BackendName; threads?: number; onNotice?: (m: string) => void }): Promise<void> {
+  if (options.backend === undefined) {
+    // Keep the caller's backend; still make sure gradients and quiet mode are set up.
+    const { registerGradients } = await import('./gradients.js');
+    registerGradients();
+    return;
+  }
+  const choice = await selectBackend(options.backend, options.threads === undefined ? {} : { threads: options.threads });
+  if (choice.notice !== undefined) options.onNotice?.(choice.notice);
+}
+
+class DistilBertQa implements QaModel {
+  readonly backend: string;
+  private readonly varList: tf.Variable[];
+  private readonly hfNameOf: Map<string, string>; // TF.js variable name → HF name
+  private disposed = false;
+
+  constructor(
+    readonly config: DistilBertConfig,
+    readonly params: ReadonlyMap<string, tf.Variable>,
+  ) {
+    this.backend = tf.getBackend();
+    this.varList = [...params.values()];
+    this.hfNameOf = new Map([...params].map(([hf, v]) => [v.name, hf]));
+  }
+
+  async forward(batch: QaBatch, options: { training?: boolean } = {}): Promise<ForwardOutput> {
+    const ctx = dropoutContext(options.training ?? false, undefined);
+    const [start, end, loss] = this.withInputs(batch, (inp, targets) =>
+      tf.tidy((): tf.Tensor[] => {
+        const logits = qaLogits(this.config, this.params, inp, ctx);
+        const out: tf.Tensor[] = [logits.start, logits.end]; // [B, T] each
+        if (targets !== null) out.push(qaLoss(logits.start, logits.end, targets));
+        return out;
+      }),
+    ) as [tf.Tensor2D, tf.Tensor2D, tf.Scalar | undefined];
+    try {
+      const out: ForwardOutput = { startLogits: await start.array(), endLogits: await end.array() };
+      if (loss !== undefined) out.loss = (await loss.data())[0] as number;
+      return out;
+    } finally {
+      tf.dispose([start, end, ...(loss === undefined ? [] : [loss])]);
+    }
+  }
+
+  logits(batch: QaBatch): { startLogits: tf.Tensor2D; endLogits: tf.Tensor2D } {
+    const ctx = dropoutContext(false, undefined);
+    const { start, end } = this.withInputs(batch, (inp) => tf.tidy(() => qaLogits(this.config, this.params, inp, ctx)));
+    return { startLogits: start, endLogits: end };
+  }
+
+  lossAndGradients(batch: QaBatch, options: { training: boolean; dropoutSeed?: number }): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    if (batch.startPositions === undefined || batch.endPositions === undefined) {
+      throw new QaFtError('BAD_ARGUMENT', 'lossAndGradients needs a batch with startPositions and endPositions');
+    }
+    const ctx = dropoutContext(options.training, options.dropoutSeed);
+    return this.withInputs(batch, (inp, targets) => {
+      const { value, grads } = tf.variableGrads(() => {
+        const { start, end } = qaLogits(this.config, this.params, inp, ctx);
+        return qaLoss(start, end, targets as LossTargets);
+      }, this.varList);
+      const byName = new Map<string, tf.Tensor>();
+      for (const [varName, g] of Object.entries(grads)) byName.set(this.hfNameOf.get(varName) ?? varName, g);
+      return { loss: value, grads: byName };
+    });
+  }
+
+  async save(dir: string): Promise<void> {
+    this.assertAlive();
+    const tensors = new Map<string, TensorSource>();
+    for (const [name, v] of this.params) tensors.set(name, { shape: v.shape, data: async () => (await v.data()) as Float32Array });
+    await writeDirAtomic(dir, async (tmp) => {
+      await writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify(configToJson(this.config), null, 2)}\n`);
+      await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    tf.dispose(this.varList);
+  }
+
+  /** Validates the batch, builds its input tensors, runs `fn`, and disposes the inputs. */
+  private withInputs<R>(batch: QaBatch, fn: (inp: ModelInputs, targets: LossTargets | null) => R): R {
+    this.assertAlive();
+    validateBatch(batch, this.config);
+    const inp = modelInputs(this.config, batch.inputIds, batch.attentionMask);
+    const targets =
+      batch.startPositions !== undefined && batch.endPositions !== undefined
+        ? lossTargets(batch.startPositions, batch.endPositions, inp.seqLen)
+        : null;
+    try {
+      return fn(inp, targets);
+    } finally {
+      disposeInputs(inp);
+      if (targets !== null) tf.dispose([targets.startOneHot, targets.endOneHot]);
+    }
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new QaFtError('BAD_ARGUMENT', 'the model was disposed');
+  }
+}
+
+function dropoutContext(training: boolean, seed: number | undefined): DropoutContext {
+  let next = seed ?? Math.floor(Math.random() * 2 ** 31);
+  return { training, nextSeed: () => next++ };
+}
+
+/** Rectangular, non-empty, ids inside the vocabulary, T within the position table, positions integers. */
+export function validateBatch(batch: QaBatch, c: DistilBertConfig): void {
+  const b = batch.inputIds.length;
+  const fail = (what: string): never => {
+    throw new QaFtError('BAD_ARGUMENT', `batch: ${what}`);
+  };
+  if (b === 0) fail('inputIds is empty');
+  const t = batch.inputIds[0]?.length ?? 0;
+  if (t === 0) fail('inputIds rows are empty');
+  if (t > c.maxPositionEmbeddings) fail(`sequence length ${t} exceeds max_position_embeddings ${c.maxPositionEmbeddings}`);
+  if (batch.attentionMask.length !== b) fail(`attentionMask has ${batch.attentionMask.length} rows, inputIds ${b}`);
+  for (let i = 0; i < b; i++) {
+    const ids = batch.inputIds[i] as number[];
+    const mask = batch.attentionMask[i] as number[];
+    if (ids.length !== t) fail(`row ${i} of inputIds has ${ids.length} tokens, row 0 has ${t}`);
+    if (mask.length !== t) fail(`row ${i} of attentionMask has ${mask.length} entries, inputIds ${t}`);
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) fail(`row ${i} has token id ${id}, outside [0, ${c.vocabSize})`);
+    }
+  }
+  for (const key of ['startPositions', 'endPositions'] as const) {
+    const pos = batch[key];
+    if (pos === undefined) continue;
+    if (pos.length !== b) fail(`${key} has ${pos.length} entries, inputIds ${b} rows`);
+    if (!pos.every((p) => Number.isInteger(p))) fail(`${key} must be integers`);
+  }
+  if ((batch.startPositions === undefined) !== (batch.endPositions === undefined)) fail('give both startPositions and endPositions, or neither');
+}

@@ -1,0 +1,136 @@
+/**
+ * DistilBertForQuestionAnswering's parameters by their Hugging Face checkpoint names: the expected shapes for a
+ * config, Hugging Face's initialisation, and loading from a safetensors file (a lookup plus a shape check per
+ * name; missing and unexpected names are listed).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { QaFtError } from '../errors.js';
+import type { DistilBertConfig } from './config.js';
+import { SafetensorsFile } from './safetensors.js';
+
+/** Every trainable parameter with its shape, in module order. torch.nn.Linear weights are [out, in]. */
+export function parameterShapes(c: DistilBertConfig): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  const linear = (prefix: string, inDim: number, outDim: number): void => {
+    shapes.set(`${prefix}.weight`, [outDim, inDim]);
+    shapes.set(`${prefix}.bias`, [outDim]);
+  };
+  const norm = (prefix: string): void => {
+    shapes.set(`${prefix}.weight`, [c.dim]);
+    shapes.set(`${prefix}.bias`, [c.dim]);
+  };
+  shapes.set('distilbert.embeddings.word_embeddings.weight', [c.vocabSize, c.dim]);
+  shapes.set('distilbert.embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, c.dim]);
+  norm('distilbert.embeddings.LayerNorm');
+  for (let i = 0; i < c.nLayers; i++) {
+    const l = `distilbert.transformer.layer.${i}`;
+    for (const lin of ['q_lin', 'k_lin', 'v_lin', 'out_lin']) linear(`${l}.attention.${lin}`, c.dim, c.dim);
+    norm(`${l}.sa_layer_norm`);
+    linear(`${l}.ffn.lin1`, c.dim, c.hiddenDim);
+    linear(`${l}.ffn.lin2`, c.hiddenDim, c.dim);
+    norm(`${l}.output_layer_norm`);
+  }
+  linear('qa_outputs', c.dim, 2);
+  return shapes;
+}
+
+export const QA_HEAD = ['qa_outputs.weight', 'qa_outputs.bias'] as const;
+
+/** Tensors of other DistilBERT heads (MLM, classification) and buffers that a QA model does not use. */
+const OTHER_HEADS = /^(vocab_transform|vocab_layer_norm|vocab_projector|pre_classifier|classifier)\.|position_ids$/;
+
+function isNorm(name: string): boolean {
+  return name.includes('LayerNorm') || name.includes('layer_norm');
+}
+
+/**
+ * Hugging Face `_init_weights`: Linear/Embedding weights normal(0, initializer_range), biases 0, LayerNorm 1 and 0,
+ * the padding row of the word embeddings 0. `seed` makes it reproducible.
+ */
+export function initialTensor(c: DistilBertConfig, name: string, shape: number[], seed: number): tf.Tensor {
+  return tf.tidy(() => {
+    if (isNorm(name)) return name.endsWith('.weight') ? tf.ones(shape) : tf.zeros(shape);
+    if (name.endsWith('.bias')) return tf.zeros(shape);
+    const w = tf.randomNormal(shape, 0, c.initializerRange, 'float32', seed);
+    if (name !== 'distilbert.embeddings.word_embeddings.weight') return w;
+    const keep = tf.buffer([shape[0] as number, 1], 'float32');
+    for (let r = 0; r < (shape[0] as number); r++) keep.set(r === c.padTokenId ? 0 : 1, r, 0);
+    return tf.mul(w, keep.toTensor()); // [V, D], padding row zeroed
+  });
+}
+
+/** Each name gets its own seed derived from `seed`, so adding a layer does not change the others. */
+export function seedFor(seed: number, name: string): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+export interface LoadedWeights {
+  params: Map<string, tf.Variable>;
+  /** One line per noteworthy event (unused tensors, newly initialised head), for the caller to show. */
+  notices: string[];
+}
+
+/**
+ * Loads every parameter of `c` from an open safetensors file. Checks all names and shapes against the header
+ * before reading data; a checkpoint without the QA head (e.g. distilbert-base-uncased) gets HF's init for it.
+ * Keys without the `distilbert.` prefix (a bare DistilBertModel checkpoint) are accepted, as transformers does.
+ */
+export async function loadWeights(file: SafetensorsFile, c: DistilBertConfig, seed: number): Promise<LoadedWeights> {
+  const expected = parameterShapes(c);
+  const names = [...file.entries.keys()];
+  const bare = !names.some((n) => n.startsWith('distilbert.')) && names.some((n) => n.startsWith('embeddings.'));
+  const fileName = (hf: string): string => (bare && hf.startsWith('distilbert.') ? hf.slice('distilbert.'.length) : hf);
+  const used = new Set<string>();
+  const missing: string[] = [];
+  for (const [name, shape] of expected) {
+    const entry = file.entries.get(fileName(name));
+    if (entry === undefined) {
+      missing.push(name);
+      continue;
+    }
+    used.add(entry.name);
+    if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
+      throw new QaFtError(
+        'BAD_WEIGHTS',
+        `${file.path}: tensor ${entry.name} has shape [${entry.shape.join(', ')}], but config.json (dim ${c.dim}, hidden_dim ${c.hiddenDim}, vocab_size ${c.vocabSize}, max_position_embeddings ${c.maxPositionEmbeddings}) expects [${shape.join(', ')}]`,
+        { hint: 'config.json and model.safetensors must come from the same model' },
+      );
+    }
+  }
+  const unused = names.filter((n) => !used.has(n));
+  const unexpected = unused.filter((n) => !OTHER_HEADS.test(n));
+  const newHead = missing.length > 0 && missing.every((n) => (QA_HEAD as readonly string[]).includes(n));
+  if ((missing.length > 0 && !newHead) || unexpected.length > 0) {
+    const parts: string[] = [];
+    if (missing.length > 0) parts.push(`missing ${list(missing)}`);
+    if (unexpected.length > 0) parts.push(`unexpected ${list(unexpected)}`);
+    throw new QaFtError('BAD_WEIGHTS', `${file.path}: does not match config.json (n_layers ${c.nLayers}): ${parts.join('; ')}`, {
+      hint: 'config.json and model.safetensors must come from the same DistilBERT model',
+    });
+  }
+  const notices: string[] = [];
+  if (unused.length > 0) notices.push(`${file.path}: ${unused.length} tensors not used by the QA model: ${list(unused)}`);
+  if (missing.length > 0) notices.push(`newly initialised (not in the checkpoint; train before use): ${missing.join(', ')}`);
+
+  const params = new Map<string, tf.Variable>();
+  try {
+    for (const [name, shape] of expected) {
+      const initial = missing.includes(name)
+        ? initialTensor(c, name, shape, seedFor(seed, name))
+        : tf.tensor((await file.read(fileName(name))).data, shape, 'float32');
+      params.set(name, tf.variable(initial, true));
+      initial.dispose(); // the variable keeps the data (TF.js shares it, no copy)
+    }
+  } catch (e) {
+    tf.dispose([...params.values()]);
+    throw e;
+  }
+  return { params, notices };
+}
+
+function list(names: string[]): string {
+  const shown = names.slice(0, 8).join(', ');
+  return names.length > 8 ? `${shown}, … (${names.length} in all)` : shown;
+}
