@@ -87,15 +87,11 @@ test('several items are batched together and answered in order', async () => {
 
 test('argmax strategy decodes the tokens between argmax start and end (empty when reversed)', async () => {
   const { model } = fakeModel({ startById: new Map([[zebra, 5]]), endById: new Map([[lion, 5]]) });
-  const [[a]] = (await answerQuestions(model, tokenizer, [{ question: 'Who?', context: 'A Zebra met a Lion.' }], { strategy: 'argmax' })) as [
-    [{ answer: string; start: number | null; end: number | null }],
-  ];
+  const a = (await answerQuestions(model, tokenizer, [{ question: 'Who?', context: 'A Zebra met a Lion.' }], { strategy: 'argmax' }))[0]![0]!;
   assert.equal(a.answer, 'zebra met a lion'); // decoded word pieces (lower-cased), not the context text
   assert.deepEqual([a.start, a.end], [2, 18]);
   const { model: reversed } = fakeModel({ startById: new Map([[lion, 5]]), endById: new Map([[zebra, 5]]) });
-  const [[r]] = (await answerQuestions(reversed, tokenizer, [{ question: 'Who?', context: 'A zebra met a lion.' }], { strategy: 'argmax' })) as [
-    [{ answer: string; start: number | null }],
-  ];
+  const r = (await answerQuestions(reversed, tokenizer, [{ question: 'Who?', context: 'A zebra met a lion.' }], { strategy: 'argmax' }))[0]![0]!;
   assert.equal(r.answer, ''); // end before start: empty, as the seed's slice
   assert.equal(r.start, null);
 });
