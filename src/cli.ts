@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { formatUserError, isQaFtError } from './errors.js';
 // Sub-commands (one file each; each exports a function returning a commander Command).
 // COMMANDS-BEGIN
+import { prepareCommand } from './commands/prepare.js';
 // COMMANDS-END
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   // REGISTER-BEGIN
+  program.addCommand(prepareCommand());
   // REGISTER-END
   for (const command of program.commands) command.copyInheritedSettings(program);
   return program;

@@ -9,4 +9,16 @@ export { parseDistilBertConfig, loadConfig, configToJson, type DistilBertConfig 
 export { readSafetensors, writeSafetensors, SafetensorsFile, type HostTensor, type SafetensorsContents, type TensorSource } from './model/safetensors.js';
 export { selectBackend, type BackendChoice } from './model/backend.js';
 export type { QaModel, BackendName, ForwardOutput } from './model/types.js';
+export { loadTokenizer, type QaTokenizer, type TextEncoding, type PairEncoding, type PairTemplate } from './tokenize/tokenizer.js';
+export { encodeWindows, cutWindows, type Window, type WindowOptions } from './tokenize/windows.js';
+export { answerTokenLabels, type LabelRule, type TokenLabels } from './tokenize/labels.js';
+export { prepareFeatures, type FeatureOptions, type FeatureStats, type PreparedFeatures } from './tokenize/features.js';
+export { makeBatches, batchOrder, lengthGroupedOrder, type BatchOptions, type IndexedBatch } from './tokenize/batches.js';
+export { prepareDataset, type PrepareOptions, type PrepareResult, type PrepareProgress } from './tokenize/pipeline.js';
+export type { Feature, QaBatch } from './tokenize/types.js';
+export type { SquadRow } from './data/types.js';
+export { readSquad, detectFormat, type ReadOptions, type ReadResult, type SourceFormat } from './data/read.js';
+export { parseSplit, applySplit, splitRange, trainTestSplit, type SplitSpec } from './data/split.js';
+export { permutation } from './data/rng.js';
+export { writePrepared, readPrepared, readPreparedManifest, type PreparedData, type PreparedManifest } from './data/prepared.js';
 // EXPORTS-END

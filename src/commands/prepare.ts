@@ -1,0 +1,135 @@
+/**
+ * `qa-ft prepare`: a SQuAD file (or the hub's rajpurkar/squad) → tokenized, labelled train/test features on disk.
+ */
+import { Command } from 'commander';
+import { QaFtError, isQaFtError } from '../errors.js';
+import { resolveDatasetFiles, resolveModel } from '../hub/index.js';
+import { parseSplit } from '../data/split.js';
+import { prepareDataset, type PrepareOptions, type PreparePhase } from '../tokenize/pipeline.js';
+import type { PreparedManifest } from '../data/prepared.js';
+import { createProgress, info, printJson } from './output.js';
+
+export const DEFAULT_DATASET = 'rajpurkar/squad';
+export const DEFAULT_MODEL = 'distilbert-base-uncased';
+
+interface RawOptions {
+  input?: string;
+  split: string;
+  testSize: string;
+  seed: string;
+  maxLength: string;
+  docStride?: string;
+  tokenizer?: string;
+  out: string;
+  skipInvalid?: boolean;
+  json?: boolean;
+}
+
+function parseNumber(flag: string, value: string, kind: 'int' | 'float'): number {
+  const n = Number(value);
+  const ok = value.trim() !== '' && Number.isFinite(n) && (kind === 'float' || Number.isInteger(n));
+  if (!ok) throw new QaFtError('BAD_ARGUMENT', `${flag} must be ${kind === 'int' ? 'an integer' : 'a number'}, got '${value}'`);
+  return n;
+}
+
+/** Typed, validated options (everything checkable without reading a file). */
+export function parsePrepareOptions(raw: RawOptions): Omit<PrepareOptions, 'inputs' | 'tokenizerDir'> & { input?: string; tokenizer?: string; json: boolean } {
+  parseSplit(raw.split); // malformed --split fails here, before anything is read
+  const testSize = parseNumber('--test-size', raw.testSize, 'float');
+  if (!(testSize >= 0 && testSize < 1)) {
+    throw new QaFtError('BAD_ARGUMENT', `--test-size must be in [0, 1), got ${raw.testSize}`, {
+      hint: 'e.g. 0.2 for an 80/20 split, 0 to keep every row in train',
+    });
+  }
+  const seed = parseNumber('--seed', raw.seed, 'int');
+  if (seed < 0) throw new QaFtError('BAD_ARGUMENT', `--seed must be a non-negative integer, got ${raw.seed}`);
+  const maxLength = parseNumber('--max-length', raw.maxLength, 'int');
+  const docStride = raw.docStride === undefined ? undefined : parseNumber('--doc-stride', raw.docStride, 'int');
+  return {
+    input: raw.input,
+    tokenizer: raw.tokenizer,
+    split: raw.split,
+    testSize,
+    seed,
+    maxLength,
+    docStride,
+    outDir: raw.out,
+    skipInvalid: Boolean(raw.skipInvalid),
+    json: Boolean(raw.json),
+  };
+}
+
+const PHASE_LABEL: Record<PreparePhase, string> = {
+  read: 'Reading',
+  'tokenize-train': 'Tokenizing train',
+  'tokenize-test': 'Tokenizing test',
+  write: 'Writing',
+};
+
+export function summarize(m: PreparedManifest, outDir: string, seconds: number): string {
+  const stride = m.docStride === null ? 'no doc stride' : `doc stride ${m.docStride}`;
+  const skipped: string[] = [];
+  if (m.counts.skippedInvalid > 0) skipped.push(`${m.counts.skippedInvalid} invalid rows skipped`);
+  if (m.counts.skippedLongQuestion > 0) skipped.push(`${m.counts.skippedLongQuestion} rows skipped because the question leaves no room for context`);
+  return (
+    `Prepared ${m.split} of ${m.source.dataset ?? m.source.path} (${m.source.format}, ${m.source.rows} rows): ` +
+    `${m.sizes.train.rows} train and ${m.sizes.test.rows} test examples (test size ${m.testSize}, seed ${m.seed}) → ` +
+    `${m.sizes.train.features} train and ${m.sizes.test.features} test features, max length ${m.maxLength}, ${stride}. ` +
+    `${m.counts.truncated} contexts were truncated; ${m.counts.unanswerable} windows do not hold their answer and are labelled (0, 0)` +
+    `${skipped.length ? `; ${skipped.join('; ')}` : ''}. Tokenizer: ${m.tokenizer.dir}. Written to ${outDir} in ${seconds.toFixed(1)} s.`
+  );
+}
+
+async function run(raw: RawOptions): Promise<void> {
+  const o = parsePrepareOptions(raw);
+  const progress = createProgress();
+  let inputs: string[];
+  let dataset: string | undefined;
+  if (o.input !== undefined) inputs = [o.input];
+  else {
+    dataset = DEFAULT_DATASET;
+    inputs = await resolveDatasetFiles(DEFAULT_DATASET, parseSplit(o.split).name, {
+      onProgress: (e) => progress.update(e.done, { file: e.file }),
+    });
+  }
+  let tokenizerDir: string;
+  try {
+    tokenizerDir = o.tokenizer ?? (await resolveModel(DEFAULT_MODEL));
+  } catch (e) {
+    if (!isQaFtError(e)) throw e;
+    throw new QaFtError(e.code, e.message, { hint: 'pass --tokenizer DIR with the model tokenizer (tokenizer.json or vocab.txt)' });
+  }
+  let phase: PreparePhase | undefined;
+  try {
+    const { manifest, seconds } = await prepareDataset({ ...o, inputs, dataset, tokenizerDir }, (p) => {
+      if (p.phase !== phase) {
+        phase = p.phase;
+        progress.start(PHASE_LABEL[p.phase], p.total);
+      }
+      if (p.done > 0) progress.update(p.done);
+    });
+    progress.stop();
+    if (o.json) printJson(manifest);
+    else info(summarize(manifest, o.outDir, seconds));
+  } finally {
+    progress.stop();
+  }
+}
+
+export function prepareCommand(): Command {
+  return new Command('prepare')
+    .description('tokenize a SQuAD file into labelled train/test features (the HF question-answering tutorial)')
+    .option('--input <file>', 'SQuAD data: Parquet, Arrow IPC (file or stream) or SQuAD v1.1 JSON (default: the hub dataset rajpurkar/squad)')
+    .option('--split <spec>', "datasets slice of the input: 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]'", 'train[:5000]')
+    .option('--test-size <fraction>', 'fraction of rows held out for test, in [0, 1); 0 keeps all rows in train', '0.2')
+    .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', '42')
+    .option('--max-length <n>', 'tokens per window, special tokens included', '384')
+    .option('--doc-stride <n>', 'split long contexts into overlapping windows sharing N tokens (run_qa.py uses 128); off by default')
+    .option('--tokenizer <dir>', `tokenizer directory (tokenizer.json or vocab.txt) (default: ${DEFAULT_MODEL})`)
+    .option('--out <dir>', 'output directory', './qa-ft-data')
+    .option('--skip-invalid', 'drop rows whose answer does not match the context, or with an empty context or question')
+    .option('--json', 'print the manifest as JSON instead of the summary')
+    .action(async (raw: RawOptions) => {
+      await run(raw);
+    });
+}

@@ -1,0 +1,180 @@
+/**
+ * Arrow IPC (file and stream format, as the Hugging Face `datasets` cache stores them) ↔ SQuAD rows and features.
+ * Written tables use the `datasets` layout: rows as id/title/context/question/answers{text[], answer_start[]},
+ * features as example_id, input_ids list<int32>, offset_mapping list<[2]int32 | null>, start/end_positions.
+ */
+import {
+  Field,
+  FixedSizeList,
+  Int32,
+  List,
+  Struct,
+  Table,
+  Utf8,
+  makeData,
+  makeVector,
+  tableFromIPC,
+  tableToIPC,
+  vectorFromArray,
+  type Vector,
+} from 'apache-arrow';
+import { QaFtError } from '../errors.js';
+import type { Feature } from '../tokenize/types.js';
+import type { SquadRow } from './types.js';
+import { REQUIRED_COLUMNS, coerceRow, missingColumnError } from './validate.js';
+
+export function parseArrow(bytes: Uint8Array, file: string): Table {
+  try {
+    return tableFromIPC(bytes);
+  } catch (e) {
+    throw new QaFtError('BAD_FORMAT', `${file}: unreadable Arrow IPC data: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+}
+
+/** Rows of an Arrow table in the SQuAD schema (checked column by column, then row by row). */
+export function arrowToRows(table: Table, file: string): SquadRow[] {
+  const names = table.schema.fields.map((f) => f.name);
+  for (const c of REQUIRED_COLUMNS) if (!names.includes(c)) throw missingColumnError(file, c, names);
+  const col = (name: string): Vector | null => table.getChild(name);
+  const answers = col('answers') as Vector;
+  const answerNames = answers.type instanceof Struct ? answers.type.children.map((f: Field) => f.name) : [];
+  for (const c of ['text', 'answer_start']) {
+    if (!answerNames.includes(c)) {
+      throw new QaFtError('BAD_FORMAT', `${file}: column 'answers' must be a struct with fields text and answer_start (found ${answers.type})`);
+    }
+  }
+  const text = answers.getChild('text') as Vector;
+  const starts = answers.getChild('answer_start') as Vector;
+  const id = col('id') as Vector;
+  const title = col('title');
+  const context = col('context') as Vector;
+  const question = col('question') as Vector;
+  const rows: SquadRow[] = new Array(table.numRows);
+  for (let i = 0; i < table.numRows; i++) {
+    const t: unknown = text.get(i);
+    const s: unknown = starts.get(i);
+    rows[i] = coerceRow(
+      {
+        id: id.get(i),
+        title: title ? title.get(i) : undefined,
+        context: context.get(i),
+        question: question.get(i),
+        answers: answers.isValid(i) ? { text: t === null ? t : toList(t), answer_start: s === null ? s : toList(s) } : null,
+      },
+      file,
+      i,
+    );
+  }
+  return rows;
+}
+
+function toList(v: unknown): unknown {
+  return v !== null && typeof v === 'object' && Symbol.iterator in v ? Array.from(v as Iterable<unknown>) : v;
+}
+
+const answersType = new Struct([
+  new Field('text', new List(new Field('item', new Utf8(), true)), true),
+  new Field('answer_start', new List(new Field('item', new Int32(), true)), true),
+]);
+
+export function rowsToTable(rows: readonly SquadRow[]): Table {
+  return new Table({
+    id: vectorFromArray(rows.map((r) => r.id), new Utf8()),
+    title: vectorFromArray(rows.map((r) => r.title), new Utf8()),
+    context: vectorFromArray(rows.map((r) => r.context), new Utf8()),
+    question: vectorFromArray(rows.map((r) => r.question), new Utf8()),
+    answers: vectorFromArray(
+      rows.map((r) => ({ text: [...r.answers.text], answer_start: [...r.answers.answer_start] })),
+      answersType,
+    ),
+  });
+}
+
+/** list<int32> column from per-row arrays, built straight from typed buffers (builders are slow at this size). */
+function int32ListVector(lists: readonly (readonly number[])[]): Vector {
+  const valueOffsets = new Int32Array(lists.length + 1);
+  for (let i = 0; i < lists.length; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + (lists[i] as number[]).length;
+  const values = new Int32Array(valueOffsets[lists.length] as number);
+  lists.forEach((l, i) => values.set(l, valueOffsets[i] as number));
+  const child = makeData({ type: new Int32(), length: values.length, data: values });
+  const type = new List(new Field('item', new Int32(), true));
+  return makeVector(makeData({ type, length: lists.length, nullCount: 0, valueOffsets, child }));
+}
+
+/** list<fixed_size_list<2, int32> (nullable)> column: per-token offsets, null outside the context. */
+function offsetsVector(features: readonly Feature[]): Vector {
+  const valueOffsets = new Int32Array(features.length + 1);
+  features.forEach((f, i) => (valueOffsets[i + 1] = (valueOffsets[i] as number) + f.offsets.length));
+  const n = valueOffsets[features.length] as number;
+  const pairs = new Int32Array(2 * n);
+  const validity = new Uint8Array(Math.ceil(n / 8));
+  let k = 0;
+  let nulls = 0;
+  for (const f of features) {
+    for (const o of f.offsets) {
+      if (o) {
+        pairs[2 * k] = o[0];
+        pairs[2 * k + 1] = o[1];
+        validity[k >> 3] = (validity[k >> 3] as number) | (1 << (k & 7));
+      } else nulls++;
+      k++;
+    }
+  }
+  const pairType = new FixedSizeList(2, new Field('item', new Int32(), false));
+  const pairData = makeData({
+    type: pairType,
+    length: n,
+    nullCount: nulls,
+    nullBitmap: validity,
+    child: makeData({ type: new Int32(), length: 2 * n, data: pairs }),
+  });
+  const type = new List(new Field('item', pairType, true));
+  return makeVector(makeData({ type, length: features.length, nullCount: 0, valueOffsets, child: pairData }));
+}
+
+export function featuresToTable(features: readonly Feature[]): Table {
+  return new Table({
+    example_id: vectorFromArray(features.map((f) => f.exampleId), new Utf8()),
+    input_ids: int32ListVector(features.map((f) => f.inputIds)),
+    offset_mapping: offsetsVector(features),
+    start_positions: makeVector(Int32Array.from(features, (f) => f.startPosition)),
+    end_positions: makeVector(Int32Array.from(features, (f) => f.endPosition)),
+  });
+}
+
+/** Reads a features table written by `featuresToTable` (or by `datasets` with the same columns). */
+export function tableToFeatures(table: Table, file: string): Feature[] {
+  const names = table.schema.fields.map((f) => f.name);
+  for (const c of ['example_id', 'input_ids', 'offset_mapping', 'start_positions', 'end_positions']) {
+    if (!names.includes(c)) throw missingColumnError(file, c, names);
+  }
+  const ids = table.getChild('example_id') as Vector;
+  const inputIds = table.getChild('input_ids') as Vector;
+  const offsets = table.getChild('offset_mapping') as Vector;
+  const starts = table.getChild('start_positions') as Vector;
+  const ends = table.getChild('end_positions') as Vector;
+  const out: Feature[] = new Array(table.numRows);
+  for (let i = 0; i < table.numRows; i++) {
+    const tokenOffsets: ([number, number] | null)[] = [];
+    for (const o of offsets.get(i) as Iterable<Iterable<number | bigint> | null>) {
+      if (o === null) tokenOffsets.push(null);
+      else {
+        const [a, b] = Array.from(o, Number);
+        tokenOffsets.push([a as number, b as number]);
+      }
+    }
+    out[i] = {
+      exampleId: String(ids.get(i)),
+      inputIds: Array.from(inputIds.get(i) as Iterable<number | bigint>, Number),
+      offsets: tokenOffsets,
+      startPosition: Number(starts.get(i)),
+      endPosition: Number(ends.get(i)),
+    };
+  }
+  return out;
+}
+
+/** Arrow IPC bytes: `stream` (what `datasets` writes to its cache) or `file`. */
+export function tableToBytes(table: Table, format: 'stream' | 'file' = 'stream'): Uint8Array {
+  return tableToIPC(table, format);
+}

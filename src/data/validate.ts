@@ -1,0 +1,127 @@
+/**
+ * Turning loosely typed records into SquadRows, with one-line errors that name the file, the row and the field,
+ * and the content checks of a selected slice (empty text, `answer_start` that does not point at `text`).
+ */
+import { QaFtError } from '../errors.js';
+import { codePointLength, codePointSlice } from './text.js';
+import type { SquadRow } from './types.js';
+
+/** The columns a SQuAD source must have (`title` may be absent: it is not used for training). */
+export const REQUIRED_COLUMNS = ['id', 'context', 'question', 'answers'] as const;
+
+export function missingColumnError(file: string, column: string, present: readonly string[]): QaFtError {
+  return new QaFtError('BAD_FORMAT', `${file}: missing column '${column}' (found: ${present.join(', ') || 'none'})`, {
+    hint: 'expected the SQuAD columns id, title, context, question, answers{text[], answer_start[]}',
+  });
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing (the field is missing)';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a struct' : `${typeof v} ${JSON.stringify(typeof v === 'bigint' ? String(v) : v)?.slice(0, 40)}`;
+}
+
+function fieldError(file: string, row: number, field: string, expected: string, got: unknown): QaFtError {
+  return new QaFtError('BAD_DATA', `${file}: row ${row}: field '${field}' must be ${expected}, got ${describe(got)}`);
+}
+
+function asString(v: unknown, file: string, row: number, field: string): string {
+  if (typeof v !== 'string') throw fieldError(file, row, field, 'a string', v);
+  return v;
+}
+
+function asInt(v: unknown, file: string, row: number, field: string): number {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw fieldError(file, row, field, 'an integer', v);
+  return n;
+}
+
+function asList(v: unknown, file: string, row: number, field: string): unknown[] {
+  if (Array.isArray(v)) return v;
+  // typed arrays and Arrow vectors are iterable
+  if (v !== null && typeof v === 'object' && Symbol.iterator in v) return Array.from(v as Iterable<unknown>);
+  throw fieldError(file, row, field, 'a list', v);
+}
+
+/** One record (a Parquet/Arrow row or a flattened JSON question) → SquadRow; `row` is its index in the file. */
+export function coerceRow(raw: Record<string, unknown>, file: string, row: number): SquadRow {
+  const answers = raw.answers;
+  if (answers === null || typeof answers !== 'object' || Array.isArray(answers)) {
+    throw fieldError(file, row, 'answers', 'a struct {text[], answer_start[]}', answers);
+  }
+  const a = answers as Record<string, unknown>;
+  const text = asList(a.text, file, row, 'answers.text').map((t, k) => asString(t, file, row, `answers.text[${k}]`));
+  const starts = asList(a.answer_start, file, row, 'answers.answer_start').map((s, k) =>
+    asInt(s, file, row, `answers.answer_start[${k}]`),
+  );
+  if (text.length !== starts.length) {
+    throw new QaFtError(
+      'BAD_DATA',
+      `${file}: row ${row}: answers.text has ${text.length} entries but answers.answer_start has ${starts.length}`,
+    );
+  }
+  return {
+    id: asString(raw.id, file, row, 'id'),
+    title: raw.title === undefined || raw.title === null ? '' : asString(raw.title, file, row, 'title'),
+    context: asString(raw.context, file, row, 'context'),
+    question: asString(raw.question, file, row, 'question'),
+    answers: { text, answer_start: starts },
+  };
+}
+
+/** What is wrong with a row's content, or null. */
+export function rowProblem(r: SquadRow): { kind: 'empty' | 'answer'; detail: string } | null {
+  if (r.context.trim() === '') return { kind: 'empty', detail: 'context is empty' };
+  if (r.question.trim() === '') return { kind: 'empty', detail: 'question is empty' };
+  for (let k = 0; k < r.answers.text.length; k++) {
+    const text = r.answers.text[k] as string;
+    const start = r.answers.answer_start[k] as number;
+    const end = start + codePointLength(text);
+    const found = start < 0 ? '' : codePointSlice(r.context, start, end);
+    if (found !== text) {
+      return {
+        kind: 'answer',
+        detail: `answers.text[${k}] ${JSON.stringify(text.slice(0, 40))} is not at answer_start ${start} of the context (found ${JSON.stringify(found.slice(0, 40))})`,
+      };
+    }
+  }
+  return null;
+}
+
+/**
+ * Checks the content of `rows` (`firstRow` = file index of rows[0]). Invalid rows are an error naming how many
+ * and the first one, or with `skipInvalid` are dropped and counted.
+ */
+export function checkRows(
+  rows: readonly SquadRow[],
+  file: string,
+  options: { skipInvalid?: boolean; firstRow?: number } = {},
+): { rows: SquadRow[]; skippedInvalid: number } {
+  const good: SquadRow[] = [];
+  let bad = 0;
+  let first: { index: number; id: string; detail: string; kind: string } | undefined;
+  const counts = { empty: 0, answer: 0 };
+  rows.forEach((r, i) => {
+    const p = rowProblem(r);
+    if (!p) {
+      good.push(r);
+      return;
+    }
+    bad++;
+    counts[p.kind]++;
+    first ??= { index: (options.firstRow ?? 0) + i, id: r.id, detail: p.detail, kind: p.kind };
+  });
+  if (bad > 0 && !options.skipInvalid && first) {
+    const what =
+      counts.answer > 0 && counts.empty > 0
+        ? `${counts.answer} rows with an answer_start that does not match answers.text and ${counts.empty} with an empty context or question`
+        : counts.answer > 0
+          ? `${counts.answer} row${counts.answer > 1 ? 's have an' : ' has an'} answer_start that does not match answers.text in the context`
+          : `${counts.empty} row${counts.empty > 1 ? 's have' : ' has'} an empty context or question`;
+    throw new QaFtError('BAD_DATA', `${file}: ${what}; first: row ${first.index} (id ${first.id}): ${first.detail}`, {
+      hint: 'fix the data, or pass --skip-invalid to drop such rows',
+    });
+  }
+  return { rows: good, skippedInvalid: bad };
+}
