@@ -55,19 +55,20 @@ export function parseDistilBertConfig(json: unknown, source: string): DistilBert
     throw bad(source, `expected a JSON object, got ${Array.isArray(json) ? 'an array' : JSON.stringify(json)}`);
   }
   const o = json as Record<string, unknown>;
-  const modelType = o.model_type ?? 'distilbert';
+  const get = (key: string, dflt: unknown): unknown => (key in o ? o[key] : dflt); // null is an error, not "absent"
+  const modelType = get('model_type', 'distilbert');
   if (modelType !== 'distilbert') {
     throw bad(source, `model_type is ${JSON.stringify(modelType)}, expected "distilbert"`, 'qa-ft fine-tunes DistilBERT models only');
   }
   const posInt = (key: string, dflt: number): number => {
-    const v = o[key] ?? dflt;
+    const v = get(key, dflt);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
       throw bad(source, `${key} is ${JSON.stringify(v)}, expected a positive integer`);
     }
     return v;
   };
   const rate = (key: string, dflt: number): number => {
-    const v = o[key] ?? dflt;
+    const v = get(key, dflt);
     if (typeof v !== 'number' || !(v >= 0 && v < 1)) {
       throw bad(source, `${key} is ${JSON.stringify(v)}, expected a probability in [0, 1)`);
     }
@@ -82,19 +83,19 @@ export function parseDistilBertConfig(json: unknown, source: string): DistilBert
   if (dim % nHeads !== 0) {
     throw bad(source, `n_heads (${nHeads}) does not divide dim (${dim})`);
   }
-  const activation = o.activation ?? 'gelu';
+  const activation = get('activation', 'gelu');
   if (activation !== 'gelu') {
     throw bad(source, `activation is ${JSON.stringify(activation)}, expected "gelu"`);
   }
-  const sinusoidal = o.sinusoidal_pos_embds ?? false;
+  const sinusoidal = get('sinusoidal_pos_embds', false);
   if (sinusoidal !== false) {
     throw bad(source, `sinusoidal_pos_embds is ${JSON.stringify(sinusoidal)}, expected false (learned position embeddings)`);
   }
-  const pad = o.pad_token_id ?? 0;
+  const pad = get('pad_token_id', 0);
   if (typeof pad !== 'number' || !Number.isSafeInteger(pad) || pad < 0 || pad >= vocabSize) {
     throw bad(source, `pad_token_id is ${JSON.stringify(pad)}, expected an integer in [0, ${vocabSize})`);
   }
-  const range = o.initializer_range ?? 0.02;
+  const range = get('initializer_range', 0.02);
   if (typeof range !== 'number' || !(range > 0 && Number.isFinite(range))) {
     throw bad(source, `initializer_range is ${JSON.stringify(range)}, expected a positive number`);
   }
