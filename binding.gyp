@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      "target_name": "qaft_native",
+      "sources": ["native/addon.cc", "native/kernels.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno"],
+      "conditions": [
+        ["OS=='mac'", {
+          "defines": ["QAFT_ACCELERATE", "ACCELERATE_NEW_LAPACK"],
+          "libraries": ["-framework Accelerate"],
+          "xcode_settings": {
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"],
+            "MACOSX_DEPLOYMENT_TARGET": "11.0"
+          }
+        }],
+        ["OS=='linux'", {
+          "include_dirs": [
+            "/usr/include/x86_64-linux-gnu/openblas-pthread",
+            "/usr/include/aarch64-linux-gnu/openblas-pthread",
+            "/usr/include/openblas"
+          ],
+          "libraries": ["-lopenblas", "-lpthread"]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,135 @@
+// N-API bindings of the qa-ft native engine. Arguments are JS typed arrays used in place (zero-copy); shapes
+// travel as Float64Array. The TypeScript wrapper (src/engine/addon.ts) validates sizes before calling in.
+#include <napi.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels.h"
+#include "parallel.h"
+
+namespace {
+
+template <typename T>
+T* Ptr(const Napi::Value& v) {
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  uint8_t* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
+  return reinterpret_cast<T*>(base + ta.ByteOffset());
+}
+
+template <typename T>
+const T* PtrOrNull(const Napi::Value& v) {
+  return v.IsTypedArray() ? Ptr<T>(v) : nullptr;
+}
+
+int64_t I64(const Napi::Value& v) { return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue()); }
+double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
+int I32(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
+
+std::vector<int64_t> Shape(const Napi::Value& v) {
+  Napi::Float64Array a = v.As<Napi::Float64Array>();
+  std::vector<int64_t> out(a.ElementLength());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int64_t>(a[i]);
+  return out;
+}
+
+// matmul(a, b, c, aIndex, bIndex, m, n, k, transA, transB, bias|null, activation)
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  qaft::BatchMatMul(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]),
+                    info[3].As<Napi::Int32Array>().ElementLength(), Ptr<int32_t>(info[3]), Ptr<int32_t>(info[4]),
+                    I64(info[5]), I64(info[6]), I64(info[7]), info[8].ToBoolean(), info[9].ToBoolean(),
+                    PtrOrNull<float>(info[10]), static_cast<qaft::Activation>(I32(info[11])));
+  return info.Env().Undefined();
+}
+
+// unary(op, x, out)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  qaft::UnaryOp(static_cast<qaft::Unary>(I32(info[0])), Ptr<float>(info[1]), Ptr<float>(info[2]),
+                info[2].As<Napi::Float32Array>().ElementLength());
+  return info.Env().Undefined();
+}
+
+// binary(op, a, b, out, shape, aStrides, bStrides)
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  std::vector<int64_t> shape = Shape(info[4]), as = Shape(info[5]), bs = Shape(info[6]);
+  qaft::BinaryOp(static_cast<qaft::Binary>(I32(info[0])), Ptr<float>(info[1]), Ptr<float>(info[2]),
+                 Ptr<float>(info[3]), static_cast<int>(shape.size()), shape.data(), as.data(), bs.data());
+  return info.Env().Undefined();
+}
+
+// reduce(op, x, out, outer, inner)
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  qaft::ReduceInner(static_cast<qaft::Reduce>(I32(info[0])), Ptr<float>(info[1]), Ptr<float>(info[2]), I64(info[3]),
+                    I64(info[4]));
+  return info.Env().Undefined();
+}
+
+// softmax(x, out, outer, inner)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  qaft::SoftmaxInner(Ptr<float>(info[0]), Ptr<float>(info[1]), I64(info[2]), I64(info[3]));
+  return info.Env().Undefined();
+}
+
+// transpose(x, out, shape, perm) for any 4-byte element type
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  std::vector<int64_t> shape = Shape(info[2]);
+  qaft::Transpose(Ptr<uint32_t>(info[0]), Ptr<uint32_t>(info[1]), static_cast<int>(shape.size()), shape.data(),
+                  Ptr<int32_t>(info[3]));
+  return info.Env().Undefined();
+}
+
+// gather(x, indices, out, outer, axisDim, inner) → position of the first out-of-range index, or -1
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  int64_t n = info[1].As<Napi::Int32Array>().ElementLength();
+  int64_t bad = qaft::Gather(Ptr<uint32_t>(info[0]), Ptr<int32_t>(info[1]), Ptr<uint32_t>(info[2]), I64(info[3]),
+                             I64(info[4]), n, I64(info[5]));
+  return Napi::Number::New(info.Env(), static_cast<double>(bad));
+}
+
+// segmentSum(x, ids, out, inner, numSegments)
+Napi::Value SegmentSum(const Napi::CallbackInfo& info) {
+  int64_t n = info[1].As<Napi::Int32Array>().ElementLength();
+  qaft::UnsortedSegmentSum(Ptr<float>(info[0]), Ptr<int32_t>(info[1]), Ptr<float>(info[2]), n, I64(info[3]),
+                           I64(info[4]));
+  return info.Env().Undefined();
+}
+
+// adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step, gradScale)
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  qaft::AdamW(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]), Ptr<float>(info[3]),
+              info[0].As<Napi::Float32Array>().ElementLength(), F64(info[4]), F64(info[5]), F64(info[6]),
+              F64(info[7]), F64(info[8]), I64(info[9]), F64(info[10]));
+  return info.Env().Undefined();
+}
+
+Napi::Value SumOfSquares(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(),
+                           qaft::SumOfSquares(Ptr<float>(info[0]), info[0].As<Napi::Float32Array>().ElementLength()));
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  qaft::SetNumThreads(I32(info[0]));
+  return Napi::Number::New(info.Env(), qaft::NumThreads());
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), qaft::NumThreads()); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New(env, MatMul));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("gather", Napi::Function::New(env, Gather));
+  exports.Set("segmentSum", Napi::Function::New(env, SegmentSum));
+  exports.Set("adamw", Napi::Function::New(env, AdamW));
+  exports.Set("sumOfSquares", Napi::Function::New(env, SumOfSquares));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(qaft_native, Init)

@@ -1,0 +1,49 @@
+// Builds the native engine (build/Release/qaft_native.node) with node-gyp against this Node's own headers.
+// `--optional` (the npm install hook): never fails; without a BLAS or a compiler it prints one line and exits 0,
+// and qa-ft runs on its other backends.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const optional = process.argv.includes('--optional');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const note = (msg) => console.log(`qa-ft: native engine not built (${msg}); the cpu/wasm backends still work. ` +
+  'To enable it: install OpenBLAS (apt-get install libopenblas-dev) and a C++ toolchain, then `npm run build:native`.');
+
+function fail(msg) {
+  if (optional) {
+    note(msg);
+    process.exit(0);
+  }
+  console.error(`qa-ft: native build failed: ${msg}`);
+  process.exit(1);
+}
+
+if (process.platform === 'linux') {
+  const dirs = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].map((a) => `/usr/include/${a}/openblas-pthread`);
+  dirs.push('/usr/include/openblas', '/usr/include');
+  if (!dirs.some((d) => existsSync(path.join(d, 'cblas.h')))) fail('no OpenBLAS header cblas.h found');
+} else if (process.platform !== 'darwin') {
+  fail(`no BLAS configuration for ${process.platform}`);
+}
+
+// node-gyp: the one npm runs scripts with, else the copy bundled with npm next to this node.
+const candidates = [
+  process.env.npm_config_node_gyp,
+  path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  path.join(path.dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+].filter((p) => p && existsSync(p));
+if (candidates.length === 0) fail('node-gyp not found (it ships with npm)');
+
+// Use the headers installed beside this node binary, so the build needs no download.
+const prefix = path.resolve(path.dirname(process.execPath), '..');
+const args = [candidates[0], 'rebuild'];
+if (existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+
+const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: optional ? 'pipe' : 'inherit' });
+if (r.status !== 0) {
+  const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(-1)[0];
+  fail(tail ? tail.trim() : `node-gyp exited with ${r.status}`);
+}
+if (optional) console.log('qa-ft: native engine built (build/Release/qaft_native.node)');

@@ -1,0 +1,324 @@
+// Float32 kernels behind the TF.js `native` backend: BLAS for matmuls, threaded loops for the rest.
+#include "kernels.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "parallel.h"
+
+#ifdef QAFT_ACCELERATE
+#include <Accelerate/Accelerate.h>
+#else
+#include <cblas.h>
+#endif
+
+namespace qaft {
+
+namespace {
+int g_threads = 0;
+
+void SetBlasThreads(int n) {
+#ifndef QAFT_ACCELERATE
+  openblas_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
+constexpr int64_t kGrain = 1 << 15;  // elements per thread below which threading does not pay
+}  // namespace
+
+int NumThreads() {
+  if (g_threads <= 0) {
+    unsigned hc = std::thread::hardware_concurrency();
+    g_threads = hc == 0 ? 1 : static_cast<int>(hc);
+  }
+  return g_threads;
+}
+
+void SetNumThreads(int n) {
+  g_threads = n > 0 ? n : 0;
+  SetBlasThreads(NumThreads());
+}
+
+// ---- matmul ----------------------------------------------------------------------------------------------
+
+static void Epilogue(float* c, int64_t m, int64_t n, Activation act) {
+  if (act == Activation::kRelu) {
+    for (int64_t i = 0; i < m * n; ++i) c[i] = c[i] > 0.f ? c[i] : 0.f;
+  }
+}
+
+static void OneGemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool transA,
+                    bool transB, const float* bias, Activation act) {
+  float beta = 0.f;
+  if (bias != nullptr) {
+    for (int64_t i = 0; i < m; ++i) std::memcpy(c + i * n, bias, sizeof(float) * n);
+    beta = 1.f;
+  }
+  if (k == 0) {
+    if (bias == nullptr) std::memset(c, 0, sizeof(float) * m * n);
+  } else {
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.f, a,
+                static_cast<int>(transA ? m : k), b, static_cast<int>(transB ? k : n), beta, c, static_cast<int>(n));
+  }
+  Epilogue(c, m, n, act);
+}
+
+void BatchMatMul(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex,
+                 const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
+                 const float* bias, Activation act) {
+  if (batch == 0 || m == 0 || n == 0) return;
+  const int64_t aSize = m * k, bSize = k * n, cSize = m * n;
+  const int threads = NumThreads();
+  // Small matrices (attention heads) scale better one-per-thread than with BLAS threading inside each gemm.
+  const bool perThread = batch >= threads && threads > 1 && m * n * k < (int64_t{1} << 27);
+  if (!perThread) {
+    for (int64_t i = 0; i < batch; ++i)
+      OneGemm(a + aIndex[i] * aSize, b + bIndex[i] * bSize, c + i * cSize, m, n, k, transA, transB, bias, act);
+    return;
+  }
+  SetBlasThreads(1);
+  ParallelFor(batch, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      OneGemm(a + aIndex[i] * aSize, b + bIndex[i] * bSize, c + i * cSize, m, n, k, transA, transB, bias, act);
+  });
+  SetBlasThreads(threads);
+}
+
+// ---- elementwise -----------------------------------------------------------------------------------------
+
+template <typename F>
+static void MapUnary(const float* x, float* out, int64_t size, F f) {
+  ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = f(x[i]);
+  });
+}
+
+void UnaryOp(Unary op, const float* x, float* out, int64_t size) {
+  switch (op) {
+    case Unary::kExp: return MapUnary(x, out, size, [](float v) { return std::exp(v); });
+    case Unary::kErf: return MapUnary(x, out, size, [](float v) { return std::erf(v); });
+    case Unary::kTanh: return MapUnary(x, out, size, [](float v) { return std::tanh(v); });
+    case Unary::kSqrt: return MapUnary(x, out, size, [](float v) { return std::sqrt(v); });
+    case Unary::kRsqrt: return MapUnary(x, out, size, [](float v) { return 1.f / std::sqrt(v); });
+    case Unary::kSquare: return MapUnary(x, out, size, [](float v) { return v * v; });
+    case Unary::kNeg: return MapUnary(x, out, size, [](float v) { return -v; });
+    case Unary::kRelu: return MapUnary(x, out, size, [](float v) { return v < 0.f ? 0.f : v; });
+    case Unary::kSigmoid: return MapUnary(x, out, size, [](float v) { return 1.f / (1.f + std::exp(-v)); });
+    case Unary::kLog: return MapUnary(x, out, size, [](float v) { return std::log(v); });
+    case Unary::kAbs: return MapUnary(x, out, size, [](float v) { return std::fabs(v); });
+    case Unary::kReciprocal: return MapUnary(x, out, size, [](float v) { return 1.f / v; });
+  }
+}
+
+template <typename F>
+static void MapBinary(const float* a, const float* b, float* out, int rank, const int64_t* shape,
+                      const int64_t* as, const int64_t* bs, F f) {
+  const int64_t inner = rank > 0 ? shape[rank - 1] : 1;
+  const int64_t sa = rank > 0 ? as[rank - 1] : 0, sb = rank > 0 ? bs[rank - 1] : 0;
+  int64_t rows = 1;
+  for (int d = 0; d + 1 < rank; ++d) rows *= shape[d];
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner));
+  ParallelFor(rows, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      int64_t oa = 0, ob = 0, rem = r;
+      for (int d = rank - 2; d >= 0; --d) {
+        int64_t idx = rem % shape[d];
+        rem /= shape[d];
+        oa += idx * as[d];
+        ob += idx * bs[d];
+      }
+      const float* pa = a + oa;
+      const float* pb = b + ob;
+      float* po = out + r * inner;
+      if (sa == 1 && sb == 1) {
+        for (int64_t i = 0; i < inner; ++i) po[i] = f(pa[i], pb[i]);
+      } else if (sa == 1 && sb == 0) {
+        const float vb = *pb;
+        for (int64_t i = 0; i < inner; ++i) po[i] = f(pa[i], vb);
+      } else if (sa == 0 && sb == 1) {
+        const float va = *pa;
+        for (int64_t i = 0; i < inner; ++i) po[i] = f(va, pb[i]);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) po[i] = f(pa[i * sa], pb[i * sb]);
+      }
+    }
+  });
+}
+
+void BinaryOp(Binary op, const float* a, const float* b, float* out, int rank, const int64_t* shape,
+              const int64_t* as, const int64_t* bs) {
+  switch (op) {
+    case Binary::kAdd: return MapBinary(a, b, out, rank, shape, as, bs, [](float x, float y) { return x + y; });
+    case Binary::kSub: return MapBinary(a, b, out, rank, shape, as, bs, [](float x, float y) { return x - y; });
+    case Binary::kMul: return MapBinary(a, b, out, rank, shape, as, bs, [](float x, float y) { return x * y; });
+    case Binary::kDiv: return MapBinary(a, b, out, rank, shape, as, bs, [](float x, float y) { return x / y; });
+    case Binary::kSquaredDiff:
+      return MapBinary(a, b, out, rank, shape, as, bs, [](float x, float y) { return (x - y) * (x - y); });
+    case Binary::kMax:
+      return MapBinary(a, b, out, rank, shape, as, bs,
+                       [](float x, float y) { return std::isnan(x) || std::isnan(y) ? NAN : (x > y ? x : y); });
+    case Binary::kMin:
+      return MapBinary(a, b, out, rank, shape, as, bs,
+                       [](float x, float y) { return std::isnan(x) || std::isnan(y) ? NAN : (x < y ? x : y); });
+  }
+}
+
+// ---- reductions, softmax ---------------------------------------------------------------------------------
+
+void ReduceInner(Reduce op, const float* x, float* out, int64_t outer, int64_t inner) {
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner));
+  ParallelFor(outer, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* p = x + r * inner;
+      if (op == Reduce::kSum || op == Reduce::kMean) {
+        double s = 0;  // double, like the JS loops of the cpu backend
+        for (int64_t i = 0; i < inner; ++i) s += p[i];
+        out[r] = static_cast<float>(op == Reduce::kMean ? s / static_cast<double>(inner) : s);
+      } else {
+        float best = inner > 0 ? p[0] : 0.f;
+        for (int64_t i = 1; i < inner; ++i) {
+          const float v = p[i];
+          if (std::isnan(v)) { best = v; break; }
+          if (op == Reduce::kMax ? v > best : v < best) best = v;
+        }
+        out[r] = best;
+      }
+    }
+  });
+}
+
+void SoftmaxInner(const float* x, float* out, int64_t outer, int64_t inner) {
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner));
+  ParallelFor(outer, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* p = x + r * inner;
+      float* o = out + r * inner;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < inner; ++i) mx = p[i] > mx ? p[i] : mx;
+      double s = 0;
+      for (int64_t i = 0; i < inner; ++i) {
+        o[i] = std::exp(p[i] - mx);
+        s += o[i];
+      }
+      const float inv = static_cast<float>(1.0 / s);
+      for (int64_t i = 0; i < inner; ++i) o[i] *= inv;
+    }
+  });
+}
+
+// ---- data movement -----------------------------------------------------------------------------------------
+
+void Transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape, const int32_t* perm) {
+  std::vector<int64_t> inStride(rank, 1), outShape(rank), srcStride(rank);
+  for (int d = rank - 2; d >= 0; --d) inStride[d] = inStride[d + 1] * shape[d + 1];
+  int64_t total = 1;
+  for (int d = 0; d < rank; ++d) {
+    outShape[d] = shape[perm[d]];
+    srcStride[d] = inStride[perm[d]];
+    total *= outShape[d];
+  }
+  if (total == 0) return;
+  const int64_t inner = outShape[rank - 1], innerStride = srcStride[rank - 1];
+  const int64_t rows = total / inner;
+  if (rank == 2 && innerStride != 1) {
+    // Plain 2-D transpose: cache-blocked.
+    const int64_t R = outShape[0], C = outShape[1];
+    constexpr int64_t kB = 32;
+    ParallelFor((R + kB - 1) / kB, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t bi = lo; bi < hi; ++bi)
+        for (int64_t j0 = 0; j0 < C; j0 += kB)
+          for (int64_t i = bi * kB; i < std::min(R, bi * kB + kB); ++i)
+            for (int64_t j = j0; j < std::min(C, j0 + kB); ++j) out[i * C + j] = x[j * R + i];
+    });
+    return;
+  }
+  const int64_t grain = std::max<int64_t>(1, kGrain / inner);
+  ParallelFor(rows, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      int64_t src = 0, rem = r;
+      for (int d = rank - 2; d >= 0; --d) {
+        src += (rem % outShape[d]) * srcStride[d];
+        rem /= outShape[d];
+      }
+      uint32_t* o = out + r * inner;
+      if (innerStride == 1) {
+        std::memcpy(o, x + src, sizeof(uint32_t) * inner);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) o[i] = x[src + i * innerStride];
+      }
+    }
+  });
+}
+
+int64_t Gather(const uint32_t* x, const int32_t* indices, uint32_t* out, int64_t outer, int64_t axisDim, int64_t n,
+               int64_t inner) {
+  for (int64_t j = 0; j < n; ++j)
+    if (indices[j] < 0 || indices[j] >= axisDim) return j;
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner));
+  ParallelFor(outer * n, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t o = r / n, j = r % n;
+      std::memcpy(out + r * inner, x + (o * axisDim + indices[j]) * inner, sizeof(uint32_t) * inner);
+    }
+  });
+  return -1;
+}
+
+void UnsortedSegmentSum(const float* x, const int32_t* ids, float* out, int64_t n, int64_t inner, int64_t numSegments) {
+  // Threads own disjoint column ranges, so the scatter-add needs no atomics.
+  ParallelFor(inner, std::max<int64_t>(16, kGrain / std::max<int64_t>(1, n)), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = 0; r < n; ++r) {
+      const int32_t s = ids[r];
+      if (s < 0 || s >= numSegments) continue;
+      const float* src = x + r * inner;
+      float* dst = out + static_cast<int64_t>(s) * inner;
+      for (int64_t i = lo; i < hi; ++i) dst[i] += src[i];
+    }
+  });
+}
+
+// ---- optimizer -----------------------------------------------------------------------------------------------
+
+void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, double lr, double beta1, double beta2,
+           double eps, double weightDecay, int64_t step, double gradScale) {
+  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
+  const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(step));
+  const float stepSize = static_cast<float>(lr / bc1);
+  const float invSqrtBc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float decay = static_cast<float>(1.0 - lr * weightDecay);
+  const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), e = static_cast<float>(eps);
+  const float gs = static_cast<float>(gradScale);
+  ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const float g = grad[i] * gs;
+      const float mi = b1 * m[i] + (1.f - b1) * g;
+      const float vi = b2 * v[i] + (1.f - b2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      param[i] = param[i] * decay - stepSize * mi / (std::sqrt(vi) * invSqrtBc2 + e);
+    }
+  });
+}
+
+double SumOfSquares(const float* x, int64_t size) {
+  const int threads = NumThreads();
+  std::vector<double> part(threads, 0.0);
+  const int64_t chunk = (size + threads - 1) / threads;
+  ParallelFor(threads, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      double s = 0;
+      for (int64_t i = t * chunk; i < std::min(size, (t + 1) * chunk); ++i) s += static_cast<double>(x[i]) * x[i];
+      part[t] = s;
+    }
+  });
+  double s = 0;
+  for (double p : part) s += p;
+  return s;
+}
+
+}  // namespace qaft

@@ -1,0 +1,47 @@
+// Kernel entry points of the qa-ft native engine. All data is float32, row-major, caller-allocated.
+#pragma once
+
+#include <cstdint>
+
+namespace qaft {
+
+enum class Unary : int { kExp = 0, kErf, kTanh, kSqrt, kRsqrt, kSquare, kNeg, kRelu, kSigmoid, kLog, kAbs, kReciprocal };
+enum class Binary : int { kAdd = 0, kSub, kMul, kDiv, kSquaredDiff, kMax, kMin };
+enum class Reduce : int { kSum = 0, kMax, kMin, kMean };
+enum class Activation : int { kLinear = 0, kRelu };
+
+// C[b] = op(A[aIndex[b]]) x op(B[bIndex[b]]) (+ bias[N] row-broadcast) (then activation), b in [0, batch).
+// A matrix is [M,K] ([K,M] when transA); B is [K,N] ([N,K] when transB); C is [M,N].
+void BatchMatMul(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex,
+                 const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
+                 const float* bias, Activation act);
+
+void UnaryOp(Unary op, const float* x, float* out, int64_t size);
+
+// out[rows, inner] = a op b, where a/b are addressed through per-dimension strides (0 = broadcast) of the
+// (coalesced) output shape `shape[rank]`.
+void BinaryOp(Binary op, const float* a, const float* b, float* out, int rank, const int64_t* shape,
+              const int64_t* aStrides, const int64_t* bStrides);
+
+// out[outer] = reduce(x[outer, inner]) over the contiguous last axis.
+void ReduceInner(Reduce op, const float* x, float* out, int64_t outer, int64_t inner);
+
+void SoftmaxInner(const float* x, float* out, int64_t outer, int64_t inner);
+
+// out = transpose(x) with out.shape[i] = shape[perm[i]]; 4-byte elements.
+void Transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape, const int32_t* perm);
+
+// x [outer, axisDim, inner], indices [n] → out [outer, n, inner]. Returns the first bad index position or -1.
+int64_t Gather(const uint32_t* x, const int32_t* indices, uint32_t* out, int64_t outer, int64_t axisDim, int64_t n,
+               int64_t inner);
+
+// out[numSegments, inner] (zeroed by the caller) += x[n, inner] at rows ids[n]; ids outside [0, numSegments) drop.
+void UnsortedSegmentSum(const float* x, const int32_t* ids, float* out, int64_t n, int64_t inner, int64_t numSegments);
+
+// PyTorch AdamW, in place, with the gradient multiplied by gradScale (e.g. the clipping coefficient) first.
+void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, double lr, double beta1, double beta2,
+           double eps, double weightDecay, int64_t step, double gradScale);
+
+double SumOfSquares(const float* x, int64_t size);
+
+}  // namespace qaft

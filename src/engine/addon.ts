@@ -1,0 +1,70 @@
+/**
+ * Loading the compiled addon (`build/Release/qaft_native.node`, built by node-gyp from `native/`). Typed arrays
+ * passed in are read and written in place; shapes travel as Float64Array. Kernels never validate sizes: the
+ * TypeScript callers do.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export type F32 = Float32Array;
+export type Any32 = Float32Array | Int32Array;
+
+export interface NativeAddon {
+  matmul(
+    a: F32, b: F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
+    m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
+  ): void;
+  unary(op: number, x: F32, out: F32): void;
+  binary(op: number, a: F32, b: F32, out: F32, shape: Float64Array, aStrides: Float64Array, bStrides: Float64Array): void;
+  reduce(op: number, x: F32, out: F32, outer: number, inner: number): void;
+  softmax(x: F32, out: F32, outer: number, inner: number): void;
+  transpose(x: Any32, out: Any32, shape: Float64Array, perm: Int32Array): void;
+  /** Returns the position of the first out-of-range index, or -1. */
+  gather(x: Any32, indices: Int32Array, out: Any32, outer: number, axisDim: number, inner: number): number;
+  segmentSum(x: F32, ids: Int32Array, out: F32, inner: number, numSegments: number): void;
+  adamw(
+    param: F32, grad: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, gradScale: number,
+  ): void;
+  sumOfSquares(x: F32): number;
+  setThreads(n: number): number;
+  getThreads(): number;
+}
+
+/** Op codes shared with native/kernels.h. */
+export const UNARY = {
+  Exp: 0, Erf: 1, Tanh: 2, Sqrt: 3, Rsqrt: 4, Square: 5, Neg: 6, Relu: 7, Sigmoid: 8, Log: 9, Abs: 10, Reciprocal: 11,
+} as const;
+export const BINARY = { Add: 0, Sub: 1, Mul: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 } as const;
+export const REDUCE = { Sum: 0, Max: 1, Min: 2, Mean: 3 } as const;
+export const ACTIVATION = { linear: 0, relu: 1 } as const;
+
+const HOW_TO_GET =
+  'install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev; macOS uses Accelerate) and a C++ compiler, then run `npm run build:native` (or `npm rebuild qa-ft`)';
+
+let cached: { addon: NativeAddon } | { reason: string } | undefined;
+
+/** The repository (or installed package) root: two levels above this file in both `src/engine` and `dist/engine`. */
+function packageRoot(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+/** Loads the addon once; on failure says in one line why and how to get it. */
+export function loadAddon(): { addon: NativeAddon } | { reason: string } {
+  if (cached !== undefined) return cached;
+  const file = path.join(packageRoot(), 'build', 'Release', 'qaft_native.node');
+  if (!existsSync(file)) {
+    cached = { reason: `the native engine is not built (no ${path.relative(process.cwd(), file) || file}): ${HOW_TO_GET}` };
+    return cached;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    cached = { addon: require(file) as NativeAddon };
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    cached = { reason: `the native engine failed to load (${msg}): ${HOW_TO_GET}` };
+  }
+  return cached;
+}

@@ -1,0 +1,61 @@
+/**
+ * What every native kernel shares: reading a tensor's typed array from the cpu backend's storage (zero-copy),
+ * allocating outputs, and falling back to the cpu backend's own kernel for dtypes or cases not handled natively.
+ */
+import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { NativeAddon } from './addon.js';
+
+export interface KernelArgs {
+  inputs: NamedTensorInfoMap;
+  backend: MathBackendCPU;
+  attrs: NamedAttrMap;
+}
+
+/** A native kernel: returns `undefined` to hand the call to the cpu backend's kernel of the same name. */
+export type NativeImpl = (args: KernelArgs, addon: NativeAddon) => TensorInfo | undefined;
+
+export interface NativeKernel {
+  readonly name: string;
+  readonly impl: NativeImpl;
+}
+
+/** The backing array of a tensor stored on a MathBackendCPU (the one the tensor lives on). */
+export function valuesOf(backend: MathBackendCPU, t: TensorInfo): TypedArray {
+  return backend.data.get(t.dataId)!.values as TypedArray;
+}
+
+export function f32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
+  return valuesOf(backend, t) as Float32Array;
+}
+
+export function isF32(...ts: (TensorInfo | undefined)[]): boolean {
+  return ts.every((t) => t !== undefined && t.dtype === 'float32');
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Registers `values` as a new tensor on the backend (no copy). */
+export function output(backend: MathBackendCPU, shape: number[], dtype: 'float32' | 'int32', values: TypedArray): TensorInfo {
+  return backend.makeTensorInfo(shape, dtype, values);
+}
+
+/** Row-major strides of `shape`. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length).fill(1);
+  for (let d = shape.length - 2; d >= 0; d--) s[d] = s[d + 1]! * shape[d + 1]!;
+  return s;
+}
+
+/** Wraps a native kernel so that an `undefined` result runs the cpu kernel instead. */
+export function withFallback(kernel: NativeKernel, fallback: KernelFunc, addon: NativeAddon): KernelFunc {
+  return (params) => {
+    const args = params as unknown as KernelArgs; // the cpu backend is what this backend is
+    const out = kernel.impl({ inputs: args.inputs, backend: args.backend, attrs: args.attrs ?? {} }, addon);
+    return out ?? fallback(params);
+  };
+}
