@@ -8,6 +8,7 @@ import { formatUserError, isQaFtError } from './errors.js';
 // Sub-commands (one file each; each exports a function returning a commander Command).
 // COMMANDS-BEGIN
 import { prepareCommand } from './commands/prepare.js';
+import { trainCommand } from './commands/train.js';
 // COMMANDS-END
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .exitOverride();
   // REGISTER-BEGIN
   program.addCommand(prepareCommand());
+  program.addCommand(trainCommand());
   // REGISTER-END
   for (const command of program.commands) command.copyInheritedSettings(program);
   return program;

@@ -21,4 +21,9 @@ export { readSquad, detectFormat, type ReadOptions, type ReadResult, type Source
 export { parseSplit, applySplit, splitRange, trainTestSplit, type SplitSpec } from './data/split.js';
 export { permutation } from './data/rng.js';
 export { writePrepared, readPrepared, readPreparedManifest, type PreparedData, type PreparedManifest } from './data/prepared.js';
+export { createTrainer, type Trainer, type TrainerOptions, type StepResult, type TrainerState } from './train/trainer.js';
+export { AdamW, adamwReference, isDecayed, decaySummary, type AdamWOptions, type AdamWState, type DecaySummary } from './train/adamw.js';
+export { learningRateAt, linearScheduleFactor } from './train/schedule.js';
+export { clipCoefficient, globalNorm } from './train/clip.js';
+export { trainLoop, type TrainLoopOptions, type TrainEvent, type TrainLoopResult, type EvalResult as TrainEvalResult } from './train/loop.js';
 // EXPORTS-END

@@ -1,0 +1,286 @@
+/**
+ * `qa-ft train`: fine-tune a DistilBERT-QA model on prepared features (the tutorial's `Trainer.train()`), with
+ * evaluation each epoch, checkpoints, `--resume`, a progress bar per epoch and a Trainer-like summary table.
+ * This file parses options, resolves the model and data, and prints; the work is `trainLoop` in src/train.
+ */
+import { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { QaFtError } from '../errors.js';
+import { resolveModel, resolveTokenizer } from '../hub/index.js';
+import { readPrepared, type PreparedManifest } from '../data/prepared.js';
+import { parseDistilBertConfig, loadConfig, type DistilBertConfig } from '../model/config.js';
+import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
+import type { BackendName, QaModel } from '../model/types.js';
+import { evaluateModel } from '../infer/evaluate.js';
+import { tokenizerFilesIn } from '../train/checkpoint.js';
+import { trainLoop, type TrainEvent, type TrainLoopResult } from '../train/loop.js';
+import { createProgress, info, isInteractive, printJson } from './output.js';
+
+export const DEFAULT_MODEL = 'distilbert-base-uncased';
+
+interface RawOptions {
+  data: string;
+  model: string;
+  init: string;
+  config?: string;
+  out: string;
+  epochs: string;
+  lr: string;
+  batchSize: string;
+  evalBatchSize?: string;
+  weightDecay: string;
+  warmupRatio: string;
+  maxGradNorm: string;
+  gradientAccumulationSteps: string;
+  seed: string;
+  backend: string;
+  resume?: boolean;
+  evalEvery: string;
+  padToMaxLength?: boolean;
+  loggingSteps: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export interface TrainCommandOptions {
+  readonly dataDir: string;
+  readonly model: string;
+  readonly init: 'pretrained' | 'random';
+  readonly configFile?: string;
+  readonly outDir: string;
+  readonly epochs: number;
+  readonly learningRate: number;
+  readonly batchSize: number;
+  readonly evalBatchSize: number;
+  readonly weightDecay: number;
+  readonly warmupRatio: number;
+  readonly maxGradNorm: number;
+  readonly gradientAccumulationSteps: number;
+  readonly seed: number;
+  readonly backend: BackendName;
+  readonly resume: boolean;
+  readonly evalEvery: 'epoch' | number;
+  readonly padToMaxLength: boolean;
+  readonly loggingSteps: number;
+  readonly json: boolean;
+  readonly quiet: boolean;
+}
+
+function num(flag: string, value: string, rule: { int?: boolean; min?: number; minExclusive?: boolean; max?: number }): number {
+  const n = Number(value);
+  const ok =
+    value.trim() !== '' &&
+    Number.isFinite(n) &&
+    (!rule.int || Number.isInteger(n)) &&
+    (rule.min === undefined || (rule.minExclusive ? n > rule.min : n >= rule.min)) &&
+    (rule.max === undefined || n <= rule.max);
+  if (!ok) {
+    const kind = rule.int ? 'an integer' : 'a number';
+    const range = rule.min === undefined ? '' : ` ${rule.minExclusive ? '>' : '>='} ${rule.min}${rule.max === undefined ? '' : ` and <= ${rule.max}`}`;
+    throw new QaFtError('BAD_ARGUMENT', `${flag} must be ${kind}${range}, got '${value}'`);
+  }
+  return n;
+}
+
+/** Typed, validated options: everything checkable before a file is read. */
+export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
+  if (raw.init !== 'pretrained' && raw.init !== 'random') {
+    throw new QaFtError('BAD_ARGUMENT', `--init must be 'pretrained' or 'random', got '${raw.init}'`);
+  }
+  if (raw.config !== undefined && raw.init !== 'random') {
+    throw new QaFtError('BAD_ARGUMENT', '--config only applies with --init random', { hint: 'a pretrained model brings its own config.json' });
+  }
+  const evalEvery = raw.evalEvery === 'epoch' ? 'epoch' : num('--eval-every', raw.evalEvery, { int: true, min: 1 });
+  const batchSize = num('--batch-size', raw.batchSize, { int: true, min: 1 });
+  return {
+    dataDir: raw.data,
+    model: raw.model,
+    init: raw.init,
+    configFile: raw.config,
+    outDir: raw.out,
+    epochs: num('--epochs', raw.epochs, { int: true, min: 1 }),
+    learningRate: num('--lr', raw.lr, { min: 0, minExclusive: true }),
+    batchSize,
+    evalBatchSize: raw.evalBatchSize === undefined ? batchSize : num('--eval-batch-size', raw.evalBatchSize, { int: true, min: 1 }),
+    weightDecay: num('--weight-decay', raw.weightDecay, { min: 0 }),
+    warmupRatio: num('--warmup-ratio', raw.warmupRatio, { min: 0, max: 1 }),
+    maxGradNorm: num('--max-grad-norm', raw.maxGradNorm, { min: 0 }),
+    gradientAccumulationSteps: num('--gradient-accumulation-steps', raw.gradientAccumulationSteps, { int: true, min: 1 }),
+    seed: num('--seed', raw.seed, { int: true, min: 0 }),
+    backend: raw.backend as BackendName, // validated by selectBackend with the list of backends
+    resume: Boolean(raw.resume),
+    evalEvery,
+    padToMaxLength: Boolean(raw.padToMaxLength),
+    loggingSteps: num('--logging-steps', raw.loggingSteps, { int: true, min: 1 }),
+    json: Boolean(raw.json),
+    quiet: Boolean(raw.quiet),
+  };
+}
+
+async function readConfigFile(path: string): Promise<DistilBertConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new QaFtError('FILE_NOT_FOUND', `config file ${path} does not exist`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new QaFtError('BAD_CONFIG', `${path} is not valid JSON`);
+  }
+  return parseDistilBertConfig(json, path);
+}
+
+/** The model to train (`--init`), its directory (for the tokenizer files) and notices to show. */
+async function buildModel(o: TrainCommandOptions, notice: (line: string) => void): Promise<{ model: QaModel; modelDir?: string }> {
+  if (o.init === 'pretrained') {
+    const modelDir = await resolveModel(o.model);
+    return { model: await loadQaModel(modelDir, { backend: o.backend, seed: o.seed, onNotice: notice }), modelDir };
+  }
+  let modelDir: string | undefined;
+  let config: DistilBertConfig;
+  if (o.configFile !== undefined) {
+    config = await readConfigFile(o.configFile);
+    modelDir = await resolveTokenizer(o.model).catch(() => undefined); // the data's manifest names a tokenizer too
+  } else {
+    modelDir = await resolveTokenizer(o.model);
+    config = await loadConfig(modelDir);
+  }
+  return { model: await createRandomQaModel(config, { backend: o.backend, seed: o.seed, onNotice: notice }), modelDir };
+}
+
+/** The tokenizer the features were made with (the manifest's), else the model directory's. */
+function tokenizerFiles(manifest: PreparedManifest, modelDir: string | undefined): string[] {
+  const fromManifest = manifest.tokenizer.files.map((f) => (isAbsolute(f) ? f : join(manifest.tokenizer.dir, f)));
+  if (fromManifest.length > 0 && fromManifest.every((f) => existsSync(f))) return fromManifest;
+  const fromModel = modelDir === undefined ? [] : tokenizerFilesIn(modelDir);
+  if (fromModel.length > 0) return fromModel;
+  throw new QaFtError('FILE_NOT_FOUND', `no tokenizer files in ${manifest.tokenizer.dir} (from the prepared data's manifest)${modelDir ? ` or ${modelDir}` : ''}`, {
+    hint: 'the saved model needs its tokenizer: pass --model with a directory holding tokenizer.json or vocab.txt',
+  });
+}
+
+function checkCompatible(config: DistilBertConfig, manifest: PreparedManifest, dataDir: string): void {
+  if (manifest.tokenizer.vocabSize > config.vocabSize) {
+    throw new QaFtError('BAD_CONFIG', `the data in ${dataDir} was tokenized with a ${manifest.tokenizer.vocabSize}-token vocabulary, but the model has vocab_size ${config.vocabSize}`, {
+      hint: 'prepare the data with the model’s tokenizer',
+    });
+  }
+  if (manifest.maxLength > config.maxPositionEmbeddings) {
+    throw new QaFtError('BAD_CONFIG', `the data in ${dataDir} has windows of up to ${manifest.maxLength} tokens, but the model has max_position_embeddings ${config.maxPositionEmbeddings}`, {
+      hint: 'run `qa-ft prepare --max-length N` with N <= max_position_embeddings',
+    });
+  }
+}
+
+const fmt = (x: number | undefined, digits: number): string => (x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits));
+const count = (n: number): string => n.toLocaleString('en-US');
+
+/** Prints events: one progress bar per epoch, the summary table, notices. */
+function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
+  const progress = createProgress({ quiet: o.quiet });
+  const interactive = isInteractive();
+  const header = `${'Epoch'.padStart(5)} | ${'Training Loss'.padStart(13)} | ${'Validation Loss'.padStart(15)} | ${'Exact Match'.padStart(11)} | ${'F1'.padStart(6)}`;
+  let headerShown = false;
+  return (e) => {
+    switch (e.type) {
+      case 'start': {
+        const d = e.decay;
+        info(`AdamW: ${d.decayed.tensors} tensors decayed (${count(d.decayed.parameters)} parameters), ${d.notDecayed.tensors} not decayed (${count(d.notDecayed.parameters)} parameters: biases and LayerNorm)`);
+        info(`${e.trainFeatures} train features, ${e.testFeatures} test features; ${o.epochs} epochs × ${e.stepsPerEpoch} steps = ${e.totalSteps} optimizer steps (batch ${o.batchSize} × accumulation ${o.gradientAccumulationSteps}, warm-up ${e.warmupSteps}, ${o.padToMaxLength ? 'padded to max length' : 'dynamic padding, grouped by length'})`);
+        break;
+      }
+      case 'resumed':
+        info(`Resuming from ${e.checkpoint} (epoch ${e.epoch} done, step ${e.step})`);
+        break;
+      case 'epoch-start':
+        progress.start(`Epoch ${e.epoch}/${o.epochs}`, e.batches);
+        break;
+      case 'step': {
+        const payload: Record<string, string | number> = { loss: e.loss, lr: e.learningRate, 'ex/s': Number(e.examplesPerSecond.toFixed(2)) };
+        if (!interactive) payload.eta = `${Math.round(e.etaSeconds)}s`;
+        progress.update(e.batch, payload);
+        break;
+      }
+      case 'eval-start':
+        progress.stop();
+        break;
+      case 'epoch-end': {
+        progress.stop();
+        if (!headerShown) {
+          info(header);
+          headerShown = true;
+        }
+        const ev = e.eval;
+        info(`${String(e.epoch).padStart(5)} | ${fmt(e.trainingLoss, 6).padStart(13)} | ${fmt(ev?.eval_loss, 6).padStart(15)} | ${fmt(ev?.eval_exact_match, 2).padStart(11)} | ${fmt(ev?.eval_f1, 2).padStart(6)}`);
+        break;
+      }
+      case 'eval':
+        if (o.evalEvery !== 'epoch') {
+          const r = e.record;
+          info(`eval at step ${r.step}: loss ${fmt(r.eval_loss, 4)}, EM ${fmt(r.eval_exact_match, 2)}, F1 ${fmt(r.eval_f1, 2)}`);
+        }
+        break;
+      case 'checkpoint':
+        break;
+      case 'saved':
+        info(`Saved the model, tokenizer, metrics.jsonl and training-curves.svg to ${e.dir}`);
+        break;
+    }
+  };
+}
+
+export async function runTrain(o: TrainCommandOptions, onEvent: (e: TrainEvent) => void): Promise<TrainLoopResult> {
+  const data = await readPrepared(o.dataDir);
+  const { model, modelDir } = await buildModel(o, (line) => info(line));
+  try {
+    checkCompatible(model.config, data.manifest, o.dataDir);
+    if (!o.quiet) info(`Backend: ${model.backend}; model: ${o.init === 'random' ? `random init (${o.configFile ?? o.model})` : o.model}`);
+    return await trainLoop(model, data, {
+      ...o,
+      maxLength: data.manifest.maxLength,
+      padTokenId: model.config.padTokenId,
+      tokenizerFiles: tokenizerFiles(data.manifest, modelDir),
+      evaluate: (m, split) => evaluateModel(m, split.rows, split.features, { batchSize: o.evalBatchSize }),
+      onEvent,
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('fine-tune a DistilBERT QA model on prepared data (AdamW, linear decay, eval each epoch, checkpoints)')
+    .option('--data <dir>', 'prepared-data directory from `qa-ft prepare`', './qa-ft-data')
+    .option('--model <id-or-dir>', 'model to fine-tune: a local directory or a hub id', DEFAULT_MODEL)
+    .option('--init <how>', "'pretrained' (load the model's weights) or 'random' (its config only, new weights)", 'pretrained')
+    .option('--config <file>', 'with --init random: a config.json to build the model from (instead of the model’s)')
+    .option('--out <dir>', 'output directory: checkpoints, metrics and the final model', './qa-ft-model')
+    .option('--epochs <n>', 'training epochs', '3')
+    .option('--lr <rate>', 'peak learning rate (AdamW, linear decay to 0)', '2e-5')
+    .option('--batch-size <n>', 'training batch size', '16')
+    .option('--eval-batch-size <n>', 'evaluation batch size (default: --batch-size)')
+    .option('--weight-decay <w>', 'decoupled weight decay (not on biases or LayerNorm)', '0.01')
+    .option('--warmup-ratio <r>', 'fraction of the steps with linear warm-up', '0')
+    .option('--max-grad-norm <n>', 'clip the global gradient norm (0 disables)', '1.0')
+    .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', '1')
+    .option('--seed <n>', 'seed of the shuffling, dropout and random init', '42')
+    .option('--backend <name>', 'auto, native, tensorflow, wasm or cpu', 'auto')
+    .option('--resume', 'continue from the newest complete checkpoint in --out')
+    .option('--eval-every <when>', "'epoch' or every N optimizer steps", 'epoch')
+    .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
+    .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', '10')
+    .option('--json', 'print the result (history, best metric) as JSON on stdout')
+    .option('--quiet', 'no progress bars')
+    .action(async (raw: RawOptions) => {
+      const o = parseTrainOptions(raw);
+      const print = makePrinter(o);
+      const result = await runTrain(o, print);
+      if (o.json) printJson(result);
+    });
+}
