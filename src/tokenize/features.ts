@@ -15,6 +15,8 @@ import { cutWindows, validateWindowOptions, type WindowOptions } from './windows
 export interface FeatureOptions extends WindowOptions {
   /** Default: `seed` without a doc stride (the tutorial), `whole` with one (run_qa.py). */
   readonly labelRule?: LabelRule;
+  /** Context encodings to reuse and fill (share one between the train and test calls). */
+  readonly contextCache?: Map<string, TextEncoding>;
 }
 
 export interface FeatureStats {
@@ -46,7 +48,7 @@ export async function prepareFeatures(
 ): Promise<PreparedFeatures> {
   validateWindowOptions(tokenizer.pairTemplate, options);
   const rule: LabelRule = options.labelRule ?? (options.docStride === undefined ? 'seed' : 'whole');
-  const contextCache = new Map<string, TextEncoding>();
+  const contextCache = options.contextCache ?? new Map<string, TextEncoding>();
   const features: Feature[] = [];
   const skippedExampleIds: string[] = [];
   let truncated = 0;

@@ -9,7 +9,7 @@ import { applySplit, parseSplit, splitRange, trainTestSplit } from '../data/spli
 import type { SquadRow } from '../data/types.js';
 import { checkRows } from '../data/validate.js';
 import { prepareFeatures, type FeatureStats } from './features.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadTokenizer, type TextEncoding } from './tokenizer.js';
 import { validateWindowOptions } from './windows.js';
 
 export interface PrepareOptions {
@@ -73,10 +73,11 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
   validateWindowOptions(tokenizer.pairTemplate, windowOptions);
   const { train, test } = trainTestSplit(checked.rows, { testSize: options.testSize, seed: options.seed });
 
-  const trainPrep = await prepareFeatures(train, tokenizer, windowOptions, (done, total) =>
+  const contextCache = new Map<string, TextEncoding>(); // test rows mostly share contexts with train rows
+  const trainPrep = await prepareFeatures(train, tokenizer, { ...windowOptions, contextCache }, (done, total) =>
     onProgress?.({ phase: 'tokenize-train', done, total }),
   );
-  const testPrep = await prepareFeatures(test, tokenizer, windowOptions, (done, total) =>
+  const testPrep = await prepareFeatures(test, tokenizer, { ...windowOptions, contextCache }, (done, total) =>
     onProgress?.({ phase: 'tokenize-test', done, total }),
   );
   // Rows whose question leaves no room for context have no feature; drop them from the row tables too.
