@@ -1,0 +1,97 @@
+/**
+ * `qa-ft export --model DIR --out DIR`: a clean Hugging Face model directory (config.json, model.safetensors,
+ * tokenizer files, README.md model card with the training metrics) from what `qa-ft train` wrote.
+ * Also home of the hub option/progress helpers the other commands can share (`addHubOptions`,
+ * `downloadProgress`).
+ */
+import { Command } from 'commander';
+import type { ProgressCallback, ResolveOptions } from '../hub/index.js';
+import { createProgress, info, printJson, type ProgressReporter } from './output.js';
+
+interface RawExportOptions {
+  model: string;
+  out: string;
+  tokenizer?: string;
+  name?: string;
+  baseModel?: string;
+  dataset?: string;
+  overwrite?: boolean;
+  revision?: string;
+  offline?: boolean;
+  json?: boolean;
+}
+
+/** Adds `--revision` and `--offline` (the hub options every command that takes a hub id should have). */
+export function addHubOptions(command: Command): Command {
+  return command
+    .option('--revision <rev>', 'hub branch, tag or commit of a hub id (also id@rev)')
+    .option('--offline', 'use the Hugging Face cache only, never the network (also HF_HUB_OFFLINE=1)');
+}
+
+/** Draws hub downloads on `progress`: one bar per file, bytes and MB/s. */
+export function downloadProgress(progress: ProgressReporter): ProgressCallback {
+  let current = '';
+  return (e) => {
+    if (e.file !== current) {
+      current = e.file;
+      progress.start(`Downloading ${e.repo}/${e.file}`, Math.max(e.total, e.done));
+    }
+    progress.update(e.done, { 'MB/s': Number((e.bytesPerSecond / 1e6).toFixed(2)) });
+  };
+}
+
+/** The hub options of a command's raw options, for `resolveModel`/`resolveDatasetFiles`. */
+export function hubResolveOptions(raw: { revision?: string; offline?: boolean }, onProgress?: ProgressCallback): ResolveOptions {
+  return {
+    ...(raw.revision === undefined ? {} : { revision: raw.revision }),
+    ...(raw.offline ? { offline: true } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  };
+}
+
+async function run(raw: RawExportOptions): Promise<void> {
+  const [{ resolveModel, resolveTokenizer }, { exportModel }] = await Promise.all([import('../hub/index.js'), import('../hub/export.js')]);
+  const progress = createProgress({ quiet: raw.json });
+  try {
+    const hub = hubResolveOptions(raw, downloadProgress(progress));
+    const modelDir = await resolveModel(raw.model, hub);
+    const tokenizerDir = raw.tokenizer === undefined ? undefined : await resolveTokenizer(raw.tokenizer, hub);
+    progress.stop();
+    const result = await exportModel(modelDir, raw.out, {
+      tokenizerDir,
+      name: raw.name,
+      baseModel: raw.baseModel,
+      dataset: raw.dataset,
+      overwrite: raw.overwrite,
+    });
+    if (raw.json) {
+      printJson(result);
+      return;
+    }
+    const m = result.metrics;
+    const scores =
+      m.exactMatch !== undefined || m.f1 !== undefined
+        ? `; EM ${m.exactMatch?.toFixed(2) ?? '—'}, F1 ${m.f1?.toFixed(2) ?? '—'} (from ${result.trainingSources.join(' and ')})`
+        : '; no evaluation metrics found (metrics.jsonl / trainer_state.json)';
+    info(`Exported ${(result.parameters / 1e6).toFixed(2)} M parameters to ${result.outDir}: ${result.files.join(', ')}${scores}.`);
+  } finally {
+    progress.stop();
+  }
+}
+
+export function exportCommand(): Command {
+  const command = new Command('export')
+    .description('write a clean Hugging Face model directory (config, safetensors, tokenizer, model card) from a trained model')
+    .requiredOption('--model <dir>', 'trained model directory (what `qa-ft train` wrote) or hub id')
+    .requiredOption('--out <dir>', 'the directory to write (must be new or empty, unless --overwrite)')
+    .option('--tokenizer <dir>', 'take the tokenizer files from this directory or hub id (default: the model directory)')
+    .option('--name <name>', 'model name in the card (default: the --out directory name)')
+    .option('--base-model <id>', 'the model it was fine-tuned from, for the card (e.g. distilbert-base-uncased)')
+    .option('--dataset <id>', 'the training dataset, for the card (e.g. rajpurkar/squad)')
+    .option('--overwrite', 'replace a non-empty --out directory');
+  return addHubOptions(command)
+    .option('--json', 'print the result as JSON')
+    .action(async (raw: RawExportOptions) => {
+      await run(raw);
+    });
+}
