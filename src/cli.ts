@@ -9,6 +9,7 @@ import { formatUserError, isQaFtError } from './errors.js';
 // COMMANDS-BEGIN
 import { prepareCommand } from './commands/prepare.js';
 import { trainCommand } from './commands/train.js';
+import { exportCommand } from './commands/export.js';
 // COMMANDS-END
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   // REGISTER-BEGIN
   program.addCommand(prepareCommand());
   program.addCommand(trainCommand());
+  program.addCommand(exportCommand());
   // REGISTER-END
   for (const command of program.commands) command.copyInheritedSettings(program);
   return program;

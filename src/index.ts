@@ -26,4 +26,7 @@ export { AdamW, adamwReference, isDecayed, decaySummary, type AdamWOptions, type
 export { learningRateAt, linearScheduleFactor } from './train/schedule.js';
 export { clipCoefficient, globalNorm } from './train/clip.js';
 export { trainLoop, type TrainLoopOptions, type TrainEvent, type TrainLoopResult, type EvalResult as TrainEvalResult } from './train/loop.js';
+export { resolveModel, resolveTokenizer, resolveDatasetFiles, hubSettings, type ResolveOptions, type DownloadProgress, type ProgressCallback, type HubSettings, type ModelFiles } from './hub/index.js';
+export { exportModel, type ExportOptions, type ExportResult } from './hub/export.js';
+export { renderModelCard, readTrainingSummary, type ModelCardInfo, type TrainingSummary, type FinalMetrics } from './hub/model-card.js';
 // EXPORTS-END
