@@ -53,9 +53,9 @@ export function initialTensor(c: DistilBertConfig, name: string, shape: number[]
     if (name.endsWith('.bias')) return tf.zeros(shape);
     const w = tf.randomNormal(shape, 0, c.initializerRange, 'float32', seed);
     if (name !== 'distilbert.embeddings.word_embeddings.weight') return w;
-    const keep = tf.buffer([shape[0] as number, 1], 'float32');
-    for (let r = 0; r < (shape[0] as number); r++) keep.set(r === c.padTokenId ? 0 : 1, r, 0);
-    return tf.mul(w, keep.toTensor()); // [V, D], padding row zeroed
+    const values = Float32Array.from(w.dataSync()); // own copy (dataSync may alias backend storage)
+    values.fill(0, c.padTokenId * c.dim, (c.padTokenId + 1) * c.dim); // padding row exactly +0
+    return tf.tensor2d(values, [shape[0] as number, c.dim]); // [V, D]
   });
 }
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../../src/model/backend.js';
 import { loadQaModel } from '../../src/model/qa-model.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import type { BackendName } from '../../src/model/types.js';
@@ -13,8 +14,20 @@ import { fixture, fixtureBatch, relMaxDiff, tinyDir } from './tiny-fixture.js';
 
 const TOL = 1e-4;
 
-for (const backend of ['cpu', 'wasm'] as const satisfies readonly BackendName[]) {
-  describe(`parity with PyTorch on ${backend}`, () => {
+/** The native engine (src/engine) is checked too where it is built; elsewhere its tests are skipped. */
+async function nativeMissing(): Promise<string | false> {
+  try {
+    await selectBackend('native');
+    return false;
+  } catch (e) {
+    return `native backend unavailable: ${(e as Error).message}`;
+  }
+}
+
+const nativeSkip = await nativeMissing(); // before any test is registered: selecting a backend is global
+
+for (const backend of ['cpu', 'wasm', 'native'] as const satisfies readonly BackendName[]) {
+  describe(`parity with PyTorch on ${backend}`, { skip: backend === 'native' ? nativeSkip : false }, () => {
     test('start/end logits and loss of batch 0 equal PyTorch within 1e-4 relative', async (t) => {
       const model = await loadQaModel(tinyDir, { backend });
       try {
