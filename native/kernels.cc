@@ -291,13 +291,15 @@ void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, do
   const float stepSize = static_cast<float>(lr / bc1);
   const float invSqrtBc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float decay = static_cast<float>(1.0 - lr * weightDecay);
+  // The complements come from the double betas: 1 - float(0.999) would be off by 1e-5 relative.
   const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), e = static_cast<float>(eps);
+  const float c1 = static_cast<float>(1.0 - beta1), c2 = static_cast<float>(1.0 - beta2);
   const float gs = static_cast<float>(gradScale);
   ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const float g = grad[i] * gs;
-      const float mi = b1 * m[i] + (1.f - b1) * g;
-      const float vi = b2 * v[i] + (1.f - b2) * g * g;
+      const float mi = b1 * m[i] + c1 * g;
+      const float vi = b2 * v[i] + c2 * g * g;
       m[i] = mi;
       v[i] = vi;
       param[i] = param[i] * decay - stepSize * mi / (std::sqrt(vi) * invSqrtBc2 + e);

@@ -37,7 +37,7 @@ export interface NativeAddon {
 export const UNARY = {
   Exp: 0, Erf: 1, Tanh: 2, Sqrt: 3, Rsqrt: 4, Square: 5, Neg: 6, Relu: 7, Sigmoid: 8, Log: 9, Abs: 10, Reciprocal: 11,
 } as const;
-export const BINARY = { Add: 0, Sub: 1, Mul: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 } as const;
+export const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 } as const;
 export const REDUCE = { Sum: 0, Max: 1, Min: 2, Mean: 3 } as const;
 export const ACTIVATION = { linear: 0, relu: 1 } as const;
 
@@ -53,18 +53,20 @@ function packageRoot(): string {
 
 /** Loads the addon once; on failure says in one line why and how to get it. */
 export function loadAddon(): { addon: NativeAddon } | { reason: string } {
-  if (cached !== undefined) return cached;
-  const file = path.join(packageRoot(), 'build', 'Release', 'qaft_native.node');
+  cached ??= loadAddonFile(path.join(packageRoot(), 'build', 'Release', 'qaft_native.node'));
+  return cached;
+}
+
+/** Loads an addon file (uncached). */
+export function loadAddonFile(file: string): { addon: NativeAddon } | { reason: string } {
   if (!existsSync(file)) {
-    cached = { reason: `the native engine is not built (no ${path.relative(process.cwd(), file) || file}): ${HOW_TO_GET}` };
-    return cached;
+    return { reason: `the native engine is not built (no ${file}): ${HOW_TO_GET}` };
   }
   try {
     const require = createRequire(import.meta.url);
-    cached = { addon: require(file) as NativeAddon };
+    return { addon: require(file) as NativeAddon };
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    cached = { reason: `the native engine failed to load (${msg}): ${HOW_TO_GET}` };
+    return { reason: `the native engine failed to load (${msg}): ${HOW_TO_GET}` };
   }
-  return cached;
 }

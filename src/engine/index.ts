@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, type NativeAddon } from './addon.js';
-import { withFallback, type NativeKernel } from './kernel-util.js';
+import { kernelCalls, withFallback, type NativeKernel } from './kernel-util.js';
 import { elementwiseKernels } from './kernels-elementwise.js';
 import { indexingKernels } from './kernels-indexing.js';
 import { matmulKernels } from './kernels-matmul.js';
@@ -44,6 +44,13 @@ export async function registerNativeBackend(options: { threads?: number } = {}):
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc });
   }
   return { ok: true };
+}
+
+/** Calls per native kernel since start (or the last reset): served natively vs handed to the cpu kernel. */
+export function nativeKernelCalls(reset = false): Map<string, { native: number; fallback: number }> {
+  const copy = new Map([...kernelCalls].map(([k, v]) => [k, { ...v }]));
+  if (reset) kernelCalls.clear();
+  return copy;
 }
 
 /** Whether the addon is built and loads (without registering anything). */

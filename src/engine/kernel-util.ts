@@ -51,11 +51,18 @@ export function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
+/** Per kernel name: calls served natively and calls handed to the cpu kernel (tests and the bench read these). */
+export const kernelCalls = new Map<string, { native: number; fallback: number }>();
+
 /** Wraps a native kernel so that an `undefined` result runs the cpu kernel instead. */
 export function withFallback(kernel: NativeKernel, fallback: KernelFunc, addon: NativeAddon): KernelFunc {
   return (params) => {
     const args = params as unknown as KernelArgs; // the cpu backend is what this backend is
     const out = kernel.impl({ inputs: args.inputs, backend: args.backend, attrs: args.attrs ?? {} }, addon);
+    let count = kernelCalls.get(kernel.name);
+    if (count === undefined) kernelCalls.set(kernel.name, (count = { native: 0, fallback: 0 }));
+    if (out !== undefined) count.native += 1;
+    else count.fallback += 1;
     return out ?? fallback(params);
   };
 }
