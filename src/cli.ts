@@ -10,6 +10,8 @@ import { formatUserError, isQaFtError } from './errors.js';
 import { prepareCommand } from './commands/prepare.js';
 import { trainCommand } from './commands/train.js';
 import { exportCommand } from './commands/export.js';
+import { askCommand } from './commands/ask.js';
+import { evaluateCommand } from './commands/evaluate.js';
 // COMMANDS-END
 
 export function buildProgram(): Command {
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   program.addCommand(prepareCommand());
   program.addCommand(trainCommand());
   program.addCommand(exportCommand());
+  program.addCommand(askCommand());
+  program.addCommand(evaluateCommand());
   // REGISTER-END
   for (const command of program.commands) command.copyInheritedSettings(program);
   return program;

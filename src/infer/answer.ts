@@ -50,15 +50,22 @@ export interface Answer {
 /** n-best size of HF `utils_qa`; raised to top-k when more answers are asked for. */
 const N_BEST = 20;
 
-/** Windows of one item; throws one-line errors for inputs without a question or context text. */
+/** One-line errors for items without a question or context (callers may check before loading a model). */
+export function checkItems(items: readonly AskItem[]): void {
+  items.forEach((item, index) => {
+    const where = `item ${index + 1}`;
+    if (typeof item.question !== 'string' || pyStrip(item.question) === '') {
+      throw new QaFtError('BAD_ARGUMENT', `${where}: the question is empty`, { hint: 'give a non-empty question' });
+    }
+    if (typeof item.context !== 'string' || pyStrip(item.context) === '') {
+      throw new QaFtError('BAD_ARGUMENT', `${where}: the context is empty`, { hint: 'give a non-empty context' });
+    }
+  });
+}
+
+/** Windows of one item; a context without any text token is a one-line error. */
 async function windowsOf(tokenizer: QaTokenizer, item: AskItem, index: number, maxLength: number, docStride: number): Promise<Window[]> {
   const where = `item ${index + 1}`;
-  if (typeof item.question !== 'string' || pyStrip(item.question) === '') {
-    throw new QaFtError('BAD_ARGUMENT', `${where}: the question is empty`, { hint: 'give a non-empty question' });
-  }
-  if (typeof item.context !== 'string' || pyStrip(item.context) === '') {
-    throw new QaFtError('BAD_ARGUMENT', `${where}: the context is empty`, { hint: 'give a non-empty context' });
-  }
   const windows = await encodeWindows(tokenizer, item.question, item.context, { maxLength, docStride });
   if (windows.every((w) => w.contextEnd < w.contextStart)) {
     throw new QaFtError('BAD_ARGUMENT', `${where}: the context has no text tokens (only whitespace or control characters)`, {
@@ -90,6 +97,7 @@ export async function answerQuestions(
     throw new QaFtError('BAD_ARGUMENT', `unknown strategy '${String(strategy)}'`, { hint: 'choose best or argmax' });
   }
 
+  checkItems(items);
   // Every window of every item becomes one unlabelled feature; `owner[i]` is the item of feature i.
   const features: Feature[] = [];
   const owner: number[] = [];

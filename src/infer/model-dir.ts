@@ -1,0 +1,52 @@
+/**
+ * Opening a fine-tuned model directory for inference: `config.json`, `model.safetensors` and the tokenizer
+ * files, checked up front (one-line errors naming what is missing, before the engine is even loaded), then the
+ * tokenizer and the model loaded. TF.js and the model code are imported here, lazily, so a command that fails
+ * early (or never needs a model) does not pay for them.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { QaFtError } from '../errors.js';
+import type { BackendName, QaModel } from '../model/types.js';
+import type { QaTokenizer } from '../tokenize/tokenizer.js';
+
+export interface OpenedModel {
+  readonly model: QaModel;
+  readonly tokenizer: QaTokenizer;
+}
+
+const HINT = 'a model directory (what `qa-ft train` writes) holds config.json, model.safetensors and tokenizer.json or vocab.txt';
+
+/** Throws a one-line error when `dir` lacks the weights, config or tokenizer. */
+export function checkModelDir(dir: string): void {
+  if (!existsSync(dir)) throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} does not exist`, { hint: HINT });
+  const missing = (f: string): boolean => !existsSync(join(dir, f));
+  if (missing('model.safetensors')) {
+    throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no weights (model.safetensors)`, { hint: HINT });
+  }
+  if (missing('config.json')) throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no config.json`, { hint: HINT });
+  if (missing('tokenizer.json') && missing('vocab.txt')) {
+    throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no tokenizer (tokenizer.json or vocab.txt)`, { hint: HINT });
+  }
+}
+
+export async function openModelDir(
+  dir: string,
+  options: { backend?: BackendName; threads?: number; onNotice?: (message: string) => void } = {},
+): Promise<OpenedModel> {
+  checkModelDir(dir);
+  const [{ loadTokenizer }, { loadQaModel }] = await Promise.all([import('../tokenize/tokenizer.js'), import('../model/qa-model.js')]);
+  const tokenizer = await loadTokenizer(dir);
+  const model = await loadQaModel(dir, {
+    backend: options.backend ?? 'auto',
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
+  });
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    model.dispose();
+    throw new QaFtError('BAD_CONFIG', `${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${model.config.vocabSize} embeddings`, {
+      hint: 'the tokenizer files belong to another model',
+    });
+  }
+  return { model, tokenizer };
+}
