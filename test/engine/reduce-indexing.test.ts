@@ -102,7 +102,7 @@ describe('native transpose, gather and scatter-add against the cpu kernels', { s
     const ids = () => tf.tensor2d([1, 5, 1, 10, 0, 5], [2, 3], 'int32');
     await expectSame(
       'UnsortedSegmentSum',
-      () => tf.unsortedSegmentSum(dy(), ids() as tf.Tensor1D, 11), // TF semantics allow ids of any leading shape; TF.js types say 1-D
+      () => tf.unsortedSegmentSum(dy(), ids() as unknown as tf.Tensor1D, 11), // TF semantics allow ids of any leading shape; TF.js types say 1-D
       () => tf.unsortedSegmentSum(tf.reshape(dy(), [6, 4]), tf.reshape(ids(), [6]), 11),
     );
   });
