@@ -1,0 +1,68 @@
+/**
+ * A synthetic extractive-QA set for the learning smoke test: one fact per context, "ENTITY's ATTRIBUTE is VALUE .",
+ * question "what is the ATTRIBUTE of ENTITY?", VALUE 1–3 words drawn from a shared pool so held-out answers are
+ * new word combinations (the model must learn span boundaries, not memorise answers). Seeded, so every run is
+ * the same data. Written as SQuAD v1.1 JSON.
+ */
+import { writeFile } from 'node:fs/promises';
+
+const ENTITIES = [
+  'alice', 'bob', 'carol', 'david', 'emma', 'frank', 'grace', 'henry', 'irene', 'jack', 'karen', 'leo', 'maria', 'nina',
+  'oscar', 'paul', 'rosa', 'sam', 'tina', 'victor', 'walter', 'yvonne', 'zoe', 'peter', 'laura', 'simon',
+];
+const ATTRIBUTES = ['color', 'city', 'job', 'pet', 'food', 'sport', 'car', 'song', 'book', 'game'];
+const WORDS = [
+  'red', 'green', 'blue', 'silver', 'river', 'mountain', 'paris', 'london', 'doctor', 'teacher', 'dog', 'cat', 'bread',
+  'rice', 'tennis', 'chess', 'truck', 'winter', 'summer', 'garden', 'stone', 'forest', 'ocean', 'castle', 'tiger',
+  'piano', 'violin', 'apple', 'orange', 'lemon', 'rocket', 'island', 'desert', 'window', 'bridge', 'candle', 'planet',
+  'horse', 'eagle', 'cloud', 'storm', 'dragon', 'silk', 'copper', 'marble', 'harbor', 'valley', 'meadow',
+];
+
+/** Mulberry32: a tiny seeded PRNG (the test only needs reproducible, well-spread draws). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function writeSyntheticSquad(path: string, rows: number, seed: number): Promise<void> {
+  const random = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const paragraphs = [];
+  for (let i = 0; i < rows; i++) {
+    const entity = pick(ENTITIES);
+    const attribute = pick(ATTRIBUTES);
+    const n = 1 + Math.floor(random() * 3);
+    const value = Array.from({ length: n }, () => pick(WORDS)).join(' ');
+    const prefix = `${entity}'s ${attribute} is `;
+    paragraphs.push({
+      context: `${prefix}${value} .`,
+      qas: [{ id: `q${i}`, question: `what is the ${attribute} of ${entity}?`, answers: [{ text: value, answer_start: prefix.length }] }],
+    });
+  }
+  await writeFile(path, JSON.stringify({ version: '1.1', data: [{ title: 'synthetic facts', paragraphs }] }));
+}
+
+/** The tiny DistilBERT of the learning test (dim 64, 2 layers, 4 heads, FFN 128, no dropout), with the real vocabulary. */
+export const TINY_CONFIG = {
+  activation: 'gelu',
+  architectures: ['DistilBertForQuestionAnswering'],
+  attention_dropout: 0,
+  dim: 64,
+  dropout: 0,
+  hidden_dim: 128,
+  initializer_range: 0.02,
+  max_position_embeddings: 64,
+  model_type: 'distilbert',
+  n_heads: 4,
+  n_layers: 2,
+  pad_token_id: 0,
+  qa_dropout: 0,
+  sinusoidal_pos_embds: false,
+  vocab_size: 30522,
+};
