@@ -1,0 +1,128 @@
+/**
+ * The commands against a hub on 127.0.0.1: `qa-ft prepare` without --input fetches rajpurkar/squad's Parquet and
+ * the default tokenizer into HF_HOME; `qa-ft train --model <hub id>` fetches the model. Second runs and
+ * HF_HUB_OFFLINE=1 runs make no request.
+ */
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { parseDistilBertConfig } from '../../src/model/config.js';
+import { writeSafetensors, type TensorSource } from '../../src/model/safetensors.js';
+import { parameterShapes } from '../../src/model/weights.js';
+import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
+import { FakeHub, fakeCommit, setHubEnv, type FakeRepo } from './fake-hub.js';
+
+const base = join(sharedDir, 'models', 'distilbert-base-uncased');
+const SQUAD_COMMIT = fakeCommit('squad-cli');
+let hub: FakeHub;
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let env: Record<string, string>;
+let restoreEnv: () => void;
+
+/** A tiny DistilBERT with the real uncased vocabulary, so it fits data tokenized with distilbert-base-uncased. */
+async function tinyUncasedWeights(config: Record<string, unknown>): Promise<Buffer> {
+  const shapes = parameterShapes(parseDistilBertConfig(config, 'test config'));
+  const tensors = new Map<string, TensorSource>();
+  let seed = 1;
+  for (const [name, shape] of shapes) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const isNormWeight = /(LayerNorm|layer_norm)\.weight$/.test(name);
+    for (let i = 0; i < data.length; i++) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      data[i] = isNormWeight ? 1 : name.endsWith('.bias') ? 0 : (seed / 2147483648 - 0.5) * 0.04;
+    }
+    tensors.set(name, { shape, data });
+  }
+  const path = join(tmp.dir, 'tiny-uncased.safetensors');
+  await writeSafetensors(path, tensors);
+  return readFile(path);
+}
+
+before(async () => {
+  tmp = await makeTempDir('qa-ft-cli-hub-');
+  const file = (name: string): Promise<Buffer> => readFile(join(base, name));
+  const tokenizerFiles = [
+    { path: 'tokenizer.json', content: await file('tokenizer.json'), lfs: false },
+    { path: 'tokenizer_config.json', content: await file('tokenizer_config.json') },
+    { path: 'vocab.txt', content: await file('vocab.txt') },
+  ];
+  const tinyConfig = { ...(JSON.parse((await file('config.json')).toString()) as Record<string, unknown>), dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, max_position_embeddings: 128 };
+  const repos: FakeRepo[] = [
+    {
+      type: 'dataset',
+      id: 'rajpurkar/squad',
+      commit: SQUAD_COMMIT,
+      files: [
+        { path: 'plain_text/train-00000-of-00001.parquet', content: await readFile(join(sharedDir, 'data', 'squad-v1.1', 'train-first5000.parquet')), lfs: true },
+        { path: 'plain_text/validation-00000-of-00001.parquet', content: Buffer.from('not read'), lfs: true },
+      ],
+    },
+    {
+      type: 'model',
+      id: 'distilbert-base-uncased',
+      commit: fakeCommit('distilbert'),
+      files: [
+        { path: 'config.json', content: await file('config.json') },
+        ...tokenizerFiles,
+        // weights are not needed for tokenizing; served (small) in case the command asks for a whole model
+        { path: 'model.safetensors', content: Buffer.from('not real weights'), lfs: true },
+      ],
+    },
+    {
+      type: 'model',
+      id: 'org/tiny-uncased',
+      commit: fakeCommit('tiny-uncased'),
+      files: [
+        { path: 'config.json', content: Buffer.from(JSON.stringify(tinyConfig)) },
+        { path: 'model.safetensors', content: await tinyUncasedWeights(tinyConfig), lfs: true },
+        ...tokenizerFiles,
+      ],
+    },
+  ];
+  hub = new FakeHub(repos);
+  env = { HF_ENDPOINT: await hub.start(), HF_HOME: join(tmp.dir, 'hf-home') };
+  restoreEnv = setHubEnv({}); // the child processes get `env`; this process must not see a developer's HF_TOKEN etc.
+});
+after(async () => {
+  restoreEnv();
+  await hub.close();
+  await tmp.cleanup();
+});
+
+const prepareArgs = (out: string): string[] => ['prepare', '--split', 'train[:40]', '--test-size', '0.25', '--max-length', '128', '--out', out];
+
+test('qa-ft prepare without --input downloads rajpurkar/squad train and the tokenizer into HF_HOME; a second run makes no request', async () => {
+  const r = await runCli(prepareArgs(join(tmp.dir, 'data')), { env });
+  assert.equal(r.code, 0, r.stderr);
+  const snapshot = join(env.HF_HOME!, 'hub', 'datasets--rajpurkar--squad', 'snapshots', SQUAD_COMMIT, 'plain_text');
+  assert.deepEqual(await readdir(snapshot), ['train-00000-of-00001.parquet']);
+  assert.ok((await readdir(join(env.HF_HOME!, 'hub', 'models--distilbert-base-uncased', 'snapshots'))).length === 1);
+  assert.ok(hub.requests.some((r) => r.url.endsWith('/plain_text/train-00000-of-00001.parquet')));
+  assert.ok(!hub.requests.some((r) => r.url.includes('validation')));
+
+  const seen = hub.requests.length;
+  const again = await runCli(prepareArgs(join(tmp.dir, 'data2')), { env });
+  assert.equal(again.code, 0, again.stderr);
+  const offline = await runCli(prepareArgs(join(tmp.dir, 'data3')), { env: { ...env, HF_HUB_OFFLINE: '1' } });
+  assert.equal(offline.code, 0, offline.stderr);
+  assert.equal(hub.requests.length, seen, 'runs with a warm cache must not touch the network');
+  assert.ok((await readdir(join(tmp.dir, 'data3'))).length > 0, 'the offline run wrote its prepared data');
+});
+
+test('qa-ft prepare offline with an empty cache fails in one line naming what is missing', async () => {
+  const r = await runCli(prepareArgs(join(tmp.dir, 'data-x')), { env: { ...env, HF_HOME: join(tmp.dir, 'empty-home'), HF_HUB_OFFLINE: '1' } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^qa-ft: error: offline: split 'train' of dataset 'rajpurkar\/squad' \(revision 'main'\) is not in the cache .*\n$/);
+});
+
+test('qa-ft train --model <hub id> downloads the model into the cache and trains from it', async () => {
+  const out = join(tmp.dir, 'model');
+  const args = ['train', '--data', join(tmp.dir, 'data'), '--model', 'org/tiny-uncased', '--out', out, '--epochs', '1', '--batch-size', '16', '--backend', 'cpu', '--quiet'];
+  const r = await runCli(args, { env });
+  assert.equal(r.code, 0, r.stderr);
+  const snaps = join(env.HF_HOME!, 'hub', 'models--org--tiny-uncased', 'snapshots');
+  assert.deepEqual((await readdir(join(snaps, fakeCommit('tiny-uncased')))).sort(), ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
+  const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as { dim: number };
+  assert.equal(config.dim, 32);
+});
