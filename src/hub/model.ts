@@ -46,16 +46,27 @@ export async function resolveModelRepo(
   const mode = options.files ?? 'all';
   const cache = new RepoCache(settings.cacheDir, ref);
   const cachedCommit = await cache.commitFor(ref.revision);
+  let usable = false; // every needed file is cached; only optional ones are of unknown existence
 
   if (cachedCommit) {
     const cached = await walk(mode, cacheSource(cache, cachedCommit));
-    const complete = cached.unmet.length === 0 && (settings.offline || cached.unknown.length === 0);
-    if (complete) return cache.snapshotDir(cachedCommit);
+    usable = cached.unmet.length === 0;
+    if (usable && (settings.offline || cached.unknown.length === 0)) return cache.snapshotDir(cachedCommit);
     if (settings.offline) throw offlineMiss(ref, cache, cached.unmet);
   } else if (settings.offline) {
     throw offlineMiss(ref, cache, []);
   }
 
+  try {
+    return await fetchModel(ref, settings, cache, mode, options.onProgress);
+  } catch (e) {
+    // the hub is unreachable but the cache has all that is needed: use it, as huggingface_hub does
+    if (usable && cachedCommit && e instanceof QaFtError && e.code === 'NETWORK') return cache.snapshotDir(cachedCommit);
+    throw e;
+  }
+}
+
+async function fetchModel(ref: RepoRef, settings: HubSettings, cache: RepoCache, mode: ModelFiles, onProgress?: ProgressCallback): Promise<string> {
   let commit = isCommitHash(ref.revision) ? ref.revision : undefined;
   const source: Source = {
     dir: () => cache.snapshotDir(commit ?? ref.revision),
@@ -63,7 +74,7 @@ export async function resolveModelRepo(
       if (commit && (await cache.hasFile(commit, file))) return 'present';
       if (commit && (await cache.isKnownMissing(commit, file))) return 'absent';
       try {
-        const got = await fetchFile({ settings, ref, revision: commit ?? ref.revision, file }, cache, options.onProgress);
+        const got = await fetchFile({ settings, ref, revision: commit ?? ref.revision, file }, cache, onProgress);
         commit ??= got.commit;
         return 'present';
       } catch (e) {
