@@ -111,6 +111,22 @@ export class RepoCache {
     }
   }
 
+  /** Commits with a snapshot directory, newest first (by the directory's modification time). */
+  async snapshotCommits(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, 'snapshots'));
+    } catch {
+      return [];
+    }
+    const dated: Array<[string, number]> = [];
+    for (const name of names) {
+      const info = await stat(this.snapshotDir(name)).catch(() => undefined);
+      if (info?.isDirectory()) dated.push([name, info.mtimeMs]);
+    }
+    return dated.sort((a, b) => b[1] - a[1]).map(([name]) => name);
+  }
+
   /** Paths (relative, `/`-separated) of all files in a snapshot; empty when there is none. */
   async listSnapshot(commit: string): Promise<string[]> {
     const base = this.snapshotDir(commit);

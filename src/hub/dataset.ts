@@ -90,6 +90,11 @@ export async function resolveDatasetRepo(
     if (cached.complete) return cached.files.map((f) => cache.pointerPath(cachedCommit, f));
   }
   if (settings.offline) {
+    // Python's `datasets` downloads by commit and records no ref: offline, any snapshot with the whole split will do
+    for (const commit of cachedCommit ? [] : await cache.snapshotCommits()) {
+      const found = selectSplitFiles(await cache.listSnapshot(commit), split, options.config);
+      if (found.complete) return found.files.map((f) => cache.pointerPath(commit, f));
+    }
     throw new QaFtError('OFFLINE_MISS', `offline: split '${split}' of ${describeRepo(ref)} (revision '${ref.revision}') is not in the cache ${cache.root}`, {
       hint: 'run once without --offline / HF_HUB_OFFLINE=1 to download it, or pass a local file with --input',
     });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { QaFtError } from '../../src/errors.js';
@@ -67,6 +67,10 @@ test('offline: a cached split is used; a missing one is a one-line OFFLINE_MISS'
     return true;
   });
   assert.equal(hub.requests.length, seen);
+
+  // a snapshot without a ref (Python's datasets downloads by commit) is found offline too
+  await rm(join(home.dir, 'hub', 'datasets--rajpurkar--squad', 'refs'), { recursive: true });
+  assert.deepEqual(await resolveDatasetFiles('rajpurkar/squad', 'train'), paths);
 });
 
 test('unknown split → NOT_FOUND_ON_HUB listing the splits there are', async () => {
