@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { DistilBertConfig } from './config.js';
+import { matMul } from './gradients.js';
 
 /** Parameters by Hugging Face name. */
 export type Params = ReadonlyMap<string, tf.Tensor>;
@@ -67,12 +68,29 @@ function layerNorm(x: tf.Tensor3D, p: Params, prefix: string): tf.Tensor3D {
   return tf.add(tf.mul(normed, param(p, `${prefix}.weight`)), param(p, `${prefix}.bias`));
 }
 
-/** torch.nn.Linear: y = x·Wᵀ + b with W stored [out, in]. */
+/**
+ * y = x·Wᵀ + b on 2-D x, W stored [out, in] as torch.nn.Linear. Its gradient is written out (dx = dy·W,
+ * dW = dyᵀ·x, db = Σ dy) so that no weight-sized transpose is recorded for the backward pass: on wasm the flagged
+ * matMuls become explicit transposes (see matMul), and the transpose of W is done once, in the forward pass.
+ */
+const linear2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc]; // [N, in], [out, in], [out]
+  save([x, w]);
+  return {
+    value: tf.add(matMul(x, w, false, true), bias), // [N, out]
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [matMul(dy, sw), matMul(dy, sx, true, false), tf.sum(dy, 0)]; // [N, in], [out, in], [out]
+    },
+  };
+});
+
+/** torch.nn.Linear over the last axis of [B, T, in]. */
 function linear(x: tf.Tensor3D, p: Params, prefix: string): tf.Tensor3D {
   const [b, t, d] = x.shape;
   const w = param(p, `${prefix}.weight`); // [out, in]
-  const y = tf.matMul(tf.reshape(x, [b * t, d]), w, false, true); // [B·T, out]
-  return tf.reshape(tf.add(y, param(p, `${prefix}.bias`)), [b, t, w.shape[0] as number]);
+  const y = linear2d(tf.reshape(x, [b * t, d]), w, param(p, `${prefix}.bias`)); // [B·T, out]
+  return tf.reshape(y, [b, t, w.shape[0] as number]);
 }
 
 function embeddings(c: DistilBertConfig, p: Params, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {

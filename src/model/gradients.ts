@@ -19,6 +19,18 @@ function unbroadcast(dy: tf.Tensor, shape: number[]): tf.Tensor {
   return tf.reshape(summed, shape);
 }
 
+/**
+ * matMul(a, b, transposeA, transposeB), with the transposes done explicitly on the wasm backend: its fast path
+ * (XNNPACK) serves only 2-D matMul without transpose flags; a flagged one falls to a scalar loop ~20× slower
+ * (measured in /work/shared/ENGINE.md). Other backends get the flags (native BLAS takes them for free).
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  if ((transposeA || transposeB) && a.rank === 2 && b.rank === 2 && tf.getBackend() === 'wasm') {
+    return tf.matMul(transposeA ? tf.transpose(a) : a, transposeB ? tf.transpose(b) : b);
+  }
+  return tf.matMul(a, b, transposeA, transposeB);
+}
+
 function at(saved: tf.Tensor[], i: number): tf.Tensor {
   const t = saved[i];
   if (t === undefined) throw new Error(`gradient: saved tensor ${i} missing`);
@@ -117,10 +129,10 @@ const GRADIENTS: { kernelName: string; inputsToSave?: string[]; outputsToSave?: 
         throw new Error(`BatchMatMul gradient: batch dims of [${a.shape}] and [${b.shape}] differ (broadcast not supported)`);
       }
       // C = op(A)·op(B); each case is dC pushed back through the transposes.
-      if (!tA && !tB) return { a: () => tf.matMul(dy, b, false, true), b: () => tf.matMul(a, dy, true, false) };
-      if (!tA && tB) return { a: () => tf.matMul(dy, b, false, false), b: () => tf.matMul(dy, a, true, false) };
-      if (tA && !tB) return { a: () => tf.matMul(b, dy, false, true), b: () => tf.matMul(a, dy, false, false) };
-      return { a: () => tf.matMul(b, dy, true, true), b: () => tf.matMul(dy, a, true, true) };
+      if (!tA && !tB) return { a: () => matMul(dy, b, false, true), b: () => matMul(a, dy, true, false) };
+      if (!tA && tB) return { a: () => matMul(dy, b, false, false), b: () => matMul(dy, a, true, false) };
+      if (tA && !tB) return { a: () => matMul(b, dy, false, true), b: () => matMul(a, dy, false, false) };
+      return { a: () => matMul(b, dy, true, true), b: () => matMul(dy, a, true, true) };
     },
   },
   {
