@@ -10,10 +10,12 @@
  *
  * State (m, v) is keyed by the parameter's Hugging Face name and created on the first update, like torch.
  * Memory: each line above is computed and assigned before the next starts and intermediates are disposed at
- * once, so the update holds at most two full-size temporaries of one parameter at a time.
+ * once, so the update holds at most two full-size temporaries of one parameter at a time. On the `native` backend
+ * the engine's fused in-place kernel does the same update in one pass with no temporary at all.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
+import { nativeAdamWUpdate } from '../engine/index.js';
 
 export interface AdamWOptions {
   readonly weightDecay: number;
@@ -125,13 +127,16 @@ export class AdamW {
       const grad = grads.get(name);
       if (grad === undefined) continue;
       const { m, v } = this.momentsOf(name, p);
+      const decay = this.weightDecay !== 0 && isDecayed(name, p.shape);
+      const hyper = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: decay ? this.weightDecay : 0, step: t, gradScale: scale };
+      if (nativeAdamWUpdate(p, grad, m, v, hyper)) continue;
       const assign = (target: tf.Variable, fn: () => tf.Tensor): void => {
         const next = tf.tidy(fn);
         target.assign(next);
         next.dispose();
       };
       const g = scale === 1 ? grad : tf.mul(grad, scale); // same shape as p
-      if (this.weightDecay !== 0 && isDecayed(name, p.shape)) assign(p, () => tf.mul(p, 1 - lr * this.weightDecay));
+      if (decay) assign(p, () => tf.mul(p, 1 - lr * this.weightDecay));
       assign(m, () => tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
       assign(v, () => tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
       if (g !== grad) g.dispose();
