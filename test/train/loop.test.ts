@@ -1,0 +1,155 @@
+/**
+ * The epoch loop on a stand-in model (loss ½‖W − T‖², known gradient) and a stand-in evaluator: what it batches,
+ * when it evaluates and logs, what a divergence leaves on disk. The real model's end-to-end runs are in
+ * learning.test.ts and resume.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { isQaFtError } from '../../src/errors.js';
+import type { SquadRow } from '../../src/data/types.js';
+import { writeSafetensors } from '../../src/model/safetensors.js';
+import type { QaBatch, QaModel } from '../../src/model/types.js';
+import type { Feature } from '../../src/tokenize/types.js';
+import { trainLoop, type Split, type TrainLoopOptions } from '../../src/train/loop.js';
+import { makeTempDir } from '../helpers/cli.js';
+
+interface StandIn extends QaModel {
+  widths: number[];
+  calls: number;
+}
+
+/** `nanAtCall`: the 1-based lossAndGradients call that returns a NaN loss. */
+function standInModel(nanAtCall = Infinity): StandIn {
+  const params = new Map<string, tf.Variable>([['w.weight', tf.variable(tf.zeros([1, 3]))]]);
+  const model: StandIn = {
+    widths: [],
+    calls: 0,
+    config: { padTokenId: 0 } as QaModel['config'],
+    backend: 'cpu',
+    params,
+    forward: () => Promise.reject(new Error('unused')),
+    logits: () => {
+      throw new Error('unused');
+    },
+    lossAndGradients(batch: QaBatch) {
+      model.calls += 1;
+      model.widths.push(...batch.inputIds.map((r) => r.length));
+      const w = params.get('w.weight') as tf.Variable;
+      const diff = tf.tidy(() => tf.sub(w, tf.tensor2d([[1, 2, 3]]))); // [1, 3]
+      const loss = tf.tidy(() => (model.calls === nanAtCall ? tf.scalar(NaN) : tf.mul(tf.sum(tf.square(diff)), 0.5)) as tf.Scalar);
+      return { loss, grads: new Map<string, tf.Tensor>([['w.weight', diff]]) };
+    },
+    async save(dir: string) {
+      const data = (await w().data()) as Float32Array;
+      await writeSafetensors(join(dir, 'model.safetensors'), new Map([['w.weight', { shape: [1, 3], data }]]));
+    },
+    dispose: () => w().dispose(),
+  };
+  const w = (): tf.Variable => params.get('w.weight') as tf.Variable;
+  return model;
+}
+
+/** `n` features of lengths 3, 4, … cycling up to 9, with their rows. */
+function split(n: number): Split {
+  const features: Feature[] = [];
+  const rows: SquadRow[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = 3 + (i % 7);
+    features.push({ exampleId: `e${i}`, inputIds: Array.from({ length: len }, (_, t) => t + 1), offsets: [], startPosition: 1, endPosition: 1 });
+    rows.push({ id: `e${i}`, title: '', context: 'c', question: 'q', answers: { text: ['c'], answer_start: [0] } });
+  }
+  return { rows, features };
+}
+
+function options(outDir: string, over: Partial<TrainLoopOptions> = {}): TrainLoopOptions & { evals: number[] } {
+  const evals: number[] = [];
+  return {
+    outDir, epochs: 2, batchSize: 4, learningRate: 0.1, weightDecay: 0, warmupRatio: 0, maxGradNorm: 1,
+    gradientAccumulationSteps: 1, seed: 1, padToMaxLength: false, maxLength: 12, padTokenId: 0, evalEvery: 'epoch',
+    loggingSteps: 1, resume: false, tokenizerFiles: [],
+    evaluate: async (_m, s) => {
+      evals.push(s.features.length);
+      return { evalLoss: 0.5, exactMatch: 40 + evals.length, f1: 50 + evals.length, count: s.rows.length };
+    },
+    evals,
+    ...over,
+  };
+}
+
+test('NaN loss in epoch 2 → TRAINING_DIVERGED naming step and the kept epoch-1 checkpoint; nothing of epoch 2 saved', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel(5 + 2); // 20 features / batch 4 = 5 steps per epoch: call 7 is step 2 of epoch 2
+  try {
+    await assert.rejects(trainLoop(model, { train: split(20), test: split(4) }, options(dir)), (e) => {
+      assert.ok(isQaFtError(e) && e.code === 'TRAINING_DIVERGED');
+      assert.match(e.message, /epoch 2: loss is NaN at optimizer step 7; the last good checkpoint is .*checkpoint-epoch-1/);
+      return true;
+    });
+    assert.ok(existsSync(join(dir, 'checkpoint-epoch-1', 'trainer_state.json')));
+    assert.ok(existsSync(join(dir, 'checkpoint-epoch-1', 'optimizer.safetensors')));
+    assert.ok(!existsSync(join(dir, 'checkpoint-epoch-2')));
+    assert.ok(!existsSync(join(dir, 'model.safetensors')), 'no final model from a diverged run');
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('--eval-every 3 evaluates at steps 3, 6, 9 (not per epoch); metrics.jsonl has a line per step and per eval', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    const o = options(dir, { evalEvery: 3, epochs: 2 });
+    const result = await trainLoop(model, { train: split(20), test: split(4) }, o); // 10 steps
+    const lines = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    assert.deepEqual(lines.filter((l) => 'eval_f1' in l).map((l) => l.step), [3, 6, 9]);
+    assert.deepEqual(lines.filter((l) => 'loss' in l).map((l) => l.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal(o.evals.length, 3);
+    assert.equal(result.bestMetric, 53);
+    const state = JSON.parse(await readFile(join(dir, 'trainer_state.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(state.global_step, 10);
+    assert.equal((state.log_history as unknown[]).length, lines.length);
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('gradient accumulation 2 over 5 batches → 3 optimizer steps per epoch (the short tail is applied)', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    const result = await trainLoop(model, { train: split(20), test: split(4) }, options(dir, { gradientAccumulationSteps: 2 }));
+    assert.equal(result.globalStep, 6);
+    assert.equal(model.calls, 10);
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('dynamic padding pads each batch to its longest member; --pad-to-max-length pads every row to max length', async () => {
+  await tf.setBackend('cpu');
+  for (const padToMaxLength of [false, true]) {
+    const { dir, cleanup } = await makeTempDir();
+    const model = standInModel();
+    try {
+      await trainLoop(model, { train: split(28), test: split(4) }, options(dir, { padToMaxLength, epochs: 1 }));
+      if (padToMaxLength) assert.deepEqual(new Set(model.widths), new Set([12]));
+      else {
+        assert.ok(Math.max(...model.widths) === 9 && Math.min(...model.widths) < 9, `widths ${[...new Set(model.widths)]}`);
+      }
+    } finally {
+      model.dispose();
+      await cleanup();
+    }
+  }
+});
