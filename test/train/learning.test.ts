@@ -62,6 +62,11 @@ test('tiny random DistilBERT learns one-fact synthetic QA: EM ≥ 90 on held-out
     assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.match(svg, /<polyline class="loss"[^>]* points="(?:[\d.]+,[\d.]+ ){5,}/);
     assert.match(svg, /<polyline class="f1"[^>]* points="[\d.]+,[\d.]+ [\d.]+,[\d.]+"/);
+
+    // the output directory is a model `qa-ft ask` loads, tokenizer included
+    const ask = await runCli(['ask', '--model', out, '--question', 'what is the pet of oscar?', '--context', "oscar's pet is copper river cat .", '--doc-stride', '16', '--backend', 'wasm', '--json']);
+    assert.equal(ask.code, 0, ask.stderr);
+    assert.equal((JSON.parse(ask.stdout) as { answer: string }).answer, 'copper river cat');
   } finally {
     await cleanup();
   }
