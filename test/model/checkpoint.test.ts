@@ -142,10 +142,18 @@ describe('checkpoints', () => {
     await assert.rejects(loadQaModel(dir, { backend: 'cpu' }), (e: unknown) => e instanceof QaFtError && e.code === 'BAD_FORMAT' && e.message.includes('model.safetensors'));
   });
 
-  test('no tensors leak when loading fails', async () => {
-    const dir = await modelDir(await sub(), reference, { hidden_dim: 48 });
+  test('a tensor that fails to read after others loaded → error, and no tensors leak', async () => {
+    const dir = await modelDir(await sub(), reference);
+    // Retype the last tensor as I32 (same byte size, so the header stays valid): it fails only when read.
+    const path = join(dir, 'model.safetensors');
+    const raw = await readFile(path);
+    const headerEnd = 8 + Number(raw.readBigUInt64LE(0));
+    const header = raw.subarray(8, headerEnd).toString('utf8');
+    const patched = header.replace('"qa_outputs.weight":{"dtype":"F32"', '"qa_outputs.weight":{"dtype":"I32"');
+    assert.notEqual(patched, header);
+    await writeFile(path, Buffer.concat([raw.subarray(0, 8), Buffer.from(patched), raw.subarray(headerEnd)]));
     const before = tf.memory().numTensors;
-    await assert.rejects(loadQaModel(dir, { backend: 'cpu' }));
+    await assert.rejects(loadQaModel(dir, { backend: 'cpu' }), /qa_outputs\.weight has dtype I32/);
     assert.equal(tf.memory().numTensors, before);
   });
 });
