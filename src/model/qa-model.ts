@@ -2,10 +2,11 @@
  * The QaModel of src/model/types.ts: load from / save to a Hugging Face model directory (config.json +
  * model.safetensors), build from a config alone (`--init random`), forward, loss and gradients by HF name.
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { selectBackend } from './backend.js';
 import { configToJson, loadConfig, type DistilBertConfig } from './config.js';
 import {
@@ -126,10 +127,11 @@ class DistilBertQa implements QaModel {
     this.assertAlive();
     const tensors = new Map<string, TensorSource>();
     for (const [name, v] of this.params) tensors.set(name, { shape: v.shape, data: async () => (await v.data()) as Float32Array });
-    await writeDirAtomic(dir, async (tmp) => {
-      await writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify(configToJson(this.config), null, 2)}\n`);
-      await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-    });
+    // Each file is written atomically (temp + rename) into `dir`, weights first; other files in `dir` (a
+    // checkpoint's optimizer state, a tokenizer) are kept, as save_pretrained does.
+    await mkdir(dir, { recursive: true });
+    await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+    await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(configToJson(this.config), null, 2)}\n`);
   }
 
   dispose(): void {

@@ -1,6 +1,6 @@
 /** Loading and saving Hugging Face model directories: names, shapes, base checkpoints, round trips. */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
@@ -76,6 +76,19 @@ describe('checkpoints', () => {
       a.dispose();
       b.dispose();
     }
+  });
+
+  test('save into a directory keeps its other files and leaves no temporary files', async () => {
+    const dir = await sub();
+    await writeFile(join(dir, 'optimizer.safetensors'), 'keep me');
+    const model = await loadQaModel(tinyDir, { backend: 'cpu' });
+    try {
+      await model.save(dir);
+    } finally {
+      model.dispose();
+    }
+    assert.deepEqual((await readdir(dir)).sort(), ['config.json', 'model.safetensors', 'optimizer.safetensors']);
+    assert.equal(await readFile(join(dir, 'optimizer.safetensors'), 'utf8'), 'keep me');
   });
 
   test('a weight whose shape disagrees with config.json → one-line error with both shapes', async () => {
