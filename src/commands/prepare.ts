@@ -2,10 +2,10 @@
  * `qa-ft prepare`: a SQuAD file (or the hub's rajpurkar/squad) → tokenized, labelled train/test features on disk.
  */
 import { Command } from 'commander';
-import { QaFtError, isQaFtError } from '../errors.js';
-import { resolveDatasetFiles, resolveModel } from '../hub/index.js';
+import { QaFtError } from '../errors.js';
+import { resolveDatasetFiles, resolveTokenizer, type DownloadProgress } from '../hub/index.js';
 import { parseSplit } from '../data/split.js';
-import { prepareDataset, type PrepareOptions, type PreparePhase } from '../tokenize/pipeline.js';
+import type { PrepareOptions, PreparePhase } from '../tokenize/pipeline.js';
 import type { PreparedManifest } from '../data/prepared.js';
 import { createProgress, info, printJson } from './output.js';
 
@@ -83,22 +83,24 @@ export function summarize(m: PreparedManifest, outDir: string, seconds: number):
 async function run(raw: RawOptions): Promise<void> {
   const o = parsePrepareOptions(raw);
   const progress = createProgress();
+  let downloading = '';
+  const onDownload = (e: DownloadProgress): void => {
+    if (e.file !== downloading) {
+      downloading = e.file;
+      progress.start(`Downloading ${e.repo}/${e.file}`, e.total);
+    }
+    progress.update(e.done, { 'MB/s': e.bytesPerSecond / 1e6 });
+  };
   let inputs: string[];
   let dataset: string | undefined;
   if (o.input !== undefined) inputs = [o.input];
   else {
     dataset = DEFAULT_DATASET;
-    inputs = await resolveDatasetFiles(DEFAULT_DATASET, parseSplit(o.split).name, {
-      onProgress: (e) => progress.update(e.done, { file: e.file }),
-    });
+    inputs = await resolveDatasetFiles(DEFAULT_DATASET, parseSplit(o.split).name, { onProgress: onDownload });
   }
-  let tokenizerDir: string;
-  try {
-    tokenizerDir = o.tokenizer ?? (await resolveModel(DEFAULT_MODEL));
-  } catch (e) {
-    if (!isQaFtError(e)) throw e;
-    throw new QaFtError(e.code, e.message, { hint: 'pass --tokenizer DIR with the model tokenizer (tokenizer.json or vocab.txt)' });
-  }
+  const tokenizerDir = await resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL, { onProgress: onDownload });
+  // loaded here so that other commands do not pay for the tokenizer, Arrow and Parquet modules at start-up
+  const { prepareDataset } = await import('../tokenize/pipeline.js');
   let phase: PreparePhase | undefined;
   try {
     const { manifest, seconds } = await prepareDataset({ ...o, inputs, dataset, tokenizerDir }, (p) => {
@@ -125,7 +127,7 @@ export function prepareCommand(): Command {
     .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', '42')
     .option('--max-length <n>', 'tokens per window, special tokens included', '384')
     .option('--doc-stride <n>', 'split long contexts into overlapping windows sharing N tokens (run_qa.py uses 128); off by default')
-    .option('--tokenizer <dir>', `tokenizer directory (tokenizer.json or vocab.txt) (default: ${DEFAULT_MODEL})`)
+    .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json or vocab.txt) or hub model id (default: ${DEFAULT_MODEL})`)
     .option('--out <dir>', 'output directory', './qa-ft-data')
     .option('--skip-invalid', 'drop rows whose answer does not match the context, or with an empty context or question')
     .option('--json', 'print the manifest as JSON instead of the summary')

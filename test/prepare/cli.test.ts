@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { readPrepared } from '../../src/data/prepared.js';
+import { readSquad } from '../../src/data/read.js';
+import { parseSplit } from '../../src/data/split.js';
+import type { SquadRow } from '../../src/data/types.js';
+import { makeTempDir, runCli, sharedDir, type CliResult } from '../helpers/cli.js';
+
+const parquet = join(sharedDir, 'data', 'squad-v1.1', 'train-first5000.parquet');
+const tokenizer = join(sharedDir, 'models', 'distilbert-base-uncased');
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let rows: SquadRow[];
+
+before(async () => {
+  tmp = await makeTempDir();
+  rows = (await readSquad(parquet, { split: parseSplit('train[:40]') })).rows;
+});
+after(() => tmp.cleanup());
+
+async function jsonl(name: string, rs: readonly unknown[]): Promise<string> {
+  const path = join(tmp.dir, name);
+  await writeFile(path, rs.map((r) => JSON.stringify(r)).join('\n'));
+  return path;
+}
+
+/** Runs prepare into a fresh out dir under tmp; returns the result and that dir. */
+async function prepare(args: string[]): Promise<CliResult & { out: string }> {
+  const base = join(tmp.dir, `run-${Math.random().toString(36).slice(2)}`);
+  await mkdir(base);
+  const out = join(base, 'out');
+  const r = await runCli(['prepare', '--tokenizer', tokenizer, '--out', out, ...args]);
+  return { ...r, out };
+}
+
+/** One line on stderr, exit ≠ 0, no stack trace, no output directory and no temporary leftovers. */
+async function assertRefused(r: CliResult & { out: string }, message: RegExp): Promise<void> {
+  assert.notEqual(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  const last = lines[lines.length - 1] ?? '';
+  assert.match(last, /^qa-ft: error: /, r.stderr);
+  assert.match(last, message);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.ok(!lines.some((l) => l.startsWith('qa-ft:') && l !== last), 'a single error line');
+  assert.equal(existsSync(r.out), false, 'nothing written');
+  assert.deepEqual(await readdir(dirname(r.out)), [], 'no temporary directory left');
+}
+
+test('prepare --json on a Parquet slice writes the four Arrow files and prints the manifest', async () => {
+  const r = await prepare(['--input', parquet, '--split', 'train[:200]', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const manifest = JSON.parse(r.stdout);
+  assert.deepEqual(manifest.sizes, { train: { rows: 160, features: 160 }, test: { rows: 40, features: 40 } });
+  assert.equal(manifest.split, 'train[:200]');
+  assert.equal(manifest.seed, 42);
+  assert.equal(manifest.maxLength, 384);
+  assert.equal(manifest.docStride, null);
+  assert.equal(manifest.source.format, 'parquet');
+  const back = await readPrepared(r.out);
+  assert.deepEqual(back.manifest, manifest);
+  assert.equal(back.train.features.length, 160);
+  assert.ok(back.train.features.every((f) => f.inputIds.length <= 384 && f.inputIds[0] === 101));
+});
+
+test('prepare prints a one-paragraph summary; --doc-stride makes extra windows', async () => {
+  const r = await prepare(['--input', parquet, '--split', 'train[:100]', '--max-length', '128', '--doc-stride', '32', '--test-size', '0.1', '--seed', '7']);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = r.stderr.split('\n').filter((l) => l.startsWith('Prepared'));
+  assert.equal(summary.length, 1);
+  assert.match(summary[0] ?? '', /90 train and 10 test examples \(test size 0\.1, seed 7\).*doc stride 32/);
+  const back = await readPrepared(r.out);
+  assert.ok(back.train.features.length > 90);
+  assert.equal(back.manifest.labelRule, 'whole');
+});
+
+// Each run is a separate process; they are independent, so a few run at once.
+describe('bad input: one line, exit ≠ 0, no stack trace, nothing written', { concurrency: 3 }, () => {
+  test('missing input file', async () => {
+    await assertRefused(await prepare(['--input', join(tmp.dir, 'missing.parquet')]), /missing\.parquet does not exist/);
+  });
+
+  test('a file that is not Parquet, Arrow or JSON', async () => {
+    const path = join(tmp.dir, 'data.csv');
+    await writeFile(path, 'id,context\n');
+    await assertRefused(await prepare(['--input', path]), /data\.csv is not Parquet, Arrow IPC or SQuAD JSON/);
+  });
+
+  test('a missing column', async () => {
+    const path = await jsonl('noq.jsonl', rows.map(({ question: _q, ...rest }) => rest));
+    await assertRefused(await prepare(['--input', path]), /noq\.jsonl: missing column 'question'/);
+  });
+
+  test('a mistyped column', async () => {
+    const path = await jsonl('badtype.jsonl', rows.map((r, i) => (i === 5 ? { ...r, context: 42 } : r)));
+    await assertRefused(await prepare(['--input', path]), /badtype\.jsonl: row 5: field 'context' must be a string, got number 42/);
+  });
+
+  test("answer_start that does not match the text: count reported; --skip-invalid skips them and says how many", async () => {
+    const bad = rows.map((r, i) => (i < 3 ? { ...r, answers: { text: r.answers.text, answer_start: [r.answers.answer_start[0]! + 2] } } : r));
+    const path = await jsonl('shifted.jsonl', bad);
+    await assertRefused(await prepare(['--input', path]), /3 rows have an answer_start that does not match answers\.text.*--skip-invalid/);
+    const ok = await prepare(['--input', path, '--skip-invalid']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /3 invalid rows skipped/);
+    assert.equal((await readPrepared(ok.out)).manifest.counts.skippedInvalid, 3);
+  });
+
+  test('an empty context', async () => {
+    const path = await jsonl('emptyctx.jsonl', rows.map((r, i) => (i === 2 ? { ...r, context: '', answers: { text: [], answer_start: [] } } : r)));
+    await assertRefused(await prepare(['--input', path]), /row 2 .*context is empty/);
+  });
+
+  test('an empty question', async () => {
+    const path = await jsonl('emptyq.jsonl', rows.map((r, i) => (i === 4 ? { ...r, question: ' ' } : r)));
+    await assertRefused(await prepare(['--input', path]), /row 4 .*question is empty/);
+  });
+
+  test('a question so long that no context fits is skipped with a count; if every one is, it is an error', async () => {
+    const long = 'why '.repeat(400); // 400 tokens: more than max length 384
+    const path = await jsonl('longq.jsonl', rows.map((r, i) => (i % 10 === 0 ? { ...r, question: long } : r)));
+    const ok = await prepare(['--input', path, '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).counts.skippedLongQuestion, 4);
+    const back = await readPrepared(ok.out);
+    assert.equal(back.train.rows.length + back.test.rows.length, 36);
+    const all = await jsonl('alllong.jsonl', rows.map((r) => ({ ...r, question: long })));
+    await assertRefused(await prepare(['--input', all]), /no row fits max length 384/);
+  });
+
+  test('a malformed --split', async () => {
+    await assertRefused(await prepare(['--input', parquet, '--split', 'train[:abc]']), /malformed --split 'train\[:abc\]'/);
+  });
+
+  test('a test size outside [0, 1)', async () => {
+    await assertRefused(await prepare(['--input', parquet, '--test-size', '1.5']), /--test-size must be in \[0, 1\), got 1\.5/);
+    await assertRefused(await prepare(['--input', parquet, '--test-size', 'abc']), /--test-size must be a number/);
+  });
+});
+
+test('a failed run leaves an existing output directory untouched', async () => {
+  const first = await prepare(['--input', parquet, '--split', 'train[:20]', '--test-size', '0']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.deepEqual((await readPrepared(first.out)).manifest.sizes.test, { rows: 0, features: 0 }); // --test-size 0
+  const before = await readPrepared(first.out);
+  const r = await runCli(['prepare', '--tokenizer', tokenizer, '--out', first.out, '--input', join(tmp.dir, 'nope.json')]);
+  assert.equal(r.code, 1);
+  assert.deepEqual((await readPrepared(first.out)).manifest, before.manifest);
+});
