@@ -92,7 +92,11 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
   if (raw.config !== undefined && raw.init !== 'random') {
     throw new QaFtError('BAD_ARGUMENT', '--config only applies with --init random', { hint: 'a pretrained model brings its own config.json' });
   }
-  const evalEvery = raw.evalEvery === 'epoch' ? 'epoch' : num('--eval-every', raw.evalEvery, { int: true, min: 1 });
+  const everyN = Number(raw.evalEvery);
+  if (raw.evalEvery !== 'epoch' && !(Number.isInteger(everyN) && everyN >= 1)) {
+    throw new QaFtError('BAD_ARGUMENT', `--eval-every must be 'epoch' or a number of steps >= 1, got '${raw.evalEvery}'`);
+  }
+  const evalEvery = raw.evalEvery === 'epoch' ? 'epoch' : everyN;
   const batchSize = num('--batch-size', raw.batchSize, { int: true, min: 1 });
   return {
     dataDir: raw.data,

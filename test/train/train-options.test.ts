@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isQaFtError } from '../../src/errors.js';
+import { parseTrainOptions, trainCommand } from '../../src/commands/train.js';
+import { makeTempDir, runCli } from '../helpers/cli.js';
+
+/** Parses `args` with the real command's options and defaults, without running it. */
+async function parse(args: string[]) {
+  const command = trainCommand().exitOverride().action(() => {});
+  await command.parseAsync(args, { from: 'user' });
+  return parseTrainOptions(command.opts());
+}
+
+test('defaults are the HF Trainer / tutorial ones: 3 epochs, lr 2e-5, batch 16, wd 0.01, no warm-up, clip 1.0', async () => {
+  const o = await parse([]);
+  assert.equal(o.epochs, 3);
+  assert.equal(o.learningRate, 2e-5);
+  assert.equal(o.batchSize, 16);
+  assert.equal(o.evalBatchSize, 16);
+  assert.equal(o.weightDecay, 0.01);
+  assert.equal(o.warmupRatio, 0);
+  assert.equal(o.maxGradNorm, 1);
+  assert.equal(o.gradientAccumulationSteps, 1);
+  assert.equal(o.seed, 42);
+  assert.equal(o.evalEvery, 'epoch');
+  assert.equal(o.padToMaxLength, false);
+  assert.equal(o.init, 'pretrained');
+  assert.equal(o.model, 'distilbert-base-uncased');
+  assert.equal(o.resume, false);
+});
+
+test('--eval-every 200 → every 200 steps; --pad-to-max-length and --resume are flags', async () => {
+  const o = await parse(['--eval-every', '200', '--pad-to-max-length', '--resume', '--init', 'random']);
+  assert.equal(o.evalEvery, 200);
+  assert.equal(o.padToMaxLength, true);
+  assert.equal(o.resume, true);
+  assert.equal(o.init, 'random');
+});
+
+for (const [args, pattern] of [
+  [['--eval-every', '0'], /--eval-every must be 'epoch' or a number of steps >= 1, got '0'/],
+  [['--eval-every', 'never'], /--eval-every must be 'epoch' or a number of steps >= 1, got 'never'/],
+  [['--lr', 'fast'], /--lr must be a number > 0, got 'fast'/],
+  [['--epochs', '1.5'], /--epochs must be an integer >= 1/],
+  [['--warmup-ratio', '2'], /--warmup-ratio must be a number >= 0 and <= 1, got '2'/],
+  [['--init', 'zeros'], /--init must be 'pretrained' or 'random', got 'zeros'/],
+  [['--config', 'c.json'], /--config only applies with --init random/],
+] as const) {
+  test(`${args.join(' ')} → BAD_ARGUMENT naming the option`, async () => {
+    await assert.rejects(parse([...args]), (e) => isQaFtError(e) && e.code === 'BAD_ARGUMENT' && pattern.test(e.message));
+  });
+}
+
+test('a --data directory that was never prepared → exit 1 with a one-line hint, no stack trace', async () => {
+  const { dir, cleanup } = await makeTempDir();
+  try {
+    const r = await runCli(['train', '--data', dir, '--out', `${dir}/out`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^qa-ft: error: .* is not a prepared-data directory \(no manifest\.json\) \(run `qa-ft prepare --out DIR` first\)\n$/);
+  } finally {
+    await cleanup();
+  }
+});
