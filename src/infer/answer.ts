@@ -47,6 +47,11 @@ export interface Answer {
   readonly end: number | null;
 }
 
+/** A window's logits with its token ids (the argmax strategy decodes ids). */
+interface ItemWindow extends WindowLogits {
+  readonly inputIds: readonly number[];
+}
+
 /** n-best size of HF `utils_qa`; raised to top-k when more answers are asked for. */
 const N_BEST = 20;
 
@@ -113,8 +118,7 @@ export async function answerQuestions(
     padTokenId: model.config.padTokenId,
     withLabels: false,
   });
-  const perItem: WindowLogits[][] = items.map(() => []);
-  const idsPerItem: number[][][] = items.map(() => []);
+  const perItem: ItemWindow[][] = items.map(() => []);
   options.onProgress?.(0, batches.length);
   for (let b = 0; b < batches.length; b++) {
     const { batch, featureIndices } = batches[b]!;
@@ -123,11 +127,11 @@ export async function answerQuestions(
       const f = features[fi]!;
       const n = f.inputIds.length;
       perItem[owner[fi]!]!.push({
+        inputIds: f.inputIds,
         offsets: f.offsets,
         startLogits: out.startLogits[row]!.slice(0, n), // [T_f]
         endLogits: out.endLogits[row]!.slice(0, n), // [T_f]
       });
-      idsPerItem[owner[fi]!]!.push([...f.inputIds]);
     });
     options.onProgress?.(b + 1, batches.length);
   }
@@ -136,7 +140,7 @@ export async function answerQuestions(
   for (let i = 0; i < items.length; i++) {
     const windows = perItem[i]!;
     if (strategy === 'argmax') {
-      results.push([await argmaxAnswer(tokenizer, idsPerItem[i]!, windows)]);
+      results.push([await argmaxAnswer(tokenizer, windows)]);
       continue;
     }
     const spans = bestSpans(items[i]!.context, windows, { maxAnswerLength, nBest: Math.max(N_BEST, topK) });
@@ -160,10 +164,10 @@ export async function answerQuestions(
  * kept and transformers' clean-up. With several windows (a context the seed could not take whole), the window
  * whose argmax start + end logits are highest answers.
  */
-async function argmaxAnswer(tokenizer: QaTokenizer, ids: readonly number[][], windows: readonly WindowLogits[]): Promise<Answer> {
-  let best = argmaxSpan(ids[0]!, windows[0]!);
+async function argmaxAnswer(tokenizer: QaTokenizer, windows: readonly ItemWindow[]): Promise<Answer> {
+  let best = argmaxSpan(windows[0]!.inputIds, windows[0]!);
   for (let w = 1; w < windows.length; w++) {
-    const span = argmaxSpan(ids[w]!, windows[w]!);
+    const span = argmaxSpan(windows[w]!.inputIds, windows[w]!);
     if (span.score > best.score) best = span;
   }
   return { answer: await seedDecode(tokenizer, best.ids), score: best.probability, start: best.start, end: best.end };
