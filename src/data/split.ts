@@ -26,9 +26,7 @@ export function parseSplit(text: string): SplitSpec {
   const m = SPLIT_RE.exec(text.trim());
   if (!m) throw bad('not of the form NAME[FROM:TO]');
   const [, name, fromS, fromPct, toS, toPct, roundingS] = m;
-  if (fromS !== undefined && toS !== undefined && Boolean(fromPct) !== Boolean(toPct)) {
-    throw bad('both bounds must be percentages or both absolute');
-  }
+  // as in datasets, one `%` makes both bounds percentages (`train[10%:20]` = 10% to 20%)
   const unit = fromPct || toPct ? '%' : 'abs';
   const from = fromS === undefined ? undefined : Number(fromS);
   const to = toS === undefined ? undefined : Number(toS);

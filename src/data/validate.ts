@@ -3,7 +3,7 @@
  * and the content checks of a selected slice (empty text, `answer_start` that does not point at `text`).
  */
 import { QaFtError } from '../errors.js';
-import { codePointLength, codePointSlice } from './text.js';
+import { codePointLength, codePointSlice, pyStrip } from './text.js';
 import type { SquadRow } from './types.js';
 
 /** The columns a SQuAD source must have (`title` may be absent: it is not used for training). */
@@ -72,8 +72,8 @@ export function coerceRow(raw: Record<string, unknown>, file: string, row: numbe
 
 /** What is wrong with a row's content, or null. */
 export function rowProblem(r: SquadRow): { kind: 'empty' | 'answer'; detail: string } | null {
-  if (r.context.trim() === '') return { kind: 'empty', detail: 'context is empty' };
-  if (r.question.trim() === '') return { kind: 'empty', detail: 'question is empty' };
+  if (pyStrip(r.context) === '') return { kind: 'empty', detail: 'context is empty' };
+  if (pyStrip(r.question) === '') return { kind: 'empty', detail: 'question is empty' };
   for (let k = 0; k < r.answers.text.length; k++) {
     const text = r.answers.text[k] as string;
     const start = r.answers.answer_start[k] as number;

@@ -25,10 +25,12 @@ test('percent bounds round half to even, as Python round() does', () => {
   assert.deepEqual(splitRange(parseSplit('train[:35%]'), 10), { from: 0, to: 4 });
   // pct1_dropremainder: k * floor(n / 100)
   assert.deepEqual(splitRange(parseSplit('train[:10%](pct1_dropremainder)'), 1099), { from: 0, to: 100 });
+  // one % makes both bounds percentages, as in datasets
+  assert.deepEqual(splitRange(parseSplit('train[10%:20]'), 1000), { from: 100, to: 200 });
 });
 
 test('malformed splits are rejected with the accepted forms', () => {
-  for (const bad of ['train[:abc]', 'train[5000]', 'train[:10%', '[:5]', 'train[:10%:5]', 'train[1%:5]', 'train[:101%]', 'train[:5](closest)x']) {
+  for (const bad of ['train[:abc]', 'train[5000]', 'train[:10%', '[:5]', 'train[:10%:5]', 'train[:101%]', 'train[:5](closest)x']) {
     assert.throws(() => parseSplit(bad), { code: 'BAD_ARGUMENT', message: /malformed --split/ }, bad);
   }
 });
