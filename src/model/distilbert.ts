@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { DistilBertConfig } from './config.js';
 import { matMul } from './gradients.js';
+import { dropoutMask } from './random.js';
 
 /** Parameters by Hugging Face name. */
 export type Params = ReadonlyMap<string, tf.Tensor>;
@@ -39,7 +40,8 @@ function param(p: Params, name: string): tf.Tensor {
 
 function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: DropoutContext): T {
   if (!ctx.training || rate === 0) return x;
-  return tf.dropout(x, rate, undefined, ctx.nextSeed()) as T;
+  const mask = tf.tensor(dropoutMask(x.size, rate, ctx.nextSeed()), x.shape); // same shape as x: 0 or 1/(1-rate)
+  return tf.mul(x, mask) as T;
 }
 
 /**

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import type { DistilBertConfig } from './config.js';
+import { normalSample } from './random.js';
 import { SafetensorsFile } from './safetensors.js';
 
 /** Every trainable parameter with its shape, in module order. torch.nn.Linear weights are [out, in]. */
@@ -55,36 +56,6 @@ export function initialTensor(c: DistilBertConfig, name: string, shape: number[]
     values.fill(0, c.padTokenId * c.dim, (c.padTokenId + 1) * c.dim); // the padding row, exactly +0
   }
   return tf.tensor(values, shape, 'float32');
-}
-
-/**
- * `count` draws of normal(0, std) from a seeded generator (xorshift128+ and Box–Muller). Hand-written because
- * tf.randomNormal's seeded path takes ~18 s for distilbert-base's 66M values; this takes well under a second.
- */
-export function normalSample(count: number, std: number, seed: number): Float32Array {
-  let s0 = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  let s1 = Math.imul(seed ^ 0x85ebca6b, 0xc2b2ae35) >>> 0 || 2;
-  const next = (): number => {
-    // xorshift on two 32-bit words; 2^-32 resolution is plenty for Box–Muller at float32 precision.
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x >>> 0;
-    return ((s0 + s1) >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < 8; i++) next(); // let the seed's bits spread
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const u = 1 - next(); // (0, 1]: log is finite
-    const r = std * Math.sqrt(-2 * Math.log(u));
-    const theta = 2 * Math.PI * next();
-    out[i] = r * Math.cos(theta);
-    if (i + 1 < count) out[i + 1] = r * Math.sin(theta);
-  }
-  return out;
 }
 
 /** Each name gets its own seed derived from `seed`, so adding a layer does not change the others. */

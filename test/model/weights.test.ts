@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/model/config.js';
-import { normalSample, parameterShapes, seedFor } from '../../src/model/weights.js';
+import { dropoutMask, normalSample } from '../../src/model/random.js';
+import { parameterShapes, seedFor } from '../../src/model/weights.js';
 import { sharedDir } from '../helpers/cli.js';
 import { join } from 'node:path';
 
@@ -42,5 +43,18 @@ describe('weights', () => {
     assert.notDeepEqual(normalSample(10, 1, 7), normalSample(10, 1, 8));
     assert.notEqual(seedFor(42, 'qa_outputs.weight'), seedFor(42, 'qa_outputs.bias'));
     assert.notEqual(seedFor(42, 'qa_outputs.weight'), seedFor(43, 'qa_outputs.weight'));
+  });
+
+  test('dropoutMask: zeros with probability rate, survivors scaled by 1/(1-rate)', () => {
+    const n = 100_000;
+    const m = dropoutMask(n, 0.1, 5);
+    let zeros = 0;
+    for (const v of m) {
+      if (v === 0) zeros++;
+      else assert.equal(v, Math.fround(1 / 0.9));
+    }
+    assert.ok(Math.abs(zeros / n - 0.1) < 0.005, `dropped ${zeros / n}`); // 5 standard errors
+    assert.deepEqual(dropoutMask(50, 0.5, 9), dropoutMask(50, 0.5, 9));
+    assert.notDeepEqual(dropoutMask(50, 0.5, 9), dropoutMask(50, 0.5, 10));
   });
 });
