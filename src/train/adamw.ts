@@ -10,8 +10,8 @@
  *
  * State (m, v) is keyed by the parameter's Hugging Face name and created on the first update, like torch.
  * Memory: each line above is computed and assigned before the next starts and intermediates are disposed at
- * once, so the update holds at most two full-size temporaries of one parameter at a time. On the `native` backend
- * the engine's fused in-place kernel does the same update in one pass with no temporary at all.
+ * once, so the update holds at most three temporaries of one parameter's size at a time. On the `native`
+ * backend the engine's fused in-place kernel does the same update in one pass with no temporary at all.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
@@ -69,6 +69,21 @@ export function adamwReference(
     v.push(vi);
   });
   return { param, m, v };
+}
+
+/** Sets a variable to `fn()` (inside tidy, so scalar operands are freed); no-op without `fn`. */
+function assign(target: tf.Variable, fn: (() => tf.Tensor) | undefined): void {
+  if (fn === undefined) return;
+  const next = tf.tidy(fn);
+  target.assign(next);
+  next.dispose();
+}
+
+/** `fn(t)` (inside tidy), disposing `t`: a chain of element-wise steps that keeps one intermediate alive. */
+function replace(t: tf.Tensor, fn: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const out = tf.tidy(() => fn(t));
+  t.dispose();
+  return out;
 }
 
 interface Moments {
@@ -130,20 +145,16 @@ export class AdamW {
       const decay = this.weightDecay !== 0 && isDecayed(name, p.shape);
       const hyper = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: decay ? this.weightDecay : 0, step: t, gradScale: scale };
       if (nativeAdamWUpdate(p, grad, m, v, hyper)) continue;
-      const assign = (target: tf.Variable, fn: () => tf.Tensor): void => {
-        const next = tf.tidy(fn);
-        target.assign(next);
-        next.dispose();
-      };
-      const g = scale === 1 ? grad : tf.mul(grad, scale); // same shape as p
-      if (decay) assign(p, () => tf.mul(p, 1 - lr * this.weightDecay));
-      assign(m, () => tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
-      assign(v, () => tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
-      if (g !== grad) g.dispose();
-      assign(p, () => {
-        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps); // √v̂ + ε, same shape as p
-        return tf.sub(p, tf.mul(tf.div(m, denom), stepSize));
-      });
+      // The clipping coefficient s is folded into the scalar factors ((1−β1)·s, (1−β2)·s²), so the scaled
+      // gradient is never materialised. Each line holds at most three temporaries of p's size, freed at once.
+      assign(p, decay ? () => tf.mul(p, 1 - lr * this.weightDecay) : undefined);
+      assign(m, () => tf.add(tf.mul(m, this.beta1), tf.mul(grad, (1 - this.beta1) * scale)));
+      assign(v, () => tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(grad), (1 - this.beta2) * scale * scale)));
+      let x = tf.tidy(() => tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps)); // √v̂ + ε
+      x = replace(x, (denom) => tf.div(m, denom)); // m / (√v̂ + ε)
+      x = replace(x, (ratio) => tf.sub(p, tf.mul(ratio, stepSize))); // p − lr/(1−β1^t) · ratio
+      p.assign(x);
+      x.dispose();
     }
   }
 
