@@ -249,7 +249,15 @@ export async function runTrain(o: TrainCommandOptions, onEvent: (e: TrainEvent) 
       maxLength: data.manifest.maxLength,
       padTokenId: model.config.padTokenId,
       tokenizerFiles: tokenizerFiles(data.manifest, modelDir),
-      evaluate: (m, split) => evaluateModel(m, split.rows, split.features, { batchSize: o.evalBatchSize }),
+      evaluate: async (m, split) => {
+        const progress = createProgress({ quiet: o.quiet });
+        progress.start('Evaluating', Math.ceil(split.features.length / o.evalBatchSize));
+        try {
+          return await evaluateModel(m, split.rows, split.features, { batchSize: o.evalBatchSize, onProgress: (done) => progress.update(done) });
+        } finally {
+          progress.stop();
+        }
+      },
       onEvent,
     });
   } finally {
