@@ -5,16 +5,37 @@
 #include <cstdint>
 #include <vector>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include "kernels.h"
 #include "parallel.h"
 
 namespace {
 
+// Big tensors are fresh mmap'd zero pages (V8 callocs them). Touching them 4 KiB at a time costs a page fault
+// each, which on a busy VM dominated whole kernels (1.2 s to first-write 94 MB against 12-40 ms warm); asking
+// for transparent huge pages (THP "madvise" mode) makes that 512x fewer faults. A hint only: errors are ignored.
+void AdviseHuge(uint8_t* p, size_t bytes) {
+#ifdef __linux__
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (bytes < 2 * kHuge) return;
+  uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 template <typename T>
 T* Ptr(const Napi::Value& v) {
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  uint8_t* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
-  return reinterpret_cast<T*>(base + ta.ByteOffset());
+  uint8_t* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  AdviseHuge(base, ta.ByteLength());
+  return reinterpret_cast<T*>(base);
 }
 
 template <typename T>

@@ -4,7 +4,9 @@
  * transformer training step spends its time in. Also an in-place AdamW update for the trainer.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import os from 'node:os';
+import { guardAliases, NativeBackend } from './backend.js';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { kernelCalls, withFallback, type NativeKernel } from './kernel-util.js';
 import { elementwiseKernels } from './kernels-elementwise.js';
@@ -35,13 +37,15 @@ export async function registerNativeBackend(options: { threads?: number } = {}):
     addon.setThreads(options.threads);
   }
   if (tf.findBackendFactory(NATIVE_BACKEND) !== null) return { ok: true };
+  // Released output arrays kept for reuse: up to 1/8 of the machine's memory, at most 2 GiB.
+  const poolBytes = Math.min(2 ** 31, Math.floor(os.totalmem() / 8));
   // Priority 0: never chosen implicitly over the defaults; qa-ft selects it by name.
-  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), 0);
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(poolBytes), 0);
   const native = new Map(NATIVE_KERNELS.map((k) => [k.name, k]));
   for (const k of tf.getKernelsForBackend('cpu')) {
     const mine = native.get(k.kernelName);
     const kernelFunc = mine === undefined ? k.kernelFunc : withFallback(mine, k.kernelFunc, addon);
-    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc });
+    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guardAliases(kernelFunc) });
   }
   return { ok: true };
 }

@@ -5,6 +5,7 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArray } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
+import { NativeBackend } from './backend.js';
 
 export interface KernelArgs {
   inputs: NamedTensorInfoMap;
@@ -37,6 +38,16 @@ export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/** An output array of `n` floats, recycled when the backend can (contents arbitrary: the kernel writes all). */
+export function allocF32(backend: MathBackendCPU, n: number): Float32Array {
+  return backend instanceof NativeBackend ? backend.allocF32(n) : new Float32Array(n);
+}
+
+/** A zeroed output array (scatter-add targets). */
+export function allocF32Zeroed(backend: MathBackendCPU, n: number): Float32Array {
+  return backend instanceof NativeBackend ? backend.allocF32Zeroed(n) : new Float32Array(n);
 }
 
 /** Registers `values` as a new tensor on the backend (no copy). */

@@ -4,7 +4,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { BINARY, UNARY, type NativeAddon } from './addon.js';
-import { f32, isF32, output, sizeOf, stridesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, f32, isF32, output, sizeOf, stridesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
 
 export interface BroadcastPlan {
   outShape: number[];
@@ -52,7 +52,7 @@ function unary(op: number) {
   return ({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined => {
     const x = inputs['x'] as TensorInfo;
     if (!isF32(x)) return undefined;
-    const out = new Float32Array(sizeOf(x.shape));
+    const out = allocF32(backend, sizeOf(x.shape));
     addon.unary(op, f32(backend, x), out);
     return output(backend, [...x.shape], 'float32', out);
   };
@@ -64,7 +64,7 @@ function binary(op: number) {
     if (!isF32(a, b)) return undefined;
     const plan = planBroadcast(a.shape, b.shape);
     if (plan === undefined) return undefined;
-    const out = new Float32Array(sizeOf(plan.outShape));
+    const out = allocF32(backend, sizeOf(plan.outShape));
     if (out.length > 0) addon.binary(op, f32(backend, a), f32(backend, b), out, plan.shape, plan.aStrides, plan.bStrides);
     return output(backend, plan.outShape, 'float32', out);
   };
@@ -76,7 +76,7 @@ function addN({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo |
   const shape = xs[0]!.shape;
   if (!xs.every((x) => x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]))) return undefined;
   const size = sizeOf(shape);
-  const out = new Float32Array(size);
+  const out = allocF32(backend, size);
   out.set(f32(backend, xs[0]!));
   const flat = Float64Array.of(size), one = Float64Array.of(1);
   for (const x of xs.slice(1)) if (size > 0) addon.binary(BINARY.Add, out, f32(backend, x), out, flat, one, one);

@@ -4,11 +4,14 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Any32, NativeAddon } from './addon.js';
-import { f32, isF32, output, sizeOf, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, allocF32Zeroed, f32, isF32, output, sizeOf, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
 
 /** Transposes a 4-byte array; size-1 dims dropped and axes that stay adjacent merged first. */
-export function transposeValues(addon: NativeAddon, x: Any32, shape: readonly number[], perm: readonly number[]): Any32 {
-  const out = new (x.constructor as new (n: number) => Any32)(x.length);
+export function transposeValues(
+  addon: NativeAddon, x: Any32, shape: readonly number[], perm: readonly number[],
+  alloc: (n: number) => Any32 = (n) => new (x.constructor as new (n: number) => Any32)(n),
+): Any32 {
+  const out = alloc(x.length);
   if (x.length === 0) return out;
   // Keep input axes of size > 1, in output order, then merge runs of consecutive input axes.
   const kept = perm.filter((p) => shape[p]! !== 1);
@@ -35,7 +38,8 @@ function transpose({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): 
   if (x.dtype !== 'float32' && x.dtype !== 'int32') return undefined;
   const perm = attrs['perm'] as number[];
   if (perm.length !== x.shape.length) return undefined;
-  const out = transposeValues(addon, valuesOf(backend, x) as Any32, x.shape, perm);
+  const xs = valuesOf(backend, x) as Any32;
+  const out = xs instanceof Float32Array ? transposeValues(addon, xs, x.shape, perm, (n) => allocF32(backend, n)) : transposeValues(addon, xs, x.shape, perm);
   return output(backend, perm.map((p) => x.shape[p]!), x.dtype, out);
 }
 
@@ -62,7 +66,7 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs, addon: Nativ
   const idRank = segmentIds.shape.length;
   if (idRank > x.shape.length || segmentIds.shape.some((d, i) => d !== x.shape[i])) return undefined;
   const rowShape = x.shape.slice(idRank);
-  const out = new Float32Array(numSegments * sizeOf(rowShape));
+  const out = allocF32Zeroed(backend, numSegments * sizeOf(rowShape));
   if (out.length > 0) {
     addon.segmentSum(f32(backend, x), valuesOf(backend, segmentIds) as Int32Array, out, sizeOf(rowShape), numSegments);
   }
@@ -81,7 +85,7 @@ function scatterNd({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): 
   const ids = valuesOf(backend, indices) as Int32Array;
   const v = shape[0]!;
   for (let i = 0; i < ids.length; i++) if (ids[i]! < 0 || ids[i]! >= v) return undefined; // cpu kernel reports it
-  const out = new Float32Array(sizeOf(shape));
+  const out = allocF32Zeroed(backend, sizeOf(shape));
   if (out.length > 0) addon.segmentSum(f32(backend, updates), ids, out, sizeOf(rowShape), v);
   return output(backend, [...shape], 'float32', out);
 }

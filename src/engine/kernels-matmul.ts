@@ -4,7 +4,8 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { ACTIVATION, type NativeAddon } from './addon.js';
-import { f32, isF32, output, sizeOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, f32, isF32, output, sizeOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 interface Plan {
   outShape: number[];
@@ -55,10 +56,11 @@ export function planMatMul(aShape: readonly number[], bShape: readonly number[],
 
 /** Runs the plan; folds "many A, one B" into a single gemm when A's matrices are contiguous rows. */
 function run(
+  backend: MathBackendCPU,
   addon: NativeAddon, a: Float32Array, b: Float32Array, p: Plan, transA: boolean, transB: boolean,
   bias: Float32Array | null, activation: number,
 ): Float32Array {
-  const c = new Float32Array(sizeOf(p.outShape));
+  const c = allocF32(backend, sizeOf(p.outShape));
   const batch = p.aIndex.length;
   const sharedB = batch > 1 && p.bIndex.every((v) => v === 0) && p.aIndex.every((v, i) => v === i);
   if (sharedB && !transA) {
@@ -75,7 +77,7 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon)
   const transA = attrs['transposeA'] === true, transB = attrs['transposeB'] === true;
   const plan = planMatMul(a.shape, b.shape, transA, transB);
   if (plan === undefined) return undefined;
-  const c = run(addon, f32(backend, a), f32(backend, b), plan, transA, transB, null, ACTIVATION.linear);
+  const c = run(backend, addon, f32(backend, a), f32(backend, b), plan, transA, transB, null, ACTIVATION.linear);
   return output(backend, plan.outShape, 'float32', c);
 }
 
@@ -95,7 +97,7 @@ function fusedMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon)
     }
     biasValues = f32(backend, bias);
   }
-  const c = run(addon, f32(backend, a), f32(backend, b), plan, transA, transB, biasValues, ACTIVATION[act]);
+  const c = run(backend, addon, f32(backend, a), f32(backend, b), plan, transA, transB, biasValues, ACTIVATION[act]);
   return output(backend, plan.outShape, 'float32', c);
 }
 

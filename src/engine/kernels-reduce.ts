@@ -1,7 +1,7 @@
 /** Reductions (`Sum`, `Mean`, `Max`, `Min`) over any axes and `Softmax` over the last axis. */
 import { backend_util, util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { REDUCE, type NativeAddon } from './addon.js';
-import { f32, isF32, output, sizeOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, f32, isF32, output, sizeOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
 import { transposeValues } from './kernels-indexing.js';
 
 function reduce(op: number, axisAttr: 'axis' | 'reductionIndices') {
@@ -21,7 +21,7 @@ function reduce(op: number, axisAttr: 'axis' | 'reductionIndices') {
     }
     const [outShape, reduceShape] = backend_util.computeOutAndReduceShapes(shape, inner);
     const reduceSize = sizeOf(reduceShape);
-    const out = new Float32Array(sizeOf(outShape));
+    const out = allocF32(backend, sizeOf(outShape));
     if (reduceSize === 0 && op !== REDUCE.Sum) return undefined; // max/mean of nothing: the cpu kernel's answer
     if (out.length > 0) addon.reduce(op, values, out, out.length, reduceSize);
     const keepDims = attrs['keepDims'] === true;
@@ -36,7 +36,7 @@ function softmax({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): Te
   const dim = attrs['dim'] as number;
   if (dim !== -1 && dim !== rank - 1) return undefined;
   const inner = logits.shape[rank - 1]!;
-  const out = new Float32Array(sizeOf(logits.shape));
+  const out = allocF32(backend, sizeOf(logits.shape));
   if (out.length > 0) addon.softmax(f32(backend, logits), out, out.length / inner, inner);
   return output(backend, [...logits.shape], 'float32', out);
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { skipReason } from './compare.js';
 import { loadAddonFile } from '../../src/engine/addon.js';
+import type { NativeBackend } from '../../src/engine/backend.js';
 import { nativeAdamWUpdate, nativeSumOfSquares, nativeThreads, registerNativeBackend } from '../../src/engine/index.js';
 import { adamwReference } from '../../src/train/adamw.js';
 
@@ -77,6 +78,42 @@ describe('the native backend', { skip }, () => {
     assert.equal(nativeAdamWUpdate(param, grad, m, v, { lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 }), false);
     assert.deepEqual(Array.from(param.dataSync()), [1, 2]);
     tf.dispose([param, m, v, grad]);
+  });
+
+  test('a released kernel output is recycled for the next output of its size', async () => {
+    await tf.setBackend('native');
+    const backend = tf.backend() as NativeBackend;
+    const x = tf.ones([300_000]);
+    const a = tf.mul(x, 2);
+    const before = backend.pooled;
+    a.dispose();
+    assert.equal(backend.pooled, before + 1_200_000);
+    const b = tf.mul(x, 3);
+    assert.equal(backend.pooled, before);
+    assert.equal(b.dataSync()[123], 3);
+    tf.dispose([x, b]);
+  });
+
+  test('an array read out with dataSync is never recycled under the reader', async () => {
+    await tf.setBackend('native');
+    const x = tf.ones([300_000]);
+    const a = tf.mul(x, 2);
+    const seen = a.dataSync();
+    a.dispose();
+    const b = tf.mul(x, 5);
+    assert.equal(seen[7], 2);
+    tf.dispose([x, b]);
+  });
+
+  test('a slice that views its input keeps that buffer out of the pool', async () => {
+    await tf.setBackend('native');
+    const x = tf.ones([300_000]);
+    const a = tf.mul(x, 2);
+    const s = tf.slice(a, [0], [150_000]); // the cpu Slice returns a subarray of a's buffer
+    a.dispose();
+    const b = tf.mul(x, 7); // would land in a's buffer if it had been pooled
+    assert.equal(s.dataSync()[9], 2);
+    tf.dispose([x, s, b]);
   });
 
   test('sum of squares: 1² + 2² + … + 100² = 338350', async () => {

@@ -1,0 +1,105 @@
+/**
+ * Part `matmul`: GFLOP/s of every matmul variant a DistilBERT step runs, through the TF.js `native` backend
+ * (kernel + output allocation + TF.js bookkeeping) against the same gemm called on the raw addon into a warm,
+ * preallocated output ("raw sgemm"), at distilbert-base shapes (B·T = 16·384 = 6144 tokens).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { nativeAddon } from '../src/engine/index.js';
+
+export interface MatmulRow {
+  variant: string;
+  shapes: string;
+  nativeGflops: number;
+  rawGflops: number;
+  ratio: number;
+}
+
+interface Variant {
+  name: string;
+  a: number[];
+  b: number[];
+  transA: boolean;
+  transB: boolean;
+  bias?: boolean;
+}
+
+export function variants(scale: number): Variant[] {
+  const n = Math.max(1, Math.round(6144 * scale)), bh = Math.max(1, Math.round(192 * scale));
+  return [
+    { name: 'plain (q/k/v/out_lin fwd)', a: [n, 768], b: [768, 768], transA: false, transB: false },
+    { name: 'plain (lin1 fwd)', a: [n, 768], b: [768, 3072], transA: false, transB: false },
+    { name: 'plain (lin2 fwd)', a: [n, 3072], b: [3072, 768], transA: false, transB: false },
+    { name: 'transposeB (x·Wᵀ, dX)', a: [n, 768], b: [3072, 768], transA: false, transB: true },
+    { name: 'transposeA (dW = xᵀ·dY)', a: [n, 768], b: [n, 3072], transA: true, transB: false },
+    { name: 'both transposed', a: [768, n], b: [3072, 768], transA: true, transB: true },
+    { name: 'fused bias (x·Wᵀ + b)', a: [n, 768], b: [3072, 768], transA: false, transB: true, bias: true },
+    { name: 'broadcast [B,T,D]×[D,F]', a: [Math.max(1, Math.round(16 * scale)), 384, 768], b: [768, 768], transA: false, transB: false },
+    { name: 'batched QKᵀ (attention)', a: [bh, 384, 64], b: [bh, 384, 64], transA: false, transB: true },
+    { name: 'batched P·V (attention)', a: [bh, 384, 384], b: [bh, 384, 64], transA: false, transB: false },
+    { name: 'batched dP = dY·Vᵀ', a: [bh, 384, 64], b: [bh, 384, 64], transA: false, transB: true },
+    { name: 'batched dV = Pᵀ·dY', a: [bh, 384, 384], b: [bh, 384, 64], transA: true, transB: false },
+  ];
+}
+
+function flops(v: Variant): { flops: number; m: number; n: number; k: number; batch: number } {
+  const ra = v.a.length, rb = v.b.length;
+  const m = v.transA ? v.a[ra - 1]! : v.a[ra - 2]!;
+  const k = v.transA ? v.a[ra - 2]! : v.a[ra - 1]!;
+  const n = v.transB ? v.b[rb - 2]! : v.b[rb - 1]!;
+  const batch = v.a.slice(0, -2).reduce((x, y) => x * y, 1);
+  return { flops: 2 * m * n * k * batch, m, n, k, batch };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Median seconds of `reps` runs after one warm-up. */
+function time(fn: () => void, reps: number): number {
+  fn();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    ts.push((performance.now() - t0) / 1000);
+  }
+  return median(ts);
+}
+
+/** Runs every variant on the active `native` backend. */
+export function benchMatmul(options: { scale: number; reps: number }): MatmulRow[] {
+  const addon = nativeAddon();
+  if (addon === undefined || tf.getBackend() !== 'native') throw new Error('the native backend must be active');
+  const rows: MatmulRow[] = [];
+  for (const v of variants(options.scale)) {
+    const { flops: f, m, n, k, batch } = flops(v);
+    const a = tf.randomUniform(v.a, -1, 1);
+    const b = tf.randomUniform(v.b, -1, 1);
+    const bias = v.bias ? tf.randomUniform([n], -1, 1) : undefined;
+    const run = (): void => {
+      const c = bias ? tf.fused.matMul({ a, b, transposeA: v.transA, transposeB: v.transB, bias }) : tf.matMul(a, b, v.transA, v.transB);
+      c.dispose();
+    };
+    const nativeS = time(run, options.reps);
+    const av = a.dataSync() as Float32Array, bv = b.dataSync() as Float32Array;
+    const biasV = bias ? (bias.dataSync() as Float32Array) : null;
+    const out = new Float32Array(batch * m * n);
+    const rawRank = v.b.length === 2 && batch > 1; // one shared B: the kernel folds it into one gemm, as raw does
+    const idx = Int32Array.from({ length: rawRank ? 1 : batch }, (_, i) => i);
+    const bIdx = v.b.length === 2 ? new Int32Array(idx.length) : idx;
+    const rawS = time(
+      () => addon.matmul(av, bv, out, idx, bIdx, rawRank ? batch * m : m, n, k, v.transA, v.transB, biasV, 0),
+      options.reps,
+    );
+    rows.push({
+      variant: v.name,
+      shapes: `${JSON.stringify(v.a)}${v.transA ? 'ᵀ' : ''}×${JSON.stringify(v.b)}${v.transB ? 'ᵀ' : ''}`,
+      nativeGflops: f / nativeS / 1e9,
+      rawGflops: f / rawS / 1e9,
+      ratio: rawS / nativeS,
+    });
+    tf.dispose([a, b, ...(bias ? [bias] : [])]);
+  }
+  return rows;
+}

@@ -1,0 +1,178 @@
+/**
+ * `npm run bench [-- PART… --steps N --threads N --quick --backends native,wasm,cpu]`: the one benchmark harness.
+ * Parts (all by default, in this order):
+ *   matmul   GFLOP/s of every matmul variant on `native` vs raw OpenBLAS sgemm
+ *   train    full training step (forward, backward, clip, AdamW) of distilbert-base, batch 16, padded to 384 and
+ *            with dynamic padding over the SQuAD lengths, per backend, beside PyTorch; projected seed-job time
+ *   infer    inference throughput (forward only) at 16×384, beside PyTorch
+ *   profile  per-kernel time of one native training step
+ *   prepare, ask   the standalone bench/prepare.ts and bench/ask-cold-start.ts scripts, when present
+ * Each measurement runs in its own process (bench/worker.ts) so its peak RSS is its own.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { nativeAvailable, registerNativeBackend } from '../src/engine/index.js';
+import { benchMatmul } from './matmul.js';
+import { epochShapes, readLengths } from './batches.js';
+import { LENGTHS_FILE, REPO_ROOT } from './paths.js';
+import { printTable, fmt } from './table.js';
+import { runTorch, torchMissing } from './torch.js';
+
+const PARTS = ['matmul', 'train', 'infer', 'profile', 'prepare', 'ask'] as const;
+type Part = (typeof PARTS)[number];
+
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    steps: { type: 'string', default: '2' },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    quick: { type: 'boolean', default: false },
+    backends: { type: 'string', default: 'native,wasm,cpu' },
+  },
+});
+const unknown = positionals.filter((p) => !(PARTS as readonly string[]).includes(p));
+if (unknown.length > 0) {
+  console.error(`unknown part(s) ${unknown.join(', ')}; choose from ${PARTS.join(', ')}`);
+  process.exit(2);
+}
+const parts = new Set<Part>(positionals.length > 0 ? (positionals as Part[]) : PARTS);
+const steps = Number(opt.steps), threads = Number(opt.threads);
+// --quick: a smoke run at a fraction of the size (numbers not comparable with the full run's)
+const Q = opt.quick ? { batch: 4, seq: 128, layers: 2, scale: 1 / 16 } : { batch: 16, seq: 384, layers: 6, scale: 1 };
+const backends = opt.backends.split(',').map((s) => s.trim()).filter(Boolean);
+const JOB = { examples: 4000, epochs: 3 }; // the seed job: qa-ft train on 4000 rows × 3 epochs
+
+type Json = Record<string, unknown>;
+
+function worker(args: string[]): Json | { error: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench', 'worker.ts'), ...args], {
+    cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 1 << 26,
+  });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last) as Json;
+  } catch {
+    const err = (r.stderr || r.stdout).trim().split('\n').filter((l) => /error/i.test(l)).pop();
+    return { error: `worker failed (exit ${r.status ?? r.signal}): ${err ?? 'no output'}` };
+  }
+}
+
+const isErr = (j: Json | { error: string }): j is { error: string } => 'error' in j;
+const log = (s = ''): void => console.log(s);
+
+log(`qa-ft bench — ${new Date().toISOString()}, ${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}, threads ${threads}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+if (os.loadavg()[0]! > os.availableParallelism()) log('note: the machine is busy (load > cores): numbers are pessimistic');
+const native = nativeAvailable();
+if (!native.ok) log(`note: native backend unavailable: ${native.reason}`);
+const torchWhyNot = torchMissing();
+if (torchWhyNot !== undefined) log(`note: PyTorch baseline skipped: ${torchWhyNot}`);
+
+// ---- matmul -------------------------------------------------------------------------------------------------
+if (parts.has('matmul')) {
+  log('\n## matmul kernels on native (median of 5), vs the raw addon sgemm into a warm preallocated output');
+  if (!native.ok) log('skipped: native backend unavailable');
+  else {
+    await registerNativeBackend({ threads });
+    tf.env().set('PROD', true);
+    await tf.setBackend('native');
+    const rows = benchMatmul({ scale: Q.scale, reps: 5 });
+    printTable(['variant', 'shapes', 'native GFLOP/s', 'raw sgemm GFLOP/s', 'native/raw'],
+      rows.map((r) => [r.variant, r.shapes, fmt(r.nativeGflops, 1), fmt(r.rawGflops, 1), `${fmt(100 * r.ratio, 0)}%`]));
+    const worst = Math.min(...rows.map((r) => r.ratio));
+    log(`worst native/raw: ${fmt(100 * worst, 0)}% (target ≥ 80%)`);
+  }
+}
+
+// ---- train / infer ------------------------------------------------------------------------------------------
+interface Row { label: string; r: Json | { error: string }; torch?: Json | { error: string }; note?: string }
+const trainRows: Row[] = [];
+const lengths = await readLengths(LENGTHS_FILE);
+const jobShapes = epochShapes(lengths, Q.batch, JOB.examples);
+const jobTokensPerEpoch = jobShapes.reduce((s, t) => s + Q.batch * t, 0);
+const common = ['--batch', String(Q.batch), '--seq', String(Q.seq), '--threads', String(threads), '--layers', String(Q.layers)];
+
+function torchRun(extra: { lengths?: string; infer?: boolean }): Json | { error: string } | undefined {
+  if (torchWhyNot !== undefined) return undefined;
+  return runTorch({ threads, batch: Q.batch, seq: Q.seq, steps, warmup: 1, layers: Q.layers, ...extra });
+}
+
+if (parts.has('train')) {
+  log(`\n## training step (forward, backward, clip, AdamW), batch ${Q.batch}, ${Q.layers} layers, ${steps} timed steps after 1 warm-up`);
+  for (const backend of backends) {
+    if (backend === 'native') {
+      if (!native.ok) { trainRows.push({ label: 'native', r: { error: native.reason } }); continue; }
+      log(`native, padded to ${Q.seq}…`);
+      trainRows.push({ label: `native, padded ${Q.seq}`, r: worker(['--mode', 'train', '--backend', 'native', ...common, '--steps', String(steps)]) });
+      log('native, dynamic padding…');
+      trainRows.push({ label: 'native, dynamic', r: worker(['--mode', 'train', '--backend', 'native', ...common, '--steps', String(steps), '--lengths', LENGTHS_FILE]) });
+    } else {
+      // wasm and cpu are 10-200× slower: one layer at a smaller batch, scaled ×layers×(batch/b) to an estimate
+      const b = backend === 'cpu' ? 1 : 2;
+      log(`${backend}: estimate from 1 layer at batch ${b}×${Q.seq} (1 step)…`);
+      const r = worker(['--mode', 'train', '--backend', backend, '--batch', String(b), '--seq', String(Q.seq), '--layers', '1', '--steps', '1', '--warmup', backend === 'cpu' ? '0' : '1']);
+      if (!isErr(r)) {
+        const s = (r['s_per_step'] as number) * Q.layers * (Q.batch / b);
+        r['s_per_step'] = s;
+        r['examples_per_s'] = Q.batch / s;
+        r['tokens_per_s'] = (Q.batch * Q.seq) / s;
+      }
+      trainRows.push({ label: `${backend}, padded ${Q.seq} (estimate)`, r, note: `1 layer × batch ${b} scaled ×${Q.layers * (Q.batch / b)}; RSS is of that run` });
+    }
+  }
+  const tp = torchRun({}), td = torchRun({ lengths: LENGTHS_FILE });
+  for (const row of trainRows) row.torch = row.label.includes('dynamic') ? td : tp;
+  if (tp) trainRows.push({ label: `PyTorch, padded ${Q.seq}`, r: tp });
+  if (td) trainRows.push({ label: 'PyTorch, dynamic', r: td });
+  printTable(['run', 's/step', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch (ex/s)', `seed job (${JOB.examples}×${JOB.epochs}, dynamic)`], trainRows.map(rowCells));
+  for (const row of trainRows) if (row.note) log(`  ${row.label}: ${row.note}`);
+  log(`seed job projection: ${JOB.epochs} epochs × ${jobShapes.length} batches, ${jobTokensPerEpoch} padded tokens per epoch (batches in file order) ÷ the dynamic run's tokens/s`);
+}
+
+function rowCells(row: Row): string[] {
+  if (isErr(row.r)) return [row.label, `— ${row.r.error}`, '', '', '', ''];
+  const r = row.r;
+  const exs = r['examples_per_s'] as number;
+  const t = row.torch && !isErr(row.torch) ? (row.torch['examples_per_s'] as number) : undefined;
+  const dynamic = row.label.includes('dynamic');
+  const tokS = r['tokens_per_s'] as number;
+  const job = dynamic && tokS > 0 ? `${fmt((JOB.epochs * jobTokensPerEpoch) / tokS / 3600, 2)} h` : '';
+  return [row.label, fmt(r['s_per_step'] as number, 2), fmt(exs, 3), String(r['peak_rss_mb']), t ? `${fmt(exs / t, 2)}×` : '', job];
+}
+
+if (parts.has('infer')) {
+  log(`\n## inference (forward only), batch ${Q.batch}×${Q.seq}, ${steps} timed batches after 1 warm-up`);
+  const rows: Row[] = [];
+  const tInfer = torchRun({ infer: true });
+  if (native.ok) rows.push({ label: 'native', r: worker(['--mode', 'infer', '--backend', 'native', ...common, '--steps', String(steps)]), ...(tInfer ? { torch: tInfer } : {}) });
+  if (tInfer) rows.push({ label: 'PyTorch', r: tInfer });
+  printTable(['run', 's/batch', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch', ''], rows.map(rowCells));
+}
+
+if (parts.has('profile')) {
+  log(`\n## per-kernel profile of one native training step (tf.profile), batch ${Q.batch}×${Q.seq}`);
+  if (!native.ok) log('skipped: native backend unavailable');
+  else {
+    const r = worker(['--mode', 'profile', '--backend', 'native', ...common]);
+    if (isErr(r)) log(r.error);
+    else {
+      const prof = r['profile'] as { name: string; ms: number; calls: number }[];
+      const total = prof.reduce((s, p) => s + p.ms, 0);
+      log(`step wall ${fmt(r['s_per_step'] as number, 2)} s; kernel time ${fmt(total / 1000, 2)} s (the rest: JS-side work such as dropout's random numbers and batch tensors)`);
+      printTable(['kernel', 'ms', 'calls', 'share'], prof.slice(0, 20).map((p) => [p.name, fmt(p.ms, 0), String(p.calls), `${fmt((100 * p.ms) / total, 1)}%`]));
+    }
+  }
+}
+
+for (const [part, file] of [['prepare', 'prepare.ts'], ['ask', 'ask-cold-start.ts']] as const) {
+  if (!parts.has(part)) continue;
+  log(`\n## ${part} (bench/${file})`);
+  const script = path.join(REPO_ROOT, 'bench', file);
+  if (!existsSync(script)) { log(`skipped: bench/${file} is not there yet`); continue; }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (r.status !== 0) log(`bench/${file} exited with ${r.status ?? r.signal}`);
+}
