@@ -115,6 +115,21 @@ Napi::Value SegmentSum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// select(cond: Uint8Array, t, e, out) over 4-byte elements
+Napi::Value Select(const Napi::CallbackInfo& info) {
+  qaft::Select(Ptr<uint8_t>(info[0]), Ptr<uint32_t>(info[1]), Ptr<uint32_t>(info[2]), Ptr<uint32_t>(info[3]),
+               info[0].As<Napi::TypedArray>().ElementLength());
+  return info.Env().Undefined();
+}
+
+// tile(x, out, elemSize, shape, reps)
+Napi::Value Tile(const Napi::CallbackInfo& info) {
+  std::vector<int64_t> shape = Shape(info[3]), reps = Shape(info[4]);
+  qaft::Tile(Ptr<uint8_t>(info[0]), Ptr<uint8_t>(info[1]), I32(info[2]), static_cast<int>(shape.size()), shape.data(),
+             reps.data());
+  return info.Env().Undefined();
+}
+
 // adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step, gradScale)
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
   qaft::AdamW(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]), Ptr<float>(info[3]),
@@ -144,6 +159,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("gather", Napi::Function::New(env, Gather));
   exports.Set("segmentSum", Napi::Function::New(env, SegmentSum));
+  exports.Set("select", Napi::Function::New(env, Select));
+  exports.Set("tile", Napi::Function::New(env, Tile));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
   exports.Set("sumOfSquares", Napi::Function::New(env, SumOfSquares));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

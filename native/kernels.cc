@@ -112,6 +112,7 @@ void UnaryOp(Unary op, const float* x, float* out, int64_t size) {
     case Unary::kLog: return MapUnary(x, out, size, [](float v) { return std::log(v); });
     case Unary::kAbs: return MapUnary(x, out, size, [](float v) { return std::fabs(v); });
     case Unary::kReciprocal: return MapUnary(x, out, size, [](float v) { return 1.f / v; });
+    case Unary::kFloor: return MapUnary(x, out, size, [](float v) { return std::floor(v); });
   }
 }
 
@@ -278,6 +279,48 @@ void UnsortedSegmentSum(const float* x, const int32_t* ids, float* out, int64_t 
       const float* src = x + r * inner;
       float* dst = out + static_cast<int64_t>(s) * inner;
       for (int64_t i = lo; i < hi; ++i) dst[i] += src[i];
+    }
+  });
+}
+
+void Select(const uint8_t* cond, const uint32_t* t, const uint32_t* e, uint32_t* out, int64_t size) {
+  ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = cond[i] ? t[i] : e[i];
+  });
+}
+
+void Tile(const uint8_t* x, uint8_t* out, int elemSize, int rank, const int64_t* shape, const int64_t* reps) {
+  std::vector<int64_t> outShape(rank), inStride(rank, 1);
+  int64_t total = 1;
+  for (int d = 0; d < rank; ++d) {
+    outShape[d] = shape[d] * reps[d];
+    total *= outShape[d];
+  }
+  if (total == 0) return;
+  for (int d = rank - 2; d >= 0; --d) inStride[d] = inStride[d + 1] * shape[d + 1];
+  const int64_t innerIn = shape[rank - 1], innerOut = outShape[rank - 1];
+  const int64_t rows = total / innerOut;
+  const size_t rowBytes = static_cast<size_t>(innerIn) * elemSize;
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, innerOut));
+  ParallelFor(rows, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      int64_t src = 0, rem = r;
+      for (int d = rank - 2; d >= 0; --d) {
+        src += (rem % outShape[d]) % shape[d] * inStride[d];
+        rem /= outShape[d];
+      }
+      const uint8_t* in = x + src * elemSize;
+      uint8_t* o = out + r * innerOut * elemSize;
+      if (innerIn == 1 && elemSize == 1) {
+        std::memset(o, *in, static_cast<size_t>(innerOut));
+      } else if (innerIn == 1 && elemSize == 4) {
+        uint32_t v;
+        std::memcpy(&v, in, 4);
+        uint32_t* o4 = reinterpret_cast<uint32_t*>(o);
+        for (int64_t i = 0; i < innerOut; ++i) o4[i] = v;
+      } else {
+        for (int64_t k = 0; k < reps[rank - 1]; ++k) std::memcpy(o + k * rowBytes, in, rowBytes);
+      }
     }
   });
 }

@@ -5,7 +5,7 @@
 
 namespace qaft {
 
-enum class Unary : int { kExp = 0, kErf, kTanh, kSqrt, kRsqrt, kSquare, kNeg, kRelu, kSigmoid, kLog, kAbs, kReciprocal };
+enum class Unary : int { kExp = 0, kErf, kTanh, kSqrt, kRsqrt, kSquare, kNeg, kRelu, kSigmoid, kLog, kAbs, kReciprocal, kFloor };
 enum class Binary : int { kAdd = 0, kSub, kMul, kDiv, kSquaredDiff, kMax, kMin };
 enum class Reduce : int { kSum = 0, kMax, kMin, kMean };
 enum class Activation : int { kLinear = 0, kRelu };
@@ -37,6 +37,12 @@ int64_t Gather(const uint32_t* x, const int32_t* indices, uint32_t* out, int64_t
 
 // out[numSegments, inner] (zeroed by the caller) += x[n, inner] at rows ids[n]; ids outside [0, numSegments) drop.
 void UnsortedSegmentSum(const float* x, const int32_t* ids, float* out, int64_t n, int64_t inner, int64_t numSegments);
+
+// out[i] = cond[i] ? t[i] : e[i] over 4-byte elements.
+void Select(const uint8_t* cond, const uint32_t* t, const uint32_t* e, uint32_t* out, int64_t size);
+
+// out = tile(x, reps) for 1- or 4-byte elements; out.shape[d] = shape[d] * reps[d].
+void Tile(const uint8_t* x, uint8_t* out, int elemSize, int rank, const int64_t* shape, const int64_t* reps);
 
 // PyTorch AdamW, in place, with the gradient multiplied by gradScale (e.g. the clipping coefficient) first.
 void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, double lr, double beta1, double beta2,

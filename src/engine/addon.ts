@@ -23,6 +23,8 @@ export interface NativeAddon {
   transpose(x: Any32, out: Any32, shape: Float64Array, perm: Int32Array): void;
   /** Returns the position of the first out-of-range index, or -1. */
   gather(x: Any32, indices: Int32Array, out: Any32, outer: number, axisDim: number, inner: number): number;
+  select(cond: Uint8Array, t: Any32, e: Any32, out: Any32): void;
+  tile(x: Float32Array | Int32Array | Uint8Array, out: Float32Array | Int32Array | Uint8Array, elemSize: number, shape: Float64Array, reps: Float64Array): void;
   segmentSum(x: F32, ids: Int32Array, out: F32, inner: number, numSegments: number): void;
   adamw(
     param: F32, grad: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
@@ -35,7 +37,7 @@ export interface NativeAddon {
 
 /** Op codes shared with native/kernels.h. */
 export const UNARY = {
-  Exp: 0, Erf: 1, Tanh: 2, Sqrt: 3, Rsqrt: 4, Square: 5, Neg: 6, Relu: 7, Sigmoid: 8, Log: 9, Abs: 10, Reciprocal: 11,
+  Exp: 0, Erf: 1, Tanh: 2, Sqrt: 3, Rsqrt: 4, Square: 5, Neg: 6, Relu: 7, Sigmoid: 8, Log: 9, Abs: 10, Reciprocal: 11, Floor: 12,
 } as const;
 export const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 } as const;
 export const REDUCE = { Sum: 0, Max: 1, Min: 2, Mean: 3 } as const;

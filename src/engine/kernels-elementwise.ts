@@ -1,10 +1,11 @@
 /**
  * Elementwise float32 kernels: unary maps, binary ops with NumPy broadcasting (dimensions coalesced in TS so the
- * native loop runs over long contiguous rows), and `AddN` (gradient accumulation).
+ * native loop runs over long contiguous rows), `AddN` (gradient accumulation), `Select` (masked attention
+ * scores) and `Tile` (`broadcastTo` of the masks).
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { BINARY, UNARY, type NativeAddon } from './addon.js';
-import { allocF32, f32, isF32, output, sizeOf, stridesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { BINARY, UNARY, type Any32, type NativeAddon } from './addon.js';
+import { allocF32, f32, isF32, output, sizeOf, stridesOf, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
 
 export interface BroadcastPlan {
   outShape: number[];
@@ -83,8 +84,42 @@ function addN({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo |
   return output(backend, [...shape], 'float32', out);
 }
 
+function select({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
+  const { condition, t, e } = inputs as { condition: TensorInfo; t: TensorInfo; e: TensorInfo };
+  if (condition.dtype !== 'bool' || t.dtype !== e.dtype || (t.dtype !== 'float32' && t.dtype !== 'int32')) return undefined;
+  const same = (s: number[]): boolean => s.length === t.shape.length && s.every((d, i) => d === t.shape[i]);
+  if (!same(condition.shape) || !same(e.shape)) return undefined; // the cpu kernel's row-select form
+  const n = sizeOf(t.shape);
+  const out = t.dtype === 'float32' ? allocF32(backend, n) : new Int32Array(n);
+  if (n > 0) {
+    addon.select(valuesOf(backend, condition) as Uint8Array, valuesOf(backend, t) as Any32, valuesOf(backend, e) as Any32, out);
+  }
+  return output(backend, [...t.shape], t.dtype, out);
+}
+
+/** Tile (what `broadcastTo` runs): float32, int32 and bool. */
+function tile({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
+  const x = inputs['x'] as TensorInfo;
+  const reps = attrs['reps'] as number[];
+  if (reps.length !== x.shape.length || x.shape.length === 0) return undefined;
+  const outShape = x.shape.map((d, i) => d * reps[i]!);
+  const n = sizeOf(outShape);
+  let out: Float32Array | Int32Array | Uint8Array;
+  if (x.dtype === 'float32') out = allocF32(backend, n);
+  else if (x.dtype === 'int32') out = new Int32Array(n);
+  else if (x.dtype === 'bool') out = new Uint8Array(n);
+  else return undefined;
+  if (n > 0) {
+    addon.tile(valuesOf(backend, x) as Float32Array | Int32Array | Uint8Array, out, out.BYTES_PER_ELEMENT,
+      Float64Array.from(x.shape), Float64Array.from(reps));
+  }
+  return backend.makeTensorInfo(outShape, x.dtype, out);
+}
+
 export const elementwiseKernels: readonly NativeKernel[] = [
   ...Object.entries(UNARY).map(([name, op]) => ({ name, impl: unary(op) })),
   ...Object.entries(BINARY).map(([name, op]) => ({ name, impl: binary(op) })),
   { name: 'AddN', impl: addN },
+  { name: 'Select', impl: select },
+  { name: 'Tile', impl: tile },
 ];

@@ -17,6 +17,7 @@ const UNARY: [string, (x: tf.Tensor) => tf.Tensor, number, number][] = [
   ['Log', tf.log, 0.01, 9],
   ['Abs', tf.abs, -3, 3],
   ['Reciprocal', tf.reciprocal, 0.1, 9],
+  ['Floor', tf.floor, -5, 5],
 ];
 
 const BINARY: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
@@ -73,5 +74,29 @@ describe('native elementwise kernels against the cpu kernels', { skip }, () => {
   test('AddN of four tensors (gradient accumulation)', async () => {
     const xs = [0, 1, 2, 3].map(() => randomTensor([5, 9], seed++));
     await expectSame('AddN', () => tf.addN(xs.map((x) => x())));
+  });
+
+  for (const shape of [[2, 3, 5, 7], [1], [0, 3]]) {
+    test(`Select picks t where the condition holds, e elsewhere, on [${shape}] (float32 and int32)`, async () => {
+      const c = randomTensor(shape, seed++);
+      const t = randomTensor(shape, seed++);
+      const e = randomTensor(shape, seed++);
+      await expectSame('Select', () => tf.where(tf.greater(c(), 0), t(), e()));
+      await expectSame('Select', () => tf.where(tf.greater(c(), 0), tf.cast(tf.mul(t(), 50), 'int32'), tf.cast(tf.mul(e(), 50), 'int32')));
+    });
+  }
+
+  for (const [shape, reps] of [[[3, 1, 5], [2, 4, 1]], [[1, 1], [3, 7]], [[2, 3], [1, 1]], [[4, 1], [1, 0]], [[5], [3]]] as const) {
+    test(`Tile [${shape}] by [${reps}] (float32, int32, bool)`, async () => {
+      const x = randomTensor([...shape], seed++);
+      await expectSame('Tile', () => tf.tile(x(), [...reps]));
+      await expectSame('Tile', () => tf.tile(tf.cast(tf.mul(x(), 50), 'int32'), [...reps]));
+      await expectSame('Tile', () => tf.cast(tf.tile(tf.greater(x(), 0), [...reps]), 'float32'));
+    });
+  }
+
+  test('broadcastTo of an attention mask [B, 1, 1, T] → [B, H, T, T] runs Tile', async () => {
+    const m = randomTensor([2, 1, 1, 9], seed++);
+    await expectSame('Tile', () => tf.cast(tf.broadcastTo(tf.greater(m(), 0), [2, 3, 9, 9]), 'float32'));
   });
 });
