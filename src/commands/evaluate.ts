@@ -78,6 +78,23 @@ async function loadData(data: string, split: string | undefined, limit: number |
   return { rows, features: loaded.features?.filter((f) => keep.has(f.exampleId)) ?? null, source: loaded.source };
 }
 
+/** Prepared features must fit the model: no window longer than its positions, no id beyond its vocabulary. */
+function checkFeaturesFit(features: readonly Feature[], config: { maxPositionEmbeddings: number; vocabSize: number }): void {
+  for (const f of features) {
+    if (f.inputIds.length > config.maxPositionEmbeddings) {
+      throw new QaFtError('BAD_DATA', `example '${f.exampleId}' has a ${f.inputIds.length}-token window, above the model's ${config.maxPositionEmbeddings} positions`, {
+        hint: 'prepare the data with a smaller --max-length',
+      });
+    }
+    const id = f.inputIds.find((t) => t >= config.vocabSize);
+    if (id !== undefined) {
+      throw new QaFtError('BAD_DATA', `example '${f.exampleId}' has token id ${id}, beyond the model's ${config.vocabSize}-token vocabulary`, {
+        hint: "the data was prepared with another model's tokenizer: run `qa-ft prepare --tokenizer` with this model",
+      });
+    }
+  }
+}
+
 function referencesOf(rows: readonly SquadRow[]): Record<string, readonly string[]> {
   return Object.fromEntries(rows.map((r) => [r.id, r.answers.text]));
 }
@@ -142,12 +159,7 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
       progress.start('Tokenizing', data.rows.length);
       ({ features } = await prepareFeatures(data.rows, tokenizer, { maxLength, docStride }, (done) => progress.update(done)));
     }
-    const tooLong = features.find((f) => f.inputIds.length > model.config.maxPositionEmbeddings);
-    if (tooLong) {
-      throw new QaFtError('BAD_DATA', `example '${tooLong.exampleId}' has a ${tooLong.inputIds.length}-token window, above the model's ${model.config.maxPositionEmbeddings} positions`, {
-        hint: 'prepare the data with a smaller --max-length',
-      });
-    }
+    checkFeaturesFit(features, model.config);
     const result = await evaluateModel(model, data.rows, features, {
       batchSize,
       maxAnswerLength,
