@@ -34,6 +34,8 @@ interface LoadedData {
   /** Already-tokenized windows (a prepared directory), or null to tokenize with the model's tokenizer. */
   readonly features: Feature[] | null;
   readonly source: string;
+  /** A caveat for the user about the data (e.g. contexts cut off when it was prepared). */
+  readonly notice?: string;
 }
 
 /** HF names the n-best file after the predictions file: predictions.json → nbest_predictions.json. */
@@ -52,7 +54,12 @@ async function loadData(data: string, split: string | undefined, limit: number |
       throw new QaFtError('BAD_ARGUMENT', `--split for a prepared directory is 'test' or 'train', got '${which}'`);
     }
     const prepared = await readPrepared(data);
-    loaded = { ...prepared[which], source: `${data} (${which})` };
+    const m = prepared.manifest;
+    const notice =
+      m.docStride === null && m.counts.truncated > 0
+        ? `note: ${data} was prepared without a doc stride and ${m.counts.truncated} contexts were cut at ${m.maxLength} tokens; answers past the cut cannot be found (evaluate the source file instead for full windows)`
+        : undefined;
+    loaded = { ...prepared[which], source: `${data} (${which})`, ...(notice === undefined ? {} : { notice }) };
   } else {
     const [{ readSquad }, { parseSplit, applySplit }, { resolveDatasetFiles }] = await Promise.all([
       import('../data/read.js'),
@@ -75,7 +82,7 @@ async function loadData(data: string, split: string | undefined, limit: number |
   if (limit === undefined || limit >= loaded.rows.length) return loaded;
   const rows = loaded.rows.slice(0, limit);
   const keep = new Set(rows.map((r) => r.id));
-  return { rows, features: loaded.features?.filter((f) => keep.has(f.exampleId)) ?? null, source: loaded.source };
+  return { ...loaded, rows, features: loaded.features?.filter((f) => keep.has(f.exampleId)) ?? null };
 }
 
 /** Prepared features must fit the model: no window longer than its positions, no id beyond its vocabulary. */
@@ -135,6 +142,7 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
   const backend = parseBackend(raw.backend);
 
   const data = await loadData(raw.data, raw.split, limit);
+  if (data.notice !== undefined && !raw.json) info(data.notice);
   if (raw.predictions !== undefined) {
     const { squadMetrics } = await import('../infer/squad-metric.js');
     const metrics = squadMetrics(await readPredictionsFile(raw.predictions), referencesOf(data.rows));
