@@ -148,7 +148,8 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
     }
     const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), history);
 
-    const evaluate = async (epochProgress: number): Promise<EvalRecord> => {
+    const evaluate = async (epochProgress: number): Promise<EvalRecord | undefined> => {
+      if (data.test.features.length === 0) return undefined; // prepared with --test-size 0: nothing to score
       emit({ type: 'eval-start', epoch: Math.ceil(epochProgress), step: trainer.optimizerStep });
       const r = await options.evaluate(model, data.test);
       const record: EvalRecord = {

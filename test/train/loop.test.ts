@@ -153,3 +153,19 @@ test('dynamic padding pads each batch to its longest member; --pad-to-max-length
     }
   }
 });
+
+test('an empty test split (prepared with --test-size 0) → trains and saves without evaluating', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    const o = options(dir, { epochs: 1 });
+    const result = await trainLoop(model, { train: split(8), test: split(0) }, o);
+    assert.equal(o.evals.length, 0);
+    assert.equal(result.bestMetric, null);
+    assert.ok(existsSync(join(dir, 'model.safetensors')));
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
