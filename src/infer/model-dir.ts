@@ -36,12 +36,22 @@ export async function openModelDir(
 ): Promise<OpenedModel> {
   checkModelDir(dir);
   const [{ loadTokenizer }, { loadQaModel }] = await Promise.all([import('../tokenize/tokenizer.js'), import('../model/qa-model.js')]);
-  const tokenizer = await loadTokenizer(dir);
-  const model = await loadQaModel(dir, {
-    backend: options.backend ?? 'auto',
-    ...(options.threads === undefined ? {} : { threads: options.threads }),
-    ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
-  });
+  // Both at once: the tokenizer parses while the weights are read.
+  const [tokenizerResult, modelResult] = await Promise.allSettled([
+    loadTokenizer(dir),
+    loadQaModel(dir, {
+      backend: options.backend ?? 'auto',
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+      ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
+    }),
+  ]);
+  if (tokenizerResult.status === 'rejected') {
+    if (modelResult.status === 'fulfilled') modelResult.value.dispose();
+    throw tokenizerResult.reason;
+  }
+  if (modelResult.status === 'rejected') throw modelResult.reason;
+  const tokenizer = tokenizerResult.value;
+  const model = modelResult.value;
   if (tokenizer.vocabSize > model.config.vocabSize) {
     model.dispose();
     throw new QaFtError('BAD_CONFIG', `${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${model.config.vocabSize} embeddings`, {
