@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
+import { Pcg64 } from '../../src/data/rng.js';
 import { codePointLength, codePointSlice } from '../../src/data/text.js';
 import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from '../../src/infer/postprocess.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
@@ -85,24 +86,13 @@ test('best returns the exact context substring: accents, CJK, emoji and runs of 
   assert.deepEqual([top!.start, top!.end], [9, 27]); // code points, as Python indexes the context
 });
 
-/** mulberry32: a small seeded generator, so the random logits are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('best never returns a span outside the context, over random logits on many windows', async () => {
   const tokenizer = await loadTokenizer(join(sharedDir, 'models', 'distilbert-base-uncased'));
   const context = '  Ça va? 北京 is 🌍🌍 big — naïve   façade, 日本語のテキスト and «quotes» 🎉 end.  ';
   const windows = await encodeWindows(tokenizer, 'What is it?', context, { maxLength: 16, docStride: 3 });
   assert.ok(windows.length > 3, 'short windows force several of them');
-  const random = rng(7);
+  const pcg = new Pcg64(7); // the project's seeded generator: the same logits on every run
+  const random = (): number => pcg.interval(1_000_000) / 1_000_000;
   const len = codePointLength(context);
   for (let trial = 0; trial < 200; trial++) {
     const logits = windows.map((w) => ({
