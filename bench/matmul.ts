@@ -55,16 +55,21 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Median seconds of `reps` runs after one warm-up. */
-function time(fn: () => void, reps: number): number {
-  fn();
-  const ts: number[] = [];
+/** Median seconds of each of two functions over `reps` alternating runs after one warm-up each (so both see the
+ * same background load). */
+function timePair(f: () => void, g: () => void, reps: number): [number, number] {
+  f();
+  g();
+  const tf_: number[] = [], tg: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    ts.push((performance.now() - t0) / 1000);
+    let t0 = performance.now();
+    f();
+    tf_.push((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    g();
+    tg.push((performance.now() - t0) / 1000);
   }
-  return median(ts);
+  return [median(tf_), median(tg)];
 }
 
 /** Runs every variant on the active `native` backend. */
@@ -81,17 +86,14 @@ export function benchMatmul(options: { scale: number; reps: number }): MatmulRow
       const c = bias ? tf.fused.matMul({ a, b, transposeA: v.transA, transposeB: v.transB, bias }) : tf.matMul(a, b, v.transA, v.transB);
       c.dispose();
     };
-    const nativeS = time(run, options.reps);
     const av = a.dataSync() as Float32Array, bv = b.dataSync() as Float32Array;
     const biasV = bias ? (bias.dataSync() as Float32Array) : null;
     const out = new Float32Array(batch * m * n);
     const rawRank = v.b.length === 2 && batch > 1; // one shared B: the kernel folds it into one gemm, as raw does
     const idx = Int32Array.from({ length: rawRank ? 1 : batch }, (_, i) => i);
     const bIdx = v.b.length === 2 ? new Int32Array(idx.length) : idx;
-    const rawS = time(
-      () => addon.matmul(av, bv, out, idx, bIdx, rawRank ? batch * m : m, n, k, v.transA, v.transB, biasV, 0),
-      options.reps,
-    );
+    const raw = (): void => addon.matmul(av, bv, out, idx, bIdx, rawRank ? batch * m : m, n, k, v.transA, v.transB, biasV, 0);
+    const [nativeS, rawS] = timePair(run, raw, options.reps);
     rows.push({
       variant: v.name,
       shapes: `${JSON.stringify(v.a)}${v.transA ? 'ᵀ' : ''}×${JSON.stringify(v.b)}${v.transB ? 'ᵀ' : ''}`,

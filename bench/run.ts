@@ -74,13 +74,13 @@ if (torchWhyNot !== undefined) log(`note: PyTorch baseline skipped: ${torchWhyNo
 
 // ---- matmul -------------------------------------------------------------------------------------------------
 if (parts.has('matmul')) {
-  log('\n## matmul kernels on native (median of 5), vs the raw addon sgemm into a warm preallocated output');
+  log('\n## matmul kernels on native vs the raw addon sgemm into a warm preallocated output (median of 7, alternating)');
   if (!native.ok) log('skipped: native backend unavailable');
   else {
     await registerNativeBackend({ threads });
     tf.env().set('PROD', true);
     await tf.setBackend('native');
-    const rows = benchMatmul({ scale: Q.scale, reps: 5 });
+    const rows = benchMatmul({ scale: Q.scale, reps: 7 });
     printTable(['variant', 'shapes', 'native GFLOP/s', 'raw sgemm GFLOP/s', 'native/raw'],
       rows.map((r) => [r.variant, r.shapes, fmt(r.nativeGflops, 1), fmt(r.rawGflops, 1), `${fmt(100 * r.ratio, 0)}%`]));
     const worst = Math.min(...rows.map((r) => r.ratio));

@@ -85,6 +85,19 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// reduceMiddle(op, x, out, pre, red, post)
+Napi::Value ReduceMiddle(const Napi::CallbackInfo& info) {
+  qaft::ReduceMiddle(static_cast<qaft::Reduce>(I32(info[0])), Ptr<float>(info[1]), Ptr<float>(info[2]), I64(info[3]),
+                     I64(info[4]), I64(info[5]));
+  return info.Env().Undefined();
+}
+
+// fill(out, value)
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+  qaft::Fill(Ptr<float>(info[0]), static_cast<float>(F64(info[1])), info[0].As<Napi::Float32Array>().ElementLength());
+  return info.Env().Undefined();
+}
+
 // softmax(x, out, outer, inner)
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   qaft::SoftmaxInner(Ptr<float>(info[0]), Ptr<float>(info[1]), I64(info[2]), I64(info[3]));
@@ -155,6 +168,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("reduce", Napi::Function::New(env, Reduce));
+  exports.Set("reduceMiddle", Napi::Function::New(env, ReduceMiddle));
+  exports.Set("fill", Napi::Function::New(env, Fill));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("gather", Napi::Function::New(env, Gather));

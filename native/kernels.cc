@@ -193,6 +193,45 @@ void ReduceInner(Reduce op, const float* x, float* out, int64_t outer, int64_t i
   });
 }
 
+void ReduceMiddle(Reduce op, const float* x, float* out, int64_t pre, int64_t red, int64_t post) {
+  if (post == 1) return ReduceInner(op, x, out, pre, red);
+  // Column blocks of `post` are independent: each task accumulates one block of one `pre` slice over `red`
+  // rows (in double for sums, like the cpu backend's JS loops).
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (post + kBlock - 1) / kBlock;
+  ParallelFor(pre * blocks, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, red * kBlock)), [&](int64_t lo, int64_t hi) {
+    double acc[kBlock];
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t p = task / blocks, j0 = (task % blocks) * kBlock, len = std::min(kBlock, post - j0);
+      const float* base = x + p * red * post + j0;
+      float* o = out + p * post + j0;
+      if (op == Reduce::kSum || op == Reduce::kMean) {
+        for (int64_t j = 0; j < len; ++j) acc[j] = 0;
+        for (int64_t r = 0; r < red; ++r) {
+          const float* row = base + r * post;
+          for (int64_t j = 0; j < len; ++j) acc[j] += row[j];
+        }
+        const double scale = op == Reduce::kMean ? 1.0 / static_cast<double>(red) : 1.0;
+        for (int64_t j = 0; j < len; ++j) o[j] = static_cast<float>(acc[j] * scale);
+      } else {
+        for (int64_t j = 0; j < len; ++j) o[j] = red > 0 ? base[j] : 0.f;
+        for (int64_t r = 1; r < red; ++r) {
+          const float* row = base + r * post;
+          for (int64_t j = 0; j < len; ++j) {
+            const float v = row[j];
+            if (std::isnan(o[j])) continue;
+            if (std::isnan(v) || (op == Reduce::kMax ? v > o[j] : v < o[j])) o[j] = v;
+          }
+        }
+      }
+    }
+  });
+}
+
+void Fill(float* out, float value, int64_t size) {
+  ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) { std::fill(out + lo, out + hi, value); });
+}
+
 void SoftmaxInner(const float* x, float* out, int64_t outer, int64_t inner) {
   const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner));
   ParallelFor(outer, grain, [&](int64_t lo, int64_t hi) {

@@ -26,6 +26,11 @@ void BinaryOp(Binary op, const float* a, const float* b, float* out, int rank, c
 // out[outer] = reduce(x[outer, inner]) over the contiguous last axis.
 void ReduceInner(Reduce op, const float* x, float* out, int64_t outer, int64_t inner);
 
+// out[pre, post] = reduce(x[pre, red, post]) over the middle axis (a contiguous block of reduced axes).
+void ReduceMiddle(Reduce op, const float* x, float* out, int64_t pre, int64_t red, int64_t post);
+
+void Fill(float* out, float value, int64_t size);
+
 void SoftmaxInner(const float* x, float* out, int64_t outer, int64_t inner);
 
 // out = transpose(x) with out.shape[i] = shape[perm[i]]; 4-byte elements.

@@ -19,6 +19,8 @@ export interface NativeAddon {
   unary(op: number, x: F32, out: F32): void;
   binary(op: number, a: F32, b: F32, out: F32, shape: Float64Array, aStrides: Float64Array, bStrides: Float64Array): void;
   reduce(op: number, x: F32, out: F32, outer: number, inner: number): void;
+  reduceMiddle(op: number, x: F32, out: F32, pre: number, red: number, post: number): void;
+  fill(out: F32, value: number): void;
   softmax(x: F32, out: F32, outer: number, inner: number): void;
   transpose(x: Any32, out: Any32, shape: Float64Array, perm: Int32Array): void;
   /** Returns the position of the first out-of-range index, or -1. */

@@ -1,11 +1,11 @@
 /**
  * Elementwise float32 kernels: unary maps, binary ops with NumPy broadcasting (dimensions coalesced in TS so the
  * native loop runs over long contiguous rows), `AddN` (gradient accumulation), `Select` (masked attention
- * scores) and `Tile` (`broadcastTo` of the masks).
+ * scores), `Tile` (`broadcastTo` of the masks) and `Fill`/`ZerosLike`/`OnesLike`.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { BINARY, UNARY, type Any32, type NativeAddon } from './addon.js';
-import { allocF32, f32, isF32, output, sizeOf, stridesOf, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, allocF32Zeroed, f32, isF32, output, sizeOf, stridesOf, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
 
 export interface BroadcastPlan {
   outShape: number[];
@@ -116,10 +116,25 @@ function tile({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): Tenso
   return backend.makeTensorInfo(outShape, x.dtype, out);
 }
 
+/** `Fill`, `ZerosLike`, `OnesLike` of float32 (big masks and gradient seeds), threaded and from the pool. */
+function filled(shape: number[], value: number, backend: KernelArgs['backend'], addon: NativeAddon): TensorInfo {
+  const n = sizeOf(shape);
+  const out = value === 0 ? allocF32Zeroed(backend, n) : allocF32(backend, n);
+  if (value !== 0 && n > 0) addon.fill(out, value);
+  return output(backend, [...shape], 'float32', out);
+}
+
 export const elementwiseKernels: readonly NativeKernel[] = [
   ...Object.entries(UNARY).map(([name, op]) => ({ name, impl: unary(op) })),
   ...Object.entries(BINARY).map(([name, op]) => ({ name, impl: binary(op) })),
   { name: 'AddN', impl: addN },
   { name: 'Select', impl: select },
   { name: 'Tile', impl: tile },
+  {
+    name: 'Fill',
+    impl: ({ backend, attrs }, addon) =>
+      attrs['dtype'] === 'float32' && typeof attrs['value'] === 'number' ? filled(attrs['shape'] as number[], attrs['value'], backend, addon) : undefined,
+  },
+  { name: 'ZerosLike', impl: ({ inputs, backend }, addon) => (isF32(inputs['x']) ? filled(inputs['x']!.shape, 0, backend, addon) : undefined) },
+  { name: 'OnesLike', impl: ({ inputs, backend }, addon) => (isF32(inputs['x']) ? filled(inputs['x']!.shape, 1, backend, addon) : undefined) },
 ];

@@ -9,21 +9,23 @@ function reduce(op: number, axisAttr: 'axis' | 'reductionIndices') {
     const x = inputs['x'] as TensorInfo;
     if (!isF32(x)) return undefined;
     const rank = x.shape.length;
-    const axes = util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape);
-    let values = f32(backend, x);
-    let shape = [...x.shape];
-    const perm = backend_util.getAxesPermutation(axes, rank);
-    let inner = axes;
-    if (perm !== null) {
-      values = transposeValues(addon, values, shape, perm) as Float32Array; // reduced axes last
-      shape = perm.map((p) => x.shape[p]!);
-      inner = backend_util.getInnerMostAxes(axes.length, rank);
-    }
-    const [outShape, reduceShape] = backend_util.computeOutAndReduceShapes(shape, inner);
-    const reduceSize = sizeOf(reduceShape);
+    const axes = [...util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape)].sort((p, q) => p - q);
+    const outShape = x.shape.filter((_, d) => !axes.includes(d));
+    const first = axes[0] ?? 0, last = axes[axes.length - 1] ?? -1;
+    const red = sizeOf(x.shape.slice(first, last + 1));
+    if (red === 0 && op !== REDUCE.Sum) return undefined; // max/mean of nothing: the cpu kernel's answer
     const out = allocF32(backend, sizeOf(outShape));
-    if (reduceSize === 0 && op !== REDUCE.Sum) return undefined; // max/mean of nothing: the cpu kernel's answer
-    if (out.length > 0) addon.reduce(op, values, out, out.length, reduceSize);
+    if (axes.length === 0) {
+      out.set(f32(backend, x));
+    } else if (last - first + 1 === axes.length) {
+      // One contiguous block of axes (the last ones, the leading ones, or a middle run): no transpose needed.
+      if (out.length > 0) addon.reduceMiddle(op, f32(backend, x), out, sizeOf(x.shape.slice(0, first)), red, sizeOf(x.shape.slice(last + 1)));
+    } else {
+      const perm = backend_util.getAxesPermutation(axes, rank)!;
+      const moved = transposeValues(addon, f32(backend, x), x.shape, perm) as Float32Array; // reduced axes last
+      const reduceSize = sizeOf(axes.map((d) => x.shape[d]!));
+      if (out.length > 0) addon.reduce(op, moved, out, out.length, reduceSize);
+    }
     const keepDims = attrs['keepDims'] === true;
     return output(backend, keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape, 'float32', out);
   };

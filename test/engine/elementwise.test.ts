@@ -99,4 +99,12 @@ describe('native elementwise kernels against the cpu kernels', { skip }, () => {
     const m = randomTensor([2, 1, 1, 9], seed++);
     await expectSame('Tile', () => tf.cast(tf.broadcastTo(tf.greater(m(), 0), [2, 3, 9, 9]), 'float32'));
   });
+
+  test('Fill, ZerosLike and OnesLike of float32, including empty shapes', async () => {
+    const x = randomTensor([3, 70001], seed++);
+    await expectSame('Fill', () => tf.fill([3, 70001], -3.4028234663852886e38));
+    await expectSame('Fill', () => tf.fill([0, 5], 2.5));
+    await expectSame('ZerosLike', () => tf.zerosLike(x()));
+    await expectSame('OnesLike', () => tf.onesLike(x()));
+  });
 });

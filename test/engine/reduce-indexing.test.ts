@@ -20,6 +20,11 @@ describe('native reductions and softmax against the cpu kernels', { skip }, () =
     [[3, 5, 7], [0, 1, 2]],
     [[2, 1, 9], 1],
     [[4, 0, 3], 2],
+    [[4, 0, 3], 0],
+    [[6, 5, 700], [0, 1]], // bias gradient: leading axes, columns in blocks
+    [[3, 4, 5, 6], [1, 2]], // a middle run
+    [[3, 4, 5, 6], [0, 3]], // non-contiguous: transposed first
+    [[2, 3], []],
   ];
   const ops: [string, (x: tf.Tensor, axis: number | number[], keep: boolean) => tf.Tensor][] = [
     ['Sum', (x, a, k) => tf.sum(x, a, k)],
