@@ -36,7 +36,6 @@ test('malformed options are one-line errors naming the flag', () => {
   assert.throws(() => parseAskOptions({ ...RAW, topK: '0' }), userError(/--top-k must be an integer ≥ 1, got '0'/));
   assert.throws(() => parseAskOptions({ ...RAW, docStride: '-1' }), userError(/--doc-stride must be an integer ≥ 0/));
   assert.throws(() => parseAskOptions({ ...RAW, maxAnswerLength: '2.5' }), userError(/--max-answer-length/));
-  assert.throws(() => parseAskOptions({ ...RAW, backend: 'gpu' }), userError(/unknown --backend 'gpu'/));
 });
 
 test('--context-file is read; a missing file or both forms at once are errors', async () => {
