@@ -66,6 +66,11 @@ async function loadData(data: string, split: string | undefined, limit: number |
       import('../data/split.js'),
       import('../hub/index.js'),
     ]);
+    if (!existsSync(data) && /^[./~]|\.(json|jsonl|parquet|arrow)$/i.test(data)) {
+      throw new QaFtError('FILE_NOT_FOUND', `--data ${data} does not exist`, {
+        hint: 'pass a SQuAD file, a prepared directory, or a hub dataset id such as rajpurkar/squad',
+      });
+    }
     if (existsSync(data)) {
       const { rows } = await readSquad(data, split === undefined ? {} : { split: parseSplit(split) });
       loaded = { rows, features: null, source: data };
