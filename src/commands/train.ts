@@ -205,7 +205,7 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
         progress.start(`Epoch ${e.epoch}/${o.epochs}`, e.batches);
         break;
       case 'step': {
-        const payload: Record<string, string | number> = { loss: e.loss, lr: e.learningRate, 'ex/s': Number(e.examplesPerSecond.toFixed(2)) };
+        const payload: Record<string, string | number> = { loss: e.loss, lr: e.learningRate, 'ex/s': e.examplesPerSecond.toFixed(1) };
         if (!interactive) payload.eta = `${Math.round(e.etaSeconds)}s`;
         progress.update(e.batch, payload);
         break;
