@@ -98,7 +98,7 @@ async function run(raw: RawOptions): Promise<void> {
     dataset = DEFAULT_DATASET;
     inputs = await resolveDatasetFiles(DEFAULT_DATASET, parseSplit(o.split).name, { onProgress: onDownload });
   }
-  const tokenizerDir = await resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL, { onProgress: onDownload });
+  const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL, { onProgress: onDownload });
   // loaded here so that other commands do not pay for the tokenizer, Arrow and Parquet modules at start-up
   const { prepareDataset } = await import('../tokenize/pipeline.js');
   let phase: PreparePhase | undefined;

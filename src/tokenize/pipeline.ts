@@ -22,7 +22,9 @@ export interface PrepareOptions {
   readonly seed: number;
   readonly maxLength: number;
   readonly docStride?: number;
-  readonly tokenizerDir: string;
+  /** A tokenizer directory, or a function giving one (called only once the data has been read and checked,
+   * so a bad input file fails before any tokenizer download). */
+  readonly tokenizerDir: string | (() => Promise<string>);
   readonly outDir: string;
   readonly skipInvalid?: boolean;
 }
@@ -68,7 +70,7 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
   const checked = checkRows(selected, label, { skipInvalid: options.skipInvalid, firstRow: splitRange(spec, all.length).from });
   if (checked.rows.length === 0) throw new QaFtError('BAD_DATA', `${label}: every selected row is invalid`);
 
-  const tokenizer = await loadTokenizer(options.tokenizerDir);
+  const tokenizer = await loadTokenizer(typeof options.tokenizerDir === 'string' ? options.tokenizerDir : await options.tokenizerDir());
   const windowOptions = { maxLength: options.maxLength, docStride: options.docStride };
   validateWindowOptions(tokenizer.pairTemplate, windowOptions);
   const { train, test } = trainTestSplit(checked.rows, { testSize: options.testSize, seed: options.seed });

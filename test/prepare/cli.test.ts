@@ -37,13 +37,14 @@ async function prepare(args: string[]): Promise<CliResult & { out: string }> {
 
 /** One line on stderr, exit ≠ 0, no stack trace, no output directory and no temporary leftovers. */
 async function assertRefused(r: CliResult & { out: string }, message: RegExp): Promise<void> {
-  assert.notEqual(r.code, 0, r.stderr);
+  const why = `exit ${r.code}, stderr:\n${r.stderr}`;
+  assert.notEqual(r.code, 0, why);
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
   const last = lines[lines.length - 1] ?? '';
-  assert.match(last, /^qa-ft: error: /, r.stderr);
-  assert.match(last, message);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.ok(!lines.some((l) => l.startsWith('qa-ft:') && l !== last), 'a single error line');
+  assert.match(last, /^qa-ft: error: /, why);
+  assert.match(last, message, why);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace: ${why}`);
+  assert.ok(!lines.some((l) => l.startsWith('qa-ft:') && l !== last), `a single error line: ${why}`);
   assert.equal(existsSync(r.out), false, 'nothing written');
   assert.deepEqual(await readdir(dirname(r.out)), [], 'no temporary directory left');
 }
@@ -77,8 +78,14 @@ test('prepare prints a one-paragraph summary; --doc-stride makes extra windows',
 
 // Each run is a separate process; they are independent, so a few run at once.
 describe('bad input: one line, exit ≠ 0, no stack trace, nothing written', { concurrency: 3 }, () => {
-  test('missing input file', async () => {
+  test('missing input file (reported before any tokenizer is looked for)', async () => {
     await assertRefused(await prepare(['--input', join(tmp.dir, 'missing.parquet')]), /missing\.parquet does not exist/);
+    const base = join(tmp.dir, 'no-tokenizer');
+    await mkdir(base);
+    const r = await runCli(['prepare', '--input', join(tmp.dir, 'missing.parquet'), '--out', join(base, 'out')], {
+      env: { HF_HUB_OFFLINE: '1', HF_HOME: join(base, 'hf') },
+    });
+    await assertRefused({ ...r, out: join(base, 'out') }, /missing\.parquet does not exist/);
   });
 
   test('a file that is not Parquet, Arrow or JSON', async () => {
