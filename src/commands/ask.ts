@@ -154,11 +154,12 @@ async function run(raw: RawAskOptions): Promise<void> {
     import('../infer/answer.js'),
   ]);
   const renumber = (e: unknown, from: number): never => {
-    // name the stdin item rather than the position inside a chunk
-    if (e instanceof QaFtError && fromStdin) {
-      throw new QaFtError(e.code, e.message.replace(/^item (\d+)/, (_, n: string) => `stdin item ${from + Number(n)}`), e.hint ? { hint: e.hint } : {});
-    }
-    throw e;
+    // stdin: name the item by its place in the input, not in its chunk; a single question needs no number
+    if (!(e instanceof QaFtError)) throw e;
+    const message = fromStdin
+      ? e.message.replace(/^item (\d+)/, (_, n: string) => `stdin item ${from + Number(n)}`)
+      : e.message.replace(/^item 1: /, '');
+    throw new QaFtError(e.code, message, e.hint ? { hint: e.hint } : {});
   };
   try {
     checkItems(items); // before the model is loaded: bad input fails fast

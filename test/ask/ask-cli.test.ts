@@ -72,8 +72,8 @@ test('bad input → one-line errors, exit 1 (empty question/context, no text tok
   await writeFile(join(noTokenizer, 'config.json'), '{}');
   await writeFile(join(noTokenizer, 'model.safetensors'), '');
   const cases: [string[], string | undefined, RegExp][] = [
-    [['--question', '  ', '--context', CONTEXT], undefined, /item 1: the question is empty/],
-    [['--question', 'Why?', '--context', ''], undefined, /item 1: the context is empty/],
+    [['--question', '  ', '--context', CONTEXT], undefined, /error: the question is empty/],
+    [['--question', 'Why?', '--context', ''], undefined, /error: the context is empty/],
     [['--question', 'Why?', '--context', '\u0001\u0002\u200b'], undefined, /the context has no text tokens/],
     [['--question', 'Why?', '--context', 'x', '--model', noWeights], undefined, /has no weights \(model\.safetensors\)/],
     [['--question', 'Why?', '--context', 'x', '--model', noTokenizer], undefined, /has no tokenizer/],
