@@ -143,6 +143,21 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// dropout(x, out, mask: Uint8Array, rate, seed, scale)
+Napi::Value Dropout(const Napi::CallbackInfo& info) {
+  qaft::Dropout(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<uint8_t>(info[2]),
+                info[0].As<Napi::Float32Array>().ElementLength(), F64(info[3]), static_cast<uint64_t>(F64(info[4])),
+                static_cast<float>(F64(info[5])));
+  return info.Env().Undefined();
+}
+
+// maskedScale(x, mask, out, scale)
+Napi::Value MaskedScale(const Napi::CallbackInfo& info) {
+  qaft::MaskedScale(Ptr<float>(info[0]), Ptr<uint8_t>(info[1]), Ptr<float>(info[2]),
+                    info[0].As<Napi::Float32Array>().ElementLength(), static_cast<float>(F64(info[3])));
+  return info.Env().Undefined();
+}
+
 // adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step, gradScale)
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
   qaft::AdamW(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]), Ptr<float>(info[3]),
@@ -176,6 +191,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("segmentSum", Napi::Function::New(env, SegmentSum));
   exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("tile", Napi::Function::New(env, Tile));
+  exports.Set("dropout", Napi::Function::New(env, Dropout));
+  exports.Set("maskedScale", Napi::Function::New(env, MaskedScale));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
   exports.Set("sumOfSquares", Napi::Function::New(env, SumOfSquares));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

@@ -364,6 +364,33 @@ void Tile(const uint8_t* x, uint8_t* out, int elemSize, int rank, const int64_t*
   });
 }
 
+static inline uint64_t SplitMix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void Dropout(const float* x, float* out, uint8_t* mask, int64_t size, double rate, uint64_t seed, float scale) {
+  // 24-bit uniforms, compared as integers: keep when u >= rate.
+  const uint64_t threshold = static_cast<uint64_t>(std::ceil(rate * 16777216.0));
+  const uint64_t key = SplitMix64(seed);
+  ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const uint64_t u = SplitMix64(key ^ static_cast<uint64_t>(i)) >> 40;
+      const bool keep = u >= threshold;
+      mask[i] = keep ? 1 : 0;
+      out[i] = keep ? x[i] * scale : 0.f;
+    }
+  });
+}
+
+void MaskedScale(const float* x, const uint8_t* mask, float* out, int64_t size, float scale) {
+  ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = mask[i] ? x[i] * scale : 0.f;
+  });
+}
+
 // ---- optimizer -----------------------------------------------------------------------------------------------
 
 void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, double lr, double beta1, double beta2,

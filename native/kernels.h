@@ -49,6 +49,13 @@ void Select(const uint8_t* cond, const uint32_t* t, const uint32_t* e, uint32_t*
 // out = tile(x, reps) for 1- or 4-byte elements; out.shape[d] = shape[d] * reps[d].
 void Tile(const uint8_t* x, uint8_t* out, int elemSize, int rank, const int64_t* shape, const int64_t* reps);
 
+// Inverted dropout: mask[i] = (uniform(seed, i) >= rate), out[i] = mask[i] ? x[i] * scale : 0, where uniform is
+// a counter-based hash (splitmix64) of (seed, i): the same seed gives the same mask for any thread count.
+void Dropout(const float* x, float* out, uint8_t* mask, int64_t size, double rate, uint64_t seed, float scale);
+
+// out[i] = mask[i] ? x[i] * scale : 0 (the dropout gradient).
+void MaskedScale(const float* x, const uint8_t* mask, float* out, int64_t size, float scale);
+
 // PyTorch AdamW, in place, with the gradient multiplied by gradScale (e.g. the clipping coefficient) first.
 void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, double lr, double beta1, double beta2,
            double eps, double weightDecay, int64_t step, double gradScale);

@@ -9,12 +9,14 @@ import os from 'node:os';
 import { guardAliases, NativeBackend } from './backend.js';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { kernelCalls, withFallback, type NativeKernel } from './kernel-util.js';
+import { dropoutKernels } from './dropout.js';
 import { elementwiseKernels } from './kernels-elementwise.js';
 import { indexingKernels } from './kernels-indexing.js';
 import { matmulKernels } from './kernels-matmul.js';
 import { reduceKernels } from './kernels-reduce.js';
 
 export const NATIVE_BACKEND = 'native';
+export { nativeDropout } from './dropout.js';
 
 /** Every kernel the addon implements (the rest of the backend is the cpu backend's). */
 export const NATIVE_KERNELS: readonly NativeKernel[] = [...matmulKernels, ...elementwiseKernels, ...reduceKernels, ...indexingKernels];
@@ -47,6 +49,7 @@ export async function registerNativeBackend(options: { threads?: number } = {}):
     const kernelFunc = mine === undefined ? k.kernelFunc : withFallback(mine, k.kernelFunc, addon);
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guardAliases(kernelFunc) });
   }
+  for (const k of dropoutKernels(addon, NATIVE_BACKEND)) tf.registerKernel(k);
   return { ok: true };
 }
 

@@ -1,0 +1,63 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { randomValues, skipReason } from './compare.js';
+import { nativeDropout, registerNativeBackend } from '../../src/engine/index.js';
+import { registerGradients } from '../../src/model/gradients.js';
+
+registerGradients(); // tfjs-core's Node bundle ships no gradients (Sum, Multiply)
+
+const skip = skipReason ?? false;
+const N = 200_003;
+
+describe('native dropout', { skip }, () => {
+  test('zeroes about `rate` of the elements and scales the rest by 1/(1 − rate)', async () => {
+    await tf.setBackend('native');
+    const xs = randomValues(N, 3, 0.5, 2);
+    const y = tf.tidy(() => nativeDropout(tf.tensor(xs), 0.1, 42)!.dataSync());
+    let dropped = 0;
+    y.forEach((v, i) => {
+      if (v === 0) dropped++;
+      else assert.ok(Math.abs(v - xs[i]! / 0.9) <= 1e-6 * v, `element ${i}: ${v} vs ${xs[i]! / 0.9}`);
+    });
+    assert.ok(Math.abs(dropped / N - 0.1) < 0.005, `dropped ${dropped / N}`);
+  });
+
+  test('the mask is a function of the seed alone, whatever the thread count', async () => {
+    await tf.setBackend('native');
+    const x = tf.ones([N]);
+    const mask = (seed: number): Float32Array => tf.tidy(() => nativeDropout(x, 0.5, seed)!.dataSync() as Float32Array);
+    await registerNativeBackend({ threads: 1 });
+    const one = mask(7);
+    await registerNativeBackend({ threads: 2 });
+    assert.deepEqual(mask(7), one);
+    const other = mask(8);
+    assert.ok(other.some((v, i) => v !== one[i]), 'another seed gives another mask');
+    x.dispose();
+  });
+
+  test('gradient: dy scaled where the element was kept, 0 where dropped; no tensor left behind', async () => {
+    await tf.setBackend('native');
+    const before = tf.memory().numTensors;
+    const x = tf.tensor(randomValues(1001, 4, 0.5, 2));
+    const w = tf.tensor(randomValues(1001, 5));
+    const [y, g] = tf.tidy(() => {
+      const f = (t: tf.Tensor): tf.Scalar => tf.sum(tf.mul(nativeDropout(t, 0.25, 9)!, w));
+      return [nativeDropout(x, 0.25, 9)!.dataSync(), tf.grad(f)(x).dataSync()];
+    });
+    const wv = w.dataSync();
+    y!.forEach((v, i) => {
+      const want = v === 0 ? 0 : wv[i]! / 0.75;
+      assert.ok(Math.abs(g![i]! - want) <= 1e-6 * Math.max(Math.abs(want), 1), `element ${i}`);
+    });
+    tf.dispose([x, w]);
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('on another backend it returns undefined (the caller uses tf.dropout)', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.ones([4]);
+    assert.equal(nativeDropout(x, 0.1, 1), undefined);
+    x.dispose();
+  });
+});
