@@ -73,6 +73,11 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
   const tokenizer = await loadTokenizer(typeof options.tokenizerDir === 'string' ? options.tokenizerDir : await options.tokenizerDir());
   const windowOptions = { maxLength: options.maxLength, docStride: options.docStride };
   validateWindowOptions(tokenizer.pairTemplate, windowOptions);
+  if (tokenizer.modelMaxLength !== undefined && options.maxLength > tokenizer.modelMaxLength) {
+    throw new QaFtError('BAD_ARGUMENT', `--max-length ${options.maxLength} exceeds the model's ${tokenizer.modelMaxLength} positions (${tokenizer.dir})`, {
+      hint: `use at most ${tokenizer.modelMaxLength}`,
+    });
+  }
   const { train, test } = trainTestSplit(checked.rows, { testSize: options.testSize, seed: options.seed });
 
   const contextCache = new Map<string, TextEncoding>(); // test rows mostly share contexts with train rows

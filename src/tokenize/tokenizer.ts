@@ -54,6 +54,8 @@ export interface QaTokenizer {
   readonly clsTokenId: number;
   readonly sepTokenId: number;
   readonly vocabSize: number;
+  /** `model_max_length` of tokenizer_config.json (the model's positions), when it states a real one. */
+  readonly modelMaxLength?: number;
   readonly pairTemplate: PairTemplate;
   /** One text, no special tokens. */
   encodeText(text: string): Promise<TextEncoding>;
@@ -72,6 +74,7 @@ export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'voca
 
 interface TokenizerConfig {
   do_lower_case?: boolean;
+  model_max_length?: number;
   strip_accents?: boolean | null;
   tokenize_chinese_chars?: boolean;
   pad_token?: string | { content?: string };
@@ -181,6 +184,8 @@ async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: 
     clsTokenId,
     sepTokenId,
     vocabSize: tokenizer.getVocabSize(true),
+    // transformers writes a huge sentinel (1e30) when the length is unknown
+    ...(typeof config.model_max_length === 'number' && config.model_max_length < 1e9 ? { modelMaxLength: config.model_max_length } : {}),
     pairTemplate,
     async encodeText(text) {
       return toTextEncoding(await tokenizer.encode(text, null, { addSpecialTokens: false }));

@@ -65,6 +65,7 @@ test('pad id, special ids, decode and the source files are exposed', async () =>
   assert.equal(tok.clsTokenId, 101);
   assert.equal(tok.sepTokenId, 102);
   assert.equal(tok.vocabSize, 30522);
+  assert.equal(tok.modelMaxLength, 512);
   assert.equal(await tok.decode([101, 2026, 2171, 2003, 25353, 22144, 2378, 1012, 102]), 'my name is sylvain.');
   assert.deepEqual(
     tok.files.map((f) => f.slice(modelDir.length + 1)),
