@@ -14,6 +14,19 @@ export const DEFAULT_MODEL_DIR = './qa-ft-model';
 /** Items answered per call when reading stdin, so answers stream out while later lines wait. */
 const STDIN_CHUNK = 64;
 
+/** `--model` through the hub resolver; the default directory missing gets a hint to train first. */
+export async function resolveModelOption(model: string): Promise<string> {
+  const { resolveModel } = await import('../hub/index.js');
+  try {
+    return await resolveModel(model);
+  } catch (e) {
+    if (e instanceof QaFtError && model === DEFAULT_MODEL_DIR) {
+      throw new QaFtError(e.code, e.message, { hint: 'train one with `qa-ft train` (it writes ./qa-ft-model) or pass --model DIR' });
+    }
+    throw e;
+  }
+}
+
 export interface RawAskOptions {
   question?: string;
   questionFile?: string;
@@ -148,8 +161,7 @@ async function run(raw: RawAskOptions): Promise<void> {
     }
   }
 
-  const [{ resolveModel }, { openModelDir }, { answerQuestions, checkItems }] = await Promise.all([
-    import('../hub/index.js'),
+  const [{ openModelDir }, { answerQuestions, checkItems }] = await Promise.all([
     import('../infer/model-dir.js'),
     import('../infer/answer.js'),
   ]);
@@ -166,7 +178,7 @@ async function run(raw: RawAskOptions): Promise<void> {
   } catch (e) {
     renumber(e, 0);
   }
-  const dir = await resolveModel(o.model);
+  const dir = await resolveModelOption(o.model);
   const { model, tokenizer } = await openModelDir(dir, { backend: o.backend, onNotice: info });
   try {
     const options = {

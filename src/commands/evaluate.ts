@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import type { SquadRow } from '../data/types.js';
 import type { Feature } from '../tokenize/types.js';
-import { DEFAULT_MODEL_DIR, parseBackend, parseIntOption } from './ask.js';
+import { DEFAULT_MODEL_DIR, parseBackend, parseIntOption, resolveModelOption } from './ask.js';
 import { createProgress, info, printJson } from './output.js';
 
 interface RawEvaluateOptions {
@@ -155,13 +155,12 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
     return;
   }
 
-  const [{ resolveModel }, { openModelDir }, { evaluateModel }, { writeFileAtomic }] = await Promise.all([
-    import('../hub/index.js'),
+  const [{ openModelDir }, { evaluateModel }, { writeFileAtomic }] = await Promise.all([
     import('../infer/model-dir.js'),
     import('../infer/evaluate.js'),
     import('../util/atomic.js'),
   ]);
-  const dir = await resolveModel(raw.model);
+  const dir = await resolveModelOption(raw.model);
   const { model, tokenizer } = await openModelDir(dir, { backend, onNotice: info });
   const progress = createProgress({ quiet: Boolean(raw.json) });
   try {
