@@ -169,3 +169,36 @@ test('an empty test split (prepared with --test-size 0) → trains and saves wit
     await cleanup();
   }
 });
+
+test('resume with no complete checkpoint in the output directory → FILE_NOT_FOUND naming it', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir, { resume: true })), (e) => {
+      assert.ok(isQaFtError(e) && e.code === 'FILE_NOT_FOUND');
+      assert.equal(e.message, `--resume: no complete checkpoint-epoch-N in ${dir}`);
+      return true;
+    });
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('resume with different run settings (another --seed) → BAD_ARGUMENT naming the setting', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1 }));
+    await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1, resume: true, seed: 2 })), (e) => {
+      assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
+      assert.match(e.message, /checkpoint-epoch-1 was trained with seed = 1, this run has 2/);
+      return true;
+    });
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
