@@ -17,7 +17,8 @@ export interface CliResult {
 
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], {
+    // tsx resolved from this repo, so the CLI also runs from a working directory outside it
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli.ts'), ...args], {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, CI: '1', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
