@@ -176,18 +176,23 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
       let examples = 0;
       let lossSum = 0;
       let lossCount = 0;
+      // a logged loss is the mean since the previous log (HF); the window restarts each epoch so that a resumed
+      // run logs exactly what an uninterrupted one does
+      let window = { sum: 0, count: 0 };
       let lastEval: EvalRecord | undefined;
       const afterUpdate = async (loss: number, learningRate: number, gradNorm: number, batchIndex: number): Promise<void> => {
         const step = trainer.optimizerStep;
         lossSum += loss;
         lossCount += 1;
+        window = { sum: window.sum + loss, count: window.count + 1 };
         const seconds = (Date.now() - started) / 1000;
         const perSecond = seconds > 0 ? examples / seconds : 0;
         const remaining = (batches.length - batchIndex - 1) * options.batchSize;
         emit({ type: 'step', epoch, batch: batchIndex + 1, batches: batches.length, step, loss, learningRate, gradNorm, examplesPerSecond: perSecond, etaSeconds: perSecond > 0 ? remaining / perSecond : 0 });
         const epochProgress = epoch - 1 + (batchIndex + 1) / batches.length;
         if (step % loggingSteps === 0) {
-          await log.append({ step, epoch: round4(epochProgress), loss, learning_rate: learningRate, grad_norm: gradNorm });
+          await log.append({ step, epoch: round4(epochProgress), loss: window.sum / window.count, learning_rate: learningRate, grad_norm: gradNorm });
+          window = { sum: 0, count: 0 };
         }
         if (typeof options.evalEvery === 'number' && step % options.evalEvery === 0) lastEval = await evaluate(round4(epochProgress));
       };

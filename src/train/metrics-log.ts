@@ -10,6 +10,7 @@ export interface StepRecord {
   readonly step: number;
   /** Fractional epoch, as HF logs it (1.5 = half-way through epoch 2). */
   readonly epoch: number;
+  /** Mean training loss over the optimizer steps since the previous record (within the epoch). */
   readonly loss: number;
   readonly learning_rate: number;
   readonly grad_norm: number;

@@ -202,3 +202,21 @@ test('resume with different run settings (another --seed) → BAD_ARGUMENT namin
     await cleanup();
   }
 });
+
+test('a logged loss is the mean over the steps since the previous log, restarting each epoch', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  const stepLoss = new Map<number, number>();
+  try {
+    const o = options(dir, { loggingSteps: 2, onEvent: (e) => (e.type === 'step' ? void stepLoss.set(e.step, e.loss) : undefined) });
+    const result = await trainLoop(model, { train: split(20), test: split(0) }, o); // 5 steps per epoch
+    const logged = result.history.map((r) => [r.step, 'loss' in r ? r.loss : NaN]);
+    const mean = (...steps: number[]) => steps.reduce((a, s) => a + (stepLoss.get(s) as number), 0) / steps.length;
+    // steps 2 and 4 in epoch 1 (step 5 is left over), then 6 alone (epoch 2 starts a new window), 8, 10
+    assert.deepEqual(logged, [[2, mean(1, 2)], [4, mean(3, 4)], [6, mean(6)], [8, mean(7, 8)], [10, mean(9, 10)]]);
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
