@@ -111,17 +111,19 @@ if (parts.has('train')) {
       log('native, dynamic padding…');
       trainRows.push({ label: 'native, dynamic', r: worker(['--mode', 'train', '--backend', 'native', ...common, '--steps', String(steps), '--lengths', LENGTHS_FILE]) });
     } else {
-      // wasm and cpu are 10-200× slower: one layer at a smaller batch, scaled ×layers×(batch/b) to an estimate
-      const b = backend === 'cpu' ? 1 : 2;
-      log(`${backend}: estimate from 1 layer at batch ${b}×${Q.seq} (1 step)…`);
-      const r = worker(['--mode', 'train', '--backend', backend, '--batch', String(b), '--seq', String(Q.seq), '--layers', '1', '--steps', '1', '--warmup', backend === 'cpu' ? '0' : '1']);
+      // wasm and cpu are 10-200× slower: one layer at a smaller batch (cpu: and 128 tokens), scaled to an estimate
+      // by layers × tokens (a lower bound for cpu: attention grows faster than the tokens)
+      const b = backend === 'cpu' ? 1 : 2, t = backend === 'cpu' ? Math.min(128, Q.seq) : Q.seq;
+      const factor = Q.layers * ((Q.batch * Q.seq) / (b * t));
+      log(`${backend}: estimate from 1 layer at batch ${b}×${t} (1 step)…`);
+      const r = worker(['--mode', 'train', '--backend', backend, '--batch', String(b), '--seq', String(t), '--layers', '1', '--steps', '1', '--warmup', backend === 'cpu' ? '0' : '1']);
       if (!isErr(r)) {
-        const s = (r['s_per_step'] as number) * Q.layers * (Q.batch / b);
+        const s = (r['s_per_step'] as number) * factor;
         r['s_per_step'] = s;
         r['examples_per_s'] = Q.batch / s;
         r['tokens_per_s'] = (Q.batch * Q.seq) / s;
       }
-      trainRows.push({ label: `${backend}, padded ${Q.seq} (estimate)`, r, note: `1 layer × batch ${b} scaled ×${Q.layers * (Q.batch / b)}; RSS is of that run` });
+      trainRows.push({ label: `${backend}, padded ${Q.seq} (estimate)`, r, note: `1 layer × ${b}×${t} tokens scaled ×${fmt(factor, 0)}; RSS is of that run` });
     }
   }
   const tp = torchRun({}), td = torchRun({ lengths: LENGTHS_FILE });
@@ -154,10 +156,10 @@ if (parts.has('infer')) {
 }
 
 if (parts.has('profile')) {
-  log(`\n## per-kernel profile of one native training step (tf.profile), batch ${Q.batch}×${Q.seq}`);
+  log(`\n## per-kernel profile of one native training step (tf.profile), batch ${Q.batch}×${Q.seq}, 1 layer (after 1 warm-up step)`);
   if (!native.ok) log('skipped: native backend unavailable');
   else {
-    const r = worker(['--mode', 'profile', '--backend', 'native', ...common]);
+    const r = worker(['--mode', 'profile', '--backend', 'native', ...common, '--layers', '1']);
     if (isErr(r)) log(r.error);
     else {
       const prof = r['profile'] as { name: string; ms: number; calls: number }[];
