@@ -9,9 +9,9 @@ import { formatUserError, isQaFtError } from './errors.js';
 // COMMANDS-BEGIN
 import { prepareCommand } from './commands/prepare.js';
 import { trainCommand } from './commands/train.js';
-import { exportCommand } from './commands/export.js';
 import { askCommand } from './commands/ask.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { exportCommand } from './commands/export.js';
 // COMMANDS-END
 
 export function buildProgram(): Command {
@@ -23,9 +23,9 @@ export function buildProgram(): Command {
   // REGISTER-BEGIN
   program.addCommand(prepareCommand());
   program.addCommand(trainCommand());
-  program.addCommand(exportCommand());
   program.addCommand(askCommand());
   program.addCommand(evaluateCommand());
+  program.addCommand(exportCommand());
   // REGISTER-END
   for (const command of program.commands) command.copyInheritedSettings(program);
   return program;
