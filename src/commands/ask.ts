@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { QaFtError } from '../errors.js';
 import type { Answer, AskItem, Strategy } from '../infer/answer.js';
 import type { BackendName } from '../model/types.js';
+import type { ResolveOptions } from '../hub/index.js';
+import { addHubOptions, hubResolveOptions, parseBackend, parseIntOption, type HubFlags } from './options.js';
 import { info } from './output.js';
 
 export const DEFAULT_MODEL_DIR = './qa-ft-model';
@@ -15,10 +17,10 @@ export const DEFAULT_MODEL_DIR = './qa-ft-model';
 const STDIN_CHUNK = 64;
 
 /** `--model` through the hub resolver; the default directory missing gets a hint to train first. */
-export async function resolveModelOption(model: string): Promise<string> {
+export async function resolveModelOption(model: string, hub: ResolveOptions = {}): Promise<string> {
   const { resolveModel } = await import('../hub/index.js');
   try {
-    return await resolveModel(model);
+    return await resolveModel(model, hub);
   } catch (e) {
     if (e instanceof QaFtError && model === DEFAULT_MODEL_DIR) {
       throw new QaFtError(e.code, e.message, { hint: 'train one with `qa-ft train` (it writes ./qa-ft-model) or pass --model DIR' });
@@ -27,7 +29,7 @@ export async function resolveModelOption(model: string): Promise<string> {
   }
 }
 
-export interface RawAskOptions {
+export interface RawAskOptions extends HubFlags {
   question?: string;
   questionFile?: string;
   context?: string;
@@ -35,7 +37,7 @@ export interface RawAskOptions {
   model: string;
   topK: string;
   maxAnswerLength: string;
-  docStride: string;
+  docStride?: string;
   maxLength?: string;
   strategy: string;
   batchSize: string;
@@ -47,26 +49,13 @@ export interface AskOptions {
   readonly model: string;
   readonly topK: number;
   readonly maxAnswerLength: number;
-  readonly docStride: number;
+  readonly docStride?: number;
   readonly maxLength?: number;
   readonly strategy: Strategy;
   readonly batchSize: number;
   readonly backend: BackendName;
   readonly json: boolean;
-}
-
-/** A positive (or, with `min` 0, non-negative) integer option, or a one-line error naming the flag. */
-export function parseIntOption(flag: string, value: string, min = 1): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min) {
-    throw new QaFtError('BAD_ARGUMENT', `${flag} must be an integer ≥ ${min}, got '${value}'`);
-  }
-  return n;
-}
-
-/** The backend name as given: `selectBackend` (src/model/backend.ts) owns the list and rejects unknown names. */
-export function parseBackend(value: string): BackendName {
-  return value as BackendName;
+  readonly hub: ResolveOptions;
 }
 
 export function parseAskOptions(raw: RawAskOptions): AskOptions {
@@ -77,12 +66,13 @@ export function parseAskOptions(raw: RawAskOptions): AskOptions {
     model: raw.model,
     topK: parseIntOption('--top-k', raw.topK),
     maxAnswerLength: parseIntOption('--max-answer-length', raw.maxAnswerLength),
-    docStride: parseIntOption('--doc-stride', raw.docStride, 0),
+    ...(raw.docStride === undefined ? {} : { docStride: parseIntOption('--doc-stride', raw.docStride, 0) }),
     ...(raw.maxLength === undefined ? {} : { maxLength: parseIntOption('--max-length', raw.maxLength) }),
     strategy: raw.strategy,
     batchSize: parseIntOption('--batch-size', raw.batchSize),
     backend: parseBackend(raw.backend),
     json: Boolean(raw.json),
+    hub: hubResolveOptions(raw),
   };
 }
 
@@ -178,14 +168,14 @@ async function run(raw: RawAskOptions): Promise<void> {
   } catch (e) {
     renumber(e, 0);
   }
-  const dir = await resolveModelOption(o.model);
+  const dir = await resolveModelOption(o.model, o.hub);
   const { model, tokenizer } = await openModelDir(dir, { backend: o.backend, onNotice: info });
   try {
     const options = {
       topK: o.topK,
       maxAnswerLength: o.maxAnswerLength,
-      docStride: o.docStride,
       strategy: o.strategy,
+      ...(o.docStride === undefined ? {} : { docStride: o.docStride }),
       batchSize: o.batchSize,
       ...(o.maxLength === undefined ? {} : { maxLength: o.maxLength }),
     };
@@ -204,7 +194,7 @@ async function run(raw: RawAskOptions): Promise<void> {
 }
 
 export function askCommand(): Command {
-  return new Command('ask')
+  const command = new Command('ask')
     .description('answer a question about a context (or JSONL {"question","context"} lines on stdin) with a fine-tuned model')
     .option('--question <text>', 'the question')
     .option('--question-file <file>', 'read the question from a file')
@@ -213,13 +203,13 @@ export function askCommand(): Command {
     .option('--model <dir>', 'model directory or hub id (the output of `qa-ft train`)', DEFAULT_MODEL_DIR)
     .option('--top-k <n>', 'how many answers to give, best first', '1')
     .option('--max-answer-length <n>', 'longest answer in tokens', '30')
-    .option('--doc-stride <n>', 'tokens shared by consecutive windows of a long context', '128')
+    .option('--doc-stride <n>', 'tokens shared by consecutive windows of a long context (default: 128, at most half of --max-length)')
     .option('--max-length <n>', 'tokens per window, special tokens included (default: 384, or the model\'s positions if fewer)')
     .option('--strategy <best|argmax>', "best: HF run_qa's n-best spans; argmax: the seed notebook's decode", 'best')
     .option('--batch-size <n>', 'windows per forward pass', '16')
     .option('--backend <name>', 'TF.js backend: auto (the fastest available), native, tensorflow, wasm, cpu', 'auto')
-    .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; one line per input on stdin)')
-    .action(async (raw: RawAskOptions) => {
-      await run(raw);
-    });
+    .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; one line per input on stdin)');
+  return addHubOptions(command).action(async (raw: RawAskOptions) => {
+    await run(raw);
+  });
 }

@@ -10,10 +10,12 @@ import { basename, dirname, join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import type { SquadRow } from '../data/types.js';
 import type { Feature } from '../tokenize/types.js';
-import { DEFAULT_MODEL_DIR, parseBackend, parseIntOption, resolveModelOption } from './ask.js';
+import type { ResolveOptions } from '../hub/index.js';
+import { DEFAULT_MODEL_DIR, resolveModelOption } from './ask.js';
+import { addHubOptions, downloadProgress, hubResolveOptions, parseBackend, parseIntOption, type HubFlags } from './options.js';
 import { createProgress, info, printJson } from './output.js';
 
-interface RawEvaluateOptions {
+interface RawEvaluateOptions extends HubFlags {
   model: string;
   data: string;
   split?: string;
@@ -21,7 +23,7 @@ interface RawEvaluateOptions {
   out: string;
   predictions?: string;
   maxLength?: string;
-  docStride: string;
+  docStride?: string;
   maxAnswerLength: string;
   nBest: string;
   batchSize: string;
@@ -45,7 +47,7 @@ export function nbestPathFor(predictionsPath: string): string {
 }
 
 /** A prepared directory (its `test` split unless --split train), a SQuAD file (sliced by --split), or a hub dataset. */
-async function loadData(data: string, split: string | undefined, limit: number | undefined): Promise<LoadedData> {
+async function loadData(data: string, split: string | undefined, limit: number | undefined, hub: ResolveOptions): Promise<LoadedData> {
   let loaded: LoadedData;
   if (existsSync(data) && statSync(data).isDirectory()) {
     const { readPrepared } = await import('../data/prepared.js');
@@ -77,7 +79,7 @@ async function loadData(data: string, split: string | undefined, limit: number |
     } else {
       // not a local path: a hub dataset id such as rajpurkar/squad
       const spec = parseSplit(split ?? 'validation');
-      const files = await resolveDatasetFiles(data, spec.name);
+      const files = await resolveDatasetFiles(data, spec.name, hub);
       const rows: SquadRow[] = [];
       for (const f of files) rows.push(...(await readSquad(f)).rows);
       loaded = { rows: applySplit(rows, spec), features: null, source: `${data} (${split ?? 'validation'})` };
@@ -142,11 +144,14 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
   const maxAnswerLength = parseIntOption('--max-answer-length', raw.maxAnswerLength);
   const nBest = parseIntOption('--n-best', raw.nBest);
   const batchSize = parseIntOption('--batch-size', raw.batchSize);
-  const docStride = parseIntOption('--doc-stride', raw.docStride, 0);
+  const docStrideOption = raw.docStride === undefined ? undefined : parseIntOption('--doc-stride', raw.docStride, 0);
   const maxLengthOption = raw.maxLength === undefined ? undefined : parseIntOption('--max-length', raw.maxLength);
   const backend = parseBackend(raw.backend);
 
-  const data = await loadData(raw.data, raw.split, limit);
+  const progress = createProgress({ quiet: Boolean(raw.json) });
+  const hub = hubResolveOptions(raw, downloadProgress(progress));
+  const data = await loadData(raw.data, raw.split, limit, hub);
+  progress.stop();
   if (data.notice !== undefined && !raw.json) info(data.notice);
   if (raw.predictions !== undefined) {
     const { squadMetrics } = await import('../infer/squad-metric.js');
@@ -160,14 +165,15 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
     import('../infer/evaluate.js'),
     import('../util/atomic.js'),
   ]);
-  const dir = await resolveModelOption(raw.model);
+  const dir = await resolveModelOption(raw.model, hub);
+  progress.stop();
   const { model, tokenizer } = await openModelDir(dir, { backend, onNotice: info });
-  const progress = createProgress({ quiet: Boolean(raw.json) });
   try {
     let features = data.features;
     if (features === null) {
-      const { prepareFeatures } = await import('../tokenize/features.js');
+      const [{ prepareFeatures }, { defaultDocStride }] = await Promise.all([import('../tokenize/features.js'), import('../infer/answer.js')]);
       const maxLength = maxLengthOption ?? Math.min(384, model.config.maxPositionEmbeddings);
+      const docStride = docStrideOption ?? defaultDocStride(maxLength);
       progress.start('Tokenizing', data.rows.length);
       ({ features } = await prepareFeatures(data.rows, tokenizer, { maxLength, docStride }, (done) => progress.update(done)));
     }
@@ -202,7 +208,7 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
 }
 
 export function evaluateCommand(): Command {
-  return new Command('evaluate')
+  const command = new Command('evaluate')
     .description('predict answers for SQuAD examples and print the official SQuAD v1.1 exact match and F1')
     .requiredOption('--data <path>', 'a prepared directory (qa-ft prepare), a SQuAD Parquet/Arrow/JSON file, or a hub dataset id')
     .option('--model <dir>', 'model directory or hub id', DEFAULT_MODEL_DIR)
@@ -211,13 +217,13 @@ export function evaluateCommand(): Command {
     .option('--out <file>', 'where to write {id: answer}; nbest_predictions.json goes beside it', 'predictions.json')
     .option('--predictions <file>', 'score this predictions file against --data instead of running a model')
     .option('--max-length <n>', 'tokens per window when tokenizing a file (default: 384, or the model\'s positions if fewer)')
-    .option('--doc-stride <n>', 'tokens shared by consecutive windows when tokenizing a file', '128')
+    .option('--doc-stride <n>', 'tokens shared by consecutive windows when tokenizing a file (default: 128, at most half of --max-length)')
     .option('--max-answer-length <n>', 'longest answer in tokens', '30')
     .option('--n-best <n>', 'start/end candidates and n-best list size', '20')
     .option('--batch-size <n>', 'windows per forward pass', '16')
     .option('--backend <name>', 'TF.js backend: auto, native, tensorflow, wasm, cpu', 'auto')
-    .option('--json', 'print the metrics as JSON')
-    .action(async (raw: RawEvaluateOptions) => {
-      await run(raw);
-    });
+    .option('--json', 'print the metrics as JSON');
+  return addHubOptions(command).action(async (raw: RawEvaluateOptions) => {
+    await run(raw);
+  });
 }

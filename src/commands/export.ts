@@ -1,12 +1,10 @@
 /**
  * `qa-ft export --model DIR --out DIR`: a clean Hugging Face model directory (config.json, model.safetensors,
  * tokenizer files, README.md model card with the training metrics) from what `qa-ft train` wrote.
- * Also home of the hub option/progress helpers the other commands can share (`addHubOptions`,
- * `downloadProgress`).
  */
 import { Command } from 'commander';
-import type { ProgressCallback, ResolveOptions } from '../hub/index.js';
-import { createProgress, info, printJson, type ProgressReporter } from './output.js';
+import { addHubOptions, downloadProgress, hubResolveOptions } from './options.js';
+import { createProgress, info, printJson } from './output.js';
 
 interface RawExportOptions {
   model: string;
@@ -19,34 +17,6 @@ interface RawExportOptions {
   revision?: string;
   offline?: boolean;
   json?: boolean;
-}
-
-/** Adds `--revision` and `--offline` (the hub options every command that takes a hub id should have). */
-export function addHubOptions(command: Command): Command {
-  return command
-    .option('--revision <rev>', 'hub branch, tag or commit of a hub id (also id@rev)')
-    .option('--offline', 'use the Hugging Face cache only, never the network (also HF_HUB_OFFLINE=1)');
-}
-
-/** Draws hub downloads on `progress`: one bar per file, bytes and MB/s. */
-export function downloadProgress(progress: ProgressReporter): ProgressCallback {
-  let current = '';
-  return (e) => {
-    if (e.file !== current) {
-      current = e.file;
-      progress.start(`Downloading ${e.repo}/${e.file}`, Math.max(e.total, e.done));
-    }
-    progress.update(e.done, { 'MB/s': Number((e.bytesPerSecond / 1e6).toFixed(2)) });
-  };
-}
-
-/** The hub options of a command's raw options, for `resolveModel`/`resolveDatasetFiles`. */
-export function hubResolveOptions(raw: { revision?: string; offline?: boolean }, onProgress?: ProgressCallback): ResolveOptions {
-  return {
-    ...(raw.revision === undefined ? {} : { revision: raw.revision }),
-    ...(raw.offline ? { offline: true } : {}),
-    ...(onProgress ? { onProgress } : {}),
-  };
 }
 
 async function run(raw: RawExportOptions): Promise<void> {

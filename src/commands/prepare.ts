@@ -3,16 +3,17 @@
  */
 import { Command } from 'commander';
 import { QaFtError } from '../errors.js';
-import { resolveDatasetFiles, resolveTokenizer, type DownloadProgress } from '../hub/index.js';
+import { resolveDatasetFiles, resolveTokenizer } from '../hub/index.js';
 import { parseSplit } from '../data/split.js';
 import type { PrepareOptions, PreparePhase } from '../tokenize/pipeline.js';
 import type { PreparedManifest } from '../data/prepared.js';
+import { addHubOptions, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
 import { createProgress, info, printJson } from './output.js';
 
 export const DEFAULT_DATASET = 'rajpurkar/squad';
 export const DEFAULT_MODEL = 'distilbert-base-uncased';
 
-interface RawOptions {
+interface RawOptions extends HubFlags {
   input?: string;
   split: string;
   testSize: string;
@@ -25,26 +26,18 @@ interface RawOptions {
   json?: boolean;
 }
 
-function parseNumber(flag: string, value: string, kind: 'int' | 'float'): number {
-  const n = Number(value);
-  const ok = value.trim() !== '' && Number.isFinite(n) && (kind === 'float' || Number.isInteger(n));
-  if (!ok) throw new QaFtError('BAD_ARGUMENT', `${flag} must be ${kind === 'int' ? 'an integer' : 'a number'}, got '${value}'`);
-  return n;
-}
-
 /** Typed, validated options (everything checkable without reading a file). */
 export function parsePrepareOptions(raw: RawOptions): Omit<PrepareOptions, 'inputs' | 'tokenizerDir'> & { input?: string; tokenizer?: string; json: boolean } {
   parseSplit(raw.split); // malformed --split fails here, before anything is read
-  const testSize = parseNumber('--test-size', raw.testSize, 'float');
+  const testSize = parseNumberOption('--test-size', raw.testSize);
   if (!(testSize >= 0 && testSize < 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--test-size must be in [0, 1), got ${raw.testSize}`, {
       hint: 'e.g. 0.2 for an 80/20 split, 0 to keep every row in train',
     });
   }
-  const seed = parseNumber('--seed', raw.seed, 'int');
-  if (seed < 0) throw new QaFtError('BAD_ARGUMENT', `--seed must be a non-negative integer, got ${raw.seed}`);
-  const maxLength = parseNumber('--max-length', raw.maxLength, 'int');
-  const docStride = raw.docStride === undefined ? undefined : parseNumber('--doc-stride', raw.docStride, 'int');
+  const seed = parseNumberOption('--seed', raw.seed, { int: true, min: 0 });
+  const maxLength = parseNumberOption('--max-length', raw.maxLength, { int: true });
+  const docStride = raw.docStride === undefined ? undefined : parseNumberOption('--doc-stride', raw.docStride, { int: true });
   return {
     input: raw.input,
     tokenizer: raw.tokenizer,
@@ -83,22 +76,15 @@ export function summarize(m: PreparedManifest, outDir: string, seconds: number):
 async function run(raw: RawOptions): Promise<void> {
   const o = parsePrepareOptions(raw);
   const progress = createProgress();
-  let downloading = '';
-  const onDownload = (e: DownloadProgress): void => {
-    if (e.file !== downloading) {
-      downloading = e.file;
-      progress.start(`Downloading ${e.repo}/${e.file}`, e.total);
-    }
-    progress.update(e.done, { 'MB/s': e.bytesPerSecond / 1e6 });
-  };
+  const hub = hubResolveOptions(raw, downloadProgress(progress));
   let inputs: string[];
   let dataset: string | undefined;
   if (o.input !== undefined) inputs = [o.input];
   else {
     dataset = DEFAULT_DATASET;
-    inputs = await resolveDatasetFiles(DEFAULT_DATASET, parseSplit(o.split).name, { onProgress: onDownload });
+    inputs = await resolveDatasetFiles(DEFAULT_DATASET, parseSplit(o.split).name, hub);
   }
-  const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL, { onProgress: onDownload });
+  const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL, hub);
   // loaded here so that other commands do not pay for the tokenizer, Arrow and Parquet modules at start-up
   const { prepareDataset } = await import('../tokenize/pipeline.js');
   let phase: PreparePhase | undefined;
@@ -119,7 +105,7 @@ async function run(raw: RawOptions): Promise<void> {
 }
 
 export function prepareCommand(): Command {
-  return new Command('prepare')
+  const command = new Command('prepare')
     .description('tokenize a SQuAD file into labelled train/test features (the HF question-answering tutorial)')
     .option('--input <file>', 'SQuAD data: Parquet, Arrow IPC (file or stream) or SQuAD v1.1 JSON (default: the hub dataset rajpurkar/squad)')
     .option('--split <spec>', "datasets slice of the input: 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]'", 'train[:5000]')
@@ -130,8 +116,8 @@ export function prepareCommand(): Command {
     .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json or vocab.txt) or hub model id (default: ${DEFAULT_MODEL})`)
     .option('--out <dir>', 'output directory', './qa-ft-data')
     .option('--skip-invalid', 'drop rows whose answer does not match the context, or with an empty context or question')
-    .option('--json', 'print the manifest as JSON instead of the summary')
-    .action(async (raw: RawOptions) => {
-      await run(raw);
-    });
+    .option('--json', 'print the manifest as JSON instead of the summary');
+  return addHubOptions(command).action(async (raw: RawOptions) => {
+    await run(raw);
+  });
 }

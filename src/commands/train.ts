@@ -4,23 +4,15 @@
  * This file parses options, resolves the model and data, and prints; the work is `trainLoop` in src/train.
  */
 import { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import { QaFtError } from '../errors.js';
-import { resolveModel, resolveTokenizer } from '../hub/index.js';
-import { readPrepared, type PreparedManifest } from '../data/prepared.js';
-import { parseDistilBertConfig, loadConfig, type DistilBertConfig } from '../model/config.js';
-import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
-import type { BackendName, QaModel } from '../model/types.js';
-import { evaluateModel } from '../infer/evaluate.js';
-import { tokenizerFilesIn } from '../train/checkpoint.js';
-import { trainLoop, type TrainEvent, type TrainLoopResult } from '../train/loop.js';
+import type { BackendName } from '../model/types.js';
+import type { TrainEvent } from '../train/loop.js';
+import { addHubOptions, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
 import { createProgress, info, isInteractive, printJson } from './output.js';
 
 export const DEFAULT_MODEL = 'distilbert-base-uncased';
 
-interface RawOptions {
+interface RawOptions extends HubFlags {
   data: string;
   model: string;
   init: string;
@@ -68,22 +60,6 @@ export interface TrainCommandOptions {
   readonly quiet: boolean;
 }
 
-function num(flag: string, value: string, rule: { int?: boolean; min?: number; minExclusive?: boolean; max?: number }): number {
-  const n = Number(value);
-  const ok =
-    value.trim() !== '' &&
-    Number.isFinite(n) &&
-    (!rule.int || Number.isInteger(n)) &&
-    (rule.min === undefined || (rule.minExclusive ? n > rule.min : n >= rule.min)) &&
-    (rule.max === undefined || n <= rule.max);
-  if (!ok) {
-    const kind = rule.int ? 'an integer' : 'a number';
-    const range = rule.min === undefined ? '' : ` ${rule.minExclusive ? '>' : '>='} ${rule.min}${rule.max === undefined ? '' : ` and <= ${rule.max}`}`;
-    throw new QaFtError('BAD_ARGUMENT', `${flag} must be ${kind}${range}, got '${value}'`);
-  }
-  return n;
-}
-
 /** Typed, validated options: everything checkable before a file is read. */
 export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
   if (raw.init !== 'pretrained' && raw.init !== 'random') {
@@ -97,88 +73,30 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
     throw new QaFtError('BAD_ARGUMENT', `--eval-every must be 'epoch' or a number of steps >= 1, got '${raw.evalEvery}'`);
   }
   const evalEvery = raw.evalEvery === 'epoch' ? 'epoch' : everyN;
-  const batchSize = num('--batch-size', raw.batchSize, { int: true, min: 1 });
+  const batchSize = parseNumberOption('--batch-size', raw.batchSize, { int: true, min: 1 });
   return {
     dataDir: raw.data,
     model: raw.model,
     init: raw.init,
     configFile: raw.config,
     outDir: raw.out,
-    epochs: num('--epochs', raw.epochs, { int: true, min: 1 }),
-    learningRate: num('--lr', raw.lr, { min: 0, minExclusive: true }),
+    epochs: parseNumberOption('--epochs', raw.epochs, { int: true, min: 1 }),
+    learningRate: parseNumberOption('--lr', raw.lr, { min: 0, minExclusive: true }),
     batchSize,
-    evalBatchSize: raw.evalBatchSize === undefined ? batchSize : num('--eval-batch-size', raw.evalBatchSize, { int: true, min: 1 }),
-    weightDecay: num('--weight-decay', raw.weightDecay, { min: 0 }),
-    warmupRatio: num('--warmup-ratio', raw.warmupRatio, { min: 0, max: 1 }),
-    maxGradNorm: num('--max-grad-norm', raw.maxGradNorm, { min: 0 }),
-    gradientAccumulationSteps: num('--gradient-accumulation-steps', raw.gradientAccumulationSteps, { int: true, min: 1 }),
-    seed: num('--seed', raw.seed, { int: true, min: 0 }),
+    evalBatchSize: raw.evalBatchSize === undefined ? batchSize : parseNumberOption('--eval-batch-size', raw.evalBatchSize, { int: true, min: 1 }),
+    weightDecay: parseNumberOption('--weight-decay', raw.weightDecay, { min: 0 }),
+    warmupRatio: parseNumberOption('--warmup-ratio', raw.warmupRatio, { min: 0, max: 1 }),
+    maxGradNorm: parseNumberOption('--max-grad-norm', raw.maxGradNorm, { min: 0 }),
+    gradientAccumulationSteps: parseNumberOption('--gradient-accumulation-steps', raw.gradientAccumulationSteps, { int: true, min: 1 }),
+    seed: parseNumberOption('--seed', raw.seed, { int: true, min: 0 }),
     backend: raw.backend as BackendName, // validated by selectBackend with the list of backends
     resume: Boolean(raw.resume),
     evalEvery,
     padToMaxLength: Boolean(raw.padToMaxLength),
-    loggingSteps: num('--logging-steps', raw.loggingSteps, { int: true, min: 1 }),
+    loggingSteps: parseNumberOption('--logging-steps', raw.loggingSteps, { int: true, min: 1 }),
     json: Boolean(raw.json),
     quiet: Boolean(raw.quiet),
   };
-}
-
-async function readConfigFile(path: string): Promise<DistilBertConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new QaFtError('FILE_NOT_FOUND', `config file ${path} does not exist`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new QaFtError('BAD_CONFIG', `${path} is not valid JSON`);
-  }
-  return parseDistilBertConfig(json, path);
-}
-
-/** The model to train (`--init`), its directory (for the tokenizer files) and notices to show. */
-async function buildModel(o: TrainCommandOptions, notice: (line: string) => void): Promise<{ model: QaModel; modelDir?: string }> {
-  if (o.init === 'pretrained') {
-    const modelDir = await resolveModel(o.model);
-    return { model: await loadQaModel(modelDir, { backend: o.backend, seed: o.seed, onNotice: notice }), modelDir };
-  }
-  let modelDir: string | undefined;
-  let config: DistilBertConfig;
-  if (o.configFile !== undefined) {
-    config = await readConfigFile(o.configFile);
-    modelDir = await resolveTokenizer(o.model).catch(() => undefined); // the data's manifest names a tokenizer too
-  } else {
-    modelDir = await resolveTokenizer(o.model);
-    config = await loadConfig(modelDir);
-  }
-  return { model: await createRandomQaModel(config, { backend: o.backend, seed: o.seed, onNotice: notice }), modelDir };
-}
-
-/** The tokenizer the features were made with (the manifest's), else the model directory's. */
-function tokenizerFiles(manifest: PreparedManifest, modelDir: string | undefined): string[] {
-  const fromManifest = manifest.tokenizer.files.map((f) => (isAbsolute(f) ? f : join(manifest.tokenizer.dir, f)));
-  if (fromManifest.length > 0 && fromManifest.every((f) => existsSync(f))) return fromManifest;
-  const fromModel = modelDir === undefined ? [] : tokenizerFilesIn(modelDir);
-  if (fromModel.length > 0) return fromModel;
-  throw new QaFtError('FILE_NOT_FOUND', `no tokenizer files in ${manifest.tokenizer.dir} (from the prepared data's manifest)${modelDir ? ` or ${modelDir}` : ''}`, {
-    hint: 'the saved model needs its tokenizer: pass --model with a directory holding tokenizer.json or vocab.txt',
-  });
-}
-
-function checkCompatible(config: DistilBertConfig, manifest: PreparedManifest, dataDir: string): void {
-  if (manifest.tokenizer.vocabSize > config.vocabSize) {
-    throw new QaFtError('BAD_CONFIG', `the data in ${dataDir} was tokenized with a ${manifest.tokenizer.vocabSize}-token vocabulary, but the model has vocab_size ${config.vocabSize}`, {
-      hint: 'prepare the data with the model’s tokenizer',
-    });
-  }
-  if (manifest.maxLength > config.maxPositionEmbeddings) {
-    throw new QaFtError('BAD_CONFIG', `the data in ${dataDir} has windows of up to ${manifest.maxLength} tokens, but the model has max_position_embeddings ${config.maxPositionEmbeddings}`, {
-      hint: 'run `qa-ft prepare --max-length N` with N <= max_position_embeddings',
-    });
-  }
 }
 
 const fmt = (x: number | undefined, digits: number): string => (x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits));
@@ -238,35 +156,8 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
   };
 }
 
-export async function runTrain(o: TrainCommandOptions, onEvent: (e: TrainEvent) => void): Promise<TrainLoopResult> {
-  const data = await readPrepared(o.dataDir);
-  const { model, modelDir } = await buildModel(o, (line) => info(line));
-  try {
-    checkCompatible(model.config, data.manifest, o.dataDir);
-    if (!o.quiet) info(`Backend: ${model.backend}; model: ${o.init === 'random' ? `random init (${o.configFile ?? o.model})` : o.model}`);
-    return await trainLoop(model, data, {
-      ...o,
-      maxLength: data.manifest.maxLength,
-      padTokenId: model.config.padTokenId,
-      tokenizerFiles: tokenizerFiles(data.manifest, modelDir),
-      evaluate: async (m, split) => {
-        const progress = createProgress({ quiet: o.quiet });
-        progress.start('Evaluating', Math.ceil(split.features.length / o.evalBatchSize));
-        try {
-          return await evaluateModel(m, split.rows, split.features, { batchSize: o.evalBatchSize, onProgress: (done) => progress.update(done) });
-        } finally {
-          progress.stop();
-        }
-      },
-      onEvent,
-    });
-  } finally {
-    model.dispose();
-  }
-}
-
 export function trainCommand(): Command {
-  return new Command('train')
+  const command = new Command('train')
     .description('fine-tune a DistilBERT QA model on prepared data (AdamW, linear decay, eval each epoch, checkpoints)')
     .option('--data <dir>', 'prepared-data directory from `qa-ft prepare`', './qa-ft-data')
     .option('--model <id-or-dir>', 'model to fine-tune: a local directory or a hub id', DEFAULT_MODEL)
@@ -288,11 +179,17 @@ export function trainCommand(): Command {
     .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
     .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', '10')
     .option('--json', 'print the result (history, best metric) as JSON on stdout')
-    .option('--quiet', 'no progress bars')
-    .action(async (raw: RawOptions) => {
-      const o = parseTrainOptions(raw);
-      const print = makePrinter(o);
-      const result = await runTrain(o, print);
-      if (o.json) printJson(result);
+    .option('--quiet', 'no progress bars');
+  return addHubOptions(command).action(async (raw: RawOptions) => {
+    const o = parseTrainOptions(raw);
+    const print = makePrinter(o);
+    const downloads = createProgress({ quiet: o.quiet });
+    const hub = hubResolveOptions(raw, downloadProgress(downloads));
+    const { runTrain } = await import('./train-run.js');
+    const result = await runTrain(o, hub, (e) => {
+      downloads.stop();
+      print(e);
     });
+    if (o.json) printJson(result);
+  });
 }

@@ -88,8 +88,8 @@ export async function answerQuestions(
 ): Promise<Answer[][]> {
   const topK = options.topK ?? 1;
   const maxAnswerLength = options.maxAnswerLength ?? 30;
-  const docStride = options.docStride ?? 128;
   const maxLength = options.maxLength ?? Math.min(384, model.config.maxPositionEmbeddings);
+  const docStride = options.docStride ?? defaultDocStride(maxLength);
   const strategy = options.strategy ?? 'best';
   if (!Number.isInteger(topK) || topK < 1) throw new QaFtError('BAD_ARGUMENT', `top-k must be a positive integer, got ${topK}`);
   if (!Number.isInteger(maxAnswerLength) || maxAnswerLength < 1) {
@@ -177,4 +177,9 @@ async function argmaxAnswer(tokenizer: QaTokenizer, windows: readonly ItemWindow
 export async function seedDecode(tokenizer: QaTokenizer, ids: readonly number[]): Promise<string> {
   if (ids.length === 0) return '';
   return cleanUpTokenization(await tokenizer.decode(ids, { skipSpecialTokens: false }));
+}
+
+/** The HF question-answering pipeline's default: 128 tokens of overlap, at most half a window. */
+export function defaultDocStride(maxLength: number): number {
+  return Math.min(128, Math.floor(maxLength / 2));
 }

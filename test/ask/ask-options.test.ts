@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
 import { QaFtError } from '../../src/errors.js';
+import { defaultDocStride } from '../../src/infer/answer.js';
 import { askCommand, parseAskOptions, parseJsonl, textFrom, type RawAskOptions } from '../../src/commands/ask.js';
 import { repoRoot } from '../helpers/cli.js';
 
@@ -19,15 +20,18 @@ const RAW: RawAskOptions = {
 const userError = (pattern: RegExp) => (e: unknown): boolean =>
   e instanceof QaFtError && pattern.test(e.message) && !e.message.includes('\n');
 
-test('defaults: model ./qa-ft-model, top-k 1, max answer length 30, doc stride 128, strategy best', () => {
+test('defaults: model ./qa-ft-model, top-k 1, max answer length 30, doc stride from the window size, strategy best', () => {
   const defaults = Object.fromEntries(askCommand().options.map((o) => [o.long, o.defaultValue as unknown]));
   assert.equal(defaults['--model'], './qa-ft-model');
   assert.equal(defaults['--top-k'], '1');
   assert.equal(defaults['--max-answer-length'], '30');
-  assert.equal(defaults['--doc-stride'], '128');
+  assert.equal(defaults['--doc-stride'], undefined);
+  assert.equal(defaultDocStride(384), 128); // the HF pipeline's min(128, max_length / 2)
+  assert.equal(defaultDocStride(64), 32);
+  assert.equal(parseAskOptions({ ...RAW, docStride: undefined }).docStride, undefined);
   assert.equal(defaults['--strategy'], 'best');
   assert.deepEqual(parseAskOptions(RAW), {
-    model: './qa-ft-model', topK: 1, maxAnswerLength: 30, docStride: 128, strategy: 'best', batchSize: 16, backend: 'auto', json: false,
+    model: './qa-ft-model', topK: 1, maxAnswerLength: 30, docStride: 128, strategy: 'best', batchSize: 16, backend: 'auto', json: false, hub: {},
   });
 });
 

@@ -41,8 +41,8 @@ for (const [args, pattern] of [
   [['--eval-every', '0'], /--eval-every must be 'epoch' or a number of steps >= 1, got '0'/],
   [['--eval-every', 'never'], /--eval-every must be 'epoch' or a number of steps >= 1, got 'never'/],
   [['--lr', 'fast'], /--lr must be a number > 0, got 'fast'/],
-  [['--epochs', '1.5'], /--epochs must be an integer >= 1/],
-  [['--warmup-ratio', '2'], /--warmup-ratio must be a number >= 0 and <= 1, got '2'/],
+  [['--epochs', '1.5'], /--epochs must be an integer ≥ 1/],
+  [['--warmup-ratio', '2'], /--warmup-ratio must be a number ≥ 0 and ≤ 1, got '2'/],
   [['--init', 'zeros'], /--init must be 'pretrained' or 'random', got 'zeros'/],
   [['--config', 'c.json'], /--config only applies with --init random/],
 ] as const) {

@@ -1,0 +1,78 @@
+/**
+ * Option parsing shared by the commands: numbers with one-line errors naming the flag, and the hub options
+ * (`--revision`, `--offline`, download progress) of every command that takes a hub id.
+ */
+import type { Command } from 'commander';
+import { QaFtError } from '../errors.js';
+import type { ProgressCallback, ResolveOptions } from '../hub/index.js';
+import type { BackendName } from '../model/types.js';
+import type { ProgressReporter } from './output.js';
+
+export interface NumberRule {
+  readonly int?: boolean;
+  readonly min?: number;
+  /** `min` itself is not allowed. */
+  readonly minExclusive?: boolean;
+  readonly max?: number;
+}
+
+/** A number option as typed on the command line, or a one-line error naming the flag and the allowed range. */
+export function parseNumberOption(flag: string, value: string, rule: NumberRule = {}): number {
+  const n = Number(value);
+  const ok =
+    value.trim() !== '' &&
+    Number.isFinite(n) &&
+    (!rule.int || Number.isInteger(n)) &&
+    (rule.min === undefined || (rule.minExclusive ? n > rule.min : n >= rule.min)) &&
+    (rule.max === undefined || n <= rule.max);
+  if (!ok) {
+    const kind = rule.int ? 'an integer' : 'a number';
+    const low = rule.min === undefined ? '' : ` ${rule.minExclusive ? '>' : '≥'} ${rule.min}`;
+    const high = rule.max === undefined ? '' : `${low ? ' and' : ''} ≤ ${rule.max}`;
+    throw new QaFtError('BAD_ARGUMENT', `${flag} must be ${kind}${low}${high}, got '${value}'`);
+  }
+  return n;
+}
+
+/** A positive (or, with `min` 0, non-negative) integer option. */
+export function parseIntOption(flag: string, value: string, min = 1): number {
+  return parseNumberOption(flag, value, { int: true, min });
+}
+
+/** The backend name as given: `selectBackend` (src/model/backend.ts) owns the list and rejects unknown names. */
+export function parseBackend(value: string): BackendName {
+  return value as BackendName;
+}
+
+export interface HubFlags {
+  revision?: string;
+  offline?: boolean;
+}
+
+/** Adds `--revision` and `--offline`, the hub options of every command that takes a hub id. */
+export function addHubOptions(command: Command): Command {
+  return command
+    .option('--revision <rev>', 'hub branch, tag or commit of a hub id (also id@rev)')
+    .option('--offline', 'use the Hugging Face cache only, never the network (also HF_HUB_OFFLINE=1)');
+}
+
+/** Draws hub downloads on `progress`: one bar per file, bytes and MB/s. */
+export function downloadProgress(progress: ProgressReporter): ProgressCallback {
+  let current = '';
+  return (e) => {
+    if (e.file !== current) {
+      current = e.file;
+      progress.start(`Downloading ${e.repo}/${e.file}`, Math.max(e.total, e.done));
+    }
+    progress.update(e.done, { 'MB/s': Number((e.bytesPerSecond / 1e6).toFixed(2)) });
+  };
+}
+
+/** The hub options of a command's raw options, for `resolveModel`/`resolveTokenizer`/`resolveDatasetFiles`. */
+export function hubResolveOptions(raw: HubFlags, onProgress?: ProgressCallback): ResolveOptions {
+  return {
+    ...(raw.revision === undefined ? {} : { revision: raw.revision }),
+    ...(raw.offline ? { offline: true } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  };
+}
