@@ -33,25 +33,43 @@ export function dropoutKernels(addon: NativeAddon, backendName: string): KernelC
   ];
 }
 
+/** Whether `nativeDropoutForward` can serve a float32 tensor now (native backend active, kernel registered). */
+function nativeDropoutReady(x: tf.Tensor, rate: number): boolean {
+  if (tf.getBackend() !== 'native' || x.dtype !== 'float32' || !(rate >= 0 && rate < 1)) return false;
+  return tf.getKernel(DROPOUT, 'native') !== undefined;
+}
+
+/**
+ * The dropout kernel alone, untaped, for fused ops that write their own gradient: `y` (x scaled where kept, 0
+ * elsewhere) and the 1-byte keep `mask` (bool, x's shape). Undefined off the `native` backend or for rate 0.
+ */
+export function nativeDropoutForward(x: tf.Tensor, rate: number, seed: number): { y: tf.Tensor; mask: tf.Tensor } | undefined {
+  if (rate === 0 || !nativeDropoutReady(x, rate)) return undefined;
+  const [y, mask] = tf.engine().runKernel(DROPOUT, { x }, { rate, seed }) as tf.Tensor[];
+  return { y: y!, mask: mask! };
+}
+
+/** dy scaled by 1 / (1 − rate) where `mask` (from `nativeDropoutForward`) kept the element, 0 elsewhere. */
+export function nativeDropoutBackward(dy: tf.Tensor, mask: tf.Tensor, rate: number): tf.Tensor {
+  return tf.engine().runKernel(MASKED_SCALE, { x: dy, mask }, { scale: 1 / (1 - rate) }) as tf.Tensor;
+}
+
 /**
  * Inverted dropout of a float32 tensor with gradient (dy scaled where kept), on the `native` backend; undefined
  * elsewhere, so the caller falls back to `tf.dropout`. `seed`: any integer in [0, 2^53); the mask is a pure
  * function of (seed, element index). Not the same random stream as `tf.dropout`.
  */
 export function nativeDropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T | undefined {
-  if (tf.getBackend() !== 'native' || x.dtype !== 'float32' || !(rate >= 0 && rate < 1)) return undefined;
-  if (tf.getKernel(DROPOUT, 'native') === undefined) return undefined;
+  if (!nativeDropoutReady(x, rate)) return undefined;
   if (rate === 0) return x;
-  const scale = 1 / (1 - rate);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
-    const [y, mask] = tf.engine().runKernel(DROPOUT, { x: input }, { rate, seed }) as tf.Tensor[];
-    save([mask!]);
+    const { y, mask } = nativeDropoutForward(input, rate, seed)!;
+    save([mask]);
     return {
-      value: y!,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        tf.engine().runKernel(MASKED_SCALE, { x: dy as tf.Tensor, mask: saved[0]! }, { scale }) as tf.Tensor,
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => nativeDropoutBackward(dy as tf.Tensor, saved[0]!, rate),
     };
   });
   return f(x) as T;

@@ -1,13 +1,13 @@
 /**
  * DistilBertForQuestionAnswering as TF.js ops, top to bottom: embeddings → attention → FFN → block → model →
  * QA head → loss. Pure functions of the parameters (by Hugging Face name) and the inputs; the caller owns
- * `tf.tidy` / gradient tapes. Written in the natural formulation (batched matMul, softmax, erf-GELU, LayerNorm
- * eps 1e-12, masked attention scores filled with the float32 minimum), as Hugging Face's modeling_distilbert does.
+ * gradient tapes. Written in the natural formulation (batched matMul, softmax, erf-GELU, LayerNorm eps 1e-12,
+ * masked attention scores at the float32 minimum), as Hugging Face's modeling_distilbert does, out of the fused
+ * ops of ops.ts, whose gradients keep only what backward needs.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { DistilBertConfig } from './config.js';
-import { matMul } from './gradients.js';
-import { dropoutMask } from './random.js';
+import { addLayerNorm, attention, dropout, embedding, gelu, linear } from './ops.js';
 
 /** Parameters by Hugging Face name. */
 export type Params = ReadonlyMap<string, tf.Tensor>;
@@ -20,8 +20,7 @@ export interface ModelInputs {
   ids: tf.Tensor1D; // [B·T] int32
   notPad: tf.Tensor2D; // [B·T, 1] float32: 0 where the token is the padding id (its embedding row gets no gradient)
   positions: tf.Tensor1D; // [T] int32: 0 … T-1
-  keep: tf.Tensor4D; // [B, H, T, T] bool: key j is a real token
-  fill: tf.Tensor4D; // [B, H, T, T] float32 minimum, for masked scores
+  maskBias: tf.Tensor4D; // [B, 1, 1, T] float32: 0 for a real key, the float32 minimum for padding
   batch: number;
   seqLen: number;
 }
@@ -32,108 +31,68 @@ export interface DropoutContext {
   nextSeed: () => number;
 }
 
-function param(p: Params, name: string): tf.Tensor {
+function param<T extends tf.Tensor = tf.Tensor>(p: Params, name: string): T {
   const t = p.get(name);
   if (t === undefined) throw new Error(`parameter ${name} missing`); // loading guarantees every name exists
-  return t;
+  return t as T;
 }
 
-function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: DropoutContext): T {
+/** Seeded dropout when training with a non-zero rate; the input itself otherwise. */
+function maybeDropout<T extends tf.Tensor>(x: T, rate: number, ctx: DropoutContext): T {
   if (!ctx.training || rate === 0) return x;
-  const mask = tf.tensor(dropoutMask(x.size, rate, ctx.nextSeed()), x.shape); // same shape as x: 0 or 1/(1-rate)
-  return tf.mul(x, mask) as T;
+  return dropout(x, rate, ctx.nextSeed());
 }
 
-/**
- * Row lookup whose gradient is a scatter-add (the stock gather gradient needs UnsortedSegmentSum, which the wasm
- * backend lacks). `rowMask` zeroes the gradient of chosen lookups (nn.Embedding's padding_idx).
- */
-function embeddingLookup(table: tf.Tensor, ids: tf.Tensor1D, rowMask: tf.Tensor2D | null): tf.Tensor2D {
-  const lookup = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const t = inputs[0] as tf.Tensor; // [V, D]
-    return {
-      value: tf.gather(t, ids), // [N, D]
-      gradFunc: (dy: tf.Tensor) => {
-        const g = rowMask === null ? dy : tf.mul(dy, rowMask); // [N, D]
-        return tf.scatterND(tf.reshape(ids, [-1, 1]), g, t.shape); // [V, D], duplicates summed
-      },
-    };
-  });
-  return lookup(table) as tf.Tensor2D;
+function layerNorm(x: tf.Tensor3D, residual: tf.Tensor | null, p: Params, prefix: string): tf.Tensor3D {
+  return addLayerNorm(x, residual, param(p, `${prefix}.weight`), param(p, `${prefix}.bias`), LAYER_NORM_EPS);
 }
-
-function layerNorm(x: tf.Tensor3D, p: Params, prefix: string): tf.Tensor3D {
-  const mean = tf.mean(x, -1, true); // [B, T, 1]
-  const centered = tf.sub(x, mean); // [B, T, D]
-  const variance = tf.mean(tf.mul(centered, centered), -1, true); // [B, T, 1], biased as torch
-  const normed = tf.div(centered, tf.sqrt(tf.add(variance, LAYER_NORM_EPS))); // [B, T, D]
-  return tf.add(tf.mul(normed, param(p, `${prefix}.weight`)), param(p, `${prefix}.bias`));
-}
-
-/**
- * y = x·Wᵀ + b on 2-D x, W stored [out, in] as torch.nn.Linear. Its gradient is written out (dx = dy·W,
- * dW = dyᵀ·x, db = Σ dy) so that no weight-sized transpose is recorded for the backward pass: on wasm the flagged
- * matMuls become explicit transposes (see matMul), and the transpose of W is done once, in the forward pass.
- */
-const linear2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, w, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc]; // [N, in], [out, in], [out]
-  save([x, w]);
-  return {
-    value: tf.add(matMul(x, w, false, true), bias), // [N, out]
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [matMul(dy, sw), matMul(dy, sx, true, false), tf.sum(dy, 0)]; // [N, in], [out, in], [out]
-    },
-  };
-});
 
 /** torch.nn.Linear over the last axis of [B, T, in]. */
-function linear(x: tf.Tensor3D, p: Params, prefix: string): tf.Tensor3D {
-  const [b, t, d] = x.shape;
-  const w = param(p, `${prefix}.weight`); // [out, in]
-  const y = linear2d(tf.reshape(x, [b * t, d]), w, param(p, `${prefix}.bias`)); // [B·T, out]
-  return tf.reshape(y, [b, t, w.shape[0] as number]);
+function dense(x: tf.Tensor3D, p: Params, prefix: string): tf.Tensor3D {
+  return linear(x, param(p, `${prefix}.weight`), param(p, `${prefix}.bias`)) as tf.Tensor3D; // [B, T, out]
 }
 
 function embeddings(c: DistilBertConfig, p: Params, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
-  const words = embeddingLookup(param(p, 'distilbert.embeddings.word_embeddings.weight'), inp.ids, inp.notPad); // [B·T, D]
-  const pos = embeddingLookup(param(p, 'distilbert.embeddings.position_embeddings.weight'), inp.positions, null); // [T, D]
-  const x = tf.add(tf.reshape(words, [inp.batch, inp.seqLen, c.dim]), pos) as tf.Tensor3D; // [B, T, D]
-  return dropout(layerNorm(x, p, 'distilbert.embeddings.LayerNorm'), c.dropout, ctx);
+  const words = embedding(param(p, 'distilbert.embeddings.word_embeddings.weight'), inp.ids, inp.notPad, [inp.batch, inp.seqLen, c.dim]); // [B, T, D]
+  const pos = embedding(param(p, 'distilbert.embeddings.position_embeddings.weight'), inp.positions, null, [inp.seqLen, c.dim]); // [T, D]
+  const x = layerNorm(words as tf.Tensor3D, pos, p, 'distilbert.embeddings.LayerNorm'); // [B, T, D]
+  return maybeDropout(x, c.dropout, ctx);
 }
 
-function attention(c: DistilBertConfig, x: tf.Tensor3D, p: Params, prefix: string, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
-  const [b, t, d] = x.shape;
-  const h = c.nHeads;
-  const dh = d / h;
-  const heads = (y: tf.Tensor3D): tf.Tensor4D => tf.transpose(tf.reshape(y, [b, t, h, dh]), [0, 2, 1, 3]); // [B, H, T, dh]
-  const q = tf.div(heads(linear(x, p, `${prefix}.q_lin`)), Math.sqrt(dh)); // [B, H, T, dh]
-  const k = heads(linear(x, p, `${prefix}.k_lin`)); // [B, H, T, dh]
-  const v = heads(linear(x, p, `${prefix}.v_lin`)); // [B, H, T, dh]
-  const scores = tf.where(inp.keep, tf.matMul(q, k, false, true), inp.fill); // [B, H, T, T]
-  const weights = dropout(tf.softmax(scores, -1), c.attentionDropout, ctx); // [B, H, T, T]
-  const context = tf.reshape(tf.transpose(tf.matMul(weights, v), [0, 2, 1, 3]), [b, t, d]) as tf.Tensor3D; // [B, T, D]
-  return linear(context, p, `${prefix}.out_lin`);
+function selfAttention(c: DistilBertConfig, x: tf.Tensor3D, p: Params, prefix: string, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
+  const q = dense(x, p, `${prefix}.q_lin`); // [B, T, D]
+  const k = dense(x, p, `${prefix}.k_lin`); // [B, T, D]
+  const v = dense(x, p, `${prefix}.v_lin`); // [B, T, D]
+  const drop = ctx.training && c.attentionDropout > 0 ? { rate: c.attentionDropout, seed: ctx.nextSeed() } : null;
+  const context = attention(q, k, v, { heads: c.nHeads, maskBias: inp.maskBias, dropout: drop }); // [B, T, D]
+  return dense(context, p, `${prefix}.out_lin`);
 }
 
 function ffn(c: DistilBertConfig, x: tf.Tensor3D, p: Params, prefix: string, ctx: DropoutContext): tf.Tensor3D {
-  const hidden = linear(x, p, `${prefix}.lin1`); // [B, T, F]
-  const gelu = tf.mul(tf.mul(hidden, 0.5), tf.add(tf.erf(tf.div(hidden, Math.SQRT2)), 1)) as tf.Tensor3D; // [B, T, F], erf form
-  return dropout(linear(gelu, p, `${prefix}.lin2`), c.dropout, ctx); // [B, T, D]
+  const hidden = gelu(dense(x, p, `${prefix}.lin1`)); // [B, T, F]
+  return maybeDropout(dense(hidden, p, `${prefix}.lin2`), c.dropout, ctx); // [B, T, D]
 }
 
 function block(c: DistilBertConfig, x: tf.Tensor3D, p: Params, i: number, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
   const prefix = `distilbert.transformer.layer.${i}`;
-  const a = attention(c, x, p, `${prefix}.attention`, inp, ctx); // [B, T, D]
-  const y = layerNorm(tf.add(a, x) as tf.Tensor3D, p, `${prefix}.sa_layer_norm`); // [B, T, D]
-  return layerNorm(tf.add(ffn(c, y, p, `${prefix}.ffn`, ctx), y) as tf.Tensor3D, p, `${prefix}.output_layer_norm`);
+  const a = selfAttention(c, x, p, `${prefix}.attention`, inp, ctx); // [B, T, D]
+  const y = layerNorm(a, x, p, `${prefix}.sa_layer_norm`); // [B, T, D]
+  return layerNorm(ffn(c, y, p, `${prefix}.ffn`, ctx), y, p, `${prefix}.output_layer_norm`);
 }
 
-/** Start and end logits, each [B, T]. */
+/**
+ * Start and end logits, each [B, T]. Each layer runs in its own tidy, so only the tensors the gradient tape saved
+ * (see ops.ts) outlive it: inference holds one layer's intermediates at a time, training what backward needs.
+ */
 export function qaLogits(c: DistilBertConfig, p: Params, inp: ModelInputs, ctx: DropoutContext): { start: tf.Tensor2D; end: tf.Tensor2D } {
-  let x = embeddings(c, p, inp, ctx); // [B, T, D]
-  for (let i = 0; i < c.nLayers; i++) x = block(c, x, p, i, inp, ctx);
-  const logits = linear(dropout(x, c.qaDropout, ctx), p, 'qa_outputs'); // [B, T, 2]
+  let x = tf.tidy(() => embeddings(c, p, inp, ctx)); // [B, T, D]
+  for (let i = 0; i < c.nLayers; i++) {
+    const prev = x;
+    x = tf.tidy(() => block(c, prev, p, i, inp, ctx));
+    prev.dispose();
+  }
+  const logits = tf.tidy(() => dense(maybeDropout(x, c.qaDropout, ctx), p, 'qa_outputs')); // [B, T, 2]
+  x.dispose();
   const [b, t] = [inp.batch, inp.seqLen];
   const start = tf.reshape(tf.slice(logits, [0, 0, 0], [b, t, 1]), [b, t]) as tf.Tensor2D; // [B, T]
   const end = tf.reshape(tf.slice(logits, [0, 0, 1], [b, t, 1]), [b, t]) as tf.Tensor2D; // [B, T]
@@ -182,29 +141,25 @@ export function modelInputs(c: DistilBertConfig, inputIds: readonly (readonly nu
   const t = inputIds[0]?.length ?? 0;
   const ids = new Int32Array(b * t);
   const notPad = new Float32Array(b * t);
-  const keepRow = new Uint8Array(b * t);
+  const maskBias = new Float32Array(b * t);
   for (let i = 0; i < b; i++) {
     for (let j = 0; j < t; j++) {
       const id = (inputIds[i] as readonly number[])[j] as number;
       ids[i * t + j] = id;
       notPad[i * t + j] = id === c.padTokenId ? 0 : 1;
-      keepRow[i * t + j] = (attentionMask[i] as readonly number[])[j] === 0 ? 0 : 1;
+      maskBias[i * t + j] = (attentionMask[i] as readonly number[])[j] === 0 ? FLOAT32_MIN : 0;
     }
   }
-  return tf.tidy(() => {
-    const keepKeys = tf.tensor4d(keepRow, [b, 1, 1, t], 'bool'); // [B, 1, 1, T]
-    return {
-      ids: tf.tensor1d(ids, 'int32'),
-      notPad: tf.tensor2d(notPad, [b * t, 1]),
-      positions: tf.range(0, t, 1, 'int32') as tf.Tensor1D,
-      keep: tf.broadcastTo(keepKeys, [b, c.nHeads, t, t]) as tf.Tensor4D,
-      fill: tf.fill([b, c.nHeads, t, t], FLOAT32_MIN) as tf.Tensor4D,
-      batch: b,
-      seqLen: t,
-    };
-  });
+  return {
+    ids: tf.tensor1d(ids, 'int32'),
+    notPad: tf.tensor2d(notPad, [b * t, 1]),
+    positions: tf.range(0, t, 1, 'int32') as tf.Tensor1D,
+    maskBias: tf.tensor4d(maskBias, [b, 1, 1, t]),
+    batch: b,
+    seqLen: t,
+  };
 }
 
 export function disposeInputs(inp: ModelInputs): void {
-  tf.dispose([inp.ids, inp.notPad, inp.positions, inp.keep, inp.fill]);
+  tf.dispose([inp.ids, inp.notPad, inp.positions, inp.maskBias]);
 }

@@ -1,0 +1,242 @@
+/**
+ * DistilBERT's building blocks as fused TF.js ops with hand-written gradients, written for memory.
+ *
+ * TF.js's gradient tape (tfjs-core `Engine.gradients`) keeps every tensor an op saves for its gradient, and the
+ * gradient of every op output, until the whole backward pass has ended. Recorded kernel by kernel, a layer saved
+ * ~25 tensors (each Add and Reshape saves its inputs just to read their shapes, GELU five [B, T, F] tensors, the
+ * attention mask two [B, H, T, T] ones) and left a gradient per kernel: every intermediate of all six layers, and
+ * then its gradient, was alive at once. Each op here is one tape node that
+ *  - saves only what its backward needs (a linear its input, GELU its input, LayerNorm its normalised output and
+ *    standard deviation, attention its heads, probabilities and dropout mask, dropout its mask), and
+ *  - frees those saved tensors and its output gradient `dy` as soon as its backward has run, as PyTorch's autograd
+ *    does. That is safe because TF.js reads the gradient of an op's output only at the node that produced it,
+ *    once, walking the tape in reverse; no op here returns `dy`, a saved tensor, or one tensor for two inputs.
+ *    (A `dy` passed in by a `tf.grad(f)(x, dy)` caller would be freed too: no op here is a model's last op.)
+ * The forward pass runs the same kernels in the same order as the op-by-op formulation, so its values are
+ * bit-identical to it; gradients are the textbook formulas (checked against PyTorch by the parity tests).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { nativeDropoutBackward, nativeDropoutForward } from '../engine/dropout.js';
+import { matMul } from './gradients.js';
+import { dropoutMask } from './random.js';
+
+type Args = (tf.Tensor | tf.GradSaveFunc)[];
+
+/** Runs a gradient body in a tidy, then frees the op's output gradient and saved tensors (see the file comment). */
+function backward(dy: tf.Tensor, saved: readonly tf.Tensor[], body: () => tf.Tensor[]): tf.Tensor[] {
+  const grads = tf.tidy(body);
+  tf.dispose([dy, ...saved]);
+  return grads;
+}
+
+/** `dy` summed down to `shape` (the shape of an input that was broadcast to dy's shape); always a new tensor. */
+function unbroadcast(dy: tf.Tensor, shape: number[]): tf.Tensor {
+  const axes = tf.backend_util.getReductionAxes(shape, dy.shape);
+  return axes.length > 0 ? tf.reshape(tf.sum(dy, axes), shape) : tf.clone(dy);
+}
+
+/**
+ * Inverted dropout's output and mask: on `native` one threaded kernel and a 1-byte mask; elsewhere the seeded JS
+ * mask of `dropoutMask` (float32 multipliers, 0 or 1/(1 − rate)). Both are pure functions of (seed, index).
+ */
+function dropoutForward(x: tf.Tensor, rate: number, seed: number): { y: tf.Tensor; mask: tf.Tensor } {
+  const native = nativeDropoutForward(x, rate, seed);
+  if (native !== undefined) return native;
+  const mask = tf.tensor(dropoutMask(x.size, rate, seed), x.shape); // x's shape: 0 or 1/(1-rate)
+  return { y: tf.mul(x, mask), mask };
+}
+
+function dropoutBackward(dy: tf.Tensor, mask: tf.Tensor, rate: number): tf.Tensor {
+  return mask.dtype === 'bool' ? nativeDropoutBackward(dy, mask, rate) : tf.mul(dy, mask);
+}
+
+/** Dropout with seed `seed` (`rate` in (0, 1)); its gradient keeps only the mask. */
+export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
+  const f = tf.customGrad((...args: Args) => {
+    const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const { y, mask } = dropoutForward(xi, rate, seed);
+    save([mask]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved, () => [dropoutBackward(dy, saved[0]!, rate)]),
+    };
+  });
+  return f(x) as T;
+}
+
+/**
+ * Rows `ids` of `table` [V, D], reshaped to `shape` (its last axis D). The gradient is a scatter-add (the stock
+ * gather gradient needs UnsortedSegmentSum, which wasm lacks); `rowMask` [N, 1] zeroes the gradient of chosen
+ * look-ups (nn.Embedding's padding_idx). Saves nothing: ids and mask are captured, not taped.
+ */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D, rowMask: tf.Tensor2D | null, shape: number[]): tf.Tensor {
+  const f = tf.customGrad((...args: Args) => {
+    const t = args[0] as tf.Tensor2D; // [V, D]
+    return {
+      value: tf.reshape(tf.gather(t, ids), shape), // [..., D]
+      gradFunc: (dy: tf.Tensor) =>
+        backward(dy, [], () => {
+          const rows = tf.reshape(dy, [ids.size, t.shape[1]]); // [N, D]
+          const g = rowMask === null ? rows : tf.mul(rows, rowMask); // [N, D]
+          return [tf.scatterND(tf.reshape(ids, [-1, 1]), g, t.shape)]; // [V, D], duplicates summed
+        }),
+    };
+  });
+  return f(table);
+}
+
+/**
+ * torch.nn.Linear over the last axis: x [..., in], W [out, in] (torch layout), b [out] → [..., out]. Saves x and W.
+ * dx = dy·W, dW = dyᵀ·x, db = Σ dy: no weight-sized transpose is recorded (on wasm the flagged matMuls become
+ * explicit transposes, see gradients.ts `matMul`).
+ */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor {
+  const inDim = x.shape[x.rank - 1] as number;
+  const outDim = w.shape[0];
+  const outShape = [...x.shape.slice(0, -1), outDim];
+  const f = tf.customGrad((...args: Args) => {
+    const [xi, wi, bi, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const x2 = tf.reshape(xi, [-1, inDim]); // [N, in]
+    save([x2, wi]);
+    return {
+      value: tf.reshape(tf.add(matMul(x2, wi, false, true), bi), outShape), // [..., out]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        backward(dy, saved, () => {
+          const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+          const dy2 = tf.reshape(dy, [-1, outDim]); // [N, out]
+          return [tf.reshape(matMul(dy2, sw), xi.shape), matMul(dy2, sx, true, false), tf.sum(dy2, 0)]; // [..., in], [out, in], [out]
+        }),
+    };
+  });
+  return f(x, w, b);
+}
+
+/**
+ * LayerNorm(x + r) over the last axis (biased variance, `eps` inside the square root, as torch), with `r` optional
+ * and broadcast over leading axes (position embeddings [T, D] under words [B, T, D]). Saves the normalised values
+ * and the standard deviation: dx = (g − mean(g) − n·mean(g·n)) / std with g = dy·w, n the normalised values.
+ */
+export function addLayerNorm(x: tf.Tensor3D, r: tf.Tensor | null, w: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor3D {
+  const f = tf.customGrad((...args: Args) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const ts = args.slice(0, -1) as tf.Tensor[];
+    const [xi, ri, wi, bi] = (r === null ? [ts[0], null, ts[1], ts[2]] : ts) as [tf.Tensor3D, tf.Tensor | null, tf.Tensor1D, tf.Tensor1D];
+    const s = ri === null ? xi : tf.add(xi, ri); // [B, T, D]
+    const mean = tf.mean(s, -1, true); // [B, T, 1]
+    const centered = tf.sub(s, mean); // [B, T, D]
+    const variance = tf.mean(tf.mul(centered, centered), -1, true); // [B, T, 1], biased as torch
+    const std = tf.sqrt(tf.add(variance, eps)); // [B, T, 1]
+    const normed = tf.div(centered, std); // [B, T, D]
+    save([normed, std, wi]);
+    return {
+      value: tf.add(tf.mul(normed, wi), bi), // [B, T, D]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        backward(dy, saved, () => {
+          const [n, sd, sw] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor1D];
+          const g = tf.mul(dy, sw); // [B, T, D]
+          const gMean = tf.mean(g, -1, true); // [B, T, 1]
+          const gnMean = tf.mean(tf.mul(g, n), -1, true); // [B, T, 1]
+          const dx = tf.div(tf.sub(tf.sub(g, gMean), tf.mul(n, gnMean)), sd); // [B, T, D]
+          const dw = tf.sum(tf.mul(dy, n), [0, 1]); // [D]
+          const db = tf.sum(dy, [0, 1]); // [D]
+          return ri === null ? [dx, dw, db] : [dx, unbroadcast(dx, ri.shape), dw, db];
+        }),
+    };
+  });
+  return (r === null ? f(x, w, b) : f(x, r, w, b)) as tf.Tensor3D;
+}
+
+/** GELU, erf form (x/2·(1 + erf(x/√2))); saves x. */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: Args) => {
+    const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([xi]);
+    return {
+      value: tf.mul(tf.mul(xi, 0.5), tf.add(tf.erf(tf.div(xi, Math.SQRT2)), 1)), // x's shape
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        backward(dy, saved, () => {
+          // dy · (Φ(x) + x·φ(x)), Φ(x) = (1 + erf(x/√2))/2, φ(x) = exp(−x²/2)/√(2π); temporaries freed as they go
+          const sx = saved[0]!;
+          const step = (t: tf.Tensor, next: tf.Tensor): tf.Tensor => (t.dispose(), next);
+          let pdf = tf.square(sx);
+          pdf = step(pdf, tf.mul(pdf, -0.5));
+          pdf = step(pdf, tf.exp(pdf));
+          pdf = step(pdf, tf.mul(pdf, 1 / Math.sqrt(2 * Math.PI)));
+          pdf = step(pdf, tf.mul(sx, pdf)); // x·φ(x)
+          let cdf = tf.div(sx, Math.SQRT2);
+          cdf = step(cdf, tf.erf(cdf));
+          cdf = step(cdf, tf.add(cdf, 1));
+          cdf = step(cdf, tf.mul(cdf, 0.5));
+          let d = tf.add(cdf, pdf);
+          tf.dispose([cdf, pdf]);
+          d = step(d, tf.mul(dy, d));
+          return [d];
+        }),
+    };
+  });
+  return f(x) as T;
+}
+
+export interface AttentionOptions {
+  readonly heads: number;
+  /** [B, 1, 1, T]: 0 for a real key, the float32 minimum for padding (added to the scores, as masked_fill). */
+  readonly maskBias: tf.Tensor;
+  /** Dropout of the attention weights in training; null otherwise. */
+  readonly dropout: { readonly rate: number; readonly seed: number } | null;
+}
+
+/**
+ * Multi-head scaled dot-product attention over projected q, k, v [B, T, D] → context [B, T, D]:
+ * softmax(q·kᵀ/√dh + mask) (dropped out) · v, heads split and merged inside. Saves the three head tensors
+ * [B, H, T, dh], the probabilities and, in training, the dropped-out weights and the mask.
+ */
+export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: AttentionOptions): tf.Tensor3D {
+  const [b, t, d] = q.shape;
+  const h = o.heads;
+  const dh = d / h;
+  const split = (y: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(y, [b, t, h, dh]), [0, 2, 1, 3]); // [B, H, T, dh]
+  const merge = (y: tf.Tensor): tf.Tensor3D => tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [b, t, d]); // [B, T, D]
+  const drop = o.dropout;
+  const f = tf.customGrad((...args: Args) => {
+    const [qi, ki, vi, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+    const qs = tf.div(split(qi), Math.sqrt(dh)); // [B, H, T, dh]
+    const kh = split(ki); // [B, H, T, dh]
+    const vh = split(vi); // [B, H, T, dh]
+    const raw = tf.matMul(qs, kh, false, true); // [B, H, T, T]
+    const scores = tf.add(raw, o.maskBias); // [B, H, T, T]
+    raw.dispose();
+    const probs = tf.softmax(scores, -1); // [B, H, T, T]
+    scores.dispose();
+    const dropped = drop === null ? null : dropoutForward(probs, drop.rate, drop.seed); // y [B, H, T, T]
+    save(dropped === null ? [qs, kh, vh, probs] : [qs, kh, vh, probs, dropped.y, dropped.mask]);
+    return {
+      value: merge(tf.matMul(dropped?.y ?? probs, vh)), // [B, T, D]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        backward(dy, saved, () => {
+          const [sq, sk, sv, sp, sy, sm] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D?, tf.Tensor4D?];
+          const dctx = split(dy); // [B, H, T, dh]
+          const dv = merge(matMul(sy ?? sp, dctx, true, false)); // [B, T, D]
+          sy?.dispose();
+          let dw = matMul(dctx, sv, false, true); // [B, H, T, T], gradient of the (dropped-out) weights
+          dctx.dispose();
+          if (sm !== undefined && drop !== null) {
+            const masked = dropoutBackward(dw, sm, drop.rate); // [B, H, T, T]
+            dw.dispose();
+            dw = masked;
+          }
+          // softmax: ds = p ⊙ (dw − Σ dw ⊙ p)
+          const prod = tf.mul(dw, sp); // [B, H, T, T]
+          const dot = tf.sum(prod, -1, true); // [B, H, T, 1]
+          prod.dispose();
+          const diff = tf.sub(dw, dot); // [B, H, T, T]
+          dw.dispose();
+          const ds = tf.mul(sp, diff); // [B, H, T, T]
+          tf.dispose([diff, sp]);
+          const dq = merge(tf.div(matMul(ds, sk), Math.sqrt(dh))); // [B, T, D]
+          const dk = merge(matMul(ds, sq, true, false)); // [B, T, D]
+          return [dq, dk, dv];
+        }),
+    };
+  });
+  return f(q, k, v) as tf.Tensor3D;
+}
