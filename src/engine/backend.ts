@@ -4,7 +4,7 @@
  * warm, measured), and a training step allocates gigabytes, so native kernels take their outputs from arrays that
  * earlier tensors released. An array is recycled only when nothing else can still see it:
  *  - it was allocated here for a kernel output (never an array a user passed to `tf.tensor`);
- *  - it never left TF.js (`dataSync`/`data`/`array` mark it escaped);
+ *  - it never left TF.js (`dataSync`/`data`/`array` hand out a copy of it, so it stays the pool's);
  *  - no other tensor views its buffer (a kernel whose output aliases an input's buffer, like the cpu Slice's
  *    subarray, marks that input escaped: `noteAliases`, run after every kernel);
  *  - its storage was really freed (refCount 0).
@@ -13,10 +13,22 @@ import type { DataId, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensor
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 const MIN_POOLED_BYTES = 1 << 18; // smaller arrays come cheaply from V8's heap
+const CLASSES_PER_OCTAVE = 4; // pooled capacities: 2^(k/4) elements, so at most 19% of an array is slack
+
+/**
+ * The capacity (elements) an `n`-element pooled array gets: the next of 2^(k/4), rounded up to 1024. Exact
+ * lengths made dynamic padding miss the pool on every batch (each sequence length is new) and fault fresh pages.
+ */
+export function pooledCapacity(n: number): number {
+  if (n <= 1024) return 1024;
+  const k = Math.ceil(Math.log2(n) * CLASSES_PER_OCTAVE - 1e-9);
+  const cap = Math.ceil(2 ** (k / CLASSES_PER_OCTAVE) / 1024) * 1024;
+  return cap >= n ? cap : Math.ceil(2 ** ((k + 1) / CLASSES_PER_OCTAVE) / 1024) * 1024;
+}
 
 export class NativeBackend extends MathBackendCPU {
-  private readonly free = new Map<number, Float32Array[]>(); // by length
-  private readonly order: Float32Array[] = []; // oldest first, for eviction
+  private readonly free = new Map<number, ArrayBuffer[]>(); // by byte length
+  private readonly order: ArrayBuffer[] = []; // oldest first, for eviction
   private readonly recyclable = new WeakSet<ArrayBuffer>();
   private pooledBytes = 0;
 
@@ -24,26 +36,31 @@ export class NativeBackend extends MathBackendCPU {
     super();
   }
 
-  /** A float32 array of `n` elements with arbitrary contents (every caller overwrites all of it). */
+  /**
+   * A float32 array of `n` elements with arbitrary contents (every caller overwrites all of it). A big one is a
+   * view of the start of a pooled buffer of capacity `pooledCapacity(n)`.
+   */
   allocF32(n: number): Float32Array {
-    const reused = this.free.get(n)?.pop();
+    if (n * 4 < MIN_POOLED_BYTES) return new Float32Array(n);
+    const bytes = pooledCapacity(n) * 4;
+    const reused = this.free.get(bytes)?.pop();
     if (reused !== undefined) {
-      this.order.splice(this.order.indexOf(reused), 1);
-      this.pooledBytes -= reused.byteLength;
-      this.recyclable.add(reused.buffer as ArrayBuffer);
-      return reused;
+      this.order.splice(this.order.lastIndexOf(reused), 1);
+      this.pooledBytes -= bytes;
+      this.recyclable.add(reused);
+      return new Float32Array(reused, 0, n);
     }
-    const fresh = new Float32Array(n); // zero-filled by V8
-    if (fresh.byteLength >= MIN_POOLED_BYTES) this.recyclable.add(fresh.buffer);
-    return fresh;
+    const fresh = new ArrayBuffer(bytes); // zero-filled
+    this.recyclable.add(fresh);
+    return new Float32Array(fresh, 0, n);
   }
 
   /** A zeroed float32 array. */
   allocF32Zeroed(n: number): Float32Array {
-    const reused = this.free.get(n)?.length ? this.allocF32(n) : undefined;
-    if (reused === undefined) return this.allocF32(n);
-    reused.fill(0);
-    return reused;
+    const pooled = n * 4 >= MIN_POOLED_BYTES && (this.free.get(pooledCapacity(n) * 4)?.length ?? 0) > 0;
+    const out = this.allocF32(n);
+    if (pooled) out.fill(0);
+    return out;
   }
 
   /** Bytes held for reuse now. */
@@ -51,19 +68,15 @@ export class NativeBackend extends MathBackendCPU {
     return this.pooledBytes;
   }
 
-  private escape(dataId: DataId): void {
-    const values = this.data.get(dataId)?.values;
-    if (values instanceof Float32Array) this.recyclable.delete(values.buffer as ArrayBuffer);
-  }
-
+  /**
+   * Reading a pooled array hands out a copy of exactly the tensor's length (a view of a bigger buffer would
+   * surprise `Tensor.bytes()`, which takes `.buffer`); the storage stays the pool's. Other arrays are handed out
+   * as the cpu backend does.
+   */
   override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
-    this.escape(dataId);
+    const values = this.data.get(dataId)?.values;
+    if (values instanceof Float32Array && this.recyclable.has(values.buffer as ArrayBuffer)) return values.slice();
     return super.readSync(dataId);
-  }
-
-  override async read(dataId: DataId): ReturnType<MathBackendCPU['read']> {
-    this.escape(dataId);
-    return super.read(dataId);
   }
 
   override disposeData(dataId: DataId, force = false): boolean {
@@ -71,21 +84,21 @@ export class NativeBackend extends MathBackendCPU {
     const freed = super.disposeData(dataId, force);
     if (freed && values instanceof Float32Array && !this.data.has(dataId) && this.recyclable.has(values.buffer as ArrayBuffer)) {
       this.recyclable.delete(values.buffer as ArrayBuffer);
-      this.release(values);
+      this.release(values.buffer as ArrayBuffer);
     }
     return freed;
   }
 
-  private release(a: Float32Array): void {
+  private release(a: ArrayBuffer): void {
     if (a.byteLength > this.maxPooledBytes) return;
     while (this.pooledBytes + a.byteLength > this.maxPooledBytes && this.order.length > 0) {
       const old = this.order.shift()!;
-      const list = this.free.get(old.length)!;
+      const list = this.free.get(old.byteLength)!;
       list.splice(list.indexOf(old), 1);
       this.pooledBytes -= old.byteLength;
     }
-    let list = this.free.get(a.length);
-    if (list === undefined) this.free.set(a.length, (list = []));
+    let list = this.free.get(a.byteLength);
+    if (list === undefined) this.free.set(a.byteLength, (list = []));
     list.push(a);
     this.order.push(a);
     this.pooledBytes += a.byteLength;

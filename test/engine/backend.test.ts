@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { skipReason } from './compare.js';
 import { loadAddonFile } from '../../src/engine/addon.js';
-import type { NativeBackend } from '../../src/engine/backend.js';
+import { pooledCapacity, type NativeBackend } from '../../src/engine/backend.js';
 import { nativeAdamWUpdate, nativeSumOfSquares, nativeThreads, registerNativeBackend } from '../../src/engine/index.js';
 import { adamwReference } from '../../src/train/adamw.js';
 
@@ -87,11 +87,36 @@ describe('the native backend', { skip }, () => {
     const a = tf.mul(x, 2);
     const before = backend.pooled;
     a.dispose();
-    assert.equal(backend.pooled, before + 1_200_000);
+    assert.equal(backend.pooled, before + 4 * pooledCapacity(300_000));
     const b = tf.mul(x, 3);
     assert.equal(backend.pooled, before);
     assert.equal(b.dataSync()[123], 3);
     tf.dispose([x, b]);
+  });
+
+  test('pooled capacities: classes of 2^(k/4) elements, at most 19% slack, so nearby lengths share a buffer', () => {
+    for (const n of [1, 65_536, 65_537, 300_000, 1_000_003, 37_748_736, 123_456_789]) {
+      const cap = pooledCapacity(n);
+      assert.ok(cap >= n && cap <= Math.max(1024, Math.ceil((n * 2 ** 0.25) / 1024) * 1024), `${n} → ${cap}`);
+    }
+    assert.equal(pooledCapacity(16 * 4 * 170 * 170), pooledCapacity(16 * 4 * 175 * 175)); // two dynamic-padding batches
+  });
+
+  test('an output of another length in the same class reuses the released buffer; reads copy exactly its length', async () => {
+    await tf.setBackend('native');
+    const backend = tf.backend() as NativeBackend;
+    const x = tf.ones([300_000]);
+    const y = tf.ones([299_000]);
+    const a = tf.mul(x, 2);
+    const before = backend.pooled;
+    a.dispose();
+    const b = tf.mul(y, 3); // another length, same capacity class
+    assert.equal(backend.pooled, before); // taken back out of the pool
+    const read = b.dataSync();
+    assert.equal(read.length, 299_000);
+    assert.equal(read.buffer.byteLength, 299_000 * 4); // not a view of the pooled buffer
+    assert.equal((await b.bytes()).length, 299_000 * 4);
+    tf.dispose([x, y, b]);
   });
 
   test('an array read out with dataSync is never recycled under the reader', async () => {
