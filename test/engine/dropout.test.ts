@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { randomValues, skipReason } from './compare.js';
 import { nativeDropout, registerNativeBackend } from '../../src/engine/index.js';
 import { registerGradients } from '../../src/model/gradients.js';
+import { parseDistilBertConfig } from '../../src/model/config.js';
+import { createRandomQaModel } from '../../src/model/qa-model.js';
 
 registerGradients(); // tfjs-core's Node bundle ships no gradients (Sum, Multiply)
 
@@ -52,6 +54,39 @@ describe('native dropout', { skip }, () => {
     });
     tf.dispose([x, w]);
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('dropout in the model runs the native kernel (6 masks for 2 layers) and is reproducible from the step seed', async () => {
+    const config = parseDistilBertConfig(
+      { dim: 32, n_layers: 2, n_heads: 4, hidden_dim: 64, vocab_size: 50, max_position_embeddings: 32, dropout: 0.1, attention_dropout: 0.1, qa_dropout: 0.1 },
+      'test',
+    );
+    const model = await createRandomQaModel(config, { backend: 'native', seed: 2 });
+    const batch = {
+      inputIds: [[1, 5, 9, 13, 17, 2, 0, 0], [1, 6, 10, 14, 18, 22, 26, 2]],
+      attentionMask: [[1, 1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1]],
+      startPositions: [1, 3],
+      endPositions: [2, 5],
+    };
+    const step = (seed: number): { loss: number; grad: Float32Array } => {
+      const { loss, grads } = model.lossAndGradients(batch, { training: true, dropoutSeed: seed });
+      const out = { loss: loss.dataSync()[0]!, grad: grads.get('distilbert.transformer.layer.0.ffn.lin1.weight')!.dataSync() as Float32Array };
+      tf.dispose([loss, ...grads.values()]);
+      return out;
+    };
+    try {
+      const info = await tf.profile(() => void step(11));
+      const names = info.kernels.map((k) => k.name);
+      // embeddings, 2 × (attention weights, FFN output), QA head: 6; the attention ones run inside the fused op
+      assert.equal(names.filter((n) => n === 'QaftDropout').length, 6);
+      assert.equal(names.filter((n) => n === 'QaftMaskedScale').length, 6);
+      const a = step(11), b = step(11), c = step(12);
+      assert.equal(a.loss, b.loss);
+      assert.deepEqual(a.grad, b.grad);
+      assert.notEqual(a.loss, c.loss);
+    } finally {
+      model.dispose();
+    }
   });
 
   test('on another backend it returns undefined (the caller uses tf.dropout)', async () => {
