@@ -42,17 +42,26 @@ export class NativeBackend extends MathBackendCPU {
    */
   allocF32(n: number): Float32Array {
     if (n * 4 < MIN_POOLED_BYTES) return new Float32Array(n);
-    const bytes = pooledCapacity(n) * 4;
+    return new Float32Array(this.takeBuffer(pooledCapacity(n) * 4), 0, n);
+  }
+
+  /** A byte array of `n` elements with arbitrary contents (bool masks), pooled like `allocF32`. */
+  allocU8(n: number): Uint8Array {
+    if (n < MIN_POOLED_BYTES) return new Uint8Array(n);
+    return new Uint8Array(this.takeBuffer(pooledCapacity(Math.ceil(n / 4)) * 4), 0, n);
+  }
+
+  private takeBuffer(bytes: number): ArrayBuffer {
     const reused = this.free.get(bytes)?.pop();
     if (reused !== undefined) {
       this.order.splice(this.order.lastIndexOf(reused), 1);
       this.pooledBytes -= bytes;
       this.recyclable.add(reused);
-      return new Float32Array(reused, 0, n);
+      return reused;
     }
     const fresh = new ArrayBuffer(bytes); // zero-filled
     this.recyclable.add(fresh);
-    return new Float32Array(fresh, 0, n);
+    return fresh;
   }
 
   /** A zeroed float32 array. */
@@ -75,14 +84,17 @@ export class NativeBackend extends MathBackendCPU {
    */
   override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
     const values = this.data.get(dataId)?.values;
-    if (values instanceof Float32Array && this.recyclable.has(values.buffer as ArrayBuffer)) return values.slice();
+    if ((values instanceof Float32Array || values instanceof Uint8Array) && this.recyclable.has(values.buffer as ArrayBuffer)) {
+      return values.slice();
+    }
     return super.readSync(dataId);
   }
 
   override disposeData(dataId: DataId, force = false): boolean {
     const values = this.data.get(dataId)?.values;
     const freed = super.disposeData(dataId, force);
-    if (freed && values instanceof Float32Array && !this.data.has(dataId) && this.recyclable.has(values.buffer as ArrayBuffer)) {
+    const pooled = values instanceof Float32Array || values instanceof Uint8Array;
+    if (freed && pooled && !this.data.has(dataId) && this.recyclable.has(values.buffer as ArrayBuffer)) {
       this.recyclable.delete(values.buffer as ArrayBuffer);
       this.release(values.buffer as ArrayBuffer);
     }
@@ -109,7 +121,7 @@ export class NativeBackend extends MathBackendCPU {
     let watched: Set<ArrayBufferLike> | undefined;
     for (const t of Object.values(inputs)) {
       const v = t === undefined ? undefined : this.data.get(t.dataId)?.values;
-      if (v instanceof Float32Array && this.recyclable.has(v.buffer as ArrayBuffer)) (watched ??= new Set()).add(v.buffer);
+      if ((v instanceof Float32Array || v instanceof Uint8Array) && this.recyclable.has(v.buffer as ArrayBuffer)) (watched ??= new Set()).add(v.buffer);
     }
     if (watched === undefined) return;
     const inputIds = new Set(Object.values(inputs).map((t) => t?.dataId));

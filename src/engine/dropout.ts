@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
-import { allocF32, f32, output, sizeOf, valuesOf, type KernelArgs } from './kernel-util.js';
+import { allocF32, allocU8, f32, output, sizeOf, valuesOf, type KernelArgs } from './kernel-util.js';
 
 const DROPOUT = 'QaftDropout';
 const MASKED_SCALE = 'QaftMaskedScale';
@@ -16,7 +16,7 @@ export function dropoutKernels(addon: NativeAddon, backendName: string): KernelC
   const dropout = ({ inputs, backend, attrs }: KernelArgs): TensorInfo[] => {
     const x = inputs['x'] as TensorInfo;
     const n = sizeOf(x.shape);
-    const out = allocF32(backend, n), mask = new Uint8Array(n);
+    const out = allocF32(backend, n), mask = allocU8(backend, n);
     const rate = attrs['rate'] as number;
     if (n > 0) addon.dropout(f32(backend, x), out, mask, rate, attrs['seed'] as number, 1 / (1 - rate));
     return [output(backend, [...x.shape], 'float32', out), backend.makeTensorInfo([...x.shape], 'bool', mask)];

@@ -45,6 +45,11 @@ export function allocF32(backend: MathBackendCPU, n: number): Float32Array {
   return backend instanceof NativeBackend ? backend.allocF32(n) : new Float32Array(n);
 }
 
+/** A byte output array (bool masks), recycled when the backend can (contents arbitrary). */
+export function allocU8(backend: MathBackendCPU, n: number): Uint8Array {
+  return backend instanceof NativeBackend ? backend.allocU8(n) : new Uint8Array(n);
+}
+
 /** A zeroed output array (scatter-add targets). */
 export function allocF32Zeroed(backend: MathBackendCPU, n: number): Float32Array {
   return backend instanceof NativeBackend ? backend.allocF32Zeroed(n) : new Float32Array(n);

@@ -53,7 +53,7 @@ function gatherV2({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): T
   const outer = sizeOf(x.shape.slice(0, axis)), inner = sizeOf(x.shape.slice(axis + 1));
   const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
   const xs = valuesOf(backend, x) as Any32;
-  const out = new (xs.constructor as new (n: number) => Any32)(sizeOf(outShape));
+  const out = xs instanceof Float32Array ? allocF32(backend, sizeOf(outShape)) : new Int32Array(sizeOf(outShape));
   const bad = addon.gather(xs, valuesOf(backend, indices) as Int32Array, out, outer, x.shape[axis]!, inner);
   if (bad >= 0) return undefined; // the cpu kernel throws its "index not in [0, N-1]" error
   return output(backend, outShape, x.dtype, out);
