@@ -69,6 +69,11 @@ export function loadAddonFile(file: string): { addon: NativeAddon } | { reason: 
     return { reason: `the native engine is not built (no ${file}): ${HOW_TO_GET}` };
   }
   try {
+    // OpenBLAS's idle workers spin (sched_yield) for 2^28 cycles after every gemm before they sleep; on a
+    // 2-core machine they took the core our own kernel threads needed between gemms (half the system time of a
+    // small model's step, measured). 2^4 cycles: sleep at once (waking costs microseconds per gemm). Read when
+    // the library loads, so it is set before the addon (and with it OpenBLAS) is loaded; a user's value wins.
+    process.env['OPENBLAS_THREAD_TIMEOUT'] ??= '4';
     const require = createRequire(import.meta.url);
     return { addon: require(file) as NativeAddon };
   } catch (e) {
