@@ -155,21 +155,19 @@ export function gelu<T extends tf.Tensor>(x: T): T {
       value: tf.mul(tf.mul(xi, 0.5), tf.add(tf.erf(tf.div(xi, Math.SQRT2)), 1)), // x's shape
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         backward(dy, saved, () => {
-          // dy · (Φ(x) + x·φ(x)), Φ(x) = (1 + erf(x/√2))/2, φ(x) = exp(−x²/2)/√(2π); temporaries freed as they go
+          // dy · (Φ(x) + x·φ(x)), Φ(x) = (1 + erf(x/√2))/2, φ(x) = exp(−x²/2)/√(2π); each temporary freed once used
           const sx = saved[0]!;
-          const step = (t: tf.Tensor, next: tf.Tensor): tf.Tensor => (t.dispose(), next);
-          let pdf = tf.square(sx);
-          pdf = step(pdf, tf.mul(pdf, -0.5));
-          pdf = step(pdf, tf.exp(pdf));
-          pdf = step(pdf, tf.mul(pdf, 1 / Math.sqrt(2 * Math.PI)));
-          pdf = step(pdf, tf.mul(sx, pdf)); // x·φ(x)
-          let cdf = tf.div(sx, Math.SQRT2);
-          cdf = step(cdf, tf.erf(cdf));
-          cdf = step(cdf, tf.add(cdf, 1));
-          cdf = step(cdf, tf.mul(cdf, 0.5));
-          let d = tf.add(cdf, pdf);
+          const then = (t: tf.Tensor, f: (t: tf.Tensor) => tf.Tensor): tf.Tensor => {
+            const next = f(t);
+            t.dispose();
+            return next;
+          };
+          const pdf = [(t: tf.Tensor) => tf.mul(t, -0.5), tf.exp, (t: tf.Tensor) => tf.mul(t, 1 / Math.sqrt(2 * Math.PI)), (t: tf.Tensor) => tf.mul(sx, t)]
+            .reduce(then, tf.square(sx)); // x·φ(x)
+          const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(then, tf.div(sx, Math.SQRT2)); // Φ(x)
+          const sum = tf.add(cdf, pdf);
           tf.dispose([cdf, pdf]);
-          d = step(d, tf.mul(dy, d));
+          const d = then(sum, (t) => tf.mul(dy, t));
           return [d];
         }),
     };
