@@ -69,8 +69,13 @@ function selfAttention(c: DistilBertConfig, x: tf.Tensor3D, p: Params, prefix: s
 }
 
 function ffn(c: DistilBertConfig, x: tf.Tensor3D, p: Params, prefix: string, ctx: DropoutContext): tf.Tensor3D {
-  const hidden = gelu(dense(x, p, `${prefix}.lin1`)); // [B, T, F]
-  return maybeDropout(dense(hidden, p, `${prefix}.lin2`), c.dropout, ctx); // [B, T, D]
+  // The [B, T, F] tensors are freed as soon as they are used (the tape keeps its own references to them).
+  const pre = dense(x, p, `${prefix}.lin1`); // [B, T, F]
+  const hidden = gelu(pre); // [B, T, F]
+  pre.dispose();
+  const out = dense(hidden, p, `${prefix}.lin2`); // [B, T, D]
+  hidden.dispose();
+  return maybeDropout(out, c.dropout, ctx);
 }
 
 function block(c: DistilBertConfig, x: tf.Tensor3D, p: Params, i: number, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {

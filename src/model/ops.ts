@@ -146,22 +146,27 @@ export function addLayerNorm(x: tf.Tensor3D, r: tf.Tensor | null, w: tf.Tensor1D
   return (r === null ? f(x, w, b) : f(x, r, w, b)) as tf.Tensor3D;
 }
 
+/** `f(t)`, then frees `t`: a chain of element-wise steps that keeps one temporary alive. */
+function then(t: tf.Tensor, f: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const next = f(t);
+  t.dispose();
+  return next;
+}
+
 /** GELU, erf form (x/2·(1 + erf(x/√2))); saves x. */
 export function gelu<T extends tf.Tensor>(x: T): T {
   const f = tf.customGrad((...args: Args) => {
     const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([xi]);
+    // x·(Φ(x)) with Φ(x) = (1 + erf(x/√2))·0.5, one [B, T, F] temporary alive at a time (the halving is exact,
+    // so this equals (x·0.5)·(1 + erf(x/√2)) bit for bit)
+    const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(then, tf.div(xi, Math.SQRT2));
     return {
-      value: tf.mul(tf.mul(xi, 0.5), tf.add(tf.erf(tf.div(xi, Math.SQRT2)), 1)), // x's shape
+      value: then(cdf, (c) => tf.mul(xi, c)), // x's shape
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         backward(dy, saved, () => {
           // dy · (Φ(x) + x·φ(x)), Φ(x) = (1 + erf(x/√2))/2, φ(x) = exp(−x²/2)/√(2π); each temporary freed once used
           const sx = saved[0]!;
-          const then = (t: tf.Tensor, f: (t: tf.Tensor) => tf.Tensor): tf.Tensor => {
-            const next = f(t);
-            t.dispose();
-            return next;
-          };
           const pdf = [(t: tf.Tensor) => tf.mul(t, -0.5), tf.exp, (t: tf.Tensor) => tf.mul(t, 1 / Math.sqrt(2 * Math.PI)), (t: tf.Tensor) => tf.mul(sx, t)]
             .reduce(then, tf.square(sx)); // x·φ(x)
           const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(then, tf.div(sx, Math.SQRT2)); // Φ(x)
