@@ -16,7 +16,7 @@ import { matmulKernels } from './kernels-matmul.js';
 import { reduceKernels } from './kernels-reduce.js';
 
 export const NATIVE_BACKEND = 'native';
-export { nativeDropout, nativeDropoutBackward, nativeDropoutForward } from './dropout.js';
+export { nativeDropout } from './dropout.js';
 
 /** Every kernel the addon implements (the rest of the backend is the cpu backend's). */
 export const NATIVE_KERNELS: readonly NativeKernel[] = [...matmulKernels, ...elementwiseKernels, ...reduceKernels, ...indexingKernels];

@@ -3,7 +3,7 @@
  * (`loss`, `learning_rate`, `grad_norm`, `eval_loss`, `eval_exact_match`, `eval_f1`, `epoch`, `step`).
  * Kept in memory (it goes into `trainer_state.json` as the history) and appended to `metrics.jsonl`.
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface StepRecord {
@@ -56,13 +56,4 @@ export class MetricsLog {
     this.records.push(record);
     await appendFile(this.path, `${JSON.stringify(record)}\n`);
   }
-}
-
-/** Reads a `metrics.jsonl` back (for tests and tools); blank lines are skipped. */
-export async function readMetrics(path: string): Promise<MetricsRecord[]> {
-  const text = await readFile(path, 'utf8');
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as MetricsRecord);
 }
