@@ -41,3 +41,8 @@ export function isQaFtError(e: unknown): e is QaFtError {
 export function formatUserError(e: QaFtError): string {
   return e.hint ? `${e.message} (${e.hint})` : e.message;
 }
+
+/** The first line of an error's message, for embedding a cause in a one-line user error. */
+export function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+}

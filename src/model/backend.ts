@@ -5,7 +5,7 @@
  * these that works.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 import type { BackendName } from './types.js';
 import { registerGradients } from './gradients.js';
 
@@ -135,8 +135,4 @@ async function activate(name: string): Promise<Attempt> {
 async function importOptional(specifier: string): Promise<unknown> {
   const url = specifier.startsWith('.') ? new URL(specifier, import.meta.url).href : specifier;
   return (await import(url)) as unknown;
-}
-
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
 }

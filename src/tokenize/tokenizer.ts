@@ -22,7 +22,7 @@ import {
   wordPieceDecoder,
   type Encoding,
 } from 'tokenizers';
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 
 /** Ids and code-point offsets of one text encoded without special tokens. */
 export interface TextEncoding {
@@ -225,8 +225,4 @@ async function learnPairTemplate(tokenizer: Tokenizer): Promise<PairTemplate> {
     throw new QaFtError('BAD_FORMAT', 'the tokenizer does not encode (question, context) pairs as two sequences');
   }
   return { prefix: ids.slice(0, firstA), middle: ids.slice(lastA + 1, firstB), suffix: ids.slice(lastB + 1) };
-}
-
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
 }
