@@ -13,7 +13,7 @@ import { parseDistilBertConfig, loadConfig, type DistilBertConfig } from '../mod
 import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
 import type { QaModel } from '../model/types.js';
 import { evaluateModel } from '../infer/evaluate.js';
-import { tokenizerFilesIn } from '../train/checkpoint.js';
+import { tokenizerFilesIn } from '../tokenize/tokenizer.js';
 import { trainLoop, type TrainEvent, type TrainLoopResult } from '../train/loop.js';
 import { createProgress, info } from './output.js';
 import type { TrainCommandOptions } from './train.js';

@@ -70,7 +70,12 @@ export interface QaTokenizer {
 }
 
 /** Files a tokenizer directory may hold, in the order they are looked for. */
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'] as const;
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'] as const;
+
+/** Absolute paths of the tokenizer files present in `dir`. */
+export function tokenizerFilesIn(dir: string): string[] {
+  return TOKENIZER_FILES.map((f) => join(dir, f)).filter((p) => existsSync(p));
+}
 
 interface TokenizerConfig {
   do_lower_case?: boolean;
@@ -95,7 +100,7 @@ export async function loadTokenizer(dir: string): Promise<QaTokenizer> {
       hint: 'pass --tokenizer DIR with tokenizer.json or vocab.txt',
     });
   }
-  const files = TOKENIZER_FILES.map((f) => join(absDir, f)).filter((p) => existsSync(p));
+  const files = tokenizerFilesIn(absDir);
   const config = await readConfig(join(absDir, 'tokenizer_config.json'));
   const jsonPath = join(absDir, 'tokenizer.json');
   const vocabPath = join(absDir, 'vocab.txt');

@@ -6,13 +6,11 @@
  * directories with a `trainer_state.json` (written last) count as complete.
  */
 import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import type { QaModel } from '../model/types.js';
 import { readSafetensors, writeSafetensors, type TensorSource } from '../model/safetensors.js';
-import { TOKENIZER_FILES } from '../tokenize/tokenizer.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
@@ -49,11 +47,6 @@ export interface TrainerStateFile {
 
 export function checkpointDirName(epoch: number): string {
   return `${CHECKPOINT_PREFIX}${epoch}`;
-}
-
-/** Absolute paths of the tokenizer files present in `dir`. */
-export function tokenizerFilesIn(dir: string): string[] {
-  return TOKENIZER_FILES.map((f) => join(dir, f)).filter((p) => existsSync(p));
 }
 
 /** Copies the tokenizer files into `dir`. */
