@@ -156,7 +156,8 @@ export class RepoCache {
   }
 }
 
-async function isFile(path: string): Promise<boolean> {
+/** True when `path` exists and is a regular file (after following links). */
+export async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
   } catch {

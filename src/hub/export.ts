@@ -15,6 +15,7 @@ import { parseDistilBertConfig } from '../model/config.js';
 import { SafetensorsFile } from '../model/safetensors.js';
 import { parameterShapes } from '../model/weights.js';
 import { writeDirAtomic } from '../util/atomic.js';
+import { isFile } from './cache.js';
 import { finalMetrics, readTrainingSummary, renderModelCard, type FinalMetrics } from './model-card.js';
 
 /** Tokenizer files an HF model directory may hold; tokenizer.json or vocab.txt must be among them. */
@@ -145,12 +146,4 @@ async function readJsonObject(path: string): Promise<Record<string, unknown>> {
 
 function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
 }
