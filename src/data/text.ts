@@ -10,6 +10,13 @@ const SURROGATE = /[\uD800-\uDFFF]/;
 const PY_WS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const PY_STRIP = new RegExp(`^[${PY_WS}]+|[${PY_WS}]+$`, 'g');
 
+const PY_WS_RUN = new RegExp(`[${PY_WS}]+`);
+
+/** Python's `s.split()` with no arguments: split on whitespace runs, dropping empty pieces. */
+export function pySplit(s: string): string[] {
+  return s.split(PY_WS_RUN).filter((t) => t.length > 0);
+}
+
 /** Python's `s.strip()` with no arguments. */
 export function pyStrip(s: string): string {
   return s.replace(PY_STRIP, '');

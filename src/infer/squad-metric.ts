@@ -7,6 +7,7 @@
  * (so `théa` keeps its `a`, where JavaScript's ASCII `\b` would cut it).
  */
 import { QaFtError } from '../errors.js';
+import { pySplit } from '../data/text.js';
 
 export interface SquadMetrics {
   /** Exact match, percent (0–100). */
@@ -25,17 +26,6 @@ const PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
  * script, digits/numerics, `_`) and a non-`\w` one; JavaScript's `\b` knows only ASCII, so spell it out.
  */
 const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
-
-/**
- * Python's `str.split()` with no argument: runs of `str.isspace()` characters. This differs from JS `\s`
- * (Python adds U+001C–U+001F and U+0085, and does not count U+FEFF).
- */
-const PY_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
-
-/** `str.split()`: split on whitespace runs, dropping empty pieces. */
-function pySplit(text: string): string[] {
-  return text.split(PY_WHITESPACE).filter((t) => t.length > 0);
-}
 
 /** Lower-case, drop ASCII punctuation, replace the articles a/an/the by a space, collapse whitespace. */
 export function normalizeAnswer(s: string): string {
