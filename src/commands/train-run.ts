@@ -4,12 +4,11 @@
  * they fit together, and run `trainLoop`.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { resolveModel, resolveTokenizer, type ResolveOptions } from '../hub/index.js';
 import { readPrepared, type PreparedManifest } from '../data/prepared.js';
-import { parseDistilBertConfig, loadConfig, type DistilBertConfig } from '../model/config.js';
+import { loadConfig, readConfigFile, type DistilBertConfig } from '../model/config.js';
 import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
 import type { QaModel } from '../model/types.js';
 import { evaluateModel } from '../infer/evaluate.js';
@@ -17,22 +16,6 @@ import { tokenizerFilesIn } from '../tokenize/tokenizer.js';
 import { trainLoop, type TrainEvent, type TrainLoopResult } from '../train/loop.js';
 import { createProgress, info } from './output.js';
 import type { TrainCommandOptions } from './train.js';
-
-async function readConfigFile(path: string): Promise<DistilBertConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new QaFtError('FILE_NOT_FOUND', `config file ${path} does not exist`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new QaFtError('BAD_CONFIG', `${path} is not valid JSON`);
-  }
-  return parseDistilBertConfig(json, path);
-}
 
 /** The model to train (`--init`), its directory (for the tokenizer files) and notices to show. */
 async function buildModel(o: TrainCommandOptions, hub: ResolveOptions, notice: (line: string) => void): Promise<{ model: QaModel; modelDir?: string }> {

@@ -119,15 +119,23 @@ export function parseDistilBertConfig(json: unknown, source: string): DistilBert
 
 /** Reads and validates `<dir>/config.json`. */
 export async function loadConfig(dir: string): Promise<DistilBertConfig> {
-  const path = join(dir, 'config.json');
+  return readConfigFile(join(dir, 'config.json'), {
+    message: 'no config.json in the model directory',
+    hint: 'a model directory holds config.json and model.safetensors',
+  });
+}
+
+/** Reads and validates a config.json file; `missing` words the error when it does not exist. */
+export async function readConfigFile(
+  path: string,
+  missing: { readonly message: string; readonly hint?: string } = { message: 'config file does not exist' },
+): Promise<DistilBertConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new QaFtError('FILE_NOT_FOUND', `${path}: no config.json in the model directory`, {
-        hint: 'a model directory holds config.json and model.safetensors',
-      });
+      throw new QaFtError('FILE_NOT_FOUND', `${path}: ${missing.message}`, missing.hint === undefined ? {} : { hint: missing.hint });
     }
     throw new QaFtError('FILE_NOT_FOUND', `${path}: cannot read (${(e as Error).message})`);
   }
