@@ -7,9 +7,9 @@
  * Everything in the header is validated against the file before anything is allocated from it, and tensors are
  * read one at a time through a file handle, so loading a 265 MB checkpoint never holds two copies of it.
  */
-import { open, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
 import { QaFtError } from '../errors.js';
+import { writeFileAtomicWith } from '../util/atomic.js';
 
 /** A tensor on the host: row-major float32 values and their shape. */
 export interface HostTensor {
@@ -150,10 +150,7 @@ export async function writeSafetensors(
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length), 0);
 
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}`);
-  const fh = await open(tmp, 'w');
-  try {
+  await writeFileAtomicWith(path, async (fh) => {
     await fh.write(len);
     await fh.write(json);
     for (const name of names) {
@@ -165,14 +162,7 @@ export async function writeSafetensors(
       }
       await fh.write(encodeF32(data));
     }
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  });
 }
 
 function parseHeader(buf: Buffer, dataSize: number, path: string): { entries: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {

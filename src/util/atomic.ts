@@ -2,7 +2,7 @@
  * Atomic writes: a file or directory appears complete or not at all. Everything is written next to its
  * final path (same file system, so `rename` is atomic) and renamed into place last.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempSibling(path: string): string {
@@ -16,6 +16,26 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * `writeFileAtomic` for content written in pieces (a file too large to build in memory): `write` fills an open
+ * handle, which is synced to disk before the rename.
+ */
+export async function writeFileAtomicWith(path: string, write: (fh: FileHandle) => Promise<void>): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempSibling(path);
+  const fh = await open(tmp, 'w');
+  try {
+    await write(fh);
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, path);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw e;
   }
