@@ -50,18 +50,17 @@ export function nbestPathFor(predictionsPath: string): string {
 async function loadData(data: string, split: string | undefined, limit: number | undefined, hub: ResolveOptions): Promise<LoadedData> {
   let loaded: LoadedData;
   if (existsSync(data) && statSync(data).isDirectory()) {
-    const { readPrepared } = await import('../data/prepared.js');
+    const { readPreparedSplit } = await import('../data/prepared.js');
     const which = split ?? 'test';
     if (which !== 'test' && which !== 'train') {
       throw new QaFtError('BAD_ARGUMENT', `--split for a prepared directory is 'test' or 'train', got '${which}'`);
     }
-    const prepared = await readPrepared(data);
-    const m = prepared.manifest;
+    const { manifest: m, split: prepared } = await readPreparedSplit(data, which);
     const notice =
       m.docStride === null && m.counts.truncated > 0
         ? `note: ${data} was prepared without a doc stride and ${m.counts.truncated} contexts were cut at ${m.maxLength} tokens; answers past the cut cannot be found (evaluate the source file instead for full windows)`
         : undefined;
-    loaded = { ...prepared[which], source: `${data} (${which})`, ...(notice === undefined ? {} : { notice }) };
+    loaded = { ...prepared, source: `${data} (${which})`, ...(notice === undefined ? {} : { notice }) };
   } else {
     const [{ readSquad }, { parseSplit, applySplit }, { resolveDatasetFiles }] = await Promise.all([
       import('../data/read.js'),

@@ -124,16 +124,19 @@ async function readArrowFile(path: string): Promise<Uint8Array> {
 /** Reads everything `writePrepared` wrote (rows and features of both splits). */
 export async function readPrepared(dir: string): Promise<PreparedData> {
   const manifest = await readPreparedManifest(dir);
-  const split = async (rowsFile: string, featuresFile: string): Promise<PreparedSplit> => {
-    const rowsPath = join(dir, rowsFile);
-    const featuresPath = join(dir, featuresFile);
-    const rows = arrowToRows(parseArrow(await readArrowFile(rowsPath), rowsPath), rowsPath);
-    const features = tableToFeatures(parseArrow(await readArrowFile(featuresPath), featuresPath), featuresPath);
-    return { rows, features };
-  };
-  return {
-    manifest,
-    train: await split(PREPARED_FILES.train, PREPARED_FILES.trainFeatures),
-    test: await split(PREPARED_FILES.test, PREPARED_FILES.testFeatures),
-  };
+  return { manifest, train: await readSplit(dir, 'train'), test: await readSplit(dir, 'test') };
+}
+
+/** Reads the manifest and one split only (evaluation does not need the training set). */
+export async function readPreparedSplit(dir: string, which: 'train' | 'test'): Promise<{ manifest: PreparedManifest; split: PreparedSplit }> {
+  const manifest = await readPreparedManifest(dir);
+  return { manifest, split: await readSplit(dir, which) };
+}
+
+async function readSplit(dir: string, which: 'train' | 'test'): Promise<PreparedSplit> {
+  const rowsPath = join(dir, PREPARED_FILES[which]);
+  const featuresPath = join(dir, PREPARED_FILES[which === 'train' ? 'trainFeatures' : 'testFeatures']);
+  const rows = arrowToRows(parseArrow(await readArrowFile(rowsPath), rowsPath), rowsPath);
+  const features = tableToFeatures(parseArrow(await readArrowFile(featuresPath), featuresPath), featuresPath);
+  return { rows, features };
 }
