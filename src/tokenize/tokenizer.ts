@@ -181,7 +181,7 @@ async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: 
   const padTokenId = idOf(tokenName(config.pad_token, '[PAD]'), 0);
   const clsTokenId = idOf(tokenName(config.cls_token, '[CLS]'), 0);
   const sepTokenId = idOf(tokenName(config.sep_token, '[SEP]'), 0);
-  const pairTemplate = await learnPairTemplate(tokenizer);
+  const pairTemplate = await learnPairTemplate(tokenizer, dir);
   return {
     dir,
     files,
@@ -218,7 +218,7 @@ async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: 
 }
 
 /** Reads the special tokens around a pair off one encoding of a probe pair. */
-async function learnPairTemplate(tokenizer: Tokenizer): Promise<PairTemplate> {
+async function learnPairTemplate(tokenizer: Tokenizer, dir: string): Promise<PairTemplate> {
   const e = await tokenizer.encode('a', 'b');
   const ids = e.getIds();
   const seq = e.getSequenceIds();
@@ -227,7 +227,7 @@ async function learnPairTemplate(tokenizer: Tokenizer): Promise<PairTemplate> {
   const firstB = seq.indexOf(1);
   const lastB = seq.lastIndexOf(1);
   if (firstA < 0 || firstB < 0 || firstB < lastA) {
-    throw new QaFtError('BAD_FORMAT', 'the tokenizer does not encode (question, context) pairs as two sequences');
+    throw new QaFtError('BAD_FORMAT', `the tokenizer in ${dir} does not encode (question, context) pairs as two sequences`);
   }
   return { prefix: ids.slice(0, firstA), middle: ids.slice(lastA + 1, firstB), suffix: ids.slice(lastB + 1) };
 }
