@@ -4,7 +4,7 @@
  */
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 import type { SquadRow } from './types.js';
 import { REQUIRED_COLUMNS, coerceRow, missingColumnError } from './validate.js';
 
@@ -14,7 +14,7 @@ export async function readParquetRows(bytes: Uint8Array, file: string): Promise<
   try {
     metadata = parquetMetadata(buffer);
   } catch (e) {
-    throw new QaFtError('BAD_FORMAT', `${file}: unreadable Parquet metadata: ${message(e)}`);
+    throw new QaFtError('BAD_FORMAT', `${file}: unreadable Parquet metadata: ${firstLine(e)}`);
   }
   const columns = parquetSchema(metadata).children.map((c) => c.element.name);
   for (const c of REQUIRED_COLUMNS) if (!columns.includes(c)) throw missingColumnError(file, c, columns);
@@ -23,11 +23,7 @@ export async function readParquetRows(bytes: Uint8Array, file: string): Promise<
   try {
     records = await parquetReadObjects({ file: buffer, metadata, columns: wanted, compressors });
   } catch (e) {
-    throw new QaFtError('BAD_FORMAT', `${file}: unreadable Parquet data: ${message(e)}`);
+    throw new QaFtError('BAD_FORMAT', `${file}: unreadable Parquet data: ${firstLine(e)}`);
   }
   return records.map((r, i) => coerceRow(r, file, i));
-}
-
-function message(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
 }

@@ -7,7 +7,7 @@
  * reads (`{config}/{split}-00000-of-00001.parquet`, `data/{split}-…`, `{config}/{split}/0000.parquet`,
  * `{split}.parquet`). A split whose shards are all in the cache is used without any request.
  */
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 import { RepoCache } from './cache.js';
 import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
@@ -130,7 +130,7 @@ async function repoInfo(ctx: RequestContext): Promise<{ commit: string; files: s
   try {
     body = await res.json();
   } catch (e) {
-    throw new QaFtError('NETWORK', `${url} did not answer JSON (${e instanceof Error ? e.message : String(e)})`, {
+    throw new QaFtError('NETWORK', `${url} did not answer JSON (${firstLine(e)})`, {
       hint: 'check HF_ENDPOINT and any proxy in between',
     });
   }

@@ -10,7 +10,7 @@
  */
 import { copyFile, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 import { parseDistilBertConfig } from '../model/config.js';
 import { SafetensorsFile } from '../model/safetensors.js';
 import { parameterShapes } from '../model/weights.js';
@@ -138,7 +138,7 @@ async function readJsonObject(path: string): Promise<Record<string, unknown>> {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new QaFtError('BAD_CONFIG', `${path}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new QaFtError('BAD_CONFIG', `${path}: not valid JSON (${firstLine(e)})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new QaFtError('BAD_CONFIG', `${path}: expected a JSON object`);
   return json as Record<string, unknown>;

@@ -7,7 +7,7 @@
  * (the first HEAD pins it), optional files that 404 are recorded in `.no_exist` as huggingface_hub does.
  */
 import { readFile } from 'node:fs/promises';
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 import { RepoCache } from './cache.js';
 import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
@@ -141,7 +141,7 @@ async function readShardNames(snapshotDir: string): Promise<string[]> {
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
-    throw new QaFtError('BAD_FORMAT', `${path} is not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
+    throw new QaFtError('BAD_FORMAT', `${path} is not valid JSON (${firstLine(e)})`, {
       hint: 'delete it from the cache and download again',
     });
   }

@@ -61,7 +61,7 @@ async function tryBackend(name: Exclude<BackendName, 'auto'>, options: BackendOp
       try {
         await import('@tensorflow/tfjs-backend-wasm');
       } catch (e) {
-        return { ok: false, reason: `@tensorflow/tfjs-backend-wasm failed to load (${(e as Error).message})` };
+        return { ok: false, reason: `@tensorflow/tfjs-backend-wasm failed to load (${firstLine(e)})` };
       }
       return activate('wasm');
     }

@@ -8,7 +8,7 @@
 import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 import type { QaModel } from '../model/types.js';
 import { readSafetensors, writeSafetensors, type TensorSource } from '../model/safetensors.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -104,7 +104,7 @@ export async function readTrainerState(dir: string): Promise<TrainerStateFile> {
   try {
     json = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
-    throw new QaFtError('BAD_FORMAT', `${path} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new QaFtError('BAD_FORMAT', `${path} is not valid JSON: ${firstLine(e)}`);
   }
   const s = json as Partial<TrainerStateFile>;
   if (s.format !== 'qa-ft-trainer-state/1' || typeof s.epoch !== 'number' || typeof s.global_step !== 'number' || !s.run || !Array.isArray(s.log_history)) {
