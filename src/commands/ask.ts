@@ -9,7 +9,7 @@ import { QaFtError } from '../errors.js';
 import type { Answer, AskItem, Strategy } from '../infer/answer.js';
 import type { BackendName } from '../model/types.js';
 import type { ResolveOptions } from '../hub/index.js';
-import { addHubOptions, hubResolveOptions, parseBackend, parseIntOption, type HubFlags } from './options.js';
+import { addBackendOption, addHubOptions, hubResolveOptions, parseBackend, parseIntOption, type HubFlags } from './options.js';
 import { info } from './output.js';
 
 export const DEFAULT_MODEL_DIR = './qa-ft-model';
@@ -207,9 +207,8 @@ export function askCommand(): Command {
     .option('--max-length <n>', 'tokens per window, special tokens included (default: 384, or the model\'s positions if fewer)')
     .option('--strategy <best|argmax>', "best: HF run_qa's n-best spans; argmax: the seed notebook's decode", 'best')
     .option('--batch-size <n>', 'windows per forward pass', '16')
-    .option('--backend <name>', 'TF.js backend: auto (the fastest available), native, tensorflow, wasm, cpu', 'auto')
     .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; one line per input on stdin)');
-  return addHubOptions(command).action(async (raw: RawAskOptions) => {
+  return addHubOptions(addBackendOption(command)).action(async (raw: RawAskOptions) => {
     await run(raw);
   });
 }

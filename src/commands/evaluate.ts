@@ -12,7 +12,7 @@ import type { SquadRow } from '../data/types.js';
 import type { Feature } from '../tokenize/types.js';
 import type { ResolveOptions } from '../hub/index.js';
 import { DEFAULT_MODEL_DIR, resolveModelOption } from './ask.js';
-import { addHubOptions, downloadProgress, hubResolveOptions, parseBackend, parseIntOption, type HubFlags } from './options.js';
+import { addBackendOption, addHubOptions, downloadProgress, hubResolveOptions, parseBackend, parseIntOption, type HubFlags } from './options.js';
 import { createProgress, info, printJson } from './output.js';
 
 interface RawEvaluateOptions extends HubFlags {
@@ -220,9 +220,8 @@ export function evaluateCommand(): Command {
     .option('--max-answer-length <n>', 'longest answer in tokens', '30')
     .option('--n-best <n>', 'start/end candidates and n-best list size', '20')
     .option('--batch-size <n>', 'windows per forward pass', '16')
-    .option('--backend <name>', 'TF.js backend: auto, native, tensorflow, wasm, cpu', 'auto')
     .option('--json', 'print the metrics as JSON');
-  return addHubOptions(command).action(async (raw: RawEvaluateOptions) => {
+  return addHubOptions(addBackendOption(command)).action(async (raw: RawEvaluateOptions) => {
     await run(raw);
   });
 }

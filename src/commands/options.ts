@@ -39,6 +39,11 @@ export function parseIntOption(flag: string, value: string, min = 1): number {
   return parseNumberOption(flag, value, { int: true, min });
 }
 
+/** Adds `--backend`, shared by every command that runs the model. */
+export function addBackendOption(command: Command): Command {
+  return command.option('--backend <name>', 'TF.js backend: auto (the fastest available), native, tensorflow, wasm or cpu', 'auto');
+}
+
 /** The backend name as given: `selectBackend` (src/model/backend.ts) owns the list and rejects unknown names. */
 export function parseBackend(value: string): BackendName {
   return value as BackendName;

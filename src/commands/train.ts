@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { QaFtError } from '../errors.js';
 import type { BackendName } from '../model/types.js';
 import type { TrainEvent } from '../train/loop.js';
-import { addHubOptions, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
+import { addBackendOption, addHubOptions, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
 import { createProgress, info, isInteractive, printJson } from './output.js';
 
 export const DEFAULT_MODEL = 'distilbert-base-uncased';
@@ -173,14 +173,13 @@ export function trainCommand(): Command {
     .option('--max-grad-norm <n>', 'clip the global gradient norm (0 disables)', '1.0')
     .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', '1')
     .option('--seed <n>', 'seed of the shuffling, dropout and random init', '42')
-    .option('--backend <name>', 'auto, native, tensorflow, wasm or cpu', 'auto')
     .option('--resume', 'continue from the newest complete checkpoint in --out')
     .option('--eval-every <when>', "'epoch' or every N optimizer steps", 'epoch')
     .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
     .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', '10')
     .option('--json', 'print the result (history, best metric) as JSON on stdout')
     .option('--quiet', 'no progress bars');
-  return addHubOptions(command).action(async (raw: RawOptions) => {
+  return addHubOptions(addBackendOption(command)).action(async (raw: RawOptions) => {
     const o = parseTrainOptions(raw);
     const print = makePrinter(o);
     const downloads = createProgress({ quiet: o.quiet });
