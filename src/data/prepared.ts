@@ -2,20 +2,25 @@
  * The prepared-data directory `qa-ft prepare` writes and `qa-ft train` reads:
  *   train.arrow, test.arrow                    the example rows (Arrow IPC stream, the `datasets` cache format)
  *   train.features.arrow, test.features.arrow  tokenized, labelled windows
- *   manifest.json                              where it came from and how it was tokenized
- * Written atomically: the directory appears complete or not at all.
+ *   manifest.json                              where it came from, how it was tokenized, each file's sha256
+ * A new directory appears complete or not at all. An existing one is replaced only if it is empty or a
+ * prepared-data directory (its manifest says so), file by file with the manifest first, never by removing the
+ * directory: anything else in it stays, and a reader checks every file against the manifest, so a mix of two
+ * prepares (an interrupted replace, a copied file) or an edited count is an error, never silently used.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import type { Feature } from '../tokenize/types.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { isTempName, sweepStaleTemps, tempSibling, writeDirAtomic } from '../util/atomic.js';
 import { arrowToRows, featuresToTable, parseArrow, rowsToTable, tableToBytes, tableToFeatures } from './arrow.js';
 import type { SquadRow } from './types.js';
 
 export const MANIFEST_FORMAT = 'qa-ft-prepared';
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
+const MANIFEST_FILE = 'manifest.json';
 
 export interface SplitCounts {
   readonly rows: number;
@@ -46,7 +51,14 @@ export interface PreparedManifest {
     readonly skippedInvalid: number;
   };
   readonly files: { readonly train: string; readonly test: string; readonly trainFeatures: string; readonly testFeatures: string };
+  /** Size and sha256 of each data file, by file name: checked on every read. */
+  readonly checksums: Readonly<Record<string, FileChecksum>>;
   readonly createdAt: string;
+}
+
+export interface FileChecksum {
+  readonly bytes: number;
+  readonly sha256: string;
 }
 
 export interface PreparedSplit {
@@ -67,29 +79,96 @@ export const PREPARED_FILES = {
   testFeatures: 'test.features.arrow',
 } as const;
 
-/** Writes the four Arrow files and the manifest into `outDir`, replacing it atomically. */
+/** Writes the four Arrow files and the manifest into `outDir` (see the top of this file for how it replaces). */
 export async function writePrepared(
   outDir: string,
-  data: { manifest: Omit<PreparedManifest, 'format' | 'version' | 'files'>; train: PreparedSplit; test: PreparedSplit },
+  data: { manifest: Omit<PreparedManifest, 'format' | 'version' | 'files' | 'checksums'>; train: PreparedSplit; test: PreparedSplit },
 ): Promise<PreparedManifest> {
+  const target = await checkPreparedTarget(outDir);
+  const contents = new Map<string, Uint8Array>([
+    [PREPARED_FILES.train, tableToBytes(rowsToTable(data.train.rows))],
+    [PREPARED_FILES.test, tableToBytes(rowsToTable(data.test.rows))],
+    [PREPARED_FILES.trainFeatures, tableToBytes(featuresToTable(data.train.features))],
+    [PREPARED_FILES.testFeatures, tableToBytes(featuresToTable(data.test.features))],
+  ]);
+  const checksums: Record<string, FileChecksum> = {};
+  for (const [name, bytes] of contents) checksums[name] = { bytes: bytes.length, sha256: sha256(bytes) };
   const manifest: PreparedManifest = {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     ...data.manifest,
     files: { ...PREPARED_FILES },
+    checksums,
   };
-  await writeDirAtomic(outDir, async (tmp) => {
-    await writeFile(join(tmp, PREPARED_FILES.train), tableToBytes(rowsToTable(data.train.rows)));
-    await writeFile(join(tmp, PREPARED_FILES.test), tableToBytes(rowsToTable(data.test.rows)));
-    await writeFile(join(tmp, PREPARED_FILES.trainFeatures), tableToBytes(featuresToTable(data.train.features)));
-    await writeFile(join(tmp, PREPARED_FILES.testFeatures), tableToBytes(featuresToTable(data.test.features)));
-    await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  });
+  // the manifest first: from then on the directory is recognisably a prepared one, whatever a kill interrupts
+  const files: [string, string | Uint8Array][] = [[MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`], ...contents];
+  await sweepStaleTemps(dirname(outDir), (name) => name === basename(outDir));
+  if (target === 'absent') {
+    await writeDirAtomic(outDir, async (tmp) => {
+      for (const [name, bytes] of files) await writeFile(join(tmp, name), bytes);
+    });
+    return manifest;
+  }
+  await sweepStaleTemps(outDir, (name) => files.some(([file]) => file === name));
+  const temps = files.map(([name]) => tempSibling(join(outDir, name)));
+  try {
+    for (const [i, [, bytes]] of files.entries()) await writeFile(temps[i] as string, bytes);
+  } catch (e) {
+    for (const t of temps) await rm(t, { force: true });
+    throw e;
+  }
+  for (const [i, [name]] of files.entries()) await rename(temps[i] as string, join(outDir, name));
   return manifest;
 }
 
+/**
+ * What is at `outDir`: nothing, an empty directory, or a prepared-data directory (which `writePrepared` may
+ * replace). Anything else (a file, a directory of other things) is refused: prepare never deletes a user's files.
+ */
+export async function checkPreparedTarget(outDir: string): Promise<'absent' | 'empty' | 'prepared'> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(outDir)).isDirectory();
+  } catch {
+    return 'absent';
+  }
+  if (!isDir) {
+    throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} is a file; prepare writes a directory and does not replace files`, {
+      hint: 'choose a new directory path for --out',
+    });
+  }
+  const entries = (await readdir(outDir)).filter((name) => !isTempName(name));
+  if (entries.length === 0) return 'empty';
+  if (await isPreparedManifest(join(outDir, MANIFEST_FILE))) return 'prepared';
+  const shown = entries.sort().slice(0, 3).join(', ') + (entries.length > 3 ? `, … (${entries.length} entries)` : '');
+  throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} is not empty and is not a qa-ft prepared-data directory (it holds ${shown}); refusing to replace it`, {
+    hint: 'choose a new or empty directory; prepare only replaces a directory it wrote itself',
+  });
+}
+
+async function isPreparedManifest(path: string): Promise<boolean> {
+  try {
+    return (JSON.parse(await readFile(path, 'utf8')) as { format?: unknown } | null)?.format === MANIFEST_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * The identity of a prepared dataset's content (both splits' rows and features), from the manifest's checksums:
+ * a resumed run compares it with its checkpoint's so that it never continues on other data.
+ */
+export function preparedFingerprint(manifest: PreparedManifest): string {
+  const names = Object.values(PREPARED_FILES);
+  return sha256(new TextEncoder().encode(names.map((n) => manifest.checksums[n]?.sha256 ?? '').join(','))).slice(0, 16);
+}
+
 export async function readPreparedManifest(dir: string): Promise<PreparedManifest> {
-  const path = join(dir, 'manifest.json');
+  const path = join(dir, MANIFEST_FILE);
   if (!existsSync(path)) {
     throw new QaFtError('FILE_NOT_FOUND', `${dir} is not a prepared-data directory (no manifest.json)`, {
       hint: 'run `qa-ft prepare --out DIR` first',
@@ -110,33 +189,62 @@ export async function readPreparedManifest(dir: string): Promise<PreparedManifes
       hint: 'run `qa-ft prepare` again with this version of qa-ft',
     });
   }
+  const checksums = m.checksums as Record<string, Partial<FileChecksum>> | undefined;
+  for (const name of Object.values(PREPARED_FILES)) {
+    const c = checksums?.[name];
+    if (!c || typeof c.bytes !== 'number' || typeof c.sha256 !== 'string') {
+      throw new QaFtError('BAD_FORMAT', `${path}: checksums.${name} must hold the file's bytes and sha256`, { hint: 'run `qa-ft prepare` again' });
+    }
+  }
   return m as PreparedManifest;
 }
 
-async function readArrowFile(path: string): Promise<Uint8Array> {
+/** A data file's bytes, checked against the manifest's size and sha256. */
+async function readCheckedFile(dir: string, name: string, manifest: PreparedManifest): Promise<Uint8Array> {
+  const path = join(dir, name);
+  let bytes: Uint8Array;
   try {
-    return await readFile(path);
+    bytes = await readFile(path);
   } catch {
     throw new QaFtError('FILE_NOT_FOUND', `${path} is missing from the prepared-data directory`, { hint: 'run `qa-ft prepare` again' });
   }
+  const expected = manifest.checksums[name] as FileChecksum;
+  const actual = bytes.length === expected.bytes ? sha256(bytes) : undefined;
+  if (actual !== expected.sha256) {
+    const found = actual === undefined ? `${bytes.length} bytes, the manifest says ${expected.bytes}` : `sha256 ${actual.slice(0, 12)}…, the manifest says ${expected.sha256.slice(0, 12)}…`;
+    throw new QaFtError('BAD_DATA', `${path} is not the file ${join(dir, MANIFEST_FILE)} describes (${found}): it was changed, or comes from another prepare`, {
+      hint: 'run `qa-ft prepare` again',
+    });
+  }
+  return bytes;
 }
 
 /** Reads everything `writePrepared` wrote (rows and features of both splits). */
 export async function readPrepared(dir: string): Promise<PreparedData> {
   const manifest = await readPreparedManifest(dir);
-  return { manifest, train: await readSplit(dir, 'train'), test: await readSplit(dir, 'test') };
+  return { manifest, train: await readSplit(dir, 'train', manifest), test: await readSplit(dir, 'test', manifest) };
 }
 
 /** Reads the manifest and one split only (evaluation does not need the training set). */
 export async function readPreparedSplit(dir: string, which: 'train' | 'test'): Promise<{ manifest: PreparedManifest; split: PreparedSplit }> {
   const manifest = await readPreparedManifest(dir);
-  return { manifest, split: await readSplit(dir, which) };
+  return { manifest, split: await readSplit(dir, which, manifest) };
 }
 
-async function readSplit(dir: string, which: 'train' | 'test'): Promise<PreparedSplit> {
-  const rowsPath = join(dir, PREPARED_FILES[which]);
-  const featuresPath = join(dir, PREPARED_FILES[which === 'train' ? 'trainFeatures' : 'testFeatures']);
-  const rows = arrowToRows(parseArrow(await readArrowFile(rowsPath), rowsPath), rowsPath);
-  const features = tableToFeatures(parseArrow(await readArrowFile(featuresPath), featuresPath), featuresPath);
+async function readSplit(dir: string, which: 'train' | 'test', manifest: PreparedManifest): Promise<PreparedSplit> {
+  const rowsName = PREPARED_FILES[which];
+  const featuresName = PREPARED_FILES[which === 'train' ? 'trainFeatures' : 'testFeatures'];
+  const rowsPath = join(dir, rowsName);
+  const featuresPath = join(dir, featuresName);
+  const rows = arrowToRows(parseArrow(await readCheckedFile(dir, rowsName, manifest), rowsPath), rowsPath);
+  const features = tableToFeatures(parseArrow(await readCheckedFile(dir, featuresName, manifest), featuresPath), featuresPath);
+  const counted = manifest.sizes?.[which];
+  for (const [key, found, file] of [['rows', rows.length, rowsName], ['features', features.length, featuresName]] as const) {
+    if (counted?.[key] !== found) {
+      throw new QaFtError('BAD_DATA', `${join(dir, MANIFEST_FILE)}: sizes.${which}.${key} is ${JSON.stringify(counted?.[key])} but ${file} holds ${found}`, {
+        hint: 'the manifest was edited: run `qa-ft prepare` again',
+      });
+    }
+  }
   return { rows, features };
 }

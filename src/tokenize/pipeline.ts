@@ -3,7 +3,7 @@
  * write the prepared-data directory. Hub names are resolved by the caller (the command); this takes local paths.
  */
 import { QaFtError } from '../errors.js';
-import { writePrepared, type PreparedManifest } from '../data/prepared.js';
+import { checkPreparedTarget, writePrepared, type PreparedManifest } from '../data/prepared.js';
 import { readSquadRows, type SourceFormat } from '../data/read.js';
 import { applySplit, parseSplit, splitRange, trainTestSplit } from '../data/split.js';
 import type { SquadRow } from '../data/types.js';
@@ -52,6 +52,7 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
     });
   }
   if (options.inputs.length === 0) throw new QaFtError('BAD_ARGUMENT', 'no input file', { hint: 'pass --input FILE' });
+  await checkPreparedTarget(options.outDir); // a refused --out fails before minutes of reading and tokenizing
 
   onProgress?.({ phase: 'read', done: 0, total: options.inputs.length });
   const all: SquadRow[] = [];

@@ -1,12 +1,26 @@
 /**
  * Atomic writes: a file or directory appears complete or not at all. Everything is written next to its
- * final path (same file system, so `rename` is atomic) and renamed into place last.
+ * final path (same file system, so `rename` is atomic) under a temporary name that carries the writer's pid,
+ * `.NAME.tmp-PID-STAMP`, and renamed into place last. `sweepStaleTemps` removes what a killed writer left
+ * behind (its pid is gone) and finishes a directory swap it was in the middle of.
  */
-import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-function tempSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+let stampCounter = 0;
+
+/** `.NAME.tmp-PID-STAMP` beside `path`; the pid lets a later run tell a dead writer's leftovers from a live one's. */
+export function tempSibling(path: string): string {
+  const stamp = `${Date.now().toString(36)}${(stampCounter++).toString(36)}`;
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${stamp}`);
+}
+
+/** `.NAME.tmp-PID-STAMP`, optionally with `.old` (the replaced directory during a swap). */
+const TEMP_NAME = /^\.(.+)\.tmp-(\d+)-([0-9a-z]+)(\.old)?$/;
+
+/** Whether `name` is one of these temporary names (a writer's, live or dead). */
+export function isTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
@@ -42,8 +56,10 @@ export async function writeFileAtomicWith(path: string, write: (fh: FileHandle) 
 }
 
 /**
- * Fills a fresh temporary directory with `fill`, then replaces `dir` with it. If `fill` throws, nothing is left
- * behind and an existing `dir` is untouched.
+ * Fills a fresh temporary directory with `fill`, then puts it at `dir`. If `fill` throws, nothing is left
+ * behind and an existing `dir` is untouched. Replacing an existing `dir` takes two renames (the old one aside,
+ * the new one in); a kill between them leaves both complete directories as siblings, and the next
+ * `sweepStaleTemps` of the parent finishes the swap, so `dir` is never lost.
  */
 export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   await mkdir(dirname(dir), { recursive: true });
@@ -65,4 +81,53 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
   }
   await rename(tmp, dir);
   if (hadOld) await rm(old, { recursive: true, force: true });
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Removes the temporary siblings that dead writers left in `dir` (pid no longer running) for the names that
+ * `owned` accepts (a parent directory may hold other programs' files), and returns what it removed. A directory
+ * swap that a kill interrupted (`X` gone, the new `.X.tmp-…` and the old `.X.tmp-….old` both there) is finished
+ * first: the new one is complete by then, so it becomes `X`.
+ */
+export async function sweepStaleTemps(dir: string, owned: (name: string) => boolean): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return []; // no directory yet: nothing to sweep
+  }
+  const removed: string[] = [];
+  // swaps first, so that an interrupted one is finished before its new directory could be swept as a leftover
+  const oldFirst = names.sort((a, b) => Number(b.endsWith('.old')) - Number(a.endsWith('.old')));
+  for (const name of oldFirst) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || !owned(m[1] as string) || isAlive(Number(m[2]))) continue;
+    const path = join(dir, name);
+    if (!(await exists(path))) continue; // taken care of with its pair
+    if (m[4] === '.old') {
+      const target = join(dir, m[1] as string);
+      const fresh = path.slice(0, -'.old'.length);
+      if (!(await exists(target))) await rename((await exists(fresh)) ? fresh : path, target);
+    }
+    await rm(path, { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }

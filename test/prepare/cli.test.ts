@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readPrepared } from '../../src/data/prepared.js';
@@ -154,4 +154,100 @@ test('a failed run leaves an existing output directory untouched', async () => {
   const r = await runCli(['prepare', '--tokenizer', tokenizer, '--out', first.out, '--input', join(tmp.dir, 'nope.json')]);
   assert.equal(r.code, 1);
   assert.deepEqual((await readPrepared(first.out)).manifest, before.manifest);
+});
+
+describe('--out never destroys what is not a prepared-data directory', () => {
+  /** A user's file and folder, and a function that asserts they are still there byte for byte. */
+  async function userFiles(dir: string): Promise<() => Promise<void>> {
+    await mkdir(join(dir, 'src'), { recursive: true });
+    await writeFile(join(dir, 'NOTES.md'), 'my notes\n');
+    await writeFile(join(dir, 'src', 'main.py'), 'print(1)\n');
+    return async () => {
+      assert.equal(await readFile(join(dir, 'NOTES.md'), 'utf8'), 'my notes\n');
+      assert.equal(await readFile(join(dir, 'src', 'main.py'), 'utf8'), 'print(1)\n');
+    };
+  }
+
+  test('a file at --out is refused and kept byte for byte', async () => {
+    const notes = join(tmp.dir, 'notes');
+    await writeFile(notes, 'hello\n');
+    const r = await runCli(['prepare', '--tokenizer', tokenizer, '--input', parquet, '--split', 'train[:20]', '--out', notes]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^qa-ft: error: --out .*notes is a file; prepare writes a directory/m);
+    assert.equal(await readFile(notes, 'utf8'), 'hello\n');
+  });
+
+  test('a non-empty directory that prepare did not write is refused, its files and folders kept', async () => {
+    const proj = join(tmp.dir, 'proj');
+    const intact = await userFiles(proj);
+    const r = await runCli(['prepare', '--tokenizer', tokenizer, '--input', parquet, '--split', 'train[:20]', '--out', proj]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /--out .*proj is not empty and is not a qa-ft prepared-data directory \(it holds NOTES\.md, src\)/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    await intact();
+    assert.deepEqual((await readdir(proj)).sort(), ['NOTES.md', 'src']);
+  });
+
+  test('--out . works in an empty or prepared working directory, in place, and keeps other files there', async () => {
+    const cwd = join(tmp.dir, 'here');
+    await mkdir(cwd);
+    const args = ['prepare', '--tokenizer', tokenizer, '--input', parquet, '--out', '.'];
+    const first = await runCli([...args, '--split', 'train[:20]'], { cwd });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal((await readPrepared(cwd)).manifest.sizes.train.rows, 16);
+    await writeFile(join(cwd, 'README.txt'), 'mine\n'); // the user's, beside a prepared directory
+    const again = await runCli([...args, '--split', 'train[:30]'], { cwd });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await readPrepared(cwd)).manifest.sizes.train.rows, 24);
+    assert.equal(await readFile(join(cwd, 'README.txt'), 'utf8'), 'mine\n');
+    assert.deepEqual((await readdir(cwd)).filter((n) => n.startsWith('.')), [], 'no temporary files left');
+
+    const proj = join(tmp.dir, 'proj-cwd');
+    const intact = await userFiles(proj);
+    const refused = await runCli([...args, '--split', 'train[:20]'], { cwd: proj });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /--out \. is not empty/);
+    await intact();
+  });
+
+  test("a run sweeps dead runs' temporary files beside and inside --out, and leaves a live run's alone", async () => {
+    const base = join(tmp.dir, 'sweep');
+    const out = join(base, 'data');
+    const first = await runCli(['prepare', '--tokenizer', tokenizer, '--input', parquet, '--split', 'train[:20]', '--out', out]);
+    assert.equal(first.code, 0, first.stderr);
+    const deadPid = 4_194_304 + 7; // above Linux's largest pid: never running
+    const stale = [join(base, `.data.tmp-${deadPid}-abc`), join(out, `.train.arrow.tmp-${deadPid}-abd`)];
+    await mkdir(stale[0] as string);
+    await writeFile(join(stale[0] as string, 'train.arrow'), 'old');
+    await writeFile(stale[1] as string, 'half');
+    const live = join(base, `.data.tmp-${process.pid}-abe`); // this test process: alive
+    await writeFile(live, 'busy');
+    const again = await runCli(['prepare', '--tokenizer', tokenizer, '--input', parquet, '--split', 'train[:20]', '--out', out]);
+    assert.equal(again.code, 0, again.stderr);
+    for (const path of stale) assert.equal(existsSync(path), false, `${path} swept`);
+    assert.equal(existsSync(live), true, 'a live writer keeps its file');
+  });
+});
+
+test('a prepared directory whose manifest counts were edited, or with a file from another prepare, is refused by train', async () => {
+  const a = await prepare(['--input', parquet, '--split', 'train[:20]']);
+  const b = await prepare(['--input', parquet, '--split', 'train[20:40]']);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const manifestPath = join(a.out, 'manifest.json');
+  const original = await readFile(manifestPath, 'utf8');
+  const edited = JSON.parse(original) as { sizes: { train: { features: number } } };
+  edited.sizes.train.features = 999;
+  await writeFile(manifestPath, JSON.stringify(edited));
+  const train = ['train', '--data', a.out, '--model', tokenizer, '--init', 'random', '--epochs', '1', '--backend', 'cpu', '--out', join(tmp.dir, 'never')];
+  const counted = await runCli(train);
+  assert.equal(counted.code, 1, counted.stderr);
+  assert.match(counted.stderr, /manifest\.json: sizes\.train\.features is 999 but train\.features\.arrow holds 16/);
+
+  await writeFile(manifestPath, original);
+  await writeFile(join(a.out, 'train.features.arrow'), await readFile(join(b.out, 'train.features.arrow')));
+  const copied = await runCli(train);
+  assert.equal(copied.code, 1, copied.stderr);
+  assert.match(copied.stderr, /train\.features\.arrow is not the file .*manifest\.json describes \((\d+ bytes, the manifest says \d+|sha256 [0-9a-f]{12}…, the manifest says [0-9a-f]{12}…)\): it was changed, or comes from another prepare/);
+  assert.equal(existsSync(join(tmp.dir, 'never')), false);
 });
