@@ -11,7 +11,7 @@ import { firstLine, QaFtError } from '../errors.js';
 import { RepoCache } from './cache.js';
 import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
-import { getFollowing, hubError, type RequestContext } from './http.js';
+import { getFollowing, hubError, networkError, type RequestContext } from './http.js';
 import { describeRepo, infoUrl, type RepoRef } from './repo.js';
 
 interface SplitFile {
@@ -130,6 +130,7 @@ async function repoInfo(ctx: RequestContext): Promise<{ commit: string; files: s
   try {
     body = await res.json();
   } catch (e) {
+    if (!(e instanceof SyntaxError)) throw networkError(ctx, e); // the body stalled or the connection dropped
     throw new QaFtError('NETWORK', `${url} did not answer JSON (${firstLine(e)})`, {
       hint: 'check HF_ENDPOINT and any proxy in between',
     });

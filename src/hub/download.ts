@@ -1,9 +1,9 @@
 /**
  * Downloading one repo file into the cache, as huggingface_hub's `hf_hub_download` does: HEAD for the commit
  * and ETag; reuse `blobs/{etag}` when it is there (whoever downloaded it); else GET into
- * `blobs/{etag}.incomplete`, resuming with a Range request after a dropped connection (also across runs),
- * check the bytes against the ETag (sha256 for LFS files, git blob sha1 otherwise), rename to the blob, and
- * point `snapshots/{commit}/{file}` at it.
+ * `blobs/{etag}.incomplete`, resuming with a Range request (also across runs) after a dropped connection or a
+ * body that stalled for HF_HUB_DOWNLOAD_TIMEOUT (./http.ts aborts it), check the bytes against the ETag (sha256
+ * for LFS files, git blob sha1 otherwise), rename to the blob, and point `snapshots/{commit}/{file}` at it.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -135,7 +135,7 @@ async function downloadBlob(ctx: RequestContext & { file: string }, cache: RepoC
       break;
     }
     if (++failures >= MAX_ATTEMPTS) {
-      throw networkError(ctx, dropped ?? new Error(`connection closed after ${offset} of ${meta.size} bytes`));
+      throw networkError(ctx, dropped ?? new Error(`connection closed after ${offset} of ${meta.size} bytes`), failures);
     }
     await new Promise((r) => setTimeout(r, 100 * failures));
   }

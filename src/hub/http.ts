@@ -3,6 +3,12 @@
  * returns (commit, ETag, size, where to download from), and hub answers turned into one-line QaFtErrors.
  * Node's built-in fetch is enough; redirects are followed by hand so headers can be read along the way and
  * the token is not sent to another origin (a CDN).
+ *
+ * Timeouts, with huggingface_hub's variables: a HEAD must answer within HF_HUB_ETAG_TIMEOUT seconds, a GET within
+ * HF_HUB_DOWNLOAD_TIMEOUT, and its body may then not stall for longer than that between two chunks (a stalled
+ * body errors like a dropped connection, so downloads resume). HEAD and GET are retried with backoff after a
+ * refused or reset connection or a 5xx/429 answer (3 attempts), and once after a timeout, so a hub that accepts
+ * connections and never answers fails in about twice the timeout (≈ 20 s by default) instead of undici's 300 s.
  */
 import { QaFtError } from '../errors.js';
 import type { HubSettings } from './env.js';
@@ -10,6 +16,12 @@ import { describeRepo, type RepoRef } from './repo.js';
 
 const MAX_REDIRECTS = 10;
 const USER_AGENT = 'qa-ft/0.1.0; hf_hub-compatible';
+/** Waits before the 2nd and 3rd attempt of an idempotent request. */
+const RETRY_DELAYS_MS = [500, 1000] as const;
+/** Attempts in all when the hub stays silent: each costs a whole timeout. */
+const MAX_TIMEOUT_ATTEMPTS = 2;
+/** setTimeout's limit (about 24.8 days); longer delays would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What a HEAD on `resolve/{revision}/{file}` says about a file. */
 export interface FileMetadata {
@@ -48,20 +60,115 @@ export function requestHeaders(settings: HubSettings, url: string, extra: Record
   return headers;
 }
 
-/** One request, no redirects followed; network failures become NETWORK errors naming the endpoint. */
-export async function send(ctx: RequestContext, url: string, init: { method: string; headers?: Record<string, string> }): Promise<Response> {
-  try {
-    return await fetch(url, { method: init.method, headers: requestHeaders(ctx.settings, url, init.headers), redirect: 'manual' });
-  } catch (e) {
-    throw networkError(ctx, e);
+/** The hub did not send headers (or the next body chunk) in time: the reason a request is aborted with. */
+export class HubTimeout extends Error {
+  constructor(
+    readonly seconds: number,
+    /** `headers`: no answer at all; `body`: the body stopped between two chunks. */
+    readonly phase: 'headers' | 'body',
+    readonly method: string,
+    readonly url: string,
+  ) {
+    super(`${method} ${url}: no ${phase === 'headers' ? 'answer' : 'data'} within ${seconds} s`);
+    this.name = 'HubTimeout';
   }
 }
 
-export function networkError(ctx: RequestContext, e: unknown): QaFtError {
+/**
+ * One request, no redirects followed, with the timeout of its kind (HEAD: etag, else download) and retries for
+ * HEAD/GET (see the top of the file). The last answer is returned even when it is a 5xx/429, for `hubError` to
+ * word; failures to get any answer become NETWORK errors naming the host.
+ */
+export async function send(ctx: RequestContext, url: string, init: { method: string; headers?: Record<string, string> }): Promise<Response> {
+  const idempotent = init.method === 'HEAD' || init.method === 'GET';
+  const seconds = init.method === 'HEAD' ? ctx.settings.timeoutSeconds.etag : ctx.settings.timeoutSeconds.download;
+  let timeouts = 0;
+  for (let attempt = 1; ; attempt++) {
+    const mayRetry = idempotent && attempt <= RETRY_DELAYS_MS.length;
+    try {
+      const res = await sendOnce(ctx, url, init, seconds);
+      if (!mayRetry || !isRetryableStatus(res.status)) return res;
+      await res.body?.cancel();
+    } catch (e) {
+      if (e instanceof HubTimeout) timeouts++;
+      if (!mayRetry || !isTransient(e) || timeouts >= MAX_TIMEOUT_ATTEMPTS) throw networkError(ctx, e, attempt);
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt - 1]));
+  }
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/** No answer in time, or a connection that failed (refused, reset, DNS): fetch's TypeError with a system cause. */
+function isTransient(e: unknown): boolean {
+  return e instanceof HubTimeout || (e instanceof TypeError && e.cause !== undefined);
+}
+
+/** fetch with a deadline for the headers; the body is watched for stalls (`watchBody`). */
+async function sendOnce(ctx: RequestContext, url: string, init: { method: string; headers?: Record<string, string> }, seconds: number): Promise<Response> {
+  const controller = new AbortController();
+  const ms = Math.min(seconds * 1000, MAX_TIMER_MS);
+  const expire = (phase: HubTimeout['phase']): void => controller.abort(new HubTimeout(seconds, phase, init.method, url));
+  const timer = setTimeout(() => expire('headers'), ms);
+  timer.unref(); // cleared below in any case; never the reason the process stays up
+  let res: Response;
+  try {
+    res = await fetch(url, { method: init.method, headers: requestHeaders(ctx.settings, url, init.headers), redirect: 'manual', signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (res.body === null || NULL_BODY_STATUSES.has(res.status)) return res;
+  return new Response(watchBody(res.body, ms, () => expire('body')), { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+/**
+ * `source` re-streamed, calling `onStall` when a read waits longer than `ms` for the next chunk (the caller then
+ * aborts the request, which errors the read). The clock only runs while the reader is waiting for the network,
+ * not while the consumer is busy writing to disk.
+ */
+function watchBody(source: ReadableStream<Uint8Array>, ms: number, onStall: () => void): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(out) {
+        const timer = setTimeout(onStall, ms);
+        timer.unref();
+        try {
+          const { done, value } = await reader.read();
+          if (done) out.close();
+          else out.enqueue(value);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A failed request as one line naming the host; `attempts` is how many were made. */
+export function networkError(ctx: RequestContext, e: unknown, attempts = 1): QaFtError {
+  const tries = attempts > 1 ? `; ${attempts} attempts` : '';
+  if (e instanceof HubTimeout) {
+    const host = new URL(e.url).origin;
+    const variable = e.method === 'HEAD' ? 'HF_HUB_ETAG_TIMEOUT' : 'HF_HUB_DOWNLOAD_TIMEOUT';
+    const what = e.phase === 'headers' ? `did not answer within ${e.seconds} s` : `stopped sending for ${e.seconds} s`;
+    return new QaFtError('NETWORK', `the Hugging Face hub at ${host} ${what} (${e.method} ${e.url}${tries}) for ${describeRepo(ctx.ref)}`, {
+      hint: `for a slow link set ${variable} to more seconds; otherwise check HF_ENDPOINT, or use --offline (HF_HUB_OFFLINE=1) or a local path`,
+      cause: e,
+    });
+  }
   const cause = e instanceof Error && e.cause instanceof Error ? e.cause : e;
   const code = (cause as { code?: unknown } | undefined)?.code;
   const why = typeof code === 'string' ? code : cause instanceof Error ? cause.message : String(cause);
-  return new QaFtError('NETWORK', `cannot reach the Hugging Face hub at ${ctx.settings.endpoint} (${why}) for ${describeRepo(ctx.ref)}`, {
+  return new QaFtError('NETWORK', `cannot reach the Hugging Face hub at ${ctx.settings.endpoint} (${why}${tries}) for ${describeRepo(ctx.ref)}`, {
     hint: 'check the connection or HF_ENDPOINT; use --offline (HF_HUB_OFFLINE=1) to work from the cache, or pass a local path',
     cause: e,
   });

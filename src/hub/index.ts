@@ -2,7 +2,8 @@
  * Resolving model and dataset names to local files. A local directory is used as it is; a Hugging Face hub id
  * (`distilbert-base-uncased`, `org/name`, `org/name@revision`) is downloaded into the cache Python's
  * huggingface_hub uses (`$HF_HUB_CACHE`, default `~/.cache/huggingface/hub`), so each reuses the other's files.
- * Environment: HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE (see ./env.ts).
+ * Environment: HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE, HF_HUB_ETAG_TIMEOUT,
+ * HF_HUB_DOWNLOAD_TIMEOUT (see ./env.ts).
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
@@ -14,7 +15,7 @@ import { resolveModelRepo, type ModelFiles } from './model.js';
 import { parseRepoRef } from './repo.js';
 
 export type { DownloadProgress, ProgressCallback } from './download.js';
-export type { HubSettings, HubOverrides } from './env.js';
+export type { HubSettings, HubOverrides, HubTimeouts } from './env.js';
 export type { ModelFiles } from './model.js';
 export { hubSettings } from './env.js';
 

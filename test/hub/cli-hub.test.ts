@@ -1,7 +1,7 @@
 /**
  * The commands against a hub on 127.0.0.1: `qa-ft prepare` without --input fetches rajpurkar/squad's Parquet and
  * the default tokenizer into HF_HOME; `qa-ft train --model <hub id>` fetches the model. Second runs and
- * HF_HUB_OFFLINE=1 runs make no request.
+ * HF_HUB_OFFLINE=1 runs make no request. A hub that never answers fails the command within the timeout.
  */
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import { parseDistilBertConfig } from '../../src/model/config.js';
 import { writeSafetensors, type TensorSource } from '../../src/model/safetensors.js';
 import { parameterShapes } from '../../src/model/weights.js';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
-import { FakeHub, fakeCommit, setHubEnv, type FakeRepo } from './fake-hub.js';
+import { FakeHub, fakeCommit, setHubEnv, silentServer, type FakeRepo } from './fake-hub.js';
 
 const base = join(sharedDir, 'models', 'distilbert-base-uncased');
 const SQUAD_COMMIT = fakeCommit('squad-cli');
@@ -125,4 +125,27 @@ test('qa-ft train --model <hub id> downloads the model into the cache and trains
   assert.deepEqual((await readdir(join(snaps, fakeCommit('tiny-uncased')))).sort(), ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
   const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as { dim: number };
   assert.equal(config.dim, 32);
+});
+
+test('a hub that accepts connections and never answers: qa-ft prepare fails within the timeout in one line naming the host', async () => {
+  const silent = await silentServer();
+  try {
+    const started = Date.now();
+    const r = await runCli(prepareArgs(join(tmp.dir, 'data-silent')), {
+      env: { HF_ENDPOINT: silent.endpoint, HF_HOME: join(tmp.dir, 'silent-home'), HF_HUB_ETAG_TIMEOUT: '1', HF_HUB_DOWNLOAD_TIMEOUT: '1' },
+    });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(r.code, 1, r.stderr);
+    const host = silent.endpoint.replace(/\./g, '\\.');
+    assert.match(r.stderr, new RegExp(`^qa-ft: error: the Hugging Face hub at ${host} did not answer within 1 s \\(GET ${host}/api/datasets/rajpurkar/squad/revision/main; 2 attempts\\) for dataset 'rajpurkar/squad' \\(for a slow link set HF_HUB_DOWNLOAD_TIMEOUT to more seconds; [^\\n]*\\)\\n$`));
+    assert.ok(seconds < 15, `took ${seconds} s`);
+  } finally {
+    await silent.close();
+  }
+});
+
+test('qa-ft prepare with HF_HUB_DOWNLOAD_TIMEOUT=abc fails in one line naming the variable', async () => {
+  const r = await runCli(prepareArgs(join(tmp.dir, 'data-bad-timeout')), { env: { ...env, HF_HOME: join(tmp.dir, 'bad-timeout-home'), HF_HUB_DOWNLOAD_TIMEOUT: 'abc' } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^qa-ft: error: HF_HUB_DOWNLOAD_TIMEOUT="abc" is not a number of seconds > 0 \(set it to e\.g\. 30, or unset it for the default of 10 s\)\n$/);
 });

@@ -5,7 +5,7 @@ import { hubSettings } from '../../src/hub/env.js';
 import { hubError, networkError, normalizeEtag } from '../../src/hub/http.js';
 import { parseRepoRef, repoFolderName, resolveUrl } from '../../src/hub/repo.js';
 
-const settings = (token?: string) => ({ endpoint: 'https://hub.example', cacheDir: '/c', token, offline: false });
+const settings = (token?: string) => ({ endpoint: 'https://hub.example', cacheDir: '/c', token, offline: false, timeoutSeconds: { etag: 10, download: 10 } });
 const ctx = (token?: string) => ({ settings: settings(token), ref: { type: 'model' as const, id: 'org/m' }, revision: 'main', file: 'model.safetensors' });
 const answer = (status: number, code?: string) => new Response(null, { status, headers: code ? { 'x-error-code': code } : {} });
 
@@ -37,7 +37,7 @@ test('network failures name the endpoint and the system error code', () => {
 
 test('settings follow huggingface_hub: HF_HUB_CACHE over HF_HOME/hub, HF_TOKEN, truthy HF_HUB_OFFLINE, endpoint without trailing slash', () => {
   const s = hubSettings({}, { HF_HOME: '/h', HF_TOKEN: 't', HF_HUB_OFFLINE: 'YES', HF_ENDPOINT: 'http://mirror/' });
-  assert.deepEqual(s, { endpoint: 'http://mirror', cacheDir: '/h/hub', token: 't', offline: true });
+  assert.deepEqual(s, { endpoint: 'http://mirror', cacheDir: '/h/hub', token: 't', offline: true, timeoutSeconds: { etag: 10, download: 10 } });
   assert.equal(hubSettings({}, { HF_HOME: '/h', HF_HUB_CACHE: '/cache' }).cacheDir, '/cache');
   assert.equal(hubSettings({}, { HF_HOME: '/h', HF_HUB_OFFLINE: '0' }).offline, false);
   assert.equal(hubSettings({}, { HF_HOME: '/h' }).endpoint, 'https://huggingface.co');

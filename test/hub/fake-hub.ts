@@ -5,11 +5,12 @@
  *   GET /cdn/{sha256}                       (Range → 206)
  *   GET /api/{models|datasets}/{repo}/revision/{rev}   ({ sha, siblings })
  * Errors carry X-Error-Code as the hub's do (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo).
- * Every request is logged; faults (a dropped connection, corrupted bytes) are injected per file.
+ * Every request is logged; faults (a dropped connection, a stalled body, corrupted bytes) are injected per file,
+ * 503 answers for the next requests. `silentServer` accepts connections and never answers.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 
 export interface FakeFile {
   path: string;
@@ -47,8 +48,12 @@ export class FakeHub {
   readonly token = 'hf_fake_token_for_tests';
   /** Repo file paths whose next GET sends half the bytes and then drops the connection. */
   readonly dropNext = new Set<string>();
+  /** Repo file paths whose next GET sends half the bytes and then nothing more, keeping the connection open. */
+  readonly stallNext = new Set<string>();
   /** Repo file paths served with one byte changed (same length). */
   readonly corrupt = new Set<string>();
+  /** How many of the next requests (any URL) are answered 503 Service Unavailable. */
+  unavailable = 0;
   private readonly server: Server;
   private readonly byPath = new Map<string, { repo: FakeRepo; file: FakeFile }>();
 
@@ -78,6 +83,10 @@ export class FakeHub {
       range: req.headers.range,
       authorization: req.headers.authorization,
     });
+    if (this.unavailable > 0) {
+      this.unavailable--;
+      return end(res, 503, {});
+    }
     const path = url.pathname;
     if (path.startsWith('/cdn/')) return this.serveCdn(req, res, path.slice('/cdn/'.length));
     const api = /^\/api\/(models|datasets)\/(.+)\/revision\/([^/]+)$/.exec(path);
@@ -169,6 +178,11 @@ export class FakeHub {
       res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
       return;
     }
+    if (this.stallNext.delete(file.path)) {
+      res.writeHead(status, headers);
+      res.write(body.subarray(0, body.length >> 1)); // and no more: the client must give up waiting
+      return;
+    }
     end(res, status, headers, body);
   }
 }
@@ -178,7 +192,31 @@ function end(res: ServerResponse, status: number, headers: Record<string, string
   res.end(body);
 }
 
-const HUB_VARS = ['HF_ENDPOINT', 'HF_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_HUB_OFFLINE'];
+/** A server on 127.0.0.1 that accepts connections and never answers (a hung hub or proxy). */
+export async function silentServer(): Promise<{ endpoint: string; connections: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createTcpServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {}); // the client hanging up is expected
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => accepted,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const HUB_VARS = [
+  'HF_ENDPOINT', 'HF_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_HUB_OFFLINE',
+  'HF_HUB_ETAG_TIMEOUT', 'HF_HUB_DOWNLOAD_TIMEOUT',
+];
 
 /** Sets the hub variables for a test (all others cleared); returns the function that restores them. */
 export function setHubEnv(vars: Record<string, string>): () => void {

@@ -195,7 +195,7 @@ test('hub unreachable → NETWORK error naming the endpoint and suggesting --off
   await startHub([]);
   const endpoint = hub.endpoint;
   await hub.close();
-  const e = await rejectsWith(resolveModel('org/tiny'), 'NETWORK', new RegExp(`cannot reach the Hugging Face hub at ${endpoint.replace(/\./g, '\\.')} \\(ECONNREFUSED\\)`));
+  const e = await rejectsWith(resolveModel('org/tiny'), 'NETWORK', new RegExp(`cannot reach the Hugging Face hub at ${endpoint.replace(/\./g, '\\.')} \\(ECONNREFUSED; 3 attempts\\)`));
   assert.match(e.hint ?? '', /--offline.*local path/);
   hub = new FakeHub([]);
   await hub.start(); // for afterEach
