@@ -119,6 +119,9 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
       case 'resumed':
         info(`Resuming from ${e.checkpoint} (epoch ${e.epoch} done, step ${e.step})`);
         break;
+      case 'notice':
+        info(e.message);
+        break;
       case 'epoch-start':
         progress.start(`Epoch ${e.epoch}/${o.epochs}`, e.batches);
         break;

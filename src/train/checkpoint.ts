@@ -5,11 +5,13 @@
  * temporary sibling directory and renamed into place, so a killed run never leaves a half-written one; only
  * directories with a `trainer_state.json` (written last) count as complete.
  */
+import { createHash } from 'node:crypto';
 import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstLine, QaFtError } from '../errors.js';
 import type { QaModel } from '../model/types.js';
+import type { Feature } from '../tokenize/types.js';
 import { readSafetensors, writeSafetensors, type TensorSource } from '../model/safetensors.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import type { MetricsRecord } from './metrics-log.js';
@@ -19,14 +21,49 @@ const CHECKPOINT_PREFIX = 'checkpoint-epoch-';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 
-/** The run settings a resumed run must share with the checkpoint to reach the same weights. */
+/** The run settings a resumed run must share with the checkpoint to reach the same weights (and metrics). */
 export interface RunIdentity {
+  /** `dataFingerprint` of the train and test features. */
+  readonly data: string;
   readonly seed: number;
   readonly batchSize: number;
   readonly gradientAccumulationSteps: number;
   readonly totalSteps: number;
   readonly learningRate: number;
+  readonly weightDecay: number;
+  readonly warmupRatio: number;
+  readonly maxGradNorm: number;
   readonly padToMaxLength: boolean;
+}
+
+/** The option that sets each part of the identity, for messages. */
+const IDENTITY_OPTION: Record<keyof RunIdentity, string> = {
+  data: '--data',
+  seed: '--seed',
+  batchSize: '--batch-size',
+  gradientAccumulationSteps: '--gradient-accumulation-steps',
+  totalSteps: 'the total steps (--epochs × steps per epoch)',
+  learningRate: '--lr',
+  weightDecay: '--weight-decay',
+  warmupRatio: '--warmup-ratio',
+  maxGradNorm: '--max-grad-norm',
+  padToMaxLength: '--pad-to-max-length',
+};
+
+/**
+ * A short hash of what the model trains and is scored on: every feature's example id, token ids and labels,
+ * train then test. Two prepares of different data (or the same data tokenized differently) differ.
+ */
+export function dataFingerprint(train: readonly Feature[], test: readonly Feature[]): string {
+  const hash = createHash('sha256');
+  for (const features of [train, test]) {
+    hash.update(`${features.length};`);
+    for (const f of features) {
+      hash.update(`${f.exampleId}\0${f.startPosition},${f.endPosition},${f.inputIds.length}\0`);
+      hash.update(new Uint8Array(Int32Array.from(f.inputIds).buffer));
+    }
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 export interface TrainerStateFile {
@@ -75,27 +112,56 @@ export async function saveCheckpoint(
   });
 }
 
-/** The newest complete `checkpoint-epoch-N` under `outDir`, or undefined. */
-export async function findLatestCheckpoint(outDir: string): Promise<{ dir: string; epoch: number } | undefined> {
+/** The complete `checkpoint-epoch-N` directories under `outDir`, newest (highest epoch) first. */
+export async function listCheckpoints(outDir: string): Promise<{ dir: string; epoch: number }[]> {
   let names: string[];
   try {
     names = await readdir(outDir);
   } catch {
-    return undefined;
+    return [];
   }
-  let best: { dir: string; epoch: number } | undefined;
+  const found: { dir: string; epoch: number }[] = [];
   for (const name of names) {
     const m = /^checkpoint-epoch-(\d+)$/.exec(name);
     if (!m) continue;
     const dir = join(outDir, name);
-    const epoch = Number(m[1]);
     const complete = await stat(join(dir, TRAINER_STATE_FILE)).then(
       (s) => s.isFile(),
       () => false,
     );
-    if (complete && (!best || epoch > best.epoch)) best = { dir, epoch };
+    if (complete) found.push({ dir, epoch: Number(m[1]) });
   }
-  return best;
+  return found.sort((a, b) => b.epoch - a.epoch);
+}
+
+/**
+ * The checkpoint a resumed run continues from: the newest complete one that this run (same `run` identity)
+ * wrote. Newer checkpoints of another run in the same directory are skipped and reported through `onSkip`. When
+ * none matches, the error names how the newest checkpoint on the same data differs (an option changed by
+ * mistake), else how the newest differs.
+ */
+export async function findResumeCheckpoint(
+  outDir: string,
+  run: RunIdentity,
+  onSkip: (dir: string, why: string) => void,
+): Promise<{ dir: string; state: TrainerStateFile }> {
+  const all = await listCheckpoints(outDir);
+  if (all.length === 0) {
+    throw new QaFtError('FILE_NOT_FOUND', `--resume: no complete checkpoint-epoch-N in ${outDir}`, {
+      hint: 'train without --resume to start from the beginning',
+    });
+  }
+  const skipped: { dir: string; difference: QaFtError; sameData: boolean }[] = [];
+  for (const { dir } of all) {
+    const state = await readTrainerState(dir);
+    const difference = runDifference(state.run, run, dir);
+    if (!difference) {
+      for (const s of skipped) onSkip(s.dir, s.difference.message);
+      return { dir, state };
+    }
+    skipped.push({ dir, difference, sameData: state.run.data === run.data });
+  }
+  throw (skipped.find((s) => s.sameData) ?? (skipped[0] as (typeof skipped)[number])).difference;
 }
 
 export async function readTrainerState(dir: string): Promise<TrainerStateFile> {
@@ -142,13 +208,18 @@ export async function restoreCheckpoint(dir: string, model: QaModel, trainer: Tr
   trainer.importState({ optimizer: { step, tensors: moments }, microStep: state.micro_step }, optimizerPath);
 }
 
-/** Checks a resumed run against the checkpoint's settings; a difference would break "same final weights". */
-export function checkSameRun(checkpoint: RunIdentity, current: RunIdentity, source: string): void {
+/** How a checkpoint's run differs from this one (a one-line error), or undefined when it is the same run. */
+function runDifference(checkpoint: Partial<RunIdentity>, current: RunIdentity, source: string): QaFtError | undefined {
   for (const key of Object.keys(current) as (keyof RunIdentity)[]) {
-    if (checkpoint[key] !== current[key]) {
-      throw new QaFtError('BAD_ARGUMENT', `${source} was trained with ${key} = ${checkpoint[key]}, this run has ${current[key]}`, {
-        hint: 'resume with the same options, or train into a new --out',
-      });
-    }
+    if (checkpoint[key] === current[key]) continue;
+    const was = checkpoint[key] === undefined ? 'an unrecorded value (an older qa-ft)' : String(checkpoint[key]);
+    const message =
+      key === 'data'
+        ? `${source} was trained on other data (features ${was}; this run's --data has ${current.data})`
+        : `${source} was trained with ${IDENTITY_OPTION[key]} = ${was}, this run has ${current[key]}`;
+    return new QaFtError('BAD_ARGUMENT', message, {
+      hint: 'resume with the same data and options, or train into a new --out',
+    });
   }
+  return undefined;
 }

@@ -5,21 +5,20 @@
  * pure function of (seed, epoch) and dropout of (seed, micro-step), so the final weights equal an uninterrupted
  * run's. Progress goes out through `onEvent`; nothing here prints.
  */
-import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QaFtError, isQaFtError } from '../errors.js';
 import type { SquadRow } from '../data/types.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
 import type { Feature } from '../tokenize/types.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { sweepStaleTemps, tempSibling, writeFileAtomic } from '../util/atomic.js';
 import type { DecaySummary } from './adamw.js';
 import {
-  checkSameRun,
   checkpointDirName,
   copyTokenizerFiles,
-  findLatestCheckpoint,
-  readTrainerState,
+  dataFingerprint,
+  findResumeCheckpoint,
   restoreCheckpoint,
   saveCheckpoint,
   TRAINER_STATE_FILE,
@@ -72,6 +71,7 @@ export interface TrainLoopOptions {
 export type TrainEvent =
   | { type: 'start'; decay: DecaySummary; totalSteps: number; warmupSteps: number; stepsPerEpoch: number; trainFeatures: number; testFeatures: number }
   | { type: 'resumed'; checkpoint: string; epoch: number; step: number }
+  | { type: 'notice'; message: string }
   | { type: 'epoch-start'; epoch: number; batches: number }
   | { type: 'step'; epoch: number; batch: number; batches: number; step: number; loss: number; learningRate: number; gradNorm: number; examplesPerSecond: number; etaSeconds: number }
   | { type: 'eval-start'; epoch: number; step: number }
@@ -115,14 +115,20 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
   const loggingSteps = options.loggingSteps ?? 10;
   const trainer = createTrainer(model, { ...options, totalSteps, warmupSteps, gradientAccumulationSteps: accumulation });
   const run: RunIdentity = {
+    data: dataFingerprint(data.train.features, data.test.features),
     seed: options.seed,
     batchSize: options.batchSize,
     gradientAccumulationSteps: accumulation,
     totalSteps,
     learningRate: options.learningRate,
+    weightDecay: options.weightDecay,
+    warmupRatio: options.warmupRatio,
+    maxGradNorm: options.maxGradNorm,
     padToMaxLength: options.padToMaxLength,
   };
   try {
+    const swept = await sweepStaleTemps(options.outDir, isTrainOutput);
+    if (swept.length > 0) emit({ type: 'notice', message: `Removed what killed runs left in ${options.outDir}: ${swept.join(', ')}` });
     emit({ type: 'start', decay: trainer.decaySummary, totalSteps, warmupSteps, stepsPerEpoch, trainFeatures: data.train.features.length, testFeatures: data.test.features.length });
     let startEpoch = 1;
     let bestMetric: number | null = null;
@@ -130,14 +136,10 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
     let history: readonly MetricsRecord[] = [];
     let lastCheckpoint: string | undefined;
     if (options.resume) {
-      const latest = await findLatestCheckpoint(options.outDir);
-      if (!latest) {
-        throw new QaFtError('FILE_NOT_FOUND', `--resume: no complete checkpoint-epoch-N in ${options.outDir}`, {
-          hint: 'train without --resume to start from the beginning',
-        });
-      }
-      const state = await readTrainerState(latest.dir);
-      checkSameRun(state.run, run, latest.dir);
+      const latest = await findResumeCheckpoint(options.outDir, run, (dir, why) =>
+        emit({ type: 'notice', message: `Skipping ${dir}, another run's: ${why}` }),
+      );
+      const state = latest.state;
       await restoreCheckpoint(latest.dir, model, trainer, state);
       startEpoch = state.epoch + 1;
       bestMetric = state.best_metric;
@@ -207,7 +209,7 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
         if (tail) await afterUpdate(tail.loss, tail.learningRate, tail.gradNorm, batches.length - 1);
       } catch (e) {
         if (isQaFtError(e) && e.code === 'TRAINING_DIVERGED') {
-          const kept = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written yet';
+          const kept = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint} (--resume continues from it)` : 'no checkpoint was written yet';
           throw new QaFtError('TRAINING_DIVERGED', `training diverged in epoch ${epoch}: ${e.message}; ${kept}`, { hint: e.hint, cause: e });
         }
         throw e;
@@ -250,9 +252,18 @@ function stateFields(epoch: number, run: RunIdentity, best: number | null, bestC
   };
 }
 
+/** What a training run writes in its `outDir`, by name: its temporary siblings are the run's to sweep. */
+function isTrainOutput(name: string): boolean {
+  return /^checkpoint-epoch-\d+$/.test(name) || name === FINAL_STAGING || name === 'training-curves.svg';
+}
+
+/** The name (of a temporary directory) the final model is staged under. */
+const FINAL_STAGING = 'final';
+
 /** The final model in `outDir` itself (HF layout): written to a temporary sibling, then each file renamed in. */
 async function saveFinal(model: QaModel, options: TrainLoopOptions, state: TrainerStateFile): Promise<void> {
-  const tmp = await mkdtemp(join(options.outDir, '.final-'));
+  const tmp = tempSibling(join(options.outDir, FINAL_STAGING));
+  await mkdir(tmp, { recursive: true });
   try {
     await model.save(tmp);
     await copyTokenizerFiles(options.tokenizerFiles, tmp);

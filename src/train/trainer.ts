@@ -98,7 +98,7 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
     const stepNumber = optimizerStep + 1;
     if (!Number.isFinite(gradNorm)) {
       throw new QaFtError('TRAINING_DIVERGED', `gradient norm is ${gradNorm} at optimizer step ${stepNumber}`, {
-        hint: 'lower --lr or keep --max-grad-norm; the last checkpoint is intact',
+        hint: 'lower --lr, or keep --max-grad-norm on',
       });
     }
     const learningRate = rate();
@@ -152,7 +152,7 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
       if (!Number.isFinite(lossValue)) {
         tf.dispose([...grads.values()]);
         throw new QaFtError('TRAINING_DIVERGED', `loss is ${lossValue} at optimizer step ${stepNumber}`, {
-          hint: 'lower --lr; the last checkpoint is intact',
+          hint: 'lower --lr',
         });
       }
       microStep += 1;

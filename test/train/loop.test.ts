@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,7 +15,7 @@ import type { SquadRow } from '../../src/data/types.js';
 import { writeSafetensors } from '../../src/model/safetensors.js';
 import type { QaBatch, QaModel } from '../../src/model/types.js';
 import type { Feature } from '../../src/tokenize/types.js';
-import { trainLoop, type Split, type TrainLoopOptions } from '../../src/train/loop.js';
+import { trainLoop, type Split, type TrainEvent, type TrainLoopOptions } from '../../src/train/loop.js';
 import { makeTempDir } from '../helpers/cli.js';
 
 interface StandIn extends QaModel {
@@ -194,9 +194,109 @@ test('resume with different run settings (another --seed) → BAD_ARGUMENT namin
     await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1 }));
     await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1, resume: true, seed: 2 })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.match(e.message, /checkpoint-epoch-1 was trained with seed = 1, this run has 2/);
+      assert.match(e.message, /checkpoint-epoch-1 was trained with --seed = 1, this run has 2/);
       return true;
     });
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('resume refuses every change that alters the trajectory, naming the option and both values, and other data', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  const data = { train: split(8), test: split(4) };
+  try {
+    await trainLoop(model, data, options(dir, { epochs: 1 }));
+    const changes: [Partial<TrainLoopOptions>, RegExp][] = [
+      [{ batchSize: 2 }, /--batch-size = 4, this run has 2/],
+      [{ gradientAccumulationSteps: 2 }, /--gradient-accumulation-steps = 1, this run has 2/],
+      [{ epochs: 2 }, /the total steps \(--epochs × steps per epoch\) = 2, this run has 4/],
+      [{ learningRate: 0.2 }, /--lr = 0\.1, this run has 0\.2/],
+      [{ weightDecay: 0.01 }, /--weight-decay = 0, this run has 0\.01/],
+      [{ warmupRatio: 0.5 }, /--warmup-ratio = 0, this run has 0\.5/],
+      [{ maxGradNorm: 0 }, /--max-grad-norm = 1, this run has 0/],
+      [{ padToMaxLength: true }, /--pad-to-max-length = false, this run has true/],
+    ];
+    for (const [change, message] of changes) {
+      await assert.rejects(trainLoop(model, data, options(dir, { epochs: 1, resume: true, ...change })), (e) => {
+        assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT', String(e));
+        assert.match(e.message, message);
+        assert.match(e.message, /checkpoint-epoch-1 was trained with/);
+        return true;
+      });
+    }
+    const other = { train: split(9), test: split(4) };
+    await assert.rejects(trainLoop(model, other, options(dir, { epochs: 1, resume: true })), (e) => {
+      assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
+      assert.match(e.message, /checkpoint-epoch-1 was trained on other data \(features [0-9a-f]{16}; this run's --data has [0-9a-f]{16}\)/);
+      return true;
+    });
+    const relabelled = { train: data.train, test: { ...data.test, features: data.test.features.map((f) => ({ ...f, startPosition: 2 })) } };
+    await assert.rejects(trainLoop(model, relabelled, options(dir, { epochs: 1, resume: true })), /trained on other data/);
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test("resume skips a newer checkpoint of another run in the same directory and continues this run's", async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 2, seed: 1 })); // an old, finished run
+    const events: TrainEvent[] = [];
+    const mine = { train: split(12), test: split(0) };
+    // this run's first checkpoint, as if it had been killed right after writing it
+    await trainLoop(model, mine, options(join(dir, 'elsewhere'), { epochs: 2 }));
+    await rm(join(dir, 'checkpoint-epoch-1'), { recursive: true });
+    await rename(join(dir, 'elsewhere', 'checkpoint-epoch-1'), join(dir, 'checkpoint-epoch-1'));
+    const r = await trainLoop(model, mine, options(dir, { epochs: 2, resume: true, onEvent: (e) => events.push(e) }));
+    assert.equal(r.globalStep, 6);
+    const notices = events.flatMap((e) => (e.type === 'notice' ? [e.message] : []));
+    assert.equal(notices.length, 1);
+    assert.match(notices[0] as string, /^Skipping .*checkpoint-epoch-2, another run's: .* was trained on other data/);
+    assert.ok(events.some((e) => e.type === 'resumed' && e.checkpoint === join(dir, 'checkpoint-epoch-1')));
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('divergence before the first checkpoint says none was written, and does not claim one is intact', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel(2);
+  try {
+    await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir)), (e) => {
+      assert.ok(isQaFtError(e) && e.code === 'TRAINING_DIVERGED');
+      assert.match(e.message, /epoch 1: loss is NaN at optimizer step 2; no checkpoint was written yet$/);
+      assert.doesNotMatch(`${e.message} ${e.hint}`, /intact/);
+      return true;
+    });
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test("a run removes the temporary directories of killed runs in --out, and only those", async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  const deadPid = 4_194_304 + 3; // above Linux's largest pid: never running
+  try {
+    const stale = [`.checkpoint-epoch-1.tmp-${deadPid}-a1`, `.final.tmp-${deadPid}-a2`, `.training-curves.svg.tmp-${deadPid}-a3`];
+    for (const name of stale) await mkdir(join(dir, name));
+    await writeFile(join(dir, `.notes.txt.tmp-${deadPid}-a4`), 'not a training output');
+    const events: TrainEvent[] = [];
+    await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1, onEvent: (e) => events.push(e) }));
+    const left = (await readdir(dir)).filter((n) => n.startsWith('.'));
+    assert.deepEqual(left, [`.notes.txt.tmp-${deadPid}-a4`]);
+    assert.ok(events.some((e) => e.type === 'notice' && /Removed what killed runs left/.test(e.message)));
   } finally {
     model.dispose();
     await cleanup();

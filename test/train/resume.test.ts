@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensors } from '../../src/model/safetensors.js';
@@ -84,6 +84,45 @@ test('kill -9 in epoch 2, then --resume → final weights identical to an uninte
     // the resumed log replaces the killed run's partial epoch 2: same records, none twice
     assert.equal(await readFile(join(interrupted, 'metrics.jsonl'), 'utf8'), await readFile(join(straight, 'metrics.jsonl'), 'utf8'));
     assert.deepEqual((await readdir(interrupted)).filter((f) => f.startsWith('.')), [], 'no temporary directories left');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('--resume after another run in the same --out continues this run (its data), and refuses a changed option', { timeout: 240_000 }, async () => {
+  const { dir, cleanup } = await makeTempDir('qa-ft-resume-other-');
+  try {
+    await writeFile(join(dir, 'config.json'), JSON.stringify(TINY_CONFIG));
+    for (const [name, seed] of [['old', 3], ['new', 4]] as const) {
+      await writeSyntheticSquad(join(dir, `${name}.json`), 40, seed);
+      const prep = await runCli(['prepare', '--input', join(dir, `${name}.json`), '--split', 'train', '--tokenizer', TOKENIZER, '--max-length', '48', '--out', join(dir, name)]);
+      assert.equal(prep.code, 0, prep.stderr);
+    }
+    const args = (data: string, out: string): string[] => [
+      'train', '--data', join(dir, data), '--model', TOKENIZER, '--init', 'random', '--config', join(dir, 'config.json'),
+      '--out', out, '--epochs', '2', '--lr', '2e-3', '--batch-size', '8', '--backend', 'cpu', '--seed', '5',
+    ];
+    const shared = join(dir, 'out');
+    const old = await runCli(args('old', shared)); // a finished run
+    assert.equal(old.code, 0, old.stderr);
+    const straight = join(dir, 'straight');
+    assert.equal((await runCli(args('new', straight))).code, 0);
+    // the new run into the shared --out, killed right after its first checkpoint
+    await rm(join(shared, 'checkpoint-epoch-1'), { recursive: true });
+    await cp(join(straight, 'checkpoint-epoch-1'), join(shared, 'checkpoint-epoch-1'), { recursive: true });
+
+    const changed = await runCli([...args('new', shared), '--resume', '--weight-decay', '0.1']);
+    assert.equal(changed.code, 1, changed.stderr);
+    assert.match(changed.stderr, /^qa-ft: error: .*checkpoint-epoch-1 was trained with --weight-decay = 0\.01, this run has 0\.1 \(/m);
+    assert.doesNotMatch(changed.stderr, /Skipping/, 'nothing resumed, nothing skipped');
+
+    const resumed = await runCli([...args('new', shared), '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /Skipping .*checkpoint-epoch-2, another run's: .*trained on other data/);
+    assert.match(resumed.stderr, /Resuming from .*checkpoint-epoch-1 \(epoch 1 done/);
+    const a = await readSafetensors(join(straight, 'model.safetensors'));
+    const b = await readSafetensors(join(shared, 'model.safetensors'));
+    for (const [name, t] of a) assert.deepEqual((b.get(name) as typeof t).data, t.data, `${name}: the new run's weights`);
   } finally {
     await cleanup();
   }
