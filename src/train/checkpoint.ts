@@ -1,25 +1,29 @@
 /**
- * Checkpoints: `checkpoint-epoch-N/` with `config.json` + `model.safetensors` (the model's own `save`),
- * the tokenizer files, `optimizer.safetensors` (AdamW moments by parameter name, step in the metadata) and
- * `trainer_state.json` (epoch, step, RNG state, best metric, metrics history). A checkpoint is filled in a
- * temporary sibling directory and renamed into place, so a killed run never leaves a half-written one; only
- * directories with a `trainer_state.json` (written last) count as complete.
+ * Checkpoints and the files a training run leaves, owned here: `checkpoint-epoch-N/` with `config.json` +
+ * `model.safetensors` (the model's own `save`), the tokenizer files, `optimizer.safetensors` (AdamW moments by
+ * parameter name, step in the metadata) and `trainer_state.json` (epoch, step, RNG state, best metric, metrics
+ * history, the run's identity); the final model in `outDir` with its `trainer_state.json`; finding the checkpoint a
+ * resumed run continues from. A checkpoint is filled in a temporary sibling directory and renamed into place, so a
+ * killed run never leaves a half-written one; only directories with a `trainer_state.json` (written last) count.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstLine, QaFtError } from '../errors.js';
 import type { QaModel } from '../model/types.js';
 import type { Feature } from '../tokenize/types.js';
 import { readSafetensors, writeSafetensors, type TensorSource } from '../model/safetensors.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { tempSibling, writeDirAtomic } from '../util/atomic.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
 
 const CHECKPOINT_PREFIX = 'checkpoint-epoch-';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+const TRAINER_STATE_FORMAT = 'qa-ft-trainer-state/1';
+/** The name (of a temporary directory) the final model is staged under. */
+const FINAL_STAGING = 'final';
 
 /** The run settings a resumed run must share with the checkpoint to reach the same weights (and metrics). */
 export interface RunIdentity {
@@ -67,7 +71,7 @@ export function dataFingerprint(train: readonly Feature[], test: readonly Featur
 }
 
 export interface TrainerStateFile {
-  readonly format: 'qa-ft-trainer-state/1';
+  readonly format: typeof TRAINER_STATE_FORMAT;
   /** Completed epochs. */
   readonly epoch: number;
   /** Completed optimizer steps (HF `global_step`). */
@@ -91,10 +95,15 @@ export async function copyTokenizerFiles(files: readonly string[], dir: string):
   for (const f of files) await copyFile(f, join(dir, basename(f)));
 }
 
-export async function saveCheckpoint(
-  dir: string,
-  parts: { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: Omit<TrainerStateFile, 'format' | 'micro_step' | 'global_step'> },
-): Promise<void> {
+/** What the loop knows of its run when it saves; the step counters come from the trainer. */
+export type RunStateFields = Omit<TrainerStateFile, 'format' | 'micro_step' | 'global_step'>;
+
+function trainerStateJson(fields: RunStateFields, trainer: Pick<Trainer, 'optimizerStep' | 'microStep'>): string {
+  const state: TrainerStateFile = { format: TRAINER_STATE_FORMAT, ...fields, global_step: trainer.optimizerStep, micro_step: trainer.microStep };
+  return `${JSON.stringify(state, null, 2)}\n`;
+}
+
+export async function saveCheckpoint(dir: string, parts: { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields }): Promise<void> {
   const trainerState = await parts.trainer.exportState();
   await writeDirAtomic(dir, async (tmp) => {
     await parts.model.save(tmp);
@@ -102,14 +111,30 @@ export async function saveCheckpoint(
     const tensors = new Map<string, TensorSource>();
     for (const [name, t] of trainerState.optimizer.tensors) tensors.set(name, t);
     await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors, { format: 'qa-ft-adamw', step: String(trainerState.optimizer.step) });
-    const state: TrainerStateFile = {
-      format: 'qa-ft-trainer-state/1',
-      ...parts.state,
-      global_step: trainerState.optimizer.step,
-      micro_step: trainerState.microStep,
-    };
-    await writeFile(join(tmp, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    await writeFile(join(tmp, TRAINER_STATE_FILE), trainerStateJson(parts.state, parts.trainer)); // last: marks it complete
   });
+}
+
+/**
+ * The final model in `outDir` itself (HF layout, with the tokenizer and `trainer_state.json`): staged in a
+ * temporary sibling, then each file renamed in.
+ */
+export async function saveFinalModel(outDir: string, parts: { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields }): Promise<void> {
+  const tmp = tempSibling(join(outDir, FINAL_STAGING));
+  await mkdir(tmp, { recursive: true });
+  try {
+    await parts.model.save(tmp);
+    await copyTokenizerFiles(parts.tokenizerFiles, tmp);
+    await writeFile(join(tmp, TRAINER_STATE_FILE), trainerStateJson(parts.state, parts.trainer));
+    for (const name of await readdir(tmp)) await rename(join(tmp, name), join(outDir, name));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Whether `name` in a training `outDir` is one of the run's own outputs (its temporary siblings are the run's to sweep). */
+export function isTrainOutput(name: string): boolean {
+  return name.startsWith(CHECKPOINT_PREFIX) || name === FINAL_STAGING || name === 'training-curves.svg';
 }
 
 /** The complete `checkpoint-epoch-N` directories under `outDir`, newest (highest epoch) first. */
@@ -122,7 +147,7 @@ export async function listCheckpoints(outDir: string): Promise<{ dir: string; ep
   }
   const found: { dir: string; epoch: number }[] = [];
   for (const name of names) {
-    const m = /^checkpoint-epoch-(\d+)$/.exec(name);
+    const m = new RegExp(`^${CHECKPOINT_PREFIX}(\\d+)$`).exec(name);
     if (!m) continue;
     const dir = join(outDir, name);
     const complete = await stat(join(dir, TRAINER_STATE_FILE)).then(
@@ -173,8 +198,8 @@ export async function readTrainerState(dir: string): Promise<TrainerStateFile> {
     throw new QaFtError('BAD_FORMAT', `${path} is not valid JSON: ${firstLine(e)}`);
   }
   const s = json as Partial<TrainerStateFile>;
-  if (s.format !== 'qa-ft-trainer-state/1' || typeof s.epoch !== 'number' || typeof s.global_step !== 'number' || !s.run || !Array.isArray(s.log_history)) {
-    throw new QaFtError('BAD_FORMAT', `${path}: expected a qa-ft trainer state (format qa-ft-trainer-state/1 with epoch, global_step, run, log_history)`);
+  if (s.format !== TRAINER_STATE_FORMAT || typeof s.epoch !== 'number' || typeof s.global_step !== 'number' || !s.run || !Array.isArray(s.log_history)) {
+    throw new QaFtError('BAD_FORMAT', `${path}: expected a qa-ft trainer state (format ${TRAINER_STATE_FORMAT} with epoch, global_step, run, log_history)`);
   }
   return s as TrainerStateFile;
 }

@@ -5,30 +5,29 @@
  * pure function of (seed, epoch) and dropout of (seed, micro-step), so the final weights equal an uninterrupted
  * run's. Progress goes out through `onEvent`; nothing here prints.
  */
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QaFtError, isQaFtError } from '../errors.js';
 import type { SquadRow } from '../data/types.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
 import type { Feature } from '../tokenize/types.js';
-import { sweepStaleTemps, tempSibling, writeFileAtomic } from '../util/atomic.js';
+import { sweepStaleTemps, writeFileAtomic } from '../util/atomic.js';
 import type { DecaySummary } from './adamw.js';
 import {
   checkpointDirName,
-  copyTokenizerFiles,
   dataFingerprint,
   findResumeCheckpoint,
+  isTrainOutput,
   restoreCheckpoint,
   saveCheckpoint,
-  TRAINER_STATE_FILE,
+  saveFinalModel,
   type RunIdentity,
-  type TrainerStateFile,
+  type RunStateFields,
 } from './checkpoint.js';
 import { renderTrainingCurves } from './curves-svg.js';
 import { MetricsLog, type EvalRecord, type MetricsRecord } from './metrics-log.js';
 import { warmupStepsFromRatio } from './schedule.js';
-import { createTrainer } from './trainer.js';
+import { createTrainer, type Trainer } from './trainer.js';
 
 export interface Split {
   readonly rows: readonly SquadRow[];
@@ -101,24 +100,20 @@ function batchesFor(split: Split, options: TrainLoopOptions, epoch: number) {
   });
 }
 
-export async function trainLoop(model: QaModel, data: { train: Split; test: Split }, options: TrainLoopOptions): Promise<TrainLoopResult> {
-  const emit = options.onEvent ?? (() => {});
+/** The step counts and identity of a run, from its options and data (checked first). */
+function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions) {
   if (!(Number.isInteger(options.epochs) && options.epochs >= 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--epochs must be an integer >= 1, got ${options.epochs}`);
   }
   if (data.train.features.length === 0) throw new QaFtError('BAD_DATA', 'the prepared train split has no features');
-  const accumulation = options.gradientAccumulationSteps;
   const batchesPerEpoch = Math.ceil(data.train.features.length / options.batchSize);
-  const stepsPerEpoch = Math.ceil(batchesPerEpoch / accumulation);
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / options.gradientAccumulationSteps);
   const totalSteps = options.epochs * stepsPerEpoch;
-  const warmupSteps = warmupStepsFromRatio(options.warmupRatio, totalSteps);
-  const loggingSteps = options.loggingSteps ?? 10;
-  const trainer = createTrainer(model, { ...options, totalSteps, warmupSteps, gradientAccumulationSteps: accumulation });
   const run: RunIdentity = {
     data: dataFingerprint(data.train.features, data.test.features),
     seed: options.seed,
     batchSize: options.batchSize,
-    gradientAccumulationSteps: accumulation,
+    gradientAccumulationSteps: options.gradientAccumulationSteps,
     totalSteps,
     learningRate: options.learningRate,
     weightDecay: options.weightDecay,
@@ -126,151 +121,149 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
     maxGradNorm: options.maxGradNorm,
     padToMaxLength: options.padToMaxLength,
   };
+  return { stepsPerEpoch, totalSteps, warmupSteps: warmupStepsFromRatio(options.warmupRatio, totalSteps), run };
+}
+
+/** Where a run stands between epochs: what a checkpoint saves and a resumed run starts from. */
+interface RunProgress {
+  /** Epochs completed. */
+  epoch: number;
+  bestMetric: number | null;
+  bestCheckpoint: string | null;
+  lastCheckpoint?: string;
+}
+
+/** Loads the newest checkpoint of this run into the model and trainer; returns where it stood and its log. */
+async function resumeRun(model: QaModel, trainer: Trainer, run: RunIdentity, options: TrainLoopOptions, emit: (e: TrainEvent) => void) {
+  const { dir, state } = await findResumeCheckpoint(options.outDir, run, (skipped, why) =>
+    emit({ type: 'notice', message: `Skipping ${skipped}, another run's: ${why}` }),
+  );
+  await restoreCheckpoint(dir, model, trainer, state);
+  emit({ type: 'resumed', checkpoint: dir, epoch: state.epoch, step: state.global_step });
+  const progress: RunProgress = { epoch: state.epoch, bestMetric: state.best_metric, bestCheckpoint: state.best_model_checkpoint, lastCheckpoint: dir };
+  return { progress, history: state.log_history };
+}
+
+/** The training loss of an epoch: its mean, and the window since the last log line (HF logs that window's mean). */
+class LossTracker {
+  private sum = 0;
+  private count = 0;
+  private windowSum = 0;
+  private windowCount = 0;
+
+  add(loss: number): void {
+    this.sum += loss;
+    this.count += 1;
+    this.windowSum += loss;
+    this.windowCount += 1;
+  }
+
+  /** The mean since the previous call; starts the next window. */
+  takeWindowMean(): number {
+    const mean = this.windowSum / this.windowCount;
+    this.windowSum = 0;
+    this.windowCount = 0;
+    return mean;
+  }
+
+  get epochMean(): number {
+    return this.count > 0 ? this.sum / this.count : NaN;
+  }
+}
+
+/** Examples per second so far in the epoch and the seconds left at that pace. */
+function throughput(startedMs: number, examples: number, remainingExamples: number): { examplesPerSecond: number; etaSeconds: number } {
+  const seconds = (Date.now() - startedMs) / 1000;
+  const examplesPerSecond = seconds > 0 ? examples / seconds : 0;
+  return { examplesPerSecond, etaSeconds: examplesPerSecond > 0 ? remainingExamples / examplesPerSecond : 0 };
+}
+
+/** A divergence error with where it happened and what was kept. */
+function divergedIn(epoch: number, lastCheckpoint: string | undefined, e: QaFtError): QaFtError {
+  const kept = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint} (--resume continues from it)` : 'no checkpoint was written yet';
+  return new QaFtError('TRAINING_DIVERGED', `training diverged in epoch ${epoch}: ${e.message}; ${kept}`, { hint: e.hint, cause: e });
+}
+
+export async function trainLoop(model: QaModel, data: { train: Split; test: Split }, options: TrainLoopOptions): Promise<TrainLoopResult> {
+  const emit = options.onEvent ?? (() => {});
+  const { stepsPerEpoch, totalSteps, warmupSteps, run } = planRun(data, options);
+  const loggingSteps = options.loggingSteps ?? 10;
+  const trainer = createTrainer(model, { ...options, totalSteps, warmupSteps });
   try {
     const swept = await sweepStaleTemps(options.outDir, isTrainOutput);
     if (swept.length > 0) emit({ type: 'notice', message: `Removed what killed runs left in ${options.outDir}: ${swept.join(', ')}` });
     emit({ type: 'start', decay: trainer.decaySummary, totalSteps, warmupSteps, stepsPerEpoch, trainFeatures: data.train.features.length, testFeatures: data.test.features.length });
-    let startEpoch = 1;
-    let bestMetric: number | null = null;
-    let bestCheckpoint: string | null = null;
-    let history: readonly MetricsRecord[] = [];
-    let lastCheckpoint: string | undefined;
-    if (options.resume) {
-      const latest = await findResumeCheckpoint(options.outDir, run, (dir, why) =>
-        emit({ type: 'notice', message: `Skipping ${dir}, another run's: ${why}` }),
-      );
-      const state = latest.state;
-      await restoreCheckpoint(latest.dir, model, trainer, state);
-      startEpoch = state.epoch + 1;
-      bestMetric = state.best_metric;
-      bestCheckpoint = state.best_model_checkpoint;
-      history = state.log_history;
-      lastCheckpoint = latest.dir;
-      emit({ type: 'resumed', checkpoint: latest.dir, epoch: state.epoch, step: state.global_step });
-    }
-    const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), history);
+    const resumed = options.resume ? await resumeRun(model, trainer, run, options, emit) : undefined;
+    const progress: RunProgress = resumed?.progress ?? { epoch: 0, bestMetric: null, bestCheckpoint: null };
+    const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), resumed?.history ?? []);
+    const stateFields = (): RunStateFields => ({
+      epoch: progress.epoch,
+      rng: { seed: run.seed, next_epoch: progress.epoch + 1 },
+      best_metric: progress.bestMetric,
+      best_model_checkpoint: progress.bestCheckpoint,
+      run,
+      log_history: log.history,
+    });
 
+    /** Scores the test split, logs the record and keeps the best F1 (with the checkpoint of its epoch). */
     const evaluate = async (epochProgress: number): Promise<EvalRecord | undefined> => {
       if (data.test.features.length === 0) return undefined; // prepared with --test-size 0: nothing to score
       emit({ type: 'eval-start', epoch: Math.ceil(epochProgress), step: trainer.optimizerStep });
       const r = await options.evaluate(model, data.test);
-      const record: EvalRecord = {
-        step: trainer.optimizerStep,
-        epoch: epochProgress,
-        eval_loss: r.evalLoss,
-        eval_exact_match: r.exactMatch,
-        eval_f1: r.f1,
-        eval_count: r.count,
-      };
+      const record: EvalRecord = { step: trainer.optimizerStep, epoch: epochProgress, eval_loss: r.evalLoss, eval_exact_match: r.exactMatch, eval_f1: r.f1, eval_count: r.count };
       await log.append(record);
-      if (bestMetric === null || r.f1 > bestMetric) {
-        bestMetric = r.f1;
-        bestCheckpoint = join(options.outDir, checkpointDirName(Math.ceil(epochProgress)));
+      if (progress.bestMetric === null || r.f1 > progress.bestMetric) {
+        progress.bestMetric = r.f1;
+        progress.bestCheckpoint = join(options.outDir, checkpointDirName(Math.ceil(epochProgress)));
       }
       emit({ type: 'eval', record });
       return record;
     };
 
-    for (let epoch = startEpoch; epoch <= options.epochs; epoch++) {
+    for (let epoch = progress.epoch + 1; epoch <= options.epochs; epoch++) {
       const batches = batchesFor(data.train, options, epoch);
       emit({ type: 'epoch-start', epoch, batches: batches.length });
       const started = Date.now();
+      const losses = new LossTracker(); // restarts each epoch, so a resumed run logs what an uninterrupted one does
       let examples = 0;
-      let lossSum = 0;
-      let lossCount = 0;
-      // a logged loss is the mean since the previous log (HF); the window restarts each epoch so that a resumed
-      // run logs exactly what an uninterrupted one does
-      let window = { sum: 0, count: 0 };
       let lastEval: EvalRecord | undefined;
-      const afterUpdate = async (loss: number, learningRate: number, gradNorm: number, batchIndex: number): Promise<void> => {
+      const afterUpdate = async (r: { loss: number; learningRate: number; gradNorm: number }, batchIndex: number): Promise<void> => {
         const step = trainer.optimizerStep;
-        lossSum += loss;
-        lossCount += 1;
-        window = { sum: window.sum + loss, count: window.count + 1 };
-        const seconds = (Date.now() - started) / 1000;
-        const perSecond = seconds > 0 ? examples / seconds : 0;
-        const remaining = (batches.length - batchIndex - 1) * options.batchSize;
-        emit({ type: 'step', epoch, batch: batchIndex + 1, batches: batches.length, step, loss, learningRate, gradNorm, examplesPerSecond: perSecond, etaSeconds: perSecond > 0 ? remaining / perSecond : 0 });
-        const epochProgress = epoch - 1 + (batchIndex + 1) / batches.length;
+        losses.add(r.loss);
+        const pace = throughput(started, examples, (batches.length - batchIndex - 1) * options.batchSize);
+        emit({ type: 'step', epoch, batch: batchIndex + 1, batches: batches.length, step, loss: r.loss, learningRate: r.learningRate, gradNorm: r.gradNorm, ...pace });
+        const epochProgress = round4(epoch - 1 + (batchIndex + 1) / batches.length);
         if (step % loggingSteps === 0) {
-          await log.append({ step, epoch: round4(epochProgress), loss: window.sum / window.count, learning_rate: learningRate, grad_norm: gradNorm });
-          window = { sum: 0, count: 0 };
+          await log.append({ step, epoch: epochProgress, loss: losses.takeWindowMean(), learning_rate: r.learningRate, grad_norm: r.gradNorm });
         }
-        if (typeof options.evalEvery === 'number' && step % options.evalEvery === 0) lastEval = await evaluate(round4(epochProgress));
+        if (typeof options.evalEvery === 'number' && step % options.evalEvery === 0) lastEval = await evaluate(epochProgress);
       };
       try {
-        for (let i = 0; i < batches.length; i++) {
-          const { batch } = batches[i] as (typeof batches)[number];
+        for (const [i, { batch }] of batches.entries()) {
           const r = await trainer.step(batch);
           examples += batch.inputIds.length;
-          if (r.updated) await afterUpdate(r.loss, r.learningRate, r.gradNorm, i);
+          if (r.updated) await afterUpdate(r, i);
         }
         const tail = await trainer.flush();
-        if (tail) await afterUpdate(tail.loss, tail.learningRate, tail.gradNorm, batches.length - 1);
+        if (tail) await afterUpdate(tail, batches.length - 1);
       } catch (e) {
-        if (isQaFtError(e) && e.code === 'TRAINING_DIVERGED') {
-          const kept = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint} (--resume continues from it)` : 'no checkpoint was written yet';
-          throw new QaFtError('TRAINING_DIVERGED', `training diverged in epoch ${epoch}: ${e.message}; ${kept}`, { hint: e.hint, cause: e });
-        }
-        throw e;
+        throw isQaFtError(e) && e.code === 'TRAINING_DIVERGED' ? divergedIn(epoch, progress.lastCheckpoint, e) : e;
       }
       if (options.evalEvery === 'epoch') lastEval = await evaluate(epoch);
+      progress.epoch = epoch;
       const dir = join(options.outDir, checkpointDirName(epoch));
-      await saveCheckpoint(dir, {
-        model,
-        trainer,
-        tokenizerFiles: options.tokenizerFiles,
-        state: stateFields(epoch, run, bestMetric, bestCheckpoint, log.history),
-      });
-      lastCheckpoint = dir;
+      await saveCheckpoint(dir, { model, trainer, tokenizerFiles: options.tokenizerFiles, state: stateFields() });
+      progress.lastCheckpoint = dir;
       emit({ type: 'checkpoint', dir, epoch });
-      emit({ type: 'epoch-end', epoch, step: trainer.optimizerStep, trainingLoss: lossCount > 0 ? lossSum / lossCount : NaN, eval: lastEval, seconds: (Date.now() - started) / 1000 });
+      emit({ type: 'epoch-end', epoch, step: trainer.optimizerStep, trainingLoss: losses.epochMean, eval: lastEval, seconds: (Date.now() - started) / 1000 });
     }
 
-    await saveFinal(model, options, {
-      format: 'qa-ft-trainer-state/1',
-      ...stateFields(options.epochs, run, bestMetric, bestCheckpoint, log.history),
-      global_step: trainer.optimizerStep,
-      micro_step: trainer.microStep,
-    });
+    await saveFinalModel(options.outDir, { model, trainer, tokenizerFiles: options.tokenizerFiles, state: stateFields() });
     await writeFileAtomic(join(options.outDir, 'training-curves.svg'), renderTrainingCurves(log.history));
     emit({ type: 'saved', dir: options.outDir });
-    return { globalStep: trainer.optimizerStep, epochs: options.epochs, history: log.history, bestMetric, outDir: options.outDir };
+    return { globalStep: trainer.optimizerStep, epochs: options.epochs, history: log.history, bestMetric: progress.bestMetric, outDir: options.outDir };
   } finally {
     trainer.dispose();
-  }
-}
-
-function stateFields(epoch: number, run: RunIdentity, best: number | null, bestCheckpoint: string | null, history: readonly MetricsRecord[]) {
-  return {
-    epoch,
-    rng: { seed: run.seed, next_epoch: epoch + 1 },
-    best_metric: best,
-    best_model_checkpoint: bestCheckpoint,
-    run,
-    log_history: history,
-  };
-}
-
-/** What a training run writes in its `outDir`, by name: its temporary siblings are the run's to sweep. */
-function isTrainOutput(name: string): boolean {
-  return /^checkpoint-epoch-\d+$/.test(name) || name === FINAL_STAGING || name === 'training-curves.svg';
-}
-
-/** The name (of a temporary directory) the final model is staged under. */
-const FINAL_STAGING = 'final';
-
-/** The final model in `outDir` itself (HF layout): written to a temporary sibling, then each file renamed in. */
-async function saveFinal(model: QaModel, options: TrainLoopOptions, state: TrainerStateFile): Promise<void> {
-  const tmp = tempSibling(join(options.outDir, FINAL_STAGING));
-  await mkdir(tmp, { recursive: true });
-  try {
-    await model.save(tmp);
-    await copyTokenizerFiles(options.tokenizerFiles, tmp);
-    await writeFile(join(tmp, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
-    for (const name of await readdir(tmp)) await rename(join(tmp, name), join(options.outDir, name));
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
   }
 }
 
