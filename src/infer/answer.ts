@@ -1,7 +1,7 @@
 /**
  * Answering free-form (question, context) pairs: each context cut into overlapping windows with the doc stride
  * (so nothing is cut off), all windows of all items batched through the model, then per item the best spans
- * over its windows (`best`, HF `utils_qa`) or the seed notebook's argmax decode (`argmax`).
+ * over its windows (`best`, HF `utils_qa`) or the tutorial's argmax decode (`argmax`).
  */
 import { QaFtError } from '../errors.js';
 import { pyStrip } from '../data/text.js';
@@ -160,8 +160,8 @@ export async function answerQuestions(
 }
 
 /**
- * The seed notebook's answer: `tokenizer.decode(input_ids[argmax(start) : argmax(end) + 1])` with special tokens
- * kept and transformers' clean-up. With several windows (a context the seed could not take whole), the window
+ * The tutorial's answer: `tokenizer.decode(input_ids[argmax(start) : argmax(end) + 1])` with special tokens
+ * kept and transformers' clean-up. With several windows (a context the tutorial could not take whole), the window
  * whose argmax start + end logits are highest answers.
  */
 async function argmaxAnswer(tokenizer: QaTokenizer, windows: readonly ItemWindow[]): Promise<Answer> {
@@ -170,11 +170,11 @@ async function argmaxAnswer(tokenizer: QaTokenizer, windows: readonly ItemWindow
     const span = argmaxSpan(windows[w]!.inputIds, windows[w]!);
     if (span.score > best.score) best = span;
   }
-  return { answer: await seedDecode(tokenizer, best.ids), score: best.probability, start: best.start, end: best.end };
+  return { answer: await tutorialDecode(tokenizer, best.ids), score: best.probability, start: best.start, end: best.end };
 }
 
 /** `tokenizer.decode(ids)` as transformers does it by default: special tokens kept, tokenization spaces cleaned. */
-export async function seedDecode(tokenizer: QaTokenizer, ids: readonly number[]): Promise<string> {
+export async function tutorialDecode(tokenizer: QaTokenizer, ids: readonly number[]): Promise<string> {
   if (ids.length === 0) return '';
   return cleanUpTokenization(await tokenizer.decode(ids, { skipSpecialTokens: false }));
 }

@@ -5,7 +5,7 @@
  *   end tokens, only pairs of context tokens with end ≥ start and at most `maxAnswerLength` tokens, score =
  *   start logit + end logit; all windows of the example pooled, the n best kept, probability = softmax of their
  *   scores; the answer is the original context substring between the tokens' character offsets.
- * - `argmax` is the seed notebook: argmax of the start logits, argmax of the end logits, and the tokens between
+ * - `argmax` is the tutorial's decode: argmax of the start logits, argmax of the end logits, and the tokens between
  *   (empty when end < start), decoded by the tokenizer (see answer.ts); nothing else is checked.
  *
  * Logits are read only over a window's own tokens (`offsets.length`): padding added by batching never competes,
@@ -104,11 +104,11 @@ export function bestSpans(context: string, windows: readonly WindowLogits[], opt
   return top.map((p, i) => ({ ...p, text: codePointSlice(context, p.start, p.end), probability: exps[i]! / total }));
 }
 
-/** The seed's span: argmax start and argmax end over one window's tokens. */
+/** The tutorial's span: argmax start and argmax end over one window's tokens. */
 export interface ArgmaxSpan {
   readonly startToken: number;
   readonly endToken: number;
-  /** `inputIds[startToken .. endToken]` (empty when endToken < startToken): what the seed decodes. */
+  /** `inputIds[startToken .. endToken]` (empty when endToken < startToken): what the tutorial decodes. */
   readonly ids: number[];
   /** startLogit + endLogit at the two argmaxes (compares windows of a long context). */
   readonly score: number;
@@ -134,7 +134,7 @@ function softmaxAt(values: ArrayLike<number>, length: number, at: number): numbe
   return Math.exp((values[at] as number) - max) / sum;
 }
 
-/** The seed notebook's decode positions for one window: `input_ids[argmax(start) : argmax(end) + 1]`. */
+/** The tutorial's decode positions for one window: `input_ids[argmax(start) : argmax(end) + 1]`. */
 export function argmaxSpan(inputIds: readonly number[], w: WindowLogits): ArgmaxSpan {
   const n = inputIds.length;
   const s = argmax(w.startLogits, n);

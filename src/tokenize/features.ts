@@ -13,7 +13,7 @@ import type { Feature } from './types.js';
 import { cutWindows, validateWindowOptions, type WindowOptions } from './windows.js';
 
 export interface FeatureOptions extends WindowOptions {
-  /** Default: `seed` without a doc stride (the tutorial), `whole` with one (run_qa.py). */
+  /** Default: `tutorial` without a doc stride, `whole` with one (run_qa.py). */
   readonly labelRule?: LabelRule;
   /** Context encodings to reuse and fill (share one between the train and test calls). */
   readonly contextCache?: Map<string, TextEncoding>;
@@ -47,7 +47,7 @@ export async function prepareFeatures(
   onProgress?: (done: number, total: number) => void,
 ): Promise<PreparedFeatures> {
   validateWindowOptions(tokenizer.pairTemplate, options);
-  const rule: LabelRule = options.labelRule ?? (options.docStride === undefined ? 'seed' : 'whole');
+  const rule: LabelRule = options.labelRule ?? (options.docStride === undefined ? 'tutorial' : 'whole');
   const contextCache = options.contextCache ?? new Map<string, TextEncoding>();
   const features: Feature[] = [];
   const skippedExampleIds: string[] = [];

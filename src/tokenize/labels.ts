@@ -1,7 +1,7 @@
 /**
  * Character span of an answer → start/end token labels of one window (pure).
  *
- * `seed` is the Hugging Face question-answering tutorial's `preprocess_function` to the letter: the answer is
+ * `tutorial` is the Hugging Face question-answering tutorial's `preprocess_function` to the letter: the answer is
  * labelled (0, 0) only when it lies wholly outside the window's context (`offset[context_start][0] > end_char or
  * offset[context_end][1] < start_char`); an answer cut by truncation still gets labels (the end may then point
  * just past the context, at [SEP]), as in the tutorial.
@@ -9,7 +9,7 @@
  * (`offset[context_start][0] <= start_char and offset[context_end][1] >= end_char`); the walks are the same.
  */
 
-export type LabelRule = 'seed' | 'whole';
+export type LabelRule = 'tutorial' | 'whole';
 
 export interface TokenLabels {
   readonly start: number;
@@ -29,7 +29,7 @@ export function answerTokenLabels(
   contextEnd: number,
   startChar: number,
   endChar: number,
-  rule: LabelRule = 'seed',
+  rule: LabelRule = 'tutorial',
 ): TokenLabels {
   if (contextEnd < contextStart) return { start: 0, end: 0 }; // no context token in this window
   const at = (i: number): readonly [number, number] => {
@@ -38,7 +38,7 @@ export function answerTokenLabels(
     return o;
   };
   const outside =
-    rule === 'seed'
+    rule === 'tutorial'
       ? at(contextStart)[0] > endChar || at(contextEnd)[1] < startChar
       : !(at(contextStart)[0] <= startChar && at(contextEnd)[1] >= endChar);
   if (outside) return { start: 0, end: 0 };

@@ -44,7 +44,7 @@ export interface PrepareResult {
 
 export async function prepareDataset(options: PrepareOptions, onProgress?: (p: PrepareProgress) => void): Promise<PrepareResult> {
   const started = performance.now();
-  // Cheap checks first, so a bad option fails before any file is read.
+  // Cheap checks first, so a bad option or --out fails before any file is read.
   const spec = parseSplit(options.split);
   if (!(options.testSize >= 0 && options.testSize < 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--test-size must be in [0, 1), got ${options.testSize}`, {
@@ -52,65 +52,39 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
     });
   }
   if (options.inputs.length === 0) throw new QaFtError('BAD_ARGUMENT', 'no input file', { hint: 'pass --input FILE' });
-  await checkPreparedTarget(options.outDir); // a refused --out fails before minutes of reading and tokenizing
+  await checkPreparedTarget(options.outDir);
 
-  onProgress?.({ phase: 'read', done: 0, total: options.inputs.length });
-  const all: SquadRow[] = [];
-  const formats = new Set<SourceFormat>();
-  for (const [i, path] of options.inputs.entries()) {
-    const { rows, format } = await readSquadRows(path);
-    for (const r of rows) all.push(r);
-    formats.add(format);
-    onProgress?.({ phase: 'read', done: i + 1, total: options.inputs.length });
-  }
-  const label = options.inputs.length === 1 ? (options.inputs[0] as string) : `${options.inputs.length} files (${options.inputs[0]}, …)`;
-  const selected = applySplit(all, spec);
+  const input = await readInputs(options.inputs, onProgress);
+  const selected = applySplit(input.rows, spec);
   if (selected.length === 0) {
-    throw new QaFtError('BAD_ARGUMENT', `--split '${options.split}' selects no rows of ${label} (${all.length} rows)`);
+    throw new QaFtError('BAD_ARGUMENT', `--split '${options.split}' selects no rows of ${input.label} (${input.rows.length} rows)`);
   }
-  const checked = checkRows(selected, label, { skipInvalid: options.skipInvalid, firstRow: splitRange(spec, all.length).from });
-  if (checked.rows.length === 0) throw new QaFtError('BAD_DATA', `${label}: every selected row is invalid`);
+  const checked = checkRows(selected, input.label, { skipInvalid: options.skipInvalid, firstRow: splitRange(spec, input.rows.length).from });
+  if (checked.rows.length === 0) throw new QaFtError('BAD_DATA', `${input.label}: every selected row is invalid`);
 
-  const tokenizer = await loadTokenizer(typeof options.tokenizerDir === 'string' ? options.tokenizerDir : await options.tokenizerDir());
-  const windowOptions = { maxLength: options.maxLength, docStride: options.docStride };
-  validateWindowOptions(tokenizer.pairTemplate, windowOptions);
-  if (tokenizer.modelMaxLength !== undefined && options.maxLength > tokenizer.modelMaxLength) {
-    throw new QaFtError('BAD_ARGUMENT', `--max-length ${options.maxLength} exceeds the model's ${tokenizer.modelMaxLength} positions (${tokenizer.dir})`, {
-      hint: `use at most ${tokenizer.modelMaxLength}`,
-    });
-  }
+  const tokenizer = await loadTokenizerFor(options);
   const { train, test } = trainTestSplit(checked.rows, { testSize: options.testSize, seed: options.seed });
-
-  const contextCache = new Map<string, TextEncoding>(); // test rows mostly share contexts with train rows
-  const trainPrep = await prepareFeatures(train, tokenizer, { ...windowOptions, contextCache }, (done, total) =>
-    onProgress?.({ phase: 'tokenize-train', done, total }),
-  );
-  const testPrep = await prepareFeatures(test, tokenizer, { ...windowOptions, contextCache }, (done, total) =>
-    onProgress?.({ phase: 'tokenize-test', done, total }),
-  );
-  // Rows whose question leaves no room for context have no feature; drop them from the row tables too.
-  const keep = (rows: SquadRow[], skipped: string[]): SquadRow[] => {
-    if (skipped.length === 0) return rows;
-    const s = new Set(skipped);
-    return rows.filter((r) => !s.has(r.id));
-  };
+  const windowOptions = { maxLength: options.maxLength, docStride: options.docStride, contextCache: new Map<string, TextEncoding>() }; // test rows mostly share contexts with train rows
+  const trainPrep = await prepareFeatures(train, tokenizer, windowOptions, (done, total) => onProgress?.({ phase: 'tokenize-train', done, total }));
+  const testPrep = await prepareFeatures(test, tokenizer, windowOptions, (done, total) => onProgress?.({ phase: 'tokenize-test', done, total }));
   if (trainPrep.features.length === 0) {
-    throw new QaFtError('BAD_DATA', `${label}: no row fits max length ${options.maxLength}: every question leaves no room for context`, {
+    throw new QaFtError('BAD_DATA', `${input.label}: no row fits max length ${options.maxLength}: every question leaves no room for context`, {
       hint: 'raise --max-length',
     });
   }
-  const trainRows = keep(train, trainPrep.skippedExampleIds);
-  const testRows = keep(test, testPrep.skippedExampleIds);
+  // Rows whose question leaves no room for context have no feature; drop them from the row tables too.
+  const trainRows = withoutIds(train, trainPrep.skippedExampleIds);
+  const testRows = withoutIds(test, testPrep.skippedExampleIds);
   const sum = (k: keyof FeatureStats): number => trainPrep.stats[k] + testPrep.stats[k];
 
   onProgress?.({ phase: 'write', done: 0, total: 1 });
   const manifest = await writePrepared(options.outDir, {
     manifest: {
       source: {
-        path: label,
+        path: input.label,
         ...(options.dataset ? { dataset: options.dataset } : {}),
-        format: [...formats].join('+'),
-        rows: all.length,
+        format: input.formats.join('+'),
+        rows: input.rows.length,
       },
       split: options.split,
       testSize: options.testSize,
@@ -122,7 +96,7 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
       tokenizer: { dir: tokenizer.dir, files: tokenizer.files.map((f) => f.slice(tokenizer.dir.length + 1)), vocabSize: tokenizer.vocabSize },
       maxLength: options.maxLength,
       docStride: options.docStride ?? null,
-      labelRule: options.docStride === undefined ? 'seed' : 'whole',
+      labelRule: options.docStride === undefined ? 'tutorial' : 'whole',
       counts: {
         truncated: sum('truncated'),
         unanswerable: sum('unanswerable'),
@@ -136,4 +110,37 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
   });
   onProgress?.({ phase: 'write', done: 1, total: 1 });
   return { manifest, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Every input file's rows, concatenated in order (hub datasets come in shards), with a label for messages. */
+async function readInputs(paths: readonly string[], onProgress?: (p: PrepareProgress) => void) {
+  onProgress?.({ phase: 'read', done: 0, total: paths.length });
+  const rows: SquadRow[] = [];
+  const formats = new Set<SourceFormat>();
+  for (const [i, path] of paths.entries()) {
+    const file = await readSquadRows(path);
+    for (const r of file.rows) rows.push(r);
+    formats.add(file.format);
+    onProgress?.({ phase: 'read', done: i + 1, total: paths.length });
+  }
+  const label = paths.length === 1 ? String(paths[0]) : `${paths.length} files (${paths[0]}, …)`;
+  return { rows, formats: [...formats], label };
+}
+
+/** The tokenizer, checked against the window options (resolved only now, after the data was read and checked). */
+async function loadTokenizerFor(options: PrepareOptions) {
+  const tokenizer = await loadTokenizer(typeof options.tokenizerDir === 'string' ? options.tokenizerDir : await options.tokenizerDir());
+  validateWindowOptions(tokenizer.pairTemplate, { maxLength: options.maxLength, docStride: options.docStride });
+  if (tokenizer.modelMaxLength !== undefined && options.maxLength > tokenizer.modelMaxLength) {
+    throw new QaFtError('BAD_ARGUMENT', `--max-length ${options.maxLength} exceeds the model's ${tokenizer.modelMaxLength} positions (${tokenizer.dir})`, {
+      hint: `use at most ${tokenizer.modelMaxLength}`,
+    });
+  }
+  return tokenizer;
+}
+
+function withoutIds(rows: SquadRow[], ids: readonly string[]): SquadRow[] {
+  if (ids.length === 0) return rows;
+  const drop = new Set(ids);
+  return rows.filter((r) => !drop.has(r.id));
 }

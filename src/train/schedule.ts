@@ -10,7 +10,7 @@ export interface LinearScheduleOptions {
   readonly learningRate: number;
   /** Total number of optimizer steps (the rate reaches 0 at this step). */
   readonly totalSteps: number;
-  /** Optimizer steps of linear warm-up from 0 (0 = none, the seed's default). */
+  /** Optimizer steps of linear warm-up from 0 (0 = none, the tutorial's default). */
   readonly warmupSteps?: number;
 }
 

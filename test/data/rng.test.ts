@@ -15,7 +15,7 @@ test('permutation(10, seed 42) and (20, seed 0) equal NumPy', () => {
   assert.deepEqual(permutation(20, 0), [4, 19, 6, 2, 13, 16, 3, 11, 10, 8, 0, 12, 7, 5, 18, 17, 14, 9, 1, 15]);
 });
 
-test('permutation(5000, seed 42) — the seed split of the 5000-row slice — equals NumPy at both ends', () => {
+test('permutation(5000, seed 42) — the tutorial split of the 5000-row slice — equals NumPy at both ends', () => {
   const p = permutation(5000, 42);
   assert.deepEqual(p.slice(0, 12), [1535, 1183, 3378, 3825, 643, 90, 2835, 3865, 2220, 2177, 3753, 3552]);
   assert.deepEqual(p.slice(-5), [437, 491, 2189, 4802, 1672]);

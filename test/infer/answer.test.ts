@@ -92,7 +92,7 @@ test('argmax strategy decodes the tokens between argmax start and end (empty whe
   assert.deepEqual([a.start, a.end], [2, 18]);
   const { model: reversed } = fakeModel({ startById: new Map([[lion, 5]]), endById: new Map([[zebra, 5]]) });
   const r = (await answerQuestions(reversed, tokenizer, [{ question: 'Who?', context: 'A zebra met a lion.' }], { strategy: 'argmax' }))[0]![0]!;
-  assert.equal(r.answer, ''); // end before start: empty, as the seed's slice
+  assert.equal(r.answer, ''); // end before start: empty, as the tutorial's slice
   assert.equal(r.start, null);
 });
 

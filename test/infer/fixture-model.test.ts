@@ -1,10 +1,10 @@
-// The seed's argmax decode and evaluation on the PyTorch fixture model (/work/shared/fixtures/tiny-distilbert-qa).
+// The tutorial's argmax decode and evaluation on the PyTorch fixture model (/work/shared/fixtures/tiny-distilbert-qa).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { seedDecode } from '../../src/infer/answer.js';
+import { tutorialDecode } from '../../src/infer/answer.js';
 import { evaluateModel } from '../../src/infer/evaluate.js';
 import { argmaxSpan } from '../../src/infer/postprocess.js';
 import { loadQaModel } from '../../src/model/qa-model.js';
@@ -47,7 +47,7 @@ after(async () => {
 });
 
 // Expected strings from the Python `tokenizers` 0.23.2 WordPiece decoder over this vocabulary, followed by
-// transformers' clean_up_tokenization (what `tokenizer.decode(ids)` does in the seed notebook).
+// transformers' clean_up_tokenization (what `tokenizer.decode(ids)` does in the tutorial).
 const EXPECTED = ["it's a cats [SEP] new york,.", '', '', ''];
 
 function rowsOf(batch: Fixture['batches'][number]): { ids: number[]; n: number }[] {
@@ -57,7 +57,7 @@ function rowsOf(batch: Fixture['batches'][number]): { ids: number[]; n: number }
   });
 }
 
-test('argmax on the PyTorch fixture logits decodes as the seed notebook does (one span, three reversed → "")', async () => {
+test('argmax on the PyTorch fixture logits decodes as the tutorial does (one span, three reversed → "")', async () => {
   const rows = rowsOf(fixture.batches[0]!);
   const decoded: string[] = [];
   for (const [b, { ids, n }] of rows.entries()) {
@@ -66,7 +66,7 @@ test('argmax on the PyTorch fixture logits decodes as the seed notebook does (on
       startLogits: fixture.forward.start_logits[b]!,
       endLogits: fixture.forward.end_logits[b]!,
     });
-    decoded.push(await seedDecode(tokenizer, span.ids));
+    decoded.push(await tutorialDecode(tokenizer, span.ids));
   }
   assert.deepEqual(decoded, EXPECTED);
 });
@@ -84,7 +84,7 @@ test('argmax on the TF.js fixture model picks the same tokens as PyTorch and dec
       endLogits: fixture.forward.end_logits[b]!,
     });
     assert.deepEqual([ours.startToken, ours.endToken], [torch.startToken, torch.endToken], `row ${b}`);
-    decoded.push(await seedDecode(tokenizer, ours.ids));
+    decoded.push(await tutorialDecode(tokenizer, ours.ids));
   }
   assert.deepEqual(decoded, EXPECTED);
 });
