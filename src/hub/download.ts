@@ -30,6 +30,9 @@ export interface DownloadProgress {
 
 export type ProgressCallback = (event: DownloadProgress) => void;
 
+/** A request for one file of a repo. */
+type FileContext = RequestContext & { file: string };
+
 const MAX_ATTEMPTS = 5;
 const PROGRESS_EVERY_MS = 100;
 
@@ -42,7 +45,7 @@ export interface FetchedFile {
 
 /** Makes `snapshots/{commit}/{file}` exist for `file` at `revision`; returns the commit it resolved to. */
 export async function fetchFile(
-  ctx: RequestContext & { file: string },
+  ctx: FileContext,
   cache: RepoCache,
   onProgress?: ProgressCallback,
 ): Promise<FetchedFile> {
@@ -56,23 +59,13 @@ export async function fetchFile(
   return { commit: meta.commit, etag: meta.etag, downloaded };
 }
 
-async function downloadBlob(ctx: RequestContext & { file: string }, cache: RepoCache, meta: FileMetadata, onProgress?: ProgressCallback): Promise<void> {
+/** Fills `blobs/{etag}.incomplete` from the hub (resuming what is there), checks it, and renames it to the blob. */
+async function downloadBlob(ctx: FileContext, cache: RepoCache, meta: FileMetadata, onProgress?: ProgressCallback): Promise<void> {
   const incomplete = cache.incompletePath(meta.etag);
   await mkdir(dirname(incomplete), { recursive: true }).catch((e: unknown) => {
     throw diskError(ctx, incomplete, e);
   });
-  const total = meta.size ?? 0;
-  const startedAt = Date.now();
-  let sessionBytes = 0;
-  let lastReport = 0;
-  const report = (done: number, force: boolean): void => {
-    const now = Date.now();
-    if (!onProgress || (!force && now - lastReport < PROGRESS_EVERY_MS)) return;
-    lastReport = now;
-    const secs = Math.max((now - startedAt) / 1000, 1e-3);
-    onProgress({ repo: ctx.ref.id, file: ctx.file, done, total, bytesPerSecond: sessionBytes / secs });
-  };
-
+  const progress = progressReporter(ctx, meta.size ?? 0, onProgress);
   let failures = 0;
   for (;;) {
     let have = await cache.incompleteSize(meta.etag);
@@ -82,56 +75,16 @@ async function downloadBlob(ctx: RequestContext & { file: string }, cache: RepoC
     }
     if (meta.size !== undefined && have === meta.size) break; // an earlier run got every byte
     await checkFreeSpace(ctx, incomplete, (meta.size ?? 0) - have);
-    const res = await getFollowing(ctx, meta.location, have > 0 ? { range: `bytes=${have}-` } : {});
-    if (res.status === 416) {
-      // the server cannot serve from that offset: start over
-      await res.body?.cancel();
+    const answer = await requestFrom(ctx, meta, have);
+    if ('restart' in answer) {
       await rm(incomplete, { force: true });
-      if (++failures >= MAX_ATTEMPTS) throw hubError(ctx, res, meta.location);
+      if (++failures >= MAX_ATTEMPTS) throw answer.restart;
       continue;
     }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw hubError(ctx, res, meta.location);
-    }
-    let offset = 0;
-    if (res.status === 206) {
-      const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
-      if (start === undefined || Number(start) !== have) {
-        await res.body.cancel();
-        await rm(incomplete, { force: true });
-        if (++failures >= MAX_ATTEMPTS) throw networkError(ctx, new Error(`bad Content-Range from ${meta.location}`));
-        continue;
-      }
-      offset = have;
-    }
-    report(offset, true);
-    const handle = await open(incomplete, offset > 0 ? 'a' : 'w').catch((e: unknown) => {
-      throw diskError(ctx, incomplete, e);
-    });
-    let dropped: unknown;
-    try {
-      for await (const chunk of res.body) {
-        try {
-          await handle.write(chunk);
-        } catch (e) {
-          throw diskError(ctx, incomplete, e);
-        }
-        offset += chunk.byteLength;
-        sessionBytes += chunk.byteLength;
-        report(offset, false);
-      }
-    } catch (e) {
-      if (e instanceof QaFtError) {
-        await handle.close();
-        if (e.code === 'DISK') await rm(incomplete, { force: true }); // give the space back
-        throw e;
-      }
-      dropped = e; // the connection broke: resume from what is on disk
-    }
-    await handle.close();
+    progress.report(answer.offset, true);
+    const { offset, dropped } = await appendBody(ctx, answer.body, incomplete, answer.offset, progress);
     if (dropped === undefined && (meta.size === undefined || offset >= meta.size)) {
-      report(offset, true);
+      progress.report(offset, true);
       break;
     }
     if (++failures >= MAX_ATTEMPTS) {
@@ -139,7 +92,91 @@ async function downloadBlob(ctx: RequestContext & { file: string }, cache: RepoC
     }
     await new Promise((r) => setTimeout(r, 100 * failures));
   }
+  await keepIfIntact(ctx, cache, meta, incomplete);
+}
 
+/** Progress events of one download, at most every PROGRESS_EVERY_MS unless forced; speed over this session's bytes. */
+function progressReporter(ctx: FileContext, total: number, onProgress?: ProgressCallback) {
+  const startedAt = Date.now();
+  let sessionBytes = 0;
+  let lastReport = 0;
+  return {
+    received(bytes: number): void {
+      sessionBytes += bytes;
+    },
+    report(done: number, force: boolean): void {
+      const now = Date.now();
+      if (!onProgress || (!force && now - lastReport < PROGRESS_EVERY_MS)) return;
+      lastReport = now;
+      const secs = Math.max((now - startedAt) / 1000, 1e-3);
+      onProgress({ repo: ctx.ref.id, file: ctx.file, done, total, bytesPerSecond: sessionBytes / secs });
+    },
+  };
+}
+
+/**
+ * GET the file from byte `have` on. The body and the offset it starts at (0 when the server sent the whole
+ * file), or `restart` (the error to give up with) when the partial file cannot be continued.
+ */
+async function requestFrom(ctx: FileContext, meta: FileMetadata, have: number): Promise<{ body: ReadableStream<Uint8Array>; offset: number } | { restart: QaFtError }> {
+  const res = await getFollowing(ctx, meta.location, have > 0 ? { range: `bytes=${have}-` } : {});
+  if (res.status === 416) {
+    await res.body?.cancel(); // the server cannot serve from that offset: start over
+    return { restart: hubError(ctx, res, meta.location) };
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw hubError(ctx, res, meta.location);
+  }
+  if (res.status !== 206) return { body: res.body, offset: 0 };
+  const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
+  if (start === undefined || Number(start) !== have) {
+    await res.body.cancel();
+    return { restart: networkError(ctx, new Error(`bad Content-Range from ${meta.location}`)) };
+  }
+  return { body: res.body, offset: have };
+}
+
+/**
+ * Appends `body` to the partial file from `offset`. A broken connection is not an error here (`dropped`: the
+ * caller resumes from what is on disk); a failed write is (the partial file is removed to give the space back).
+ */
+async function appendBody(
+  ctx: FileContext,
+  body: ReadableStream<Uint8Array>,
+  incomplete: string,
+  offset: number,
+  progress: ReturnType<typeof progressReporter>,
+): Promise<{ offset: number; dropped?: unknown }> {
+  const handle = await open(incomplete, offset > 0 ? 'a' : 'w').catch((e: unknown) => {
+    throw diskError(ctx, incomplete, e);
+  });
+  let dropped: unknown;
+  try {
+    for await (const chunk of body) {
+      try {
+        await handle.write(chunk);
+      } catch (e) {
+        throw diskError(ctx, incomplete, e);
+      }
+      offset += chunk.byteLength;
+      progress.received(chunk.byteLength);
+      progress.report(offset, false);
+    }
+  } catch (e) {
+    if (e instanceof QaFtError) {
+      await handle.close();
+      if (e.code === 'DISK') await rm(incomplete, { force: true });
+      throw e;
+    }
+    dropped = e;
+  }
+  await handle.close();
+  return { offset, dropped };
+}
+
+/** Checks the finished download against its ETag and renames it to the blob, or discards it. */
+async function keepIfIntact(ctx: FileContext, cache: RepoCache, meta: FileMetadata, incomplete: string): Promise<void> {
   const problem = await checkIntegrity(incomplete, meta);
   if (problem) {
     await rm(incomplete, { force: true });
@@ -172,7 +209,7 @@ export async function checkIntegrity(path: string, meta: Pick<FileMetadata, 'eta
   return actual === etag ? undefined : `expected ${etag.length === 64 ? 'sha256' : 'git sha1'} ${etag}, got ${actual}`;
 }
 
-async function checkFreeSpace(ctx: RequestContext & { file: string }, path: string, needed: number): Promise<void> {
+async function checkFreeSpace(ctx: FileContext, path: string, needed: number): Promise<void> {
   if (needed <= 0) return;
   let free: number;
   try {
@@ -189,7 +226,7 @@ async function checkFreeSpace(ctx: RequestContext & { file: string }, path: stri
 }
 
 /** File-system failures while writing the cache; ENOSPC is the disk-full case. */
-export function diskError(ctx: RequestContext & { file: string }, path: string, e: unknown): QaFtError {
+export function diskError(ctx: FileContext, path: string, e: unknown): QaFtError {
   const code = (e as { code?: unknown } | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new QaFtError('DISK', `disk full while downloading '${ctx.file}' of ${describeRepo(ctx.ref)} into ${path}`, {
