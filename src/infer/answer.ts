@@ -11,6 +11,7 @@ import type { QaTokenizer } from '../tokenize/tokenizer.js';
 import type { Feature } from '../tokenize/types.js';
 import { encodeWindows, type Window } from '../tokenize/windows.js';
 import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from './postprocess.js';
+import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
 
 export type Strategy = 'best' | 'argmax';
 
@@ -52,9 +53,6 @@ interface ItemWindow extends WindowLogits {
   readonly inputIds: readonly number[];
 }
 
-/** n-best size of HF `utils_qa`; raised to top-k when more answers are asked for. */
-const N_BEST = 20;
-
 /** One-line errors for items without a question or context (callers may check before loading a model). */
 export function checkItems(items: readonly AskItem[]): void {
   items.forEach((item, index) => {
@@ -87,8 +85,8 @@ export async function answerQuestions(
   options: AnswerOptions = {},
 ): Promise<Answer[][]> {
   const topK = options.topK ?? 1;
-  const maxAnswerLength = options.maxAnswerLength ?? 30;
-  const maxLength = options.maxLength ?? Math.min(384, model.config.maxPositionEmbeddings);
+  const maxAnswerLength = options.maxAnswerLength ?? DEFAULT_MAX_ANSWER_LENGTH;
+  const maxLength = options.maxLength ?? Math.min(DEFAULT_MAX_LENGTH, model.config.maxPositionEmbeddings);
   const docStride = options.docStride ?? defaultDocStride(maxLength);
   const strategy = options.strategy ?? 'best';
   if (!Number.isInteger(topK) || topK < 1) throw new QaFtError('BAD_ARGUMENT', `top-k must be a positive integer, got ${topK}`);
@@ -143,7 +141,7 @@ export async function answerQuestions(
       results.push([await argmaxAnswer(tokenizer, windows)]);
       continue;
     }
-    const spans = bestSpans(items[i]!.context, windows, { maxAnswerLength, nBest: Math.max(N_BEST, topK) });
+    const spans = bestSpans(items[i]!.context, windows, { maxAnswerLength, nBest: Math.max(DEFAULT_N_BEST, topK) /* raised to top-k when more answers are asked for */ });
     // Overlapping windows can propose the same span twice; a user asking for top-k wants k different answers.
     const seen = new Set<string>();
     const answers: Answer[] = [];

@@ -12,6 +12,7 @@
  * as in run_qa.py, where padded positions are filled with -100 before post-processing.
  */
 import { codePointLength, codePointSlice } from '../data/text.js';
+import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
 
 /** One window's post-processing input. */
 export interface WindowLogits {
@@ -29,7 +30,7 @@ export interface SpanOptions {
   readonly nBest: number;
 }
 
-export const DEFAULT_SPAN_OPTIONS: SpanOptions = { maxAnswerLength: 30, nBest: 20 };
+export const DEFAULT_SPAN_OPTIONS: SpanOptions = { maxAnswerLength: DEFAULT_MAX_ANSWER_LENGTH, nBest: DEFAULT_N_BEST };
 
 /** One n-best entry. */
 export interface SpanCandidate {

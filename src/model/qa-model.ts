@@ -15,6 +15,7 @@ import {
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors.js';
 import type { BackendName, ForwardOutput, QaBatch, QaModel } from './types.js';
 import { initialTensor, loadWeights, parameterShapes, seedFor } from './weights.js';
+import { DEFAULT_SEED } from '../defaults.js';
 
 export interface LoadOptions {
   /** Backend to activate first; omitted: whatever TF.js backend is active (selected by the caller). */
@@ -32,7 +33,7 @@ export async function loadQaModel(dir: string, options: LoadOptions = {}): Promi
   const config = await loadConfig(dir);
   const file = await SafetensorsFile.open(join(dir, 'model.safetensors'));
   try {
-    const { params, notices } = await loadWeights(file, config, options.seed ?? 42);
+    const { params, notices } = await loadWeights(file, config, options.seed ?? DEFAULT_SEED);
     for (const n of notices) options.onNotice?.(n);
     return new DistilBertQa(config, params);
   } finally {
@@ -46,7 +47,7 @@ export async function createRandomQaModel(
   options: { backend?: BackendName; threads?: number; seed?: number; onNotice?: (message: string) => void } = {},
 ): Promise<QaModel> {
   await prepareBackend(options);
-  const seed = options.seed ?? 42;
+  const seed = options.seed ?? DEFAULT_SEED;
   const params = new Map<string, tf.Variable>();
   for (const [name, shape] of parameterShapes(config)) {
     const initial = initialTensor(config, name, shape, seedFor(seed, name));
