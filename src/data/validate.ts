@@ -3,7 +3,7 @@
  * and the content checks of a selected slice (empty text, `answer_start` that does not point at `text`).
  */
 import { QaFtError } from '../errors.js';
-import { codePointLength, codePointSlice, pyStrip } from './text.js';
+import { codePointLength, codePointSlice, pyStrip } from '../util/py-string.js';
 import type { SquadRow } from './types.js';
 
 /** The columns a SQuAD source must have (`title` may be absent: it is not used for training). */

@@ -4,7 +4,7 @@
  * over its windows (`best`, HF `utils_qa`) or the tutorial's argmax decode (`argmax`).
  */
 import { QaFtError } from '../errors.js';
-import { pyStrip } from '../data/text.js';
+import { pyStrip } from '../util/py-string.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
 import type { QaTokenizer } from '../tokenize/tokenizer.js';

@@ -11,7 +11,7 @@
  * Logits are read only over a window's own tokens (`offsets.length`): padding added by batching never competes,
  * as in run_qa.py, where padded positions are filled with -100 before post-processing.
  */
-import { codePointLength, codePointSlice } from '../data/text.js';
+import { codePointLength, codePointSlice } from '../util/py-string.js';
 import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
 
 /** One window's post-processing input. */

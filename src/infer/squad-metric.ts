@@ -7,7 +7,7 @@
  * (so `théa` keeps its `a`, where JavaScript's ASCII `\b` would cut it).
  */
 import { QaFtError } from '../errors.js';
-import { pySplit } from '../data/text.js';
+import { pySplit } from '../util/py-string.js';
 
 export interface SquadMetrics {
   /** Exact match, percent (0–100). */

@@ -6,7 +6,7 @@
  * exact, because the Rust tokenizer encodes the two sequences of a pair independently (see tokenizer.ts).
  */
 import type { SquadRow } from '../data/types.js';
-import { codePointLength, pyStrip } from '../data/text.js';
+import { codePointLength, pyStrip } from '../util/py-string.js';
 import { answerTokenLabels, type LabelRule } from './labels.js';
 import type { QaTokenizer, TextEncoding } from './tokenizer.js';
 import type { Feature } from './types.js';

@@ -8,7 +8,7 @@
  * `k * (keep - stride)` and stops after the first window that reaches the end of the context.
  */
 import { QaFtError } from '../errors.js';
-import { pyStrip } from '../data/text.js';
+import { pyStrip } from '../util/py-string.js';
 import type { PairTemplate, QaTokenizer, TextEncoding } from './tokenizer.js';
 
 export interface WindowOptions {

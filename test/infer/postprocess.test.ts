@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
 import { Pcg64 } from '../../src/data/rng.js';
-import { codePointLength, codePointSlice } from '../../src/data/text.js';
+import { codePointLength, codePointSlice } from '../../src/util/py-string.js';
 import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from '../../src/infer/postprocess.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { encodeWindows } from '../../src/tokenize/windows.js';

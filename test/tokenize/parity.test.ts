@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Tokenizer } from 'tokenizers';
 import { readSquad } from '../../src/data/read.js';
-import { pyStrip } from '../../src/data/text.js';
+import { pyStrip } from '../../src/util/py-string.js';
 import { prepareFeatures } from '../../src/tokenize/features.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { sharedDir } from '../helpers/cli.js';
