@@ -1,13 +1,14 @@
 /**
  * `readSquad(path)`: SQuAD rows from Parquet, Arrow IPC (file or stream format) or SQuAD JSON / JSON Lines,
  * recognised by content (magic bytes), not by file name; then the `--split` slice and the content checks.
+ * JSON must be valid UTF-8 (an invalid byte is an error naming its offset, as Python's `json.load` refuses it).
  */
-import { readFile, stat } from 'node:fs/promises';
 import { QaFtError } from '../errors.js';
 import { arrowToRows, parseArrow } from './arrow.js';
 import { readParquetRows } from './parquet.js';
 import { applySplit, splitRange, type SplitSpec } from './split.js';
 import { readJsonRows } from './squad-json.js';
+import { decodeText, readFileBytes, utf16Bom } from '../util/text-file.js';
 import type { SquadRow } from './types.js';
 import { checkRows } from './validate.js';
 
@@ -30,9 +31,13 @@ export interface ReadResult {
 
 const ascii = (b: Uint8Array, from: number, to: number): string => String.fromCharCode(...b.subarray(from, to));
 
+/**
+ * The format by the leading magic bytes alone: a damaged (truncated) Parquet or Arrow file is still recognised as
+ * one, so that reading it can say it is damaged rather than that it is something else.
+ */
 export function detectFormat(bytes: Uint8Array): SourceFormat | null {
   const n = bytes.length;
-  if (n >= 8 && ascii(bytes, 0, 4) === 'PAR1' && ascii(bytes, n - 4, n) === 'PAR1') return 'parquet';
+  if (n >= 4 && ascii(bytes, 0, 4) === 'PAR1') return 'parquet';
   if (n >= 6 && ascii(bytes, 0, 6) === 'ARROW1') return 'arrow-file';
   // stream format: messages start with the 0xFFFFFFFF continuation marker (pre-0.15 writers: the length directly)
   if (n >= 8 && bytes[0] === 0xff && bytes[1] === 0xff && bytes[2] === 0xff && bytes[3] === 0xff) return 'arrow-stream';
@@ -43,29 +48,31 @@ export function detectFormat(bytes: Uint8Array): SourceFormat | null {
   return null;
 }
 
+const INPUT_HINT = 'pass --input with a Parquet, Arrow or SQuAD JSON file';
+const UTF8_HINT = 'SQuAD JSON must be UTF-8; convert it, e.g. iconv -f latin1 -t utf-8 IN > OUT';
+const UTF16_HINT = 'it starts with a UTF-16 byte-order mark, but SQuAD JSON must be UTF-8; convert it, e.g. iconv -f utf-16 -t utf-8 IN > OUT';
+
 export async function readSquadRows(path: string): Promise<{ rows: SquadRow[]; format: SourceFormat }> {
-  let bytes: Uint8Array;
-  try {
-    if (!(await stat(path)).isFile()) throw new QaFtError('FILE_NOT_FOUND', `${path} is not a file`);
-    bytes = await readFile(path);
-  } catch (e) {
-    if (e instanceof QaFtError) throw e;
-    throw new QaFtError('FILE_NOT_FOUND', `input file ${path} does not exist or cannot be read`, {
-      hint: 'pass --input with a Parquet, Arrow or SQuAD JSON file',
-    });
-  }
+  const bytes = await readFileBytes(path, `input file ${path}`, { expected: 'a Parquet, Arrow IPC or SQuAD JSON file', hint: INPUT_HINT });
   const format = detectFormat(bytes);
   switch (format) {
     case 'parquet':
       return { rows: await readParquetRows(bytes, path), format };
     case 'arrow-file':
+      // the file format ends with the magic too (after the footer); without it the file was cut short
+      if (bytes.length < 12 || ascii(bytes, bytes.length - 6, bytes.length) !== 'ARROW1') {
+        throw new QaFtError('BAD_FORMAT', `${path}: damaged Arrow IPC file (${bytes.length} bytes, no closing 'ARROW1' magic: truncated?)`, {
+          hint: 'copy or download the file again',
+        });
+      }
+      return { rows: arrowToRows(parseArrow(bytes, path), path), format };
     case 'arrow-stream':
       return { rows: arrowToRows(parseArrow(bytes, path), path), format };
     case 'json':
-      return { rows: readJsonRows(new TextDecoder().decode(bytes), path), format };
+      return { rows: readJsonRows(decodeText(bytes, path, { hint: UTF8_HINT }), path), format };
     default:
       throw new QaFtError('BAD_FORMAT', `${path} is not Parquet, Arrow IPC or SQuAD JSON`, {
-        hint: 'expected a .parquet file, a datasets .arrow file, or SQuAD v1.1 JSON',
+        hint: utf16Bom(bytes) ? UTF16_HINT : 'expected a .parquet file, a datasets .arrow file, or SQuAD v1.1 JSON',
       });
   }
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Field, Int32, Int64, List, Struct, Table, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { QaFtError } from '../../src/errors.js';
 import { readSquad } from '../../src/data/read.js';
 import { parseSplit } from '../../src/data/split.js';
 import type { SquadRow } from '../../src/data/types.js';
@@ -103,8 +104,61 @@ test('missing file → FILE_NOT_FOUND naming it', async () => {
 test('a file that is not Parquet, Arrow or JSON → BAD_FORMAT', async () => {
   const path = await write('rows.csv', 'id,context\n1,abc\n');
   await assert.rejects(readSquad(path), { code: 'BAD_FORMAT', message: /rows\.csv is not Parquet, Arrow IPC or SQuAD JSON/ });
-  const truncated = await write('cut.arrow', tableToIPC(arrowTable(rows.slice(0, 3)), 'file').slice(0, 200));
-  await assert.rejects(readSquad(truncated), { code: 'BAD_FORMAT', message: /cut\.arrow/ });
+});
+
+test('a directory as input → "is a directory", not "does not exist"', async () => {
+  await assert.rejects(readSquad(tmp.dir), { code: 'BAD_ARGUMENT', message: /input file .* is a directory, expected a Parquet, Arrow IPC or SQuAD JSON file$/ });
+});
+
+test('a truncated Parquet file → "damaged Parquet file", whether cut before the footer or in the middle', async () => {
+  const whole = await readFile(parquet);
+  const cut = await write('cut.parquet', whole.subarray(0, 100_000));
+  await assert.rejects(readSquad(cut), {
+    code: 'BAD_FORMAT',
+    message: /cut\.parquet: damaged Parquet file \(100000 bytes, no closing 'PAR1' magic: truncated\?\)$/,
+  });
+  // the footer kept but the middle of the data gone: a column chunk runs past the data
+  const metadataLength = whole.readUInt32LE(whole.length - 8);
+  const middle = await write('middle.parquet', Buffer.concat([whole.subarray(0, 300_000), whole.subarray(whole.length - 8 - metadataLength)]));
+  await assert.rejects(readSquad(middle), { code: 'BAD_FORMAT', message: /middle\.parquet: damaged Parquet file \(column '\w+' of row group 0 spans bytes/ });
+  const badLength = Buffer.from(whole);
+  badLength.writeUInt32LE(whole.length, whole.length - 8);
+  await assert.rejects(readSquad(await write('badlen.parquet', badLength)), { message: /damaged Parquet file \(the footer gives \d+ bytes of metadata/ });
+  await assert.rejects(readSquad(await write('magic-only.parquet', 'PAR1')), { message: /magic-only\.parquet: damaged Parquet file/ });
+});
+
+test('a truncated Arrow IPC file → "damaged Arrow IPC file"', async () => {
+  const whole = tableToIPC(arrowTable(rows.slice(0, 3)), 'file');
+  for (const n of [200, whole.length - 1]) {
+    await assert.rejects(readSquad(await write(`cut-${n}.arrow`, whole.slice(0, n))), {
+      code: 'BAD_FORMAT',
+      message: new RegExp(`cut-${n}\\.arrow: damaged Arrow IPC file \\(${n} bytes, no closing 'ARROW1' magic: truncated\\?\\)`),
+    });
+  }
+});
+
+test('SQuAD JSON that is not UTF-8 (Latin-1) → BAD_FORMAT naming the byte offset and line, not U+FFFD in the rows', async () => {
+  const text = squadJson([{ ...rows[0]!, context: `Caf\xe9. ${rows[0]!.context}`, answers: { text: ['Caf\xe9'], answer_start: [0] } }]);
+  const path = await write('latin1.json', Buffer.from(text, 'latin1'));
+  const offset = Buffer.from(text, 'latin1').indexOf(0xe9);
+  await assert.rejects(readSquad(path), (e: unknown) => {
+    assert.ok(e instanceof QaFtError);
+    assert.equal(e.code, 'BAD_FORMAT');
+    assert.equal(e.message, `${path}: invalid UTF-8 at byte ${offset} (line 1, 0xe9: invalid continuation byte)`);
+    assert.match(e.hint ?? '', /must be UTF-8.*iconv -f latin1 -t utf-8/);
+    return true;
+  });
+  // JSON Lines: the line of the bad byte is named
+  const lines = Buffer.concat([Buffer.from(`${JSON.stringify(rows[0])}\n{"id": "x`), Buffer.from([0xff]), Buffer.from('"}\n')]);
+  await assert.rejects(readSquad(await write('bad.jsonl', lines)), { message: /bad\.jsonl: invalid UTF-8 at byte \d+ \(line 2, 0xff: invalid start byte\)/ });
+});
+
+test('SQuAD JSON with a UTF-8 BOM reads; UTF-16 JSON is refused with a hint to convert it', async () => {
+  const text = squadJson(rows.slice(0, 5));
+  const bom = await write('bom.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]));
+  assert.deepEqual((await readSquad(bom)).rows, rows.slice(0, 5));
+  const utf16 = await write('utf16.json', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+  await assert.rejects(readSquad(utf16), (e: unknown) => e instanceof QaFtError && /is not Parquet/.test(e.message) && /UTF-16 .*iconv -f utf-16 -t utf-8/.test(e.hint ?? ''));
 });
 
 test('a missing column is named, in Arrow and in JSON Lines', async () => {
