@@ -3,7 +3,7 @@
  * lengths at [i·B, (i+1)·B) of the lengths file in order and pads to their maximum. Token ids are random.
  */
 import { readFile } from 'node:fs/promises';
-import type { QaBatch } from '../src/model/types.js';
+import type { QaBatch } from '../src/records.js';
 
 export async function readLengths(file: string): Promise<number[]> {
   return (await readFile(file, 'utf8')).split(/\s+/).filter((s) => s !== '').map(Number);

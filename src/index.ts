@@ -10,12 +10,11 @@ export { answerTokenLabels, type LabelRule, type TokenLabels } from './tokenize/
 export { prepareFeatures, type FeatureOptions, type FeatureStats, type PreparedFeatures } from './tokenize/features.js';
 export { makeBatches, batchOrder, lengthGroupedOrder, type BatchOptions, type IndexedBatch } from './tokenize/batches.js';
 export { prepareDataset, type PrepareOptions, type PrepareResult, type PrepareProgress } from './tokenize/pipeline.js';
-export type { Feature, QaBatch } from './tokenize/types.js';
-export type { SquadRow } from './data/types.js';
+export type { Feature, QaBatch, SquadRow } from './records.js';
 export { readSquad, detectFormat, type ReadOptions, type ReadResult, type SourceFormat } from './data/read.js';
 export { parseSplit, applySplit, splitRange, trainTestSplit, type SplitSpec } from './data/split.js';
 export { permutation } from './data/rng.js';
-export { writePrepared, readPrepared, readPreparedManifest, type PreparedData, type PreparedManifest } from './data/prepared.js';
+export { writePrepared, readPrepared, readPreparedManifest, type PreparedData, type PreparedManifest } from './tokenize/prepared.js';
 export { loadQaModel, createRandomQaModel, type LoadOptions } from './model/qa-model.js';
 export { parseDistilBertConfig, loadConfig, configToJson, type DistilBertConfig } from './model/config.js';
 export { readSafetensors, writeSafetensors, SafetensorsFile, type HostTensor, type SafetensorsContents, type TensorSource } from './model/safetensors.js';

@@ -8,8 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { QaFtError } from '../errors.js';
-import type { SquadRow } from '../data/types.js';
-import type { Feature } from '../tokenize/types.js';
+import type { SquadRow } from '../records.js';
+import type { Feature } from '../records.js';
 import type { ResolveOptions } from '../hub/index.js';
 import { DEFAULT_MODEL_DIR, resolveModelOption } from './ask.js';
 import { addBackendOption, addHubOptions, downloadProgress, hubResolveOptions, parseBackend, parseIntOption, type HubFlags } from './options.js';
@@ -50,7 +50,7 @@ export function nbestPathFor(predictionsPath: string): string {
 async function loadData(data: string, split: string | undefined, limit: number | undefined, hub: ResolveOptions): Promise<LoadedData> {
   let loaded: LoadedData;
   if (existsSync(data) && statSync(data).isDirectory()) {
-    const { readPreparedSplit } = await import('../data/prepared.js');
+    const { readPreparedSplit } = await import('../tokenize/prepared.js');
     const which = split ?? 'test';
     if (which !== 'test' && which !== 'train') {
       throw new QaFtError('BAD_ARGUMENT', `--split for a prepared directory is 'test' or 'train', got '${which}'`);

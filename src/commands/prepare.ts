@@ -6,7 +6,7 @@ import { QaFtError } from '../errors.js';
 import { resolveDatasetFiles, resolveTokenizer } from '../hub/index.js';
 import { parseSplit } from '../data/split.js';
 import type { PrepareOptions, PreparePhase } from '../tokenize/pipeline.js';
-import type { PreparedManifest } from '../data/prepared.js';
+import type { PreparedManifest } from '../tokenize/prepared.js';
 import { addHubOptions, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
 import { createProgress, info, printJson } from './output.js';
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { resolveModel, resolveTokenizer, type ResolveOptions } from '../hub/index.js';
-import { readPrepared, type PreparedManifest } from '../data/prepared.js';
+import { readPrepared, type PreparedManifest } from '../tokenize/prepared.js';
 import { loadConfig, readConfigFile, type DistilBertConfig } from '../model/config.js';
 import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
 import type { QaModel } from '../model/types.js';

@@ -1,26 +1,22 @@
 /**
- * Arrow IPC (file and stream format, as the Hugging Face `datasets` cache stores them) ↔ SQuAD rows and features.
- * Written tables use the `datasets` layout: rows as id/title/context/question/answers{text[], answer_start[]},
- * features as example_id, input_ids list<int32>, offset_mapping list<[2]int32 | null>, start/end_positions.
+ * Arrow IPC (file and stream format, as the Hugging Face `datasets` cache stores them) ↔ SQuAD rows. Written
+ * tables use the `datasets` layout: id/title/context/question/answers{text[], answer_start[]}. (Features have
+ * their table in tokenize/feature-table.ts.)
  */
 import {
   Field,
-  FixedSizeList,
   Int32,
   List,
   Struct,
   Table,
   Utf8,
-  makeData,
-  makeVector,
   tableFromIPC,
   tableToIPC,
   vectorFromArray,
   type Vector,
 } from 'apache-arrow';
 import { QaFtError } from '../errors.js';
-import type { Feature } from '../tokenize/types.js';
-import type { SquadRow } from './types.js';
+import type { SquadRow } from '../records.js';
 import { REQUIRED_COLUMNS, coerceRow, missingColumnError } from './validate.js';
 
 export function parseArrow(bytes: Uint8Array, file: string): Table {
@@ -88,135 +84,6 @@ export function rowsToTable(rows: readonly SquadRow[]): Table {
       answersType,
     ),
   });
-}
-
-/** list<int32> column from per-row arrays, built straight from typed buffers (builders are slow at this size). */
-function int32ListVector(lists: readonly (readonly number[])[]): Vector {
-  const valueOffsets = new Int32Array(lists.length + 1);
-  for (let i = 0; i < lists.length; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + (lists[i] as number[]).length;
-  const values = new Int32Array(valueOffsets[lists.length] as number);
-  lists.forEach((l, i) => values.set(l, valueOffsets[i] as number));
-  const child = makeData({ type: new Int32(), length: values.length, data: values });
-  const type = new List(new Field('item', new Int32(), true));
-  return makeVector(makeData({ type, length: lists.length, nullCount: 0, valueOffsets, child }));
-}
-
-/** list<fixed_size_list<2, int32> (nullable)> column: per-token offsets, null outside the context. */
-function offsetsVector(features: readonly Feature[]): Vector {
-  const valueOffsets = new Int32Array(features.length + 1);
-  features.forEach((f, i) => (valueOffsets[i + 1] = (valueOffsets[i] as number) + f.offsets.length));
-  const n = valueOffsets[features.length] as number;
-  const pairs = new Int32Array(2 * n);
-  const validity = new Uint8Array(Math.ceil(n / 8));
-  let k = 0;
-  let nulls = 0;
-  for (const f of features) {
-    for (const o of f.offsets) {
-      if (o) {
-        pairs[2 * k] = o[0];
-        pairs[2 * k + 1] = o[1];
-        validity[k >> 3] = (validity[k >> 3] as number) | (1 << (k & 7));
-      } else nulls++;
-      k++;
-    }
-  }
-  const pairType = new FixedSizeList(2, new Field('item', new Int32(), false));
-  const pairData = makeData({
-    type: pairType,
-    length: n,
-    nullCount: nulls,
-    nullBitmap: validity,
-    child: makeData({ type: new Int32(), length: 2 * n, data: pairs }),
-  });
-  const type = new List(new Field('item', pairType, true));
-  return makeVector(makeData({ type, length: features.length, nullCount: 0, valueOffsets, child: pairData }));
-}
-
-export function featuresToTable(features: readonly Feature[]): Table {
-  return new Table({
-    example_id: vectorFromArray(features.map((f) => f.exampleId), new Utf8()),
-    input_ids: int32ListVector(features.map((f) => f.inputIds)),
-    offset_mapping: offsetsVector(features),
-    start_positions: makeVector(Int32Array.from(features, (f) => f.startPosition)),
-    end_positions: makeVector(Int32Array.from(features, (f) => f.endPosition)),
-  });
-}
-
-type IntValues = Int32Array | BigInt64Array | Int8Array | Int16Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
-
-/** Per-row integer lists of a list<int> column, read straight from its buffers (Vector.get is ~50× slower). */
-function readIntLists(vector: Vector, file: string, column: string): number[][] {
-  const out: number[][] = [];
-  for (const d of vector.data) {
-    const child = d.children[0];
-    if (!(d.type instanceof List) || !child || !d.valueOffsets) {
-      throw new QaFtError('BAD_FORMAT', `${file}: column '${column}' must be a list of integers (found ${d.type})`);
-    }
-    const values = child.values as IntValues;
-    for (let i = 0; i < d.length; i++) {
-      const from = (d.valueOffsets[d.offset + i] as number) + child.offset;
-      const to = (d.valueOffsets[d.offset + i + 1] as number) + child.offset;
-      const row = new Array<number>(to - from);
-      for (let k = from; k < to; k++) row[k - from] = Number(values[k]);
-      out.push(row);
-    }
-  }
-  return out;
-}
-
-/** Per-row token offsets of an offset_mapping column: list<[2]int | null> (ours) or list<list<int> | null>. */
-function readOffsetLists(vector: Vector, file: string): ([number, number] | null)[][] {
-  const out: ([number, number] | null)[][] = [];
-  const bad = (t: unknown): QaFtError =>
-    new QaFtError('BAD_FORMAT', `${file}: column 'offset_mapping' must be a list of [start, end] pairs (found ${t})`);
-  for (const d of vector.data) {
-    const pairs = d.children[0];
-    const ints = pairs?.children[0];
-    if (!(d.type instanceof List) || !d.valueOffsets || !pairs || !ints) throw bad(d.type);
-    const fixed = pairs.type instanceof FixedSizeList;
-    if (!fixed && !(pairs.type instanceof List)) throw bad(d.type);
-    const values = ints.values as IntValues;
-    const validity = pairs.nullCount > 0 ? pairs.nullBitmap : undefined;
-    for (let i = 0; i < d.length; i++) {
-      const from = (d.valueOffsets[d.offset + i] as number) + pairs.offset;
-      const to = (d.valueOffsets[d.offset + i + 1] as number) + pairs.offset;
-      const row: ([number, number] | null)[] = new Array(to - from);
-      for (let k = from; k < to; k++) {
-        if (validity && ((validity[k >> 3] as number) & (1 << (k & 7))) === 0) {
-          row[k - from] = null;
-          continue;
-        }
-        const at = fixed ? 2 * k + ints.offset : (pairs.valueOffsets[k] as number) + ints.offset;
-        row[k - from] = [Number(values[at]), Number(values[at + 1])];
-      }
-      out.push(row);
-    }
-  }
-  return out;
-}
-
-/** Reads a features table written by `featuresToTable` (or by `datasets` with the same columns). */
-export function tableToFeatures(table: Table, file: string): Feature[] {
-  const names = table.schema.fields.map((f) => f.name);
-  for (const c of ['example_id', 'input_ids', 'offset_mapping', 'start_positions', 'end_positions']) {
-    if (!names.includes(c)) throw missingColumnError(file, c, names);
-  }
-  const ids = (table.getChild('example_id') as Vector).toArray() as unknown[];
-  const inputIds = readIntLists(table.getChild('input_ids') as Vector, file, 'input_ids');
-  const offsets = readOffsetLists(table.getChild('offset_mapping') as Vector, file);
-  const starts = (table.getChild('start_positions') as Vector).toArray() as ArrayLike<number | bigint>;
-  const ends = (table.getChild('end_positions') as Vector).toArray() as ArrayLike<number | bigint>;
-  const out: Feature[] = new Array(table.numRows);
-  for (let i = 0; i < table.numRows; i++) {
-    out[i] = {
-      exampleId: String(ids[i]),
-      inputIds: inputIds[i] as number[],
-      offsets: offsets[i] as ([number, number] | null)[],
-      startPosition: Number(starts[i]),
-      endPosition: Number(ends[i]),
-    };
-  }
-  return out;
 }
 
 /** Arrow IPC bytes: `stream` (what `datasets` writes to its cache) or `file`. */

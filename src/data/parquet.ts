@@ -6,7 +6,7 @@
 import { parquetMetadata, parquetReadObjects, parquetSchema, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { firstLine, QaFtError } from '../errors.js';
-import type { SquadRow } from './types.js';
+import type { SquadRow } from '../records.js';
 import { REQUIRED_COLUMNS, coerceRow, missingColumnError } from './validate.js';
 
 const damaged = (file: string, why: string): QaFtError =>

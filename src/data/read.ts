@@ -9,7 +9,7 @@ import { readParquetRows } from './parquet.js';
 import { applySplit, splitRange, type SplitSpec } from './split.js';
 import { readJsonRows } from './squad-json.js';
 import { decodeText, readFileBytes, utf16Bom } from '../util/text-file.js';
-import type { SquadRow } from './types.js';
+import type { SquadRow } from '../records.js';
 import { checkRows } from './validate.js';
 
 export type SourceFormat = 'parquet' | 'arrow-file' | 'arrow-stream' | 'json';

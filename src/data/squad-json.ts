@@ -4,7 +4,7 @@
  * of flat rows, as `Dataset.to_json` writes them.
  */
 import { QaFtError } from '../errors.js';
-import type { SquadRow } from './types.js';
+import type { SquadRow } from '../records.js';
 import { REQUIRED_COLUMNS, coerceRow, missingColumnError } from './validate.js';
 
 type Json = Record<string, unknown>;

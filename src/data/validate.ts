@@ -4,7 +4,7 @@
  */
 import { QaFtError } from '../errors.js';
 import { codePointLength, codePointSlice, pyStrip } from '../util/py-string.js';
-import type { SquadRow } from './types.js';
+import type { SquadRow } from '../records.js';
 
 /** The columns a SQuAD source must have (`title` may be absent: it is not used for training). */
 export const REQUIRED_COLUMNS = ['id', 'context', 'question', 'answers'] as const;

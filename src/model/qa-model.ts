@@ -13,7 +13,8 @@ import {
   disposeInputs, lossTargets, modelInputs, qaLogits, qaLoss, type DropoutContext, type LossTargets, type ModelInputs,
 } from './distilbert.js';
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors.js';
-import type { BackendName, ForwardOutput, QaBatch, QaModel } from './types.js';
+import type { QaBatch } from '../records.js';
+import type { BackendName, ForwardOutput, QaModel } from './types.js';
 import { initialTensor, loadWeights, parameterShapes, seedFor } from './weights.js';
 import { DEFAULT_SEED } from '../defaults.js';
 

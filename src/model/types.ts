@@ -1,7 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { QaBatch } from '../tokenize/types.js';
-
-export type { QaBatch };
+import type { QaBatch } from '../records.js';
 
 /** Backends a user can ask for; `auto` picks the fastest one available. */
 export type BackendName = 'auto' | 'native' | 'tensorflow' | 'wasm' | 'cpu';

@@ -10,7 +10,7 @@
  */
 import { QaFtError } from '../errors.js';
 import { permutation } from '../data/rng.js';
-import type { Feature, QaBatch } from './types.js';
+import type { Feature, QaBatch } from '../records.js';
 
 export interface BatchOptions {
   readonly batchSize: number;

@@ -5,11 +5,11 @@
  * SQuAD has about five questions per context, so each distinct context is tokenized once and its encoding reused:
  * exact, because the Rust tokenizer encodes the two sequences of a pair independently (see tokenizer.ts).
  */
-import type { SquadRow } from '../data/types.js';
+import type { SquadRow } from '../records.js';
 import { codePointLength, pyStrip } from '../util/py-string.js';
 import { answerTokenLabels, type LabelRule } from './labels.js';
 import type { QaTokenizer, TextEncoding } from './tokenizer.js';
-import type { Feature } from './types.js';
+import type { Feature } from '../records.js';
 import { cutWindows, validateWindowOptions, type WindowOptions } from './windows.js';
 
 export interface FeatureOptions extends WindowOptions {

@@ -3,10 +3,10 @@
  * write the prepared-data directory. Hub names are resolved by the caller (the command); this takes local paths.
  */
 import { QaFtError } from '../errors.js';
-import { checkPreparedTarget, writePrepared, type PreparedManifest } from '../data/prepared.js';
+import { checkPreparedTarget, writePrepared, type PreparedManifest } from './prepared.js';
 import { readSquadRows, type SourceFormat } from '../data/read.js';
 import { applySplit, parseSplit, splitRange, trainTestSplit } from '../data/split.js';
-import type { SquadRow } from '../data/types.js';
+import type { SquadRow } from '../records.js';
 import { checkRows } from '../data/validate.js';
 import { prepareFeatures, type FeatureStats } from './features.js';
 import { loadTokenizer, type TextEncoding } from './tokenizer.js';

@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
-import type { QaBatch, QaModel } from '../model/types.js';
+import type { QaBatch } from '../records.js';
+import type { QaModel } from '../model/types.js';
 import { AdamW, decaySummary, type AdamWState, type DecaySummary } from './adamw.js';
 import { clipCoefficient, globalNorm } from './clip.js';
 import { learningRateAt, validateSchedule } from './schedule.js';

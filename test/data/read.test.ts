@@ -6,7 +6,7 @@ import { Field, Int32, Int64, List, Struct, Table, Utf8, tableToIPC, vectorFromA
 import { QaFtError } from '../../src/errors.js';
 import { readSquad } from '../../src/data/read.js';
 import { parseSplit } from '../../src/data/split.js';
-import type { SquadRow } from '../../src/data/types.js';
+import type { SquadRow } from '../../src/records.js';
 import { prepareFeatures } from '../../src/tokenize/features.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { makeTempDir, sharedDir } from '../helpers/cli.js';

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { join } from 'node:path';
-import type { SquadRow } from '../../src/data/types.js';
+import type { SquadRow } from '../../src/records.js';
 import { QaFtError } from '../../src/errors.js';
 import { evaluateModel } from '../../src/infer/evaluate.js';
 import { prepareFeatures } from '../../src/tokenize/features.js';
 import { loadTokenizer, type QaTokenizer } from '../../src/tokenize/tokenizer.js';
-import type { Feature } from '../../src/tokenize/types.js';
+import type { Feature } from '../../src/records.js';
 import { sharedDir } from '../helpers/cli.js';
 import { fakeModel } from './fake-model.js';
 

@@ -3,7 +3,7 @@
  * other real token gets 0 and padding gets a huge logit (so code that reads padding positions is caught).
  * It records the batches it saw.
  */
-import type { QaBatch } from '../../src/tokenize/types.js';
+import type { QaBatch } from '../../src/records.js';
 import type { ForwardOutput, QaModel } from '../../src/model/types.js';
 
 export interface FakeModel {

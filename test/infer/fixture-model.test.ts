@@ -10,7 +10,7 @@ import { argmaxSpan } from '../../src/infer/postprocess.js';
 import { loadQaModel } from '../../src/model/qa-model.js';
 import type { QaModel } from '../../src/model/types.js';
 import { loadTokenizer, type QaTokenizer } from '../../src/tokenize/tokenizer.js';
-import type { Feature } from '../../src/tokenize/types.js';
+import type { Feature } from '../../src/records.js';
 import { makeTempDir, sharedDir } from '../helpers/cli.js';
 
 const FIXTURE_DIR = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseDistilBertConfig } from '../../src/model/config.js';
 import { createRandomQaModel } from '../../src/model/qa-model.js';
-import type { QaBatch } from '../../src/model/types.js';
+import type { QaBatch } from '../../src/records.js';
 import { nativeAvailable } from '../../src/engine/index.js';
 
 // Attention-heavy on purpose (T = 96 ≫ D = 32), so that one [B, H, T, T] tensor too many per layer shows.

@@ -1,7 +1,7 @@
 /** The PyTorch parity fixture `../shared/fixtures/tiny-distilbert-qa` (see its fixture.json → doc). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { QaBatch } from '../../src/tokenize/types.js';
+import type { QaBatch } from '../../src/records.js';
 import { sharedDir } from '../helpers/cli.js';
 
 export const tinyDir = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');

@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { readPrepared } from '../../src/data/prepared.js';
+import { readPrepared } from '../../src/tokenize/prepared.js';
 import { readSquad } from '../../src/data/read.js';
 import { parseSplit } from '../../src/data/split.js';
-import type { SquadRow } from '../../src/data/types.js';
+import type { SquadRow } from '../../src/records.js';
 import { makeTempDir, runCli, sharedDir, type CliResult } from '../helpers/cli.js';
 
 const parquet = join(sharedDir, 'data', 'squad-v1.1', 'train-first5000.parquet');

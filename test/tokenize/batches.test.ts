@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeBatches } from '../../src/tokenize/batches.js';
-import type { Feature } from '../../src/tokenize/types.js';
+import type { Feature } from '../../src/records.js';
 
 /** Feature i has length len(i), ids 1000+i…, labels (i, i+1). */
 const features = (lengths: number[]): Feature[] =>

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { codePointLength } from '../../src/util/py-string.js';
-import type { SquadRow } from '../../src/data/types.js';
+import type { SquadRow } from '../../src/records.js';
 import { prepareFeatures } from '../../src/tokenize/features.js';
 import { loadTokenizer, type QaTokenizer } from '../../src/tokenize/tokenizer.js';
 import { sharedDir } from '../helpers/cli.js';

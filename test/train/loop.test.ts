@@ -11,10 +11,11 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { isQaFtError } from '../../src/errors.js';
-import type { SquadRow } from '../../src/data/types.js';
+import type { SquadRow } from '../../src/records.js';
 import { writeSafetensors } from '../../src/model/safetensors.js';
-import type { QaBatch, QaModel } from '../../src/model/types.js';
-import type { Feature } from '../../src/tokenize/types.js';
+import type { QaModel } from '../../src/model/types.js';
+import type { QaBatch } from '../../src/records.js';
+import type { Feature } from '../../src/records.js';
 import { trainLoop, type Split, type TrainEvent, type TrainLoopOptions } from '../../src/train/loop.js';
 import { makeTempDir } from '../helpers/cli.js';
 

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { isQaFtError } from '../../src/errors.js';
-import type { QaBatch, QaModel } from '../../src/model/types.js';
+import type { QaModel } from '../../src/model/types.js';
+import type { QaBatch } from '../../src/records.js';
 import { createTrainer, dropoutSeedFor } from '../../src/train/trainer.js';
 import { adamwReference } from '../../src/train/adamw.js';
 

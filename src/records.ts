@@ -1,4 +1,23 @@
 /**
+ * The records that cross layers, in one leaf that imports nothing (as Hugging Face's `modeling_outputs.py`):
+ * a SQuAD row (data → tokenize → infer), a tokenized feature (tokenize → train, infer) and a padded batch
+ * (tokenize → model).
+ */
+
+/** One SQuAD example, exactly the Hugging Face `rajpurkar/squad` schema. */
+export interface SquadRow {
+  readonly id: string;
+  readonly title: string;
+  readonly context: string;
+  readonly question: string;
+  readonly answers: {
+    readonly text: readonly string[];
+    /** Character offsets into `context`, counted in Unicode code points (as Python does). */
+    readonly answer_start: readonly number[];
+  };
+}
+
+/**
  * One tokenized window of (question, context): what `prepare` writes and `train`/`evaluate` read.
  * A long context with a doc stride yields several features with the same `exampleId`.
  */

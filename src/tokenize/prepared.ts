@@ -13,10 +13,10 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { QaFtError } from '../errors.js';
-import type { Feature } from '../tokenize/types.js';
+import { arrowToRows, parseArrow, rowsToTable, tableToBytes } from '../data/arrow.js';
+import type { Feature, SquadRow } from '../records.js';
 import { isTempName, sweepStaleTemps, tempSibling, writeDirAtomic } from '../util/atomic.js';
-import { arrowToRows, featuresToTable, parseArrow, rowsToTable, tableToBytes, tableToFeatures } from './arrow.js';
-import type { SquadRow } from './types.js';
+import { featuresToTable, tableToFeatures } from './feature-table.js';
 
 export const MANIFEST_FORMAT = 'qa-ft-prepared';
 export const MANIFEST_VERSION = 2;
@@ -40,7 +40,7 @@ export interface PreparedManifest {
   readonly maxLength: number;
   /** null: one truncated window per row (the tutorial). */
   readonly docStride: number | null;
-  /** Label rule: `seed` (the tutorial) or `whole` (run_qa.py, used with a doc stride). */
+  /** Label rule: `tutorial` (the HF tutorial's) or `whole` (run_qa.py, used with a doc stride). */
   readonly labelRule: string;
   readonly counts: {
     /** Rows whose context did not fit in one window. */

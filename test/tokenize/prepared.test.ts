@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readPrepared, writePrepared } from '../../src/data/prepared.js';
-import type { SquadRow } from '../../src/data/types.js';
-import type { Feature } from '../../src/tokenize/types.js';
+import { readPrepared, writePrepared } from '../../src/tokenize/prepared.js';
+import type { SquadRow } from '../../src/records.js';
+import type { Feature } from '../../src/records.js';
 import { makeTempDir } from '../helpers/cli.js';
 
 const row = (id: string, context: string, text: string, start: number): SquadRow => ({
