@@ -8,7 +8,7 @@ import { pyStrip } from '../util/py-string.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
 import type { QaTokenizer } from '../tokenize/tokenizer.js';
-import type { Feature } from '../tokenize/types.js';
+import type { Feature } from '../records.js';
 import { encodeWindows, type Window } from '../tokenize/windows.js';
 import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from './postprocess.js';
 import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH, DEFAULT_N_BEST } from '../defaults.js';

@@ -7,10 +7,10 @@
  * its tensors, so nothing here allocates a tensor; only a Float32Array of logits per feature is kept.
  */
 import { QaFtError } from '../errors.js';
-import type { SquadRow } from '../data/types.js';
+import type { SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
-import type { Feature } from '../tokenize/types.js';
+import type { Feature } from '../records.js';
 import { bestSpans, DEFAULT_SPAN_OPTIONS, type WindowLogits } from './postprocess.js';
 import { squadMetrics } from './squad-metric.js';
 

@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstLine, QaFtError } from '../errors.js';
 import type { QaModel } from '../model/types.js';
-import type { Feature } from '../tokenize/types.js';
+import type { Feature } from '../records.js';
 import { readSafetensors, writeSafetensors, type TensorSource } from '../model/safetensors.js';
 import { tempSibling, writeDirAtomic } from '../util/atomic.js';
 import type { MetricsRecord } from './metrics-log.js';

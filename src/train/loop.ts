@@ -7,10 +7,10 @@
  */
 import { join } from 'node:path';
 import { QaFtError, isQaFtError } from '../errors.js';
-import type { SquadRow } from '../data/types.js';
+import type { SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
-import type { Feature } from '../tokenize/types.js';
+import type { Feature } from '../records.js';
 import { sweepStaleTemps, writeFileAtomic } from '../util/atomic.js';
 import type { DecaySummary } from './adamw.js';
 import {
