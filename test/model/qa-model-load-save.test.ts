@@ -1,4 +1,4 @@
-/** Loading and saving Hugging Face model directories: names, shapes, base checkpoints, round trips. */
+/** `loadQaModel` and `save` (src/model/qa-model.ts over weights.ts): Hugging Face model directories — names, shapes, base checkpoints, round trips. */
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ async function rejectsWeights(dir: string, pattern: RegExp): Promise<void> {
   });
 }
 
-describe('checkpoints', () => {
+describe('model directories', () => {
   let tmp: string;
   let cleanup: () => Promise<void>;
   let reference: Map<string, HostTensor>;
