@@ -17,9 +17,9 @@ import { parameterShapes } from '../model/weights.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { isFile } from './cache.js';
 import { finalMetrics, readTrainingSummary, renderModelCard, type FinalMetrics } from './model-card.js';
+import { CONFIG_FILE, TOKENIZER_FILES, WEIGHTS_FILE } from '../hf-files.js';
 
 /** Tokenizer files an HF model directory may hold; tokenizer.json or vocab.txt must be among them. */
-export const EXPORTED_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'] as const;
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
 export interface ExportOptions {
@@ -50,14 +50,14 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   }
   await checkOutDir(outDir, options.overwrite === true);
 
-  const configPath = join(modelDir, 'config.json');
+  const configPath = join(modelDir, CONFIG_FILE);
   const rawConfig = await readJsonObject(configPath);
   const config = parseDistilBertConfig(rawConfig, configPath);
-  const parameters = await checkWeights(join(modelDir, 'model.safetensors'), parameterShapes(config));
+  const parameters = await checkWeights(join(modelDir, WEIGHTS_FILE), parameterShapes(config));
 
   const tokDir = options.tokenizerDir ?? modelDir;
   const tokenizerFiles: string[] = [];
-  for (const f of EXPORTED_TOKENIZER_FILES) if (await isFile(join(tokDir, f))) tokenizerFiles.push(f);
+  for (const f of TOKENIZER_FILES) if (await isFile(join(tokDir, f))) tokenizerFiles.push(f);
   if (!tokenizerFiles.includes('tokenizer.json') && !tokenizerFiles.includes('vocab.txt')) {
     throw new QaFtError('FILE_NOT_FOUND', `no tokenizer in ${tokDir} (expected tokenizer.json or vocab.txt)`, {
       hint: 'pass --tokenizer with the tokenizer the model was trained with, e.g. distilbert-base-uncased',
@@ -70,14 +70,14 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   const hfConfig = sortKeys({ ...rawConfig, architectures: ['DistilBertForQuestionAnswering'], model_type: 'distilbert' });
 
   await writeDirAtomic(outDir, async (tmp) => {
-    await writeFile(join(tmp, 'config.json'), `${JSON.stringify(hfConfig, null, 2)}\n`);
-    await copyFile(join(modelDir, 'model.safetensors'), join(tmp, 'model.safetensors'));
+    await writeFile(join(tmp, CONFIG_FILE), `${JSON.stringify(hfConfig, null, 2)}\n`);
+    await copyFile(join(modelDir, WEIGHTS_FILE), join(tmp, WEIGHTS_FILE));
     for (const f of tokenizerFiles) await copyFile(join(tokDir, f), join(tmp, f));
     await writeFile(join(tmp, 'README.md'), card);
   });
   return {
     outDir,
-    files: ['README.md', 'config.json', 'model.safetensors', ...tokenizerFiles].sort(),
+    files: ['README.md', CONFIG_FILE, WEIGHTS_FILE, ...tokenizerFiles].sort(),
     parameters,
     metrics: finalMetrics(training?.history ?? []),
     trainingSources: training?.sources ?? [],

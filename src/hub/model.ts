@@ -13,14 +13,12 @@ import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
 import { HubError, isEntryNotFound } from './http.js';
 import { describeRepo, isCommitHash, type RepoRef } from './repo.js';
+import { CONFIG_FILE as CONFIG, DOWNLOADED_TOKENIZER_FILES, WEIGHTS_FILE as WEIGHTS } from '../hf-files.js';
 
 /** `all`: weights, config and tokenizer; `tokenizer`: only what a tokenizer needs (no weights download). */
 export type ModelFiles = 'all' | 'tokenizer';
 
-const CONFIG = 'config.json';
-const WEIGHTS = 'model.safetensors';
 const WEIGHTS_INDEX = 'model.safetensors.index.json';
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'] as const;
 
 type FileState = 'present' | 'absent' | 'unknown';
 
@@ -118,7 +116,7 @@ async function walk(mode: ModelFiles, source: Source): Promise<Walk> {
   };
   await check(CONFIG, mode === 'tokenizer');
   const tok = new Map<string, FileState>();
-  for (const file of TOKENIZER_FILES) tok.set(file, await check(file, true));
+  for (const file of DOWNLOADED_TOKENIZER_FILES) tok.set(file, await check(file, true));
   if (mode === 'tokenizer') {
     if (tok.get('tokenizer.json') === 'absent' && tok.get('vocab.txt') === 'absent') result.unmet.push('tokenizer.json or vocab.txt');
     return result;

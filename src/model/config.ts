@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
+import { CONFIG_FILE } from '../hf-files.js';
 
 export interface DistilBertConfig {
   readonly modelType: 'distilbert';
@@ -119,7 +120,7 @@ export function parseDistilBertConfig(json: unknown, source: string): DistilBert
 
 /** Reads and validates `<dir>/config.json`. */
 export async function loadConfig(dir: string): Promise<DistilBertConfig> {
-  return readConfigFile(join(dir, 'config.json'), {
+  return readConfigFile(join(dir, CONFIG_FILE), {
     message: 'no config.json in the model directory',
     hint: 'a model directory holds config.json and model.safetensors',
   });

@@ -17,6 +17,7 @@ import type { QaBatch } from '../records.js';
 import type { BackendName, ForwardOutput, QaModel } from './types.js';
 import { initialTensor, loadWeights, parameterShapes, seedFor } from './weights.js';
 import { DEFAULT_SEED } from '../defaults.js';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../hf-files.js';
 
 export interface LoadOptions {
   /** Backend to activate first; omitted: whatever TF.js backend is active (selected by the caller). */
@@ -32,7 +33,7 @@ export interface LoadOptions {
 export async function loadQaModel(dir: string, options: LoadOptions = {}): Promise<QaModel> {
   await prepareBackend(options);
   const config = await loadConfig(dir);
-  const file = await SafetensorsFile.open(join(dir, 'model.safetensors'));
+  const file = await SafetensorsFile.open(join(dir, WEIGHTS_FILE));
   try {
     const { params, notices } = await loadWeights(file, config, options.seed ?? DEFAULT_SEED);
     for (const n of notices) options.onNotice?.(n);
@@ -132,8 +133,8 @@ class DistilBertQa implements QaModel {
     // Each file is written atomically (temp + rename) into `dir`, weights first; other files in `dir` (a
     // checkpoint's optimizer state, a tokenizer) are kept, as save_pretrained does.
     await mkdir(dir, { recursive: true });
-    await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-    await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(configToJson(this.config), null, 2)}\n`);
+    await writeSafetensors(join(dir, WEIGHTS_FILE), tensors, { format: 'pt' });
+    await writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(configToJson(this.config), null, 2)}\n`);
   }
 
   dispose(): void {

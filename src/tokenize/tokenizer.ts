@@ -23,6 +23,7 @@ import {
   type Encoding,
 } from 'tokenizers';
 import { firstLine, QaFtError } from '../errors.js';
+import { TOKENIZER_FILES } from '../hf-files.js';
 
 /** Ids and code-point offsets of one text encoded without special tokens. */
 export interface TextEncoding {
@@ -68,9 +69,6 @@ export interface QaTokenizer {
   /** Token string of an id (e.g. `##lva`), or null when out of range. */
   idToToken(id: number): string | null;
 }
-
-/** Files a tokenizer directory may hold, in the order they are looked for. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'] as const;
 
 /** Absolute paths of the tokenizer files present in `dir`. */
 export function tokenizerFilesIn(dir: string): string[] {

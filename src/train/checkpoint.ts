@@ -17,6 +17,7 @@ import { readSafetensors, writeSafetensors, type TensorSource } from '../model/s
 import { tempSibling, writeDirAtomic } from '../util/atomic.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
+import { WEIGHTS_FILE } from '../hf-files.js';
 
 const CHECKPOINT_PREFIX = 'checkpoint-epoch-';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
@@ -206,7 +207,7 @@ export async function readTrainerState(dir: string): Promise<TrainerStateFile> {
 
 /** Loads a checkpoint's weights into `model` (by name, shapes checked) and its optimizer state into `trainer`. */
 export async function restoreCheckpoint(dir: string, model: QaModel, trainer: Trainer, state: TrainerStateFile): Promise<void> {
-  const weightsPath = join(dir, 'model.safetensors');
+  const weightsPath = join(dir, WEIGHTS_FILE);
   const weights = await readSafetensors(weightsPath);
   const missing = [...model.params.keys()].filter((n) => !weights.has(n));
   if (missing.length > 0) {

@@ -1,0 +1,14 @@
+/**
+ * The file names of a Hugging Face model directory that qa-ft reads, downloads and writes, in one place.
+ * Imports nothing.
+ */
+
+export const CONFIG_FILE = 'config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+/** A fast tokenizer's files (`tokenizer.json`, or WordPiece's `vocab.txt`) and their settings; each optional. */
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'] as const;
+/**
+ * The tokenizer files fetched from the hub: `special_tokens_map.json` is left out, as `tokenizer.json` carries the
+ * special tokens (and a cache Python wrote often lacks it, which would cost a request on every run).
+ */
+export const DOWNLOADED_TOKENIZER_FILES = TOKENIZER_FILES.filter((f) => f !== 'special_tokens_map.json');
