@@ -10,7 +10,7 @@ import type { DistilBertConfig } from './config.js';
 import { addLayerNorm, attention, dropout, embedding, gelu, linear } from './ops.js';
 
 /** Parameters by Hugging Face name. */
-export type Params = ReadonlyMap<string, tf.Tensor>;
+type Params = ReadonlyMap<string, tf.Tensor>;
 
 const LAYER_NORM_EPS = 1e-12;
 const FLOAT32_MIN = -3.4028234663852886e38; // torch.finfo(torch.float32).min
@@ -147,12 +147,12 @@ export function modelInputs(c: DistilBertConfig, inputIds: readonly (readonly nu
   const ids = new Int32Array(b * t);
   const notPad = new Float32Array(b * t);
   const maskBias = new Float32Array(b * t);
-  for (let i = 0; i < b; i++) {
-    for (let j = 0; j < t; j++) {
-      const id = (inputIds[i] as readonly number[])[j] as number;
+  for (const [i, row] of inputIds.entries()) {
+    const mask = attentionMask[i] ?? [];
+    for (const [j, id] of row.entries()) {
       ids[i * t + j] = id;
       notPad[i * t + j] = id === c.padTokenId ? 0 : 1;
-      maskBias[i * t + j] = (attentionMask[i] as readonly number[])[j] === 0 ? FLOAT32_MIN : 0;
+      maskBias[i * t + j] = mask[j] === 0 ? FLOAT32_MIN : 0;
     }
   }
   return {

@@ -97,7 +97,7 @@ class DistilBertQa implements QaModel {
     ) as [tf.Tensor2D, tf.Tensor2D, tf.Scalar | undefined];
     try {
       const out: ForwardOutput = { startLogits: await start.array(), endLogits: await end.array() };
-      if (loss !== undefined) out.loss = (await loss.data())[0] as number;
+      if (loss !== undefined) out.loss = await loss.array();
       return out;
     } finally {
       tf.dispose([start, end, ...(loss === undefined ? [] : [loss])]);
@@ -171,7 +171,7 @@ function dropoutContext(training: boolean, seed: number | undefined): DropoutCon
 }
 
 /** Rectangular, non-empty, ids inside the vocabulary, T within the position table, positions integers. */
-export function validateBatch(batch: QaBatch, c: DistilBertConfig): void {
+function validateBatch(batch: QaBatch, c: DistilBertConfig): void {
   const b = batch.inputIds.length;
   const fail = (what: string): never => {
     throw new QaFtError('BAD_ARGUMENT', `batch: ${what}`);
@@ -181,9 +181,8 @@ export function validateBatch(batch: QaBatch, c: DistilBertConfig): void {
   if (t === 0) fail('inputIds rows are empty');
   if (t > c.maxPositionEmbeddings) fail(`sequence length ${t} exceeds max_position_embeddings ${c.maxPositionEmbeddings}`);
   if (batch.attentionMask.length !== b) fail(`attentionMask has ${batch.attentionMask.length} rows, inputIds ${b}`);
-  for (let i = 0; i < b; i++) {
-    const ids = batch.inputIds[i] as number[];
-    const mask = batch.attentionMask[i] as number[];
+  for (const [i, ids] of batch.inputIds.entries()) {
+    const mask = batch.attentionMask[i] ?? [];
     if (ids.length !== t) fail(`row ${i} of inputIds has ${ids.length} tokens, row 0 has ${t}`);
     if (mask.length !== t) fail(`row ${i} of attentionMask has ${mask.length} entries, inputIds ${t}`);
     for (const id of ids) {

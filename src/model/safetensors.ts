@@ -30,7 +30,7 @@ export interface SafetensorsEntry {
 }
 
 /** The largest header accepted (the Rust reference implementation uses the same bound). */
-export const MAX_HEADER_BYTES = 100_000_000;
+const MAX_HEADER_BYTES = 100_000_000;
 
 /** Bytes per element of the dtypes the format defines. Only the floating ones can be read into float32. */
 const DTYPE_BYTES: Readonly<Record<string, number>> = {
@@ -184,10 +184,9 @@ function parseHeader(buf: Buffer, dataSize: number, path: string): { entries: Ma
   }
   // No two tensors may share bytes.
   const sorted = [...entries.values()].filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1] as SafetensorsEntry;
-    const cur = sorted[i] as SafetensorsEntry;
-    if (cur.begin < prev.end) {
+  for (const [i, cur] of sorted.entries()) {
+    const prev = sorted[i - 1];
+    if (prev !== undefined && cur.begin < prev.end) {
       throw bad(path, `tensors ${prev.name} [${prev.begin}, ${prev.end}) and ${cur.name} [${cur.begin}, ${cur.end}) overlap`);
     }
   }
@@ -198,7 +197,8 @@ function parseEntry(name: string, value: unknown, dataSize: number, path: string
   if (typeof value !== 'object' || value === null) throw bad(path, `tensor ${name}: header entry is not an object`);
   const v = value as Record<string, unknown>;
   const dtype = v.dtype;
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+  const dtypeBytes = typeof dtype === 'string' && Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined;
+  if (typeof dtype !== 'string' || dtypeBytes === undefined) {
     throw bad(path, `tensor ${name}: unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(DTYPE_BYTES).join(', ')})`);
   }
   const shape = v.shape;
@@ -217,7 +217,7 @@ function parseEntry(name: string, value: unknown, dataSize: number, path: string
     throw bad(path, `tensor ${name}: byte range [${begin}, ${end}) lies outside the ${dataSize}-byte data section`);
   }
   // Product in floating point is exact while below 2^53; anything larger cannot match `end - begin` anyway.
-  const byteSize = shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[dtype] as number);
+  const byteSize = shape.reduce((a, b) => a * b, 1) * dtypeBytes;
   if (byteSize !== end - begin) {
     throw bad(path, `tensor ${name}: ${end - begin} bytes, but ${dtype} shape [${shape.join(', ')}] needs ${byteSize}`);
   }
@@ -271,7 +271,7 @@ export function halfToFloat(h: number): number {
 function encodeF32(data: Float32Array): Uint8Array {
   if (LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = Buffer.alloc(data.length * 4);
-  for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i] as number, i * 4);
+  for (const [i, x] of data.entries()) out.writeFloatLE(x, i * 4);
   return out;
 }
 
