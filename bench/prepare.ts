@@ -1,5 +1,5 @@
 /**
- * `qa-ft prepare` on the 5000-row SQuAD slice (the seed job's data step): read Parquet, split 80/20, tokenize and
+ * `qa-ft prepare` on the 5000-row SQuAD slice (the tutorial job's data step): read Parquet, split 80/20, tokenize and
  * label at max length 384, write the four Arrow files. Target ≤ 3 s on this machine kind.
  * Reports the median of several in-process runs (wall and CPU seconds, per phase), and one run of the real CLI
  * from process start (which adds Node + tsx start-up).

@@ -45,7 +45,7 @@ const steps = Number(opt.steps), threads = Number(opt.threads);
 // --quick: a smoke run at a fraction of the size (numbers not comparable with the full run's)
 const Q = opt.quick ? { batch: 4, seq: 128, layers: 2, scale: 1 / 16 } : { batch: 16, seq: 384, layers: 6, scale: 1 };
 const backends = opt.backends.split(',').map((s) => s.trim()).filter(Boolean);
-const JOB = { examples: 4000, epochs: 3 }; // the seed job: qa-ft train on 4000 rows × 3 epochs
+const JOB = { examples: 4000, epochs: 3 }; // the tutorial job: qa-ft train on 4000 rows × 3 epochs
 
 type Json = Record<string, unknown>;
 
@@ -130,9 +130,9 @@ if (parts.has('train')) {
   for (const row of trainRows) row.torch = row.label.includes('dynamic') ? td : tp;
   if (tp) trainRows.push({ label: `PyTorch, padded ${Q.seq}`, r: tp });
   if (td) trainRows.push({ label: 'PyTorch, dynamic', r: td });
-  printTable(['run', 's/step', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch (ex/s)', `seed job (${JOB.examples}×${JOB.epochs}, dynamic)`], trainRows.map(rowCells));
+  printTable(['run', 's/step', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch (ex/s)', `tutorial job (${JOB.examples}×${JOB.epochs}, dynamic)`], trainRows.map(rowCells));
   for (const row of trainRows) if (row.note) log(`  ${row.label}: ${row.note}`);
-  log(`seed job projection: ${JOB.epochs} epochs × ${jobShapes.length} batches, ${jobTokensPerEpoch} padded tokens per epoch (batches in file order) ÷ the dynamic run's tokens/s`);
+  log(`tutorial job projection: ${JOB.epochs} epochs × ${jobShapes.length} batches, ${jobTokensPerEpoch} padded tokens per epoch (batches in file order) ÷ the dynamic run's tokens/s`);
 }
 
 function rowCells(row: Row): string[] {
