@@ -14,7 +14,7 @@ import { evaluateCommand } from './commands/evaluate.js';
 import { exportCommand } from './commands/export.js';
 // COMMANDS-END
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('qa-ft')
     .description('Fine-tune DistilBERT for extractive question answering on TensorFlow.js')
     .version('0.1.0')

@@ -3,7 +3,8 @@ export { QaFtError, isQaFtError } from './errors.js';
 // EXPORTS-BEGIN
 export { squadMetrics, normalizeAnswer, type SquadMetrics } from './infer/squad-metric.js';
 export { evaluateModel, type EvaluateOptions, type EvaluateResult, type NBestEntry } from './infer/evaluate.js';
-export { answerQuestions, type AskItem, type Answer, type AnswerOptions, type Strategy } from './infer/answer.js';
+export { answerQuestions, type AskItem, type Answer, type AnswerOptions } from './infer/answer.js';
+export type { Strategy } from './infer/strategy.js';
 export { loadTokenizer, type QaTokenizer, type TextEncoding, type PairEncoding, type PairTemplate } from './tokenize/tokenizer.js';
 export { encodeWindows, cutWindows, type Window, type WindowOptions } from './tokenize/windows.js';
 export { answerTokenLabels, type LabelRule, type TokenLabels } from './tokenize/labels.js';
@@ -21,7 +22,7 @@ export { readSafetensors, writeSafetensors, SafetensorsFile, type HostTensor, ty
 export { selectBackend, type BackendChoice } from './model/backend.js';
 export type { QaModel, BackendName, ForwardOutput } from './model/types.js';
 export { createTrainer, type Trainer, type TrainerOptions, type StepResult, type TrainerState } from './train/trainer.js';
-export { AdamW, adamwReference, isDecayed, decaySummary, type AdamWOptions, type AdamWState, type DecaySummary } from './train/adamw.js';
+export { AdamW, isDecayed, decaySummary, type AdamWOptions, type AdamWState, type DecaySummary } from './train/adamw.js';
 export { learningRateAt, linearScheduleFactor } from './train/schedule.js';
 export { clipCoefficient, globalNorm } from './train/clip.js';
 export { trainLoop, type TrainLoopOptions, type TrainEvent, type TrainLoopResult, type EvalResult as TrainEvalResult } from './train/loop.js';

@@ -1,6 +1,7 @@
 /**
- * Option parsing shared by the commands: numbers with one-line errors naming the flag, and the hub options
- * (`--revision`, `--offline`, download progress) of every command that takes a hub id.
+ * Option parsing shared by the commands: numbers with one-line errors naming the flag, `--backend`, the default
+ * directories, `--model` of the commands that run a trained model, and the hub options (`--revision`,
+ * `--offline`, download progress) of every command that takes a hub id.
  */
 import type { Command } from 'commander';
 import { QaFtError } from '../errors.js';
@@ -8,7 +9,12 @@ import type { ProgressCallback, ResolveOptions } from '../hub/index.js';
 import type { BackendName } from '../model/types.js';
 import type { ProgressReporter } from './output.js';
 
-export interface NumberRule {
+/** Where `qa-ft prepare` writes and `qa-ft train` reads the prepared data. */
+export const DEFAULT_DATA_DIR = './qa-ft-data';
+/** Where `qa-ft train` writes the model and `ask`/`evaluate` look for it. */
+export const DEFAULT_MODEL_DIR = './qa-ft-model';
+
+interface NumberRule {
   readonly int?: boolean;
   readonly min?: number;
   /** `min` itself is not allowed. */
@@ -44,9 +50,25 @@ export function addBackendOption(command: Command): Command {
   return command.option('--backend <name>', 'TF.js backend: auto (the fastest available), native, tensorflow, wasm or cpu', 'auto');
 }
 
-/** The backend name as given: `selectBackend` (src/model/backend.ts) owns the list and rejects unknown names. */
-export function parseBackend(value: string): BackendName {
+/**
+ * `--backend` typed as given, unchecked: `selectBackend` (src/model/backend.ts) owns the list of backends and
+ * rejects an unknown name when the model loads.
+ */
+export function asBackendName(value: string): BackendName {
   return value as BackendName;
+}
+
+/** `--model` of `ask`/`evaluate` through the hub resolver; the default directory missing gets a hint to train first. */
+export async function resolveModelOption(model: string, hub: ResolveOptions = {}): Promise<string> {
+  const { resolveModel } = await import('../hub/index.js');
+  try {
+    return await resolveModel(model, hub);
+  } catch (e) {
+    if (e instanceof QaFtError && model === DEFAULT_MODEL_DIR) {
+      throw new QaFtError(e.code, e.message, { hint: `train one with \`qa-ft train\` (it writes ${DEFAULT_MODEL_DIR}) or pass --model DIR` });
+    }
+    throw e;
+  }
 }
 
 export interface HubFlags {

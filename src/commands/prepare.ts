@@ -2,16 +2,14 @@
  * `qa-ft prepare`: a SQuAD file (or the hub's rajpurkar/squad) → tokenized, labelled train/test features on disk.
  */
 import { Command } from 'commander';
-import { QaFtError } from '../errors.js';
+import { DEFAULT_DATASET_ID, DEFAULT_MAX_LENGTH, DEFAULT_MODEL_ID, DEFAULT_SEED } from '../defaults.js';
 import { resolveDatasetFiles, resolveTokenizer } from '../hub/index.js';
 import { parseSplit } from '../data/split.js';
 import type { PrepareOptions, PreparePhase } from '../tokenize/pipeline.js';
+import { checkPrepareOptions } from '../tokenize/prepare-options.js';
 import type { PreparedManifest } from '../tokenize/prepared.js';
-import { addHubOptions, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
+import { addHubOptions, DEFAULT_DATA_DIR, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
 import { createProgress, info, printJson } from './output.js';
-
-export const DEFAULT_DATASET = 'rajpurkar/squad';
-export const DEFAULT_MODEL = 'distilbert-base-uncased';
 
 interface RawOptions extends HubFlags {
   input?: string;
@@ -27,14 +25,9 @@ interface RawOptions extends HubFlags {
 }
 
 /** Typed, validated options (everything checkable without reading a file). */
-export function parsePrepareOptions(raw: RawOptions): Omit<PrepareOptions, 'inputs' | 'tokenizerDir'> & { input?: string; tokenizer?: string; json: boolean } {
-  parseSplit(raw.split); // malformed --split fails here, before anything is read
+function parsePrepareOptions(raw: RawOptions): Omit<PrepareOptions, 'inputs' | 'tokenizerDir'> & { input?: string; tokenizer?: string; json: boolean } {
   const testSize = parseNumberOption('--test-size', raw.testSize);
-  if (!(testSize >= 0 && testSize < 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `--test-size must be in [0, 1), got ${raw.testSize}`, {
-      hint: 'e.g. 0.2 for an 80/20 split, 0 to keep every row in train',
-    });
-  }
+  checkPrepareOptions({ split: raw.split, testSize }); // a malformed --split or --test-size fails here, before anything is read
   const seed = parseNumberOption('--seed', raw.seed, { int: true, min: 0 });
   const maxLength = parseNumberOption('--max-length', raw.maxLength, { int: true });
   const docStride = raw.docStride === undefined ? undefined : parseNumberOption('--doc-stride', raw.docStride, { int: true });
@@ -59,7 +52,7 @@ const PHASE_LABEL: Record<PreparePhase, string> = {
   write: 'Writing',
 };
 
-export function summarize(m: PreparedManifest, outDir: string, seconds: number): string {
+function summarize(m: PreparedManifest, outDir: string, seconds: number): string {
   const stride = m.docStride === null ? 'no doc stride' : `doc stride ${m.docStride}`;
   const skipped: string[] = [];
   if (m.counts.skippedInvalid > 0) skipped.push(`${m.counts.skippedInvalid} invalid rows skipped`);
@@ -81,10 +74,10 @@ async function run(raw: RawOptions): Promise<void> {
   let dataset: string | undefined;
   if (o.input !== undefined) inputs = [o.input];
   else {
-    dataset = DEFAULT_DATASET;
-    inputs = await resolveDatasetFiles(DEFAULT_DATASET, parseSplit(o.split).name, hub);
+    dataset = DEFAULT_DATASET_ID;
+    inputs = await resolveDatasetFiles(DEFAULT_DATASET_ID, parseSplit(o.split).name, hub);
   }
-  const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL, hub);
+  const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL_ID, hub);
   // loaded here so that other commands do not pay for the tokenizer, Arrow and Parquet modules at start-up
   const { prepareDataset } = await import('../tokenize/pipeline.js');
   let phase: PreparePhase | undefined;
@@ -107,14 +100,14 @@ async function run(raw: RawOptions): Promise<void> {
 export function prepareCommand(): Command {
   const command = new Command('prepare')
     .description('tokenize a SQuAD file into labelled train/test features (the HF question-answering tutorial)')
-    .option('--input <file>', 'SQuAD data: Parquet, Arrow IPC (file or stream) or SQuAD v1.1 JSON (default: the hub dataset rajpurkar/squad)')
+    .option('--input <file>', `SQuAD data: Parquet, Arrow IPC (file or stream) or SQuAD v1.1 JSON (default: the hub dataset ${DEFAULT_DATASET_ID})`)
     .option('--split <spec>', "datasets slice of the input: 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]'", 'train[:5000]')
     .option('--test-size <fraction>', 'fraction of rows held out for test, in [0, 1); 0 keeps all rows in train', '0.2')
-    .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', '42')
-    .option('--max-length <n>', 'tokens per window, special tokens included', '384')
+    .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', String(DEFAULT_SEED))
+    .option('--max-length <n>', 'tokens per window, special tokens included', String(DEFAULT_MAX_LENGTH))
     .option('--doc-stride <n>', 'split long contexts into overlapping windows sharing N tokens (run_qa.py uses 128); off by default')
-    .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json or vocab.txt) or hub model id (default: ${DEFAULT_MODEL})`)
-    .option('--out <dir>', 'output directory', './qa-ft-data')
+    .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json or vocab.txt) or hub model id (default: ${DEFAULT_MODEL_ID})`)
+    .option('--out <dir>', 'output directory', DEFAULT_DATA_DIR)
     .option('--skip-invalid', 'drop rows whose answer does not match the context, or with an empty context or question')
     .option('--json', 'print the manifest as JSON instead of the summary');
   return addHubOptions(command).action(async (raw: RawOptions) => {

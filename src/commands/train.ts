@@ -1,16 +1,28 @@
 /**
  * `qa-ft train`: fine-tune a DistilBERT-QA model on prepared features (the tutorial's `Trainer.train()`), with
  * evaluation each epoch, checkpoints, `--resume`, a progress bar per epoch and a Trainer-like summary table.
- * This file parses options, resolves the model and data, and prints; the work is `trainLoop` in src/train.
+ * This file parses options, resolves hub ids and prints; the work is `trainPrepared` in src/train, with
+ * `evaluateModel` from src/infer as its evaluation. Both are imported only when the command runs: the model, engine
+ * and training modules take seconds to import, which every other command would otherwise pay at start-up.
  */
 import { Command } from 'commander';
 import { QaFtError } from '../errors.js';
-import type { BackendName } from '../model/types.js';
-import type { TrainEvent } from '../train/loop.js';
-import { addBackendOption, addHubOptions, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_MODEL_ID, DEFAULT_SEED } from '../defaults.js';
+import type { ResolveOptions } from '../hub/index.js';
+import type { BackendName, QaModel } from '../model/types.js';
+import type { Split, TrainEvent, TrainLoopResult } from '../train/loop.js';
+import {
+  addBackendOption,
+  addHubOptions,
+  asBackendName,
+  DEFAULT_DATA_DIR,
+  DEFAULT_MODEL_DIR,
+  downloadProgress,
+  hubResolveOptions,
+  parseNumberOption,
+  type HubFlags,
+} from './options.js';
 import { createProgress, info, isInteractive, printJson } from './output.js';
-
-export const DEFAULT_MODEL = 'distilbert-base-uncased';
 
 interface RawOptions extends HubFlags {
   data: string;
@@ -36,7 +48,7 @@ interface RawOptions extends HubFlags {
   quiet?: boolean;
 }
 
-export interface TrainCommandOptions {
+interface TrainCommandOptions {
   readonly dataDir: string;
   readonly model: string;
   readonly init: 'pretrained' | 'random';
@@ -89,7 +101,7 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
     maxGradNorm: parseNumberOption('--max-grad-norm', raw.maxGradNorm, { min: 0 }),
     gradientAccumulationSteps: parseNumberOption('--gradient-accumulation-steps', raw.gradientAccumulationSteps, { int: true, min: 1 }),
     seed: parseNumberOption('--seed', raw.seed, { int: true, min: 0 }),
-    backend: raw.backend as BackendName, // validated by selectBackend with the list of backends
+    backend: asBackendName(raw.backend),
     resume: Boolean(raw.resume),
     evalEvery,
     padToMaxLength: Boolean(raw.padToMaxLength),
@@ -159,23 +171,51 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
   };
 }
 
+/** Runs the library's training with the command's hub resolution, evaluation progress bar and printing. */
+async function run(o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: TrainEvent) => void): Promise<TrainLoopResult> {
+  const [{ resolveModel, resolveTokenizer }, { trainPrepared }, { evaluateModel }] = await Promise.all([
+    import('../hub/index.js'),
+    import('../train/run.js'),
+    import('../infer/evaluate.js'),
+  ]);
+  const evaluate = async (m: QaModel, split: Split) => {
+    const progress = createProgress({ quiet: o.quiet });
+    progress.start('Evaluating', Math.ceil(split.features.length / o.evalBatchSize));
+    try {
+      return await evaluateModel(m, split.rows, split.features, { batchSize: o.evalBatchSize, onProgress: (done) => progress.update(done) });
+    } finally {
+      progress.stop();
+    }
+  };
+  return trainPrepared({
+    ...o,
+    modelDir: (weights) => (weights ? resolveModel : resolveTokenizer)(o.model, hub),
+    onNotice: (line) => info(line),
+    onModel: (model) => {
+      if (!o.quiet) info(`Backend: ${model.backend}; model: ${o.init === 'random' ? `random init (${o.configFile ?? o.model})` : o.model}`);
+    },
+    evaluate,
+    onEvent,
+  });
+}
+
 export function trainCommand(): Command {
   const command = new Command('train')
     .description('fine-tune a DistilBERT QA model on prepared data (AdamW, linear decay, eval each epoch, checkpoints)')
-    .option('--data <dir>', 'prepared-data directory from `qa-ft prepare`', './qa-ft-data')
-    .option('--model <id-or-dir>', 'model to fine-tune: a local directory or a hub id', DEFAULT_MODEL)
+    .option('--data <dir>', 'prepared-data directory from `qa-ft prepare`', DEFAULT_DATA_DIR)
+    .option('--model <id-or-dir>', 'model to fine-tune: a local directory or a hub id', DEFAULT_MODEL_ID)
     .option('--init <how>', "'pretrained' (load the model's weights) or 'random' (its config only, new weights)", 'pretrained')
     .option('--config <file>', 'with --init random: a config.json to build the model from (instead of the model’s)')
-    .option('--out <dir>', 'output directory: checkpoints, metrics and the final model', './qa-ft-model')
+    .option('--out <dir>', 'output directory: checkpoints, metrics and the final model', DEFAULT_MODEL_DIR)
     .option('--epochs <n>', 'training epochs', '3')
     .option('--lr <rate>', 'peak learning rate (AdamW, linear decay to 0)', '2e-5')
-    .option('--batch-size <n>', 'training batch size', '16')
+    .option('--batch-size <n>', 'training batch size', String(DEFAULT_BATCH_SIZE))
     .option('--eval-batch-size <n>', 'evaluation batch size (default: --batch-size)')
     .option('--weight-decay <w>', 'decoupled weight decay (not on biases or LayerNorm)', '0.01')
     .option('--warmup-ratio <r>', 'fraction of the steps with linear warm-up', '0')
     .option('--max-grad-norm <n>', 'clip the global gradient norm (0 disables)', '1.0')
     .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', '1')
-    .option('--seed <n>', 'seed of the shuffling, dropout and random init', '42')
+    .option('--seed <n>', 'seed of the shuffling, dropout and random init', String(DEFAULT_SEED))
     .option('--resume', 'continue from the newest complete checkpoint in --out')
     .option('--eval-every <when>', "'epoch' or every N optimizer steps", 'epoch')
     .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
@@ -187,8 +227,7 @@ export function trainCommand(): Command {
     const print = makePrinter(o);
     const downloads = createProgress({ quiet: o.quiet });
     const hub = hubResolveOptions(raw, downloadProgress(downloads));
-    const { runTrain } = await import('./train-run.js');
-    const result = await runTrain(o, hub, (e) => {
+    const result = await run(o, hub, (e) => {
       downloads.stop();
       print(e);
     });

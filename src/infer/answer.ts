@@ -6,14 +6,13 @@
 import { QaFtError } from '../errors.js';
 import { pyStrip } from '../util/py-string.js';
 import type { QaModel } from '../model/types.js';
-import { makeBatches } from '../tokenize/batches.js';
 import type { QaTokenizer } from '../tokenize/tokenizer.js';
 import type { Feature } from '../records.js';
 import { encodeWindows, type Window } from '../tokenize/windows.js';
+import { forwardFeatures } from './forward.js';
 import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from './postprocess.js';
-import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
-
-export type Strategy = 'best' | 'argmax';
+import { checkStrategy, type Strategy } from './strategy.js';
+import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST, defaultDocStride, defaultMaxLength } from '../defaults.js';
 
 export interface AskItem {
   readonly question: string;
@@ -86,18 +85,15 @@ export async function answerQuestions(
 ): Promise<Answer[][]> {
   const topK = options.topK ?? 1;
   const maxAnswerLength = options.maxAnswerLength ?? DEFAULT_MAX_ANSWER_LENGTH;
-  const maxLength = options.maxLength ?? Math.min(DEFAULT_MAX_LENGTH, model.config.maxPositionEmbeddings);
+  const maxLength = options.maxLength ?? defaultMaxLength(model.config.maxPositionEmbeddings);
   const docStride = options.docStride ?? defaultDocStride(maxLength);
-  const strategy = options.strategy ?? 'best';
+  const strategy = checkStrategy(options.strategy ?? 'best');
   if (!Number.isInteger(topK) || topK < 1) throw new QaFtError('BAD_ARGUMENT', `top-k must be a positive integer, got ${topK}`);
   if (!Number.isInteger(maxAnswerLength) || maxAnswerLength < 1) {
     throw new QaFtError('BAD_ARGUMENT', `max answer length must be a positive integer, got ${maxAnswerLength}`);
   }
   if (maxLength > model.config.maxPositionEmbeddings) {
     throw new QaFtError('BAD_ARGUMENT', `max length ${maxLength} exceeds the model's ${model.config.maxPositionEmbeddings} positions`);
-  }
-  if (strategy !== 'best' && strategy !== 'argmax') {
-    throw new QaFtError('BAD_ARGUMENT', `unknown strategy '${String(strategy)}'`, { hint: 'choose best or argmax' });
   }
 
   checkItems(items);
@@ -110,29 +106,11 @@ export async function answerQuestions(
       owner.push(i);
     }
   }
-  const batches = makeBatches(features, {
-    batchSize: options.batchSize ?? 16,
-    shuffle: false,
-    padTokenId: model.config.padTokenId,
-    withLabels: false,
-  });
+  const logits = await forwardFeatures(model, features, { batchSize: options.batchSize, withLabels: false, onProgress: options.onProgress });
   const perItem: ItemWindow[][] = items.map(() => []);
-  options.onProgress?.(0, batches.length);
-  for (let b = 0; b < batches.length; b++) {
-    const { batch, featureIndices } = batches[b]!;
-    const out = await model.forward(batch, { training: false });
-    featureIndices.forEach((fi, row) => {
-      const f = features[fi]!;
-      const n = f.inputIds.length;
-      perItem[owner[fi]!]!.push({
-        inputIds: f.inputIds,
-        offsets: f.offsets,
-        startLogits: out.startLogits[row]!.slice(0, n), // [T_f]
-        endLogits: out.endLogits[row]!.slice(0, n), // [T_f]
-      });
-    });
-    options.onProgress?.(b + 1, batches.length);
-  }
+  features.forEach((f, fi) => {
+    perItem[owner[fi]!]!.push({ inputIds: f.inputIds, offsets: f.offsets, startLogits: logits.startLogits[fi]!, endLogits: logits.endLogits[fi]! });
+  });
 
   const results: Answer[][] = [];
   for (let i = 0; i < items.length; i++) {
@@ -175,9 +153,4 @@ async function argmaxAnswer(tokenizer: QaTokenizer, windows: readonly ItemWindow
 export async function tutorialDecode(tokenizer: QaTokenizer, ids: readonly number[]): Promise<string> {
   if (ids.length === 0) return '';
   return cleanUpTokenization(await tokenizer.decode(ids, { skipSpecialTokens: false }));
-}
-
-/** The HF question-answering pipeline's default: 128 tokens of overlap, at most half a window. */
-export function defaultDocStride(maxLength: number): number {
-  return Math.min(128, Math.floor(maxLength / 2));
 }

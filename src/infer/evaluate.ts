@@ -3,16 +3,16 @@
  * loss as the Hugging Face Trainer reports it, then per example the n-best spans over its windows
  * (HF `utils_qa`) and the official SQuAD v1.1 EM/F1 of the best ones.
  *
- * The trainer calls `evaluateModel` after each epoch. Memory: the model's `forward` returns plain arrays and owns
- * its tensors, so nothing here allocates a tensor; only a Float32Array of logits per feature is kept.
+ * The trainer calls `evaluateModel` after each epoch. Memory: see forward.ts (no tensor is allocated here; only a
+ * Float32Array of logits per feature is kept).
  */
 import { QaFtError } from '../errors.js';
 import type { SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
-import { makeBatches } from '../tokenize/batches.js';
 import type { Feature } from '../records.js';
+import { forwardFeatures } from './forward.js';
 import { bestSpans, DEFAULT_SPAN_OPTIONS, type WindowLogits } from './postprocess.js';
-import { squadMetrics } from './squad-metric.js';
+import { referencesOf, squadMetrics } from './squad-metric.js';
 
 export interface EvaluateOptions {
   /** Features per forward pass (default 16). */
@@ -66,7 +66,6 @@ export async function evaluateModel(
   features: readonly Feature[],
   options: EvaluateOptions = {},
 ): Promise<EvaluateResult> {
-  const batchSize = options.batchSize ?? 16;
   const spanOptions = {
     maxAnswerLength: options.maxAnswerLength ?? DEFAULT_SPAN_OPTIONS.maxAnswerLength,
     nBest: options.nBest ?? DEFAULT_SPAN_OPTIONS.nBest,
@@ -82,31 +81,15 @@ export async function evaluateModel(
     list.push(i);
   });
 
-  const batches = makeBatches(features, { batchSize, shuffle: false, padTokenId: model.config.padTokenId, withLabels: true });
-  const startLogits: Float32Array[] = new Array(features.length);
-  const endLogits: Float32Array[] = new Array(features.length);
-  let lossSum = 0;
-  let lossCount = 0;
-  options.onProgress?.(0, batches.length);
-  for (let b = 0; b < batches.length; b++) {
-    const { batch, featureIndices } = batches[b]!;
-    const out = await model.forward(batch, { training: false });
-    if (out.loss === undefined) lossSum = NaN;
-    else lossSum += out.loss * featureIndices.length;
-    lossCount += featureIndices.length;
-    featureIndices.forEach((fi, row) => {
-      const n = features[fi]!.inputIds.length;
-      startLogits[fi] = Float32Array.from(out.startLogits[row]!.slice(0, n)); // [T_f]
-      endLogits[fi] = Float32Array.from(out.endLogits[row]!.slice(0, n)); // [T_f]
-    });
-    options.onProgress?.(b + 1, batches.length);
-  }
+  const { startLogits, endLogits, loss } = await forwardFeatures(model, features, {
+    batchSize: options.batchSize,
+    withLabels: true,
+    onProgress: options.onProgress,
+  });
 
   const predictions: Record<string, string> = {};
   const nbest: Record<string, NBestEntry[]> = {};
-  const references: Record<string, readonly string[]> = {};
   for (const row of rows) {
-    references[row.id] = row.answers.text;
     const windows: WindowLogits[] = featuresOf.get(row.id)!.map((fi) => ({
       offsets: features[fi]!.offsets,
       startLogits: startLogits[fi]!,
@@ -127,6 +110,6 @@ export async function evaluateModel(
     nbest[row.id] = list;
     predictions[row.id] = list[0]!.text;
   }
-  const metrics = squadMetrics(predictions, references);
-  return { evalLoss: lossCount > 0 ? lossSum / lossCount : NaN, ...metrics, predictions, nbest };
+  const metrics = squadMetrics(predictions, referencesOf(rows));
+  return { evalLoss: loss, ...metrics, predictions, nbest };
 }

@@ -18,7 +18,7 @@ export interface OpenedModel {
 const HINT = 'a model directory (what `qa-ft train` writes) holds config.json, model.safetensors and tokenizer.json or vocab.txt';
 
 /** Throws a one-line error when `dir` lacks the weights, config or tokenizer. */
-export function checkModelDir(dir: string): void {
+function checkModelDir(dir: string): void {
   if (!existsSync(dir)) throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} does not exist`, { hint: HINT });
   const missing = (f: string): boolean => !existsSync(join(dir, f));
   if (missing('model.safetensors')) {

@@ -23,7 +23,7 @@ export interface WindowLogits {
   readonly endLogits: ArrayLike<number>;
 }
 
-export interface SpanOptions {
+interface SpanOptions {
   /** Longest answer in tokens (HF `max_answer_length`, 30). */
   readonly maxAnswerLength: number;
   /** Candidates per side and length of the n-best list (HF `n_best_size`, 20). */
@@ -33,7 +33,7 @@ export interface SpanOptions {
 export const DEFAULT_SPAN_OPTIONS: SpanOptions = { maxAnswerLength: DEFAULT_MAX_ANSWER_LENGTH, nBest: DEFAULT_N_BEST };
 
 /** One n-best entry. */
-export interface SpanCandidate {
+interface SpanCandidate {
   /** The context substring `context[start:end]` (code points, as Python slices). */
   readonly text: string;
   /** Character start in code points. */
@@ -57,7 +57,7 @@ export interface SpanCandidate {
  * Indices of the `k` largest values of `values[0..length)`, largest first; ties keep the lower index first
  * (numpy's argsort is not stable, so HF's order among exact ties is unspecified anyway).
  */
-export function topIndices(values: ArrayLike<number>, length: number, k: number): number[] {
+function topIndices(values: ArrayLike<number>, length: number, k: number): number[] {
   const idx = Array.from({ length }, (_, i) => i);
   idx.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
   return idx.slice(0, k);
@@ -106,7 +106,7 @@ export function bestSpans(context: string, windows: readonly WindowLogits[], opt
 }
 
 /** The tutorial's span: argmax start and argmax end over one window's tokens. */
-export interface ArgmaxSpan {
+interface ArgmaxSpan {
   readonly startToken: number;
   readonly endToken: number;
   /** `inputIds[startToken .. endToken]` (empty when endToken < startToken): what the tutorial decodes. */

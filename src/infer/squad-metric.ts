@@ -7,6 +7,7 @@
  * (so `théa` keeps its `a`, where JavaScript's ASCII `\b` would cut it).
  */
 import { QaFtError } from '../errors.js';
+import type { SquadRow } from '../records.js';
 import { pySplit } from '../util/py-string.js';
 
 export interface SquadMetrics {
@@ -97,4 +98,9 @@ export function squadMetrics(
   }
   if (count === 0) return { exactMatch: 0, f1: 0, count: 0 };
   return { exactMatch: (100 * em) / count, f1: (100 * f1) / count, count };
+}
+
+/** `squadMetrics`' references from SQuAD rows: {id: gold answer texts}. */
+export function referencesOf(rows: readonly SquadRow[]): Record<string, readonly string[]> {
+  return Object.fromEntries(rows.map((r) => [r.id, r.answers.text]));
 }

@@ -9,6 +9,7 @@ import { applySplit, parseSplit, splitRange, trainTestSplit } from '../data/spli
 import type { SquadRow } from '../records.js';
 import { checkRows } from '../data/validate.js';
 import { prepareFeatures, type FeatureStats } from './features.js';
+import { checkPrepareOptions } from './prepare-options.js';
 import { loadTokenizer, type TextEncoding } from './tokenizer.js';
 import { validateWindowOptions } from './windows.js';
 
@@ -45,12 +46,8 @@ export interface PrepareResult {
 export async function prepareDataset(options: PrepareOptions, onProgress?: (p: PrepareProgress) => void): Promise<PrepareResult> {
   const started = performance.now();
   // Cheap checks first, so a bad option or --out fails before any file is read.
+  checkPrepareOptions(options);
   const spec = parseSplit(options.split);
-  if (!(options.testSize >= 0 && options.testSize < 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `--test-size must be in [0, 1), got ${options.testSize}`, {
-      hint: 'e.g. 0.2 for an 80/20 split, 0 to keep every row in train',
-    });
-  }
   if (options.inputs.length === 0) throw new QaFtError('BAD_ARGUMENT', 'no input file', { hint: 'pass --input FILE' });
   await checkPreparedTarget(options.outDir);
 

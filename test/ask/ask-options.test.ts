@@ -4,8 +4,9 @@ import { test } from 'node:test';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QaFtError } from '../../src/errors.js';
-import { defaultDocStride } from '../../src/infer/answer.js';
-import { askCommand, parseAskOptions, parseEncoding, parseJsonlLine, stdinEntries, textFrom, type RawAskOptions, type StdinEntry } from '../../src/commands/ask.js';
+import { defaultDocStride } from '../../src/defaults.js';
+import { askCommand, parseAskOptions, parseEncoding, textFrom, type RawAskOptions } from '../../src/commands/ask.js';
+import { parseJsonlLine, stdinEntries, type StdinEntry } from '../../src/commands/ask-stdin.js';
 import { makeTempDir, repoRoot } from '../helpers/cli.js';
 
 const RAW: RawAskOptions = {

@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writePrepared } from '../../src/tokenize/prepared.js';
 import type { SquadRow } from '../../src/records.js';
-import { nbestPathFor } from '../../src/commands/evaluate.js';
+import { nbestPathFor } from '../../src/infer/predictions-file.js';
 import { prepareFeatures } from '../../src/tokenize/features.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { makeTempDir, runCli, type CliResult } from '../helpers/cli.js';

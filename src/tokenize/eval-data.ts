@@ -1,0 +1,92 @@
+/**
+ * The examples an evaluation scores, and their windows: a prepared directory's split (tokenized already), or
+ * SQuAD rows from local files (one file sliced by a split spec, or a hub dataset's files), cut into windows with
+ * the model's tokenizer; either way checked to fit the model. Hub ids are resolved by the caller (the command);
+ * this takes local paths.
+ */
+import { statSync } from 'node:fs';
+import { QaFtError } from '../errors.js';
+import type { Feature, SquadRow } from '../records.js';
+import { readSquad } from '../data/read.js';
+import { applySplit, parseSplit } from '../data/split.js';
+import { defaultDocStride, defaultMaxLength } from '../defaults.js';
+import { prepareFeatures } from './features.js';
+import { checkDataFitsModel, type ModelLimits } from './model-fit.js';
+import { readPreparedSplit } from './prepared.js';
+import type { QaTokenizer } from './tokenizer.js';
+
+export interface EvalExamples {
+  readonly rows: SquadRow[];
+  /** Already-tokenized windows (a prepared directory), or null to tokenize with the model's tokenizer. */
+  readonly features: Feature[] | null;
+  /** What was read, for messages and results: `DIR (test)`, a file, `DATASET (validation)`. */
+  readonly source: string;
+  /** A caveat for the user about the data (e.g. contexts cut off when it was prepared). */
+  readonly notice?: string;
+}
+
+type EvalSource =
+  /** A prepared directory (its `test` split, or `train`) or a SQuAD file (sliced by `split`, e.g. `train[:500]`). */
+  | { readonly path: string; readonly split?: string }
+  /** The local files of a hub dataset's split, read in order; `split` is its name and slice, e.g. `validation[:100]`. */
+  | { readonly dataset: string; readonly files: readonly string[]; readonly split: string };
+
+/** The examples of `source`, only the first `limit` of them (and their windows) when a limit is given. */
+export async function readEvalExamples(source: EvalSource, limit?: number): Promise<EvalExamples> {
+  let loaded: EvalExamples;
+  if ('dataset' in source) {
+    const rows: SquadRow[] = [];
+    for (const f of source.files) rows.push(...(await readSquad(f)).rows);
+    loaded = { rows: applySplit(rows, parseSplit(source.split)), features: null, source: `${source.dataset} (${source.split})` };
+  } else if (statSync(source.path, { throwIfNoEntry: false })?.isDirectory()) {
+    loaded = await readPreparedExamples(source.path, source.split ?? 'test');
+  } else {
+    const { rows } = await readSquad(source.path, source.split === undefined ? {} : { split: parseSplit(source.split) });
+    loaded = { rows, features: null, source: source.path };
+  }
+  if (loaded.rows.length === 0) throw new QaFtError('BAD_DATA', `${loaded.source} holds no examples`);
+  if (limit === undefined || limit >= loaded.rows.length) return loaded;
+  const rows = loaded.rows.slice(0, limit);
+  const keep = new Set(rows.map((r) => r.id));
+  return { ...loaded, rows, features: loaded.features?.filter((f) => keep.has(f.exampleId)) ?? null };
+}
+
+async function readPreparedExamples(dir: string, which: string): Promise<EvalExamples> {
+  if (which !== 'test' && which !== 'train') {
+    throw new QaFtError('BAD_ARGUMENT', `--split for a prepared directory is 'test' or 'train', got '${which}'`);
+  }
+  const { manifest: m, split } = await readPreparedSplit(dir, which);
+  const notice =
+    m.docStride === null && m.counts.truncated > 0
+      ? `note: ${dir} was prepared without a doc stride and ${m.counts.truncated} contexts were cut at ${m.maxLength} tokens; answers past the cut cannot be found (evaluate the source file instead for full windows)`
+      : undefined;
+  return { ...split, source: `${dir} (${which})`, ...(notice === undefined ? {} : { notice }) };
+}
+
+interface EvalWindowOptions {
+  /** Tokens per window, special tokens included (default 384, or the model's positions if fewer). */
+  readonly maxLength?: number;
+  /** Tokens shared by consecutive windows (default 128, at most half a window). */
+  readonly docStride?: number;
+}
+
+/**
+ * The examples' windows, checked to fit the model: the prepared ones, or the rows cut with `tokenizer` (which
+ * reports `onProgress` in rows done / total). `options` apply to cutting only.
+ */
+export async function evalFeatures(
+  examples: Pick<EvalExamples, 'rows' | 'features'>,
+  tokenizer: QaTokenizer,
+  model: ModelLimits,
+  options: EvalWindowOptions = {},
+  onProgress?: (done: number, total: number) => void,
+): Promise<Feature[]> {
+  let features = examples.features;
+  if (features === null) {
+    const maxLength = options.maxLength ?? defaultMaxLength(model.maxPositionEmbeddings);
+    const docStride = options.docStride ?? defaultDocStride(maxLength);
+    ({ features } = await prepareFeatures(examples.rows, tokenizer, { maxLength, docStride }, onProgress));
+  }
+  checkDataFitsModel({ features }, model);
+  return features;
+}

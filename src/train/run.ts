@@ -1,0 +1,83 @@
+/**
+ * `qa-ft train` as a library call: read the prepared data, build the model to fine-tune (`pretrained`: its
+ * weights; `random`: a new init from its config, or from a config file), check the data fits it, and run
+ * `trainLoop`, saving with the tokenizer the features were made with. Hub ids are resolved by the caller (the
+ * command): this is given a function returning the model's directory, called only once the data has been read,
+ * so a bad data directory fails before any download.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { QaFtError } from '../errors.js';
+import { loadConfig, readConfigFile, type DistilBertConfig } from '../model/config.js';
+import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
+import type { BackendName, QaModel } from '../model/types.js';
+import { checkDataFitsModel } from '../tokenize/model-fit.js';
+import { readPrepared, type PreparedManifest } from '../tokenize/prepared.js';
+import { tokenizerFilesIn } from '../tokenize/tokenizer.js';
+import { trainLoop, type TrainLoopOptions, type TrainLoopResult } from './loop.js';
+
+interface TrainPreparedOptions extends Omit<TrainLoopOptions, 'maxLength' | 'padTokenId' | 'tokenizerFiles'> {
+  /** The prepared-data directory (`qa-ft prepare`'s output). */
+  readonly dataDir: string;
+  /** `pretrained`: load the model's weights; `random`: its config only (or `configFile`'s), new weights. */
+  readonly init: 'pretrained' | 'random';
+  /**
+   * The model's directory; `weights` false when only its config.json and tokenizer are needed (random init).
+   * With `configFile` it may fail: the directory is then only a fallback for the tokenizer files.
+   */
+  readonly modelDir: (weights: boolean) => Promise<string>;
+  /** With `random` init: a config.json to build the model from instead of the model directory's. */
+  readonly configFile?: string;
+  readonly backend: BackendName;
+  /** Notices while the model loads (e.g. a backend fallback). */
+  readonly onNotice?: (message: string) => void;
+  /** Called with the model once it is built and fits the data, before training starts. */
+  readonly onModel?: (model: QaModel) => void;
+}
+
+/** The model to train (`init`) and the directory it came from, if any (for the tokenizer files). */
+async function buildModel(options: TrainPreparedOptions): Promise<{ model: QaModel; modelDir?: string }> {
+  const load = { backend: options.backend, seed: options.seed, onNotice: options.onNotice };
+  if (options.init === 'pretrained') {
+    const modelDir = await options.modelDir(true);
+    return { model: await loadQaModel(modelDir, load), modelDir };
+  }
+  let modelDir: string | undefined;
+  let config: DistilBertConfig;
+  if (options.configFile !== undefined) {
+    config = await readConfigFile(options.configFile);
+    modelDir = await options.modelDir(false).catch(() => undefined); // the data's manifest names a tokenizer too
+  } else {
+    modelDir = await options.modelDir(false);
+    config = await loadConfig(modelDir);
+  }
+  return { model: await createRandomQaModel(config, load), modelDir };
+}
+
+/** The tokenizer the features were made with (the manifest's), else the model directory's. */
+function tokenizerFiles(manifest: PreparedManifest, modelDir: string | undefined): string[] {
+  const fromManifest = manifest.tokenizer.files.map((f) => (isAbsolute(f) ? f : join(manifest.tokenizer.dir, f)));
+  if (fromManifest.length > 0 && fromManifest.every((f) => existsSync(f))) return fromManifest;
+  const fromModel = modelDir === undefined ? [] : tokenizerFilesIn(modelDir);
+  if (fromModel.length > 0) return fromModel;
+  throw new QaFtError('FILE_NOT_FOUND', `no tokenizer files in ${manifest.tokenizer.dir} (from the prepared data's manifest)${modelDir ? ` or ${modelDir}` : ''}`, {
+    hint: 'the saved model needs its tokenizer: pass --model with a directory holding tokenizer.json or vocab.txt',
+  });
+}
+
+export async function trainPrepared(options: TrainPreparedOptions): Promise<TrainLoopResult> {
+  const data = await readPrepared(options.dataDir);
+  const { model, modelDir } = await buildModel(options);
+  try {
+    checkDataFitsModel({ manifest: data.manifest, dir: options.dataDir }, model.config);
+    options.onModel?.(model);
+    return await trainLoop(model, data, {
+      ...options,
+      maxLength: data.manifest.maxLength,
+      padTokenId: model.config.padTokenId,
+      tokenizerFiles: tokenizerFiles(data.manifest, modelDir),
+    });
+  } finally {
+    model.dispose();
+  }
+}
