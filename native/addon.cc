@@ -1,5 +1,6 @@
 // N-API bindings of the qa-ft native engine. Arguments are JS typed arrays used in place (zero-copy); shapes
-// travel as Float64Array. The TypeScript wrapper (src/engine/addon.ts) validates sizes before calling in.
+// travel as Float64Array. Nothing here checks types or sizes: the TypeScript kernels that call in (src/engine)
+// size every array from the tensor shapes and hand unsupported cases to the cpu backend first.
 #include <napi.h>
 
 #include <cstdint>

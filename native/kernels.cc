@@ -364,6 +364,9 @@ void Tile(const uint8_t* x, uint8_t* out, int elemSize, int rank, const int64_t*
   });
 }
 
+// The TS twin is mixSeed (src/model/random.ts), splitmix32: the same construction in 32 bits, which derives the
+// seeds the JS side uses. This one stays in C++ because the dropout kernel mixes per element, on every thread; the
+// two never need to agree (the native dropout mask is its own random stream).
 static inline uint64_t SplitMix64(uint64_t z) {
   z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

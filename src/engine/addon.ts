@@ -1,7 +1,7 @@
 /**
  * Loading the compiled addon (`build/Release/qaft_native.node`, built by node-gyp from `native/`). Typed arrays
- * passed in are read and written in place; shapes travel as Float64Array. Kernels never validate sizes: the
- * TypeScript callers do.
+ * passed in are read and written in place; shapes travel as Float64Array. Neither the addon nor this loader checks
+ * types or sizes: the TypeScript kernels that call it (src/engine) size every array from the tensor shapes.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';

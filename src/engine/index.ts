@@ -1,25 +1,26 @@
 /**
  * The `native` TF.js backend: a MathBackendCPU (tensors live in JS typed arrays, so no 4 GB wasm cap) with every
  * cpu kernel re-registered under 'native' and OpenBLAS/threaded C++ kernels (native/) registered over the ones a
- * transformer training step spends its time in. Also an in-place AdamW update for the trainer.
+ * transformer training step spends its time in, plus the kernels of qa-ft's own ops (dropout, the fused AdamW
+ * update, the sum of squares; see ./ops.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import os from 'node:os';
 import { guardAliases, NativeBackend } from './backend.js';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { kernelCalls, withFallback, type NativeKernel } from './kernel-util.js';
+import { adamwKernel } from './adamw.js';
 import { dropoutKernels } from './dropout.js';
+import { sumOfSquaresKernel } from './sum-of-squares.js';
 import { elementwiseKernels } from './kernels-elementwise.js';
 import { indexingKernels } from './kernels-indexing.js';
 import { matmulKernels } from './kernels-matmul.js';
 import { reduceKernels } from './kernels-reduce.js';
 
-export const NATIVE_BACKEND = 'native';
-export { nativeDropout } from './dropout.js';
+const NATIVE_BACKEND = 'native';
 
-/** Every kernel the addon implements (the rest of the backend is the cpu backend's). */
-export const NATIVE_KERNELS: readonly NativeKernel[] = [...matmulKernels, ...elementwiseKernels, ...reduceKernels, ...indexingKernels];
+/** Every stock TF.js kernel the addon implements (the rest of the backend is the cpu backend's). */
+const NATIVE_KERNELS: readonly NativeKernel[] = [...matmulKernels, ...elementwiseKernels, ...reduceKernels, ...indexingKernels];
 
 export type RegisterResult = { ok: true } | { ok: false; reason: string };
 
@@ -49,7 +50,9 @@ export async function registerNativeBackend(options: { threads?: number } = {}):
     const kernelFunc = mine === undefined ? k.kernelFunc : withFallback(mine, k.kernelFunc, addon);
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guardAliases(kernelFunc) });
   }
-  for (const k of dropoutKernels(addon, NATIVE_BACKEND)) tf.registerKernel(k);
+  for (const k of [...dropoutKernels(addon, NATIVE_BACKEND), adamwKernel(addon, NATIVE_BACKEND), sumOfSquaresKernel(addon, NATIVE_BACKEND)]) {
+    tf.registerKernel(k);
+  }
   return { ok: true };
 }
 
@@ -70,55 +73,6 @@ export function nativeAvailable(): RegisterResult {
 export function nativeThreads(): number {
   const loaded = loadAddon();
   return 'addon' in loaded ? loaded.addon.getThreads() : 0;
-}
-
-export interface NativeAdamWHyper {
-  readonly lr: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
-  /** Decoupled (PyTorch AdamW): p ← p·(1 − lr·wd) before the Adam step. 0 for no-decay parameters. */
-  readonly weightDecay: number;
-  /** 1-based step count after this update (torch's state['step']), for the bias corrections. */
-  readonly step: number;
-  /** The gradient is multiplied by this first (the clipping coefficient); default 1. */
-  readonly gradScale?: number;
-}
-
-/**
- * One PyTorch AdamW update of `param`, `m` (exp_avg) and `v` (exp_avg_sq) in place, in one threaded pass.
- * Returns false, touching nothing, unless all four tensors are float32 of one size on the `native` backend with
- * the addon loaded: the caller then runs its TF.js version. A variable whose storage another tensor shares is
- * first given storage of its own, so no other tensor sees the update.
- */
-export function nativeAdamWUpdate(param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: NativeAdamWHyper): boolean {
-  const loaded = loadAddon();
-  if (!('addon' in loaded) || tf.getBackend() !== NATIVE_BACKEND) return false;
-  const backend = tf.backend() as MathBackendCPU;
-  const size = param.size;
-  const all = [param, grad, m, v];
-  if (!all.every((t) => t.dtype === 'float32' && t.size === size && backend.data.has(t.dataId))) return false;
-  const own = (t: tf.Variable): Float32Array => {
-    if (backend.refCount(t.dataId) > 1) {
-      const copy = tf.tensor(Float32Array.from(backend.data.get(t.dataId)!.values as Float32Array), t.shape, 'float32');
-      t.assign(copy);
-      copy.dispose();
-    }
-    return backend.data.get(t.dataId)!.values as Float32Array;
-  };
-  const p = own(param), mv = own(m), vv = own(v);
-  const g = backend.data.get(grad.dataId)!.values as Float32Array;
-  loaded.addon.adamw(p, g, mv, vv, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.step, h.gradScale ?? 1);
-  return true;
-}
-
-/** Σx² of a float32 tensor on the native backend in one threaded pass (for global-norm clipping), or undefined. */
-export function nativeSumOfSquares(t: tf.Tensor): number | undefined {
-  const loaded = loadAddon();
-  if (!('addon' in loaded) || tf.getBackend() !== NATIVE_BACKEND || t.dtype !== 'float32') return undefined;
-  const backend = tf.backend() as MathBackendCPU;
-  if (!backend.data.has(t.dataId)) return undefined;
-  return loaded.addon.sumOfSquares(backend.data.get(t.dataId)!.values as Float32Array);
 }
 
 /** The raw addon (benchmarks: sgemm without TF.js), or undefined when it is not built. */

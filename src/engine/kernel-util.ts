@@ -34,12 +34,6 @@ export function isF32(...ts: (TensorInfo | undefined)[]): boolean {
   return ts.every((t) => t !== undefined && t.dtype === 'float32');
 }
 
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 /** An output array of `n` floats, recycled when the backend can (contents arbitrary: the kernel writes all). */
 export function allocF32(backend: MathBackendCPU, n: number): Float32Array {
   return backend instanceof NativeBackend ? backend.allocF32(n) : new Float32Array(n);
@@ -58,13 +52,6 @@ export function allocF32Zeroed(backend: MathBackendCPU, n: number): Float32Array
 /** Registers `values` as a new tensor on the backend (no copy). */
 export function output(backend: MathBackendCPU, shape: number[], dtype: 'float32' | 'int32', values: TypedArray): TensorInfo {
   return backend.makeTensorInfo(shape, dtype, values);
-}
-
-/** Row-major strides of `shape`. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length).fill(1);
-  for (let d = shape.length - 2; d >= 0; d--) s[d] = s[d + 1]! * shape[d + 1]!;
-  return s;
 }
 
 /** Per kernel name: calls served natively and calls handed to the cpu kernel (tests and the bench read these). */

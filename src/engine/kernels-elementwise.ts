@@ -3,11 +3,11 @@
  * native loop runs over long contiguous rows), `AddN` (gradient accumulation), `Select` (masked attention
  * scores), `Tile` (`broadcastTo` of the masks) and `Fill`/`ZerosLike`/`OnesLike`.
  */
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { BINARY, UNARY, type Any32, type NativeAddon } from './addon.js';
-import { allocF32, allocF32Zeroed, f32, isF32, output, sizeOf, stridesOf, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, allocF32Zeroed, f32, isF32, output, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
 
-export interface BroadcastPlan {
+interface BroadcastPlan {
   outShape: number[];
   shape: Float64Array; // coalesced loop shape
   aStrides: Float64Array; // 0 where a is broadcast
@@ -15,7 +15,7 @@ export interface BroadcastPlan {
 }
 
 /** NumPy broadcast of two shapes, with adjacent dimensions merged wherever both operands allow. */
-export function planBroadcast(aShape: readonly number[], bShape: readonly number[]): BroadcastPlan | undefined {
+function planBroadcast(aShape: readonly number[], bShape: readonly number[]): BroadcastPlan | undefined {
   const rank = Math.max(aShape.length, bShape.length);
   const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
   const a = pad(aShape), b = pad(bShape);
@@ -24,8 +24,9 @@ export function planBroadcast(aShape: readonly number[], bShape: readonly number
     if (a[d] !== b[d] && a[d] !== 1 && b[d] !== 1) return undefined;
     outShape.push(a[d] === 1 ? b[d]! : a[d]!);
   }
-  const sa = stridesOf(a).map((s, d) => (a[d] === 1 ? 0 : s));
-  const sb = stridesOf(b).map((s, d) => (b[d] === 1 ? 0 : s));
+  // Row-major strides (tfjs omits the last one, 1), 0 along the dimensions an operand is broadcast over.
+  const sa = [...util.computeStrides(a), 1].map((s, d) => (a[d] === 1 ? 0 : s));
+  const sb = [...util.computeStrides(b), 1].map((s, d) => (b[d] === 1 ? 0 : s));
   // Drop size-1 dims, then merge d into d+1 when both operands are contiguous across the pair.
   const dims: { n: number; sa: number; sb: number }[] = [];
   for (let d = 0; d < rank; d++) if (outShape[d] !== 1) dims.push({ n: outShape[d]!, sa: sa[d]!, sb: sb[d]! });
@@ -53,7 +54,7 @@ function unary(op: number) {
   return ({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined => {
     const x = inputs['x'] as TensorInfo;
     if (!isF32(x)) return undefined;
-    const out = allocF32(backend, sizeOf(x.shape));
+    const out = allocF32(backend, util.sizeFromShape(x.shape));
     addon.unary(op, f32(backend, x), out);
     return output(backend, [...x.shape], 'float32', out);
   };
@@ -65,7 +66,7 @@ function binary(op: number) {
     if (!isF32(a, b)) return undefined;
     const plan = planBroadcast(a.shape, b.shape);
     if (plan === undefined) return undefined;
-    const out = allocF32(backend, sizeOf(plan.outShape));
+    const out = allocF32(backend, util.sizeFromShape(plan.outShape));
     if (out.length > 0) addon.binary(op, f32(backend, a), f32(backend, b), out, plan.shape, plan.aStrides, plan.bStrides);
     return output(backend, plan.outShape, 'float32', out);
   };
@@ -76,7 +77,7 @@ function addN({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo |
   if (xs.length === 0 || !isF32(...xs)) return undefined;
   const shape = xs[0]!.shape;
   if (!xs.every((x) => x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]))) return undefined;
-  const size = sizeOf(shape);
+  const size = util.sizeFromShape(shape);
   const out = allocF32(backend, size);
   out.set(f32(backend, xs[0]!));
   const flat = Float64Array.of(size), one = Float64Array.of(1);
@@ -89,7 +90,7 @@ function select({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo
   if (condition.dtype !== 'bool' || t.dtype !== e.dtype || (t.dtype !== 'float32' && t.dtype !== 'int32')) return undefined;
   const same = (s: number[]): boolean => s.length === t.shape.length && s.every((d, i) => d === t.shape[i]);
   if (!same(condition.shape) || !same(e.shape)) return undefined; // the cpu kernel's row-select form
-  const n = sizeOf(t.shape);
+  const n = util.sizeFromShape(t.shape);
   const out = t.dtype === 'float32' ? allocF32(backend, n) : new Int32Array(n);
   if (n > 0) {
     addon.select(valuesOf(backend, condition) as Uint8Array, valuesOf(backend, t) as Any32, valuesOf(backend, e) as Any32, out);
@@ -103,7 +104,7 @@ function tile({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): Tenso
   const reps = attrs['reps'] as number[];
   if (reps.length !== x.shape.length || x.shape.length === 0) return undefined;
   const outShape = x.shape.map((d, i) => d * reps[i]!);
-  const n = sizeOf(outShape);
+  const n = util.sizeFromShape(outShape);
   let out: Float32Array | Int32Array | Uint8Array;
   if (x.dtype === 'float32') out = allocF32(backend, n);
   else if (x.dtype === 'int32') out = new Int32Array(n);
@@ -118,7 +119,7 @@ function tile({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): Tenso
 
 /** `Fill`, `ZerosLike`, `OnesLike` of float32 (big masks and gradient seeds), threaded and from the pool. */
 function filled(shape: number[], value: number, backend: KernelArgs['backend'], addon: NativeAddon): TensorInfo {
-  const n = sizeOf(shape);
+  const n = util.sizeFromShape(shape);
   const out = value === 0 ? allocF32Zeroed(backend, n) : allocF32(backend, n);
   if (value !== 0 && n > 0) addon.fill(out, value);
   return output(backend, [...shape], 'float32', out);

@@ -2,9 +2,9 @@
  * Data movement: `Transpose`, `GatherV2` (embedding look-up) and its scatter-add gradients
  * (`UnsortedSegmentSum`, and `ScatterNd` with one index column: rows of `updates` summed into a zero tensor).
  */
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { Any32, NativeAddon } from './addon.js';
-import { allocF32, allocF32Zeroed, f32, isF32, output, sizeOf, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, allocF32Zeroed, f32, isF32, output, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
 
 /** Transposes a 4-byte array; size-1 dims dropped and axes that stay adjacent merged first. */
 export function transposeValues(
@@ -50,10 +50,10 @@ function gatherV2({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): T
   const rawAxis = (attrs['axis'] as number | undefined) ?? 0;
   const axis = rawAxis < 0 ? rawAxis + x.shape.length : rawAxis;
   if (axis < 0 || axis >= x.shape.length) return undefined;
-  const outer = sizeOf(x.shape.slice(0, axis)), inner = sizeOf(x.shape.slice(axis + 1));
+  const outer = util.sizeFromShape(x.shape.slice(0, axis)), inner = util.sizeFromShape(x.shape.slice(axis + 1));
   const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
   const xs = valuesOf(backend, x) as Any32;
-  const out = xs instanceof Float32Array ? allocF32(backend, sizeOf(outShape)) : new Int32Array(sizeOf(outShape));
+  const out = xs instanceof Float32Array ? allocF32(backend, util.sizeFromShape(outShape)) : new Int32Array(util.sizeFromShape(outShape));
   const bad = addon.gather(xs, valuesOf(backend, indices) as Int32Array, out, outer, x.shape[axis]!, inner);
   if (bad >= 0) return undefined; // the cpu kernel throws its "index not in [0, N-1]" error
   return output(backend, outShape, x.dtype, out);
@@ -66,9 +66,9 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs, addon: Nativ
   const idRank = segmentIds.shape.length;
   if (idRank > x.shape.length || segmentIds.shape.some((d, i) => d !== x.shape[i])) return undefined;
   const rowShape = x.shape.slice(idRank);
-  const out = allocF32Zeroed(backend, numSegments * sizeOf(rowShape));
+  const out = allocF32Zeroed(backend, numSegments * util.sizeFromShape(rowShape));
   if (out.length > 0) {
-    addon.segmentSum(f32(backend, x), valuesOf(backend, segmentIds) as Int32Array, out, sizeOf(rowShape), numSegments);
+    addon.segmentSum(f32(backend, x), valuesOf(backend, segmentIds) as Int32Array, out, util.sizeFromShape(rowShape), numSegments);
   }
   return output(backend, [numSegments, ...rowShape], 'float32', out);
 }
@@ -85,8 +85,8 @@ function scatterNd({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): 
   const ids = valuesOf(backend, indices) as Int32Array;
   const v = shape[0]!;
   for (let i = 0; i < ids.length; i++) if (ids[i]! < 0 || ids[i]! >= v) return undefined; // cpu kernel reports it
-  const out = allocF32Zeroed(backend, sizeOf(shape));
-  if (out.length > 0) addon.segmentSum(f32(backend, updates), ids, out, sizeOf(rowShape), v);
+  const out = allocF32Zeroed(backend, util.sizeFromShape(shape));
+  if (out.length > 0) addon.segmentSum(f32(backend, updates), ids, out, util.sizeFromShape(rowShape), v);
   return output(backend, [...shape], 'float32', out);
 }
 

@@ -2,9 +2,9 @@
  * `BatchMatMul` and `_FusedMatMul` on BLAS sgemm: any transposes, batch dimensions broadcast like NumPy.
  * A batch of A against one shared B (a linear layer over [B, T, D]) is folded into one big gemm.
  */
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { ACTIVATION, type NativeAddon } from './addon.js';
-import { allocF32, f32, isF32, output, sizeOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, f32, isF32, output, type KernelArgs, type NativeKernel } from './kernel-util.js';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 interface Plan {
@@ -17,7 +17,7 @@ interface Plan {
 }
 
 /** Shapes → gemm plan; undefined when the shapes do not multiply (the cpu kernel then throws its own error). */
-export function planMatMul(aShape: readonly number[], bShape: readonly number[], transA: boolean, transB: boolean): Plan | undefined {
+function planMatMul(aShape: readonly number[], bShape: readonly number[], transA: boolean, transB: boolean): Plan | undefined {
   if (aShape.length < 2 || bShape.length < 2) return undefined;
   const ra = aShape.length, rb = bShape.length;
   const m = transA ? aShape[ra - 1]! : aShape[ra - 2]!;
@@ -34,7 +34,7 @@ export function planMatMul(aShape: readonly number[], bShape: readonly number[],
     if (da !== db && da !== 1 && db !== 1) return undefined;
     outOuter.push(da === 1 ? db : da);
   }
-  const batch = sizeOf(outOuter);
+  const batch = util.sizeFromShape(outOuter);
   const aIndex = new Int32Array(batch), bIndex = new Int32Array(batch);
   for (let i = 0; i < batch; i++) {
     let rem = i, ia = 0, ib = 0, sa = 1, sb = 1;
@@ -60,7 +60,7 @@ function run(
   addon: NativeAddon, a: Float32Array, b: Float32Array, p: Plan, transA: boolean, transB: boolean,
   bias: Float32Array | null, activation: number,
 ): Float32Array {
-  const c = allocF32(backend, sizeOf(p.outShape));
+  const c = allocF32(backend, util.sizeFromShape(p.outShape));
   const batch = p.aIndex.length;
   const sharedB = batch > 1 && p.bIndex.every((v) => v === 0) && p.aIndex.every((v, i) => v === i);
   if (sharedB && !transA) {
@@ -92,7 +92,7 @@ function fusedMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon)
   let biasValues: Float32Array | null = null;
   if (bias !== undefined) {
     // Natively only a bias along the last (N) axis; other broadcasts go to the cpu kernel.
-    if (!isF32(bias) || sizeOf(bias.shape) !== plan.n || (bias.shape.length > 0 && bias.shape[bias.shape.length - 1] !== plan.n)) {
+    if (!isF32(bias) || util.sizeFromShape(bias.shape) !== plan.n || (bias.shape.length > 0 && bias.shape[bias.shape.length - 1] !== plan.n)) {
       return undefined;
     }
     biasValues = f32(backend, bias);

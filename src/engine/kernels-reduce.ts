@@ -1,7 +1,7 @@
 /** Reductions (`Sum`, `Mean`, `Max`, `Min`) over any axes and `Softmax` over the last axis. */
 import { backend_util, util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { REDUCE, type NativeAddon } from './addon.js';
-import { allocF32, f32, isF32, output, sizeOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, f32, isF32, output, type KernelArgs, type NativeKernel } from './kernel-util.js';
 import { transposeValues } from './kernels-indexing.js';
 
 function reduce(op: number, axisAttr: 'axis' | 'reductionIndices') {
@@ -12,18 +12,18 @@ function reduce(op: number, axisAttr: 'axis' | 'reductionIndices') {
     const axes = [...util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape)].sort((p, q) => p - q);
     const outShape = x.shape.filter((_, d) => !axes.includes(d));
     const first = axes[0] ?? 0, last = axes[axes.length - 1] ?? -1;
-    const red = sizeOf(x.shape.slice(first, last + 1));
+    const red = util.sizeFromShape(x.shape.slice(first, last + 1));
     if (red === 0 && op !== REDUCE.Sum) return undefined; // max/mean of nothing: the cpu kernel's answer
-    const out = allocF32(backend, sizeOf(outShape));
+    const out = allocF32(backend, util.sizeFromShape(outShape));
     if (axes.length === 0) {
       out.set(f32(backend, x));
     } else if (last - first + 1 === axes.length) {
       // One contiguous block of axes (the last ones, the leading ones, or a middle run): no transpose needed.
-      if (out.length > 0) addon.reduceMiddle(op, f32(backend, x), out, sizeOf(x.shape.slice(0, first)), red, sizeOf(x.shape.slice(last + 1)));
+      if (out.length > 0) addon.reduceMiddle(op, f32(backend, x), out, util.sizeFromShape(x.shape.slice(0, first)), red, util.sizeFromShape(x.shape.slice(last + 1)));
     } else {
       const perm = backend_util.getAxesPermutation(axes, rank)!;
       const moved = transposeValues(addon, f32(backend, x), x.shape, perm) as Float32Array; // reduced axes last
-      const reduceSize = sizeOf(axes.map((d) => x.shape[d]!));
+      const reduceSize = util.sizeFromShape(axes.map((d) => x.shape[d]!));
       if (out.length > 0) addon.reduce(op, moved, out, out.length, reduceSize);
     }
     const keepDims = attrs['keepDims'] === true;
@@ -38,7 +38,7 @@ function softmax({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): Te
   const dim = attrs['dim'] as number;
   if (dim !== -1 && dim !== rank - 1) return undefined;
   const inner = logits.shape[rank - 1]!;
-  const out = allocF32(backend, sizeOf(logits.shape));
+  const out = allocF32(backend, util.sizeFromShape(logits.shape));
   if (out.length > 0) addon.softmax(f32(backend, logits), out, out.length / inner, inner);
   return output(backend, [...logits.shape], 'float32', out);
 }

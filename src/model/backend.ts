@@ -5,6 +5,7 @@
  * these that works.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerNativeBackend } from '../engine/index.js';
 import { firstLine, QaFtError } from '../errors.js';
 import type { BackendName } from './types.js';
 import { registerGradients } from './gradients.js';
@@ -102,19 +103,9 @@ async function tryTensorflow(): Promise<Attempt> {
   return activate('tensorflow');
 }
 
-interface NativeEngine {
-  registerNativeBackend(options: { threads?: number }): Promise<{ ok: true } | { ok: false; reason: string }>;
-}
-
+/** The addon may be missing (not built, no OpenBLAS): `registerNativeBackend` then says why and how to build it. */
 async function tryNative(options: BackendOptions): Promise<Attempt> {
-  let engine: NativeEngine;
-  try {
-    engine = (await importOptional('../engine/index.js')) as NativeEngine;
-  } catch (e) {
-    return { ok: false, reason: `the native engine is not part of this build (${firstLine(e)})` };
-  }
-  if (typeof engine.registerNativeBackend !== 'function') return { ok: false, reason: 'the native engine exports no registerNativeBackend' };
-  const r = await engine.registerNativeBackend(options.threads === undefined ? {} : { threads: options.threads });
+  const r = await registerNativeBackend(options.threads === undefined ? {} : { threads: options.threads });
   if (!r.ok) return { ok: false, reason: r.reason };
   return activate('native');
 }
@@ -131,8 +122,7 @@ async function activate(name: string): Promise<Attempt> {
   }
 }
 
-/** `import()` of a module that may be absent; the specifier is a variable so TypeScript does not resolve it. */
+/** `import()` of a package that may be absent; the specifier is a variable so TypeScript does not resolve it. */
 async function importOptional(specifier: string): Promise<unknown> {
-  const url = specifier.startsWith('.') ? new URL(specifier, import.meta.url).href : specifier;
-  return (await import(url)) as unknown;
+  return (await import(specifier)) as unknown;
 }

@@ -16,8 +16,9 @@
  * bit-identical to it; gradients are the textbook formulas (checked against PyTorch by the parity tests).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeDropoutBackward, nativeDropoutForward } from '../engine/dropout.js';
-import { matMul } from './gradients.js';
+import { nativeDropoutBackward, nativeDropoutForward } from '../engine/ops.js';
+import { replace } from '../util/tensor-chain.js';
+import { matMul, unbroadcast } from './gradients.js';
 import { dropoutMask } from './random.js';
 
 type Args = (tf.Tensor | tf.GradSaveFunc)[];
@@ -29,15 +30,10 @@ function backward(dy: tf.Tensor, saved: readonly tf.Tensor[], body: () => tf.Ten
   return grads;
 }
 
-/** `dy` summed down to `shape` (the shape of an input that was broadcast to dy's shape); always a new tensor. */
-function unbroadcast(dy: tf.Tensor, shape: number[]): tf.Tensor {
-  const axes = tf.backend_util.getReductionAxes(shape, dy.shape);
-  return axes.length > 0 ? tf.reshape(tf.sum(dy, axes), shape) : tf.clone(dy);
-}
-
 /**
- * Inverted dropout's output and mask: on `native` one threaded kernel and a 1-byte mask; elsewhere the seeded JS
- * mask of `dropoutMask` (float32 multipliers, 0 or 1/(1 − rate)). Both are pure functions of (seed, index).
+ * Inverted dropout's output and mask: the engine's dropout kernel and its 1-byte mask where the backend has one
+ * (`native`); elsewhere the seeded JS mask of `dropoutMask` (float32 multipliers, 0 or 1/(1 − rate)). Both are pure
+ * functions of (seed, index), but not the same random stream.
  */
 function dropoutForward(x: tf.Tensor, rate: number, seed: number): { y: tf.Tensor; mask: tf.Tensor } {
   const native = nativeDropoutForward(x, rate, seed);
@@ -146,13 +142,6 @@ export function addLayerNorm(x: tf.Tensor3D, r: tf.Tensor | null, w: tf.Tensor1D
   return (r === null ? f(x, w, b) : f(x, r, w, b)) as tf.Tensor3D;
 }
 
-/** `f(t)`, then frees `t`: a chain of element-wise steps that keeps one temporary alive. */
-function then(t: tf.Tensor, f: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
-  const next = f(t);
-  t.dispose();
-  return next;
-}
-
 /** GELU, erf form (x/2·(1 + erf(x/√2))); saves x. */
 export function gelu<T extends tf.Tensor>(x: T): T {
   const f = tf.customGrad((...args: Args) => {
@@ -160,19 +149,19 @@ export function gelu<T extends tf.Tensor>(x: T): T {
     save([xi]);
     // x·(Φ(x)) with Φ(x) = (1 + erf(x/√2))·0.5, one [B, T, F] temporary alive at a time (the halving is exact,
     // so this equals (x·0.5)·(1 + erf(x/√2)) bit for bit)
-    const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(then, tf.div(xi, Math.SQRT2));
+    const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(replace, tf.div(xi, Math.SQRT2));
     return {
-      value: then(cdf, (c) => tf.mul(xi, c)), // x's shape
+      value: replace(cdf, (c) => tf.mul(xi, c)), // x's shape
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         backward(dy, saved, () => {
           // dy · (Φ(x) + x·φ(x)), Φ(x) = (1 + erf(x/√2))/2, φ(x) = exp(−x²/2)/√(2π); each temporary freed once used
           const sx = saved[0]!;
           const pdf = [(t: tf.Tensor) => tf.mul(t, -0.5), tf.exp, (t: tf.Tensor) => tf.mul(t, 1 / Math.sqrt(2 * Math.PI)), (t: tf.Tensor) => tf.mul(sx, t)]
-            .reduce(then, tf.square(sx)); // x·φ(x)
-          const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(then, tf.div(sx, Math.SQRT2)); // Φ(x)
+            .reduce(replace, tf.square(sx)); // x·φ(x)
+          const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(replace, tf.div(sx, Math.SQRT2)); // Φ(x)
           const sum = tf.add(cdf, pdf);
           tf.dispose([cdf, pdf]);
-          const d = then(sum, (t) => tf.mul(dy, t));
+          const d = replace(sum, (t) => tf.mul(dy, t));
           return [d];
         }),
     };

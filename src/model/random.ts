@@ -5,20 +5,30 @@
  * per layer per step. xoshiro128** (with Box–Muller for normals) does the same work in a fraction of the time.
  */
 
+/**
+ * splitmix32: output `key` of the stream that starts at `seed` (the counter moves by the golden ratio 0x9e3779b9,
+ * then two xor-shift-multiply rounds mix it), a well-mixed 32-bit seed. A string key is folded in one UTF-16 unit
+ * at a time. The model's and the trainer's derived seeds all come from here: xoshiro's state, each parameter's
+ * init seed, each micro-batch's dropout seed. native/kernels.cc `SplitMix64` is its 64-bit twin, mixing inside the dropout kernel.
+ */
+export function mixSeed(seed: number, key: number | string): number {
+  if (typeof key === 'string') {
+    let h = seed >>> 0;
+    for (let i = 0; i < key.length; i++) h = mixSeed(h, key.charCodeAt(i));
+    return h;
+  }
+  let z = ((seed >>> 0) + Math.imul(key + 1, 0x9e3779b9)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+  z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+  return (z ^ (z >>> 15)) >>> 0;
+}
+
 /** A uniform generator on [0, 1) with 2^-32 resolution: xoshiro128** seeded through splitmix32. */
-export function uniformGenerator(seed: number): () => number {
-  let x = seed >>> 0;
-  const splitmix = (): number => {
-    x = (x + 0x9e3779b9) >>> 0;
-    let z = x;
-    z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
-    z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
-    return (z ^ (z >>> 15)) >>> 0;
-  };
-  let a = splitmix();
-  let b = splitmix();
-  let c = splitmix();
-  let d = splitmix();
+function uniformGenerator(seed: number): () => number {
+  let a = mixSeed(seed, 0);
+  let b = mixSeed(seed, 1);
+  let c = mixSeed(seed, 2);
+  let d = mixSeed(seed, 3);
   return (): number => {
     const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
     const t = b << 9;

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import type { DistilBertConfig } from './config.js';
-import { normalSample } from './random.js';
+import { mixSeed, normalSample } from './random.js';
 import { SafetensorsFile } from './safetensors.js';
 
 /** Every trainable parameter with its shape, in module order. torch.nn.Linear weights are [out, in]. */
@@ -35,13 +35,17 @@ export function parameterShapes(c: DistilBertConfig): Map<string, number[]> {
   return shapes;
 }
 
-export const QA_HEAD = ['qa_outputs.weight', 'qa_outputs.bias'] as const;
+const QA_HEAD = ['qa_outputs.weight', 'qa_outputs.bias'] as const;
 
 /** Tensors of other DistilBERT heads (MLM, classification) and buffers that a QA model does not use. */
 const OTHER_HEADS = /^(vocab_transform|vocab_layer_norm|vocab_projector|pre_classifier|classifier)\.|position_ids$/;
 
-function isNorm(name: string): boolean {
-  return name.includes('LayerNorm') || name.includes('layer_norm');
+/**
+ * Whether a parameter belongs to a LayerNorm (`…LayerNorm.weight`, `…sa_layer_norm.bias`): initialised to 1 and 0,
+ * never weight-decayed (train/adamw.ts `isDecayed`).
+ */
+export function isLayerNorm(name: string): boolean {
+  return /layernorm|layer_norm/i.test(name);
 }
 
 /**
@@ -49,9 +53,9 @@ function isNorm(name: string): boolean {
  * the padding row of the word embeddings 0. `seed` makes it reproducible.
  */
 export function initialTensor(c: DistilBertConfig, name: string, shape: number[], seed: number): tf.Tensor {
-  if (isNorm(name)) return name.endsWith('.weight') ? tf.ones(shape) : tf.zeros(shape);
+  if (isLayerNorm(name)) return name.endsWith('.weight') ? tf.ones(shape) : tf.zeros(shape);
   if (name.endsWith('.bias')) return tf.zeros(shape);
-  const values = normalSample(shape.reduce((a, b) => a * b, 1), c.initializerRange, seed);
+  const values = normalSample(tf.util.sizeFromShape(shape), c.initializerRange, seed);
   if (name === 'distilbert.embeddings.word_embeddings.weight') {
     values.fill(0, c.padTokenId * c.dim, (c.padTokenId + 1) * c.dim); // the padding row, exactly +0
   }
@@ -60,9 +64,7 @@ export function initialTensor(c: DistilBertConfig, name: string, shape: number[]
 
 /** Each name gets its own seed derived from `seed`, so adding a layer does not change the others. */
 export function seedFor(seed: number, name: string): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
-  return h;
+  return mixSeed(seed, name);
 }
 
 export interface LoadedWeights {

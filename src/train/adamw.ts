@@ -9,13 +9,13 @@
  *   p ← p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)
  *
  * State (m, v) is keyed by the parameter's Hugging Face name and created on the first update, like torch.
- * Memory: each line above is computed and assigned before the next starts and intermediates are disposed at
- * once, so the update holds at most three temporaries of one parameter's size at a time. On the `native`
- * backend the engine's fused in-place kernel does the same update in one pass with no temporary at all.
+ * Each parameter's update is one call of the engine's `adamwUpdate` op: a fused in-place kernel on `native`
+ * (no temporary), TF.js ops with at most three temporaries of the parameter's size elsewhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { adamwUpdate } from '../engine/ops.js';
 import { QaFtError } from '../errors.js';
-import { nativeAdamWUpdate } from '../engine/index.js';
+import { isLayerNorm } from '../model/weights.js';
 
 export interface AdamWOptions {
   readonly weightDecay: number;
@@ -27,8 +27,7 @@ export interface AdamWOptions {
 /** HF Trainer's rule (nanoGPT's too): decay only ≥2-D weights; never biases or LayerNorm parameters. */
 export function isDecayed(name: string, shape: readonly number[]): boolean {
   if (shape.length < 2) return false;
-  if (name.endsWith('bias')) return false;
-  return !/layernorm|layer_norm/i.test(name);
+  return !name.endsWith('bias') && !isLayerNorm(name);
 }
 
 export interface DecaySummary {
@@ -45,45 +44,6 @@ export function decaySummary(params: ReadonlyMap<string, tf.Variable>): DecaySum
     group.parameters += p.size;
   }
   return { decayed, notDecayed };
-}
-
-/** One AdamW update on plain arrays, in float64 — the reference the TF.js version is checked against. */
-export function adamwReference(
-  state: { param: readonly number[]; m: readonly number[]; v: readonly number[] },
-  grad: readonly number[],
-  hyper: { lr: number; weightDecay: number; step: number; beta1?: number; beta2?: number; eps?: number },
-): { param: number[]; m: number[]; v: number[] } {
-  const { lr, weightDecay, step, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } = hyper;
-  const bc1 = 1 - beta1 ** step;
-  const bc2Sqrt = Math.sqrt(1 - beta2 ** step);
-  const param: number[] = [];
-  const m: number[] = [];
-  const v: number[] = [];
-  state.param.forEach((p0, i) => {
-    const g = grad[i] ?? 0;
-    const mi = beta1 * (state.m[i] ?? 0) + (1 - beta1) * g;
-    const vi = beta2 * (state.v[i] ?? 0) + (1 - beta2) * g * g;
-    const decayed = p0 * (1 - lr * weightDecay);
-    param.push(decayed - (lr / bc1) * (mi / (Math.sqrt(vi) / bc2Sqrt + eps)));
-    m.push(mi);
-    v.push(vi);
-  });
-  return { param, m, v };
-}
-
-/** Sets a variable to `fn()` (inside tidy, so scalar operands are freed); no-op without `fn`. */
-function assign(target: tf.Variable, fn: (() => tf.Tensor) | undefined): void {
-  if (fn === undefined) return;
-  const next = tf.tidy(fn);
-  target.assign(next);
-  next.dispose();
-}
-
-/** `fn(t)` (inside tidy), disposing `t`: a chain of element-wise steps that keeps one intermediate alive. */
-function replace(t: tf.Tensor, fn: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
-  const out = tf.tidy(() => fn(t));
-  t.dispose();
-  return out;
 }
 
 interface Moments {
@@ -136,25 +96,12 @@ export class AdamW {
     const scale = hyper.gradScale ?? 1;
     this.stepCount += 1;
     const t = this.stepCount;
-    const stepSize = lr / (1 - this.beta1 ** t);
-    const bc2Sqrt = Math.sqrt(1 - this.beta2 ** t);
     for (const [name, p] of this.params) {
       const grad = grads.get(name);
       if (grad === undefined) continue;
       const { m, v } = this.momentsOf(name, p);
-      const decay = this.weightDecay !== 0 && isDecayed(name, p.shape);
-      const hyper = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: decay ? this.weightDecay : 0, step: t, gradScale: scale };
-      if (nativeAdamWUpdate(p, grad, m, v, hyper)) continue;
-      // The clipping coefficient s is folded into the scalar factors ((1−β1)·s, (1−β2)·s²), so the scaled
-      // gradient is never materialised. Each line holds at most three temporaries of p's size, freed at once.
-      assign(p, decay ? () => tf.mul(p, 1 - lr * this.weightDecay) : undefined);
-      assign(m, () => tf.add(tf.mul(m, this.beta1), tf.mul(grad, (1 - this.beta1) * scale)));
-      assign(v, () => tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(grad), (1 - this.beta2) * scale * scale)));
-      let x = tf.tidy(() => tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps)); // √v̂ + ε
-      x = replace(x, (denom) => tf.div(m, denom)); // m / (√v̂ + ε)
-      x = replace(x, (ratio) => tf.sub(p, tf.mul(ratio, stepSize))); // p − lr/(1−β1^t) · ratio
-      p.assign(x);
-      x.dispose();
+      const weightDecay = isDecayed(name, p.shape) ? this.weightDecay : 0;
+      adamwUpdate(p, grad, m, v, { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay, step: t, gradScale: scale });
     }
   }
 

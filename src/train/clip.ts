@@ -5,7 +5,7 @@
  * clipping costs no full-size temporary per parameter.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeSumOfSquares } from '../engine/index.js';
+import { sumOfSquares } from '../engine/ops.js';
 
 /** torch's `clip_grad_norm_` adds this to the norm before dividing. */
 const CLIP_EPS = 1e-6;
@@ -19,16 +19,7 @@ export function clipCoefficient(totalNorm: number, maxNorm: number): number {
 
 /** The L2 norm of all gradients taken as one vector (float32 on the backend, as torch computes it). */
 export async function globalNorm(grads: Iterable<tf.Tensor>): Promise<number> {
-  const list = [...grads];
-  // native backend: one threaded pass per tensor, no temporaries
-  const native = list.map((g) => nativeSumOfSquares(g));
-  if (native.every((x) => x !== undefined)) return Math.sqrt(native.reduce((a, b) => a + b, 0));
-  const norm = tf.tidy(() => {
-    const squares: tf.Scalar[] = [];
-    for (const g of list) squares.push(tf.sum(tf.square(g))); // [] each
-    if (squares.length === 0) return tf.scalar(0);
-    return tf.sqrt(tf.addN(squares)); // []
-  });
+  const norm = tf.tidy(() => tf.sqrt(sumOfSquares([...grads]))); // []
   const [value] = await norm.data();
   norm.dispose();
   return value ?? 0;

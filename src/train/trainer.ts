@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import type { QaBatch } from '../records.js';
+import { mixSeed } from '../model/random.js';
 import type { QaModel } from '../model/types.js';
 import { AdamW, decaySummary, type AdamWState, type DecaySummary } from './adamw.js';
 import { clipCoefficient, globalNorm } from './clip.js';
@@ -66,11 +67,7 @@ export interface Trainer {
 
 /** Dropout seed of micro-batch `microStep` under base `seed`: a pure function, so resume reproduces it. */
 export function dropoutSeedFor(seed: number, microStep: number): number {
-  // 32-bit mix (splitmix-style) keeps neighbouring steps' seeds far apart
-  let h = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + microStep) | 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
+  return mixSeed(seed, microStep); // mixed, so neighbouring steps' seeds are far apart
 }
 
 export function createTrainer(model: QaModel, options: TrainerOptions): Trainer {

@@ -4,20 +4,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import { skipReason } from './compare.js';
 import { loadAddonFile } from '../../src/engine/addon.js';
 import { pooledCapacity, type NativeBackend } from '../../src/engine/backend.js';
-import { nativeAdamWUpdate, nativeSumOfSquares, nativeThreads, registerNativeBackend } from '../../src/engine/index.js';
-import { adamwReference } from '../../src/train/adamw.js';
+import { nativeThreads, registerNativeBackend } from '../../src/engine/index.js';
 
 const skip = skipReason ?? false;
 
-test('a missing addon → one-line reason naming libopenblas-dev and npm run build:native', () => {
-  const r = loadAddonFile('/nonexistent/qaft_native.node');
-  assert.ok('reason' in r);
-  assert.doesNotMatch(r.reason, /\n/);
-  assert.match(r.reason, /libopenblas-dev/);
-  assert.match(r.reason, /npm run build:native/);
+describe('loading the addon', () => {
+  test('a missing addon → one-line reason naming libopenblas-dev and npm run build:native', () => {
+    const r = loadAddonFile('/nonexistent/qaft_native.node');
+    assert.ok('reason' in r);
+    assert.doesNotMatch(r.reason, /\n/);
+    assert.match(r.reason, /libopenblas-dev/);
+    assert.match(r.reason, /npm run build:native/);
+  });
 });
 
-describe('the native backend', { skip }, () => {
+describe('registering the native backend', { skip }, () => {
   test('clones every cpu kernel under the name native', () => {
     const cpu = new Set(tf.getKernelsForBackend('cpu').map((k) => k.kernelName));
     const native = new Set(tf.getKernelsForBackend('native').map((k) => k.kernelName));
@@ -33,53 +34,9 @@ describe('the native backend', { skip }, () => {
     await registerNativeBackend({ threads: 2 });
     assert.equal(nativeThreads(), 2);
   });
+});
 
-  test('AdamW update in place matches the float64 reference over two steps, decay and clipping scale', async () => {
-    await tf.setBackend('native');
-    const n = 1001;
-    const p0 = Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5);
-    const grads = [1, 2].map((s) => Array.from({ length: n }, (_, i) => Math.cos(i * s) * 0.01 * s));
-    const param = tf.variable(tf.tensor(p0, [7, 143]));
-    const m = tf.variable(tf.zeros([7, 143]));
-    const v = tf.variable(tf.zeros([7, 143]));
-    let ref = { param: p0, m: new Array<number>(n).fill(0), v: new Array<number>(n).fill(0) };
-    const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
-    for (const [i, g] of grads.entries()) {
-      const scale = i === 0 ? 1 : 0.5;
-      const grad = tf.tensor(g, [7, 143]);
-      assert.equal(nativeAdamWUpdate(param, grad, m, v, { ...hyper, step: i + 1, gradScale: scale }), true);
-      grad.dispose();
-      ref = adamwReference(ref, g.map((x) => x * scale), { ...hyper, step: i + 1 });
-    }
-    for (const [got, want] of [[param, ref.param], [m, ref.m], [v, ref.v]] as const) {
-      const data = got.dataSync();
-      want.forEach((w, i) => assert.ok(Math.abs(data[i]! - w) <= 1e-6 * Math.max(Math.abs(w), 1e-3), `${i}: ${data[i]} vs ${w}`));
-    }
-    tf.dispose([param, m, v]);
-  });
-
-  test('AdamW leaves a tensor that shares the variable storage untouched', async () => {
-    await tf.setBackend('native');
-    const init = tf.tensor([1, 2, 3]);
-    const param = tf.variable(init); // shares init's storage
-    const m = tf.variable(tf.zeros([3])), v = tf.variable(tf.zeros([3]));
-    const grad = tf.tensor([0.1, 0.1, 0.1]);
-    nativeAdamWUpdate(param, grad, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
-    assert.deepEqual(Array.from(init.dataSync()), [1, 2, 3]);
-    assert.ok(Math.abs(param.dataSync()[0]! - 0.9) < 1e-6); // Adam's first step moves by lr·sign(g)
-    tf.dispose([init, param, m, v, grad]);
-  });
-
-  test('AdamW on another backend returns false and changes nothing', async () => {
-    await tf.setBackend('cpu');
-    const param = tf.variable(tf.tensor([1, 2]));
-    const m = tf.variable(tf.zeros([2])), v = tf.variable(tf.zeros([2]));
-    const grad = tf.tensor([1, 1]);
-    assert.equal(nativeAdamWUpdate(param, grad, m, v, { lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 }), false);
-    assert.deepEqual(Array.from(param.dataSync()), [1, 2]);
-    tf.dispose([param, m, v, grad]);
-  });
-
+describe('the output pool of the native backend', { skip }, () => {
   test('a released kernel output is recycled for the next output of its size', async () => {
     await tf.setBackend('native');
     const backend = tf.backend() as NativeBackend;
@@ -139,12 +96,5 @@ describe('the native backend', { skip }, () => {
     const b = tf.mul(x, 7); // would land in a's buffer if it had been pooled
     assert.equal(s.dataSync()[9], 2);
     tf.dispose([x, s, b]);
-  });
-
-  test('sum of squares: 1² + 2² + … + 100² = 338350', async () => {
-    await tf.setBackend('native');
-    const t = tf.range(1, 101, 1, 'float32');
-    assert.equal(nativeSumOfSquares(t), 338350);
-    t.dispose();
   });
 });

@@ -1,22 +1,33 @@
+/**
+ * Dropout as training runs it (src/model/ops.ts `dropout`): the engine's kernels on `native`, the seeded JS mask
+ * elsewhere.
+ */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { randomValues, skipReason } from './compare.js';
-import { nativeDropout, registerNativeBackend } from '../../src/engine/index.js';
+import { registerNativeBackend } from '../../src/engine/index.js';
+import { nativeDropoutForward } from '../../src/engine/ops.js';
 import { registerGradients } from '../../src/model/gradients.js';
 import { parseDistilBertConfig } from '../../src/model/config.js';
+import { dropout } from '../../src/model/ops.js';
 import { createRandomQaModel } from '../../src/model/qa-model.js';
+import { dropoutMask } from '../../src/model/random.js';
 
 registerGradients(); // tfjs-core's Node bundle ships no gradients (Sum, Multiply)
 
 const skip = skipReason ?? false;
 const N = 200_003;
 
-describe('native dropout', { skip }, () => {
+describe('dropout on native', { skip }, () => {
   test('zeroes about `rate` of the elements and scales the rest by 1/(1 − rate)', async () => {
     await tf.setBackend('native');
     const xs = randomValues(N, 3, 0.5, 2);
-    const y = tf.tidy(() => nativeDropout(tf.tensor(xs), 0.1, 42)!.dataSync());
+    let y: Float32Array = new Float32Array(0);
+    const info = await tf.profile(() => void (y = tf.tidy(() => dropout(tf.tensor(xs), 0.1, 42).dataSync() as Float32Array)));
+    const kernels = info.kernels.map((k) => k.name);
+    assert.equal(kernels.filter((k) => k === 'QaftDropout').length, 1, kernels.join(', ')); // no JS mask multiplied
+    assert.ok(!kernels.includes('Multiply'), kernels.join(', '));
     let dropped = 0;
     y.forEach((v, i) => {
       if (v === 0) dropped++;
@@ -28,7 +39,7 @@ describe('native dropout', { skip }, () => {
   test('the mask is a function of the seed alone, whatever the thread count', async () => {
     await tf.setBackend('native');
     const x = tf.ones([N]);
-    const mask = (seed: number): Float32Array => tf.tidy(() => nativeDropout(x, 0.5, seed)!.dataSync() as Float32Array);
+    const mask = (seed: number): Float32Array => tf.tidy(() => dropout(x, 0.5, seed).dataSync() as Float32Array);
     await registerNativeBackend({ threads: 1 });
     const one = mask(7);
     await registerNativeBackend({ threads: 2 });
@@ -44,8 +55,8 @@ describe('native dropout', { skip }, () => {
     const x = tf.tensor(randomValues(1001, 4, 0.5, 2));
     const w = tf.tensor(randomValues(1001, 5));
     const [y, g] = tf.tidy(() => {
-      const f = (t: tf.Tensor): tf.Scalar => tf.sum(tf.mul(nativeDropout(t, 0.25, 9)!, w));
-      return [nativeDropout(x, 0.25, 9)!.dataSync(), tf.grad(f)(x).dataSync()];
+      const f = (t: tf.Tensor): tf.Scalar => tf.sum(tf.mul(dropout(t, 0.25, 9), w));
+      return [dropout(x, 0.25, 9).dataSync(), tf.grad(f)(x).dataSync()];
     });
     const wv = w.dataSync();
     y!.forEach((v, i) => {
@@ -89,10 +100,14 @@ describe('native dropout', { skip }, () => {
     }
   });
 
-  test('on another backend it returns undefined (the caller uses tf.dropout)', async () => {
+});
+
+describe('dropout elsewhere', () => {
+  test('on another backend the engine has no dropout kernel (undefined) and the model multiplies by the seeded JS mask', async () => {
     await tf.setBackend('cpu');
-    const x = tf.ones([4]);
-    assert.equal(nativeDropout(x, 0.1, 1), undefined);
+    const x = tf.ones([64]);
+    assert.equal(nativeDropoutForward(x, 0.1, 1), undefined);
+    assert.deepEqual(tf.tidy(() => dropout(x, 0.5, 3).dataSync()), dropoutMask(64, 0.5, 3));
     x.dispose();
   });
 });

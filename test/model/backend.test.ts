@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeAvailable } from '../../src/engine/index.js';
 import { QaFtError } from '../../src/errors.js';
 import { selectBackend } from '../../src/model/backend.js';
 import type { BackendName } from '../../src/model/types.js';
@@ -19,6 +20,21 @@ describe('backend selection', () => {
       assert.equal(e.code, 'BACKEND_UNAVAILABLE');
       assert.match(e.message, /backend 'tensorflow' is not available: @tensorflow\/tfjs-node is not installed/);
       assert.match(e.hint ?? '', /npm install @tensorflow\/tfjs-node/);
+      return true;
+    });
+  });
+
+  test('native activates when the addon is built, else one-line BACKEND_UNAVAILABLE saying how to build it', async () => {
+    if (nativeAvailable().ok) {
+      assert.deepEqual(await selectBackend('native', { threads: 2 }), { name: 'native' });
+      assert.equal(tf.getBackend(), 'native');
+      return;
+    }
+    await assert.rejects(selectBackend('native'), (e: unknown) => {
+      assert.ok(e instanceof QaFtError);
+      assert.equal(e.code, 'BACKEND_UNAVAILABLE');
+      assert.match(e.message, /^backend 'native' is not available: .*npm run build:native/);
+      assert.ok(!e.message.includes('\n'));
       return true;
     });
   });

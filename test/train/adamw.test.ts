@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { AdamW, adamwReference, decaySummary, isDecayed } from '../../src/train/adamw.js';
+import { AdamW, decaySummary, isDecayed } from '../../src/train/adamw.js';
 import { isQaFtError } from '../../src/errors.js';
+import { adamwReference } from '../engine/adamw-reference.js';
 
 const close = (actual: number, expected: number, rel = 1e-6): void =>
   assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${actual} vs ${expected}`);

@@ -11,7 +11,7 @@ import { isQaFtError } from '../../src/errors.js';
 import type { QaModel } from '../../src/model/types.js';
 import type { QaBatch } from '../../src/records.js';
 import { createTrainer, dropoutSeedFor } from '../../src/train/trainer.js';
-import { adamwReference } from '../../src/train/adamw.js';
+import { adamwReference } from '../engine/adamw-reference.js';
 
 function quadraticModel(w0: number[]): QaModel & { seeds: (number | undefined)[] } {
   const params = new Map<string, tf.Variable>([['w.weight', tf.variable(tf.tensor2d(w0, [1, w0.length]))]]);
