@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import type { QaBatch } from '../records.js';
+import { DEFAULT_SEED } from '../defaults.js';
 import { mixSeed } from '../model/random.js';
 import type { QaModel } from '../model/types.js';
 import { AdamW, decaySummary, type AdamWState, type DecaySummary } from './adamw.js';
@@ -70,7 +71,8 @@ export function dropoutSeedFor(seed: number, microStep: number): number {
   return mixSeed(seed, microStep); // mixed, so neighbouring steps' seeds are far apart
 }
 
-export function createTrainer(model: QaModel, options: TrainerOptions): Trainer {
+/** Checks the options a trainer cannot run with, before any state is built. */
+function checkTrainerOptions(options: TrainerOptions): void {
   validateSchedule(options);
   const accumulation = options.gradientAccumulationSteps ?? 1;
   if (!(Number.isInteger(accumulation) && accumulation >= 1)) {
@@ -79,18 +81,94 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
   if (!(options.maxGradNorm >= 0)) {
     throw new QaFtError('BAD_ARGUMENT', `maxGradNorm must be >= 0, got ${options.maxGradNorm}`);
   }
-  const seed = options.seed ?? 42;
+}
+
+/**
+ * Gradient accumulation over N micro-batches: holds the running sum of grad/N and the losses (HF divides each
+ * micro-batch loss by N); `take` hands over the mean, rescaled when fewer than N came (a short last step).
+ */
+class GradientAccumulator {
+  private sum: Map<string, tf.Tensor> | undefined;
+  private count = 0;
+  private lossSum = 0;
+
+  constructor(private readonly n: number) {}
+
+  get pending(): boolean {
+    return this.sum !== undefined;
+  }
+
+  get full(): boolean {
+    return this.count === this.n;
+  }
+
+  /** Adds a micro-batch's gradients (taking them over: they are disposed here or by the taker) and loss. */
+  add(grads: Map<string, tf.Tensor>, loss: number): void {
+    this.count += 1;
+    this.lossSum += loss;
+    if (this.n === 1) {
+      this.sum = grads; // no accumulation: the gradients as they are, without a copy
+      return;
+    }
+    const sum = this.sum ?? new Map<string, tf.Tensor>();
+    for (const [name, g] of grads) {
+      const previous = sum.get(name);
+      sum.set(name, tf.tidy(() => (previous ? tf.add(previous, tf.div(g, this.n)) : tf.div(g, this.n))));
+      previous?.dispose();
+      g.dispose();
+    }
+    this.sum = sum;
+  }
+
+  /** The mean gradients (the caller disposes them) and loss of the micro-batches so far; empties the accumulator. */
+  take(): { grads: Map<string, tf.Tensor>; loss: number } | undefined {
+    const grads = this.sum;
+    if (grads === undefined) return undefined;
+    if (this.count < this.n) {
+      const factor = this.n / this.count;
+      for (const [name, g] of grads) {
+        grads.set(name, tf.mul(g, factor));
+        g.dispose();
+      }
+    }
+    const loss = this.lossSum / this.count;
+    this.sum = undefined;
+    this.count = 0;
+    this.lossSum = 0;
+    return { grads, loss };
+  }
+
+  clear(): void {
+    const taken = this.take();
+    if (taken) tf.dispose([...taken.grads.values()]);
+  }
+}
+
+/** The loss of a micro-batch as a number (disposing the tensor); a non-finite one stops training. */
+async function finiteLoss(loss: tf.Scalar, grads: Map<string, tf.Tensor>, stepNumber: number): Promise<number> {
+  let value: number;
+  try {
+    value = await loss.array();
+  } finally {
+    loss.dispose();
+  }
+  if (!Number.isFinite(value)) {
+    tf.dispose([...grads.values()]);
+    throw new QaFtError('TRAINING_DIVERGED', `loss is ${value} at optimizer step ${stepNumber}`, { hint: 'lower --lr' });
+  }
+  return value;
+}
+
+export function createTrainer(model: QaModel, options: TrainerOptions): Trainer {
+  checkTrainerOptions(options);
+  const seed = options.seed ?? DEFAULT_SEED;
   const optimizer = new AdamW(model.params, options);
-  const summary = decaySummary(model.params);
+  const accumulated = new GradientAccumulator(options.gradientAccumulationSteps ?? 1);
   let optimizerStep = 0;
   let microStep = 0;
-  /** Sum of grad/N over the pending micro-batches (only when accumulating). */
-  let pending: Map<string, tf.Tensor> | undefined;
-  let pendingCount = 0;
-  let pendingLoss = 0;
-
   const rate = (): number => learningRateAt(optimizerStep, options);
 
+  /** Clips and applies `grads` (the caller disposes them) as the next optimizer step. */
   async function update(grads: Map<string, tf.Tensor>, loss: number): Promise<StepResult> {
     const gradNorm = await globalNorm(grads.values());
     const stepNumber = optimizerStep + 1;
@@ -105,33 +183,16 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
     return { loss, gradNorm, learningRate, updated: true, optimizerStep };
   }
 
-  function clearPending(): void {
-    if (pending) tf.dispose([...pending.values()]);
-    pending = undefined;
-    pendingCount = 0;
-    pendingLoss = 0;
-  }
-
-  async function flushPending(): Promise<StepResult> {
-    const grads = pending as Map<string, tf.Tensor>;
-    const loss = pendingLoss / pendingCount;
-    if (pendingCount < accumulation) {
-      // a short final accumulation: rescale the sum of grad/N to the mean over the micro-batches seen
-      const factor = accumulation / pendingCount;
-      for (const [name, g] of grads) {
-        grads.set(name, tf.mul(g, factor));
-        g.dispose();
-      }
-    }
+  async function updateWith(step: { grads: Map<string, tf.Tensor>; loss: number }): Promise<StepResult> {
     try {
-      return await update(grads, loss);
+      return await update(step.grads, step.loss);
     } finally {
-      clearPending();
+      tf.dispose([...step.grads.values()]);
     }
   }
 
   return {
-    decaySummary: summary,
+    decaySummary: decaySummary(model.params),
     get optimizerStep() {
       return optimizerStep;
     },
@@ -140,44 +201,18 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
     },
     async step(batch) {
       const { loss, grads } = model.lossAndGradients(batch, { training: true, dropoutSeed: dropoutSeedFor(seed, microStep) });
-      let lossValue: number;
-      try {
-        lossValue = (await loss.data())[0] ?? NaN;
-      } finally {
-        loss.dispose();
-      }
-      const stepNumber = optimizerStep + 1;
-      if (!Number.isFinite(lossValue)) {
-        tf.dispose([...grads.values()]);
-        throw new QaFtError('TRAINING_DIVERGED', `loss is ${lossValue} at optimizer step ${stepNumber}`, {
-          hint: 'lower --lr',
-        });
-      }
+      const lossValue = await finiteLoss(loss, grads, optimizerStep + 1);
       microStep += 1;
-      if (accumulation === 1) {
-        try {
-          return await update(grads, lossValue);
-        } finally {
-          tf.dispose([...grads.values()]);
-        }
-      }
-      if (!pending) pending = new Map();
-      for (const [name, g] of grads) {
-        const previous = pending.get(name);
-        pending.set(name, tf.tidy(() => (previous ? tf.add(previous, tf.div(g, accumulation)) : tf.div(g, accumulation))));
-        previous?.dispose();
-        g.dispose();
-      }
-      pendingCount += 1;
-      pendingLoss += lossValue;
-      if (pendingCount === accumulation) return flushPending();
-      return { loss: lossValue, gradNorm: NaN, learningRate: rate(), updated: false, optimizerStep };
+      accumulated.add(grads, lossValue);
+      const full = accumulated.full ? accumulated.take() : undefined;
+      return full ? updateWith(full) : { loss: lossValue, gradNorm: NaN, learningRate: rate(), updated: false, optimizerStep };
     },
     async flush() {
-      return pending ? flushPending() : undefined;
+      const step = accumulated.take();
+      return step ? updateWith(step) : undefined;
     },
     async exportState() {
-      if (pending) {
+      if (accumulated.pending) {
         throw new QaFtError('INTERNAL', 'cannot save trainer state in the middle of a gradient accumulation');
       }
       return { optimizer: await optimizer.exportState(), microStep };
@@ -186,10 +221,10 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
       optimizer.importState(state.optimizer, source);
       optimizerStep = state.optimizer.step;
       microStep = state.microStep;
-      clearPending();
+      accumulated.clear();
     },
     dispose() {
-      clearPending();
+      accumulated.clear();
       optimizer.dispose();
     },
   };
