@@ -25,12 +25,14 @@ export function parseJsonlLine(text: string, line: number): AskItem {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
     throw new QaFtError('BAD_DATA', `${where}: expected a JSON object with "question" and "context"`);
   }
-  for (const field of ['question', 'context'] as const) {
-    if (typeof o[field] !== 'string') {
-      throw new QaFtError('BAD_DATA', `${where}: "${field}" must be a string, got ${o[field] === undefined ? 'nothing' : typeof o[field]}`);
-    }
-  }
-  return { question: o.question as string, context: o.context as string };
+  const { question, context } = o;
+  if (typeof question !== 'string') throw notAString(where, 'question', question);
+  if (typeof context !== 'string') throw notAString(where, 'context', context);
+  return { question, context };
+}
+
+function notAString(where: string, field: string, value: unknown): QaFtError {
+  return new QaFtError('BAD_DATA', `${where}: "${field}" must be a string, got ${value === undefined ? 'nothing' : typeof value}`);
 }
 
 /** A non-blank stdin line: what to answer, or why it cannot be answered. */
@@ -77,18 +79,23 @@ async function answerEach(
 ): Promise<(Answer[] | QaFtError)[]> {
   const { answerQuestions } = await import('../infer/answer.js');
   const results: (Answer[] | QaFtError)[] = new Array(entries.length);
-  let todo = entries.map((_, i) => i);
+  let todo = [...entries.entries()]; // [index into entries, entry]
   while (todo.length > 0) {
     try {
-      const answers = await answerQuestions(opened.model, opened.tokenizer, todo.map((i) => entries[i]!.item), options);
-      todo.forEach((i, k) => (results[i] = answers[k]!));
+      const answers = await answerQuestions(opened.model, opened.tokenizer, todo.map(([, entry]) => entry.item), options);
+      for (const [k, [i]] of todo.entries()) {
+        const answer = answers[k];
+        if (answer === undefined) throw new Error(`answerQuestions gave ${answers.length} answers for ${todo.length} items`);
+        results[i] = answer;
+      }
       break;
     } catch (e) {
       const k = failedItem(e);
-      if (k === null || k >= todo.length) throw e;
-      const bad = todo[k]!;
-      results[bad] = renamed(e as QaFtError, `stdin line ${entries[bad]!.line}: `);
-      todo = todo.filter((i) => i !== bad);
+      const failed = k === null ? undefined : todo[k];
+      if (failed === undefined) throw e;
+      const [bad, entry] = failed;
+      results[bad] = renamed(e as QaFtError, `stdin line ${entry.line}: `);
+      todo = todo.filter(([i]) => i !== bad);
     }
   }
   return results;
@@ -130,7 +137,8 @@ export async function answerStdin(stream: AsyncIterable<Uint8Array>, answering: 
         let k = 0;
         for (const entry of entries) {
           lines++;
-          const result = 'error' in entry ? entry.error : results[k++]!;
+          const result = 'error' in entry ? entry.error : results[k++];
+          if (result === undefined) throw new Error(`stdin line ${entry.line}: no result (${results.length} for ${toAnswer.length} lines)`);
           if (result instanceof QaFtError) failed++;
           answering.onResult(entry.line, result);
         }

@@ -116,9 +116,10 @@ export async function textFrom(
 }
 
 function formatText(answers: readonly Answer[]): string {
-  if (answers.length === 0) return '(no answer found)';
+  const [first, ...rest] = answers;
+  if (first === undefined) return '(no answer found)';
   const line = (a: Answer): string => `${a.answer}\t(score ${a.score.toFixed(4)})`;
-  if (answers.length === 1) return line(answers[0]!);
+  if (rest.length === 0) return line(first);
   return answers.map((a, i) => `${i + 1}. ${line(a)}`).join('\n');
 }
 

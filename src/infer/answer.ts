@@ -97,29 +97,34 @@ export async function answerQuestions(
   }
 
   checkItems(items);
-  // Every window of every item becomes one unlabelled feature; `owner[i]` is the item of feature i.
-  const features: Feature[] = [];
-  const owner: number[] = [];
-  for (let i = 0; i < items.length; i++) {
-    for (const w of await windowsOf(tokenizer, items[i]!, i, maxLength, docStride)) {
-      features.push({ exampleId: String(i), inputIds: w.inputIds, offsets: w.offsets, startPosition: 0, endPosition: 0 });
-      owner.push(i);
-    }
+  // Every window of every item becomes one unlabelled feature, item after item.
+  const itemFeatures: { item: AskItem; features: Feature[] }[] = [];
+  for (const [i, item] of items.entries()) {
+    const windows = await windowsOf(tokenizer, item, i, maxLength, docStride);
+    const features = windows.map((w): Feature => ({ exampleId: String(i), inputIds: w.inputIds, offsets: w.offsets, startPosition: 0, endPosition: 0 }));
+    itemFeatures.push({ item, features });
   }
-  const logits = await forwardFeatures(model, features, { batchSize: options.batchSize, withLabels: false, onProgress: options.onProgress });
-  const perItem: ItemWindow[][] = items.map(() => []);
-  features.forEach((f, fi) => {
-    perItem[owner[fi]!]!.push({ inputIds: f.inputIds, offsets: f.offsets, startLogits: logits.startLogits[fi]!, endLogits: logits.endLogits[fi]! });
+  const { logits } = await forwardFeatures(model, itemFeatures.flatMap((f) => f.features), {
+    batchSize: options.batchSize,
+    withLabels: false,
+    onProgress: options.onProgress,
   });
 
   const results: Answer[][] = [];
-  for (let i = 0; i < items.length; i++) {
-    const windows = perItem[i]!;
+  let from = 0; // an item's windows are the next `features.length` entries of `logits` (same order as the features)
+  for (const { item, features } of itemFeatures) {
+    const windows: ItemWindow[] = logits.slice(from, from + features.length).map(({ feature, startLogits, endLogits }) => ({
+      inputIds: feature.inputIds,
+      offsets: feature.offsets,
+      startLogits,
+      endLogits,
+    }));
+    from += features.length;
     if (strategy === 'argmax') {
       results.push([await argmaxAnswer(tokenizer, windows)]);
       continue;
     }
-    const spans = bestSpans(items[i]!.context, windows, { maxAnswerLength, nBest: Math.max(DEFAULT_N_BEST, topK) /* raised to top-k when more answers are asked for */ });
+    const spans = bestSpans(item.context, windows, { maxAnswerLength, nBest: Math.max(DEFAULT_N_BEST, topK) /* raised to top-k when more answers are asked for */ });
     // Overlapping windows can propose the same span twice; a user asking for top-k wants k different answers.
     const seen = new Set<string>();
     const answers: Answer[] = [];
@@ -141,9 +146,11 @@ export async function answerQuestions(
  * whose argmax start + end logits are highest answers.
  */
 async function argmaxAnswer(tokenizer: QaTokenizer, windows: readonly ItemWindow[]): Promise<Answer> {
-  let best = argmaxSpan(windows[0]!.inputIds, windows[0]!);
-  for (let w = 1; w < windows.length; w++) {
-    const span = argmaxSpan(windows[w]!.inputIds, windows[w]!);
+  const [first, ...rest] = windows;
+  if (first === undefined) throw new Error('no windows to answer from'); // windowsOf gives at least one
+  let best = argmaxSpan(first.inputIds, first);
+  for (const w of rest) {
+    const span = argmaxSpan(w.inputIds, w);
     if (span.score > best.score) best = span;
   }
   return { answer: await tutorialDecode(tokenizer, best.ids), score: best.probability, start: best.start, end: best.end };

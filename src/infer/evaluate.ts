@@ -70,45 +70,43 @@ export async function evaluateModel(
     maxAnswerLength: options.maxAnswerLength ?? DEFAULT_SPAN_OPTIONS.maxAnswerLength,
     nBest: options.nBest ?? DEFAULT_SPAN_OPTIONS.nBest,
   };
-  const featuresOf = new Map<string, number[]>(rows.map((r) => [r.id, []]));
+  // Each example's windows, filled after the forward pass; a feature of an unknown example fails before it.
+  const examples = rows.map((row): { row: SquadRow; windows: WindowLogits[] } => ({ row, windows: [] }));
+  const windowsOf = new Map(examples.map((e) => [e.row.id, e.windows]));
   features.forEach((f, i) => {
-    const list = featuresOf.get(f.exampleId);
-    if (!list) {
+    if (!windowsOf.has(f.exampleId)) {
       throw new QaFtError('BAD_DATA', `feature ${i} belongs to example '${f.exampleId}', which is not among the ${rows.length} rows`, {
         hint: 'evaluate features with the rows they were prepared from',
       });
     }
-    list.push(i);
   });
 
-  const { startLogits, endLogits, loss } = await forwardFeatures(model, features, {
+  const { logits, loss } = await forwardFeatures(model, features, {
     batchSize: options.batchSize,
     withLabels: true,
     onProgress: options.onProgress,
   });
+  for (const { feature, startLogits, endLogits } of logits) {
+    const windows = windowsOf.get(feature.exampleId);
+    if (windows === undefined) throw new Error(`unreachable: example '${feature.exampleId}' was checked before the forward pass`);
+    windows.push({ offsets: feature.offsets, startLogits, endLogits });
+  }
 
   const predictions: Record<string, string> = {};
   const nbest: Record<string, NBestEntry[]> = {};
-  for (const row of rows) {
-    const windows: WindowLogits[] = featuresOf.get(row.id)!.map((fi) => ({
-      offsets: features[fi]!.offsets,
-      startLogits: startLogits[fi]!,
-      endLogits: endLogits[fi]!,
-    }));
+  for (const { row, windows } of examples) {
     const spans = bestSpans(row.context, windows, spanOptions);
-    const list: NBestEntry[] =
-      spans.length === 0
-        ? [EMPTY_PLACEHOLDER]
-        : spans.map((s) => ({
-            start_logit: s.startLogit,
-            end_logit: s.endLogit,
-            text: s.text,
-            probability: s.probability,
-            start: s.start,
-            end: s.end,
-          }));
-    nbest[row.id] = list;
-    predictions[row.id] = list[0]!.text;
+    // No valid span: HF's placeholder is the whole list.
+    const [best = EMPTY_PLACEHOLDER, ...rest] = spans.map((s): NBestEntry => ({
+      start_logit: s.startLogit,
+      end_logit: s.endLogit,
+      text: s.text,
+      probability: s.probability,
+      start: s.start,
+      end: s.end,
+    }));
+    nbest[row.id] = [best, ...rest];
+    predictions[row.id] = best.text;
   }
   const metrics = squadMetrics(predictions, referencesOf(rows));
   return { evalLoss: loss, ...metrics, predictions, nbest };

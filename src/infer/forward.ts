@@ -20,9 +20,16 @@ interface ForwardOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/** One feature's logits over its own tokens (batch padding dropped), with the feature they belong to. */
 interface FeatureLogits {
-  readonly startLogits: Float32Array[]; // per feature [T_f]
-  readonly endLogits: Float32Array[]; // per feature [T_f]
+  readonly feature: Feature;
+  readonly startLogits: Float32Array; // [T_f]
+  readonly endLogits: Float32Array; // [T_f]
+}
+
+interface ForwardResult {
+  /** One entry per feature, in the order of the features given. */
+  readonly logits: FeatureLogits[];
   /**
    * Mean loss over all features, each batch's mean loss weighted by its size (HF Trainer's `eval_loss`: per-batch
    * losses repeated batch-size times, then averaged). NaN without labels, or when the model reports no loss.
@@ -30,30 +37,41 @@ interface FeatureLogits {
   readonly loss: number;
 }
 
-export async function forwardFeatures(model: QaModel, features: readonly Feature[], options: ForwardOptions): Promise<FeatureLogits> {
+export async function forwardFeatures(model: QaModel, features: readonly Feature[], options: ForwardOptions): Promise<ForwardResult> {
   const batches = makeBatches(features, {
     batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
     shuffle: false,
     padTokenId: model.config.padTokenId,
     withLabels: options.withLabels,
   });
-  const startLogits: Float32Array[] = new Array(features.length);
-  const endLogits: Float32Array[] = new Array(features.length);
+  const logits: (FeatureLogits | undefined)[] = features.map(() => undefined); // filled by feature index, batch by batch
   let lossSum = 0;
   let lossCount = 0;
   options.onProgress?.(0, batches.length);
-  for (let b = 0; b < batches.length; b++) {
-    const { batch, featureIndices } = batches[b]!;
+  for (const [b, { batch, featureIndices }] of batches.entries()) {
     const out = await model.forward(batch, { training: false });
     if (out.loss === undefined) lossSum = NaN;
     else lossSum += out.loss * featureIndices.length;
     lossCount += featureIndices.length;
-    featureIndices.forEach((fi, row) => {
-      const n = features[fi]!.inputIds.length;
-      startLogits[fi] = Float32Array.from(out.startLogits[row]!.slice(0, n)); // [T_f]
-      endLogits[fi] = Float32Array.from(out.endLogits[row]!.slice(0, n)); // [T_f]
-    });
+    for (const [row, fi] of featureIndices.entries()) {
+      const feature = features[fi];
+      const start = out.startLogits[row]; // [T]
+      const end = out.endLogits[row]; // [T]
+      if (feature === undefined || start === undefined || end === undefined) {
+        throw new Error(
+          `batch ${b} row ${row} (feature ${fi} of ${features.length}): the model returned ${out.startLogits.length}/${out.endLogits.length} start/end rows for ${featureIndices.length} features`,
+        );
+      }
+      const n = feature.inputIds.length;
+      logits[fi] = { feature, startLogits: Float32Array.from(start.slice(0, n)), endLogits: Float32Array.from(end.slice(0, n)) }; // [T_f]
+    }
     options.onProgress?.(b + 1, batches.length);
   }
-  return { startLogits, endLogits, loss: lossCount > 0 ? lossSum / lossCount : NaN };
+  return {
+    logits: logits.map((l, fi) => {
+      if (l === undefined) throw new Error(`feature ${fi} of ${features.length} was in no batch`);
+      return l;
+    }),
+    loss: lossCount > 0 ? lossSum / lossCount : NaN,
+  };
 }

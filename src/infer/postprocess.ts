@@ -53,14 +53,36 @@ interface SpanCandidate {
   readonly endToken: number;
 }
 
+/** `values[i]`; the callers check that a window has a logit per token first, so a miss is a bug and throws. */
+function logitAt(values: ArrayLike<number>, i: number): number {
+  const v = values[i];
+  if (v === undefined) throw new RangeError(`logit ${i} is past the end of ${values.length} logits`);
+  return v;
+}
+
+/** A token index with its logit. */
+interface Ranked {
+  readonly index: number;
+  readonly value: number;
+}
+
 /**
- * Indices of the `k` largest values of `values[0..length)`, largest first; ties keep the lower index first
- * (numpy's argsort is not stable, so HF's order among exact ties is unspecified anyway).
+ * The `k` largest values of `values[0..length)` with their indices, largest first; ties keep the lower index first
+ * (numpy's argsort is not stable, so HF's order among exact ties is unspecified anyway). One pass keeping a sorted
+ * list of at most k: the same result as sorting all indices and taking k, without sorting the whole window.
  */
-function topIndices(values: ArrayLike<number>, length: number, k: number): number[] {
-  const idx = Array.from({ length }, (_, i) => i);
-  idx.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
-  return idx.slice(0, k);
+function topIndices(values: ArrayLike<number>, length: number, k: number): Ranked[] {
+  const top: Ranked[] = [];
+  for (let index = 0; index < length; index++) {
+    const value = logitAt(values, index);
+    const last = top.at(-1);
+    if (last !== undefined && top.length >= k && !(value > last.value)) continue; // not above the k-th (an equal one came first)
+    const at = top.findIndex((t) => t.value < value); // after every equal value: ties stay in index order
+    if (at === -1) top.push({ index, value });
+    else top.splice(at, 0, { index, value });
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
 
 /**
@@ -78,10 +100,10 @@ export function bestSpans(context: string, windows: readonly WindowLogits[], opt
     }
     const starts = topIndices(w.startLogits, n, options.nBest);
     const ends = topIndices(w.endLogits, n, options.nBest);
-    for (const s of starts) {
+    for (const { index: s, value: startLogit } of starts) {
       const so = w.offsets[s];
       if (!so) continue; // not a context token
-      for (const e of ends) {
+      for (const { index: e, value: endLogit } of ends) {
         const eo = w.offsets[e];
         if (!eo) continue;
         if (e < s || e - s + 1 > options.maxAnswerLength) continue;
@@ -90,19 +112,17 @@ export function bestSpans(context: string, windows: readonly WindowLogits[], opt
         // Offsets come from the tokenizer and are always inside the context; guard so a bad caller cannot leak
         // text from outside it.
         if (start < 0 || end > contextLength || end < start) continue;
-        const startLogit = w.startLogits[s] as number;
-        const endLogit = w.endLogits[e] as number;
         prelim.push({ start, end, startLogit, endLogit, score: startLogit + endLogit, window, startToken: s, endToken: e });
       }
     }
   });
   // Array.prototype.sort is stable, like Python's sorted(..., reverse=True).
   const top = prelim.sort((a, b) => b.score - a.score).slice(0, options.nBest);
-  if (top.length === 0) return [];
-  const maxScore = top[0]!.score;
-  const exps = top.map((p) => Math.exp(p.score - maxScore));
-  const total = exps.reduce((a, b) => a + b, 0);
-  return top.map((p, i) => ({ ...p, text: codePointSlice(context, p.start, p.end), probability: exps[i]! / total }));
+  const [first] = top;
+  if (first === undefined) return [];
+  const maxScore = first.score;
+  const total = top.reduce((sum, p) => sum + Math.exp(p.score - maxScore), 0);
+  return top.map((p) => ({ ...p, text: codePointSlice(context, p.start, p.end), probability: Math.exp(p.score - maxScore) / total }));
 }
 
 /** The tutorial's span: argmax start and argmax end over one window's tokens. */
@@ -120,26 +140,34 @@ interface ArgmaxSpan {
   readonly end: number | null;
 }
 
-/** First index of the maximum (torch.argmax returns the first maximal index too). */
-function argmax(values: ArrayLike<number>, length: number): number {
-  let best = 0;
-  for (let i = 1; i < length; i++) if ((values[i] as number) > (values[best] as number)) best = i;
+/** First index of the maximum, with its value (torch.argmax returns the first maximal index too). */
+function argmax(values: ArrayLike<number>, length: number): Ranked {
+  let best: Ranked = { index: 0, value: logitAt(values, 0) };
+  for (let index = 1; index < length; index++) {
+    const value = logitAt(values, index);
+    if (value > best.value) best = { index, value };
+  }
   return best;
 }
 
 function softmaxAt(values: ArrayLike<number>, length: number, at: number): number {
   let max = -Infinity;
-  for (let i = 0; i < length; i++) max = Math.max(max, values[i] as number);
+  for (let i = 0; i < length; i++) max = Math.max(max, logitAt(values, i));
   let sum = 0;
-  for (let i = 0; i < length; i++) sum += Math.exp((values[i] as number) - max);
-  return Math.exp((values[at] as number) - max) / sum;
+  for (let i = 0; i < length; i++) sum += Math.exp(logitAt(values, i) - max);
+  return Math.exp(logitAt(values, at) - max) / sum;
 }
 
 /** The tutorial's decode positions for one window: `input_ids[argmax(start) : argmax(end) + 1]`. */
 export function argmaxSpan(inputIds: readonly number[], w: WindowLogits): ArgmaxSpan {
   const n = inputIds.length;
-  const s = argmax(w.startLogits, n);
-  const e = argmax(w.endLogits, n);
+  if (w.startLogits.length < n || w.endLogits.length < n) {
+    throw new Error(`window has ${n} tokens but ${w.startLogits.length}/${w.endLogits.length} start/end logits`);
+  }
+  const start = argmax(w.startLogits, n);
+  const end = argmax(w.endLogits, n);
+  const s = start.index;
+  const e = end.index;
   const so = w.offsets[s];
   const eo = w.offsets[e];
   const inContext = so != null && eo != null && e >= s;
@@ -147,7 +175,7 @@ export function argmaxSpan(inputIds: readonly number[], w: WindowLogits): Argmax
     startToken: s,
     endToken: e,
     ids: inputIds.slice(s, e + 1),
-    score: (w.startLogits[s] as number) + (w.endLogits[e] as number),
+    score: start.value + end.value,
     probability: softmaxAt(w.startLogits, n, s) * softmaxAt(w.endLogits, n, e),
     start: inContext ? so[0] : null,
     end: inContext ? eo[1] : null,

@@ -86,13 +86,15 @@ export function squadMetrics(
       { hint: 'score predictions against the data they were made from' },
     );
   }
+  // Own entries only, so an id such as 'constructor' never reads Object.prototype.
+  const predicted = new Map(Object.entries(predictions));
   let em = 0;
   let f1 = 0;
   let count = 0;
   for (const [id, golds] of Object.entries(references)) {
     count += 1;
-    if (!Object.hasOwn(predictions, id)) continue;
-    const prediction = predictions[id] as string;
+    const prediction = predicted.get(id);
+    if (prediction === undefined) continue; // no prediction: scores 0
     em += maxOverGroundTruths(exactMatchScore, prediction, golds);
     f1 += maxOverGroundTruths(f1Score, prediction, golds);
   }
