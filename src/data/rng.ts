@@ -7,6 +7,7 @@
  * `random_interval(i)` (masked rejection sampling on 32-bit draws, which PCG64 serves half a 64-bit output at a
  * time). Checked against NumPy in test/data/rng.test.ts.
  */
+import { at } from '../util/checked-index.js';
 
 const MASK32 = 0xffffffff;
 const MASK64 = (1n << 64n) - 1n;
@@ -52,20 +53,18 @@ export function seedSequenceState(entropy: Entropy, nWords: number): number[] {
     const r = (Math.imul(MIX_MULT_L, x) - Math.imul(MIX_MULT_R, y)) >>> 0;
     return (r ^ (r >>> 16)) >>> 0;
   };
-  const pool: number[] = [];
-  for (let i = 0; i < POOL_SIZE; i++) pool.push(hashmix(i < ent.length ? (ent[i] as number) : 0));
-  for (let src = 0; src < POOL_SIZE; src++) {
-    for (let dst = 0; dst < POOL_SIZE; dst++) {
-      if (src !== dst) pool[dst] = mix(pool[dst] as number, hashmix(pool[src] as number));
-    }
+  // NumPy pads entropy shorter than the pool with zero words: 0 is the real value there, not a stand-in
+  const pool = Array.from({ length: POOL_SIZE }, (_, i) => hashmix(ent[i] ?? 0));
+  for (const [src, s] of pool.entries()) {
+    for (const [dst, d] of pool.entries()) if (src !== dst) pool[dst] = mix(d, hashmix(s));
   }
-  for (let src = POOL_SIZE; src < ent.length; src++) {
-    for (let dst = 0; dst < POOL_SIZE; dst++) pool[dst] = mix(pool[dst] as number, hashmix(ent[src] as number));
+  for (const e of ent.slice(POOL_SIZE)) {
+    for (const [dst, d] of pool.entries()) pool[dst] = mix(d, hashmix(e));
   }
   let hashB = INIT_B;
   const out: number[] = [];
   for (let i = 0; i < nWords; i++) {
-    let v = ((pool[i % POOL_SIZE] as number) ^ hashB) >>> 0;
+    let v = (at(pool, i % POOL_SIZE) ^ hashB) >>> 0;
     hashB = Math.imul(hashB, MULT_B) >>> 0;
     v = Math.imul(v, hashB) >>> 0;
     out.push((v ^ (v >>> 16)) >>> 0);
@@ -82,9 +81,9 @@ export class Pcg64 {
   constructor(seed: Entropy) {
     const w = seedSequenceState(seed, 8);
     // generate_state(4, uint64) views the 8 words as little-endian uint64s: [s_hi, s_lo, i_hi, i_lo]
-    const u64 = (lo: number, hi: number): bigint => (BigInt(hi) << 32n) | BigInt(lo);
-    const initState = (u64(w[0] as number, w[1] as number) << 64n) | u64(w[2] as number, w[3] as number);
-    const initSeq = (u64(w[4] as number, w[5] as number) << 64n) | u64(w[6] as number, w[7] as number);
+    const u64 = (k: number): bigint => (BigInt(at(w, 2 * k + 1)) << 32n) | BigInt(at(w, 2 * k));
+    const initState = (u64(0) << 64n) | u64(1);
+    const initSeq = (u64(2) << 64n) | u64(3);
     this.inc = ((initSeq << 1n) | 1n) & MASK128;
     this.state = 0n;
     this.step();
@@ -139,8 +138,8 @@ export function permutation(n: number, seed: Entropy): number[] {
   const a = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.interval(i);
-    const t = a[i] as number;
-    a[i] = a[j] as number;
+    const t = at(a, i);
+    a[i] = at(a, j);
     a[j] = t;
   }
   return a;

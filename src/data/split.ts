@@ -3,6 +3,7 @@
  * `train[-10%:](pct1_dropremainder)`) and the seeded train/test split of `Dataset.train_test_split`.
  */
 import { QaFtError } from '../errors.js';
+import { at } from '../util/checked-index.js';
 import { permutation } from './rng.js';
 
 export interface SplitSpec {
@@ -23,9 +24,8 @@ export function parseSplit(text: string): SplitSpec {
     new QaFtError('BAD_ARGUMENT', `malformed --split '${text}': ${why}`, {
       hint: "expected NAME or NAME[FROM:TO] with integers or percentages, e.g. 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]'",
     });
-  const m = SPLIT_RE.exec(text.trim());
-  if (!m) throw bad('not of the form NAME[FROM:TO]');
-  const [, name, fromS, fromPct, toS, toPct, roundingS] = m;
+  const [, name, fromS, fromPct, toS, toPct, roundingS] = SPLIT_RE.exec(text.trim()) ?? [];
+  if (name === undefined) throw bad('not of the form NAME[FROM:TO]'); // the name is the one group every match has
   // as in datasets, one `%` makes both bounds percentages (`train[10%:20]` = 10% to 20%)
   const unit = fromPct || toPct ? '%' : 'abs';
   const from = fromS === undefined ? undefined : Number(fromS);
@@ -38,7 +38,7 @@ export function parseSplit(text: string): SplitSpec {
     throw bad(`unknown rounding '${rounding}' (closest or pct1_dropremainder)`);
   }
   if (rounding !== 'closest' && unit !== '%') throw bad('a rounding applies to percentage slices only');
-  return { name: name as string, from, to, unit, rounding };
+  return { name, from, to, unit, rounding };
 }
 
 /** Python's `round()`: halves go to the even neighbour. */
@@ -80,7 +80,7 @@ export interface TrainTest<T> {
  * `np.random.default_rng(seed).permutation(n)`, train = the rest, both in permutation order.
  * `testSize` 0 keeps every row in train, in its original order.
  */
-export function trainTestSplit<T>(rows: readonly T[], options: { testSize: number; seed: number }): TrainTest<T> {
+export function trainTestSplit<T extends {} | null>(rows: readonly T[], options: { testSize: number; seed: number }): TrainTest<T> {
   const { testSize, seed } = options;
   if (!(testSize >= 0 && testSize < 1)) {
     throw new QaFtError('BAD_ARGUMENT', `test size must be in [0, 1), got ${testSize}`, {
@@ -99,7 +99,7 @@ export function trainTestSplit<T>(rows: readonly T[], options: { testSize: numbe
   }
   const perm = permutation(n, seed);
   return {
-    test: perm.slice(0, nTest).map((i) => rows[i] as T),
-    train: perm.slice(nTest).map((i) => rows[i] as T),
+    test: perm.slice(0, nTest).map((i) => at(rows, i)),
+    train: perm.slice(nTest).map((i) => at(rows, i)),
   };
 }

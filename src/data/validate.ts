@@ -74,9 +74,9 @@ export function coerceRow(raw: Record<string, unknown>, file: string, row: numbe
 export function rowProblem(r: SquadRow): { kind: 'empty' | 'answer'; detail: string } | null {
   if (pyStrip(r.context) === '') return { kind: 'empty', detail: 'context is empty' };
   if (pyStrip(r.question) === '') return { kind: 'empty', detail: 'question is empty' };
-  for (let k = 0; k < r.answers.text.length; k++) {
-    const text = r.answers.text[k] as string;
-    const start = r.answers.answer_start[k] as number;
+  for (const [k, text] of r.answers.text.entries()) {
+    const start = r.answers.answer_start[k];
+    if (start === undefined) return { kind: 'answer', detail: `answers.text[${k}] has no answers.answer_start[${k}]` };
     const end = start + codePointLength(text);
     const found = start < 0 ? '' : codePointSlice(r.context, start, end);
     if (found !== text) {

@@ -32,23 +32,25 @@ export function baseSplit(split: string): string {
 
 /** Reads a repo path as a split file of some config, or undefined when it is not a Parquet split file. */
 export function parseSplitFile(path: string): SplitFile | undefined {
-  if (!path.endsWith('.parquet')) return undefined;
-  const parts = path.split('/');
-  let dirs = parts.slice(0, -1);
-  const base = parts[parts.length - 1]!.slice(0, -'.parquet'.length);
+  const dirs = path.split('/');
+  const file = dirs.pop();
+  if (file === undefined || !file.endsWith('.parquet')) return undefined;
+  const base = file.slice(0, -'.parquet'.length);
   let split: string;
   let shard: SplitFile['shard'];
-  const sharded = /^([\w.]+?)-(\d{5})-of-(\d{5})(?:-[\w]+)?$/.exec(base);
-  if (sharded) {
-    split = sharded[1]!;
-    shard = { index: Number(sharded[2]), count: Number(sharded[3]) };
-  } else if (/^\d+$/.test(base) && dirs.length > 0) {
-    split = dirs[dirs.length - 1]!; // refs/convert/parquet: {config}/{split}/0000.parquet
-    dirs = dirs.slice(0, -1);
+  const [, shardSplit, index, count] = /^([\w.]+?)-(\d{5})-of-(\d{5})(?:-[\w]+)?$/.exec(base) ?? [];
+  const parent = dirs.at(-1);
+  if (shardSplit !== undefined && index !== undefined && count !== undefined) {
+    split = shardSplit;
+    shard = { index: Number(index), count: Number(count) };
+  } else if (/^\d+$/.test(base) && parent !== undefined) {
+    split = parent; // refs/convert/parquet: {config}/{split}/0000.parquet
+    dirs.pop();
   } else {
     split = base;
   }
-  const config = dirs.length > 0 && dirs[0] !== 'data' ? dirs[0]! : 'default';
+  const top = dirs[0];
+  const config = top !== undefined && top !== 'data' ? top : 'default';
   return { path, config, split, shard };
 }
 

@@ -10,6 +10,7 @@
  */
 import { QaFtError } from '../errors.js';
 import { permutation } from '../data/rng.js';
+import { at } from '../util/checked-index.js';
 import type { Feature, QaBatch } from '../records.js';
 
 export interface BatchOptions {
@@ -39,20 +40,26 @@ export function lengthGroupedOrder(lengths: readonly number[], batchSize: number
   const n = lengths.length;
   const megaBatchMult = Math.max(1, Math.min(Math.floor(n / (batchSize * 4)), 50));
   const megaSize = megaBatchMult * batchSize;
-  const megas: number[][] = [];
-  for (let i = 0; i < n; i += megaSize) {
+  const keyed = perm.map((i) => ({ i, length: at(lengths, i) }));
+  const megas: { i: number; length: number }[][] = [];
+  for (let from = 0; from < n; from += megaSize) {
     // Array.prototype.sort is stable, like Python's sorted(..., reverse=True)
-    megas.push(perm.slice(i, i + megaSize).sort((a, b) => (lengths[b] as number) - (lengths[a] as number)));
+    megas.push(keyed.slice(from, from + megaSize).sort((a, b) => b.length - a.length));
   }
-  if (megas.length === 0) return [];
-  let maxIdx = 0; // torch.argmax: first maximum
-  megas.forEach((m, i) => {
-    if ((lengths[m[0] as number] as number) > (lengths[(megas[maxIdx] as number[])[0] as number] as number)) maxIdx = i;
-  });
-  const first = megas[0] as number[];
-  const longest = megas[maxIdx] as number[];
-  [first[0], longest[0]] = [longest[0] as number, first[0] as number];
-  return megas.flat();
+  // the longest feature to the very front: the head of the first mega-batch whose head is longest (torch.argmax:
+  // first maximum) trades places with the head of the first mega-batch
+  const [first, ...rest] = megas;
+  const firstHead = first?.[0];
+  if (first === undefined || firstHead === undefined) return [];
+  let longest = first;
+  let longestHead = firstHead;
+  for (const m of rest) {
+    const head = m[0];
+    if (head !== undefined && head.length > longestHead.length) [longest, longestHead] = [m, head];
+  }
+  longest[0] = firstHead;
+  first[0] = longestHead;
+  return megas.flatMap((m) => m.map(({ i }) => i));
 }
 
 /** The feature order of one epoch. */
@@ -85,17 +92,18 @@ export function makeBatches(features: readonly Feature[], options: BatchOptions)
   for (let i = 0; i < order.length; i += batchSize) {
     const idx = order.slice(i, i + batchSize);
     if (idx.length < batchSize && options.dropLast) break;
-    const width = options.padToMaxLength ? (options.maxLength as number) : Math.max(...idx.map((j) => lengths[j] as number));
+    const members = idx.map((j) => at(features, j));
+    const width = options.padToMaxLength ? (options.maxLength as number) : Math.max(...members.map((f) => f.inputIds.length));
     const inputIds: number[][] = [];
     const attentionMask: number[][] = [];
-    for (const j of idx) {
-      const ids = (features[j] as Feature).inputIds;
+    for (const f of members) {
+      // not `concat`: apache-arrow sets Symbol.isConcatSpreadable, which sends every concat in the process down V8's slow path
       const row = new Array<number>(width).fill(padTokenId);
       const mask = new Array<number>(width).fill(0);
-      for (let t = 0; t < ids.length; t++) {
-        row[t] = ids[t] as number;
+      f.inputIds.forEach((id, t) => {
+        row[t] = id;
         mask[t] = 1;
-      }
+      });
       inputIds.push(row);
       attentionMask.push(mask);
     }
@@ -103,8 +111,8 @@ export function makeBatches(features: readonly Feature[], options: BatchOptions)
       ? {
           inputIds,
           attentionMask,
-          startPositions: idx.map((j) => (features[j] as Feature).startPosition),
-          endPositions: idx.map((j) => (features[j] as Feature).endPosition),
+          startPositions: members.map((f) => f.startPosition),
+          endPositions: members.map((f) => f.endPosition),
         }
       : { inputIds, attentionMask };
     out.push({ batch, featureIndices: idx });

@@ -7,13 +7,20 @@ import { Field, FixedSizeList, Int32, List, Table, Utf8, makeData, makeVector, v
 import { missingColumnError } from '../data/validate.js';
 import { QaFtError } from '../errors.js';
 import type { Feature } from '../records.js';
+import { zip } from '../util/checked-index.js';
 
 /** list<int32> column from per-row arrays, built straight from typed buffers (builders are slow at this size). */
 function int32ListVector(lists: readonly (readonly number[])[]): Vector {
+  let total = 0;
+  for (const l of lists) total += l.length;
+  const values = new Int32Array(total);
   const valueOffsets = new Int32Array(lists.length + 1);
-  for (let i = 0; i < lists.length; i++) valueOffsets[i + 1] = (valueOffsets[i] as number) + (lists[i] as number[]).length;
-  const values = new Int32Array(valueOffsets[lists.length] as number);
-  lists.forEach((l, i) => values.set(l, valueOffsets[i] as number));
+  let end = 0;
+  for (const [i, l] of lists.entries()) {
+    values.set(l, end);
+    end += l.length;
+    valueOffsets[i + 1] = end;
+  }
   const child = makeData({ type: new Int32(), length: values.length, data: values });
   const type = new List(new Field('item', new Int32(), true));
   return makeVector(makeData({ type, length: lists.length, nullCount: 0, valueOffsets, child }));
@@ -22,22 +29,31 @@ function int32ListVector(lists: readonly (readonly number[])[]): Vector {
 /** list<fixed_size_list<2, int32> (nullable)> column: per-token offsets, null outside the context. */
 function offsetsVector(features: readonly Feature[]): Vector {
   const valueOffsets = new Int32Array(features.length + 1);
-  features.forEach((f, i) => (valueOffsets[i + 1] = (valueOffsets[i] as number) + f.offsets.length));
-  const n = valueOffsets[features.length] as number;
+  let n = 0;
+  for (const [i, f] of features.entries()) {
+    n += f.offsets.length;
+    valueOffsets[i + 1] = n;
+  }
   const pairs = new Int32Array(2 * n);
   const validity = new Uint8Array(Math.ceil(n / 8));
   let k = 0;
   let nulls = 0;
+  let bits = 0; // validity bits of the byte k is in, written out when it is full and at the end
   for (const f of features) {
     for (const o of f.offsets) {
       if (o) {
         pairs[2 * k] = o[0];
         pairs[2 * k + 1] = o[1];
-        validity[k >> 3] = (validity[k >> 3] as number) | (1 << (k & 7));
+        bits |= 1 << (k & 7);
       } else nulls++;
       k++;
+      if ((k & 7) === 0) {
+        validity[(k >> 3) - 1] = bits;
+        bits = 0;
+      }
     }
   }
+  if ((k & 7) !== 0) validity[k >> 3] = bits;
   const pairType = new FixedSizeList(2, new Field('item', new Int32(), false));
   const pairData = makeData({
     type: pairType,
@@ -72,8 +88,13 @@ function readIntLists(vector: Vector, file: string, column: string): number[][] 
     }
     const values = child.values as IntValues;
     for (let i = 0; i < d.length; i++) {
-      const from = (d.valueOffsets[d.offset + i] as number) + child.offset;
-      const to = (d.valueOffsets[d.offset + i + 1] as number) + child.offset;
+      const start = d.valueOffsets[d.offset + i];
+      const end = d.valueOffsets[d.offset + i + 1];
+      if (start === undefined || end === undefined || end + child.offset > values.length) {
+        throw new QaFtError('BAD_FORMAT', `${file}: column '${column}' is damaged (its offsets run past its data)`);
+      }
+      const from = start + child.offset;
+      const to = end + child.offset;
       const row = new Array<number>(to - from);
       for (let k = from; k < to; k++) row[k - from] = Number(values[k]);
       out.push(row);
@@ -87,6 +108,7 @@ function readOffsetLists(vector: Vector, file: string): ([number, number] | null
   const out: ([number, number] | null)[][] = [];
   const bad = (t: unknown): QaFtError =>
     new QaFtError('BAD_FORMAT', `${file}: column 'offset_mapping' must be a list of [start, end] pairs (found ${t})`);
+  const damaged = (): QaFtError => new QaFtError('BAD_FORMAT', `${file}: column 'offset_mapping' is damaged (its offsets run past its data)`);
   for (const d of vector.data) {
     const pairs = d.children[0];
     const ints = pairs?.children[0];
@@ -96,15 +118,24 @@ function readOffsetLists(vector: Vector, file: string): ([number, number] | null
     const values = ints.values as IntValues;
     const validity = pairs.nullCount > 0 ? pairs.nullBitmap : undefined;
     for (let i = 0; i < d.length; i++) {
-      const from = (d.valueOffsets[d.offset + i] as number) + pairs.offset;
-      const to = (d.valueOffsets[d.offset + i + 1] as number) + pairs.offset;
+      const start = d.valueOffsets[d.offset + i];
+      const end = d.valueOffsets[d.offset + i + 1];
+      if (start === undefined || end === undefined) throw damaged();
+      const from = start + pairs.offset;
+      const to = end + pairs.offset;
       const row: ([number, number] | null)[] = new Array(to - from);
       for (let k = from; k < to; k++) {
-        if (validity && ((validity[k >> 3] as number) & (1 << (k & 7))) === 0) {
-          row[k - from] = null;
-          continue;
+        if (validity) {
+          const byte = validity[k >> 3];
+          if (byte === undefined) throw damaged();
+          if ((byte & (1 << (k & 7))) === 0) {
+            row[k - from] = null;
+            continue;
+          }
         }
-        const at = fixed ? 2 * k + ints.offset : (pairs.valueOffsets[k] as number) + ints.offset;
+        const pair = fixed ? 2 * k : pairs.valueOffsets[k];
+        if (pair === undefined) throw damaged();
+        const at = pair + ints.offset;
         row[k - from] = [Number(values[at]), Number(values[at + 1])];
       }
       out.push(row);
@@ -124,16 +155,12 @@ export function tableToFeatures(table: Table, file: string): Feature[] {
   const offsets = readOffsetLists(table.getChild('offset_mapping') as Vector, file);
   const starts = (table.getChild('start_positions') as Vector).toArray() as ArrayLike<number | bigint>;
   const ends = (table.getChild('end_positions') as Vector).toArray() as ArrayLike<number | bigint>;
-  const out: Feature[] = new Array(table.numRows);
-  for (let i = 0; i < table.numRows; i++) {
-    out[i] = {
-      exampleId: String(ids[i]),
-      inputIds: inputIds[i] as number[],
-      offsets: offsets[i] as ([number, number] | null)[],
-      startPosition: Number(starts[i]),
-      endPosition: Number(ends[i]),
-    };
-  }
-  return out;
+  return zip(inputIds, offsets).map(([rowIds, rowOffsets], i) => ({
+    exampleId: String(ids[i]),
+    inputIds: rowIds,
+    offsets: rowOffsets,
+    startPosition: Number(starts[i]),
+    endPosition: Number(ends[i]),
+  }));
 }
 

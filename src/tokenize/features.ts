@@ -6,6 +6,7 @@
  * exact, because the Rust tokenizer encodes the two sequences of a pair independently (see tokenizer.ts).
  */
 import type { SquadRow } from '../records.js';
+import { zip } from '../util/checked-index.js';
 import { codePointLength, pyStrip } from '../util/py-string.js';
 import { answerTokenLabels, type LabelRule } from './labels.js';
 import type { QaTokenizer, TextEncoding } from './tokenizer.js';
@@ -61,12 +62,14 @@ export async function prepareFeatures(
       tokenizer.encodeTexts(chunk.map((r) => pyStrip(r.question))),
       tokenizer.encodeTexts(newContexts),
     ]);
-    newContexts.forEach((c, i) => contextCache.set(c, contexts[i] as TextEncoding));
-    chunk.forEach((row, i) => {
-      const cut = cutWindows(tokenizer.pairTemplate, questions[i] as TextEncoding, contextCache.get(row.context) as TextEncoding, options);
+    for (const [c, encoding] of zip(newContexts, contexts)) contextCache.set(c, encoding);
+    for (const [row, question] of zip(chunk, questions)) {
+      const context = contextCache.get(row.context);
+      if (context === undefined) throw new RangeError(`row ${row.id}: its context was not encoded`); // a bug: all were, above
+      const cut = cutWindows(tokenizer.pairTemplate, question, context, options);
       if (!cut.ok) {
         skippedExampleIds.push(row.id);
-        return;
+        continue;
       }
       if (cut.truncated) truncated++;
       const answerText = row.answers.text[0];
@@ -79,7 +82,7 @@ export async function prepareFeatures(
         if (labels.start === 0 && labels.end === 0) unanswerable++;
         features.push({ exampleId: row.id, inputIds: w.inputIds, offsets: w.offsets, startPosition: labels.start, endPosition: labels.end });
       }
-    });
+    }
     onProgress?.(Math.min(from + CHUNK, rows.length), rows.length);
   }
   return {

@@ -110,14 +110,14 @@ export async function writePrepared(
     return manifest;
   }
   await sweepStaleTemps(outDir, (name) => files.some(([file]) => file === name));
-  const temps = files.map(([name]) => tempSibling(join(outDir, name)));
+  const staged = files.map(([name, bytes]) => ({ path: join(outDir, name), temp: tempSibling(join(outDir, name)), bytes }));
   try {
-    for (const [i, [, bytes]] of files.entries()) await writeFile(temps[i] as string, bytes);
+    for (const { temp, bytes } of staged) await writeFile(temp, bytes);
   } catch (e) {
-    for (const t of temps) await rm(t, { force: true });
+    for (const { temp } of staged) await rm(temp, { force: true });
     throw e;
   }
-  for (const [i, [name]] of files.entries()) await rename(temps[i] as string, join(outDir, name));
+  for (const { temp, path } of staged) await rename(temp, path);
   return manifest;
 }
 
@@ -208,7 +208,10 @@ async function readCheckedFile(dir: string, name: string, manifest: PreparedMani
   } catch {
     throw new QaFtError('FILE_NOT_FOUND', `${path} is missing from the prepared-data directory`, { hint: 'run `qa-ft prepare` again' });
   }
-  const expected = manifest.checksums[name] as FileChecksum;
+  const expected = manifest.checksums[name];
+  if (expected === undefined) {
+    throw new QaFtError('BAD_FORMAT', `${join(dir, MANIFEST_FILE)}: checksums.${name} is missing`, { hint: 'run `qa-ft prepare` again' });
+  }
   const actual = bytes.length === expected.bytes ? sha256(bytes) : undefined;
   if (actual !== expected.sha256) {
     const found = actual === undefined ? `${bytes.length} bytes, the manifest says ${expected.bytes}` : `sha256 ${actual.slice(0, 12)}…, the manifest says ${expected.sha256.slice(0, 12)}…`;

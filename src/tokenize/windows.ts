@@ -76,10 +76,8 @@ function makeWindow(template: PairTemplate, q: TextEncoding, c: TextEncoding, fr
   const inputIds: number[] = [...template.prefix, ...q.ids, ...template.middle];
   const contextStart = inputIds.length;
   const offsets: ([number, number] | null)[] = new Array<null>(contextStart).fill(null);
-  for (let i = from; i < to; i++) {
-    inputIds.push(c.ids[i] as number);
-    offsets.push(c.offsets[i] as [number, number]);
-  }
+  inputIds.push(...c.ids.slice(from, to)); // at most maxLength arguments
+  offsets.push(...c.offsets.slice(from, to));
   const contextEnd = inputIds.length - 1;
   for (const id of template.suffix) {
     inputIds.push(id);
@@ -100,11 +98,12 @@ export async function encodeWindows(
 ): Promise<Window[]> {
   validateWindowOptions(tokenizer.pairTemplate, options);
   const [q, c] = await tokenizer.encodeTexts([pyStrip(question), context]);
-  const result = cutWindows(tokenizer.pairTemplate, q as TextEncoding, c as TextEncoding, options);
+  if (q === undefined || c === undefined) throw new RangeError('the tokenizer returned fewer encodings than texts');
+  const result = cutWindows(tokenizer.pairTemplate, q, c, options);
   if (!result.ok) {
     throw new QaFtError(
       'BAD_ARGUMENT',
-      `the question is ${(q as TextEncoding).ids.length} tokens long: with max length ${options.maxLength}` +
+      `the question is ${q.ids.length} tokens long: with max length ${options.maxLength}` +
         `${options.docStride === undefined ? '' : ` and doc stride ${options.docStride}`} no context fits`,
       { hint: 'shorten the question or raise the max length' },
     );

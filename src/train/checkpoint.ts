@@ -171,14 +171,8 @@ export async function findResumeCheckpoint(
   run: RunIdentity,
   onSkip: (dir: string, why: string) => void,
 ): Promise<{ dir: string; state: TrainerStateFile }> {
-  const all = await listCheckpoints(outDir);
-  if (all.length === 0) {
-    throw new QaFtError('FILE_NOT_FOUND', `--resume: no complete checkpoint-epoch-N in ${outDir}`, {
-      hint: 'train without --resume to start from the beginning',
-    });
-  }
   const skipped: { dir: string; difference: QaFtError; sameData: boolean }[] = [];
-  for (const { dir } of all) {
+  for (const { dir } of await listCheckpoints(outDir)) {
     const state = await readTrainerState(dir);
     const difference = runDifference(state.run, run, dir);
     if (!difference) {
@@ -187,7 +181,12 @@ export async function findResumeCheckpoint(
     }
     skipped.push({ dir, difference, sameData: state.run.data === run.data });
   }
-  throw (skipped.find((s) => s.sameData) ?? (skipped[0] as (typeof skipped)[number])).difference;
+  const closest = skipped.find((s) => s.sameData) ?? skipped[0];
+  if (closest) throw closest.difference;
+  // none skipped and none taken: there is no checkpoint at all
+  throw new QaFtError('FILE_NOT_FOUND', `--resume: no complete checkpoint-epoch-N in ${outDir}`, {
+    hint: 'train without --resume to start from the beginning',
+  });
 }
 
 export async function readTrainerState(dir: string): Promise<TrainerStateFile> {

@@ -117,12 +117,12 @@ export async function sweepStaleTemps(dir: string, owned: (name: string) => bool
   // swaps first, so that an interrupted one is finished before its new directory could be swept as a leftover
   const oldFirst = names.sort((a, b) => Number(b.endsWith('.old')) - Number(a.endsWith('.old')));
   for (const name of oldFirst) {
-    const m = TEMP_NAME.exec(name);
-    if (!m || !owned(m[1] as string) || isAlive(Number(m[2]))) continue;
+    const [, finalName, pid, , old] = TEMP_NAME.exec(name) ?? [];
+    if (finalName === undefined || pid === undefined || !owned(finalName) || isAlive(Number(pid))) continue;
     const path = join(dir, name);
     if (!(await exists(path))) continue; // taken care of with its pair
-    if (m[4] === '.old') {
-      const target = join(dir, m[1] as string);
+    if (old === '.old') {
+      const target = join(dir, finalName);
       const fresh = path.slice(0, -'.old'.length);
       if (!(await exists(target))) await rename((await exists(fresh)) ? fresh : path, target);
     }

@@ -23,10 +23,10 @@ export interface InvalidByte {
  * nothing above U+10FFFF), or null when all of it is valid.
  */
 export function firstInvalidUtf8(bytes: Uint8Array): InvalidByte | null {
-  const n = bytes.length;
   let i = 0;
-  while (i < n) {
-    const b = bytes[i]!;
+  for (;;) {
+    const b = bytes[i];
+    if (b === undefined) return null; // past the end: all of it is valid
     if (b < 0x80) {
       i++;
       continue;
@@ -45,15 +45,14 @@ export function firstInvalidUtf8(bytes: Uint8Array): InvalidByte | null {
       if (b === 0xf4) hi = 0x8f; // above U+10FFFF
     } else return { offset: i, byte: b, reason: 'invalid start byte' };
     for (let k = 1; k <= need; k++) {
-      if (i + k >= n) return { offset: i, byte: b, reason: 'unexpected end of data' };
-      const c = bytes[i + k]!;
+      const c = bytes[i + k];
+      if (c === undefined) return { offset: i, byte: b, reason: 'unexpected end of data' };
       if (c < lo || c > hi) return { offset: i, byte: b, reason: 'invalid continuation byte' };
       lo = 0x80;
       hi = 0xbf;
     }
     i += need + 1;
   }
-  return null;
 }
 
 /** The UTF-16 byte-order mark `bytes` starts with, if any (a UTF-16 file read as UTF-8 fails at byte 0). */
@@ -68,7 +67,8 @@ const hex = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
 /** The first unpaired surrogate (or a dangling odd byte) in UTF-16LE bytes, or null. */
 function firstInvalidUtf16le(bytes: Uint8Array): { offset: number; reason: string } | null {
   const units = Math.floor(bytes.length / 2);
-  const unit = (k: number): number => bytes[2 * k]! | (bytes[2 * k + 1]! << 8);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const unit = (k: number): number => view.getUint16(2 * k, true);
   for (let k = 0; k < units; k++) {
     const u = unit(k);
     if (u >= 0xdc00 && u <= 0xdfff) return { offset: 2 * k, reason: `unpaired low surrogate 0x${u.toString(16)}` };
