@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempDir, repoRoot, runCli, type CliResult } from '../helpers/cli.js';
-import { writeTinyModelDir } from './model-dir.js';
+import { writeTinyModelDir } from '../helpers/tiny-model-dir.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let modelDir: string;

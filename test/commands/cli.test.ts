@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runCli } from './helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 
 test('unknown sub-command exits with a usage error and no stack trace', async () => {
   const r = await runCli(['no-such-command']);

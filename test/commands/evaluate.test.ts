@@ -9,7 +9,7 @@ import { nbestPathFor } from '../../src/infer/predictions-file.js';
 import { prepareFeatures } from '../../src/tokenize/features.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { makeTempDir, runCli, type CliResult } from '../helpers/cli.js';
-import { BASE_TOKENIZER_DIR, writeTinyModelDir } from '../ask/model-dir.js';
+import { BASE_TOKENIZER_DIR, writeTinyModelDir } from '../helpers/tiny-model-dir.js';
 
 const BRONCOS = 'The Denver Broncos defeated the Carolina Panthers 24–10 to earn their third Super Bowl title.';
 const TOKYO = 'Tokyo Tower (東京タワー) was completed in 1958.';
