@@ -15,6 +15,7 @@ import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-co
 import { replace } from '../util/tensor-chain.js';
 import type { NativeAddon } from './addon.js';
 import { f32, type KernelArgs } from './kernel-util.js';
+import { numberAttr, tensorInputs } from './kernel-args.js';
 
 const ADAMW = 'QaftAdamW';
 
@@ -37,9 +38,12 @@ export interface AdamWHyper {
  */
 export function adamwKernel(addon: NativeAddon, backendName: string): KernelConfig {
   const kernelFunc = ({ inputs, backend, attrs }: KernelArgs): TensorInfo[] => {
-    const { param, grad, m, v } = inputs as Record<'param' | 'grad' | 'm' | 'v', TensorInfo>;
-    const h = attrs as unknown as Required<AdamWHyper>;
-    addon.adamw(f32(backend, param), f32(backend, grad), f32(backend, m), f32(backend, v), h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.step, h.gradScale);
+    const { param, grad, m, v } = tensorInputs(inputs, ['param', 'grad', 'm', 'v'], ADAMW);
+    const h = (name: keyof AdamWHyper): number => numberAttr(attrs, name, ADAMW);
+    addon.adamw(
+      f32(backend, param), f32(backend, grad), f32(backend, m), f32(backend, v),
+      h('lr'), h('beta1'), h('beta2'), h('eps'), h('weightDecay'), h('step'), h('gradScale'),
+    );
     return [];
   };
   return { kernelName: ADAMW, backendName, kernelFunc: kernelFunc as unknown as KernelConfig['kernelFunc'] };

@@ -11,23 +11,25 @@ import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import { allocF32, allocU8, f32, output, valuesOf, type KernelArgs } from './kernel-util.js';
+import { numberAttr, tensorInputs } from './kernel-args.js';
 
 const DROPOUT = 'QaftDropout';
 const MASKED_SCALE = 'QaftMaskedScale';
 
 export function dropoutKernels(addon: NativeAddon, backendName: string): KernelConfig[] {
   const dropout = ({ inputs, backend, attrs }: KernelArgs): TensorInfo[] => {
-    const x = inputs['x'] as TensorInfo;
+    const { x } = tensorInputs(inputs, ['x'], DROPOUT);
     const n = util.sizeFromShape(x.shape);
     const out = allocF32(backend, n), mask = allocU8(backend, n);
-    const rate = attrs['rate'] as number;
-    if (n > 0) addon.dropout(f32(backend, x), out, mask, rate, attrs['seed'] as number, 1 / (1 - rate));
+    const rate = numberAttr(attrs, 'rate', DROPOUT), seed = numberAttr(attrs, 'seed', DROPOUT);
+    if (n > 0) addon.dropout(f32(backend, x), out, mask, rate, seed, 1 / (1 - rate));
     return [output(backend, [...x.shape], 'float32', out), backend.makeTensorInfo([...x.shape], 'bool', mask)];
   };
   const maskedScale = ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
-    const { x, mask } = inputs as { x: TensorInfo; mask: TensorInfo };
+    const { x, mask } = tensorInputs(inputs, ['x', 'mask'], MASKED_SCALE);
+    const scale = numberAttr(attrs, 'scale', MASKED_SCALE);
     const out = allocF32(backend, util.sizeFromShape(x.shape));
-    if (out.length > 0) addon.maskedScale(f32(backend, x), valuesOf(backend, mask) as Uint8Array, out, attrs['scale'] as number);
+    if (out.length > 0) addon.maskedScale(f32(backend, x), valuesOf(backend, mask) as Uint8Array, out, scale);
     return output(backend, [...x.shape], 'float32', out);
   };
   return [
@@ -46,7 +48,8 @@ export function nativeDropoutForward(x: tf.Tensor, rate: number, seed: number): 
   if (!(rate > 0 && rate < 1) || x.dtype !== 'float32') return undefined;
   if (tf.getKernel(DROPOUT, tf.getBackend()) === undefined) return undefined;
   const [y, mask] = tf.engine().runKernel(DROPOUT, { x }, { rate, seed }) as tf.Tensor[];
-  return { y: y!, mask: mask! };
+  if (y === undefined || mask === undefined) throw new Error(`${DROPOUT}: expected two outputs (y, mask)`);
+  return { y, mask };
 }
 
 /** dy scaled by 1 / (1 − rate) where `mask` (from `nativeDropoutForward`) kept the element, 0 elsewhere. */

@@ -6,6 +6,8 @@
 import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { BINARY, UNARY, type Any32, type NativeAddon } from './addon.js';
 import { allocF32, allocF32Zeroed, f32, isF32, output, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { numbersAttr, tensorInputs } from './kernel-args.js';
+import { zip } from '../util/checked-index.js';
 
 interface BroadcastPlan {
   outShape: number[];
@@ -18,18 +20,22 @@ interface BroadcastPlan {
 function planBroadcast(aShape: readonly number[], bShape: readonly number[]): BroadcastPlan | undefined {
   const rank = Math.max(aShape.length, bShape.length);
   const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
-  const a = pad(aShape), b = pad(bShape);
+  // Innermost dimension first, so row-major strides are running products; a stride is 0 along a dimension the
+  // operand is broadcast over. Size-1 output dims are dropped from the loop.
   const outShape: number[] = [];
-  for (let d = 0; d < rank; d++) {
-    if (a[d] !== b[d] && a[d] !== 1 && b[d] !== 1) return undefined;
-    outShape.push(a[d] === 1 ? b[d]! : a[d]!);
+  const dims: { n: number; sa: number; sb: number }[] = []; // innermost first
+  let strideA = 1, strideB = 1;
+  for (const [da, db] of zip(pad(aShape), pad(bShape)).reverse()) {
+    if (da !== db && da !== 1 && db !== 1) return undefined;
+    const n = da === 1 ? db : da;
+    outShape.push(n);
+    if (n !== 1) dims.push({ n, sa: da === 1 ? 0 : strideA, sb: db === 1 ? 0 : strideB });
+    strideA *= da;
+    strideB *= db;
   }
-  // Row-major strides (tfjs omits the last one, 1), 0 along the dimensions an operand is broadcast over.
-  const sa = [...util.computeStrides(a), 1].map((s, d) => (a[d] === 1 ? 0 : s));
-  const sb = [...util.computeStrides(b), 1].map((s, d) => (b[d] === 1 ? 0 : s));
-  // Drop size-1 dims, then merge d into d+1 when both operands are contiguous across the pair.
-  const dims: { n: number; sa: number; sb: number }[] = [];
-  for (let d = 0; d < rank; d++) if (outShape[d] !== 1) dims.push({ n: outShape[d]!, sa: sa[d]!, sb: sb[d]! });
+  outShape.reverse();
+  dims.reverse();
+  // Merge d into d+1 when both operands are contiguous across the pair.
   const merged: { n: number; sa: number; sb: number }[] = [];
   for (const dim of dims) {
     const last = merged[merged.length - 1];
@@ -50,9 +56,9 @@ function planBroadcast(aShape: readonly number[], bShape: readonly number[]): Br
   };
 }
 
-function unary(op: number) {
+function unary(name: string, op: number) {
   return ({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined => {
-    const x = inputs['x'] as TensorInfo;
+    const { x } = tensorInputs(inputs, ['x'], name);
     if (!isF32(x)) return undefined;
     const out = allocF32(backend, util.sizeFromShape(x.shape));
     addon.unary(op, f32(backend, x), out);
@@ -60,9 +66,9 @@ function unary(op: number) {
   };
 }
 
-function binary(op: number) {
+function binary(name: string, op: number) {
   return ({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined => {
-    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+    const { a, b } = tensorInputs(inputs, ['a', 'b'], name);
     if (!isF32(a, b)) return undefined;
     const plan = planBroadcast(a.shape, b.shape);
     if (plan === undefined) return undefined;
@@ -73,20 +79,21 @@ function binary(op: number) {
 }
 
 function addN({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const xs = Object.values(inputs) as TensorInfo[];
-  if (xs.length === 0 || !isF32(...xs)) return undefined;
-  const shape = xs[0]!.shape;
-  if (!xs.every((x) => x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]))) return undefined;
+  const xs = Object.values(inputs).filter((x) => x !== undefined);
+  const [first, ...rest] = xs;
+  if (first === undefined || !isF32(...xs)) return undefined;
+  const shape = first.shape;
+  if (!rest.every((x) => x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]))) return undefined;
   const size = util.sizeFromShape(shape);
   const out = allocF32(backend, size);
-  out.set(f32(backend, xs[0]!));
+  out.set(f32(backend, first));
   const flat = Float64Array.of(size), one = Float64Array.of(1);
-  for (const x of xs.slice(1)) if (size > 0) addon.binary(BINARY.Add, out, f32(backend, x), out, flat, one, one);
+  for (const x of rest) if (size > 0) addon.binary(BINARY.Add, out, f32(backend, x), out, flat, one, one);
   return output(backend, [...shape], 'float32', out);
 }
 
 function select({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const { condition, t, e } = inputs as { condition: TensorInfo; t: TensorInfo; e: TensorInfo };
+  const { condition, t, e } = tensorInputs(inputs, ['condition', 't', 'e'], 'Select');
   if (condition.dtype !== 'bool' || t.dtype !== e.dtype || (t.dtype !== 'float32' && t.dtype !== 'int32')) return undefined;
   const same = (s: number[]): boolean => s.length === t.shape.length && s.every((d, i) => d === t.shape[i]);
   if (!same(condition.shape) || !same(e.shape)) return undefined; // the cpu kernel's row-select form
@@ -100,10 +107,10 @@ function select({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo
 
 /** Tile (what `broadcastTo` runs): float32, int32 and bool. */
 function tile({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const x = inputs['x'] as TensorInfo;
-  const reps = attrs['reps'] as number[];
+  const { x } = tensorInputs(inputs, ['x'], 'Tile');
+  const reps = numbersAttr(attrs, 'reps', 'Tile');
   if (reps.length !== x.shape.length || x.shape.length === 0) return undefined;
-  const outShape = x.shape.map((d, i) => d * reps[i]!);
+  const outShape = zip(x.shape, reps).map(([d, r]) => d * r);
   const n = util.sizeFromShape(outShape);
   let out: Float32Array | Int32Array | Uint8Array;
   if (x.dtype === 'float32') out = allocF32(backend, n);
@@ -125,17 +132,26 @@ function filled(shape: number[], value: number, backend: KernelArgs['backend'], 
   return output(backend, [...shape], 'float32', out);
 }
 
+function fill({ backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
+  const value = attrs['value']; // a string for a string tensor: the cpu kernel's
+  if (attrs['dtype'] !== 'float32' || typeof value !== 'number') return undefined;
+  return filled(numbersAttr(attrs, 'shape', 'Fill'), value, backend, addon);
+}
+
+function filledLike(name: string, value: number) {
+  return ({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined => {
+    const { x } = tensorInputs(inputs, ['x'], name);
+    return isF32(x) ? filled(x.shape, value, backend, addon) : undefined;
+  };
+}
+
 export const elementwiseKernels: readonly NativeKernel[] = [
-  ...Object.entries(UNARY).map(([name, op]) => ({ name, impl: unary(op) })),
-  ...Object.entries(BINARY).map(([name, op]) => ({ name, impl: binary(op) })),
+  ...Object.entries(UNARY).map(([name, op]) => ({ name, impl: unary(name, op) })),
+  ...Object.entries(BINARY).map(([name, op]) => ({ name, impl: binary(name, op) })),
   { name: 'AddN', impl: addN },
   { name: 'Select', impl: select },
   { name: 'Tile', impl: tile },
-  {
-    name: 'Fill',
-    impl: ({ backend, attrs }, addon) =>
-      attrs['dtype'] === 'float32' && typeof attrs['value'] === 'number' ? filled(attrs['shape'] as number[], attrs['value'], backend, addon) : undefined,
-  },
-  { name: 'ZerosLike', impl: ({ inputs, backend }, addon) => (isF32(inputs['x']) ? filled(inputs['x']!.shape, 0, backend, addon) : undefined) },
-  { name: 'OnesLike', impl: ({ inputs, backend }, addon) => (isF32(inputs['x']) ? filled(inputs['x']!.shape, 1, backend, addon) : undefined) },
+  { name: 'Fill', impl: fill },
+  { name: 'ZerosLike', impl: filledLike('ZerosLike', 0) },
+  { name: 'OnesLike', impl: filledLike('OnesLike', 1) },
 ];

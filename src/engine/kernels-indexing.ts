@@ -5,6 +5,7 @@
 import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { Any32, NativeAddon } from './addon.js';
 import { allocF32, allocF32Zeroed, f32, isF32, output, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { dim, numberAttr, numbersAttr, optionalNumberAttr, tensorInputs } from './kernel-args.js';
 
 /** Transposes a 4-byte array; size-1 dims dropped and axes that stay adjacent merged first. */
 export function transposeValues(
@@ -13,55 +14,62 @@ export function transposeValues(
 ): Any32 {
   const out = alloc(x.length);
   if (x.length === 0) return out;
-  // Keep input axes of size > 1, in output order, then merge runs of consecutive input axes.
-  const kept = perm.filter((p) => shape[p]! !== 1);
-  const groups: number[][] = [];
-  for (const p of kept) {
+  // Keep input axes of size > 1, in output order, and merge runs of consecutive input axes into groups
+  // (first and last input axis, product of their sizes).
+  const groups: { first: number; last: number; size: number }[] = [];
+  for (const p of perm) {
+    const n = dim(shape, p, 'Transpose');
+    if (n === 1) continue;
     const last = groups[groups.length - 1];
-    if (last !== undefined && last[last.length - 1]! + 1 === p) last.push(p);
-    else groups.push([p]);
+    if (last !== undefined && last.last + 1 === p) {
+      last.last = p;
+      last.size *= n;
+    } else {
+      groups.push({ first: p, last: p, size: n });
+    }
   }
   if (groups.length <= 1) {
     out.set(x);
     return out;
   }
   // Input order of the groups gives the coalesced input shape; output order gives the permutation.
-  const byInput = [...groups].sort((g, h) => g[0]! - h[0]!);
-  const inShape = Float64Array.from(byInput, (g) => g.reduce((n, p) => n * shape[p]!, 1));
+  const byInput = [...groups].sort((g, h) => g.first - h.first);
+  const inShape = Float64Array.from(byInput, (g) => g.size);
   const newPerm = Int32Array.from(groups, (g) => byInput.indexOf(g));
   addon.transpose(x, out, inShape, newPerm);
   return out;
 }
 
 function transpose({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const x = inputs['x'] as TensorInfo;
+  const { x } = tensorInputs(inputs, ['x'], 'Transpose');
   if (x.dtype !== 'float32' && x.dtype !== 'int32') return undefined;
-  const perm = attrs['perm'] as number[];
+  const perm = numbersAttr(attrs, 'perm', 'Transpose');
   if (perm.length !== x.shape.length) return undefined;
   const xs = valuesOf(backend, x) as Any32;
   const out = xs instanceof Float32Array ? transposeValues(addon, xs, x.shape, perm, (n) => allocF32(backend, n)) : transposeValues(addon, xs, x.shape, perm);
-  return output(backend, perm.map((p) => x.shape[p]!), x.dtype, out);
+  return output(backend, perm.map((p) => dim(x.shape, p, 'Transpose')), x.dtype, out);
 }
 
 function gatherV2({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const { x, indices } = inputs as { x: TensorInfo; indices: TensorInfo };
-  const batchDims = (attrs['batchDims'] as number | undefined) ?? 0;
+  const { x, indices } = tensorInputs(inputs, ['x', 'indices'], 'GatherV2');
+  const batchDims = optionalNumberAttr(attrs, 'batchDims', 'GatherV2') ?? 0; // tf.gather's default
   if ((x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32' || batchDims !== 0) return undefined;
-  const rawAxis = (attrs['axis'] as number | undefined) ?? 0;
+  const rawAxis = optionalNumberAttr(attrs, 'axis', 'GatherV2') ?? 0; // tf.gather's default
   const axis = rawAxis < 0 ? rawAxis + x.shape.length : rawAxis;
   if (axis < 0 || axis >= x.shape.length) return undefined;
+  const axisDim = dim(x.shape, axis, 'GatherV2');
   const outer = util.sizeFromShape(x.shape.slice(0, axis)), inner = util.sizeFromShape(x.shape.slice(axis + 1));
   const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
   const xs = valuesOf(backend, x) as Any32;
   const out = xs instanceof Float32Array ? allocF32(backend, util.sizeFromShape(outShape)) : new Int32Array(util.sizeFromShape(outShape));
-  const bad = addon.gather(xs, valuesOf(backend, indices) as Int32Array, out, outer, x.shape[axis]!, inner);
+  const bad = addon.gather(xs, valuesOf(backend, indices) as Int32Array, out, outer, axisDim, inner);
   if (bad >= 0) return undefined; // the cpu kernel throws its "index not in [0, N-1]" error
   return output(backend, outShape, x.dtype, out);
 }
 
 function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
-  const numSegments = attrs['numSegments'] as number;
+  const { x, segmentIds } = tensorInputs(inputs, ['x', 'segmentIds'], 'UnsortedSegmentSum');
+  const numSegments = numberAttr(attrs, 'numSegments', 'UnsortedSegmentSum');
   if (!isF32(x) || segmentIds.dtype !== 'int32') return undefined;
   const idRank = segmentIds.shape.length;
   if (idRank > x.shape.length || segmentIds.shape.some((d, i) => d !== x.shape[i])) return undefined;
@@ -74,17 +82,17 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs, addon: Nativ
 }
 
 function scatterNd({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const { indices, updates } = inputs as { indices: TensorInfo; updates: TensorInfo };
-  const shape = attrs['shape'] as number[];
-  if (!isF32(updates) || indices.dtype !== 'int32' || shape.length === 0) return undefined;
+  const { indices, updates } = tensorInputs(inputs, ['indices', 'updates'], 'ScatterNd');
+  const shape = numbersAttr(attrs, 'shape', 'ScatterNd');
+  const [v, ...rowShape] = shape; // [V, ...]
+  if (!isF32(updates) || indices.dtype !== 'int32' || v === undefined) return undefined;
   // Only the embedding-gradient form: indices [N, 1] addressing rows of a [V, ...] output.
-  if (indices.shape.length !== 2 || indices.shape[1] !== 1) return undefined;
-  const rows = indices.shape[0]!, rowShape = shape.slice(1);
+  const [rows, width, ...more] = indices.shape;
+  if (width !== 1 || more.length > 0) return undefined;
   if (updates.shape.length !== 1 + rowShape.length || updates.shape[0] !== rows) return undefined;
   if (rowShape.some((d, i) => d !== updates.shape[i + 1])) return undefined;
   const ids = valuesOf(backend, indices) as Int32Array;
-  const v = shape[0]!;
-  for (let i = 0; i < ids.length; i++) if (ids[i]! < 0 || ids[i]! >= v) return undefined; // cpu kernel reports it
+  for (const id of ids) if (id < 0 || id >= v) return undefined; // cpu kernel reports it
   const out = allocF32Zeroed(backend, util.sizeFromShape(shape));
   if (out.length > 0) addon.segmentSum(f32(backend, updates), ids, out, util.sizeFromShape(rowShape), v);
   return output(backend, [...shape], 'float32', out);

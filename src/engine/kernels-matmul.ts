@@ -5,6 +5,8 @@
 import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { ACTIVATION, type NativeAddon } from './addon.js';
 import { allocF32, f32, isF32, output, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { dim, tensorInputs } from './kernel-args.js';
+import { zip } from '../util/checked-index.js';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 interface Plan {
@@ -16,33 +18,34 @@ interface Plan {
   k: number;
 }
 
-/** Shapes → gemm plan; undefined when the shapes do not multiply (the cpu kernel then throws its own error). */
-function planMatMul(aShape: readonly number[], bShape: readonly number[], transA: boolean, transB: boolean): Plan | undefined {
+/**
+ * Shapes → gemm plan; undefined when the shapes do not multiply (the cpu kernel then throws its own error).
+ * `kernel` names the caller in internal errors.
+ */
+function planMatMul(aShape: readonly number[], bShape: readonly number[], transA: boolean, transB: boolean, kernel: string): Plan | undefined {
   if (aShape.length < 2 || bShape.length < 2) return undefined;
   const ra = aShape.length, rb = bShape.length;
-  const m = transA ? aShape[ra - 1]! : aShape[ra - 2]!;
-  const k = transA ? aShape[ra - 2]! : aShape[ra - 1]!;
-  const kb = transB ? bShape[rb - 1]! : bShape[rb - 2]!;
-  const n = transB ? bShape[rb - 2]! : bShape[rb - 1]!;
+  const aRows = dim(aShape, ra - 2, kernel), aCols = dim(aShape, ra - 1, kernel);
+  const bRows = dim(bShape, rb - 2, kernel), bCols = dim(bShape, rb - 1, kernel);
+  const m = transA ? aCols : aRows;
+  const k = transA ? aRows : aCols;
+  const kb = transB ? bCols : bRows;
+  const n = transB ? bRows : bCols;
   if (k !== kb) return undefined;
-  const aOuter = aShape.slice(0, -2), bOuter = bShape.slice(0, -2);
-  const rank = Math.max(aOuter.length, bOuter.length);
-  const outOuter: number[] = [];
-  for (let d = 0; d < rank; d++) {
-    const da = aOuter[d - (rank - aOuter.length)] ?? 1;
-    const db = bOuter[d - (rank - bOuter.length)] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) return undefined;
-    outOuter.push(da === 1 ? db : da);
-  }
+  // Batch dims, NumPy-broadcast: the shorter list is padded with leading 1s.
+  const rank = Math.max(ra, rb) - 2;
+  const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
+  const outer = zip(pad(aShape.slice(0, -2)), pad(bShape.slice(0, -2))).map(([da, db]) => ({ da, db, n: da === 1 ? db : da }));
+  if (outer.some(({ da, db }) => da !== db && da !== 1 && db !== 1)) return undefined;
+  const outOuter = outer.map((o) => o.n);
+  const innermostFirst = [...outer].reverse();
   const batch = util.sizeFromShape(outOuter);
   const aIndex = new Int32Array(batch), bIndex = new Int32Array(batch);
   for (let i = 0; i < batch; i++) {
     let rem = i, ia = 0, ib = 0, sa = 1, sb = 1;
-    for (let d = rank - 1; d >= 0; d--) {
-      const idx = rem % outOuter[d]!;
-      rem = Math.floor(rem / outOuter[d]!);
-      const da = aOuter[d - (rank - aOuter.length)] ?? 1;
-      const db = bOuter[d - (rank - bOuter.length)] ?? 1;
+    for (const { n: nd, da, db } of innermostFirst) {
+      const idx = rem % nd;
+      rem = Math.floor(rem / nd);
       if (da !== 1) ia += idx * sa;
       if (db !== 1) ib += idx * sb;
       sa *= da;
@@ -72,22 +75,23 @@ function run(
 }
 
 function batchMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { a, b } = tensorInputs(inputs, ['a', 'b'], 'BatchMatMul');
   if (!isF32(a, b)) return undefined;
   const transA = attrs['transposeA'] === true, transB = attrs['transposeB'] === true;
-  const plan = planMatMul(a.shape, b.shape, transA, transB);
+  const plan = planMatMul(a.shape, b.shape, transA, transB, 'BatchMatMul');
   if (plan === undefined) return undefined;
   const c = run(backend, addon, f32(backend, a), f32(backend, b), plan, transA, transB, null, ACTIVATION.linear);
   return output(backend, plan.outShape, 'float32', c);
 }
 
 function fusedMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
-  const { a, b, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
-  if (a === undefined || b === undefined || !isF32(a, b) || preluActivationWeights !== undefined) return undefined;
-  const act = (attrs['activation'] ?? 'linear') as string;
-  if (act !== 'linear' && act !== 'relu') return undefined;
+  const { a, b } = tensorInputs(inputs, ['a', 'b'], '_FusedMatMul');
+  const { bias, preluActivationWeights } = inputs; // optional
+  if (!isF32(a, b) || preluActivationWeights !== undefined) return undefined;
+  const act = attrs['activation'] ?? 'linear';
+  if (typeof act !== 'string' || (act !== 'linear' && act !== 'relu')) return undefined; // others: the cpu kernel
   const transA = attrs['transposeA'] === true, transB = attrs['transposeB'] === true;
-  const plan = planMatMul(a.shape, b.shape, transA, transB);
+  const plan = planMatMul(a.shape, b.shape, transA, transB, '_FusedMatMul');
   if (plan === undefined) return undefined;
   let biasValues: Float32Array | null = null;
   if (bias !== undefined) {

@@ -6,3 +6,5 @@
 export { adamwUpdate } from './adamw.js';
 export { sumOfSquares } from './sum-of-squares.js';
 export { nativeDropoutBackward, nativeDropoutForward } from './dropout.js';
+// Typed reads of kernel attributes, for the model's gradient functions (src/model/gradients.ts).
+export { numberOrListAttr, numbersAttr } from './kernel-args.js';

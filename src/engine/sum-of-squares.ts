@@ -15,7 +15,10 @@ const SUM_OF_SQUARES = 'QaftSumOfSquares';
 export function sumOfSquaresKernel(addon: NativeAddon, backendName: string): KernelConfig {
   const kernelFunc = ({ inputs, backend }: KernelArgs): TensorInfo => {
     let sum = 0;
-    for (const x of Object.values(inputs)) sum += addon.sumOfSquares(f32(backend, x!));
+    for (const [name, x] of Object.entries(inputs)) {
+      if (x === undefined) throw new Error(`${SUM_OF_SQUARES}: input '${name}' is undefined`);
+      sum += addon.sumOfSquares(f32(backend, x));
+    }
     return backend.makeTensorInfo([], 'float32', Float32Array.of(sum));
   };
   return { kernelName: SUM_OF_SQUARES, backendName, kernelFunc: kernelFunc as unknown as KernelConfig['kernelFunc'] };

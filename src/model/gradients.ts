@@ -8,6 +8,8 @@
  * test/model/qa-model.test.ts checks every parameter's gradient against PyTorch.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { numberOrListAttr, numbersAttr } from '../engine/ops.js';
+import { zip } from '../util/checked-index.js';
 
 type Attrs = Record<string, unknown>;
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[], attrs: Attrs) => Record<string, () => tf.Tensor>;
@@ -41,9 +43,22 @@ function at(saved: tf.Tensor[], i: number): tf.Tensor {
   return t;
 }
 
-/** dy of a reduction, broadcast back to the input's shape. */
-function expandReduced(dy: tf.Tensor, xShape: number[], axisAttr: unknown): tf.Tensor {
-  const axes = tf.util.parseAxisParam(axisAttr as number | number[], xShape);
+/** The axes a reduction kernel (`Sum`, `Mean`) reduced, from its `axis` attribute (absent: all). */
+function reducedAxes(attrs: Attrs, xShape: number[], kernel: string): number[] {
+  return tf.util.parseAxisParam(numberOrListAttr(attrs, 'axis', kernel) ?? xShape.map((_, i) => i), xShape);
+}
+
+/** Begin and size of a `Slice` of x, as TF.js's kernels read them (one number or a short list padded out). */
+function sliceParams(x: tf.Tensor, attrs: Attrs): [number[], number[]] {
+  const begin = numberOrListAttr(attrs, 'begin', 'Slice');
+  if (begin === undefined) throw new Error("Slice: attribute 'begin' is missing");
+  const [begins, sizes] = tf.slice_util.parseSliceParams(x, begin, numberOrListAttr(attrs, 'size', 'Slice'));
+  if (begins === undefined || sizes === undefined) throw new Error('Slice: parseSliceParams gave no begin or size');
+  return [begins, sizes];
+}
+
+/** dy of a reduction over `axes`, broadcast back to the input's shape. */
+function expandReduced(dy: tf.Tensor, xShape: number[], axes: number[]): tf.Tensor {
   const keptShape = xShape.map((d, i) => (axes.includes(i) ? 1 : d));
   return tf.mul(tf.reshape(dy, keptShape), tf.ones(xShape));
 }
@@ -95,16 +110,19 @@ const GRADIENTS: { kernelName: string; inputsToSave?: string[]; outputsToSave?: 
   {
     kernelName: 'Sum',
     inputsToSave: ['x'],
-    gradFunc: (dy, s, attrs) => ({ x: () => expandReduced(dy, at(s, 0).shape, attrs.axis) }),
+    gradFunc: (dy, s, attrs) => {
+      const shape = at(s, 0).shape;
+      return { x: () => expandReduced(dy, shape, reducedAxes(attrs, shape, 'Sum')) };
+    },
   },
   {
     kernelName: 'Mean',
     inputsToSave: ['x'],
     gradFunc: (dy, s, attrs) => {
       const shape = at(s, 0).shape;
-      const axes = tf.util.parseAxisParam(attrs.axis as number | number[], shape);
-      const count = axes.reduce((n, a) => n * (shape[a] as number), 1);
-      return { x: () => tf.div(expandReduced(dy, shape, attrs.axis), count) };
+      const axes = reducedAxes(attrs, shape, 'Mean');
+      const count = shape.reduce((n, d, i) => (axes.includes(i) ? n * d : n), 1); // elements averaged
+      return { x: () => tf.div(expandReduced(dy, shape, axes), count) };
     },
   },
   {
@@ -115,7 +133,7 @@ const GRADIENTS: { kernelName: string; inputsToSave?: string[]; outputsToSave?: 
   {
     kernelName: 'Transpose',
     gradFunc: (dy, _s, attrs) => {
-      const perm = attrs.perm as number[];
+      const perm = numbersAttr(attrs, 'perm', 'Transpose');
       const inverse = new Array<number>(perm.length);
       perm.forEach((p, i) => (inverse[p] = i));
       return { x: () => tf.transpose(dy, inverse) };
@@ -144,8 +162,8 @@ const GRADIENTS: { kernelName: string; inputsToSave?: string[]; outputsToSave?: 
     inputsToSave: ['x'],
     gradFunc: (dy, s, attrs) => {
       const shape = at(s, 0).shape;
-      const [begin, size] = tf.slice_util.parseSliceParams(at(s, 0), attrs.begin as number[], attrs.size as number[]);
-      const paddings = shape.map((d, i): [number, number] => [begin[i] as number, d - (begin[i] as number) - (size[i] as number)]);
+      const [begins, sizes] = sliceParams(at(s, 0), attrs);
+      const paddings = zip(shape, zip(begins, sizes)).map(([d, [b, n]]): [number, number] => [b, d - b - n]);
       return { x: () => tf.pad(dy, paddings) };
     },
   },

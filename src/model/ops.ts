@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeDropoutBackward, nativeDropoutForward } from '../engine/ops.js';
+import { at } from '../util/checked-index.js';
 import { replace } from '../util/tensor-chain.js';
 import { matMul, unbroadcast } from './gradients.js';
 import { dropoutMask } from './random.js';
@@ -54,7 +55,7 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): 
     save([mask]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved, () => [dropoutBackward(dy, saved[0]!, rate)]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved, () => [dropoutBackward(dy, at(saved, 0), rate)]),
     };
   });
   return f(x) as T;
@@ -67,7 +68,7 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): 
  */
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D, rowMask: tf.Tensor2D | null, shape: number[]): tf.Tensor {
   const f = tf.customGrad((...args: Args) => {
-    const t = args[0] as tf.Tensor2D; // [V, D]
+    const [t] = args as [tf.Tensor2D, tf.GradSaveFunc]; // [V, D]
     return {
       value: tf.reshape(tf.gather(t, ids), shape), // [..., D]
       gradFunc: (dy: tf.Tensor) =>
@@ -87,7 +88,8 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D, rowMask: tf.Tens
  * explicit transposes, see gradients.ts `matMul`).
  */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor {
-  const inDim = x.shape[x.rank - 1] as number;
+  const inDim = x.shape.at(-1);
+  if (inDim === undefined) throw new Error('linear: x is a scalar; expected [..., in]');
   const outDim = w.shape[0];
   const outShape = [...x.shape.slice(0, -1), outDim];
   const f = tf.customGrad((...args: Args) => {
@@ -114,9 +116,8 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor 
  */
 export function addLayerNorm(x: tf.Tensor3D, r: tf.Tensor | null, w: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor3D {
   const f = tf.customGrad((...args: Args) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const ts = args.slice(0, -1) as tf.Tensor[];
-    const [xi, ri, wi, bi] = (r === null ? [ts[0], null, ts[1], ts[2]] : ts) as [tf.Tensor3D, tf.Tensor | null, tf.Tensor1D, tf.Tensor1D];
+    const [xi, ri, wi, bi, save] = (r === null ? [...args.slice(0, 1), null, ...args.slice(1)] : args) as
+      [tf.Tensor3D, tf.Tensor | null, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const s = ri === null ? xi : tf.add(xi, ri); // [B, T, D]
     const mean = tf.mean(s, -1, true); // [B, T, 1]
     const centered = tf.sub(s, mean); // [B, T, D]
@@ -155,7 +156,7 @@ export function gelu<T extends tf.Tensor>(x: T): T {
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         backward(dy, saved, () => {
           // dy · (Φ(x) + x·φ(x)), Φ(x) = (1 + erf(x/√2))/2, φ(x) = exp(−x²/2)/√(2π); each temporary freed once used
-          const sx = saved[0]!;
+          const sx = at(saved, 0);
           const pdf = [(t: tf.Tensor) => tf.mul(t, -0.5), tf.exp, (t: tf.Tensor) => tf.mul(t, 1 / Math.sqrt(2 * Math.PI)), (t: tf.Tensor) => tf.mul(sx, t)]
             .reduce(replace, tf.square(sx)); // x·φ(x)
           const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(replace, tf.div(sx, Math.SQRT2)); // Φ(x)

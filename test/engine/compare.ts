@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { nativeKernelCalls, registerNativeBackend } from '../../src/engine/index.js';
+import { at } from '../../src/util/checked-index.js';
 
 tf.env().set('PROD', true); // silences the cpu backend's console banner
 const registered = await registerNativeBackend({});
@@ -58,15 +59,12 @@ export async function expectSame(kernel: string, build: () => tf.Tensor, referen
   assert.equal(calls.fallback, 0, `${kernel} fell back to the cpu kernel`);
   assert.deepEqual(got.shape, want.shape, `${kernel}: shape`);
   assert.equal(got.dtype, want.dtype, `${kernel}: dtype`);
-  let worst = 0, at = -1;
-  for (let i = 0; i < want.data.length; i++) {
-    const w = want.data[i]!, g = got.data[i]!;
-    if (Number.isNaN(w) && Number.isNaN(g)) continue;
+  let worst = { err: 0, i: -1, w: NaN, g: NaN };
+  want.data.forEach((w, i) => {
+    const g = at(got.data, i);
+    if (Number.isNaN(w) && Number.isNaN(g)) return;
     const err = Math.abs(g - w) / Math.max(Math.abs(w), 1);
-    if (!(err <= worst)) {
-      worst = err;
-      at = i;
-    }
-  }
-  assert.ok(worst <= 1e-5, `${kernel}: element ${at} native ${got.data[at]} vs cpu ${want.data[at]} (rel ${worst})`);
+    if (!(err <= worst.err)) worst = { err, i, w, g };
+  });
+  assert.ok(worst.err <= 1e-5, `${kernel}: element ${worst.i} native ${worst.g} vs cpu ${worst.w} (rel ${worst.err})`);
 }

@@ -13,6 +13,7 @@ import { parseDistilBertConfig } from '../../src/model/config.js';
 import { dropout } from '../../src/model/ops.js';
 import { createRandomQaModel } from '../../src/model/qa-model.js';
 import { dropoutMask } from '../../src/model/random.js';
+import { at } from '../../src/util/checked-index.js';
 
 registerGradients(); // tfjs-core's Node bundle ships no gradients (Sum, Multiply)
 
@@ -31,7 +32,7 @@ describe('dropout on native', { skip }, () => {
     let dropped = 0;
     y.forEach((v, i) => {
       if (v === 0) dropped++;
-      else assert.ok(Math.abs(v - xs[i]! / 0.9) <= 1e-6 * v, `element ${i}: ${v} vs ${xs[i]! / 0.9}`);
+      else assert.ok(Math.abs(v - at(xs, i) / 0.9) <= 1e-6 * v, `element ${i}: ${v} vs ${at(xs, i) / 0.9}`);
     });
     assert.ok(Math.abs(dropped / N - 0.1) < 0.005, `dropped ${dropped / N}`);
   });
@@ -54,14 +55,14 @@ describe('dropout on native', { skip }, () => {
     const before = tf.memory().numTensors;
     const x = tf.tensor(randomValues(1001, 4, 0.5, 2));
     const w = tf.tensor(randomValues(1001, 5));
-    const [y, g] = tf.tidy(() => {
+    const { y, g } = tf.tidy(() => {
       const f = (t: tf.Tensor): tf.Scalar => tf.sum(tf.mul(dropout(t, 0.25, 9), w));
-      return [dropout(x, 0.25, 9).dataSync(), tf.grad(f)(x).dataSync()];
+      return { y: dropout(x, 0.25, 9).dataSync(), g: tf.grad(f)(x).dataSync() };
     });
     const wv = w.dataSync();
-    y!.forEach((v, i) => {
-      const want = v === 0 ? 0 : wv[i]! / 0.75;
-      assert.ok(Math.abs(g![i]! - want) <= 1e-6 * Math.max(Math.abs(want), 1), `element ${i}`);
+    y.forEach((v, i) => {
+      const want = v === 0 ? 0 : at(wv, i) / 0.75;
+      assert.ok(Math.abs(at(g, i) - want) <= 1e-6 * Math.max(Math.abs(want), 1), `element ${i}`);
     });
     tf.dispose([x, w]);
     assert.equal(tf.memory().numTensors, before);
@@ -81,7 +82,7 @@ describe('dropout on native', { skip }, () => {
     };
     const step = (seed: number): { loss: number; grad: Float32Array } => {
       const { loss, grads } = model.lossAndGradients(batch, { training: true, dropoutSeed: seed });
-      const out = { loss: loss.dataSync()[0]!, grad: grads.get('distilbert.transformer.layer.0.ffn.lin1.weight')!.dataSync() as Float32Array };
+      const out = { loss: loss.arraySync(), grad: grads.get('distilbert.transformer.layer.0.ffn.lin1.weight')!.dataSync() as Float32Array };
       tf.dispose([loss, ...grads.values()]);
       return out;
     };

@@ -43,7 +43,7 @@ describe('native matmul against the cpu kernel', { skip }, () => {
     }
   }
 
-  for (const [m, k, n] of [[1, 1, 1], [1, 33, 1], [65, 1, 3], [0, 4, 5], [3, 0, 5], [3, 4, 0], [129, 67, 31]]) {
+  for (const [m, k, n] of [[1, 1, 1], [1, 33, 1], [65, 1, 3], [0, 4, 5], [3, 0, 5], [3, 4, 0], [129, 67, 31]] as const) {
     test(`BatchMatMul with odd, size-1 and empty dims [${m},${k}]×[${k},${n}]`, async () => {
       const a = randomTensor([2, m, k], seed++);
       const b = randomTensor([2, k, n], seed++);

@@ -11,7 +11,7 @@ async function run(tensors: tf.Tensor[]): Promise<{ value: number; kernels: stri
   let value = NaN;
   const info = await tf.profile(() => {
     const s = sumOfSquares(tensors);
-    value = s.dataSync()[0]!;
+    value = s.arraySync();
     s.dispose();
   });
   return { value, kernels: info.kernels.map((k) => k.name) };

@@ -12,6 +12,7 @@ import { loadQaModel } from '../../src/model/qa-model.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { createTrainer } from '../../src/train/trainer.js';
 import { sharedDir } from '../helpers/cli.js';
+import { at } from '../../src/util/checked-index.js';
 
 const FIXTURE = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
 
@@ -28,8 +29,9 @@ test('native: 4 trainer steps on the tiny fixture give PyTorch losses, grad norm
   const trainer = createTrainer(model, { learningRate: t.lr, weightDecay: t.weight_decay, maxGradNorm: t.max_grad_norm, totalSteps: t.steps });
   for (const [k, b] of fixture.batches.entries()) {
     const r = await trainer.step({ inputIds: b.input_ids, attentionMask: b.attention_mask, startPositions: b.start_positions, endPositions: b.end_positions });
-    assert.ok(Math.abs(r.loss - t.losses[k]!) <= 1e-4 * t.losses[k]!, `loss ${k}: ${r.loss} vs ${t.losses[k]}`);
-    assert.ok(Math.abs(r.gradNorm - t.grad_norms[k]!) <= 1e-4 * t.grad_norms[k]!, `grad norm ${k}: ${r.gradNorm} vs ${t.grad_norms[k]}`);
+    const loss = at(t.losses, k), gradNorm = at(t.grad_norms, k);
+    assert.ok(Math.abs(r.loss - loss) <= 1e-4 * loss, `loss ${k}: ${r.loss} vs ${loss}`);
+    assert.ok(Math.abs(r.gradNorm - gradNorm) <= 1e-4 * gradNorm, `grad norm ${k}: ${r.gradNorm} vs ${gradNorm}`);
   }
   const expected = await readSafetensors(join(FIXTURE, 'trained.safetensors'));
   const grads = await readSafetensors(join(FIXTURE, 'grads.safetensors'));
@@ -41,7 +43,7 @@ test('native: 4 trainer steps on the tiny fixture give PyTorch losses, grad norm
     const want = expected.get(name)!;
     const scale = Math.max(...Array.from(want.data, Math.abs));
     (await p.data()).forEach((x, i) => {
-      const rel = Math.abs(x - want.data[i]!) / scale;
+      const rel = Math.abs(x - at(want.data, i)) / scale;
       if (rel > worst.rel) worst = { name, rel };
     });
   }

@@ -50,7 +50,7 @@ for (const backend of ['cpu', 'wasm', 'native'] as const satisfies readonly Back
       const ref = await readSafetensors(join(tinyDir, 'grads.safetensors'));
       const { loss, grads } = model.lossAndGradients(fixtureBatch(0), { training: false });
       try {
-        assert.ok(Math.abs(loss.dataSync()[0]! - fixture.forward.loss) < TOL * fixture.forward.loss);
+        assert.ok(Math.abs(loss.arraySync() - fixture.forward.loss) < TOL * fixture.forward.loss);
         assert.deepEqual([...grads.keys()].sort(), [...ref.keys()].sort());
         // Gradients that are zero in exact arithmetic (k_lin biases: softmax ignores a per-row shift;
         // qa_outputs.bias and the last LayerNorm bias: Σ softmax − one-hot = 0) hold only float noise in both

@@ -8,6 +8,7 @@ import { QaFtError } from '../../src/errors.js';
 import { loadQaModel } from '../../src/model/qa-model.js';
 import { readSafetensors, writeSafetensors, type HostTensor } from '../../src/model/safetensors.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { at } from '../../src/util/checked-index.js';
 import { fixtureBatch, tinyDir } from './tiny-fixture.js';
 
 function bits(t: HostTensor | undefined): Uint32Array {
@@ -121,8 +122,8 @@ describe('model directories', () => {
     const model = await loadQaModel(dir, { backend: 'cpu', onNotice: (m) => notices.push(m) });
     try {
       assert.equal(notices.length, 2, notices.join('\n'));
-      assert.match(notices[0] as string, /5 tensors not used by the QA model: vocab_layer_norm\.bias, .*vocab_transform\.weight/);
-      assert.match(notices[1] as string, /newly initialised .*qa_outputs\.weight, qa_outputs\.bias/);
+      assert.match(at(notices, 0), /5 tensors not used by the QA model: vocab_layer_norm\.bias, .*vocab_transform\.weight/);
+      assert.match(at(notices, 1), /newly initialised .*qa_outputs\.weight, qa_outputs\.bias/);
       const w = model.params.get('qa_outputs.weight')!.dataSync() as Float32Array;
       const mean = w.reduce((a, b) => a + b, 0) / w.length;
       const std = Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);

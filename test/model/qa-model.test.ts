@@ -12,12 +12,12 @@ const withDropout = parseDistilBertConfig(
   'test',
 );
 
-function stats(x: ArrayLike<number>): { mean: number; std: number } {
+function stats(x: ArrayLike<number> & Iterable<number>): { mean: number; std: number } {
   let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] as number;
+  for (const d of x) s += d;
   const mean = s / x.length;
   let v = 0;
-  for (let i = 0; i < x.length; i++) v += ((x[i] as number) - mean) ** 2;
+  for (const d of x) v += (d - mean) ** 2;
   return { mean, std: Math.sqrt(v / x.length) };
 }
 
@@ -50,7 +50,7 @@ describe('QaModel', () => {
     const batch = fixtureBatch(1);
     const loss = (opts: { training: boolean; dropoutSeed?: number }): number => {
       const { loss: l, grads } = model.lossAndGradients(batch, opts);
-      const v = l.dataSync()[0] as number;
+      const v = l.arraySync();
       tf.dispose([l, ...grads.values()]);
       return v;
     };

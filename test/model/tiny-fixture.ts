@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QaBatch } from '../../src/records.js';
 import { sharedDir } from '../helpers/cli.js';
+import { at } from '../../src/util/checked-index.js';
 
 export const tinyDir = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
 
@@ -27,8 +28,9 @@ export function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { maxDif
   let maxDiff = 0;
   let maxRef = 0;
   for (let i = 0; i < a.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
-    maxRef = Math.max(maxRef, Math.abs(b[i] as number));
+    const x = at(a, i), ref = at(b, i);
+    maxDiff = Math.max(maxDiff, Math.abs(x - ref));
+    maxRef = Math.max(maxRef, Math.abs(ref));
   }
   return { maxDiff, maxRef };
 }

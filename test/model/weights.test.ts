@@ -23,12 +23,13 @@ describe('weights', () => {
     let sq = 0;
     let within = 0;
     let lag = 0;
-    for (let i = 0; i < n; i++) {
-      const v = x[i] as number;
+    let prev: number | undefined;
+    for (const v of x) {
       sum += v;
       sq += v * v;
       if (Math.abs(v) < 0.02) within++;
-      if (i > 0) lag += v * (x[i - 1] as number);
+      if (prev !== undefined) lag += v * prev;
+      prev = v;
     }
     const mean = sum / n;
     const std = Math.sqrt(sq / n - mean * mean);
