@@ -131,6 +131,26 @@ export async function loadWeights(file: SafetensorsFile, c: DistilBertConfig, se
   return { params, notices };
 }
 
+/**
+ * Overwrites `params` with the same-named tensors of a saved model (a checkpoint of this very model): every name
+ * must be there with its shape, checked against the header before any data is read or assigned.
+ */
+export async function assignWeights(params: ReadonlyMap<string, tf.Variable>, file: SafetensorsFile): Promise<void> {
+  const missing = [...params.keys()].filter((n) => !file.entries.has(n));
+  if (missing.length > 0) throw new QaFtError('BAD_WEIGHTS', `${file.path}: missing ${missing.length} parameter(s): ${list(missing)}`);
+  for (const [name, p] of params) {
+    const shape = file.entries.get(name)?.shape ?? [];
+    if (shape.join(',') !== p.shape.join(',')) {
+      throw new QaFtError('BAD_WEIGHTS', `${file.path}: '${name}' has shape [${shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+    }
+  }
+  for (const [name, p] of params) {
+    const value = tf.tensor((await file.read(name)).data, p.shape, 'float32');
+    p.assign(value);
+    value.dispose();
+  }
+}
+
 function list(names: string[]): string {
   const shown = names.slice(0, 8).join(', ');
   return names.length > 8 ? `${shown}, … (${names.length} in all)` : shown;

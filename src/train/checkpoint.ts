@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { firstLine, QaFtError } from '../errors.js';
 import type { QaModel } from '../model/types.js';
 import type { Feature } from '../records.js';
-import { readSafetensors, writeSafetensors, type TensorSource } from '../model/safetensors.js';
+import { readSafetensors, SafetensorsFile, writeSafetensors, type TensorSource } from '../model/safetensors.js';
+import { assignWeights } from '../model/weights.js';
 import { tempSibling, writeDirAtomic } from '../util/atomic.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
@@ -206,23 +206,11 @@ export async function readTrainerState(dir: string): Promise<TrainerStateFile> {
 
 /** Loads a checkpoint's weights into `model` (by name, shapes checked) and its optimizer state into `trainer`. */
 export async function restoreCheckpoint(dir: string, model: QaModel, trainer: Trainer, state: TrainerStateFile): Promise<void> {
-  const weightsPath = join(dir, WEIGHTS_FILE);
-  const weights = await readSafetensors(weightsPath);
-  const missing = [...model.params.keys()].filter((n) => !weights.has(n));
-  if (missing.length > 0) {
-    throw new QaFtError('BAD_WEIGHTS', `${weightsPath}: missing ${missing.length} parameter(s): ${missing.slice(0, 3).join(', ')}`);
-  }
-  for (const [name, p] of model.params) {
-    const t = weights.get(name) as { shape: number[]; data: Float32Array };
-    if (t.shape.join(',') !== p.shape.join(',')) {
-      throw new QaFtError('BAD_WEIGHTS', `${weightsPath}: '${name}' has shape [${t.shape}], expected [${p.shape}]`);
-    }
-  }
-  for (const [name, p] of model.params) {
-    const t = weights.get(name) as { shape: number[]; data: Float32Array };
-    const value = tf.tensor(t.data, p.shape, 'float32');
-    p.assign(value);
-    value.dispose();
+  const weights = await SafetensorsFile.open(join(dir, WEIGHTS_FILE));
+  try {
+    await assignWeights(model.params, weights);
+  } finally {
+    await weights.close();
   }
   const optimizerPath = join(dir, OPTIMIZER_FILE);
   const moments = await readSafetensors(optimizerPath);
