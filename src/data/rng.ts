@@ -23,7 +23,7 @@ const MIX_MULT_L = 0xca01f9dd;
 const MIX_MULT_R = 0x4973f715;
 const POOL_SIZE = 4;
 
-export type Entropy = number | bigint | readonly (number | bigint)[];
+type Entropy = number | bigint | readonly (number | bigint)[];
 
 /** NumPy's `_coerce_to_uint32_array`: an int becomes its 32-bit words, least significant first. */
 function entropyWords(x: Entropy): number[] {

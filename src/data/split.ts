@@ -70,7 +70,7 @@ export function applySplit<T>(rows: readonly T[], spec: SplitSpec): T[] {
   return rows.slice(from, to);
 }
 
-export interface TrainTest<T> {
+interface TrainTest<T> {
   readonly train: T[];
   readonly test: T[];
 }

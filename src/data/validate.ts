@@ -71,7 +71,7 @@ export function coerceRow(raw: Record<string, unknown>, file: string, row: numbe
 }
 
 /** What is wrong with a row's content, or null. */
-export function rowProblem(r: SquadRow): { kind: 'empty' | 'answer'; detail: string } | null {
+function rowProblem(r: SquadRow): { kind: 'empty' | 'answer'; detail: string } | null {
   if (pyStrip(r.context) === '') return { kind: 'empty', detail: 'context is empty' };
   if (pyStrip(r.question) === '') return { kind: 'empty', detail: 'question is empty' };
   for (const [k, text] of r.answers.text.entries()) {

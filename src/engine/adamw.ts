@@ -19,7 +19,7 @@ import { numberAttr, tensorInputs } from './kernel-args.js';
 
 const ADAMW = 'QaftAdamW';
 
-export interface AdamWHyper {
+interface AdamWHyper {
   readonly lr: number;
   readonly beta1: number;
   readonly beta2: number;

@@ -22,7 +22,7 @@ const NATIVE_BACKEND = 'native';
 /** Every stock TF.js kernel the addon implements (the rest of the backend is the cpu backend's). */
 const NATIVE_KERNELS: readonly NativeKernel[] = [...matmulKernels, ...elementwiseKernels, ...reduceKernels, ...indexingKernels];
 
-export type RegisterResult = { ok: true } | { ok: false; reason: string };
+type RegisterResult = { ok: true } | { ok: false; reason: string };
 
 /**
  * Registers the `native` backend (once; later calls only change `threads`). Does not activate it: call

@@ -14,7 +14,7 @@ export interface KernelArgs {
 }
 
 /** A native kernel: returns `undefined` to hand the call to the cpu backend's kernel of the same name. */
-export type NativeImpl = (args: KernelArgs, addon: NativeAddon) => TensorInfo | undefined;
+type NativeImpl = (args: KernelArgs, addon: NativeAddon) => TensorInfo | undefined;
 
 export interface NativeKernel {
   readonly name: string;

@@ -22,7 +22,7 @@ interface SplitFile {
 }
 
 /** `train[:5000]` → `train`; split names are word characters, `.` and `-`. */
-export function baseSplit(split: string): string {
+function baseSplit(split: string): string {
   const base = split.replace(/\[.*\]$/, '').trim();
   if (!/^[\w.-]+$/.test(base)) {
     throw new QaFtError('BAD_ARGUMENT', `'${split}' is not a split name (expected e.g. train, validation or train[:5000])`);
@@ -31,7 +31,7 @@ export function baseSplit(split: string): string {
 }
 
 /** Reads a repo path as a split file of some config, or undefined when it is not a Parquet split file. */
-export function parseSplitFile(path: string): SplitFile | undefined {
+function parseSplitFile(path: string): SplitFile | undefined {
   const dirs = path.split('/');
   const file = dirs.pop();
   if (file === undefined || !file.endsWith('.parquet')) return undefined;

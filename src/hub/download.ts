@@ -36,7 +36,7 @@ type FileContext = RequestContext & { file: string };
 const MAX_ATTEMPTS = 5;
 const PROGRESS_EVERY_MS = 100;
 
-export interface FetchedFile {
+interface FetchedFile {
   readonly commit: string;
   readonly etag: string;
   /** False when the blob was already in the cache. */
@@ -196,7 +196,7 @@ async function keepIfIntact(ctx: FileContext, cache: RepoCache, meta: FileMetada
  * blob sha1 (`sha1("blob {size}\0" + bytes)`) of a regular file. Other ETags (some mirrors) cannot be checked.
  * Returns what is wrong, or undefined.
  */
-export async function checkIntegrity(path: string, meta: Pick<FileMetadata, 'etag' | 'size'>): Promise<string | undefined> {
+async function checkIntegrity(path: string, meta: Pick<FileMetadata, 'etag' | 'size'>): Promise<string | undefined> {
   const etag = meta.etag.toLowerCase();
   const actualSize = (await stat(path)).size;
   if (meta.size !== undefined && actualSize !== meta.size) return `expected ${meta.size} bytes, got ${actualSize}`;

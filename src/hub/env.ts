@@ -22,7 +22,7 @@ export interface HubTimeouts {
 }
 
 /** huggingface_hub's defaults (constants.DEFAULT_ETAG_TIMEOUT / DEFAULT_DOWNLOAD_TIMEOUT). */
-export const DEFAULT_TIMEOUT_SECONDS = 10;
+const DEFAULT_TIMEOUT_SECONDS = 10;
 
 export interface HubSettings {
   /** Without a trailing slash, e.g. `https://huggingface.co`. */
@@ -53,14 +53,14 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
 }
 
-export function hfHome(env: NodeJS.ProcessEnv = process.env): string {
+function hfHome(env: NodeJS.ProcessEnv = process.env): string {
   const home = nonEmpty(env.HF_HOME);
   if (home) return expandHome(home);
   const xdg = nonEmpty(env.XDG_CACHE_HOME);
   return join(xdg ? expandHome(xdg) : join(homedir(), '.cache'), 'huggingface');
 }
 
-export function isTruthy(value: string | undefined): boolean {
+function isTruthy(value: string | undefined): boolean {
   return value !== undefined && TRUE_VALUES.has(value.trim().toLowerCase());
 }
 

@@ -54,14 +54,14 @@ function sameOrigin(a: string, b: string): boolean {
 }
 
 /** Headers for a request to `url`; the token only goes to the hub endpoint's origin. */
-export function requestHeaders(settings: HubSettings, url: string, extra: Record<string, string> = {}): Record<string, string> {
+function requestHeaders(settings: HubSettings, url: string, extra: Record<string, string> = {}): Record<string, string> {
   const headers: Record<string, string> = { 'user-agent': USER_AGENT, 'accept-encoding': 'identity', ...extra };
   if (settings.token && sameOrigin(url, settings.endpoint)) headers.authorization = `Bearer ${settings.token}`;
   return headers;
 }
 
 /** The hub did not send headers (or the next body chunk) in time: the reason a request is aborted with. */
-export class HubTimeout extends Error {
+class HubTimeout extends Error {
   constructor(
     readonly seconds: number,
     /** `headers`: no answer at all; `body`: the body stopped between two chunks. */
@@ -79,7 +79,7 @@ export class HubTimeout extends Error {
  * HEAD/GET (see the top of the file). The last answer is returned even when it is a 5xx/429, for `hubError` to
  * word; failures to get any answer become NETWORK errors naming the host.
  */
-export async function send(ctx: RequestContext, url: string, init: { method: string; headers?: Record<string, string> }): Promise<Response> {
+async function send(ctx: RequestContext, url: string, init: { method: string; headers?: Record<string, string> }): Promise<Response> {
   const idempotent = init.method === 'HEAD' || init.method === 'GET';
   const seconds = init.method === 'HEAD' ? ctx.settings.timeoutSeconds.etag : ctx.settings.timeoutSeconds.download;
   let timeouts = 0;

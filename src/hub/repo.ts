@@ -4,7 +4,7 @@
  */
 import { QaFtError } from '../errors.js';
 
-export type RepoType = 'model' | 'dataset';
+type RepoType = 'model' | 'dataset';
 
 export interface RepoRef {
   readonly type: RepoType;
@@ -22,7 +22,7 @@ export function isCommitHash(revision: string): boolean {
   return COMMIT.test(revision);
 }
 
-export function validateRepoId(id: string, type: RepoType): void {
+function validateRepoId(id: string, type: RepoType): void {
   const bad =
     !REPO_ID.test(id) ||
     id.length > 96 ||

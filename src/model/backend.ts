@@ -17,7 +17,7 @@ export interface BackendChoice {
   notice?: string;
 }
 
-export interface BackendOptions {
+interface BackendOptions {
   /** Threads for engines that take a count (native); wasm runs one thread under Node. */
   threads?: number;
 }

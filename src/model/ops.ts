@@ -170,7 +170,7 @@ export function gelu<T extends tf.Tensor>(x: T): T {
   return f(x) as T;
 }
 
-export interface AttentionOptions {
+interface AttentionOptions {
   readonly heads: number;
   /** [B, 1, 1, T]: 0 for a real key, the float32 minimum for padding (added to the scores, as masked_fill). */
   readonly maskBias: tf.Tensor;

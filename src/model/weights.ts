@@ -67,7 +67,7 @@ export function seedFor(seed: number, name: string): number {
   return mixSeed(seed, name);
 }
 
-export interface LoadedWeights {
+interface LoadedWeights {
   params: Map<string, tf.Variable>;
   /** One line per noteworthy event (unused tensors, newly initialised head), for the caller to show. */
   notices: string[];

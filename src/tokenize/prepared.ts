@@ -18,11 +18,11 @@ import type { Feature, SquadRow } from '../records.js';
 import { isTempName, sweepStaleTemps, tempSibling, writeDirAtomic } from '../util/atomic.js';
 import { featuresToTable, tableToFeatures } from './feature-table.js';
 
-export const MANIFEST_FORMAT = 'qa-ft-prepared';
-export const MANIFEST_VERSION = 2;
+const MANIFEST_FORMAT = 'qa-ft-prepared';
+const MANIFEST_VERSION = 2;
 const MANIFEST_FILE = 'manifest.json';
 
-export interface SplitCounts {
+interface SplitCounts {
   readonly rows: number;
   readonly features: number;
 }
@@ -56,12 +56,12 @@ export interface PreparedManifest {
   readonly createdAt: string;
 }
 
-export interface FileChecksum {
+interface FileChecksum {
   readonly bytes: number;
   readonly sha256: string;
 }
 
-export interface PreparedSplit {
+interface PreparedSplit {
   readonly rows: SquadRow[];
   readonly features: Feature[];
 }
@@ -72,7 +72,7 @@ export interface PreparedData {
   readonly test: PreparedSplit;
 }
 
-export const PREPARED_FILES = {
+const PREPARED_FILES = {
   train: 'train.arrow',
   test: 'test.arrow',
   trainFeatures: 'train.features.arrow',
@@ -156,15 +156,6 @@ async function isPreparedManifest(path: string): Promise<boolean> {
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/**
- * The identity of a prepared dataset's content (both splits' rows and features), from the manifest's checksums:
- * a resumed run compares it with its checkpoint's so that it never continues on other data.
- */
-export function preparedFingerprint(manifest: PreparedManifest): string {
-  const names = Object.values(PREPARED_FILES);
-  return sha256(new TextEncoder().encode(names.map((n) => manifest.checksums[n]?.sha256 ?? '').join(','))).slice(0, 16);
 }
 
 export async function readPreparedManifest(dir: string): Promise<PreparedManifest> {

@@ -28,7 +28,7 @@ export interface Window {
   readonly contextEnd: number;
 }
 
-export type CutResult =
+type CutResult =
   | { readonly ok: true; readonly windows: Window[]; /** some context tokens are not in the first window */ readonly truncated: boolean }
   | { readonly ok: false; /** context tokens a window could hold (≤ 0, or ≤ stride) */ readonly room: number };
 

@@ -20,8 +20,8 @@ import type { Trainer } from './trainer.js';
 import { WEIGHTS_FILE } from '../hf-files.js';
 
 const CHECKPOINT_PREFIX = 'checkpoint-epoch-';
-export const TRAINER_STATE_FILE = 'trainer_state.json';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
+const TRAINER_STATE_FILE = 'trainer_state.json';
+const OPTIMIZER_FILE = 'optimizer.safetensors';
 const TRAINER_STATE_FORMAT = 'qa-ft-trainer-state/1';
 /** The name (of a temporary directory) the final model is staged under. */
 const FINAL_STAGING = 'final';
@@ -71,7 +71,7 @@ export function dataFingerprint(train: readonly Feature[], test: readonly Featur
   return hash.digest('hex').slice(0, 16);
 }
 
-export interface TrainerStateFile {
+interface TrainerStateFile {
   readonly format: typeof TRAINER_STATE_FORMAT;
   /** Completed epochs. */
   readonly epoch: number;
@@ -92,7 +92,7 @@ export function checkpointDirName(epoch: number): string {
 }
 
 /** Copies the tokenizer files into `dir`. */
-export async function copyTokenizerFiles(files: readonly string[], dir: string): Promise<void> {
+async function copyTokenizerFiles(files: readonly string[], dir: string): Promise<void> {
   for (const f of files) await copyFile(f, join(dir, basename(f)));
 }
 
@@ -189,7 +189,7 @@ export async function findResumeCheckpoint(
   });
 }
 
-export async function readTrainerState(dir: string): Promise<TrainerStateFile> {
+async function readTrainerState(dir: string): Promise<TrainerStateFile> {
   const path = join(dir, TRAINER_STATE_FILE);
   let json: unknown;
   try {

@@ -6,7 +6,7 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-export interface StepRecord {
+interface StepRecord {
   readonly step: number;
   /** Fractional epoch, as HF logs it (1.5 = half-way through epoch 2). */
   readonly epoch: number;

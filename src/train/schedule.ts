@@ -5,7 +5,7 @@
  */
 import { QaFtError } from '../errors.js';
 
-export interface LinearScheduleOptions {
+interface LinearScheduleOptions {
   /** Peak learning rate (reached at the end of warm-up). */
   readonly learningRate: number;
   /** Total number of optimizer steps (the rate reaches 0 at this step). */

@@ -10,7 +10,7 @@ import { QaFtError } from '../errors.js';
 export const TEXT_ENCODINGS = ['utf-8', 'latin1', 'utf-16le'] as const;
 export type TextEncodingName = (typeof TEXT_ENCODINGS)[number];
 
-export interface InvalidByte {
+interface InvalidByte {
   /** Offset of the first byte of the offending sequence. */
   readonly offset: number;
   readonly byte: number;
@@ -81,7 +81,7 @@ function firstInvalidUtf16le(bytes: Uint8Array): { offset: number; reason: strin
   return bytes.length % 2 === 1 ? { offset: bytes.length - 1, reason: 'odd number of bytes' } : null;
 }
 
-export interface DecodeOptions {
+interface DecodeOptions {
   readonly encoding?: TextEncodingName;
   /** What the user can do about invalid text (printed after the message). */
   readonly hint?: string;
