@@ -75,6 +75,15 @@ interface TrainTest<T> {
   readonly test: T[];
 }
 
+/** The fraction held out for test: in [0, 1) (0 keeps every row in train). */
+export function checkTestSize(testSize: number): void {
+  if (!(testSize >= 0 && testSize < 1)) {
+    throw new QaFtError('BAD_ARGUMENT', `--test-size must be in [0, 1), got ${testSize}`, {
+      hint: 'e.g. 0.2 for an 80/20 split, 0 to keep every row in train',
+    });
+  }
+}
+
 /**
  * `Dataset.train_test_split(test_size=testSize, seed=seed)`: test = the first ceil(testSize·n) indices of
  * `np.random.default_rng(seed).permutation(n)`, train = the rest, both in permutation order.
@@ -82,11 +91,7 @@ interface TrainTest<T> {
  */
 export function trainTestSplit<T extends {} | null>(rows: readonly T[], options: { testSize: number; seed: number }): TrainTest<T> {
   const { testSize, seed } = options;
-  if (!(testSize >= 0 && testSize < 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `test size must be in [0, 1), got ${testSize}`, {
-      hint: 'e.g. --test-size 0.2 for an 80/20 split, 0 to keep every row in train',
-    });
-  }
+  checkTestSize(testSize);
   if (!Number.isInteger(seed) || seed < 0) {
     throw new QaFtError('BAD_ARGUMENT', `seed must be a non-negative integer, got ${seed}`);
   }
