@@ -187,7 +187,6 @@ function divergedIn(epoch: number, lastCheckpoint: string | undefined, e: QaFtEr
 export async function trainLoop(model: QaModel, data: { train: Split; test: Split }, options: TrainLoopOptions): Promise<TrainLoopResult> {
   const emit = options.onEvent ?? (() => {});
   const { stepsPerEpoch, totalSteps, warmupSteps, run } = planRun(data, options);
-  const loggingSteps = options.loggingSteps ?? 10;
   const trainer = createTrainer(model, { ...options, totalSteps, warmupSteps });
   try {
     const swept = await sweepStaleTemps(options.outDir, isTrainOutput);
@@ -196,74 +195,105 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
     const resumed = options.resume ? await resumeRun(model, trainer, run, options, emit) : undefined;
     const progress: RunProgress = resumed?.progress ?? { epoch: 0, bestMetric: null, bestCheckpoint: null };
     const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), resumed?.history ?? []);
-    const stateFields = (): RunStateFields => ({
-      epoch: progress.epoch,
-      rng: { seed: run.seed, next_epoch: progress.epoch + 1 },
-      best_metric: progress.bestMetric,
-      best_model_checkpoint: progress.bestCheckpoint,
-      run,
-      log_history: log.history,
+    const epochs = new EpochRunner(model, trainer, data, options, log, progress, emit);
+    const saved = (): { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields } => ({
+      model,
+      trainer,
+      tokenizerFiles: options.tokenizerFiles,
+      state: {
+        epoch: progress.epoch,
+        rng: { seed: run.seed, next_epoch: progress.epoch + 1 },
+        best_metric: progress.bestMetric,
+        best_model_checkpoint: progress.bestCheckpoint,
+        run,
+        log_history: log.history,
+      },
     });
 
-    /** Scores the test split, logs the record and keeps the best F1 (with the checkpoint of its epoch). */
-    const evaluate = async (epochProgress: number): Promise<EvalRecord | undefined> => {
-      if (data.test.features.length === 0) return undefined; // prepared with --test-size 0: nothing to score
-      emit({ type: 'eval-start', epoch: Math.ceil(epochProgress), step: trainer.optimizerStep });
-      const r = await options.evaluate(model, data.test);
-      const record: EvalRecord = { step: trainer.optimizerStep, epoch: epochProgress, eval_loss: r.evalLoss, eval_exact_match: r.exactMatch, eval_f1: r.f1, eval_count: r.count };
-      await log.append(record);
-      if (progress.bestMetric === null || r.f1 > progress.bestMetric) {
-        progress.bestMetric = r.f1;
-        progress.bestCheckpoint = join(options.outDir, checkpointDirName(Math.ceil(epochProgress)));
-      }
-      emit({ type: 'eval', record });
-      return record;
-    };
-
     for (let epoch = progress.epoch + 1; epoch <= options.epochs; epoch++) {
-      const batches = batchesFor(data.train, options, epoch);
-      emit({ type: 'epoch-start', epoch, batches: batches.length });
       const started = Date.now();
-      const losses = new LossTracker(); // restarts each epoch, so a resumed run logs what an uninterrupted one does
-      let examples = 0;
-      let lastEval: EvalRecord | undefined;
-      const afterUpdate = async (r: { loss: number; learningRate: number; gradNorm: number }, batchIndex: number): Promise<void> => {
-        const step = trainer.optimizerStep;
-        losses.add(r.loss);
-        const pace = throughput(started, examples, (batches.length - batchIndex - 1) * options.batchSize);
-        emit({ type: 'step', epoch, batch: batchIndex + 1, batches: batches.length, step, loss: r.loss, learningRate: r.learningRate, gradNorm: r.gradNorm, ...pace });
-        const epochProgress = round4(epoch - 1 + (batchIndex + 1) / batches.length);
-        if (step % loggingSteps === 0) {
-          await log.append({ step, epoch: epochProgress, loss: losses.takeWindowMean(), learning_rate: r.learningRate, grad_norm: r.gradNorm });
-        }
-        if (typeof options.evalEvery === 'number' && step % options.evalEvery === 0) lastEval = await evaluate(epochProgress);
-      };
-      try {
-        for (const [i, { batch }] of batches.entries()) {
-          const r = await trainer.step(batch);
-          examples += batch.inputIds.length;
-          if (r.updated) await afterUpdate(r, i);
-        }
-        const tail = await trainer.flush();
-        if (tail) await afterUpdate(tail, batches.length - 1);
-      } catch (e) {
-        throw isQaFtError(e) && e.code === 'TRAINING_DIVERGED' ? divergedIn(epoch, progress.lastCheckpoint, e) : e;
-      }
-      if (options.evalEvery === 'epoch') lastEval = await evaluate(epoch);
+      const trained = await epochs.train(epoch);
+      const evaluated = options.evalEvery === 'epoch' ? await epochs.evaluate(epoch) : trained.lastEval;
       progress.epoch = epoch;
       const dir = join(options.outDir, checkpointDirName(epoch));
-      await saveCheckpoint(dir, { model, trainer, tokenizerFiles: options.tokenizerFiles, state: stateFields() });
+      await saveCheckpoint(dir, saved());
       progress.lastCheckpoint = dir;
       emit({ type: 'checkpoint', dir, epoch });
-      emit({ type: 'epoch-end', epoch, step: trainer.optimizerStep, trainingLoss: losses.epochMean, eval: lastEval, seconds: (Date.now() - started) / 1000 });
+      emit({ type: 'epoch-end', epoch, step: trainer.optimizerStep, trainingLoss: trained.trainingLoss, eval: evaluated, seconds: (Date.now() - started) / 1000 });
     }
 
-    await saveFinalModel(options.outDir, { model, trainer, tokenizerFiles: options.tokenizerFiles, state: stateFields() });
+    await saveFinalModel(options.outDir, saved());
     await writeFileAtomic(join(options.outDir, 'training-curves.svg'), renderTrainingCurves(log.history));
     emit({ type: 'saved', dir: options.outDir });
     return { globalStep: trainer.optimizerStep, epochs: options.epochs, history: log.history, bestMetric: progress.bestMetric, outDir: options.outDir };
   } finally {
     trainer.dispose();
+  }
+}
+
+/** One epoch's steps, with the logging and step-wise evaluation between them; and evaluation itself. */
+class EpochRunner {
+  private readonly loggingSteps: number;
+
+  constructor(
+    private readonly model: QaModel,
+    private readonly trainer: Trainer,
+    private readonly data: { train: Split; test: Split },
+    private readonly options: TrainLoopOptions,
+    private readonly log: MetricsLog,
+    private readonly progress: RunProgress,
+    private readonly emit: (e: TrainEvent) => void,
+  ) {
+    this.loggingSteps = options.loggingSteps ?? 10;
+  }
+
+  /** Trains epoch `epoch` (1-based) over its batches; the mean training loss and the last step-wise evaluation. */
+  async train(epoch: number): Promise<{ trainingLoss: number; lastEval?: EvalRecord }> {
+    const batches = batchesFor(this.data.train, this.options, epoch);
+    this.emit({ type: 'epoch-start', epoch, batches: batches.length });
+    const started = Date.now();
+    const losses = new LossTracker(); // restarts each epoch, so a resumed run logs what an uninterrupted one does
+    let examples = 0;
+    let lastEval: EvalRecord | undefined;
+    const afterUpdate = async (r: { loss: number; learningRate: number; gradNorm: number }, batchIndex: number): Promise<void> => {
+      const step = this.trainer.optimizerStep;
+      losses.add(r.loss);
+      const pace = throughput(started, examples, (batches.length - batchIndex - 1) * this.options.batchSize);
+      this.emit({ type: 'step', epoch, batch: batchIndex + 1, batches: batches.length, step, loss: r.loss, learningRate: r.learningRate, gradNorm: r.gradNorm, ...pace });
+      const epochProgress = round4(epoch - 1 + (batchIndex + 1) / batches.length);
+      if (step % this.loggingSteps === 0) {
+        await this.log.append({ step, epoch: epochProgress, loss: losses.takeWindowMean(), learning_rate: r.learningRate, grad_norm: r.gradNorm });
+      }
+      if (typeof this.options.evalEvery === 'number' && step % this.options.evalEvery === 0) lastEval = await this.evaluate(epochProgress);
+    };
+    try {
+      for (const [i, { batch }] of batches.entries()) {
+        const r = await this.trainer.step(batch);
+        examples += batch.inputIds.length;
+        if (r.updated) await afterUpdate(r, i);
+      }
+      const tail = await this.trainer.flush();
+      if (tail) await afterUpdate(tail, batches.length - 1);
+    } catch (e) {
+      throw isQaFtError(e) && e.code === 'TRAINING_DIVERGED' ? divergedIn(epoch, this.progress.lastCheckpoint, e) : e;
+    }
+    return { trainingLoss: losses.epochMean, lastEval };
+  }
+
+  /** Scores the test split, logs the record and keeps the best F1 (with the checkpoint of its epoch). */
+  async evaluate(epochProgress: number): Promise<EvalRecord | undefined> {
+    if (this.data.test.features.length === 0) return undefined; // prepared with --test-size 0: nothing to score
+    const step = this.trainer.optimizerStep;
+    this.emit({ type: 'eval-start', epoch: Math.ceil(epochProgress), step });
+    const r = await this.options.evaluate(this.model, this.data.test);
+    const record: EvalRecord = { step, epoch: epochProgress, eval_loss: r.evalLoss, eval_exact_match: r.exactMatch, eval_f1: r.f1, eval_count: r.count };
+    await this.log.append(record);
+    if (this.progress.bestMetric === null || r.f1 > this.progress.bestMetric) {
+      this.progress.bestMetric = r.f1;
+      this.progress.bestCheckpoint = join(this.options.outDir, checkpointDirName(Math.ceil(epochProgress)));
+    }
+    this.emit({ type: 'eval', record });
+    return record;
   }
 }
 
