@@ -123,21 +123,9 @@ const MIXED_ERRORS = [
   /^stdin line 8: the context has no text tokens/,
 ];
 
-/** runCli with stdin given as raw bytes (runCli writes a string as UTF-8). */
+/** `ask` on the tiny model with stdin given as raw bytes. */
 function askBytes(args: string[], input: Buffer): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli.ts'), 'ask', '--model', modelDir, '--backend', 'cpu', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, CI: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runCli(['ask', '--model', modelDir, '--backend', 'cpu', ...args], { input });
 }
 
 test('JSONL stdin --json: bad lines get {"error"} records in place, the good ones their answers, exit 1 with a count', async () => {

@@ -15,7 +15,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<CliResult> {
+/** `input`: stdin, as text (written as UTF-8) or as raw bytes. */
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string | Uint8Array; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     // tsx resolved from this repo, so the CLI also runs from a working directory outside it
     const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli.ts'), ...args], {

@@ -8,9 +8,11 @@
  * Every request is logged; faults (a dropped connection, a stalled body, corrupted bytes) are injected per file,
  * 503 answers for the next requests. `silentServer` accepts connections and never answers.
  */
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { QaFtError } from '../../src/errors.js';
 
 export interface FakeFile {
   path: string;
@@ -37,6 +39,19 @@ export interface LoggedRequest {
   url: string;
   range?: string;
   authorization?: string;
+}
+
+/** Awaits `p`'s rejection: a QaFtError with `code`, a message matching `pattern`, message and hint one line each. */
+export async function rejectsWith(p: Promise<unknown>, code: string, pattern: RegExp): Promise<QaFtError> {
+  const e = await p.then(
+    () => assert.fail('expected an error'),
+    (err: unknown) => err,
+  );
+  assert.ok(e instanceof QaFtError, `expected a QaFtError, got ${String(e)}`);
+  assert.equal(e.code, code, e.message);
+  assert.match(e.message, pattern);
+  assert.doesNotMatch(`${e.message} ${e.hint ?? ''}`, /\n/);
+  return e;
 }
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, before, beforeEach, test } from 'node:test';
-import { QaFtError } from '../../src/errors.js';
 import { resolveModel, resolveTokenizer } from '../../src/hub/index.js';
 import { makeTempDir, sharedDir } from '../helpers/cli.js';
-import { FakeHub, fakeCommit, gitSha1, setHubEnv, sha256, type FakeRepo } from './fake-hub.js';
+import { FakeHub, fakeCommit, gitSha1, setHubEnv, sha256, rejectsWith, type FakeRepo } from './fake-hub.js';
 
 const tinyDir = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
 const COMMIT = fakeCommit('tiny');
@@ -37,18 +36,6 @@ async function startHub(repos: FakeRepo[], env: Record<string, string> = {}): Pr
   hub = new FakeHub(repos);
   const endpoint = await hub.start();
   restoreEnv = setHubEnv({ HF_ENDPOINT: endpoint, HF_HOME: home.dir, ...env });
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, pattern: RegExp): Promise<QaFtError> {
-  const e = await p.then(
-    () => assert.fail('expected an error'),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof QaFtError, `expected a QaFtError, got ${String(e)}`);
-  assert.equal(e.code, code, e.message);
-  assert.match(e.message, pattern);
-  assert.doesNotMatch(e.message, /\n/);
-  return e;
 }
 
 before(async () => {

@@ -12,7 +12,7 @@ import { QaFtError } from '../../src/errors.js';
 import { hubSettings } from '../../src/hub/env.js';
 import { resolveDatasetFiles, resolveModel } from '../../src/hub/index.js';
 import { makeTempDir } from '../helpers/cli.js';
-import { FakeHub, fakeCommit, setHubEnv, sha256, silentServer, type FakeRepo } from './fake-hub.js';
+import { FakeHub, fakeCommit, setHubEnv, sha256, silentServer, rejectsWith, type FakeRepo } from './fake-hub.js';
 
 const weights = randomBytes(64 * 1024);
 const repo: FakeRepo = {
@@ -48,18 +48,6 @@ async function startHub(env: Record<string, string> = {}): Promise<FakeHub> {
   stopServer = () => hub.close();
   restoreEnv = setHubEnv({ HF_ENDPOINT: endpoint, HF_HOME: home.dir, ...env });
   return hub;
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, pattern: RegExp): Promise<QaFtError> {
-  const e = await p.then(
-    () => assert.fail('expected an error'),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof QaFtError, `expected a QaFtError, got ${String(e)}`);
-  assert.equal(e.code, code, e.message);
-  assert.match(e.message, pattern);
-  assert.doesNotMatch(`${e.message} ${e.hint ?? ''}`, /\n/);
-  return e;
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
