@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { pathToFileURL } from 'node:url';
 import { formatUserError, isQaFtError } from './errors.js';
+import { strayFileSystemError } from './util/fs-errors.js';
 // Sub-commands (one file each; each exports a function returning a commander Command).
 // COMMANDS-BEGIN
 import { prepareCommand } from './commands/prepare.js';
@@ -31,7 +32,7 @@ function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI and returns the process exit code: 0 ok, 1 user error, 2 usage error, 70 internal error. */
+/** Runs the CLI and returns the process exit code: 0 ok, 1 user or I/O error, 2 usage error, 70 internal error. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -44,8 +45,11 @@ export async function main(argv: string[]): Promise<number> {
         ? 0
         : 2;
     }
-    if (isQaFtError(e)) {
-      process.stderr.write(`qa-ft: error: ${formatUserError(e)}\n`);
+    // every typed error exits 1, file-system ones (DISK) included; a full disk or a read-only mount that a
+    // writer did not word (no path known) is still the environment's doing, not a bug
+    const userError = isQaFtError(e) ? e : strayFileSystemError(e);
+    if (userError) {
+      process.stderr.write(`qa-ft: error: ${formatUserError(userError)}\n`);
       return 1;
     }
     process.stderr.write(`qa-ft: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

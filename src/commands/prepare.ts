@@ -82,7 +82,8 @@ async function run(raw: RawOptions): Promise<void> {
   const { prepareDataset } = await import('../tokenize/pipeline.js');
   let phase: PreparePhase | undefined;
   try {
-    const { manifest, seconds } = await prepareDataset({ ...o, inputs, dataset, tokenizerDir }, (p) => {
+    const onNotice = (line: string): void => info(line);
+    const { manifest, seconds } = await prepareDataset({ ...o, inputs, dataset, tokenizerDir, onNotice }, (p) => {
       if (p.phase !== phase) {
         phase = p.phase;
         progress.start(PHASE_LABEL[p.phase], p.total);

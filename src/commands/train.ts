@@ -41,6 +41,7 @@ interface RawOptions extends HubFlags {
   seed: string;
   backend: string;
   resume?: boolean;
+  overwriteOutputDir?: boolean;
   evalEvery: string;
   padToMaxLength?: boolean;
   loggingSteps: string;
@@ -65,6 +66,7 @@ interface TrainCommandOptions {
   readonly seed: number;
   readonly backend: BackendName;
   readonly resume: boolean;
+  readonly overwriteOutputDir: boolean;
   readonly evalEvery: 'epoch' | number;
   readonly padToMaxLength: boolean;
   readonly loggingSteps: number;
@@ -83,6 +85,11 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
   const everyN = Number(raw.evalEvery);
   if (raw.evalEvery !== 'epoch' && !(Number.isInteger(everyN) && everyN >= 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--eval-every must be 'epoch' or a number of steps >= 1, got '${raw.evalEvery}'`);
+  }
+  if (raw.resume && raw.overwriteOutputDir) {
+    throw new QaFtError('BAD_ARGUMENT', '--resume and --overwrite-output-dir contradict each other: one continues the run in --out, the other deletes it', {
+      hint: 'pass one of them',
+    });
   }
   const evalEvery = raw.evalEvery === 'epoch' ? 'epoch' : everyN;
   const batchSize = parseNumberOption('--batch-size', raw.batchSize, { int: true, min: 1 });
@@ -103,6 +110,7 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
     seed: parseNumberOption('--seed', raw.seed, { int: true, min: 0 }),
     backend: asBackendName(raw.backend),
     resume: Boolean(raw.resume),
+    overwriteOutputDir: Boolean(raw.overwriteOutputDir),
     evalEvery,
     padToMaxLength: Boolean(raw.padToMaxLength),
     loggingSteps: parseNumberOption('--logging-steps', raw.loggingSteps, { int: true, min: 1 }),
@@ -217,6 +225,7 @@ export function trainCommand(): Command {
     .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', '1')
     .option('--seed <n>', 'seed of the shuffling, dropout and random init', String(DEFAULT_SEED))
     .option('--resume', 'continue from the newest complete checkpoint in --out')
+    .option('--overwrite-output-dir', "delete a previous run's checkpoints and outputs in --out first (other files are kept)")
     .option('--eval-every <when>', "'epoch' or every N optimizer steps", 'epoch')
     .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
     .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', '10')

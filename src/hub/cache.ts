@@ -13,6 +13,7 @@
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { fileSystemError, FileSystemError, isDiskFull, type FileSystemContext } from '../util/fs-errors.js';
 import { isCommitHash, repoFolderName, type RepoRef } from './repo.js';
 
 export class RepoCache {
@@ -60,7 +61,8 @@ export class RepoCache {
   async writeRef(revision: string, commit: string): Promise<void> {
     if (revision === commit) return; // huggingface_hub records refs only for branch/tag names
     if ((await this.commitFor(revision)) === commit) return;
-    await writeFileAtomic(this.refPath(revision), commit);
+    const path = this.refPath(revision);
+    await cacheWrite({ path, operation: 'write' }, () => writeFileAtomic(path, commit));
   }
 
   /** True when the snapshot holds `file` and it resolves to a readable file (a dangling link does not count). */
@@ -77,7 +79,8 @@ export class RepoCache {
   }
 
   async markMissing(commit: string, file: string): Promise<void> {
-    await writeFileAtomic(this.noExistPath(commit, file), '');
+    const path = this.noExistPath(commit, file);
+    await cacheWrite({ path, operation: 'write' }, () => writeFileAtomic(path, ''));
   }
 
   /** Bytes of an interrupted download of `etag`, or 0. */
@@ -96,19 +99,21 @@ export class RepoCache {
   async linkPointer(commit: string, file: string, etag: string): Promise<void> {
     const pointer = this.pointerPath(commit, file);
     const blob = this.blobPath(etag);
-    await mkdir(dirname(pointer), { recursive: true });
+    await cacheWrite({ path: dirname(pointer), operation: 'create directory' }, () => mkdir(dirname(pointer), { recursive: true }));
     const tmp = `${pointer}.tmp-${process.pid}-${Date.now().toString(36)}`;
-    try {
-      await symlink(relative(dirname(pointer), blob), tmp);
-    } catch {
-      await copyFile(blob, tmp);
-    }
-    try {
-      await rename(tmp, pointer);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
+    await cacheWrite({ path: pointer, operation: 'write' }, async () => {
+      try {
+        await symlink(relative(dirname(pointer), blob), tmp);
+      } catch {
+        await copyFile(blob, tmp);
+      }
+      try {
+        await rename(tmp, pointer);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
+    });
   }
 
   /** Commits with a snapshot directory, newest first (by the directory's modification time). */
@@ -153,6 +158,22 @@ export class RepoCache {
     };
     await walk(base, '');
     return out;
+  }
+}
+
+/** What to do about a failed write in the cache: it can move (HF_HUB_CACHE / HF_HOME). */
+export function cacheHint(errno: string | undefined): string {
+  return isDiskFull(errno) ? 'free some space, or set HF_HUB_CACHE to a disk with room' : 'check permissions, or set HF_HUB_CACHE / HF_HOME to a writable directory';
+}
+
+/** Runs a write into the cache; a file-system failure becomes a DISK error naming `context.path`, with the cache's hint. */
+async function cacheWrite<T>(context: FileSystemContext, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if (e instanceof FileSystemError) throw e.with({ hint: cacheHint(e.errno) });
+    const mapped = fileSystemError(e, context);
+    throw mapped instanceof FileSystemError ? mapped.with({ hint: cacheHint(mapped.errno) }) : mapped;
   }
 }
 

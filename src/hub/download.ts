@@ -9,8 +9,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { QaFtError } from '../errors.js';
-import type { RepoCache } from './cache.js';
+import { firstLine, QaFtError } from '../errors.js';
+import { isDiskFull, systemErrorCode } from '../util/fs-errors.js';
+import { cacheHint, type RepoCache } from './cache.js';
 import { getFollowing, headFile, hubError, networkError, type FileMetadata, type RequestContext } from './http.js';
 import { describeRepo, resolveUrl } from './repo.js';
 
@@ -225,19 +226,17 @@ async function checkFreeSpace(ctx: FileContext, path: string, needed: number): P
   }
 }
 
-/** File-system failures while writing the cache; ENOSPC is the disk-full case. */
+/**
+ * File-system failures while writing the cache; ENOSPC is the disk-full case. Worded for a download (which file
+ * of which repo); the errno classification and the hint are the cache's (./cache.ts, util/fs-errors.ts).
+ */
 export function diskError(ctx: FileContext, path: string, e: unknown): QaFtError {
-  const code = (e as { code?: unknown } | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new QaFtError('DISK', `disk full while downloading '${ctx.file}' of ${describeRepo(ctx.ref)} into ${path}`, {
-      hint: 'free some space, or set HF_HUB_CACHE to a disk with room',
-      cause: e,
-    });
+  if (e instanceof QaFtError) return e;
+  const code = systemErrorCode(e);
+  if (isDiskFull(code)) {
+    return new QaFtError('DISK', `disk full while downloading '${ctx.file}' of ${describeRepo(ctx.ref)} into ${path}`, { hint: cacheHint(code), cause: e });
   }
-  return new QaFtError('DISK', `cannot write the hub cache at ${path} (${typeof code === 'string' ? code : String(e)})`, {
-    hint: 'check permissions, or set HF_HUB_CACHE / HF_HOME to a writable directory',
-    cause: e,
-  });
+  return new QaFtError('DISK', `cannot write the hub cache at ${path} (${code ?? firstLine(e)})`, { hint: cacheHint(code), cause: e });
 }
 
 function mib(bytes: number): string {

@@ -69,12 +69,19 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   const card = renderModelCard({ name, baseModel: options.baseModel, dataset: options.dataset, config, parameters, training });
   const hfConfig = sortKeys({ ...rawConfig, architectures: ['DistilBertForQuestionAnswering'], model_type: 'distilbert' });
 
-  await writeDirAtomic(outDir, async (tmp) => {
-    await writeFile(join(tmp, CONFIG_FILE), `${JSON.stringify(hfConfig, null, 2)}\n`);
-    await copyFile(join(modelDir, WEIGHTS_FILE), join(tmp, WEIGHTS_FILE));
-    for (const f of tokenizerFiles) await copyFile(join(tokDir, f), join(tmp, f));
-    await writeFile(join(tmp, 'README.md'), card);
-  });
+  const configText = `${JSON.stringify(hfConfig, null, 2)}\n`;
+  const copies: Array<[string, string]> = [[join(modelDir, WEIGHTS_FILE), WEIGHTS_FILE], ...tokenizerFiles.map((f): [string, string] => [join(tokDir, f), f])];
+  let bytes = Buffer.byteLength(configText) + Buffer.byteLength(card);
+  for (const [from] of copies) bytes += (await stat(from)).size;
+  await writeDirAtomic(
+    outDir,
+    async (tmp) => {
+      await writeFile(join(tmp, CONFIG_FILE), configText);
+      for (const [from, name] of copies) await copyFile(from, join(tmp, name));
+      await writeFile(join(tmp, 'README.md'), card);
+    },
+    { bytes }, // a file-system failure is reported at its path in outDir, with the whole export's size
+  );
   return {
     outDir,
     files: ['README.md', CONFIG_FILE, WEIGHTS_FILE, ...tokenizerFiles].sort(),

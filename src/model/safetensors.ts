@@ -162,7 +162,7 @@ export async function writeSafetensors(
       }
       await fh.write(encodeF32(data));
     }
-  });
+  }, { bytes: len.length + json.length + offset });
 }
 
 function parseHeader(buf: Buffer, dataSize: number, path: string): { entries: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {

@@ -3,15 +3,16 @@
  * write the prepared-data directory. Hub names are resolved by the caller (the command); this takes local paths.
  */
 import { QaFtError } from '../errors.js';
-import { checkPreparedTarget, writePrepared, type PreparedManifest } from './prepared.js';
+import { checkPreparedTarget, preparedLockPath, writePrepared, type PreparedManifest } from './prepared.js';
 import { readSquadRows, type SourceFormat } from '../data/read.js';
-import { applySplit, parseSplit, splitRange, trainTestSplit } from '../data/split.js';
+import { applySplit, parseSplit, splitRange, trainTestSplit, type SplitSpec } from '../data/split.js';
 import type { SquadRow } from '../records.js';
 import { checkRows } from '../data/validate.js';
 import { prepareFeatures, type FeatureStats } from './features.js';
 import { checkPrepareOptions } from './prepare-options.js';
 import { loadTokenizer, type TextEncoding } from './tokenizer.js';
 import { validateWindowOptions } from './windows.js';
+import { acquireDirLock } from '../util/dir-lock.js';
 
 export interface PrepareOptions {
   /** Local files of the split, read in order and concatenated (hub datasets come in shards). */
@@ -28,6 +29,8 @@ export interface PrepareOptions {
   readonly tokenizerDir: string | (() => Promise<string>);
   readonly outDir: string;
   readonly skipInvalid?: boolean;
+  /** Told when a stale lock on `outDir` (left by a killed prepare) is taken over. */
+  readonly onNotice?: (message: string) => void;
 }
 
 export type PreparePhase = 'read' | 'tokenize-train' | 'tokenize-test' | 'write';
@@ -49,7 +52,18 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
   checkPrepareOptions(options);
   const spec = parseSplit(options.split);
   if (options.inputs.length === 0) throw new QaFtError('BAD_ARGUMENT', 'no input file', { hint: 'pass --input FILE' });
-  await checkPreparedTarget(options.outDir);
+  // one prepare per --out at a time
+  const lock = await acquireDirLock(await preparedLockPath(options.outDir), { what: `--out ${options.outDir}`, onNotice: options.onNotice });
+  try {
+    await checkPreparedTarget(options.outDir);
+    return await prepareInto(options, spec, started, onProgress);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Reads, splits, tokenizes and writes, with `options.outDir` locked and checked. */
+async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: number, onProgress?: (p: PrepareProgress) => void): Promise<PrepareResult> {
 
   const input = await readInputs(options.inputs, onProgress);
   const selected = applySplit(input.rows, spec);

@@ -6,16 +6,19 @@
  * A new directory appears complete or not at all. An existing one is replaced only if it is empty or a
  * prepared-data directory (its manifest says so), file by file with the manifest first, never by removing the
  * directory: anything else in it stays, and a reader checks every file against the manifest, so a mix of two
- * prepares (an interrupted replace, a copied file) or an edited count is an error, never silently used.
+ * prepares (an interrupted replace, a copied file) or an edited count is an error, never silently used. Two
+ * prepares never write one directory at once: each holds a lock (`preparedLockPath`) for its run.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, constants, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { arrowToRows, parseArrow, rowsToTable, tableToBytes } from '../data/arrow.js';
 import type { Feature, SquadRow } from '../records.js';
 import { isTempName, sweepStaleTemps, tempSibling, writeDirAtomic } from '../util/atomic.js';
+import { LOCK_FILE, lockPathBeside, lockPathIn } from '../util/dir-lock.js';
+import { fileSystemError, withFileSystemErrors } from '../util/fs-errors.js';
 import { featuresToTable, tableToFeatures } from './feature-table.js';
 
 const MANIFEST_FORMAT = 'qa-ft-prepared';
@@ -102,22 +105,34 @@ export async function writePrepared(
   };
   // the manifest first: from then on the directory is recognisably a prepared one, whatever a kill interrupts
   const files: [string, string | Uint8Array][] = [[MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`], ...contents];
+  const total = files.reduce((sum, [, bytes]) => sum + (typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength), 0);
   await sweepStaleTemps(dirname(outDir), (name) => name === basename(outDir));
   if (target === 'absent') {
-    await writeDirAtomic(outDir, async (tmp) => {
-      for (const [name, bytes] of files) await writeFile(join(tmp, name), bytes);
-    });
+    await writeDirAtomic(
+      outDir,
+      async (tmp) => {
+        for (const [name, bytes] of files) {
+          const path = join(tmp, name); // reported at outDir/name
+          await withFileSystemErrors({ path, operation: 'write' }, () => writeFile(path, bytes));
+        }
+      },
+      { bytes: total },
+    );
     return manifest;
   }
   await sweepStaleTemps(outDir, (name) => files.some(([file]) => file === name));
   const staged = files.map(([name, bytes]) => ({ path: join(outDir, name), temp: tempSibling(join(outDir, name)), bytes }));
+  let current = staged[0]?.path ?? outDir;
   try {
-    for (const { temp, bytes } of staged) await writeFile(temp, bytes);
+    for (const { path, temp, bytes } of staged) {
+      current = path;
+      await writeFile(temp, bytes);
+    }
   } catch (e) {
     for (const { temp } of staged) await rm(temp, { force: true });
-    throw e;
+    throw fileSystemError(e, { path: current, operation: 'write', bytes: total });
   }
-  for (const { temp, path } of staged) await rename(temp, path);
+  for (const { temp, path } of staged) await withFileSystemErrors({ path, operation: 'rename into place' }, () => rename(temp, path));
   return manifest;
 }
 
@@ -137,13 +152,27 @@ export async function checkPreparedTarget(outDir: string): Promise<'absent' | 'e
       hint: 'choose a new directory path for --out',
     });
   }
-  const entries = (await readdir(outDir)).filter((name) => !isTempName(name));
+  const entries = (await readdir(outDir)).filter((name) => !isTempName(name) && name !== LOCK_FILE);
   if (entries.length === 0) return 'empty';
   if (await isPreparedManifest(join(outDir, MANIFEST_FILE))) return 'prepared';
   const shown = entries.sort().slice(0, 3).join(', ') + (entries.length > 3 ? `, … (${entries.length} entries)` : '');
   throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} is not empty and is not a qa-ft prepared-data directory (it holds ${shown}); refusing to replace it`, {
     hint: 'choose a new or empty directory; prepare only replaces a directory it wrote itself',
   });
+}
+
+/**
+ * Where a prepare into `outDir` holds its lock: beside it (`.NAME.qa-ft.lock`), as `outDir` may not exist yet and
+ * a new one appears whole, by a rename; inside it only when its parent cannot be written (`--out .` in a directory
+ * whose parent is not the user's), where `outDir` must exist already. Every prepare into `outDir` picks the same.
+ */
+export async function preparedLockPath(outDir: string): Promise<string> {
+  const dir = resolve(outDir);
+  const parentWritable = await access(dirname(dir), constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+  return parentWritable || !existsSync(dir) ? lockPathBeside(dir) : lockPathIn(dir);
 }
 
 async function isPreparedManifest(path: string): Promise<boolean> {

@@ -1,7 +1,8 @@
 /**
  * The epoch loop of `qa-ft train`: batches (seeded shuffle per epoch, length-grouped dynamic padding by default),
  * trainer steps, evaluation after each epoch or every N steps, checkpoints after each epoch, the metrics log and
- * curves, and the final model in `outDir`. Resuming continues from the newest complete checkpoint; batch order is a
+ * curves, and the final model in `outDir`, which is locked for the run and checked first (`claimOutDir`: another
+ * run's outputs are resumed, overwritten or refused). Resuming continues from the newest complete checkpoint; batch order is a
  * pure function of (seed, epoch) and dropout of (seed, micro-step), so the final weights equal an uninterrupted
  * run's. Progress goes out through `onEvent`; nothing here prints.
  */
@@ -11,13 +12,13 @@ import type { SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
 import type { Feature } from '../records.js';
-import { sweepStaleTemps, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { DirLock } from '../util/dir-lock.js';
 import type { DecaySummary } from './adamw.js';
 import {
   checkpointDirName,
   dataFingerprint,
   findResumeCheckpoint,
-  isTrainOutput,
   restoreCheckpoint,
   saveCheckpoint,
   saveFinalModel,
@@ -26,6 +27,7 @@ import {
 } from './checkpoint.js';
 import { renderTrainingCurves } from './curves-svg.js';
 import { MetricsLog, type EvalRecord, type MetricsRecord } from './metrics-log.js';
+import { claimOutDir } from './out-dir.js';
 import { warmupStepsFromRatio } from './schedule.js';
 import { createTrainer, type Trainer } from './trainer.js';
 
@@ -60,6 +62,11 @@ export interface TrainLoopOptions {
   /** A step record goes to `metrics.jsonl` every this many optimizer steps (default 10). */
   readonly loggingSteps?: number;
   readonly resume: boolean;
+  /**
+   * Delete a previous run's checkpoints and outputs in `outDir` first (HF's `overwrite_output_dir`); without it (or
+   * `resume`) an `outDir` holding them is refused. Other files in `outDir` are kept either way.
+   */
+  readonly overwriteOutputDir?: boolean;
   /** Tokenizer files copied into every checkpoint and the final model. */
   readonly tokenizerFiles: readonly string[];
   /** Scores the model on the test split (the command passes `evaluateModel`). */
@@ -188,9 +195,14 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
   const emit = options.onEvent ?? (() => {});
   const { stepsPerEpoch, totalSteps, warmupSteps, run } = planRun(data, options);
   const trainer = createTrainer(model, { ...options, totalSteps, warmupSteps });
+  let lock: DirLock | undefined;
   try {
-    const swept = await sweepStaleTemps(options.outDir, isTrainOutput);
-    if (swept.length > 0) emit({ type: 'notice', message: `Removed what killed runs left in ${options.outDir}: ${swept.join(', ')}` });
+    // held for the whole run: a second run into the same outDir is refused while this one writes there
+    lock = await claimOutDir(options.outDir, {
+      resume: options.resume,
+      overwriteOutputDir: options.overwriteOutputDir ?? false,
+      onNotice: (message) => emit({ type: 'notice', message }),
+    });
     emit({ type: 'start', decay: trainer.decaySummary, totalSteps, warmupSteps, stepsPerEpoch, trainFeatures: data.train.features.length, testFeatures: data.test.features.length });
     const resumed = options.resume ? await resumeRun(model, trainer, run, options, emit) : undefined;
     const progress: RunProgress = resumed?.progress ?? { epoch: 0, bestMetric: null, bestCheckpoint: null };
@@ -228,6 +240,7 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
     return { globalStep: trainer.optimizerStep, epochs: options.epochs, history: log.history, bestMetric: progress.bestMetric, outDir: options.outDir };
   } finally {
     trainer.dispose();
+    await lock?.release();
   }
 }
 

@@ -3,8 +3,9 @@
  * (`loss`, `learning_rate`, `grad_norm`, `eval_loss`, `eval_exact_match`, `eval_f1`, `epoch`, `step`).
  * Kept in memory (it goes into `trainer_state.json` as the history) and appended to `metrics.jsonl`.
  */
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, truncate, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { withFileSystemErrors } from '../util/fs-errors.js';
 
 interface StepRecord {
   readonly step: number;
@@ -33,19 +34,25 @@ export function isEvalRecord(r: MetricsRecord): r is EvalRecord {
 
 export class MetricsLog {
   private readonly records: MetricsRecord[];
+  /** Bytes in the file: a failed append is cut back to here, so the file never ends in half a line. */
+  private size: number;
 
   private constructor(
     readonly path: string,
     records: MetricsRecord[],
+    size: number,
   ) {
     this.records = records;
+    this.size = size;
   }
 
   /** A fresh log (truncating `path`), or one continuing `history` (a resumed run rewrites the file to it). */
   static async open(path: string, history: readonly MetricsRecord[] = []): Promise<MetricsLog> {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, history.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    return new MetricsLog(path, [...history]);
+    const text = history.map((r) => `${JSON.stringify(r)}\n`).join('');
+    const bytes = Buffer.byteLength(text);
+    await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () => mkdir(dirname(path), { recursive: true }));
+    await withFileSystemErrors({ path, operation: 'write', bytes }, () => writeFile(path, text));
+    return new MetricsLog(path, [...history], bytes);
   }
 
   get history(): readonly MetricsRecord[] {
@@ -54,6 +61,14 @@ export class MetricsLog {
 
   async append(record: MetricsRecord): Promise<void> {
     this.records.push(record);
-    await appendFile(this.path, `${JSON.stringify(record)}\n`);
+    const line = `${JSON.stringify(record)}\n`;
+    const bytes = Buffer.byteLength(line);
+    try {
+      await withFileSystemErrors({ path: this.path, operation: 'append to', bytes }, () => appendFile(this.path, line));
+    } catch (e) {
+      await truncate(this.path, this.size).catch(() => undefined);
+      throw e;
+    }
+    this.size += bytes;
   }
 }

@@ -5,7 +5,8 @@
  * behind (its pid is gone) and finishes a directory swap it was in the middle of.
  */
 import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
+import { fileSystemError, FileSystemError, systemErrorCode, withFileSystemErrors, type FileSystemContext } from './fs-errors.js';
 
 let stampCounter = 0;
 
@@ -24,25 +25,31 @@ export function isTempName(name: string): boolean {
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+  await makeParent(path);
   const tmp = tempSibling(path);
   try {
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    throw fileSystemError(e, { path, operation: 'write', bytes });
   }
 }
 
 /**
  * `writeFileAtomic` for content written in pieces (a file too large to build in memory): `write` fills an open
- * handle, which is synced to disk before the rename.
+ * handle, which is synced to disk before the rename. `bytes`: the size it will have, for a full disk's message.
  */
-export async function writeFileAtomicWith(path: string, write: (fh: FileHandle) => Promise<void>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+export async function writeFileAtomicWith(
+  path: string,
+  write: (fh: FileHandle) => Promise<void>,
+  options: { bytes?: number } = {},
+): Promise<void> {
+  const context: FileSystemContext = { path, operation: 'write', ...(options.bytes === undefined ? {} : { bytes: options.bytes }) };
+  await makeParent(path);
   const tmp = tempSibling(path);
-  const fh = await open(tmp, 'w');
+  const fh = await withFileSystemErrors(context, () => open(tmp, 'w'));
   try {
     await write(fh);
     await fh.sync();
@@ -51,7 +58,7 @@ export async function writeFileAtomicWith(path: string, write: (fh: FileHandle) 
   } catch (e) {
     await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    throw e;
+    throw fileSystemError(e, context);
   }
 }
 
@@ -60,16 +67,20 @@ export async function writeFileAtomicWith(path: string, write: (fh: FileHandle) 
  * behind and an existing `dir` is untouched. Replacing an existing `dir` takes two renames (the old one aside,
  * the new one in); a kill between them leaves both complete directories as siblings, and the next
  * `sweepStaleTemps` of the parent finishes the swap, so `dir` is never lost.
+ *
+ * A file-system failure inside `fill` is reported at its final path (`dir/…`, not the temporary one), with
+ * `bytes` (the whole directory's size, when the caller knows it) or else at least what had been written.
  */
-export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true });
+export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>, options: { bytes?: number } = {}): Promise<void> {
+  await makeParent(dir);
   const tmp = tempSibling(dir);
-  await mkdir(tmp);
+  await withFileSystemErrors({ path: dir, operation: 'create directory' }, () => mkdir(tmp));
   try {
     await fill(tmp);
   } catch (e) {
+    const failure = systemErrorCode(e) !== undefined || e instanceof FileSystemError ? await fillFailure(e, tmp, dir, options.bytes) : e;
     await rm(tmp, { recursive: true, force: true });
-    throw e;
+    throw failure;
   }
   const old = `${tmp}.old`;
   let hadOld = false;
@@ -79,8 +90,49 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
   } catch {
     // no previous directory
   }
-  await rename(tmp, dir);
+  try {
+    await rename(tmp, dir);
+  } catch (e) {
+    if (hadOld) await rename(old, dir).catch(() => undefined); // put the previous one back
+    await rm(tmp, { recursive: true, force: true });
+    throw fileSystemError(e, { path: dir, operation: 'rename into place' });
+  }
   if (hadOld) await rm(old, { recursive: true, force: true });
+}
+
+/** A failure inside a directory fill, at its final path and with the space the directory needed. */
+async function fillFailure(e: unknown, tmp: string, dir: string, total: number | undefined): Promise<FileSystemError> {
+  const atFinal = (p: string | undefined): string => (p !== undefined && (p === tmp || p.startsWith(`${tmp}${sep}`)) ? dir + p.slice(tmp.length) : dir);
+  const written = await treeBytes(tmp); // before it is removed; a failed file's temp is already gone
+  if (e instanceof FileSystemError) {
+    return e.with({ path: atFinal(e.path), bytes: total ?? written + (e.bytes ?? 0), bytesAtLeast: total === undefined });
+  }
+  const errno = e as NodeJS.ErrnoException & { dest?: string };
+  const path = atFinal(errno.dest ?? errno.path);
+  return new FileSystemError(systemErrorCode(e) ?? 'EIO', { path, operation: 'write', bytes: total ?? written, bytesAtLeast: total === undefined }, e);
+}
+
+/** Bytes in the files under `dir` (0 when it cannot be read). */
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await treeBytes(path);
+    else total += (await stat(path).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
+}
+
+/** `mkdir -p` of `path`'s parent, as a DISK error when the environment refuses. */
+async function makeParent(path: string): Promise<void> {
+  const parent = dirname(path);
+  await withFileSystemErrors({ path: parent, operation: 'create directory' }, () => mkdir(parent, { recursive: true }));
 }
 
 function isAlive(pid: number): boolean {

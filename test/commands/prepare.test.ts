@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readPrepared } from '../../src/tokenize/prepared.js';
@@ -250,4 +251,23 @@ test('a prepared directory whose manifest counts were edited, or with a file fro
   assert.equal(copied.code, 1, copied.stderr);
   assert.match(copied.stderr, /train\.features\.arrow is not the file .*manifest\.json describes \((\d+ bytes, the manifest says \d+|sha256 [0-9a-f]{12}…, the manifest says [0-9a-f]{12}…)\): it was changed, or comes from another prepare/);
   assert.equal(existsSync(join(tmp.dir, 'never')), false);
+});
+
+test('a prepare into an --out another live prepare holds (its lock beside --out) is refused naming its pid; a dead one’s lock is taken over', async () => {
+  const base = join(tmp.dir, `locked-${Math.random().toString(36).slice(2)}`);
+  await mkdir(base);
+  const out = join(base, 'out');
+  const lock = join(base, '.out.qa-ft.lock');
+  const holder = (pid: number): string => JSON.stringify({ pid, hostname: hostname(), command: 'qa-ft prepare --seed 9', startedAt: '2024-01-01T00:00:00.000Z' });
+  await writeFile(lock, holder(process.pid));
+  const args = ['prepare', '--tokenizer', tokenizer, '--input', parquet, '--split', 'train[:20]', '--out', out];
+  const blocked = await runCli(args);
+  assert.equal(blocked.code, 1, blocked.stderr);
+  assert.match(blocked.stderr, new RegExp(`qa-ft: error: --out ${out} is in use by another qa-ft run: pid ${process.pid} \\(qa-ft prepare --seed 9`));
+  assert.ok(!existsSync(out));
+  await writeFile(lock, holder(4194311)); // above Linux's largest pid
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Took over the stale lock .*pid 4194311/);
+  assert.deepEqual(await readdir(base), ['out'], 'the lock is released');
 });

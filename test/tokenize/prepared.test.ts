@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readPrepared, writePrepared } from '../../src/tokenize/prepared.js';
+import { checkPreparedTarget, preparedLockPath, readPrepared, writePrepared } from '../../src/tokenize/prepared.js';
 import type { SquadRow } from '../../src/records.js';
 import type { Feature } from '../../src/records.js';
 import { makeTempDir } from '../helpers/cli.js';
@@ -79,6 +79,18 @@ test('readPrepared of a directory without a manifest, or of another version, is 
     await assert.rejects(readPrepared(dir), { code: 'FILE_NOT_FOUND', message: /not a prepared-data directory/ });
     await writeFile(join(dir, 'manifest.json'), JSON.stringify({ format: 'qa-ft-prepared', version: 99 }));
     await assert.rejects(readPrepared(dir), { code: 'BAD_FORMAT', message: /version 99/ });
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a prepare locks beside --out, and a lock file inside --out does not make it non-empty', async () => {
+  const { dir, cleanup } = await makeTempDir('qa-ft-prepared-lock-');
+  try {
+    assert.equal(await preparedLockPath(join(dir, 'out')), join(dir, '.out.qa-ft.lock'));
+    await mkdir(join(dir, 'out'));
+    await writeFile(join(dir, 'out', '.qa-ft.lock'), '{}');
+    assert.equal(await checkPreparedTarget(join(dir, 'out')), 'empty');
   } finally {
     await cleanup();
   }

@@ -1,0 +1,90 @@
+/**
+ * The output directory of `qa-ft train` before a run starts: held by one run at a time (a lock file in it), and
+ * refused when it holds another run's outputs unless the run resumes them or overwrites them. Overwriting removes
+ * only what qa-ft writes (checkpoints, the final model's files, the metrics log and curves), never other files, and
+ * does so that a kill part-way leaves no half-removed checkpoint a later `--resume` could pick: each checkpoint is
+ * first renamed to a temporary name (which the next run's sweep removes), then deleted.
+ */
+import { readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { QaFtError } from '../errors.js';
+import { CONFIG_FILE, TOKENIZER_FILES, WEIGHTS_FILE } from '../hf-files.js';
+import { isTempName, sweepStaleTemps, tempSibling } from '../util/atomic.js';
+import { acquireDirLock, lockPathIn, type DirLock } from '../util/dir-lock.js';
+import { isTrainOutput } from './checkpoint.js';
+
+const CHECKPOINT = /^checkpoint-epoch-\d+$/;
+/** Files that only a qa-ft training run leaves in its `--out`: any of them means a run was there. */
+const RUN_FILES: readonly string[] = ['trainer_state.json', 'metrics.jsonl', 'training-curves.svg', WEIGHTS_FILE];
+/** The final model's other files: removed with the run's, not evidence of one on their own (a user may keep a config.json). */
+const FINAL_MODEL_FILES: readonly string[] = [CONFIG_FILE, ...TOKENIZER_FILES];
+
+/** The names in `outDir` that a previous training run left (its checkpoints and run files), sorted. */
+export async function previousRunOutputs(outDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(outDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => !isTempName(n) && (CHECKPOINT.test(n) || RUN_FILES.includes(n))).sort();
+}
+
+/**
+ * Removes a previous run's outputs from `outDir` and returns their names: the checkpoints are renamed aside
+ * first (each rename atomic), so none is ever left half-deleted under its own name.
+ */
+async function removePreviousRun(outDir: string, found: readonly string[]): Promise<string[]> {
+  const checkpoints = found.filter((n) => CHECKPOINT.test(n));
+  const aside: string[] = [];
+  for (const name of checkpoints) {
+    const temp = tempSibling(join(outDir, name));
+    await rename(join(outDir, name), temp);
+    aside.push(temp);
+  }
+  for (const temp of aside) await rm(temp, { recursive: true, force: true });
+  const present = new Set(await readdir(outDir));
+  const files = [...RUN_FILES, ...FINAL_MODEL_FILES].filter((n) => present.has(n));
+  for (const name of files) await rm(join(outDir, name), { force: true });
+  return [...checkpoints, ...files];
+}
+
+export interface ClaimOptions {
+  readonly resume: boolean;
+  readonly overwriteOutputDir: boolean;
+  readonly onNotice: (message: string) => void;
+}
+
+/**
+ * Locks `outDir` for this run, removes what killed runs left (their temporary names; an interrupted checkpoint swap
+ * is finished first, so it is seen below) and checks it may be written: a previous run's outputs are resumed
+ * (`resume`), removed (`overwriteOutputDir`), or refused. Other files are allowed and kept. The caller releases the
+ * lock.
+ */
+export async function claimOutDir(outDir: string, options: ClaimOptions): Promise<DirLock> {
+  if (options.resume && options.overwriteOutputDir) {
+    throw new QaFtError('BAD_ARGUMENT', '--resume and --overwrite-output-dir contradict each other: one continues the run in --out, the other deletes it', {
+      hint: 'pass one of them',
+    });
+  }
+  const lock = await acquireDirLock(lockPathIn(outDir), { what: `--out ${outDir}`, onNotice: options.onNotice });
+  try {
+    const swept = await sweepStaleTemps(outDir, isTrainOutput);
+    if (swept.length > 0) options.onNotice(`Removed what killed runs left in ${outDir}: ${swept.join(', ')}`);
+    if (options.resume) return lock;
+    const found = await previousRunOutputs(outDir);
+    if (found.length === 0) return lock;
+    if (!options.overwriteOutputDir) {
+      const shown = found.slice(0, 3).join(', ') + (found.length > 3 ? `, … (${found.length})` : '');
+      throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} holds another training run's outputs (${shown})`, {
+        hint: 'pass --resume to continue that run, or --overwrite-output-dir to delete its checkpoints and outputs first; or use a new --out',
+      });
+    }
+    const removed = await removePreviousRun(outDir, found);
+    options.onNotice(`--overwrite-output-dir: removed the previous run's ${removed.join(', ')} from ${outDir}`);
+    return lock;
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
