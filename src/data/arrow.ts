@@ -45,6 +45,7 @@ export function arrowToRows(table: Table, file: string): SquadRow[] {
   const title = col('title');
   const context = col('context') as Vector;
   const question = col('question') as Vector;
+  const impossible = col('is_impossible'); // SQuAD 2.0 sources that keep the flag
   const rows: SquadRow[] = new Array(table.numRows);
   for (let i = 0; i < table.numRows; i++) {
     const t: unknown = text.get(i);
@@ -55,6 +56,7 @@ export function arrowToRows(table: Table, file: string): SquadRow[] {
         title: title ? title.get(i) : undefined,
         context: context.get(i),
         question: question.get(i),
+        is_impossible: impossible ? impossible.get(i) : undefined,
         answers: answers.isValid(i) ? { text: t === null ? t : toList(t), answer_start: s === null ? s : toList(s) } : null,
       },
       file,

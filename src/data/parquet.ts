@@ -53,7 +53,7 @@ export async function readParquetRows(bytes: Uint8Array, file: string): Promise<
   checkChunks(metadata, dataEnd, file);
   const columns = parquetSchema(metadata).children.map((c) => c.element.name);
   for (const c of REQUIRED_COLUMNS) if (!columns.includes(c)) throw missingColumnError(file, c, columns);
-  const wanted = ['id', 'title', 'context', 'question', 'answers'].filter((c) => columns.includes(c));
+  const wanted = ['id', 'title', 'context', 'question', 'answers', 'is_impossible'].filter((c) => columns.includes(c));
   let records: Record<string, unknown>[];
   try {
     records = await parquetReadObjects({ file: buffer, metadata, columns: wanted, compressors });

@@ -1,5 +1,5 @@
 /**
- * `readSquad(path)`: SQuAD rows from Parquet, Arrow IPC (file or stream format) or SQuAD JSON / JSON Lines,
+ * `readSquad(path)`: SQuAD rows from Parquet, Arrow IPC (file or stream format) or SQuAD (v1.1 or 2.0) JSON / JSON Lines,
  * recognised by content (magic bytes), not by file name; then the `--split` slice and the content checks.
  * JSON must be valid UTF-8 (an invalid byte is an error naming its offset, as Python's `json.load` refuses it).
  */
@@ -19,6 +19,8 @@ export interface ReadOptions {
   readonly split?: SplitSpec;
   /** Drop rows whose answer does not match the context, or whose context/question is empty, instead of failing. */
   readonly skipInvalid?: boolean;
+  /** SQuAD 2.0: rows without an answer are valid (without it they are refused, see validate.ts). */
+  readonly versionTwoWithNegative?: boolean;
 }
 
 export interface ReadResult {
@@ -82,6 +84,6 @@ export async function readSquad(path: string, options: ReadOptions = {}): Promis
   const { rows: all, format } = await readSquadRows(path);
   const selected = options.split ? applySplit(all, options.split) : all;
   const firstRow = options.split ? splitRange(options.split, all.length).from : 0;
-  const checked = checkRows(selected, path, { skipInvalid: options.skipInvalid, firstRow });
+  const checked = checkRows(selected, path, { skipInvalid: options.skipInvalid, firstRow, versionTwoWithNegative: options.versionTwoWithNegative });
   return { rows: checked.rows, skippedInvalid: checked.skippedInvalid, format, totalRows: all.length };
 }

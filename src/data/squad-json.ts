@@ -1,7 +1,8 @@
 /**
- * SQuAD v1.1 JSON (`{version, data: [{title, paragraphs: [{context, qas: [{id, question, answers: [{text,
- * answer_start}]}]}]}]}`), flattened into one row per question as `datasets`' squad loader does; and JSON Lines
- * of flat rows, as `Dataset.to_json` writes them.
+ * SQuAD v1.1 and 2.0 JSON (`{version, data: [{title, paragraphs: [{context, qas: [{id, question, answers: [{text,
+ * answer_start}], is_impossible?, plausible_answers?}]}]}]}`), flattened into one row per question as `datasets`'
+ * squad and squad_v2 loaders do (an unanswerable question keeps its empty answers; `plausible_answers` is dropped);
+ * and JSON Lines of flat rows, as `Dataset.to_json` writes them.
  */
 import { QaFtError } from '../errors.js';
 import type { SquadRow } from '../records.js';
@@ -46,6 +47,7 @@ function flattenSquad(doc: Json, file: string): SquadRow[] {
               title: article.title ?? '',
               context: p.context,
               question: q.question,
+              is_impossible: q.is_impossible,
               answers: Array.isArray(answers)
                 ? {
                     text: answers.map((x: unknown) => (isObject(x) ? x.text : x)),

@@ -1,6 +1,10 @@
 /**
  * Turning loosely typed records into SquadRows, with one-line errors that name the file, the row and the field,
- * and the content checks of a selected slice (empty text, `answer_start` that does not point at `text`).
+ * and the content checks of a selected slice (empty text, `answer_start` that does not point at `text`, SQuAD 2.0
+ * unanswerable rows without `--version-2-with-negative`).
+ *
+ * SQuAD 2.0: a question with no answer in its context has empty `answers` lists (the hub's `rajpurkar/squad_v2`
+ * layout); the JSON's `is_impossible` flag, where a source has one, must agree with the answers.
  */
 import { QaFtError } from '../errors.js';
 import { codePointLength, codePointSlice, pyStrip } from '../util/py-string.js';
@@ -61,13 +65,40 @@ export function coerceRow(raw: Record<string, unknown>, file: string, row: numbe
       `${file}: row ${row}: answers.text has ${text.length} entries but answers.answer_start has ${starts.length}`,
     );
   }
+  const id = asString(raw.id, file, row, 'id');
+  checkImpossibleFlag(raw.is_impossible, text.length, file, row, id);
   return {
-    id: asString(raw.id, file, row, 'id'),
+    id,
     title: raw.title === undefined || raw.title === null ? '' : asString(raw.title, file, row, 'title'),
     context: asString(raw.context, file, row, 'context'),
     question: asString(raw.question, file, row, 'question'),
     answers: { text, answer_start: starts },
   };
+}
+
+/**
+ * SQuAD 2.0 JSON marks unanswerable questions `is_impossible: true` (their `plausible_answers` are not answers and
+ * are dropped, as `datasets`' squad_v2 loader does): such a row must have no answers, and a row marked answerable
+ * must have at least one. Absent (SQuAD v1.1, Parquet, Arrow): empty answers alone mean unanswerable.
+ */
+function checkImpossibleFlag(flag: unknown, answers: number, file: string, row: number, id: string): void {
+  if (flag === undefined || flag === null) return;
+  if (typeof flag !== 'boolean') throw fieldError(file, row, 'is_impossible', 'true or false', flag);
+  if (flag && answers > 0) {
+    throw new QaFtError('BAD_DATA', `${file}: row ${row} (id ${id}) is marked is_impossible but has ${answers} answer${answers > 1 ? 's' : ''}`, {
+      hint: 'an unanswerable question must have an empty answers list (its plausible answers go in plausible_answers)',
+    });
+  }
+  if (!flag && answers === 0) {
+    throw new QaFtError('BAD_DATA', `${file}: row ${row} (id ${id}) is answerable (is_impossible false) but has no answers`, {
+      hint: 'give its answers, or mark it is_impossible: true',
+    });
+  }
+}
+
+/** A SQuAD 2.0 unanswerable row: no gold answer (the `datasets` layout: empty answers lists). */
+export function isUnanswerable(r: SquadRow): boolean {
+  return r.answers.text.length === 0;
 }
 
 /** What is wrong with a row's content, or null. */
@@ -96,7 +127,7 @@ function rowProblem(r: SquadRow): { kind: 'empty' | 'answer'; detail: string } |
 export function checkRows(
   rows: readonly SquadRow[],
   file: string,
-  options: { skipInvalid?: boolean; firstRow?: number } = {},
+  options: { skipInvalid?: boolean; firstRow?: number; versionTwoWithNegative?: boolean } = {},
 ): { rows: SquadRow[]; skippedInvalid: number } {
   const good: SquadRow[] = [];
   let bad = 0;
@@ -123,5 +154,21 @@ export function checkRows(
       hint: 'fix the data, or pass --skip-invalid to drop such rows',
     });
   }
+  if (!options.versionTwoWithNegative) refuseUnanswerable(good, rows, file, options.firstRow ?? 0);
   return { rows: good, skippedInvalid: bad };
+}
+
+/**
+ * SQuAD v1 processing has no place for a question without an answer (run_qa.py would fail on it, other tools drop
+ * or mislabel it silently): data with any is refused in one line unless it is read as SQuAD 2.0.
+ */
+function refuseUnanswerable(good: readonly SquadRow[], all: readonly SquadRow[], file: string, firstRow: number): void {
+  const none = good.filter(isUnanswerable);
+  const [first] = none;
+  if (first === undefined) return;
+  throw new QaFtError(
+    'BAD_DATA',
+    `${file}: ${none.length} of ${good.length} rows have no answer (SQuAD 2.0 unanswerable questions; first: row ${firstRow + all.indexOf(first)}, id ${first.id}); pass --version-2-with-negative to use them`,
+    { hint: 'with --version-2-with-negative they are labelled at [CLS] and scored by the official SQuAD 2.0 metric' },
+  );
 }
