@@ -8,7 +8,7 @@
 import type { SquadRow } from '../records.js';
 import { zip } from '../util/checked-index.js';
 import { codePointLength, pyStrip } from '../util/py-string.js';
-import { answerTokenLabels, type LabelRule } from './labels.js';
+import { answerTokenLabels, noAnswerLabels, type LabelRule } from './labels.js';
 import type { QaTokenizer, TextEncoding } from './tokenizer.js';
 import type { Feature } from '../records.js';
 import { cutWindows, validateWindowOptions, type WindowOptions } from './windows.js';
@@ -77,7 +77,7 @@ export async function prepareFeatures(
       for (const w of cut.windows) {
         const labels =
           answerText === undefined || startChar === undefined
-            ? { start: 0, end: 0 } // no answer (SQuAD v2 style): point at [CLS], as run_qa.py does
+            ? noAnswerLabels(w.inputIds, tokenizer.clsTokenId) // SQuAD 2.0 unanswerable: [CLS] in every window
             : answerTokenLabels(w.offsets, w.contextStart, w.contextEnd, startChar, startChar + codePointLength(answerText), rule);
         if (labels.start === 0 && labels.end === 0) unanswerable++;
         features.push({ exampleId: row.id, inputIds: w.inputIds, offsets: w.offsets, startPosition: labels.start, endPosition: labels.end });

@@ -7,6 +7,10 @@
  * just past the context, at [SEP]), as in the tutorial.
  * `whole` is HF `run_qa.py` (used with a doc stride): (0, 0) unless the answer is wholly inside the window
  * (`offset[context_start][0] <= start_char and offset[context_end][1] >= end_char`); the walks are the same.
+ *
+ * A SQuAD 2.0 question without an answer is labelled at the [CLS] token in every window (`noAnswerLabels`), as
+ * run_qa.py does with `--version_2_with_negative` (`cls_index = input_ids.index(cls_token_id)`): index 0 for the
+ * current families, whose windows begin with [CLS] / <s>.
  */
 
 export type LabelRule = 'tutorial' | 'whole';
@@ -14,6 +18,12 @@ export type LabelRule = 'tutorial' | 'whole';
 export interface TokenLabels {
   readonly start: number;
   readonly end: number;
+}
+
+/** The label of a window of a question with no answer: both ends at the first [CLS] token (index 0 if none). */
+export function noAnswerLabels(inputIds: readonly number[], clsTokenId: number): TokenLabels {
+  const cls = Math.max(0, inputIds.indexOf(clsTokenId));
+  return { start: cls, end: cls };
 }
 
 /**
