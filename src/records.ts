@@ -40,6 +40,11 @@ export interface Feature {
 export interface QaBatch {
   readonly inputIds: number[][]; // [B, T]
   readonly attentionMask: number[][]; // [B, T], 1 = real token, 0 = padding
+  /**
+   * [B, T] segment ids (0 = question, 1 = context for BERT-style pairs); absent = all zeros. Only for models with
+   * token type embeddings (BERT, ELECTRA, ALBERT; RoBERTa's single type): the model rejects it otherwise.
+   */
+  readonly tokenTypeIds?: number[][];
   readonly startPositions?: number[]; // [B]
   readonly endPositions?: number[]; // [B]
 }
