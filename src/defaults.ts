@@ -8,6 +8,8 @@
 export const DEFAULT_MODEL_ID = 'distilbert-base-uncased';
 /** The tutorial's data set (a hub id). */
 export const DEFAULT_DATASET_ID = 'rajpurkar/squad';
+/** The SQuAD 2.0 data set (a hub id): `prepare --version-2-with-negative` reads it when no input is given. */
+export const SQUAD_V2_DATASET_ID = 'rajpurkar/squad_v2';
 /** Tokens per window, special tokens included (the tutorial's `max_length`). */
 export const DEFAULT_MAX_LENGTH = 384;
 /** Tokens shared by consecutive windows of a long context (the question-answering pipeline's `doc_stride`). */

@@ -1,8 +1,9 @@
 /**
- * `qa-ft prepare`: a SQuAD file (or the hub's rajpurkar/squad) → tokenized, labelled train/test features on disk.
+ * `qa-ft prepare`: a SQuAD file (or the hub's rajpurkar/squad, or rajpurkar/squad_v2 with
+ * `--version-2-with-negative`) → tokenized, labelled train/test features on disk.
  */
 import { Command } from 'commander';
-import { DEFAULT_DATASET_ID, DEFAULT_MAX_LENGTH, DEFAULT_MODEL_ID, DEFAULT_SEED } from '../defaults.js';
+import { DEFAULT_DATASET_ID, DEFAULT_MAX_LENGTH, DEFAULT_MODEL_ID, DEFAULT_SEED, SQUAD_V2_DATASET_ID } from '../defaults.js';
 import { resolveDatasetFiles, resolveTokenizer } from '../hub/index.js';
 import { parseSplit } from '../data/split.js';
 import type { PrepareOptions, PreparePhase } from '../tokenize/pipeline.js';
@@ -21,6 +22,7 @@ interface RawOptions extends HubFlags {
   tokenizer?: string;
   out: string;
   skipInvalid?: boolean;
+  version2WithNegative?: boolean;
   json?: boolean;
 }
 
@@ -41,6 +43,7 @@ function parsePrepareOptions(raw: RawOptions): Omit<PrepareOptions, 'inputs' | '
     docStride,
     outDir: raw.out,
     skipInvalid: Boolean(raw.skipInvalid),
+    versionTwoWithNegative: Boolean(raw.version2WithNegative),
     json: Boolean(raw.json),
   };
 }
@@ -61,6 +64,7 @@ function summarize(m: PreparedManifest, outDir: string, seconds: number): string
     `Prepared ${m.split} of ${m.source.dataset ?? m.source.path} (${m.source.format}, ${m.source.rows} rows): ` +
     `${m.sizes.train.rows} train and ${m.sizes.test.rows} test examples (test size ${m.testSize}, seed ${m.seed}) → ` +
     `${m.sizes.train.features} train and ${m.sizes.test.features} test features, max length ${m.maxLength}, ${stride}. ` +
+    (m.versionTwoWithNegative ? `SQuAD 2.0: ${m.counts.noAnswerRows ?? 0} questions have no answer (labelled at [CLS]). ` : '') +
     `${m.counts.truncated} contexts were truncated; ${m.counts.unanswerable} windows do not hold their answer and are labelled (0, 0)` +
     `${skipped.length ? `; ${skipped.join('; ')}` : ''}. Tokenizer: ${m.tokenizer.dir}. Written to ${outDir} in ${seconds.toFixed(1)} s.`
   );
@@ -74,8 +78,8 @@ async function run(raw: RawOptions): Promise<void> {
   let dataset: string | undefined;
   if (o.input !== undefined) inputs = [o.input];
   else {
-    dataset = DEFAULT_DATASET_ID;
-    inputs = await resolveDatasetFiles(DEFAULT_DATASET_ID, parseSplit(o.split).name, hub);
+    dataset = o.versionTwoWithNegative ? SQUAD_V2_DATASET_ID : DEFAULT_DATASET_ID;
+    inputs = await resolveDatasetFiles(dataset, parseSplit(o.split).name, hub);
   }
   const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL_ID, hub);
   // loaded here so that other commands do not pay for the tokenizer, Arrow and Parquet modules at start-up
@@ -101,7 +105,7 @@ async function run(raw: RawOptions): Promise<void> {
 export function prepareCommand(): Command {
   const command = new Command('prepare')
     .description('tokenize a SQuAD file into labelled train/test features (the HF question-answering tutorial)')
-    .option('--input <file>', `SQuAD data: Parquet, Arrow IPC (file or stream) or SQuAD v1.1 JSON (default: the hub dataset ${DEFAULT_DATASET_ID})`)
+    .option('--input <file>', `SQuAD data: Parquet, Arrow IPC (file or stream) or SQuAD v1.1/2.0 JSON (default: the hub dataset ${DEFAULT_DATASET_ID})`)
     .option('--split <spec>', "datasets slice of the input: 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]'", 'train[:5000]')
     .option('--test-size <fraction>', 'fraction of rows held out for test, in [0, 1); 0 keeps all rows in train', '0.2')
     .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', String(DEFAULT_SEED))
@@ -110,6 +114,7 @@ export function prepareCommand(): Command {
     .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json or vocab.txt) or hub model id (default: ${DEFAULT_MODEL_ID})`)
     .option('--out <dir>', 'output directory', DEFAULT_DATA_DIR)
     .option('--skip-invalid', 'drop rows whose answer does not match the context, or with an empty context or question')
+    .option('--version-2-with-negative', `SQuAD 2.0: keep questions without an answer, labelled at [CLS] (default data: ${SQUAD_V2_DATASET_ID})`)
     .option('--json', 'print the manifest as JSON instead of the summary');
   return addHubOptions(command).action(async (raw: RawOptions) => {
     await run(raw);

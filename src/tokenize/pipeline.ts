@@ -7,7 +7,7 @@ import { checkPreparedTarget, preparedLockPath, writePrepared, type PreparedMani
 import { readSquadRows, type SourceFormat } from '../data/read.js';
 import { applySplit, parseSplit, splitRange, trainTestSplit, type SplitSpec } from '../data/split.js';
 import type { SquadRow } from '../records.js';
-import { checkRows } from '../data/validate.js';
+import { checkRows, isUnanswerable } from '../data/validate.js';
 import { prepareFeatures, type FeatureStats } from './features.js';
 import { checkPrepareOptions } from './prepare-options.js';
 import { loadTokenizer, type TextEncoding } from './tokenizer.js';
@@ -29,6 +29,8 @@ export interface PrepareOptions {
   readonly tokenizerDir: string | (() => Promise<string>);
   readonly outDir: string;
   readonly skipInvalid?: boolean;
+  /** SQuAD 2.0: keep rows without an answer (labelled at [CLS]); without it such data is refused. */
+  readonly versionTwoWithNegative?: boolean;
   /** Told when a stale lock on `outDir` (left by a killed prepare) is taken over. */
   readonly onNotice?: (message: string) => void;
 }
@@ -70,7 +72,12 @@ async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: nu
   if (selected.length === 0) {
     throw new QaFtError('BAD_ARGUMENT', `--split '${options.split}' selects no rows of ${input.label} (${input.rows.length} rows)`);
   }
-  const checked = checkRows(selected, input.label, { skipInvalid: options.skipInvalid, firstRow: splitRange(spec, input.rows.length).from });
+  const versionTwoWithNegative = options.versionTwoWithNegative ?? false;
+  const checked = checkRows(selected, input.label, {
+    skipInvalid: options.skipInvalid,
+    firstRow: splitRange(spec, input.rows.length).from,
+    versionTwoWithNegative,
+  });
   if (checked.rows.length === 0) throw new QaFtError('BAD_DATA', `${input.label}: every selected row is invalid`);
 
   const tokenizer = await loadTokenizerFor(options);
@@ -108,9 +115,11 @@ async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: nu
       maxLength: options.maxLength,
       docStride: options.docStride ?? null,
       labelRule: options.docStride === undefined ? 'tutorial' : 'whole',
+      versionTwoWithNegative,
       counts: {
         truncated: sum('truncated'),
         unanswerable: sum('unanswerable'),
+        noAnswerRows: [...trainRows, ...testRows].filter(isUnanswerable).length,
         skippedLongQuestion: sum('skippedLongQuestion'),
         skippedInvalid: checked.skippedInvalid,
       },

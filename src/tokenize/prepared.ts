@@ -45,11 +45,18 @@ export interface PreparedManifest {
   readonly docStride: number | null;
   /** Label rule: `tutorial` (the HF tutorial's) or `whole` (run_qa.py, used with a doc stride). */
   readonly labelRule: string;
+  /**
+   * SQuAD 2.0 (`--version-2-with-negative`): rows without an answer were kept, labelled at [CLS]; `train` and
+   * `evaluate` post-process and score such data as SQuAD 2.0. Absent in older manifests: false.
+   */
+  readonly versionTwoWithNegative: boolean;
   readonly counts: {
     /** Rows whose context did not fit in one window. */
     readonly truncated: number;
     /** Windows labelled (0, 0). */
     readonly unanswerable: number;
+    /** Rows without an answer (SQuAD 2.0 unanswerable questions); 0 without `versionTwoWithNegative`. */
+    readonly noAnswerRows?: number;
     readonly skippedLongQuestion: number;
     readonly skippedInvalid: number;
   };
@@ -85,7 +92,11 @@ const PREPARED_FILES = {
 /** Writes the four Arrow files and the manifest into `outDir` (see the top of this file for how it replaces). */
 export async function writePrepared(
   outDir: string,
-  data: { manifest: Omit<PreparedManifest, 'format' | 'version' | 'files' | 'checksums'>; train: PreparedSplit; test: PreparedSplit },
+  data: {
+    manifest: Omit<PreparedManifest, 'format' | 'version' | 'files' | 'checksums' | 'versionTwoWithNegative'> & { versionTwoWithNegative?: boolean };
+    train: PreparedSplit;
+    test: PreparedSplit;
+  },
 ): Promise<PreparedManifest> {
   const target = await checkPreparedTarget(outDir);
   const contents = new Map<string, Uint8Array>([
@@ -100,6 +111,7 @@ export async function writePrepared(
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     ...data.manifest,
+    versionTwoWithNegative: data.manifest.versionTwoWithNegative ?? false,
     files: { ...PREPARED_FILES },
     checksums,
   };
@@ -209,6 +221,11 @@ export async function readPreparedManifest(dir: string): Promise<PreparedManifes
       hint: 'run `qa-ft prepare` again with this version of qa-ft',
     });
   }
+  if (m.versionTwoWithNegative !== undefined && typeof m.versionTwoWithNegative !== 'boolean') {
+    throw new QaFtError('BAD_FORMAT', `${path}: versionTwoWithNegative must be true or false, got ${JSON.stringify(m.versionTwoWithNegative)}`, {
+      hint: 'run `qa-ft prepare` again',
+    });
+  }
   const checksums = m.checksums as Record<string, Partial<FileChecksum>> | undefined;
   for (const name of Object.values(PREPARED_FILES)) {
     const c = checksums?.[name];
@@ -216,7 +233,7 @@ export async function readPreparedManifest(dir: string): Promise<PreparedManifes
       throw new QaFtError('BAD_FORMAT', `${path}: checksums.${name} must hold the file's bytes and sha256`, { hint: 'run `qa-ft prepare` again' });
     }
   }
-  return m as PreparedManifest;
+  return { ...(m as PreparedManifest), versionTwoWithNegative: m.versionTwoWithNegative ?? false };
 }
 
 /** A data file's bytes, checked against the manifest's size and sha256. */
