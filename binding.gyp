@@ -1,8 +1,11 @@
 {
+  "variables": {
+    "qaft_dnnl%": "<!(node -p \"process.env.QAFT_DNNL === '1' ? 1 : 0\")"
+  },
   "targets": [
     {
       "target_name": "qaft_native",
-      "sources": ["native/addon.cc", "native/kernels.cc"],
+      "sources": ["native/addon.cc", "native/kernels.cc", "native/matmul-bf16.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno"],
@@ -22,6 +25,10 @@
             "/usr/include/openblas"
           ],
           "libraries": ["-lopenblas", "-lpthread"]
+        }],
+        ["OS=='linux' and qaft_dnnl==1", {
+          "defines": ["QAFT_DNNL"],
+          "libraries": ["-ldnnl", "-lgomp"]
         }]
       ]
     }

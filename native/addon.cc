@@ -64,6 +64,31 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// matmulBf16(same arguments as matmul, emulate) → null, or a one-line reason it could not run
+Napi::Value MatMulBf16(const Napi::CallbackInfo& info) {
+  const auto fn = info[12].ToBoolean() ? qaft::BatchMatMulBf16Emulated : qaft::BatchMatMulBf16;
+  const char* err = fn(
+      Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]), info[3].As<Napi::Int32Array>().ElementLength(),
+      Ptr<int32_t>(info[3]), Ptr<int32_t>(info[4]), I64(info[5]), I64(info[6]), I64(info[7]), info[8].ToBoolean(),
+      info[9].ToBoolean(), PtrOrNull<float>(info[10]), static_cast<qaft::Activation>(I32(info[11])));
+  return err == nullptr ? info.Env().Null() : Napi::String::New(info.Env(), err);
+}
+
+// bf16Support() → { linked, hardware, isa }
+Napi::Value Bf16Support(const Napi::CallbackInfo& info) {
+  const qaft::Bf16Support s = qaft::GetBf16Support();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("linked", s.linked);
+  o.Set("hardware", s.hardware);
+  o.Set("isa", s.isa);
+  return o;
+}
+
+// bf16Impl(m, n, k) → oneDNN's implementation name for that bf16 matmul
+Napi::Value Bf16Impl(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), qaft::Bf16ImplName(I64(info[0]), I64(info[1]), I64(info[2])));
+}
+
 // unary(op, x, out)
 Napi::Value Unary(const Napi::CallbackInfo& info) {
   qaft::UnaryOp(static_cast<qaft::Unary>(I32(info[0])), Ptr<float>(info[1]), Ptr<float>(info[2]),
@@ -181,6 +206,9 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::Ne
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matmul", Napi::Function::New(env, MatMul));
+  exports.Set("matmulBf16", Napi::Function::New(env, MatMulBf16));
+  exports.Set("bf16Support", Napi::Function::New(env, Bf16Support));
+  exports.Set("bf16Impl", Napi::Function::New(env, Bf16Impl));
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("reduce", Napi::Function::New(env, Reduce));

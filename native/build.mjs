@@ -1,4 +1,5 @@
 // Builds the native engine (build/Release/qaft_native.node) with node-gyp against this Node's own headers.
+// Links oneDNN (Debian libdnnl-dev) when its header is there, for the bf16 matmuls; QAFT_DNNL=0 builds without.
 // `--optional` (the npm install hook): never fails; without a BLAS or a compiler it prints one line and exits 0,
 // and qa-ft runs on its other backends.
 import { spawnSync } from 'node:child_process';
@@ -24,6 +25,9 @@ if (process.platform === 'linux') {
   const dirs = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].map((a) => `/usr/include/${a}/openblas-pthread`);
   dirs.push('/usr/include/openblas', '/usr/include');
   if (!dirs.some((d) => existsSync(path.join(d, 'cblas.h')))) fail('no OpenBLAS header cblas.h found');
+  const dnnl = process.env.QAFT_DNNL !== '0' && existsSync('/usr/include/oneapi/dnnl/dnnl.h');
+  process.env.QAFT_DNNL = dnnl ? '1' : '0'; // read by binding.gyp
+  if (!dnnl) console.log('qa-ft: oneDNN not found (apt-get install libdnnl-dev): building without bf16 matmuls');
 } else if (process.platform !== 'darwin') {
   fail(`no BLAS configuration for ${process.platform}`);
 }

@@ -41,6 +41,7 @@ int NumThreads() {
 void SetNumThreads(int n) {
   g_threads = n > 0 ? n : 0;
   SetBlasThreads(NumThreads());
+  SetDnnlThreads(NumThreads());
 }
 
 // ---- matmul ----------------------------------------------------------------------------------------------

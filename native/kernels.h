@@ -16,6 +16,34 @@ void BatchMatMul(const float* a, const float* b, float* c, int64_t batch, const 
                  const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
                  const float* bias, Activation act);
 
+// What bf16 matmuls can run on: `linked` when built with oneDNN; `hardware` when the CPU has AVX512_BF16 (as
+// oneDNN sees it; without it oneDNN still computes bf16 matmuls, on slow reference code); `isa`: oneDNN's name.
+struct Bf16Support {
+  bool linked;
+  bool hardware;
+  const char* isa;
+};
+Bf16Support GetBf16Support();
+
+// BatchMatMul with torch.autocast(cpu, bfloat16) semantics: A and B rounded to bfloat16 (nearest even), products
+// accumulated and written in float32 (bias added in float32) by oneDNN's matmul primitive, cached by shape.
+// Returns nullptr, or a one-line reason when it could not run (no oneDNN, no implementation).
+const char* BatchMatMulBf16(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex,
+                            const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
+                            const float* bias, Activation act);
+
+// The same rounding, then the float32 BatchMatMul (bf16 products are exact in float32): bf16 numerics on any CPU,
+// at fp32 speed. For tests where oneDNN or AVX512_BF16 is missing. Returns nullptr.
+const char* BatchMatMulBf16Emulated(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex,
+                                    const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
+                                    const float* bias, Activation act);
+
+// oneDNN's implementation name for a [m,k]x[k,n] bf16 matmul (e.g. "brg:avx512_core_bf16"), or an error.
+const char* Bf16ImplName(int64_t m, int64_t n, int64_t k);
+
+// Threads oneDNN's OpenMP runtime uses (no-op without oneDNN).
+void SetDnnlThreads(int n);
+
 void UnaryOp(Unary op, const float* x, float* out, int64_t size);
 
 // out[rows, inner] = a op b, where a/b are addressed through per-dimension strides (0 = broadcast) of the

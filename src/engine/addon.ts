@@ -16,6 +16,19 @@ export interface NativeAddon {
     a: F32, b: F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
     m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
   ): void;
+  /**
+   * `matmul` with torch.autocast(cpu, bfloat16) semantics (inputs rounded to bf16, float32 sums and output) on
+   * oneDNN, or with `emulate` the same rounding on the float32 sgemm. Returns null, or why it could not run.
+   */
+  matmulBf16(
+    a: F32, b: F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
+    m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
+    emulate: boolean,
+  ): string | null;
+  /** linked: built with oneDNN; hardware: the CPU has AVX512_BF16 as oneDNN sees it; isa: oneDNN's ISA name. */
+  bf16Support(): { linked: boolean; hardware: boolean; isa: string };
+  /** oneDNN's implementation of a [m,k]×[k,n] bf16 matmul (e.g. `brg:avx512_core_bf16`), or why none. */
+  bf16Impl(m: number, n: number, k: number): string;
   unary(op: number, x: F32, out: F32): void;
   binary(op: number, a: F32, b: F32, out: F32, shape: Float64Array, aStrides: Float64Array, bStrides: Float64Array): void;
   reduce(op: number, x: F32, out: F32, outer: number, inner: number): void;

@@ -26,7 +26,16 @@ export function pooledCapacity(n: number): number {
   return cap >= n ? cap : Math.ceil(2 ** ((k + 1) / CLASSES_PER_OCTAVE) / 1024) * 1024;
 }
 
+/**
+ * How the backend's matmuls compute: `fp32` (OpenBLAS sgemm), `bf16` (torch.autocast(cpu, bfloat16): inputs
+ * rounded to bf16, float32 sums, on oneDNN), `bf16-emulated` (the same rounding on sgemm; tests on CPUs without
+ * AVX512_BF16). Set through `setNativePrecision` (./index.ts), which checks that bf16 can run.
+ */
+export type MatmulMode = 'fp32' | 'bf16' | 'bf16-emulated';
+
 export class NativeBackend extends MathBackendCPU {
+  matmulMode: MatmulMode = 'fp32';
+
   private readonly free = new Map<number, ArrayBuffer[]>(); // by byte length
   private readonly order: ArrayBuffer[] = []; // oldest first, for eviction
   private readonly recyclable = new WeakSet<ArrayBuffer>();

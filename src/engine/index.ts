@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import os from 'node:os';
-import { guardAliases, NativeBackend } from './backend.js';
+import { guardAliases, NativeBackend, type MatmulMode } from './backend.js';
+import { QaFtError } from '../errors.js';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { kernelCalls, withFallback, type NativeKernel } from './kernel-util.js';
 import { adamwKernel } from './adamw.js';
@@ -54,6 +55,50 @@ export async function registerNativeBackend(options: { threads?: number } = {}):
     tf.registerKernel(k);
   }
   return { ok: true };
+}
+
+/** Matmul precision: `fp32`, or `bf16` with torch.autocast(cpu, bfloat16)'s semantics (matmuls only). */
+export type Precision = 'fp32' | 'bf16';
+
+const BF16_HOW_TO_GET = 'install oneDNN (apt-get install libdnnl-dev), then `npm run build:native`';
+
+/**
+ * Whether bf16 matmuls run fast here: the addon is built with oneDNN and oneDNN finds AVX512_BF16 on this CPU
+ * (without it, bf16 would be slower than fp32, so it is refused). `isa` is oneDNN's name for the CPU.
+ */
+export function bf16Support(): { ok: true; isa: string } | { ok: false; reason: string } {
+  const loaded = loadAddon();
+  if (!('addon' in loaded)) return { ok: false, reason: loaded.reason };
+  const s = loaded.addon.bf16Support();
+  if (!s.linked) return { ok: false, reason: `the native engine was built without oneDNN (${BF16_HOW_TO_GET})` };
+  if (!s.hardware) return { ok: false, reason: `this CPU has no AVX512_BF16 (oneDNN sees ${s.isa}), so bf16 matmuls would be slower than fp32` };
+  return { ok: true, isa: s.isa };
+}
+
+/**
+ * Sets the precision of the active `native` backend's matmuls (a mode of the backend: every model on it runs so).
+ * `bf16` throws a one-line BACKEND_UNAVAILABLE error saying why when it cannot run (another backend is active,
+ * no oneDNN, no AVX512_BF16). `emulate` (tests only) runs bf16's rounding on the fp32 sgemm on any CPU.
+ */
+export function setNativePrecision(precision: Precision, options: { emulate?: boolean } = {}): void {
+  const backend = tf.getBackend() === NATIVE_BACKEND ? tf.findBackend(NATIVE_BACKEND) : null;
+  if (!(backend instanceof NativeBackend)) {
+    if (precision === 'fp32') return; // every other backend computes in fp32
+    throw new QaFtError('BACKEND_UNAVAILABLE', `bf16 needs the native backend (active: ${tf.getBackend()})`, { hint: 'use --backend native' });
+  }
+  let mode: MatmulMode = precision;
+  if (precision === 'bf16') {
+    const support = bf16Support();
+    if (options.emulate === true) mode = 'bf16-emulated';
+    else if (!support.ok) throw new QaFtError('BACKEND_UNAVAILABLE', `bf16 is not available: ${support.reason}`);
+  }
+  backend.matmulMode = mode;
+}
+
+/** The precision the active backend's matmuls run in (`fp32` on every backend but `native` in bf16 mode). */
+export function activePrecision(): Precision {
+  const backend = tf.getBackend() === NATIVE_BACKEND ? tf.findBackend(NATIVE_BACKEND) : null;
+  return backend instanceof NativeBackend && backend.matmulMode !== 'fp32' ? 'bf16' : 'fp32';
 }
 
 /** Calls per native kernel since start (or the last reset): served natively vs handed to the cpu kernel. */

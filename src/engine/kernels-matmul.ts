@@ -1,9 +1,12 @@
 /**
- * `BatchMatMul` and `_FusedMatMul` on BLAS sgemm: any transposes, batch dimensions broadcast like NumPy.
- * A batch of A against one shared B (a linear layer over [B, T, D]) is folded into one big gemm.
+ * `BatchMatMul` and `_FusedMatMul` on BLAS sgemm, or in the backend's bf16 mode on oneDNN's bf16 matmul: any
+ * transposes, batch dimensions broadcast like NumPy. A batch of A against one shared B (a linear layer over
+ * [B, T, D]) is folded into one big gemm. Every matmul of a training step (forward, dX, dW, attention) comes here.
  */
 import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { ACTIVATION, type NativeAddon } from './addon.js';
+import { NativeBackend } from './backend.js';
+import { QaFtError } from '../errors.js';
 import { allocF32, f32, isF32, output, type KernelArgs, type NativeKernel } from './kernel-util.js';
 import { dim, tensorInputs } from './kernel-args.js';
 import { zip } from '../util/checked-index.js';
@@ -66,10 +69,14 @@ function run(
   const c = allocF32(backend, util.sizeFromShape(p.outShape));
   const batch = p.aIndex.length;
   const sharedB = batch > 1 && p.bIndex.every((v) => v === 0) && p.aIndex.every((v, i) => v === i);
-  if (sharedB && !transA) {
-    addon.matmul(a, b, c, new Int32Array([0]), new Int32Array([0]), batch * p.m, p.n, p.k, false, transB, bias, activation);
+  const [aIndex, bIndex, m] = sharedB && !transA ? [new Int32Array([0]), new Int32Array([0]), batch * p.m] : [p.aIndex, p.bIndex, p.m];
+  const mode = backend instanceof NativeBackend ? backend.matmulMode : 'fp32';
+  if (mode === 'fp32') {
+    addon.matmul(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation);
   } else {
-    addon.matmul(a, b, c, p.aIndex, p.bIndex, p.m, p.n, p.k, transA, transB, bias, activation);
+    const error = addon.matmulBf16(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation, mode === 'bf16-emulated');
+    // setNativePrecision checked that bf16 runs here; a failure now is a bug, not a user error.
+    if (error !== null) throw new QaFtError('INTERNAL', `bf16 matmul [${m},${p.k}]×[${p.k},${p.n}] failed: ${error}`);
   }
   return c;
 }

@@ -1,0 +1,191 @@
+/**
+ * bf16 matmuls of the native backend (torch.autocast(cpu, bfloat16) semantics) against a hand-rounded reference:
+ * inputs rounded to bf16 (round to nearest even) here in JS, products summed in float64. bf16 × bf16 products are
+ * exact in float32, so the only error left is float32 summation: |got − ref| ≤ (k+1)·2⁻²⁴·Σ|a·b| per element,
+ * whatever order the kernel sums in. Runs twice: on oneDNN (skipped, with the reason, without oneDNN or
+ * AVX512_BF16) and the emulation (the same rounding on the fp32 sgemm), which runs wherever the addon is built.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { activePrecision, bf16Support, setNativePrecision } from '../../src/engine/index.js';
+import { registerGradients } from '../../src/model/gradients.js';
+import { linear } from '../../src/model/ops.js';
+import { randomValues, skipReason } from './compare.js';
+import { at } from '../../src/util/checked-index.js';
+
+registerGradients(); // the model's BatchMatMul gradient (tfjs-core's Node bundle ships none)
+const support = skipReason === undefined ? bf16Support() : { ok: false as const, reason: skipReason };
+const MODES = [
+  { name: 'oneDNN', emulate: false, skip: skipReason ?? (support.ok ? false : `oneDNN bf16 unavailable: ${support.reason}`) },
+  { name: 'emulated on sgemm', emulate: true, skip: skipReason ?? false },
+] as const;
+
+const bits = new Uint32Array(1);
+const float = new Float32Array(bits.buffer);
+/** float32 → the nearest bfloat16 (ties to even), as a number. */
+function bf16(x: number): number {
+  float[0] = x;
+  bits[0] = ((bits[0]! + 0x7fff + ((bits[0]! >>> 16) & 1)) & 0xffff0000) >>> 0;
+  return float[0]!;
+}
+
+/** Row-major [rows, cols] matrix `i` of a batch, read as stored (transposed when `trans`). */
+function entry(v: Float32Array, i: number, rows: number, cols: number, trans: boolean, r: number, c: number): number {
+  return at(v, i * rows * cols + (trans ? c * rows + r : r * cols + c));
+}
+
+interface Reference {
+  rounded: Float64Array; // Σ bf16(a)·bf16(b), float64
+  exact: Float64Array; // Σ a·b without rounding (to show the rounding is visible)
+  tol: Float64Array; // (k+1)·2⁻²⁴·Σ|bf16(a)·bf16(b)|
+}
+
+/** C[i] = op(A[ai(i)]) × op(B[bi(i)]) for `batch` outputs; A matrices [m,k], B [k,n] before the transposes. */
+function reference(
+  a: Float32Array, b: Float32Array, batch: number, ai: (i: number) => number, bi: (i: number) => number,
+  m: number, n: number, k: number, ta: boolean, tb: boolean,
+): Reference {
+  const size = batch * m * n;
+  const out = { rounded: new Float64Array(size), exact: new Float64Array(size), tol: new Float64Array(size) };
+  for (let i = 0; i < batch; i++) {
+    for (let r = 0; r < m; r++) {
+      for (let c = 0; c < n; c++) {
+        let s = 0, e = 0, abs = 0;
+        for (let j = 0; j < k; j++) {
+          const x = entry(a, ai(i), m, k, ta, r, j), y = entry(b, bi(i), k, n, tb, j, c);
+          s += bf16(x) * bf16(y);
+          abs += Math.abs(bf16(x) * bf16(y));
+          e += x * y;
+        }
+        const o = (i * m + r) * n + c;
+        out.rounded[o] = s;
+        out.exact[o] = e;
+        out.tol[o] = (k + 1) * 2 ** -24 * abs + 1e-30;
+      }
+    }
+  }
+  return out;
+}
+
+/** `got` is within tolerance of the rounded reference, and (unless `exactToo`) visibly off the unrounded one. */
+function expectRounded(got: ArrayLike<number>, want: Reference, what: string, exactToo = false): void {
+  assert.equal(got.length, want.rounded.length, `${what}: size`);
+  let worst = 0, seen = 0;
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(at(got, i) - at(want.rounded, i)) / at(want.tol, i);
+    if (err > worst) worst = err;
+    seen = Math.max(seen, Math.abs(at(got, i) - at(want.exact, i)) / at(want.tol, i));
+  }
+  assert.ok(worst <= 1, `${what}: error ${worst.toFixed(2)}× the float32 summation bound`);
+  if (!exactToo) assert.ok(seen > 1, `${what}: indistinguishable from an unrounded fp32 matmul`);
+}
+
+const OUTER: [number[], number[]][] = [[[], []], [[3], [3]], [[3], []], [[], [3]], [[1], [4]]];
+
+for (const mode of MODES) {
+  describe(`bf16 matmul, ${mode.name}, against hand-rounded references`, { skip: mode.skip }, () => {
+    before(async () => {
+      await tf.setBackend('native');
+      setNativePrecision('bf16', { emulate: mode.emulate });
+    });
+    after(() => setNativePrecision('fp32'));
+
+    test('inputs round to nearest, ties to even (A × identity returns bf16(A) exactly)', () => {
+      const a = [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 1 + 2 ** -8 + 2 ** -20, 3 + 2 ** -7, 65504.5, -0.1];
+      const want = [1, 1 + 2 ** -6, -1, 1 + 2 ** -7, 3, 65536, bf16(-0.1)];
+      assert.equal(bf16(-0.1), -0.10009765625); // the JS rounding itself, by hand: 0x3DCD (up from ...CCCD)
+      const k = a.length;
+      const eye = tf.eye(k);
+      const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, [1, k]), eye));
+      assert.deepEqual(Array.from(got.dataSync()), want.map((v) => Math.fround(v)));
+      tf.dispose([got, eye]);
+    });
+
+    let seed = 100;
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const [oa, ob] of OUTER) {
+        test(`BatchMatMul transposeA=${ta} transposeB=${tb}, batch ${JSON.stringify(oa)} × ${JSON.stringify(ob)}`, () => {
+          const [m, k, n] = [7, 37, 5];
+          const ba = oa[0] ?? 1, bb = ob[0] ?? 1, batch = Math.max(ba, bb);
+          const av = randomValues(ba * m * k, seed++), bv = randomValues(bb * k * n, seed++);
+          const before = tf.memory().numTensors;
+          const got = tf.tidy(() =>
+            tf.matMul(tf.tensor(av, [...oa, ...(ta ? [k, m] : [m, k])]), tf.tensor(bv, [...ob, ...(tb ? [n, k] : [k, n])]), ta, tb),
+          );
+          const want = reference(av, bv, batch, (i) => (ba === 1 ? 0 : i), (i) => (bb === 1 ? 0 : i), m, n, k, ta, tb);
+          expectRounded(got.dataSync(), want, 'BatchMatMul');
+          got.dispose();
+          assert.equal(tf.memory().numTensors, before);
+        });
+      }
+    }
+
+    for (const [ta, tb] of [[false, false], [true, true]] as const) {
+      test(`_FusedMatMul with a float32 bias and relu, transposeA=${ta} transposeB=${tb}`, () => {
+        const [m, k, n] = [9, 21, 6];
+        const av = randomValues(2 * m * k, seed++), bv = randomValues(2 * k * n, seed++), bias = randomValues(n, seed++);
+        const got = tf.tidy(() =>
+          tf.fused.matMul({
+            a: tf.tensor(av, [2, ...(ta ? [k, m] : [m, k])]), b: tf.tensor(bv, [2, ...(tb ? [n, k] : [k, n])]),
+            transposeA: ta, transposeB: tb, bias: tf.tensor1d(bias), activation: 'relu',
+          }),
+        );
+        const want = reference(av, bv, 2, (i) => i, (i) => i, m, n, k, ta, tb);
+        for (let i = 0; i < want.rounded.length; i++) {
+          want.rounded[i] = Math.max(0, at(want.rounded, i) + at(bias, i % n));
+          want.exact[i] = Math.max(0, at(want.exact, i) + at(bias, i % n));
+        }
+        expectRounded(got.dataSync(), want, '_FusedMatMul');
+        got.dispose();
+      });
+    }
+
+    test("the model's linear layer over [B, T, D]: forward x·Wᵀ, dX = dy·W and dW = dyᵀ·x all rounded", () => {
+      const [bt, d, f] = [2 * 11, 24, 40];
+      const xv = randomValues(bt * d, seed++), wv = randomValues(f * d, seed++), gv = randomValues(bt * f, seed++);
+      const x = tf.tensor(xv, [2, 11, d]), w = tf.tensor2d(wv, [f, d]), b = tf.zeros([f]) as tf.Tensor1D, g = tf.tensor(gv, [2, 11, f]);
+      const y = tf.tidy(() => linear(x, w, b));
+      const [dx, dw, db] = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => linear(xi, wi as tf.Tensor2D, bi as tf.Tensor1D))([x, w, b], g);
+      const one = (): number => 0;
+      expectRounded(y.dataSync(), reference(xv, wv, 1, one, one, bt, f, d, false, true), 'forward');
+      expectRounded(dx!.dataSync(), reference(gv, wv, 1, one, one, bt, d, f, false, false), 'dX');
+      expectRounded(dw!.dataSync(), reference(gv, xv, 1, one, one, f, d, bt, true, false), 'dW');
+      tf.dispose([x, w, b, g, y, dx!, dw!, db!]);
+    });
+
+    test('the mode reports bf16, and fp32 comes back exact', () => {
+      assert.equal(activePrecision(), 'bf16');
+      setNativePrecision('fp32');
+      assert.equal(activePrecision(), 'fp32');
+      const got = tf.tidy(() => tf.matMul(tf.tensor2d([1 + 2 ** -8], [1, 1]), tf.tensor2d([1], [1, 1])));
+      assert.equal(got.dataSync()[0], 1 + 2 ** -8);
+      got.dispose();
+      setNativePrecision('bf16', { emulate: mode.emulate });
+    });
+  });
+}
+
+describe('asking for bf16 where it cannot run', { skip: skipReason ?? false }, () => {
+  test('without oneDNN or AVX512_BF16: a one-line error saying why; with both: bf16 is on', async () => {
+    await tf.setBackend('native');
+    try {
+      if (support.ok) {
+        setNativePrecision('bf16');
+        assert.equal(activePrecision(), 'bf16');
+      } else {
+        assert.throws(() => setNativePrecision('bf16'), (e: Error) => /^bf16 is not available: .*(oneDNN|AVX512_BF16)/.test(e.message) && !e.message.includes('\n'));
+        assert.equal(activePrecision(), 'fp32');
+      }
+    } finally {
+      setNativePrecision('fp32');
+    }
+  });
+
+  test('on another backend: bf16 needs the native backend', async () => {
+    await tf.setBackend('cpu');
+    assert.throws(() => setNativePrecision('bf16'), /bf16 needs the native backend \(active: cpu\)/);
+    assert.equal(activePrecision(), 'fp32');
+    await tf.setBackend('native');
+  });
+});
