@@ -2,6 +2,7 @@
 export { QaFtError, isQaFtError } from './errors.js';
 // EXPORTS-BEGIN
 export { squadMetrics, normalizeAnswer, type SquadMetrics } from './infer/squad-metric.js';
+export { squadV2Metrics, type SquadV2Metrics } from './infer/squad-v2-metric.js';
 export { evaluateModel, type EvaluateOptions, type EvaluateResult, type NBestEntry } from './infer/evaluate.js';
 export { answerQuestions, type AskItem, type Answer, type AnswerOptions } from './infer/answer.js';
 export type { Strategy } from './infer/strategy.js';

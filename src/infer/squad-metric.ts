@@ -77,15 +77,7 @@ export function squadMetrics(
   predictions: Readonly<Record<string, string>>,
   references: Readonly<Record<string, readonly string[]>>,
 ): SquadMetrics {
-  const unknown = Object.keys(predictions).filter((id) => !Object.hasOwn(references, id));
-  if (unknown.length > 0) {
-    const shown = unknown.slice(0, 3).map((id) => `'${id}'`).join(', ');
-    throw new QaFtError(
-      'BAD_DATA',
-      `predictions name ${unknown.length} id(s) not in the references: ${shown}${unknown.length > 3 ? ', …' : ''}`,
-      { hint: 'score predictions against the data they were made from' },
-    );
-  }
+  checkKnownIds(predictions, references, 'predictions');
   // Own entries only, so an id such as 'constructor' never reads Object.prototype.
   const predicted = new Map(Object.entries(predictions));
   let em = 0;
@@ -100,6 +92,19 @@ export function squadMetrics(
   }
   if (count === 0) return { exactMatch: 0, f1: 0, count: 0 };
   return { exactMatch: (100 * em) / count, f1: (100 * f1) / count, count };
+}
+
+/**
+ * Every id of `scored` ({id: …}) must be a question of `references`: an unknown one is an error naming up to three
+ * (the official scripts ignore them silently, which hides mismatched files). `what` names the file's role.
+ */
+export function checkKnownIds(scored: Readonly<Record<string, unknown>>, references: Readonly<Record<string, unknown>>, what: string): void {
+  const unknown = Object.keys(scored).filter((id) => !Object.hasOwn(references, id));
+  if (unknown.length === 0) return;
+  const shown = unknown.slice(0, 3).map((id) => `'${id}'`).join(', ');
+  throw new QaFtError('BAD_DATA', `${what} name ${unknown.length} id(s) not in the references: ${shown}${unknown.length > 3 ? ', …' : ''}`, {
+    hint: 'score predictions against the data they were made from',
+  });
 }
 
 /** `squadMetrics`' references from SQuAD rows: {id: gold answer texts}. */
