@@ -1,0 +1,56 @@
+/**
+ * bf16 training on the native backend: the tiny DistilBERT fixture's 4 trainer steps (as in
+ * trainer-native.test.ts) with bf16 matmuls give the losses PyTorch gives under torch.autocast('cpu', bfloat16)
+ * (fixtures/bf16-losses.json, made by fixtures/make_bf16_losses.py) within 1e-3 relative (the issue asks 1e-2);
+ * master weights and AdamW stay float32. On oneDNN where it runs; elsewhere on the emulation (the same rounding on
+ * the fp32 sgemm), saying so.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { skipReason } from './compare.js';
+import { activePrecision, bf16Support, setNativePrecision } from '../../src/engine/index.js';
+import { loadQaModel } from '../../src/model/qa-model.js';
+import { createTrainer } from '../../src/train/trainer.js';
+import { sharedDir } from '../helpers/cli.js';
+import { at } from '../../src/util/checked-index.js';
+
+const FIXTURE = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
+const REFERENCE = join(import.meta.dirname, 'fixtures', 'bf16-losses.json');
+
+interface FixtureJson {
+  batches: { input_ids: number[][]; attention_mask: number[][]; start_positions: number[]; end_positions: number[] }[];
+  train: { lr: number; weight_decay: number; max_grad_norm: number; steps: number; losses: number[] };
+}
+
+test('bf16: 4 trainer steps on the tiny fixture give PyTorch autocast losses within 1e-3 relative', { skip: skipReason ?? false }, async (t) => {
+  const fixture = JSON.parse(await readFile(join(FIXTURE, 'fixture.json'), 'utf8')) as FixtureJson;
+  const reference = JSON.parse(await readFile(REFERENCE, 'utf8')) as { bf16_losses: number[] };
+  const support = bf16Support();
+  if (!support.ok) t.diagnostic(`oneDNN bf16 unavailable (${support.reason}): bf16 emulated on the fp32 sgemm`);
+  const model = await loadQaModel(FIXTURE, { backend: 'native' });
+  setNativePrecision('bf16', { emulate: !support.ok });
+  try {
+    assert.equal(activePrecision(), 'bf16');
+    const o = fixture.train;
+    const trainer = createTrainer(model, { learningRate: o.lr, weightDecay: o.weight_decay, maxGradNorm: o.max_grad_norm, totalSteps: o.steps });
+    let offFp32 = 0, offTorch = 0;
+    for (const [k, b] of fixture.batches.entries()) {
+      const r = await trainer.step({ inputIds: b.input_ids, attentionMask: b.attention_mask, startPositions: b.start_positions, endPositions: b.end_positions });
+      const want = at(reference.bf16_losses, k);
+      assert.ok(Math.abs(r.loss - want) <= 1e-3 * want, `loss ${k}: ${r.loss} vs PyTorch autocast ${want}`);
+      offFp32 = Math.max(offFp32, Math.abs(r.loss - at(o.losses, k)));
+      offTorch = Math.max(offTorch, Math.abs(r.loss - want) / want);
+    }
+    t.diagnostic(`largest relative gap to PyTorch autocast ${offTorch.toExponential(2)}; largest gap to fp32 ${offFp32.toExponential(2)}`);
+    // The fp32 run matches the fixture to ~1e-6 (trainer-native.test.ts): a visible gap shows bf16 really ran.
+    assert.ok(offFp32 > 1e-5, `bf16 losses equal the fp32 ones (largest gap ${offFp32})`);
+    trainer.dispose();
+  } finally {
+    setNativePrecision('fp32');
+    model.dispose();
+  }
+  assert.equal(tf.memory().numTensors, 0);
+});
