@@ -1,6 +1,6 @@
 /**
  * `exportModel`: a trained model directory → a clean Hugging Face model directory that `from_pretrained`,
- * the hub and qa-ft all load: `config.json` (architectures DistilBertForQuestionAnswering), `model.safetensors`,
+ * the hub and qa-ft all load: `config.json` (architectures the family's …ForQuestionAnswering), `model.safetensors`,
  * the tokenizer files and a model card README.md with the training metrics. Checkpoints, optimizer state,
  * logs and curves stay behind. The weights are checked against the config (every HF name, shape and a float
  * dtype) before anything is written, and the directory appears complete or not at all.
@@ -11,7 +11,7 @@
 import { copyFile, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { firstLine, QaFtError } from '../errors.js';
-import { parseDistilBertConfig } from '../model/config.js';
+import { parseModelConfig, qaArchitecture } from '../model/config.js';
 import { SafetensorsFile } from '../model/safetensors.js';
 import { parameterShapes } from '../model/weights.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -52,7 +52,7 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
 
   const configPath = join(modelDir, CONFIG_FILE);
   const rawConfig = await readJsonObject(configPath);
-  const config = parseDistilBertConfig(rawConfig, configPath);
+  const config = parseModelConfig(rawConfig, configPath);
   const parameters = await checkWeights(join(modelDir, WEIGHTS_FILE), parameterShapes(config));
 
   const tokDir = options.tokenizerDir ?? modelDir;
@@ -67,7 +67,7 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   const training = await readTrainingSummary(modelDir);
   const name = options.name ?? basename(resolve(outDir));
   const card = renderModelCard({ name, baseModel: options.baseModel, dataset: options.dataset, config, parameters, training });
-  const hfConfig = sortKeys({ ...rawConfig, architectures: ['DistilBertForQuestionAnswering'], model_type: 'distilbert' });
+  const hfConfig = sortKeys({ ...rawConfig, architectures: [qaArchitecture(config)], model_type: config.modelType });
 
   const configText = `${JSON.stringify(hfConfig, null, 2)}\n`;
   const copies: Array<[string, string]> = [[join(modelDir, WEIGHTS_FILE), WEIGHTS_FILE], ...tokenizerFiles.map((f): [string, string] => [join(tokDir, f), f])];

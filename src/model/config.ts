@@ -1,11 +1,20 @@
 /**
- * The DistilBERT `config.json` as Hugging Face writes it, parsed and validated once into a readonly typed object.
- * Fields qa-ft does not use (`architectures`, `tie_weights_`, …) are accepted and ignored, as transformers does.
+ * A model's `config.json` as Hugging Face writes it, parsed and validated once into a readonly typed object: the
+ * family comes from `model_type` (DistilBERT here; the BERT-style families in config-bert.ts). Fields qa-ft does
+ * not use (`architectures`, `tie_weights_`, …) are accepted and ignored, as transformers does.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { CONFIG_FILE } from '../hf-files.js';
+import { BERT_LIKE_TYPES, parseBertLikeConfig, type BertLikeConfig } from './config-bert.js';
+import { bad, configReader } from './config-fields.js';
+
+/** Any family's config; `modelType` tells them apart. Field names shared by all (dim, nLayers, …) mean the same. */
+export type ModelConfig = DistilBertConfig | BertLikeConfig;
+
+/** The `model_type`s qa-ft builds, in the order messages list them. */
+export const MODEL_TYPES = ['distilbert', ...BERT_LIKE_TYPES] as const;
 
 export interface DistilBertConfig {
   readonly modelType: 'distilbert';
@@ -24,8 +33,26 @@ export interface DistilBertConfig {
   readonly sinusoidalPosEmbds: false; // learned position embeddings only
 }
 
-/** The Hugging Face JSON form of a config (what `save` writes to config.json). */
-export function configToJson(c: DistilBertConfig): Record<string, unknown> {
+/** The `…ForQuestionAnswering` class transformers builds for a config (config.json's `architectures`). */
+export function qaArchitecture(c: ModelConfig): string {
+  const name: Record<ModelConfig['modelType'], string> = {
+    distilbert: 'DistilBertForQuestionAnswering',
+    bert: 'BertForQuestionAnswering',
+    roberta: 'RobertaForQuestionAnswering',
+    'xlm-roberta': 'XLMRobertaForQuestionAnswering',
+    camembert: 'CamembertForQuestionAnswering',
+    electra: 'ElectraForQuestionAnswering',
+    albert: 'AlbertForQuestionAnswering',
+  };
+  return name[c.modelType];
+}
+
+/**
+ * The Hugging Face JSON form of a config (what `save` writes to config.json): DistilBERT's from its fields, the
+ * other families' as read (every field kept, as save_pretrained does) with `architectures` the QA class.
+ */
+export function configToJson(c: ModelConfig): Record<string, unknown> {
+  if (c.modelType !== 'distilbert') return { ...c.json, architectures: [qaArchitecture(c)] };
   return {
     activation: c.activation,
     architectures: ['DistilBertForQuestionAnswering'],
@@ -48,33 +75,28 @@ export function configToJson(c: DistilBertConfig): Record<string, unknown> {
 }
 
 /**
- * Validates a parsed `config.json`. `source` names the file in messages. Missing optional fields take the
- * transformers defaults of `DistilBertConfig`.
+ * Validates a parsed `config.json` of any supported family, chosen by `model_type` (absent: DistilBERT, as
+ * transformers' DistilBertConfig). `source` names the file in messages.
+ */
+export function parseModelConfig(json: unknown, source: string): ModelConfig {
+  const { o } = configReader(json, source);
+  const modelType = 'model_type' in o ? o.model_type : 'distilbert';
+  if (modelType === 'distilbert') return parseDistilBertConfig(json, source);
+  const bertLike = BERT_LIKE_TYPES.find((t) => t === modelType);
+  if (bertLike !== undefined) return parseBertLikeConfig(o, bertLike, source);
+  throw bad(source, `model_type is ${JSON.stringify(modelType)}, expected one of ${MODEL_TYPES.join(', ')}`, 'qa-ft fine-tunes these encoder families only');
+}
+
+/**
+ * Validates a parsed DistilBERT `config.json`. `source` names the file in messages. Missing optional fields take
+ * the transformers defaults of `DistilBertConfig`.
  */
 export function parseDistilBertConfig(json: unknown, source: string): DistilBertConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw bad(source, `expected a JSON object, got ${Array.isArray(json) ? 'an array' : JSON.stringify(json)}`);
-  }
-  const o = json as Record<string, unknown>;
-  const get = (key: string, dflt: unknown): unknown => (key in o ? o[key] : dflt); // null is an error, not "absent"
+  const { get, posInt, rate, positive, tokenId } = configReader(json, source);
   const modelType = get('model_type', 'distilbert');
   if (modelType !== 'distilbert') {
-    throw bad(source, `model_type is ${JSON.stringify(modelType)}, expected "distilbert"`, 'qa-ft fine-tunes DistilBERT models only');
+    throw bad(source, `model_type is ${JSON.stringify(modelType)}, expected "distilbert"`);
   }
-  const posInt = (key: string, dflt: number): number => {
-    const v = get(key, dflt);
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      throw bad(source, `${key} is ${JSON.stringify(v)}, expected a positive integer`);
-    }
-    return v;
-  };
-  const rate = (key: string, dflt: number): number => {
-    const v = get(key, dflt);
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) {
-      throw bad(source, `${key} is ${JSON.stringify(v)}, expected a probability in [0, 1)`);
-    }
-    return v;
-  };
   const vocabSize = posInt('vocab_size', 30522);
   const dim = posInt('dim', 768);
   const nLayers = posInt('n_layers', 6);
@@ -92,14 +114,8 @@ export function parseDistilBertConfig(json: unknown, source: string): DistilBert
   if (sinusoidal !== false) {
     throw bad(source, `sinusoidal_pos_embds is ${JSON.stringify(sinusoidal)}, expected false (learned position embeddings)`);
   }
-  const pad = get('pad_token_id', 0);
-  if (typeof pad !== 'number' || !Number.isSafeInteger(pad) || pad < 0 || pad >= vocabSize) {
-    throw bad(source, `pad_token_id is ${JSON.stringify(pad)}, expected an integer in [0, ${vocabSize})`);
-  }
-  const range = get('initializer_range', 0.02);
-  if (typeof range !== 'number' || !(range > 0 && Number.isFinite(range))) {
-    throw bad(source, `initializer_range is ${JSON.stringify(range)}, expected a positive number`);
-  }
+  const pad = tokenId('pad_token_id', 0, vocabSize);
+  const range = positive('initializer_range', 0.02);
   return Object.freeze({
     modelType: 'distilbert',
     vocabSize,
@@ -119,7 +135,7 @@ export function parseDistilBertConfig(json: unknown, source: string): DistilBert
 }
 
 /** Reads and validates `<dir>/config.json`. */
-export async function loadConfig(dir: string): Promise<DistilBertConfig> {
+export async function loadConfig(dir: string): Promise<ModelConfig> {
   return readConfigFile(join(dir, CONFIG_FILE), {
     message: 'no config.json in the model directory',
     hint: 'a model directory holds config.json and model.safetensors',
@@ -130,7 +146,7 @@ export async function loadConfig(dir: string): Promise<DistilBertConfig> {
 export async function readConfigFile(
   path: string,
   missing: { readonly message: string; readonly hint?: string } = { message: 'config file does not exist' },
-): Promise<DistilBertConfig> {
+): Promise<ModelConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -146,9 +162,6 @@ export async function readConfigFile(
   } catch (e) {
     throw bad(path, `not valid JSON (${(e as Error).message})`);
   }
-  return parseDistilBertConfig(json, path);
+  return parseModelConfig(json, path);
 }
 
-function bad(source: string, what: string, hint?: string): QaFtError {
-  return new QaFtError('BAD_CONFIG', `${source}: ${what}`, hint === undefined ? {} : { hint });
-}

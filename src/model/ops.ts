@@ -1,5 +1,5 @@
 /**
- * DistilBERT's building blocks as fused TF.js ops with hand-written gradients, written for memory.
+ * The encoders' building blocks as fused TF.js ops with hand-written gradients, written for memory.
  *
  * TF.js's gradient tape (tfjs-core `Engine.gradients`) keeps every tensor an op saves for its gradient, and the
  * gradient of every op output, until the whole backward pass has ended. Recorded kernel by kernel, a layer saved
@@ -165,6 +165,47 @@ export function gelu<T extends tf.Tensor>(x: T): T {
           const d = replace(sum, (t) => tf.mul(dy, t));
           return [d];
         }),
+    };
+  });
+  return f(x) as T;
+}
+
+const GELU_TANH_K = Math.sqrt(2 / Math.PI);
+const GELU_TANH_A = 0.044715;
+
+/**
+ * GELU, tanh approximation (transformers' `gelu_new`: x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))); saves x and
+ * recomputes the tanh in backward.
+ */
+export function geluTanh<T extends tf.Tensor>(x: T): T {
+  const inner = (t: tf.Tensor): tf.Tensor => tf.mul(tf.add(t, tf.mul(tf.mul(tf.mul(t, t), t), GELU_TANH_A)), GELU_TANH_K); // √(2/π)(x + a·x³)
+  const f = tf.customGrad((...args: Args) => {
+    const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([xi]);
+    return {
+      value: tf.tidy(() => tf.mul(tf.mul(xi, 0.5), tf.add(tf.tanh(inner(xi)), 1))), // x's shape
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        backward(dy, saved, () => {
+          // dy · (½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3a·x²)), t = tanh(√(2/π)(x + a·x³))
+          const sx = at(saved, 0);
+          const t = tf.tanh(inner(sx));
+          const dInner = tf.mul(tf.add(tf.mul(tf.mul(sx, sx), 3 * GELU_TANH_A), 1), GELU_TANH_K);
+          const d = tf.add(tf.mul(tf.add(t, 1), 0.5), tf.mul(tf.mul(tf.mul(sx, 0.5), tf.sub(1, tf.mul(t, t))), dInner));
+          return [tf.mul(dy, d)];
+        }),
+    };
+  });
+  return f(x) as T;
+}
+
+/** ReLU; saves x (the gradient passes where x > 0). */
+export function relu<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: Args) => {
+    const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([xi]);
+    return {
+      value: tf.relu(xi),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved, () => [tf.mul(dy, tf.step(at(saved, 0)))]),
     };
   });
   return f(x) as T;

@@ -1,6 +1,7 @@
 /**
- * The QaModel of src/model/types.ts: load from / save to a Hugging Face model directory (config.json +
- * model.safetensors), build from a config alone (`--init random`), forward, loss and gradients by HF name.
+ * The QaModel of src/model/types.ts for every family (families.ts, by config.json's model_type): load from / save
+ * to a Hugging Face model directory (config.json + model.safetensors), build from a config alone (`--init
+ * random`), forward, loss and gradients by HF name.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,10 +9,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { selectBackend } from './backend.js';
-import { configToJson, loadConfig, type DistilBertConfig } from './config.js';
-import {
-  disposeInputs, lossTargets, modelInputs, qaLogits, qaLoss, type DropoutContext, type LossTargets, type ModelInputs,
-} from './distilbert.js';
+import { configToJson, loadConfig, type ModelConfig } from './config.js';
+import type { Family } from './family.js';
+import { familyOf } from './families.js';
+import { disposeInputs, modelInputs, validateBatch, type ModelInputs } from './inputs.js';
+import { lossTargets, qaLoss, type DropoutContext, type LossTargets } from './layers.js';
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors.js';
 import type { QaBatch } from '../records.js';
 import type { BackendName, ForwardOutput, QaModel } from './types.js';
@@ -37,7 +39,7 @@ export async function loadQaModel(dir: string, options: LoadOptions = {}): Promi
   try {
     const { params, notices } = await loadWeights(file, config, options.seed ?? DEFAULT_SEED);
     for (const n of notices) options.onNotice?.(n);
-    return new DistilBertQa(config, params);
+    return new EncoderQa(config, params);
   } finally {
     await file.close();
   }
@@ -45,7 +47,7 @@ export async function loadQaModel(dir: string, options: LoadOptions = {}): Promi
 
 /** A whole model from a config alone, with Hugging Face's initialisation. */
 export async function createRandomQaModel(
-  config: DistilBertConfig,
+  config: ModelConfig,
   options: { backend?: BackendName; threads?: number; seed?: number; onNotice?: (message: string) => void } = {},
 ): Promise<QaModel> {
   await prepareBackend(options);
@@ -56,7 +58,7 @@ export async function createRandomQaModel(
     params.set(name, tf.variable(initial, true));
     initial.dispose();
   }
-  return new DistilBertQa(config, params);
+  return new EncoderQa(config, params);
 }
 
 async function prepareBackend(options: { backend?: BackendName; threads?: number; onNotice?: (m: string) => void }): Promise<void> {
@@ -70,17 +72,19 @@ async function prepareBackend(options: { backend?: BackendName; threads?: number
   if (choice.notice !== undefined) options.onNotice?.(choice.notice);
 }
 
-class DistilBertQa implements QaModel {
+class EncoderQa implements QaModel {
   readonly backend: string;
+  private readonly family: Family;
   private readonly varList: tf.Variable[];
   private readonly hfNameOf: Map<string, string>; // TF.js variable name → HF name
   private disposed = false;
 
   constructor(
-    readonly config: DistilBertConfig,
+    readonly config: ModelConfig,
     readonly params: ReadonlyMap<string, tf.Variable>,
   ) {
     this.backend = tf.getBackend();
+    this.family = familyOf(config);
     this.varList = [...params.values()];
     this.hfNameOf = new Map([...params].map(([hf, v]) => [v.name, hf]));
   }
@@ -89,7 +93,7 @@ class DistilBertQa implements QaModel {
     const ctx = dropoutContext(options.training ?? false, undefined);
     const [start, end, loss] = this.withInputs(batch, (inp, targets) =>
       tf.tidy((): tf.Tensor[] => {
-        const logits = qaLogits(this.config, this.params, inp, ctx);
+        const logits = this.family.logits(this.params, inp, ctx);
         const out: tf.Tensor[] = [logits.start, logits.end]; // [B, T] each
         if (targets !== null) out.push(qaLoss(logits.start, logits.end, targets));
         return out;
@@ -106,7 +110,7 @@ class DistilBertQa implements QaModel {
 
   logits(batch: QaBatch): { startLogits: tf.Tensor2D; endLogits: tf.Tensor2D } {
     const ctx = dropoutContext(false, undefined);
-    const { start, end } = this.withInputs(batch, (inp) => tf.tidy(() => qaLogits(this.config, this.params, inp, ctx)));
+    const { start, end } = this.withInputs(batch, (inp) => tf.tidy(() => this.family.logits(this.params, inp, ctx)));
     return { startLogits: start, endLogits: end };
   }
 
@@ -117,7 +121,7 @@ class DistilBertQa implements QaModel {
     const ctx = dropoutContext(options.training, options.dropoutSeed);
     return this.withInputs(batch, (inp, targets) => {
       const { value, grads } = tf.variableGrads(() => {
-        const { start, end } = qaLogits(this.config, this.params, inp, ctx);
+        const { start, end } = this.family.logits(this.params, inp, ctx);
         return qaLoss(start, end, targets as LossTargets);
       }, this.varList);
       const byName = new Map<string, tf.Tensor>();
@@ -146,8 +150,8 @@ class DistilBertQa implements QaModel {
   /** Validates the batch, builds its input tensors, runs `fn`, and disposes the inputs. */
   private withInputs<R>(batch: QaBatch, fn: (inp: ModelInputs, targets: LossTargets | null) => R): R {
     this.assertAlive();
-    validateBatch(batch, this.config);
-    const inp = modelInputs(this.config, batch.inputIds, batch.attentionMask);
+    validateBatch(batch, this.family.inputs);
+    const inp = modelInputs(this.family.inputs, batch);
     const targets =
       batch.startPositions !== undefined && batch.endPositions !== undefined
         ? lossTargets(batch.startPositions, batch.endPositions, inp.seqLen)
@@ -168,32 +172,4 @@ class DistilBertQa implements QaModel {
 function dropoutContext(training: boolean, seed: number | undefined): DropoutContext {
   let next = seed ?? Math.floor(Math.random() * 2 ** 31);
   return { training, nextSeed: () => next++ };
-}
-
-/** Rectangular, non-empty, ids inside the vocabulary, T within the position table, positions integers. */
-function validateBatch(batch: QaBatch, c: DistilBertConfig): void {
-  const b = batch.inputIds.length;
-  const fail = (what: string): never => {
-    throw new QaFtError('BAD_ARGUMENT', `batch: ${what}`);
-  };
-  if (b === 0) fail('inputIds is empty');
-  const t = batch.inputIds[0]?.length ?? 0;
-  if (t === 0) fail('inputIds rows are empty');
-  if (t > c.maxPositionEmbeddings) fail(`sequence length ${t} exceeds max_position_embeddings ${c.maxPositionEmbeddings}`);
-  if (batch.attentionMask.length !== b) fail(`attentionMask has ${batch.attentionMask.length} rows, inputIds ${b}`);
-  for (const [i, ids] of batch.inputIds.entries()) {
-    const mask = batch.attentionMask[i] ?? [];
-    if (ids.length !== t) fail(`row ${i} of inputIds has ${ids.length} tokens, row 0 has ${t}`);
-    if (mask.length !== t) fail(`row ${i} of attentionMask has ${mask.length} entries, inputIds ${t}`);
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) fail(`row ${i} has token id ${id}, outside [0, ${c.vocabSize})`);
-    }
-  }
-  for (const key of ['startPositions', 'endPositions'] as const) {
-    const pos = batch[key];
-    if (pos === undefined) continue;
-    if (pos.length !== b) fail(`${key} has ${pos.length} entries, inputIds ${b} rows`);
-    if (!pos.every((p) => Number.isInteger(p))) fail(`${key} must be integers`);
-  }
-  if ((batch.startPositions === undefined) !== (batch.endPositions === undefined)) fail('give both startPositions and endPositions, or neither');
 }

@@ -11,9 +11,9 @@ export interface ForwardOutput {
   loss?: number;
 }
 
-/** DistilBertForQuestionAnswering on TF.js. Parameters are keyed by their Hugging Face names. */
+/** An encoder's …ForQuestionAnswering (DistilBERT, BERT, RoBERTa, ELECTRA, ALBERT) on TF.js. Parameters are keyed by their Hugging Face names. */
 export interface QaModel {
-  readonly config: import('./config.js').DistilBertConfig;
+  readonly config: import('./config.js').ModelConfig;
   /** The TF.js backend the model runs on (`cpu`, `wasm`, `native`, `tensorflow`). */
   readonly backend: string;
   /** Trainable parameters by Hugging Face name, e.g. `distilbert.transformer.layer.0.attention.q_lin.weight`. */

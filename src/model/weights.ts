@@ -1,44 +1,21 @@
 /**
- * DistilBertForQuestionAnswering's parameters by their Hugging Face checkpoint names: the expected shapes for a
- * config, Hugging Face's initialisation, and loading from a safetensors file (a lookup plus a shape check per
- * name; missing and unexpected names are listed).
+ * A QA model's parameters by their Hugging Face checkpoint names: the expected shapes for a config (its family's),
+ * Hugging Face's initialisation, and loading from a safetensors file (a lookup plus a shape check per name;
+ * missing and unexpected names are listed).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
-import type { DistilBertConfig } from './config.js';
+import type { ModelConfig } from './config.js';
+import { familyOf } from './families.js';
 import { mixSeed, normalSample } from './random.js';
 import { SafetensorsFile } from './safetensors.js';
 
 /** Every trainable parameter with its shape, in module order. torch.nn.Linear weights are [out, in]. */
-export function parameterShapes(c: DistilBertConfig): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
-  const linear = (prefix: string, inDim: number, outDim: number): void => {
-    shapes.set(`${prefix}.weight`, [outDim, inDim]);
-    shapes.set(`${prefix}.bias`, [outDim]);
-  };
-  const norm = (prefix: string): void => {
-    shapes.set(`${prefix}.weight`, [c.dim]);
-    shapes.set(`${prefix}.bias`, [c.dim]);
-  };
-  shapes.set('distilbert.embeddings.word_embeddings.weight', [c.vocabSize, c.dim]);
-  shapes.set('distilbert.embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, c.dim]);
-  norm('distilbert.embeddings.LayerNorm');
-  for (let i = 0; i < c.nLayers; i++) {
-    const l = `distilbert.transformer.layer.${i}`;
-    for (const lin of ['q_lin', 'k_lin', 'v_lin', 'out_lin']) linear(`${l}.attention.${lin}`, c.dim, c.dim);
-    norm(`${l}.sa_layer_norm`);
-    linear(`${l}.ffn.lin1`, c.dim, c.hiddenDim);
-    linear(`${l}.ffn.lin2`, c.hiddenDim, c.dim);
-    norm(`${l}.output_layer_norm`);
-  }
-  linear('qa_outputs', c.dim, 2);
-  return shapes;
+export function parameterShapes(c: ModelConfig): Map<string, number[]> {
+  return familyOf(c).shapes();
 }
 
 const QA_HEAD = ['qa_outputs.weight', 'qa_outputs.bias'] as const;
-
-/** Tensors of other DistilBERT heads (MLM, classification) and buffers that a QA model does not use. */
-const OTHER_HEADS = /^(vocab_transform|vocab_layer_norm|vocab_projector|pre_classifier|classifier)\.|position_ids$/;
 
 /**
  * Whether a parameter belongs to a LayerNorm (`…LayerNorm.weight`, `…sa_layer_norm.bias`): initialised to 1 and 0,
@@ -52,13 +29,12 @@ export function isLayerNorm(name: string): boolean {
  * Hugging Face `_init_weights`: Linear/Embedding weights normal(0, initializer_range), biases 0, LayerNorm 1 and 0,
  * the padding row of the word embeddings 0. `seed` makes it reproducible.
  */
-export function initialTensor(c: DistilBertConfig, name: string, shape: number[], seed: number): tf.Tensor {
+export function initialTensor(c: ModelConfig, name: string, shape: number[], seed: number): tf.Tensor {
   if (isLayerNorm(name)) return name.endsWith('.weight') ? tf.ones(shape) : tf.zeros(shape);
   if (name.endsWith('.bias')) return tf.zeros(shape);
   const values = normalSample(tf.util.sizeFromShape(shape), c.initializerRange, seed);
-  if (name === 'distilbert.embeddings.word_embeddings.weight') {
-    values.fill(0, c.padTokenId * c.dim, (c.padTokenId + 1) * c.dim); // the padding row, exactly +0
-  }
+  const width = shape[1] ?? 0;
+  if (familyOf(c).paddedTables.includes(name)) values.fill(0, c.padTokenId * width, (c.padTokenId + 1) * width); // the padding row, exactly +0
   return tf.tensor(values, shape, 'float32');
 }
 
@@ -75,14 +51,22 @@ interface LoadedWeights {
 
 /**
  * Loads every parameter of `c` from an open safetensors file. Checks all names and shapes against the header
- * before reading data; a checkpoint without the QA head (e.g. distilbert-base-uncased) gets HF's init for it.
- * Keys without the `distilbert.` prefix (a bare DistilBertModel checkpoint) are accepted, as transformers does.
+ * before reading data; a checkpoint without the QA head (e.g. bert-base-uncased) gets HF's init for it. As
+ * transformers does, names without the family's prefix (a bare `BertModel`) are accepted, and so are the legacy
+ * LayerNorm names `gamma`/`beta` for `weight`/`bias`.
  */
-export async function loadWeights(file: SafetensorsFile, c: DistilBertConfig, seed: number): Promise<LoadedWeights> {
-  const expected = parameterShapes(c);
+export async function loadWeights(file: SafetensorsFile, c: ModelConfig, seed: number): Promise<LoadedWeights> {
+  const family = familyOf(c);
+  const expected = family.shapes();
   const names = [...file.entries.keys()];
-  const bare = !names.some((n) => n.startsWith('distilbert.')) && names.some((n) => n.startsWith('embeddings.'));
-  const fileName = (hf: string): string => (bare && hf.startsWith('distilbert.') ? hf.slice('distilbert.'.length) : hf);
+  const prefix = `${family.prefix}.`;
+  const bare = !names.some((n) => n.startsWith(prefix)) && names.some((n) => n.startsWith('embeddings.'));
+  const fileName = (hf: string): string => {
+    const n = bare && hf.startsWith(prefix) ? hf.slice(prefix.length) : hf;
+    if (file.entries.has(n) || !isLayerNorm(n)) return n;
+    const legacy = n.replace(/\.weight$/, '.gamma').replace(/\.bias$/, '.beta');
+    return file.entries.has(legacy) ? legacy : n;
+  };
   const used = new Set<string>();
   const missing: string[] = [];
   for (const [name, shape] of expected) {
@@ -95,20 +79,20 @@ export async function loadWeights(file: SafetensorsFile, c: DistilBertConfig, se
     if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
       throw new QaFtError(
         'BAD_WEIGHTS',
-        `${file.path}: tensor ${entry.name} has shape [${entry.shape.join(', ')}], but config.json (dim ${c.dim}, hidden_dim ${c.hiddenDim}, vocab_size ${c.vocabSize}, max_position_embeddings ${c.maxPositionEmbeddings}) expects [${shape.join(', ')}]`,
+        `${file.path}: tensor ${entry.name} has shape [${entry.shape.join(', ')}], but config.json (${c.modelType}: hidden ${c.dim}, FFN ${c.hiddenDim}, vocab_size ${c.vocabSize}) expects [${shape.join(', ')}]`,
         { hint: 'config.json and model.safetensors must come from the same model' },
       );
     }
   }
   const unused = names.filter((n) => !used.has(n));
-  const unexpected = unused.filter((n) => !OTHER_HEADS.test(n));
+  const unexpected = unused.filter((n) => !family.otherHeads.test(n));
   const newHead = missing.length > 0 && missing.every((n) => (QA_HEAD as readonly string[]).includes(n));
   if ((missing.length > 0 && !newHead) || unexpected.length > 0) {
     const parts: string[] = [];
     if (missing.length > 0) parts.push(`missing ${list(missing)}`);
     if (unexpected.length > 0) parts.push(`unexpected ${list(unexpected)}`);
-    throw new QaFtError('BAD_WEIGHTS', `${file.path}: does not match config.json (n_layers ${c.nLayers}): ${parts.join('; ')}`, {
-      hint: 'config.json and model.safetensors must come from the same DistilBERT model',
+    throw new QaFtError('BAD_WEIGHTS', `${file.path}: does not match config.json (${c.modelType}, ${c.nLayers} layers): ${parts.join('; ')}`, {
+      hint: 'config.json and model.safetensors must come from the same model',
     });
   }
   const notices: string[] = [];

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { QaFtError } from '../errors.js';
-import { loadConfig, readConfigFile, type DistilBertConfig } from '../model/config.js';
+import { loadConfig, readConfigFile, type ModelConfig } from '../model/config.js';
 import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
 import type { BackendName, QaModel } from '../model/types.js';
 import { checkDataFitsModel } from '../tokenize/model-fit.js';
@@ -43,7 +43,7 @@ async function buildModel(options: TrainPreparedOptions): Promise<{ model: QaMod
     return { model: await loadQaModel(modelDir, load), modelDir };
   }
   let modelDir: string | undefined;
-  let config: DistilBertConfig;
+  let config: ModelConfig;
   if (options.configFile !== undefined) {
     config = await readConfigFile(options.configFile);
     modelDir = await options.modelDir(false).catch(() => undefined); // the data's manifest names a tokenizer too

@@ -26,6 +26,7 @@ function rejects(json: unknown, pattern: RegExp): void {
 describe('DistilBERT config', () => {
   test('distilbert-base-uncased config.json → the published sizes', async () => {
     const c = await loadConfig(baseDir);
+    assert.ok(c.modelType === 'distilbert');
     assert.equal(c.vocabSize, 30522);
     assert.equal(c.dim, 768);
     assert.equal(c.nLayers, 6);
