@@ -8,6 +8,10 @@
  * - `argmax` is the tutorial's decode: argmax of the start logits, argmax of the end logits, and the tokens between
  *   (empty when end < start), decoded by the tokenizer (see answer.ts); nothing else is checked.
  *
+ * SQuAD 2.0 (`nullAwareSpans`, `utils_qa` with `version_2_with_negative=True`): the null score of an example is the
+ * smallest start + end logit at token 0 ([CLS]) over its windows; it joins the n-best list as the answer "" and the
+ * answer is "" when null score − the best non-empty span's start + end logit > `nullScoreDiffThreshold`.
+ *
  * Logits are read only over a window's own tokens (`offsets.length`): padding added by batching never competes,
  * as in run_qa.py, where padded positions are filled with -100 before post-processing.
  */
@@ -90,8 +94,20 @@ function topIndices(values: ArrayLike<number>, length: number, k: number): Ranke
  * window offers a valid span (HF then writes the placeholder answer "empty"; see evaluate.ts).
  */
 export function bestSpans(context: string, windows: readonly WindowLogits[], options: SpanOptions = DEFAULT_SPAN_OPTIONS): SpanCandidate[] {
-  const contextLength = codePointLength(context);
-  type Prelim = Omit<SpanCandidate, 'text' | 'probability'>;
+  const prelim = candidateSpans(codePointLength(context), windows, options);
+  // Array.prototype.sort is stable, like Python's sorted(..., reverse=True).
+  const top = prelim.sort((a, b) => b.score - a.score).slice(0, options.nBest);
+  const [first] = top;
+  if (first === undefined) return [];
+  const maxScore = first.score;
+  const total = top.reduce((sum, p) => sum + Math.exp(p.score - maxScore), 0);
+  return top.map((p) => ({ ...p, text: codePointSlice(context, p.start, p.end), probability: Math.exp(p.score - maxScore) / total }));
+}
+
+type Prelim = Omit<SpanCandidate, 'text' | 'probability'>;
+
+/** Every valid pair of each window's top-n start and end tokens, window by window (utils_qa's `prelim_predictions`). */
+function candidateSpans(contextLength: number, windows: readonly WindowLogits[], options: SpanOptions): Prelim[] {
   const prelim: Prelim[] = [];
   windows.forEach((w, window) => {
     const n = w.offsets.length;
@@ -116,13 +132,77 @@ export function bestSpans(context: string, windows: readonly WindowLogits[], opt
       }
     }
   });
-  // Array.prototype.sort is stable, like Python's sorted(..., reverse=True).
-  const top = prelim.sort((a, b) => b.score - a.score).slice(0, options.nBest);
-  const [first] = top;
-  if (first === undefined) return [];
-  const maxScore = first.score;
-  const total = top.reduce((sum, p) => sum + Math.exp(p.score - maxScore), 0);
-  return top.map((p) => ({ ...p, text: codePointSlice(context, p.start, p.end), probability: Math.exp(p.score - maxScore) / total }));
+  return prelim;
+}
+
+/** One entry of a SQuAD 2.0 n-best list: a span, the null answer ("" at token 0), or HF's "empty" placeholder. */
+export interface NullAwareEntry {
+  readonly kind: 'span' | 'null' | 'placeholder';
+  readonly text: string;
+  readonly startLogit: number;
+  readonly endLogit: number;
+  readonly score: number;
+  /** Softmax of `score` over the n-best list (the null entry and the placeholder included). */
+  readonly probability: number;
+  /** Character span of a `span` entry, in code points. */
+  readonly start?: number;
+  readonly end?: number;
+}
+
+export interface NullAwarePrediction {
+  /** The answer: "" when the null score wins by more than the threshold. */
+  readonly answer: string;
+  /** The n-best list, best first: spans and the null entry (appended last if it scored below the n best). */
+  readonly nbest: NullAwareEntry[];
+  /** The best entry with a non-empty text (the answer unless the null wins), or undefined if there is none. */
+  readonly best: NullAwareEntry | undefined;
+  /** The null entry (undefined only without windows). */
+  readonly null: NullAwareEntry | undefined;
+  /** Null score − the best non-empty entry's start + end logit: `null_odds.json`'s value (0 without windows). */
+  readonly scoreDiff: number;
+}
+
+/** The `utils_qa` placeholder when no window offers a span: text "empty", logits 0 (it scores like any wrong answer). */
+const PLACEHOLDER = { kind: 'placeholder', text: 'empty', startLogit: 0, endLogit: 0, score: 0 } as const;
+
+/**
+ * The SQuAD 2.0 prediction of one example (`utils_qa.postprocess_qa_predictions(version_2_with_negative=True)`):
+ * the candidate spans and the null entry (the window with the smallest [CLS] score; the first on ties) sorted
+ * together and cut to n best (spans first among equal scores, as HF appends the null after them), the null entry
+ * put back if it fell out, the placeholder put first if nothing but the null is left, probabilities over the list,
+ * and "" as the answer when `null score − best > nullScoreDiffThreshold` (HF's `null_score_diff_threshold`, 0).
+ */
+export function nullAwareSpans(
+  context: string,
+  windows: readonly WindowLogits[],
+  options: SpanOptions & { readonly nullScoreDiffThreshold?: number } = DEFAULT_SPAN_OPTIONS,
+): NullAwarePrediction {
+  type Entry = Omit<NullAwareEntry, 'text' | 'probability'>;
+  const entries: Entry[] = candidateSpans(codePointLength(context), windows, options).map((p) => ({ kind: 'span', ...p }));
+  let nullEntry: Entry | undefined;
+  for (const w of windows) {
+    const startLogit = logitAt(w.startLogits, 0);
+    const endLogit = logitAt(w.endLogits, 0);
+    if (nullEntry === undefined || nullEntry.score > startLogit + endLogit) {
+      nullEntry = { kind: 'null', startLogit, endLogit, score: startLogit + endLogit, start: 0, end: 0 };
+    }
+  }
+  if (nullEntry !== undefined) entries.push(nullEntry);
+  const top = entries.sort((a, b) => b.score - a.score).slice(0, options.nBest);
+  // HF looks for offsets (0, 0), which a span at the very start of the context with no width would also match
+  if (nullEntry !== undefined && !top.some((e) => e.start === 0 && e.end === 0)) top.push(nullEntry);
+  const texted = top.map((e) => ({ ...e, text: e.kind === 'span' ? codePointSlice(context, e.start ?? 0, e.end ?? 0) : '' }));
+  const [only] = texted;
+  if (only === undefined || (texted.length === 1 && only.text === '')) texted.unshift({ ...PLACEHOLDER });
+  const maxScore = Math.max(...texted.map((e) => e.score));
+  const total = texted.reduce((sum, e) => sum + Math.exp(e.score - maxScore), 0);
+  const nbest: NullAwareEntry[] = texted.map((e) => ({ ...e, probability: Math.exp(e.score - maxScore) / total }));
+  const best = nbest.find((e) => e.text !== '');
+  const nullOut = nbest.find((e) => e.kind === 'null');
+  if (nullOut === undefined || best === undefined) return { answer: best?.text ?? '', nbest, best, null: nullOut, scoreDiff: 0 };
+  const scoreDiff = nullOut.score - best.startLogit - best.endLogit;
+  const threshold = options.nullScoreDiffThreshold ?? 0;
+  return { answer: scoreDiff > threshold ? '' : best.text, nbest, best, null: nullOut, scoreDiff };
 }
 
 /** The tutorial's span: argmax start and argmax end over one window's tokens. */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pcg64 } from '../../src/data/rng.js';
 import { codePointLength, codePointSlice } from '../../src/util/py-string.js';
-import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from '../../src/infer/postprocess.js';
+import { argmaxSpan, bestSpans, cleanUpTokenization, nullAwareSpans, type WindowLogits } from '../../src/infer/postprocess.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { encodeWindows } from '../../src/tokenize/windows.js';
 import { sharedDir } from '../helpers/cli.js';
@@ -129,4 +130,59 @@ test('argmax: the first maximal start and end, the ids between them, char span o
 test('decode clean-up joins what the per-token WordPiece clean-up cannot (transformers clean_up_tokenization)', () => {
   assert.equal(cleanUpTokenization("it ' s a cat , isn ' t it ?"), "it's a cat, isn't it?");
   assert.equal(cleanUpTokenization('we do not know .'), 'we do not know.'); // no " do not" rule in Python
+});
+
+test('SQuAD 2.0: the null score (start+end at token 0) joins the n-best as ""; it wins by more than the threshold', () => {
+  const options = { nBest: 20, maxAnswerLength: 30 };
+  // null = 5 + 5 = 10, best span "quick fox" = 3 + 4 = 7: diff 3
+  const p = nullAwareSpans(FOX, [foxWindow], options);
+  assert.equal(p.answer, '');
+  assert.equal(p.scoreDiff, 3);
+  assert.deepEqual(p.nbest.map((e) => [e.kind, e.text, e.score]).slice(0, 3), [['null', '', 10], ['span', 'quick fox', 7], ['span', 'The quick fox', 5]]);
+  const z = [10, 7, 5, 4, 4, 2, 1].reduce((sum, x) => sum + Math.exp(x - 10), 0);
+  assert.ok(close(p.null?.probability ?? 0, 1 / z), `${p.null?.probability}`);
+  assert.equal(p.best?.text, 'quick fox');
+  // not above the threshold: the span
+  assert.equal(nullAwareSpans(FOX, [foxWindow], { ...options, nullScoreDiffThreshold: 3 }).answer, 'quick fox');
+  assert.equal(nullAwareSpans(FOX, [foxWindow], { ...options, nullScoreDiffThreshold: 2.5 }).answer, '');
+});
+
+test('SQuAD 2.0: the null score is the minimum over windows; a null below the n best is appended last', () => {
+  // context-only window: top-2 starts 1 (3), 2 (2); top-2 ends 3 (4), 2 (2) → spans 7 "The quick fox", 6 "quick fox", 5, 4
+  const low: WindowLogits = { offsets: [null, [0, 3], [4, 9], [10, 13], null], startLogits: [-1, 3, 2, 1, -5], endLogits: [-1, 1, 2, 4, -5] };
+  const high: WindowLogits = { ...low, startLogits: [0.5, 3, 2, 1, -5], endLogits: [0.5, 1, 2, 4, -5] }; // null 1
+  const p = nullAwareSpans(FOX, [high, low], { nBest: 2, maxAnswerLength: 30 });
+  assert.deepEqual(p.nbest.map((e) => [e.kind, e.text, e.score]), [['span', 'The quick fox', 7], ['span', 'The quick fox', 7], ['null', '', -2]]);
+  assert.equal(p.scoreDiff, -2 - 7);
+  assert.equal(p.answer, 'The quick fox');
+});
+
+test('SQuAD 2.0: with no span at all, HF\'s "empty" placeholder comes first and the null decides against it', () => {
+  const noContext: WindowLogits = { offsets: [null, null, null], startLogits: [0.5, 2, 3], endLogits: [0.25, 1, 1] };
+  const p = nullAwareSpans('x', [noContext], { nBest: 20, maxAnswerLength: 30 });
+  assert.deepEqual(p.nbest.map((e) => [e.kind, e.text]), [['placeholder', 'empty'], ['null', '']]);
+  assert.equal(p.scoreDiff, 0.75);
+  assert.equal(p.answer, '');
+});
+
+interface NullCrosscheck {
+  context: string;
+  cases: {
+    windows: { offsets: ([number, number] | null)[]; startLogits: number[]; endLogits: number[] }[];
+    nBest: number;
+    maxAnswerLength: number;
+    threshold: number;
+    expected: { answer: string; scoreDiff: number; nbest: { text: string; probability: number }[] };
+  }[];
+}
+
+test('SQuAD 2.0 post-processing equals HF utils_qa (version_2_with_negative) on 60 random multi-window cases', () => {
+  const data = JSON.parse(readFileSync(new URL('./fixtures/null-crosscheck.json', import.meta.url), 'utf8')) as NullCrosscheck;
+  for (const [k, c] of data.cases.entries()) {
+    const p = nullAwareSpans(data.context, c.windows, { nBest: c.nBest, maxAnswerLength: c.maxAnswerLength, nullScoreDiffThreshold: c.threshold });
+    assert.equal(p.answer, c.expected.answer, `case ${k}`);
+    assert.ok(close(p.scoreDiff, c.expected.scoreDiff, 1e-9), `case ${k}: ${p.scoreDiff} vs ${c.expected.scoreDiff}`);
+    assert.deepEqual(p.nbest.map((e) => e.text), c.expected.nbest.map((e) => e.text), `case ${k}`);
+    p.nbest.forEach((e, i) => assert.ok(close(e.probability, c.expected.nbest[i]?.probability ?? NaN, 1e-9), `case ${k} entry ${i}`));
+  }
 });
