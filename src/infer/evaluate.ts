@@ -1,7 +1,9 @@
 /**
  * Evaluation of a QA model on SQuAD examples: every feature (window) through the model in order, the evaluation
  * loss as the Hugging Face Trainer reports it, then per example the n-best spans over its windows
- * (HF `utils_qa`) and the official SQuAD v1.1 EM/F1 of the best ones.
+ * (HF `utils_qa`) and the official SQuAD v1.1 EM/F1 of the best ones; or, with `versionTwoWithNegative`, the
+ * SQuAD 2.0 prediction (the null answer "" competing, `null_odds`) and the official 2.0 figures, as run_qa.py
+ * reports them (no-answer probabilities all 0, so `best_*` are present too).
  *
  * The trainer calls `evaluateModel` after each epoch. Memory: see forward.ts (no tensor is allocated here; only a
  * Float32Array of logits per feature is kept).
@@ -11,8 +13,9 @@ import type { SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
 import type { Feature } from '../records.js';
 import { forwardFeatures } from './forward.js';
-import { bestSpans, DEFAULT_SPAN_OPTIONS, type WindowLogits } from './postprocess.js';
+import { bestSpans, DEFAULT_SPAN_OPTIONS, nullAwareSpans, type WindowLogits } from './postprocess.js';
 import { referencesOf, squadMetrics } from './squad-metric.js';
+import { squadV2Metrics, type SquadV2Metrics } from './squad-v2-metric.js';
 
 export interface EvaluateOptions {
   /** Features per forward pass (default 16). */
@@ -23,6 +26,10 @@ export interface EvaluateOptions {
   readonly nBest?: number;
   /** Called after each batch with batches done / total. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** SQuAD 2.0: predict "" when the null score wins (run_qa's `--version_2_with_negative`), score by the 2.0 metric. */
+  readonly versionTwoWithNegative?: boolean;
+  /** SQuAD 2.0: the null answer wins when null score − best span score > this (default 0.0). */
+  readonly nullScoreDiffThreshold?: number;
 }
 
 /** One entry of `nbest_predictions.json`, with the keys HF `utils_qa` writes (plus the character span). */
@@ -52,6 +59,15 @@ export interface EvaluateResult {
   readonly predictions: Record<string, string>;
   /** {id: n-best list} — `nbest_predictions.json`. */
   readonly nbest: Record<string, NBestEntry[]>;
+  /** SQuAD 2.0 only: {id: null score − best span score} — `null_odds.json`. */
+  readonly nullOdds?: Record<string, number>;
+  /** SQuAD 2.0 only: the official 2.0 figures (`exactMatch`, `f1`, `count` are its `exact`, `f1`, `total`). */
+  readonly squadV2?: SquadV2Metrics;
+  /**
+   * Figures beyond EM/F1 for the training log, by their metric names (SQuAD 2.0: `HasAns_exact`, `HasAns_f1`,
+   * `HasAns_total`, `NoAns_*`, `best_*`); the trainer logs them with the `eval_` prefix.
+   */
+  readonly extraMetrics?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -92,6 +108,7 @@ export async function evaluateModel(
     windows.push({ offsets: feature.offsets, startLogits, endLogits });
   }
 
+  if (options.versionTwoWithNegative) return { evalLoss: loss, ...predictNullAware(examples, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }) };
   const predictions: Record<string, string> = {};
   const nbest: Record<string, NBestEntry[]> = {};
   for (const { row, windows } of examples) {
@@ -110,4 +127,31 @@ export async function evaluateModel(
   }
   const metrics = squadMetrics(predictions, referencesOf(rows));
   return { evalLoss: loss, ...metrics, predictions, nbest };
+}
+
+/** SQuAD 2.0: each example's prediction with the null answer competing, and the official 2.0 figures. */
+function predictNullAware(
+  examples: readonly { row: SquadRow; windows: WindowLogits[] }[],
+  options: Parameters<typeof nullAwareSpans>[2],
+): Omit<EvaluateResult, 'evalLoss'> {
+  const predictions: Record<string, string> = {};
+  const nbest: Record<string, NBestEntry[]> = {};
+  const nullOdds: Record<string, number> = {};
+  for (const { row, windows } of examples) {
+    const p = nullAwareSpans(row.context, windows, options);
+    nbest[row.id] = p.nbest.map((e): NBestEntry => ({
+      start_logit: e.startLogit,
+      end_logit: e.endLogit,
+      text: e.text,
+      probability: e.probability,
+      ...(e.kind === 'span' ? { start: e.start, end: e.end } : {}),
+    }));
+    predictions[row.id] = p.answer;
+    nullOdds[row.id] = p.scoreDiff;
+  }
+  // run_qa.py passes no_answer_probability 0.0 for every question, so its figures include the best_* sweep
+  const noAnswerProbabilities = Object.fromEntries(Object.keys(predictions).map((id) => [id, 0]));
+  const v2 = squadV2Metrics(predictions, referencesOf(examples.map((e) => e.row)), noAnswerProbabilities);
+  const { exact, f1, total, ...extraMetrics } = v2;
+  return { exactMatch: exact, f1, count: total, predictions, nbest, nullOdds, squadV2: v2, extraMetrics };
 }

@@ -82,3 +82,28 @@ test('a feature of an example not among the rows is a one-line error', async () 
   const { model } = fakeModel({});
   await assert.rejects(evaluateModel(model, rows, [feature]), (e: unknown) => e instanceof QaFtError && /'ghost'/.test(e.message));
 });
+
+test('SQuAD 2.0: the null answer wins where [CLS] outscores every span; null odds and the 2.0 figures are returned', async () => {
+  const unanswerable = (id: string, context: string): SquadRow => ({ id, title: 't', context, question: 'Who met whom?', answers: { text: [], answer_start: [] } });
+  const rows = [row('a', 'Yesterday a zebra met a lion at noon.', 'zebra met a lion'), unanswerable('u', 'Sun rose over quiet hills.'), unanswerable('v', 'A zebra saw a lion.')];
+  const { features } = await prepareFeatures(rows, tokenizer, { maxLength: 384, docStride: 128 });
+  // [CLS] start 4 + end 4 = null 8; the zebra…lion span scores 12; a context without them only spans of 0
+  const cls = tokenizer.clsTokenId;
+  const { model } = fakeModel({ startById: new Map([[zebra, 6], [cls, 4]]), endById: new Map([[lion, 6], [cls, 4]]), loss: () => 1 });
+  const r = await evaluateModel(model, rows, features, { versionTwoWithNegative: true });
+  assert.deepEqual(r.predictions, { a: 'zebra met a lion', u: '', v: 'zebra saw a lion' });
+  assert.deepEqual(r.nullOdds, { a: 8 - 12, u: 8, v: 8 - 12 });
+  assert.ok(r.nbest.u!.some((e) => e.text === '' && e.start_logit === 4 && e.end_logit === 4 && e.start === undefined));
+  // a right (HasAns 100), u right, v wrong (NoAns 50): exact 2/3
+  assert.equal(r.count, 3);
+  assert.ok(Math.abs(r.exactMatch - 200 / 3) < 1e-9);
+  assert.equal(r.squadV2?.HasAns_exact, 100);
+  assert.equal(r.squadV2?.NoAns_exact, 50);
+  assert.deepEqual(Object.keys(r.extraMetrics ?? {}).sort(), [
+    'HasAns_exact', 'HasAns_f1', 'HasAns_total', 'NoAns_exact', 'NoAns_f1', 'NoAns_total', 'best_exact', 'best_exact_thresh', 'best_f1', 'best_f1_thresh',
+  ]);
+  // a threshold above the null's lead lets the best span of u answer
+  const lenient = await evaluateModel(model, rows, features, { versionTwoWithNegative: true, nullScoreDiffThreshold: 9 });
+  assert.notEqual(lenient.predictions.u, '');
+  assert.equal(lenient.squadV2?.NoAns_exact, 0);
+});
