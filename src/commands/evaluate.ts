@@ -2,6 +2,8 @@
  * `qa-ft evaluate`: run a model over SQuAD examples, write predictions.json ({id: answer}) and
  * nbest_predictions.json as HF run_qa.py does, and print the official SQuAD v1.1 EM and F1. With
  * `--predictions FILE` it scores an existing predictions file instead (the official script's job).
+ * `--version-2-with-negative` (or a prepared directory that says so): SQuAD 2.0, the null answer competing,
+ * null_odds.json written too, and the official 2.0 figures (with `--na-probs FILE`, its threshold sweep).
  * The work is the library's (src/tokenize/eval-data.ts, src/infer); this file parses, resolves hub ids and prints.
  */
 import { Command } from 'commander';
@@ -9,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { QaFtError } from '../errors.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_DOC_STRIDE, DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
 import type { ResolveOptions } from '../hub/index.js';
+import type { SquadV2Metrics } from '../infer/squad-v2-metric.js';
 import type { EvalExamples } from '../tokenize/eval-data.js';
 import {
   addBackendOption,
@@ -18,6 +21,7 @@ import {
   downloadProgress,
   hubResolveOptions,
   parseIntOption,
+  parseNumberOption,
   resolveModelOption,
   type HubFlags,
 } from './options.js';
@@ -36,13 +40,23 @@ interface RawEvaluateOptions extends HubFlags {
   nBest: string;
   batchSize: string;
   backend: string;
+  version2WithNegative?: boolean;
+  nullScoreDiffThreshold: string;
+  naProbs?: string;
+  naProbThresh: string;
   json?: boolean;
 }
 
 /** `--data`: a prepared directory or SQuAD file, else a hub dataset id (its files resolved here, default split validation). */
-async function readExamples(data: string, split: string | undefined, limit: number | undefined, hub: ResolveOptions): Promise<EvalExamples> {
+async function readExamples(
+  data: string,
+  split: string | undefined,
+  limit: number | undefined,
+  hub: ResolveOptions,
+  options: { versionTwoWithNegative: boolean },
+): Promise<EvalExamples> {
   const { readEvalExamples } = await import('../tokenize/eval-data.js');
-  if (existsSync(data)) return readEvalExamples({ path: data, ...(split === undefined ? {} : { split }) }, limit);
+  if (existsSync(data)) return readEvalExamples({ path: data, ...(split === undefined ? {} : { split }) }, limit, options);
   if (/^[./~]|\.(json|jsonl|parquet|arrow)$/i.test(data)) {
     throw new QaFtError('FILE_NOT_FOUND', `--data ${data} does not exist`, {
       hint: 'pass a SQuAD file, a prepared directory, or a hub dataset id such as rajpurkar/squad',
@@ -51,7 +65,7 @@ async function readExamples(data: string, split: string | undefined, limit: numb
   const [{ parseSplit }, { resolveDatasetFiles }] = await Promise.all([import('../data/split.js'), import('../hub/index.js')]);
   const hubSplit = split ?? 'validation';
   const files = await resolveDatasetFiles(data, parseSplit(hubSplit).name, hub);
-  return readEvalExamples({ dataset: data, files, split: hubSplit }, limit);
+  return readEvalExamples({ dataset: data, files, split: hubSplit }, limit, options);
 }
 
 function report(json: boolean, result: Record<string, unknown> & { exactMatch: number; f1: number; count: number }): void {
@@ -63,6 +77,22 @@ function report(json: boolean, result: Record<string, unknown> & { exactMatch: n
   process.stdout.write(`exact_match ${result.exactMatch.toFixed(2)}  f1 ${result.f1.toFixed(2)}  (${result.count} examples${loss})\n`);
 }
 
+/** SQuAD 2.0 figures under the official script's key names (`--json` prints them as they are). */
+function reportV2(json: boolean, result: SquadV2Metrics & { evalLoss?: number } & Record<string, unknown>): void {
+  if (json) {
+    printJson(result);
+    return;
+  }
+  const loss = typeof result.evalLoss === 'number' ? `, eval loss ${result.evalLoss.toFixed(4)}` : '';
+  const lines = [`exact ${result.exact.toFixed(2)}  f1 ${result.f1.toFixed(2)}  (${result.total} questions${loss})`];
+  if (result.HasAns_total !== undefined) lines.push(`HasAns_exact ${result.HasAns_exact?.toFixed(2)}  HasAns_f1 ${result.HasAns_f1?.toFixed(2)}  (${result.HasAns_total} with an answer)`);
+  if (result.NoAns_total !== undefined) lines.push(`NoAns_exact ${result.NoAns_exact?.toFixed(2)}  NoAns_f1 ${result.NoAns_f1?.toFixed(2)}  (${result.NoAns_total} without)`);
+  if (result.best_exact !== undefined) {
+    lines.push(`best_exact ${result.best_exact.toFixed(2)} (thresh ${result.best_exact_thresh})  best_f1 ${result.best_f1?.toFixed(2)} (thresh ${result.best_f1_thresh})`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 async function run(raw: RawEvaluateOptions): Promise<void> {
   const limit = raw.limit === undefined ? undefined : parseIntOption('--limit', raw.limit);
   const maxAnswerLength = parseIntOption('--max-answer-length', raw.maxAnswerLength);
@@ -71,19 +101,37 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
   const docStride = raw.docStride === undefined ? undefined : parseIntOption('--doc-stride', raw.docStride, 0);
   const maxLength = raw.maxLength === undefined ? undefined : parseIntOption('--max-length', raw.maxLength);
   const backend = asBackendName(raw.backend);
+  const nullScoreDiffThreshold = parseNumberOption('--null-score-diff-threshold', raw.nullScoreDiffThreshold);
+  const naProbThresh = parseNumberOption('--na-prob-thresh', raw.naProbThresh);
+  if (raw.naProbs !== undefined && raw.predictions === undefined) {
+    throw new QaFtError('BAD_ARGUMENT', '--na-probs scores a given --predictions file; it needs --predictions', {
+      hint: 'running a model writes null_odds.json beside the predictions: score them with --predictions P --na-probs null_odds.json',
+    });
+  }
 
   const progress = createProgress({ quiet: Boolean(raw.json) });
   const hub = hubResolveOptions(raw, downloadProgress(progress));
-  const examples = await readExamples(raw.data, raw.split, limit, hub);
+  const examples = await readExamples(raw.data, raw.split, limit, hub, { versionTwoWithNegative: Boolean(raw.version2WithNegative) });
   progress.stop();
   if (examples.notice !== undefined && !raw.json) info(examples.notice);
+  const v2 = examples.versionTwoWithNegative;
+  if (raw.naProbs !== undefined && !v2) {
+    throw new QaFtError('BAD_ARGUMENT', '--na-probs applies to SQuAD 2.0 scoring only', { hint: 'pass --version-2-with-negative' });
+  }
   if (raw.predictions !== undefined) {
-    const [{ readPredictionsFile }, { referencesOf, squadMetrics }] = await Promise.all([
+    const [{ readNaProbsFile, readPredictionsFile }, { referencesOf, squadMetrics }, { squadV2Metrics }] = await Promise.all([
       import('../infer/predictions-file.js'),
       import('../infer/squad-metric.js'),
+      import('../infer/squad-v2-metric.js'),
     ]);
-    const metrics = squadMetrics(await readPredictionsFile(raw.predictions), referencesOf(examples.rows));
-    report(Boolean(raw.json), { ...metrics, predictions: raw.predictions, data: examples.source });
+    const predictions = await readPredictionsFile(raw.predictions);
+    const source = { predictions: raw.predictions, data: examples.source };
+    if (v2) {
+      const naProbs = raw.naProbs === undefined ? undefined : await readNaProbsFile(raw.naProbs);
+      reportV2(Boolean(raw.json), { ...squadV2Metrics(predictions, referencesOf(examples.rows), naProbs, naProbThresh), ...source });
+      return;
+    }
+    report(Boolean(raw.json), { ...squadMetrics(predictions, referencesOf(examples.rows)), ...source });
     return;
   }
 
@@ -105,6 +153,8 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
       batchSize,
       maxAnswerLength,
       nBest,
+      versionTwoWithNegative: v2,
+      nullScoreDiffThreshold,
       onProgress: (done, total) => {
         if (done === 0) progress.start('Evaluating', total);
         else progress.update(done);
@@ -112,6 +162,10 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
     });
     progress.stop();
     const files = await writePredictionFiles(raw.out, result);
+    if (result.squadV2 !== undefined) {
+      reportV2(Boolean(raw.json), { ...result.squadV2, evalLoss: result.evalLoss, ...files, data: examples.source });
+      return;
+    }
     report(Boolean(raw.json), {
       exactMatch: result.exactMatch,
       f1: result.f1,
@@ -128,7 +182,7 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
 
 export function evaluateCommand(): Command {
   const command = new Command('evaluate')
-    .description('predict answers for SQuAD examples and print the official SQuAD v1.1 exact match and F1')
+    .description('predict answers for SQuAD examples and print the official SQuAD v1.1 (or 2.0) exact match and F1')
     .requiredOption('--data <path>', 'a prepared directory (qa-ft prepare), a SQuAD Parquet/Arrow/JSON file, or a hub dataset id')
     .option('--model <dir>', 'model directory or hub id', DEFAULT_MODEL_DIR)
     .option('--split <spec>', "prepared directory: 'test' (default) or 'train'; file: a slice such as 'train[:500]'; hub: default 'validation'")
@@ -140,6 +194,10 @@ export function evaluateCommand(): Command {
     .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULT_MAX_ANSWER_LENGTH))
     .option('--n-best <n>', 'start/end candidates and n-best list size', String(DEFAULT_N_BEST))
     .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
+    .option('--version-2-with-negative', 'SQuAD 2.0: questions may have no answer; predict "" when the null score wins, score by the official 2.0 metric')
+    .option('--null-score-diff-threshold <x>', 'SQuAD 2.0: answer "" when null score − best span score > x', '0.0')
+    .option('--na-probs <file>', 'SQuAD 2.0, with --predictions: no-answer probabilities {id: p} (e.g. null_odds.json) for best_exact/best_f1')
+    .option('--na-prob-thresh <p>', 'SQuAD 2.0: a question whose no-answer probability exceeds p counts as unanswered (the official default)', '1.0')
     .option('--json', 'print the metrics as JSON');
   return addHubOptions(addBackendOption(command)).action(async (raw: RawEvaluateOptions) => {
     await run(raw);

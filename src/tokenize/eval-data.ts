@@ -23,6 +23,8 @@ export interface EvalExamples {
   readonly source: string;
   /** A caveat for the user about the data (e.g. contexts cut off when it was prepared). */
   readonly notice?: string;
+  /** SQuAD 2.0: asked for, or recorded in the prepared directory's manifest (unanswerable rows are then valid). */
+  readonly versionTwoWithNegative: boolean;
 }
 
 type EvalSource =
@@ -31,18 +33,23 @@ type EvalSource =
   /** The local files of a hub dataset's split, read in order; `split` is its name and slice, e.g. `validation[:100]`. */
   | { readonly dataset: string; readonly files: readonly string[]; readonly split: string };
 
-/** The examples of `source`, only the first `limit` of them (and their windows) when a limit is given. */
-export async function readEvalExamples(source: EvalSource, limit?: number): Promise<EvalExamples> {
+/**
+ * The examples of `source`, only the first `limit` of them (and their windows) when a limit is given. Files with
+ * unanswerable rows are refused unless `versionTwoWithNegative` (a prepared directory's manifest says for itself).
+ */
+export async function readEvalExamples(source: EvalSource, limit?: number, options: { versionTwoWithNegative?: boolean } = {}): Promise<EvalExamples> {
   let loaded: EvalExamples;
+  const versionTwoWithNegative = options.versionTwoWithNegative ?? false;
   if ('dataset' in source) {
     const rows: SquadRow[] = [];
-    for (const f of source.files) rows.push(...(await readSquad(f)).rows);
-    loaded = { rows: applySplit(rows, parseSplit(source.split)), features: null, source: `${source.dataset} (${source.split})` };
+    for (const f of source.files) rows.push(...(await readSquad(f, { versionTwoWithNegative })).rows);
+    loaded = { rows: applySplit(rows, parseSplit(source.split)), features: null, source: `${source.dataset} (${source.split})`, versionTwoWithNegative };
   } else if (statSync(source.path, { throwIfNoEntry: false })?.isDirectory()) {
-    loaded = await readPreparedExamples(source.path, source.split ?? 'test');
+    loaded = await readPreparedExamples(source.path, source.split ?? 'test', versionTwoWithNegative);
   } else {
-    const { rows } = await readSquad(source.path, source.split === undefined ? {} : { split: parseSplit(source.split) });
-    loaded = { rows, features: null, source: source.path };
+    const split = source.split === undefined ? {} : { split: parseSplit(source.split) };
+    const { rows } = await readSquad(source.path, { ...split, versionTwoWithNegative });
+    loaded = { rows, features: null, source: source.path, versionTwoWithNegative };
   }
   if (loaded.rows.length === 0) throw new QaFtError('BAD_DATA', `${loaded.source} holds no examples`);
   if (limit === undefined || limit >= loaded.rows.length) return loaded;
@@ -51,7 +58,7 @@ export async function readEvalExamples(source: EvalSource, limit?: number): Prom
   return { ...loaded, rows, features: loaded.features?.filter((f) => keep.has(f.exampleId)) ?? null };
 }
 
-async function readPreparedExamples(dir: string, which: string): Promise<EvalExamples> {
+async function readPreparedExamples(dir: string, which: string, versionTwoWithNegative: boolean): Promise<EvalExamples> {
   if (which !== 'test' && which !== 'train') {
     throw new QaFtError('BAD_ARGUMENT', `--split for a prepared directory is 'test' or 'train', got '${which}'`);
   }
@@ -60,7 +67,12 @@ async function readPreparedExamples(dir: string, which: string): Promise<EvalExa
     m.docStride === null && m.counts.truncated > 0
       ? `note: ${dir} was prepared without a doc stride and ${m.counts.truncated} contexts were cut at ${m.maxLength} tokens; answers past the cut cannot be found (evaluate the source file instead for full windows)`
       : undefined;
-  return { ...split, source: `${dir} (${which})`, ...(notice === undefined ? {} : { notice }) };
+  return {
+    ...split,
+    source: `${dir} (${which})`,
+    ...(notice === undefined ? {} : { notice }),
+    versionTwoWithNegative: versionTwoWithNegative || m.versionTwoWithNegative,
+  };
 }
 
 interface EvalWindowOptions {
