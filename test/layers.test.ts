@@ -14,9 +14,11 @@ const SRC = join(repoRoot, 'src');
 
 /** What each layer may import (below it); only these, so that e.g. the optimizer reaches the engine through ops. */
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  commands: ['index', 'hub', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
-  index: ['hub', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
-  hub: ['model'],
+  commands: ['index', 'hub', 'onnx', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
+  index: ['hub', 'onnx', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
+  hub: ['model', 'onnx'],
+  // ONNX graphs of the model families (export) and onnxruntime sessions over them: reads configs and weights only
+  onnx: ['model'],
   train: ['model', 'tokenize', 'ops'],
   infer: ['model', 'tokenize'],
   model: ['engine', 'ops'],

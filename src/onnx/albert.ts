@@ -1,0 +1,35 @@
+/**
+ * AlbertForQuestionAnswering as an ONNX graph, as src/model/albert.ts: BERT's embeddings at width E, the
+ * projection embedding_hidden_mapping_in (E → D), then num_hidden_layers runs of the shared layer groups, each
+ * run the same initializers (stored once).
+ */
+import type { BertLikeConfig } from '../model/config-bert.js';
+import { embeddings, takesTokenTypes } from './bert.js';
+import type { OnnxFamily } from './family.js';
+import type { GraphBuilder } from './graph.js';
+import { feedForward, layerNorm, linear, selfAttention } from './layers.js';
+
+const GROUPS = 'albert.encoder.albert_layer_groups';
+
+function layer(g: GraphBuilder, c: BertLikeConfig, x: string, l: string, bias: string): string {
+  const spec = { query: `${l}.attention.query`, key: `${l}.attention.key`, value: `${l}.attention.value`, heads: c.nHeads, dim: c.dim };
+  const a = linear(g, selfAttention(g, x, spec, bias), `${l}.attention.dense`); // [B, T, D]
+  const y = layerNorm(g, a, x, `${l}.attention.LayerNorm`, c.layerNormEps); // [B, T, D]
+  const f = feedForward(g, y, `${l}.ffn`, `${l}.ffn_output`, c.activation); // [B, T, D]
+  return layerNorm(g, f, y, `${l}.full_layer_layer_norm`, c.layerNormEps);
+}
+
+export function albertGraph(c: BertLikeConfig): OnnxFamily {
+  const perGroup = c.nLayers / c.numHiddenGroups; // layers sharing one group (the config parser checks it divides)
+  return {
+    tokenTypeIds: takesTokenTypes(c),
+    hidden(g, bias) {
+      let x = linear(g, embeddings(g, c, 'albert.embeddings'), 'albert.encoder.embedding_hidden_mapping_in'); // [B, T, D]
+      for (let k = 0; k < c.nLayers * c.innerGroupNum; k++) {
+        const group = Math.floor(Math.floor(k / c.innerGroupNum) / perGroup);
+        x = layer(g, c, x, `${GROUPS}.${group}.albert_layers.${k % c.innerGroupNum}`, bias);
+      }
+      return x;
+    },
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * What the ONNX writer needs from a model family (one file each: distilbert.ts, bert.ts for BERT, RoBERTa and
+ * ELECTRA, albert.ts): whether the graph takes token_type_ids, and the nodes from the inputs to the last hidden
+ * states [B, T, D], which the shared QA head (layers.ts) turns into the graph's outputs.
+ */
+import type { GraphBuilder } from './graph.js';
+
+export interface OnnxFamily {
+  /** The graph has a `token_type_ids` input (families with a segment table of more than one row). */
+  readonly tokenTypeIds: boolean;
+  /** Adds the embeddings and encoder layers; returns the last hidden states' name. `bias` is the [B, 1, 1, T] mask. */
+  hidden(g: GraphBuilder, bias: string): string;
+}

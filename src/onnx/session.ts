@@ -1,0 +1,77 @@
+/**
+ * An exported ONNX model run with onnxruntime-node (an optional package: `qa-ft evaluate --engine onnx` and the
+ * export's tests use it): QaBatches in, start/end logits out, as a QaModel's `forward` returns them (without a
+ * loss: the graph has no loss head). onnxruntime-node is imported on first use, so qa-ft runs without it.
+ */
+import { QaFtError } from '../errors.js';
+import type { ModelConfig } from '../model/config.js';
+import type { ForwardOutput } from '../model/types.js';
+import type { QaBatch } from '../records.js';
+import { onnxInputNames } from './model.js';
+
+type Ort = typeof import('onnxruntime-node');
+
+async function loadOrt(): Promise<Ort> {
+  try {
+    return await import('onnxruntime-node');
+  } catch {
+    throw new QaFtError('BACKEND_UNAVAILABLE', 'the onnx engine needs onnxruntime-node, which is not installed', {
+      hint: 'npm install onnxruntime-node (ONNXRUNTIME_NODE_INSTALL=skip: its CPU binaries ship in the package)',
+    });
+  }
+}
+
+/** What inference needs from a model: its config (padding id) and a forward pass. */
+export interface OnnxQaModel {
+  readonly config: ModelConfig;
+  readonly path: string;
+  forward(batch: QaBatch): Promise<ForwardOutput>;
+  dispose(): Promise<void>;
+}
+
+function int64Matrix(ort: Ort, rows: readonly (readonly number[])[], t: number): InstanceType<Ort['Tensor']> {
+  const data = new BigInt64Array(rows.length * t);
+  rows.forEach((row, i) => row.forEach((v, j) => (data[i * t + j] = BigInt(v))));
+  return new ort.Tensor('int64', data, [rows.length, t]);
+}
+
+function matrix(data: Float32Array, b: number, t: number): number[][] {
+  return Array.from({ length: b }, (_, i) => Array.from(data.subarray(i * t, (i + 1) * t)));
+}
+
+/** Opens `path` (a model.onnx or model_quantized.onnx exported for `config`) on onnxruntime's CPU provider. */
+export async function openOnnxModel(path: string, config: ModelConfig, options: { threads?: number } = {}): Promise<OnnxQaModel> {
+  const ort = await loadOrt();
+  let session: Awaited<ReturnType<Ort['InferenceSession']['create']>>;
+  try {
+    session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }) });
+  } catch (e) {
+    throw new QaFtError('BAD_FORMAT', `${path}: onnxruntime cannot load it (${(e as Error).message.split('\n')[0]})`, { hint: 'export it again with qa-ft export --onnx' });
+  }
+  const names = onnxInputNames(config);
+  const missing = names.filter((n) => !session.inputNames.includes(n));
+  if (missing.length > 0) {
+    throw new QaFtError('BAD_FORMAT', `${path}: inputs are ${session.inputNames.join(', ')}, expected ${names.join(', ')} for a ${config.modelType} model`);
+  }
+  return {
+    config,
+    path,
+    async forward(batch) {
+      const b = batch.inputIds.length;
+      const t = batch.inputIds[0]?.length ?? 0;
+      const feeds: Record<string, InstanceType<Ort['Tensor']>> = {
+        input_ids: int64Matrix(ort, batch.inputIds, t),
+        attention_mask: int64Matrix(ort, batch.attentionMask, t),
+      };
+      if (names.includes('token_type_ids')) feeds.token_type_ids = int64Matrix(ort, batch.tokenTypeIds ?? batch.inputIds.map((r) => r.map(() => 0)), t);
+      const out = await session.run(feeds);
+      const start = out.start_logits?.data;
+      const end = out.end_logits?.data;
+      if (!(start instanceof Float32Array) || !(end instanceof Float32Array)) throw new QaFtError('BAD_FORMAT', `${path}: no float32 start_logits/end_logits outputs`);
+      return { startLogits: matrix(start, b, t), endLogits: matrix(end, b, t) };
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+}
