@@ -22,6 +22,7 @@ import {
   DEFAULT_MODEL_DIR,
   hubResolveOptions,
   parseIntOption,
+  parseNumberOption,
   resolveModelOption,
   type HubFlags,
 } from './options.js';
@@ -43,6 +44,8 @@ export interface RawAskOptions extends HubFlags {
   batchSize: string;
   backend: string;
   encoding?: string;
+  handleImpossibleAnswer?: boolean;
+  nullScoreDiffThreshold?: string;
   json?: boolean;
 }
 
@@ -57,6 +60,9 @@ interface AskOptions {
   readonly backend: BackendName;
   /** Of --question-file and --context-file (stdin JSONL is always UTF-8). */
   readonly encoding: TextEncodingName;
+  /** SQuAD 2.0 models: "no answer" when the null score wins by more than `nullScoreDiffThreshold`. */
+  readonly handleImpossibleAnswer: boolean;
+  readonly nullScoreDiffThreshold: number;
   readonly json: boolean;
   readonly hub: ResolveOptions;
 }
@@ -73,9 +79,19 @@ export function parseAskOptions(raw: RawAskOptions): AskOptions {
     batchSize: parseIntOption('--batch-size', raw.batchSize),
     backend: asBackendName(raw.backend),
     encoding: parseEncoding(raw.encoding ?? 'utf-8'),
+    ...impossibleAnswerOptions(raw, strategy),
     json: Boolean(raw.json),
     hub: hubResolveOptions(raw),
   };
+}
+
+/** `--handle-impossible-answer` and its threshold, checked against the strategy (argmax has no null score). */
+function impossibleAnswerOptions(raw: RawAskOptions, strategy: Strategy): Pick<AskOptions, 'handleImpossibleAnswer' | 'nullScoreDiffThreshold'> {
+  const handleImpossibleAnswer = Boolean(raw.handleImpossibleAnswer);
+  if (handleImpossibleAnswer && strategy === 'argmax') {
+    throw new QaFtError('BAD_ARGUMENT', '--handle-impossible-answer needs --strategy best (argmax has no null score)');
+  }
+  return { handleImpossibleAnswer, nullScoreDiffThreshold: parseNumberOption('--null-score-diff-threshold', raw.nullScoreDiffThreshold ?? '0.0') };
 }
 
 const ENCODING_ALIASES: Readonly<Record<string, TextEncodingName>> = {
@@ -118,7 +134,10 @@ export async function textFrom(
 function formatText(answers: readonly Answer[]): string {
   const [first, ...rest] = answers;
   if (first === undefined) return '(no answer found)';
-  const line = (a: Answer): string => `${a.answer}\t(score ${a.score.toFixed(4)})`;
+  const line = (a: Answer): string =>
+    a.answer === '' && a.nullScoreDiff !== undefined
+      ? `no answer\t(score ${a.score.toFixed(4)}, null score − best span ${a.nullScoreDiff.toFixed(4)})`
+      : `${a.answer}\t(score ${a.score.toFixed(4)})`;
   if (rest.length === 0) return line(first);
   return answers.map((a, i) => `${i + 1}. ${line(a)}`).join('\n');
 }
@@ -137,6 +156,7 @@ function answerOptions(o: AskOptions): AnswerOptions {
     ...(o.docStride === undefined ? {} : { docStride: o.docStride }),
     batchSize: o.batchSize,
     ...(o.maxLength === undefined ? {} : { maxLength: o.maxLength }),
+    ...(o.handleImpossibleAnswer ? { handleImpossibleAnswer: true, nullScoreDiffThreshold: o.nullScoreDiffThreshold } : {}),
   };
 }
 
@@ -219,6 +239,8 @@ export function askCommand(): Command {
     .option('--max-length <n>', `tokens per window, special tokens included (default: ${DEFAULT_MAX_LENGTH}, or the model's positions if fewer)`)
     .option('--strategy <best|argmax>', "best: HF run_qa's n-best spans; argmax: the seed notebook's decode", 'best')
     .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
+    .option('--handle-impossible-answer', 'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins')
+    .option('--null-score-diff-threshold <x>', 'with --handle-impossible-answer: no answer when null score − best span score > x', '0.0')
     .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; on stdin one line per input, {error} for a bad one)');
   return addHubOptions(addBackendOption(command)).action(async (raw: RawAskOptions) => {
     await run(raw);

@@ -1,7 +1,9 @@
 /**
  * Answering free-form (question, context) pairs: each context cut into overlapping windows with the doc stride
  * (so nothing is cut off), all windows of all items batched through the model, then per item the best spans
- * over its windows (`best`, HF `utils_qa`) or the tutorial's argmax decode (`argmax`).
+ * over its windows (`best`, HF `utils_qa`) or the tutorial's argmax decode (`argmax`). With
+ * `handleImpossibleAnswer` (a SQuAD 2.0 model), `best` lets the null answer compete as `utils_qa` does with
+ * `version_2_with_negative`: the answer is "" ("no answer") when the null score wins by more than the threshold.
  */
 import { QaFtError } from '../errors.js';
 import { pyStrip } from '../util/py-string.js';
@@ -10,7 +12,7 @@ import type { QaTokenizer } from '../tokenize/tokenizer.js';
 import type { Feature } from '../records.js';
 import { encodeWindows, type Window } from '../tokenize/windows.js';
 import { forwardFeatures } from './forward.js';
-import { argmaxSpan, bestSpans, cleanUpTokenization, type WindowLogits } from './postprocess.js';
+import { argmaxSpan, bestSpans, cleanUpTokenization, nullAwareSpans, type WindowLogits } from './postprocess.js';
 import { checkStrategy, type Strategy } from './strategy.js';
 import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST, defaultDocStride, defaultMaxLength } from '../defaults.js';
 
@@ -33,6 +35,10 @@ export interface AnswerOptions {
   readonly batchSize?: number;
   /** Called after each batch with batches done / total. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** SQuAD 2.0: the answer may be "" (no answer), when null score − best span score > `nullScoreDiffThreshold`. */
+  readonly handleImpossibleAnswer?: boolean;
+  /** With `handleImpossibleAnswer`: default 0.0 (run_qa's `null_score_diff_threshold`). */
+  readonly nullScoreDiffThreshold?: number;
 }
 
 export interface Answer {
@@ -45,6 +51,11 @@ export interface Answer {
   /** Character span in the context, in code points (Python indexing); null when `argmax` decodes no context span. */
   readonly start: number | null;
   readonly end: number | null;
+  /**
+   * With `handleImpossibleAnswer`: the item's null score − its best span's score (> the threshold: no answer).
+   * The no-answer entry has answer "", no span, and as `score` the null entry's probability in the n-best list.
+   */
+  readonly nullScoreDiff?: number;
 }
 
 /** A window's logits with its token ids (the argmax strategy decodes ids). */
@@ -92,6 +103,9 @@ export async function answerQuestions(
   if (!Number.isInteger(maxAnswerLength) || maxAnswerLength < 1) {
     throw new QaFtError('BAD_ARGUMENT', `max answer length must be a positive integer, got ${maxAnswerLength}`);
   }
+  if (options.handleImpossibleAnswer && strategy === 'argmax') {
+    throw new QaFtError('BAD_ARGUMENT', 'handling impossible answers needs the best strategy (argmax has no null score)', { hint: 'use --strategy best' });
+  }
   if (maxLength > model.config.maxPositionEmbeddings) {
     throw new QaFtError('BAD_ARGUMENT', `max length ${maxLength} exceeds the model's ${model.config.maxPositionEmbeddings} positions`);
   }
@@ -124,7 +138,12 @@ export async function answerQuestions(
       results.push([await argmaxAnswer(tokenizer, windows)]);
       continue;
     }
-    const spans = bestSpans(item.context, windows, { maxAnswerLength, nBest: Math.max(DEFAULT_N_BEST, topK) /* raised to top-k when more answers are asked for */ });
+    const spanOptions = { maxAnswerLength, nBest: Math.max(DEFAULT_N_BEST, topK) /* raised to top-k when more answers are asked for */ };
+    if (options.handleImpossibleAnswer) {
+      results.push(nullAwareAnswers(item.context, windows, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }, topK));
+      continue;
+    }
+    const spans = bestSpans(item.context, windows, spanOptions);
     // Overlapping windows can propose the same span twice; a user asking for top-k wants k different answers.
     const seen = new Set<string>();
     const answers: Answer[] = [];
@@ -138,6 +157,28 @@ export async function answerQuestions(
     results.push(answers);
   }
   return results;
+}
+
+/**
+ * SQuAD 2.0 answers of one item: the decision first ("" when the null wins, else the best span), then the rest of
+ * the n-best list in order (the null entry among them as ""), spans found by several windows given once.
+ */
+function nullAwareAnswers(context: string, windows: readonly WindowLogits[], options: Parameters<typeof nullAwareSpans>[2], topK: number): Answer[] {
+  const p = nullAwareSpans(context, windows, options);
+  const first = p.answer === '' ? p.null : p.best;
+  const ordered = [first, ...p.nbest.filter((e) => e !== first)].filter((e) => e !== undefined && e.kind !== 'placeholder');
+  const seen = new Set<string>();
+  const answers: Answer[] = [];
+  for (const e of ordered) {
+    if (e === undefined) continue;
+    const key = e.kind === 'span' ? `${e.start}:${e.end}` : 'null';
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const span = e.kind === 'span' ? { start: e.start ?? null, end: e.end ?? null } : { start: null, end: null };
+    answers.push({ answer: e.text, score: e.probability, ...span, nullScoreDiff: p.scoreDiff });
+    if (answers.length === topK) break;
+  }
+  return answers;
 }
 
 /**

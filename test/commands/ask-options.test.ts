@@ -33,7 +33,8 @@ test('defaults: model ./qa-ft-model, top-k 1, max answer length 30, doc stride f
   assert.equal(parseAskOptions({ ...RAW, docStride: undefined }).docStride, undefined);
   assert.equal(defaults['--strategy'], 'best');
   assert.deepEqual(parseAskOptions(RAW), {
-    model: './qa-ft-model', topK: 1, maxAnswerLength: 30, docStride: 128, strategy: 'best', batchSize: 16, backend: 'auto', encoding: 'utf-8', json: false, hub: {},
+    model: './qa-ft-model', topK: 1, maxAnswerLength: 30, docStride: 128, strategy: 'best', batchSize: 16, backend: 'auto', encoding: 'utf-8',
+    handleImpossibleAnswer: false, nullScoreDiffThreshold: 0, json: false, hub: {},
   });
 });
 
@@ -42,6 +43,8 @@ test('malformed options are one-line errors naming the flag', () => {
   assert.throws(() => parseAskOptions({ ...RAW, topK: '0' }), userError(/--top-k must be an integer ≥ 1, got '0'/));
   assert.throws(() => parseAskOptions({ ...RAW, docStride: '-1' }), userError(/--doc-stride must be an integer ≥ 0/));
   assert.throws(() => parseAskOptions({ ...RAW, maxAnswerLength: '2.5' }), userError(/--max-answer-length/));
+  assert.throws(() => parseAskOptions({ ...RAW, handleImpossibleAnswer: true, nullScoreDiffThreshold: 'x' }), userError(/--null-score-diff-threshold must be a number, got 'x'/));
+  assert.throws(() => parseAskOptions({ ...RAW, handleImpossibleAnswer: true, strategy: 'argmax' }), userError(/--handle-impossible-answer needs --strategy best/));
 });
 
 test('--context-file is read; a missing file or both forms at once are errors', async () => {

@@ -111,3 +111,28 @@ test('a window longer than the model\'s position table is refused', async () => 
   const { model } = fakeModel({ maxPositionEmbeddings: 64 });
   await rejects(answerQuestions(model, tokenizer, [{ question: 'q', context: 'c' }], { maxLength: 384 }), /exceeds the model's 64 positions/);
 });
+
+test('handleImpossibleAnswer: "" with the null entry\'s probability when [CLS] wins, the span when it does not', async () => {
+  const question = 'Who met whom?';
+  const cls = tokenizer.clsTokenId;
+  const items = [
+    { question, context: 'The sun rose over the hills.' }, // no zebra/lion: spans score 0, null 3 + 3
+    { question, context: 'A zebra met a lion.' }, // span 8 + 8 beats the null
+  ];
+  const { model } = fakeModel({ startById: new Map([[zebra, 8], [cls, 3]]), endById: new Map([[lion, 8], [cls, 3]]) });
+  const [none, some] = await answerQuestions(model, tokenizer, items, { handleImpossibleAnswer: true, topK: 2 });
+  assert.equal(none![0]!.answer, '');
+  assert.deepEqual([none![0]!.start, none![0]!.end, none![0]!.nullScoreDiff], [null, null, 6]);
+  assert.ok(none![0]!.score > 0.5, `the null entry dominates: ${none![0]!.score}`);
+  assert.notEqual(none![1]!.answer, ''); // the next n-best entry: a span
+  assert.equal(some![0]!.answer, 'zebra met a lion');
+  assert.equal(some![0]!.nullScoreDiff, 6 - 16);
+  assert.equal(some![1]!.answer === '' || some![1]!.start !== null, true);
+  // a threshold above the null's lead keeps the span answer; without the option the null never competes
+  const [lenient] = await answerQuestions(model, tokenizer, [items[0]!], { handleImpossibleAnswer: true, nullScoreDiffThreshold: 6 });
+  assert.notEqual(lenient![0]!.answer, '');
+  const [plain] = await answerQuestions(model, tokenizer, [items[0]!], {});
+  assert.notEqual(plain![0]!.answer, '');
+  assert.equal(plain![0]!.nullScoreDiff, undefined);
+  await assert.rejects(answerQuestions(model, tokenizer, items, { handleImpossibleAnswer: true, strategy: 'argmax' }), /needs the best strategy/);
+});
