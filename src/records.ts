@@ -17,6 +17,11 @@ export interface SquadRow {
   };
 }
 
+/** A SQuAD 2.0 question without an answer in its context: empty answers lists (the hub's `squad_v2` layout). */
+export function isUnanswerable(row: SquadRow): boolean {
+  return row.answers.text.length === 0;
+}
+
 /**
  * One tokenized window of (question, context): what `prepare` writes and `train`/`evaluate` read.
  * A long context with a doc stride yields several features with the same `exampleId`.

@@ -8,7 +8,7 @@
  */
 import { QaFtError } from '../errors.js';
 import { codePointLength, codePointSlice, pyStrip } from '../util/py-string.js';
-import type { SquadRow } from '../records.js';
+import { isUnanswerable, type SquadRow } from '../records.js';
 
 /** The columns a SQuAD source must have (`title` may be absent: it is not used for training). */
 export const REQUIRED_COLUMNS = ['id', 'context', 'question', 'answers'] as const;
@@ -94,11 +94,6 @@ function checkImpossibleFlag(flag: unknown, answers: number, file: string, row: 
       hint: 'give its answers, or mark it is_impossible: true',
     });
   }
-}
-
-/** A SQuAD 2.0 unanswerable row: no gold answer (the `datasets` layout: empty answers lists). */
-export function isUnanswerable(r: SquadRow): boolean {
-  return r.answers.text.length === 0;
 }
 
 /** What is wrong with a row's content, or null. */

@@ -9,7 +9,7 @@
  * Float32Array of logits per feature is kept).
  */
 import { QaFtError } from '../errors.js';
-import type { SquadRow } from '../records.js';
+import { isUnanswerable, type SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
 import type { Feature } from '../records.js';
 import { forwardFeatures } from './forward.js';
@@ -26,7 +26,10 @@ export interface EvaluateOptions {
   readonly nBest?: number;
   /** Called after each batch with batches done / total. */
   readonly onProgress?: (done: number, total: number) => void;
-  /** SQuAD 2.0: predict "" when the null score wins (run_qa's `--version_2_with_negative`), score by the 2.0 metric. */
+  /**
+   * SQuAD 2.0: predict "" when the null score wins (run_qa's `--version_2_with_negative`), score by the 2.0 metric.
+   * Default: when some row has no answer (data holds such rows only when read or prepared as SQuAD 2.0).
+   */
   readonly versionTwoWithNegative?: boolean;
   /** SQuAD 2.0: the null answer wins when null score − best span score > this (default 0.0). */
   readonly nullScoreDiffThreshold?: number;
@@ -108,7 +111,7 @@ export async function evaluateModel(
     windows.push({ offsets: feature.offsets, startLogits, endLogits });
   }
 
-  if (options.versionTwoWithNegative) return { evalLoss: loss, ...predictNullAware(examples, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }) };
+  if (options.versionTwoWithNegative ?? rows.some(isUnanswerable)) return { evalLoss: loss, ...predictNullAware(examples, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }) };
   const predictions: Record<string, string> = {};
   const nbest: Record<string, NBestEntry[]> = {};
   for (const { row, windows } of examples) {

@@ -102,6 +102,9 @@ test('SQuAD 2.0: the null answer wins where [CLS] outscores every span; null odd
   assert.deepEqual(Object.keys(r.extraMetrics ?? {}).sort(), [
     'HasAns_exact', 'HasAns_f1', 'HasAns_total', 'NoAns_exact', 'NoAns_f1', 'NoAns_total', 'best_exact', 'best_exact_thresh', 'best_f1', 'best_f1_thresh',
   ]);
+  // rows without an answer make it SQuAD 2.0 by default; answerable rows alone stay v1.1
+  assert.deepEqual((await evaluateModel(model, rows, features)).predictions, r.predictions);
+  assert.equal((await evaluateModel(model, rows.slice(0, 1), features.filter((f) => f.exampleId === 'a'))).squadV2, undefined);
   // a threshold above the null's lead lets the best span of u answer
   const lenient = await evaluateModel(model, rows, features, { versionTwoWithNegative: true, nullScoreDiffThreshold: 9 });
   assert.notEqual(lenient.predictions.u, '');
