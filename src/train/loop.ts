@@ -41,6 +41,8 @@ export interface EvalResult {
   readonly exactMatch: number;
   readonly f1: number;
   readonly count: number;
+  /** Further figures by metric name (SQuAD 2.0: HasAns_f1, NoAns_f1, …), logged with the `eval_` prefix. */
+  readonly extraMetrics?: Readonly<Record<string, number>>;
 }
 
 export interface TrainLoopOptions {
@@ -299,7 +301,7 @@ class EpochRunner {
     const step = this.trainer.optimizerStep;
     this.emit({ type: 'eval-start', epoch: Math.ceil(epochProgress), step });
     const r = await this.options.evaluate(this.model, this.data.test);
-    const record: EvalRecord = { step, epoch: epochProgress, eval_loss: r.evalLoss, eval_exact_match: r.exactMatch, eval_f1: r.f1, eval_count: r.count };
+    const record: EvalRecord = { step, epoch: epochProgress, eval_loss: r.evalLoss, eval_exact_match: r.exactMatch, eval_f1: r.f1, eval_count: r.count, ...evalExtras(r) };
     await this.log.append(record);
     if (this.progress.bestMetric === null || r.f1 > this.progress.bestMetric) {
       this.progress.bestMetric = r.f1;
@@ -308,6 +310,11 @@ class EpochRunner {
     this.emit({ type: 'eval', record });
     return record;
   }
+}
+
+/** An evaluation's further figures as eval record keys (`HasAns_f1` → `eval_HasAns_f1`, as HF logs them). */
+function evalExtras(r: EvalResult): Record<string, number> {
+  return Object.fromEntries(Object.entries(r.extraMetrics ?? {}).map(([k, v]) => [`eval_${k}`, v]));
 }
 
 function round4(x: number): number {
