@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseDistilBertConfig } from '../../src/model/config.js';
 import { createRandomQaModel } from '../../src/model/qa-model.js';
 import type { QaBatch } from '../../src/records.js';
-import { nativeAvailable } from '../../src/engine/index.js';
+import { testBackends } from '../helpers/backends.js';
 
 // Attention-heavy on purpose (T = 96 ≫ D = 32), so that one [B, H, T, T] tensor too many per layer shows.
 const config = parseDistilBertConfig(
@@ -42,8 +42,7 @@ function boundBytes(params: number): number {
   return 4 * (params + config.nLayers * (3 * s + 20 * n * config.dim) + 4 * s);
 }
 
-for (const backend of ['cpu', 'native'] as const) {
-  const skip = backend === 'native' && !nativeAvailable().ok ? 'native engine not built' : false;
+for (const { backend, skip } of await testBackends(['cpu', 'native', 'tensorflow'])) {
   describe(`memory of a training forward + backward on ${backend}`, { skip }, () => {
     test('peak tensor bytes stay under what backward needs (derived bound); no tensor left behind', async (t) => {
       const model = await createRandomQaModel(config, { backend, seed: 5 });

@@ -8,10 +8,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeAvailable } from '../../src/engine/index.js';
 import { loadQaModel } from '../../src/model/qa-model.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { createTrainer } from '../../src/train/trainer.js';
+import { testBackends } from '../helpers/backends.js';
 import { sharedDir } from '../helpers/cli.js';
 
 const FIXTURE = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
@@ -25,9 +25,8 @@ function assertRelClose(actual: number, expected: number, what: string, rel = 1e
   assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} vs PyTorch ${expected}`);
 }
 
-for (const backend of ['cpu', 'wasm', 'native'] as const) {
-  test(`${backend}: 4 AdamW steps on the tiny fixture: losses, grad norms, lrs and final weights = PyTorch within 1e-4`, async (t) => {
-    if (backend === 'native' && !nativeAvailable().ok) return t.skip('native addon not built');
+for (const { backend, skip } of await testBackends()) {
+  test(`${backend}: 4 AdamW steps on the tiny fixture: losses, grad norms, lrs and final weights = PyTorch within 1e-4`, { skip }, async () => {
     const fixture = JSON.parse(await readFile(join(FIXTURE, 'fixture.json'), 'utf8')) as FixtureJson;
     const model = await loadQaModel(FIXTURE, { backend });
     const h = fixture.train;
@@ -75,9 +74,8 @@ for (const backend of ['cpu', 'wasm', 'native'] as const) {
   });
 }
 
-for (const backend of ['cpu', 'native'] as const) {
-  test(`${backend}: tf.memory().numTensors is flat across 50 training steps (after the first creates the AdamW moments)`, async (t) => {
-    if (backend === 'native' && !nativeAvailable().ok) return t.skip('native addon not built');
+for (const { backend, skip } of await testBackends(['cpu', 'native', 'tensorflow'])) {
+  test(`${backend}: tf.memory().numTensors is flat across 50 training steps (after the first creates the AdamW moments)`, { skip }, async () => {
     const fixture = JSON.parse(await readFile(join(FIXTURE, 'fixture.json'), 'utf8')) as FixtureJson;
     const model = await loadQaModel(FIXTURE, { backend });
     const trainer = createTrainer(model, { learningRate: 1e-3, weightDecay: 0.01, maxGradNorm: 1, totalSteps: 51, gradientAccumulationSteps: 1 });
