@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { selectBackend } from './backend.js';
+import { activePrecision, setNativePrecision, type Precision } from '../engine/index.js';
 import { configToJson, loadConfig, type ModelConfig } from './config.js';
 import type { Family } from './family.js';
 import { familyOf } from './families.js';
@@ -25,6 +26,12 @@ export interface LoadOptions {
   /** Backend to activate first; omitted: whatever TF.js backend is active (selected by the caller). */
   backend?: BackendName;
   threads?: number;
+  /**
+   * Matmul precision (default `fp32`); `bf16` is torch.autocast(cpu, bfloat16) on the native engine (with
+   * `backend: 'auto'` it selects native) and fails with the reason where it cannot run. A mode of the backend:
+   * the last model loaded sets it.
+   */
+  precision?: Precision;
   /** One-line notices (backend choice, unused checkpoint tensors, newly initialised QA head). */
   onNotice?: (message: string) => void;
   /** Seed of the init of a missing QA head (default 42, as HF's default seed). */
@@ -48,7 +55,7 @@ export async function loadQaModel(dir: string, options: LoadOptions = {}): Promi
 /** A whole model from a config alone, with Hugging Face's initialisation. */
 export async function createRandomQaModel(
   config: ModelConfig,
-  options: { backend?: BackendName; threads?: number; seed?: number; onNotice?: (message: string) => void } = {},
+  options: { backend?: BackendName; threads?: number; precision?: Precision; seed?: number; onNotice?: (message: string) => void } = {},
 ): Promise<QaModel> {
   await prepareBackend(options);
   const seed = options.seed ?? DEFAULT_SEED;
@@ -61,19 +68,25 @@ export async function createRandomQaModel(
   return new EncoderQa(config, params);
 }
 
-async function prepareBackend(options: { backend?: BackendName; threads?: number; onNotice?: (m: string) => void }): Promise<void> {
+async function prepareBackend(
+  options: { backend?: BackendName; threads?: number; precision?: Precision; onNotice?: (m: string) => void },
+): Promise<void> {
   if (options.backend === undefined) {
     // Keep the caller's backend; still make sure gradients and quiet mode are set up.
     const { registerGradients } = await import('./gradients.js');
     registerGradients();
-    return;
+  } else {
+    // bf16 runs on the native engine alone; `auto` never turns it on by itself.
+    const backend = options.precision === 'bf16' && options.backend === 'auto' ? 'native' : options.backend;
+    const choice = await selectBackend(backend, options.threads === undefined ? {} : { threads: options.threads });
+    if (choice.notice !== undefined) options.onNotice?.(choice.notice);
   }
-  const choice = await selectBackend(options.backend, options.threads === undefined ? {} : { threads: options.threads });
-  if (choice.notice !== undefined) options.onNotice?.(choice.notice);
+  setNativePrecision(options.precision ?? 'fp32');
 }
 
 class EncoderQa implements QaModel {
   readonly backend: string;
+  readonly precision: Precision;
   private readonly family: Family;
   private readonly varList: tf.Variable[];
   private readonly hfNameOf: Map<string, string>; // TF.js variable name → HF name
@@ -84,6 +97,7 @@ class EncoderQa implements QaModel {
     readonly params: ReadonlyMap<string, tf.Variable>,
   ) {
     this.backend = tf.getBackend();
+    this.precision = activePrecision();
     this.family = familyOf(config);
     this.varList = [...params.values()];
     this.hfNameOf = new Map([...params].map(([hf, v]) => [v.name, hf]));

@@ -16,6 +16,11 @@ export interface QaModel {
   readonly config: import('./config.js').ModelConfig;
   /** The TF.js backend the model runs on (`cpu`, `wasm`, `native`, `tensorflow`). */
   readonly backend: string;
+  /**
+   * What the matmuls compute in: `fp32`, or `bf16` (torch.autocast(cpu, bfloat16) on the native engine). Every
+   * loaded model sets it; optional so that test stand-ins need not (absent means fp32).
+   */
+  readonly precision?: import('../engine/index.js').Precision;
   /** Trainable parameters by Hugging Face name, e.g. `distilbert.transformer.layer.0.attention.q_lin.weight`. */
   readonly params: ReadonlyMap<string, tf.Variable>;
   forward(batch: QaBatch, options?: { training?: boolean }): Promise<ForwardOutput>;

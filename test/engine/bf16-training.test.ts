@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { skipReason } from './compare.js';
 import { activePrecision, bf16Support, setNativePrecision } from '../../src/engine/index.js';
@@ -30,10 +30,11 @@ test('bf16: 4 trainer steps on the tiny fixture give PyTorch autocast losses wit
   const reference = JSON.parse(await readFile(REFERENCE, 'utf8')) as { bf16_losses: number[] };
   const support = bf16Support();
   if (!support.ok) t.diagnostic(`oneDNN bf16 unavailable (${support.reason}): bf16 emulated on the fp32 sgemm`);
-  const model = await loadQaModel(FIXTURE, { backend: 'native' });
-  setNativePrecision('bf16', { emulate: !support.ok });
+  const model = await loadQaModel(FIXTURE, { backend: 'native', ...(support.ok ? { precision: 'bf16' as const } : {}) });
+  if (!support.ok) setNativePrecision('bf16', { emulate: true });
   try {
     assert.equal(activePrecision(), 'bf16');
+    if (support.ok) assert.equal(model.precision, 'bf16');
     const o = fixture.train;
     const trainer = createTrainer(model, { learningRate: o.lr, weightDecay: o.weight_decay, maxGradNorm: o.max_grad_norm, totalSteps: o.steps });
     let offFp32 = 0, offTorch = 0;
@@ -53,4 +54,27 @@ test('bf16: 4 trainer steps on the tiny fixture give PyTorch autocast losses wit
     model.dispose();
   }
   assert.equal(tf.memory().numTensors, 0);
+});
+
+describe('loadQaModel precision', { skip: skipReason ?? false }, () => {
+  test("fp32 by default; bf16 with precision: 'bf16' where it runs, else a one-line error saying why", async () => {
+    const fp32 = await loadQaModel(FIXTURE, { backend: 'native' });
+    assert.equal(fp32.precision, 'fp32');
+    fp32.dispose();
+    const support = bf16Support();
+    for (const backend of ['native', 'auto'] as const) {
+      const load = loadQaModel(FIXTURE, { backend, precision: 'bf16' });
+      if (support.ok) {
+        const model = await load;
+        assert.deepEqual([model.backend, model.precision], ['native', 'bf16']);
+        model.dispose();
+      } else {
+        await assert.rejects(load, (e: Error) => /^bf16 is not available: /.test(e.message) && !e.message.includes('\n'));
+      }
+    }
+    const cpu = loadQaModel(FIXTURE, { backend: 'cpu', precision: 'bf16' });
+    await assert.rejects(cpu, /bf16 needs the native backend \(active: cpu\)/);
+    setNativePrecision('fp32');
+    assert.equal(tf.memory().numTensors, 0);
+  });
 });
