@@ -45,6 +45,7 @@ interface RawOptions extends HubFlags {
   evalEvery: string;
   padToMaxLength?: boolean;
   loggingSteps: string;
+  version2WithNegative?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -70,6 +71,8 @@ interface TrainCommandOptions {
   readonly evalEvery: 'epoch' | number;
   readonly padToMaxLength: boolean;
   readonly loggingSteps: number;
+  /** SQuAD 2.0 evaluation (the null answer competing) even for data without unanswerable rows. */
+  readonly versionTwoWithNegative: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
 }
@@ -114,6 +117,7 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
     evalEvery,
     padToMaxLength: Boolean(raw.padToMaxLength),
     loggingSteps: parseNumberOption('--logging-steps', raw.loggingSteps, { int: true, min: 1 }),
+    versionTwoWithNegative: Boolean(raw.version2WithNegative),
     json: Boolean(raw.json),
     quiet: Boolean(raw.quiet),
   };
@@ -190,7 +194,9 @@ async function run(o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: Tra
     const progress = createProgress({ quiet: o.quiet });
     progress.start('Evaluating', Math.ceil(split.features.length / o.evalBatchSize));
     try {
-      return await evaluateModel(m, split.rows, split.features, { batchSize: o.evalBatchSize, onProgress: (done) => progress.update(done) });
+      // SQuAD 2.0 also without the flag when the data has unanswerable rows (a v2 prepared directory)
+      const v2 = o.versionTwoWithNegative ? { versionTwoWithNegative: true } : {};
+      return await evaluateModel(m, split.rows, split.features, { batchSize: o.evalBatchSize, ...v2, onProgress: (done) => progress.update(done) });
     } finally {
       progress.stop();
     }
@@ -229,6 +235,7 @@ export function trainCommand(): Command {
     .option('--eval-every <when>', "'epoch' or every N optimizer steps", 'epoch')
     .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
     .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', '10')
+    .option('--version-2-with-negative', 'SQuAD 2.0 evaluation: the null answer competes, HasAns/NoAns figures logged (automatic for data prepared with it)')
     .option('--json', 'print the result (history, best metric) as JSON on stdout')
     .option('--quiet', 'no progress bars');
   return addHubOptions(addBackendOption(command)).action(async (raw: RawOptions) => {
