@@ -1,6 +1,7 @@
 /**
  * `qa-ft export --model DIR --out DIR`: a clean Hugging Face model directory (config.json, model.safetensors,
- * tokenizer files, README.md model card with the training metrics) from what `qa-ft train` wrote.
+ * tokenizer files, README.md model card with the training metrics) from what `qa-ft train` wrote; with `--onnx`,
+ * also onnx/model.onnx and onnx/model_quantized.onnx for ONNX Runtime and transformers.js.
  */
 import { Command } from 'commander';
 import { addHubOptions, downloadProgress, hubResolveOptions } from './options.js';
@@ -14,6 +15,7 @@ interface RawExportOptions {
   baseModel?: string;
   dataset?: string;
   overwrite?: boolean;
+  onnx?: boolean;
   revision?: string;
   offline?: boolean;
   json?: boolean;
@@ -33,6 +35,7 @@ async function run(raw: RawExportOptions): Promise<void> {
       baseModel: raw.baseModel,
       dataset: raw.dataset,
       overwrite: raw.overwrite,
+      onnx: raw.onnx,
     });
     if (raw.json) {
       printJson(result);
@@ -58,7 +61,8 @@ export function exportCommand(): Command {
     .option('--name <name>', 'model name in the card (default: the --out directory name)')
     .option('--base-model <id>', 'the model it was fine-tuned from, for the card (e.g. distilbert-base-uncased)')
     .option('--dataset <id>', 'the training dataset, for the card (e.g. rajpurkar/squad)')
-    .option('--overwrite', 'replace a non-empty --out directory');
+    .option('--overwrite', 'replace a non-empty --out directory')
+    .option('--onnx', 'also write onnx/model.onnx (fp32) and onnx/model_quantized.onnx (q8) for ONNX Runtime and transformers.js');
   return addHubOptions(command)
     .option('--json', 'print the result as JSON')
     .action(async (raw: RawExportOptions) => {

@@ -3,17 +3,20 @@
  * the hub and qa-ft all load: `config.json` (architectures the family's …ForQuestionAnswering), `model.safetensors`,
  * the tokenizer files and a model card README.md with the training metrics. Checkpoints, optimizer state,
  * logs and curves stay behind. The weights are checked against the config (every HF name, shape and a float
- * dtype) before anything is written, and the directory appears complete or not at all.
+ * dtype) before anything is written, and the directory appears complete or not at all. With `onnx`, also
+ * `onnx/model.onnx` (fp32) and `onnx/model_quantized.onnx` (q8) beside them: the layout transformers.js's
+ * `pipeline('question-answering', dir)` loads (it reads tokenizer.json, so that file is required then).
  *
  * Imports the model's config and safetensors parsers (rather than a second copy of them in src/hub): an
  * export must accept exactly what `loadQaModel` accepts.
  */
-import { copyFile, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { firstLine, QaFtError } from '../errors.js';
 import { parseModelConfig, qaArchitecture } from '../model/config.js';
-import { SafetensorsFile } from '../model/safetensors.js';
+import { readSafetensors, SafetensorsFile } from '../model/safetensors.js';
 import { parameterShapes } from '../model/weights.js';
+import { ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE, onnxModels } from '../onnx/model.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { isFile } from './cache.js';
 import { finalMetrics, readTrainingSummary, renderModelCard, type FinalMetrics } from './model-card.js';
@@ -33,6 +36,8 @@ export interface ExportOptions {
   dataset?: string;
   /** Replace a non-empty `outDir`. */
   overwrite?: boolean;
+  /** Also write `onnx/model.onnx` (fp32) and `onnx/model_quantized.onnx` (q8 MatMul weights). */
+  onnx?: boolean;
 }
 
 export interface ExportResult {
@@ -63,6 +68,11 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
       hint: 'pass --tokenizer with the tokenizer the model was trained with, e.g. distilbert-base-uncased',
     });
   }
+  if (options.onnx === true && !tokenizerFiles.includes('tokenizer.json')) {
+    throw new QaFtError('FILE_NOT_FOUND', `no tokenizer.json in ${tokDir}: transformers.js needs it beside the ONNX files (vocab.txt is not enough)`, {
+      hint: 'pass --tokenizer with a directory or hub id that has tokenizer.json, e.g. distilbert-base-uncased',
+    });
+  }
 
   const training = await readTrainingSummary(modelDir);
   const name = options.name ?? basename(resolve(outDir));
@@ -71,7 +81,8 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
 
   const configText = `${JSON.stringify(hfConfig, null, 2)}\n`;
   const copies: Array<[string, string]> = [[join(modelDir, WEIGHTS_FILE), WEIGHTS_FILE], ...tokenizerFiles.map((f): [string, string] => [join(tokDir, f), f])];
-  let bytes = Buffer.byteLength(configText) + Buffer.byteLength(card);
+  const onnxFiles = options.onnx === true ? onnxModels(config, await readSafetensors(join(modelDir, WEIGHTS_FILE))) : null;
+  let bytes = Buffer.byteLength(configText) + Buffer.byteLength(card) + (onnxFiles === null ? 0 : onnxFiles.fp32.length + onnxFiles.q8.length);
   for (const [from] of copies) bytes += (await stat(from)).size;
   await writeDirAtomic(
     outDir,
@@ -79,12 +90,17 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
       await writeFile(join(tmp, CONFIG_FILE), configText);
       for (const [from, name] of copies) await copyFile(from, join(tmp, name));
       await writeFile(join(tmp, 'README.md'), card);
+      if (onnxFiles !== null) {
+        await mkdir(join(tmp, ONNX_DIR));
+        await writeFile(join(tmp, ONNX_DIR, ONNX_FP32_FILE), onnxFiles.fp32);
+        await writeFile(join(tmp, ONNX_DIR, ONNX_Q8_FILE), onnxFiles.q8);
+      }
     },
     { bytes }, // a file-system failure is reported at its path in outDir, with the whole export's size
   );
   return {
     outDir,
-    files: ['README.md', CONFIG_FILE, WEIGHTS_FILE, ...tokenizerFiles].sort(),
+    files: ['README.md', CONFIG_FILE, WEIGHTS_FILE, ...tokenizerFiles, ...(onnxFiles === null ? [] : [`${ONNX_DIR}/${ONNX_FP32_FILE}`, `${ONNX_DIR}/${ONNX_Q8_FILE}`])].sort(),
     parameters,
     metrics: finalMetrics(training?.history ?? []),
     trainingSources: training?.sources ?? [],

@@ -1,0 +1,94 @@
+/**
+ * `qa-ft export --onnx`: the ONNX files beside the Hugging Face ones, in the layout transformers.js loads —
+ * `pipeline('question-answering', dir)` with remote models off answers from the export, fp32 and q8, and its fp32
+ * answers are `qa-ft ask`'s on the same model — and the one-line refusal when the tokenizer has no tokenizer.json.
+ */
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseModelConfig } from '../../src/model/config.js';
+import { openOnnxModel } from '../../src/onnx/session.js';
+import { makeTempDir, runCli } from '../helpers/cli.js';
+import { BASE_TOKENIZER_DIR, writeTinyModelDir } from '../helpers/tiny-model-dir.js';
+
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let model: string;
+let exported: string;
+
+before(async () => {
+  tmp = await makeTempDir('qa-ft-export-onnx-');
+  model = join(tmp.dir, 'model');
+  await writeTinyModelDir(model);
+  exported = join(tmp.dir, 'export');
+  const r = await runCli(['export', '--model', model, '--out', exported, '--onnx', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+});
+after(() => tmp.cleanup());
+
+test('export --onnx writes onnx/model.onnx and onnx/model_quantized.onnx beside the HF files, and lists them', async () => {
+  assert.deepEqual((await readdir(join(exported, 'onnx'))).sort(), ['model.onnx', 'model_quantized.onnx']);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) assert.ok((await readdir(exported)).includes(f), f);
+  const config = parseModelConfig(JSON.parse(await readFile(join(exported, 'config.json'), 'utf8')), 'config.json');
+  for (const f of ['model.onnx', 'model_quantized.onnx']) {
+    const session = await openOnnxModel(join(exported, 'onnx', f), config, { threads: 1 });
+    const out = await session.forward({ inputIds: [[101, 2054, 102, 0]], attentionMask: [[1, 1, 1, 0]] });
+    await session.dispose();
+    assert.equal(out.startLogits[0]?.length, 4, f);
+  }
+});
+
+test('export --onnx refuses a tokenizer without tokenizer.json in one line, and writes nothing', async () => {
+  const vocabOnly = join(tmp.dir, 'vocab-only');
+  await mkdir(vocabOnly);
+  await copyFile(join(BASE_TOKENIZER_DIR, 'vocab.txt'), join(vocabOnly, 'vocab.txt'));
+  const out = join(tmp.dir, 'refused');
+  const r = await runCli(['export', '--model', model, '--tokenizer', vocabOnly, '--out', out, '--onnx']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /no tokenizer\.json in .*vocab-only: transformers\.js needs it/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  await assert.rejects(readdir(out), 'nothing written');
+});
+
+/** transformers.js, when installed (a devDependency): why the pipeline test is skipped otherwise. */
+async function transformersJs(): Promise<typeof import('@huggingface/transformers') | string> {
+  try {
+    return await import('@huggingface/transformers');
+  } catch (e) {
+    return `@huggingface/transformers is not installed (${(e as Error).message.split('\n')[0]})`;
+  }
+}
+const tjs = await transformersJs();
+if (typeof tjs === 'string') process.stdout.write(`# skipping the transformers.js pipeline test: ${tjs}\n`);
+
+describe('transformers.js pipeline on the export', { skip: typeof tjs === 'string' ? tjs : false }, () => {
+  const cases: [string, string][] = [
+    ['What is the color of alice?', "Alice's favourite color is silver, and Bob works as a doctor in Paris."],
+    ['Where does bob live?', 'Bob lives in London near the old bridge, and his sister lives in a castle by the ocean.'],
+    ['Who plays the piano?', 'The piano is played by Maria every winter evening while the storm rages outside.'],
+  ];
+
+  test("question-answering, fp32 and q8, offline: answers are spans of the context, fp32's are qa-ft ask's", async (t) => {
+    if (typeof tjs === 'string') return;
+    tjs.env.allowRemoteModels = false;
+    tjs.env.localModelPath = tmp.dir; // models are looked up by name under it
+    const input = cases.map(([question, context]) => JSON.stringify({ question, context })).join('\n');
+    const ask = await runCli(['ask', '--model', exported, '--backend', 'cpu', '--json'], { input });
+    assert.equal(ask.code, 0, ask.stderr);
+    const asked = ask.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { answer: string }).answer);
+    for (const dtype of ['fp32', 'q8'] as const) {
+      const qa = await tjs.pipeline('question-answering', 'export', { dtype });
+      try {
+        for (const [i, [question, context]] of cases.entries()) {
+          const out = (await qa(question, context)) as { answer: string; score: number };
+          t.diagnostic(`${dtype}: ${question} → ${JSON.stringify(out.answer)} (${out.score.toFixed(4)})`);
+          assert.ok(out.answer.length > 0 && context.toLowerCase().includes(out.answer.toLowerCase()), `${dtype}: ${out.answer}`);
+          // transformers.js decodes the span's tokens (lower case for an uncased vocabulary); qa-ft slices the context
+          if (dtype === 'fp32') assert.equal(out.answer, asked[i]?.toLowerCase(), question);
+        }
+      } finally {
+        await qa.dispose();
+      }
+    }
+  });
+});
