@@ -32,7 +32,7 @@ function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI and returns the process exit code: 0 ok, 1 user or I/O error, 2 usage error, 70 internal error. */
+/** Runs the CLI and returns the process exit code: 0 ok, 1 user or I/O error, 2 usage error, 70 internal error, 130 interrupted. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -47,6 +47,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     // every typed error exits 1, file-system ones (DISK) included; a full disk or a read-only mount that a
     // writer did not word (no path known) is still the environment's doing, not a bug
+    if (isQaFtError(e) && e.code === 'INTERRUPTED') {
+      process.stderr.write(`qa-ft: ${formatUserError(e)}\n`);
+      return 130;
+    }
     const userError = isQaFtError(e) ? e : strayFileSystemError(e);
     if (userError) {
       process.stderr.write(`qa-ft: error: ${formatUserError(userError)}\n`);

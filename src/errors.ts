@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'DISK'
   | 'OFFLINE_MISS'
   | 'TRAINING_DIVERGED'
+  | 'INTERRUPTED' // Ctrl-C / SIGTERM stopped the command after saving what it could (exit 130, as a shell's)
   | 'INTERNAL';
 
 export class QaFtError extends Error {

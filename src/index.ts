@@ -24,7 +24,7 @@ export { selectBackend, type BackendChoice } from './model/backend.js';
 export type { QaModel, BackendName, ForwardOutput } from './model/types.js';
 export { createTrainer, type Trainer, type TrainerOptions, type StepResult, type TrainerState } from './train/trainer.js';
 export { AdamW, isDecayed, decaySummary, type AdamWOptions, type AdamWState, type DecaySummary } from './train/adamw.js';
-export { learningRateAt, linearScheduleFactor } from './train/schedule.js';
+export { learningRateAt, linearScheduleFactor, scheduleFactor, LR_SCHEDULER_TYPES, type LrSchedulerType } from './train/schedule.js';
 export { clipCoefficient, globalNorm } from './train/clip.js';
 export { trainLoop, type TrainLoopOptions, type TrainEvent, type TrainLoopResult, type EvalResult as TrainEvalResult } from './train/loop.js';
 export { resolveModel, resolveTokenizer, resolveDatasetFiles, hubSettings, type ResolveOptions, type DownloadProgress, type ProgressCallback, type HubSettings, type ModelFiles } from './hub/index.js';

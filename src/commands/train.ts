@@ -10,7 +10,8 @@ import { QaFtError } from '../errors.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_MODEL_ID, DEFAULT_SEED } from '../defaults.js';
 import type { ResolveOptions } from '../hub/index.js';
 import type { BackendName, QaModel } from '../model/types.js';
-import type { Split, TrainEvent, TrainLoopResult } from '../train/loop.js';
+import type { ReportTarget, Split, TrainEvent, TrainLoopResult } from '../train/loop.js';
+import { LR_SCHEDULER_TYPES, type LrSchedulerType } from '../train/schedule.js';
 import {
   addBackendOption,
   addHubOptions,
@@ -46,6 +47,15 @@ interface RawOptions extends HubFlags {
   padToMaxLength?: boolean;
   loggingSteps: string;
   version2WithNegative?: boolean;
+  maxSteps?: string;
+  warmupSteps?: string;
+  lrSchedulerType: string;
+  saveTotalLimit?: string;
+  loadBestModelAtEnd?: boolean;
+  metricForBestModel?: string;
+  earlyStoppingPatience?: string;
+  earlyStoppingThreshold: string;
+  reportTo: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -73,8 +83,29 @@ interface TrainCommandOptions {
   readonly loggingSteps: number;
   /** SQuAD 2.0 evaluation (the null answer competing) even for data without unanswerable rows. */
   readonly versionTwoWithNegative: boolean;
+  readonly maxSteps?: number;
+  readonly warmupSteps?: number;
+  readonly lrSchedulerType: LrSchedulerType;
+  readonly saveTotalLimit?: number;
+  readonly loadBestModelAtEnd: boolean;
+  readonly metricForBestModel?: string;
+  readonly earlyStopping?: { readonly patience: number; readonly threshold: number };
+  readonly reportTo: readonly ReportTarget[];
   readonly json: boolean;
   readonly quiet: boolean;
+}
+
+/** The HF Trainer's `report_to` values qa-ft writes; `none` (HF's name for nothing) is accepted too. */
+const REPORT_TARGETS: readonly ReportTarget[] = ['tensorboard'];
+
+function parseReportTo(value: string): ReportTarget[] {
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '' && n !== 'none');
+  for (const n of names) {
+    if (!(REPORT_TARGETS as readonly string[]).includes(n)) {
+      throw new QaFtError('BAD_ARGUMENT', `--report-to must be 'tensorboard' or 'none', got '${n}'`);
+    }
+  }
+  return names as ReportTarget[];
 }
 
 /** Typed, validated options: everything checkable before a file is read. */
@@ -96,6 +127,15 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
   }
   const evalEvery = raw.evalEvery === 'epoch' ? 'epoch' : everyN;
   const batchSize = parseNumberOption('--batch-size', raw.batchSize, { int: true, min: 1 });
+  if (!(LR_SCHEDULER_TYPES as readonly string[]).includes(raw.lrSchedulerType)) {
+    throw new QaFtError('BAD_ARGUMENT', `--lr-scheduler-type must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${raw.lrSchedulerType}'`);
+  }
+  if (raw.earlyStoppingPatience !== undefined && raw.metricForBestModel === undefined) {
+    throw new QaFtError('BAD_ARGUMENT', '--early-stopping-patience needs --metric-for-best-model (the metric whose improvement it watches)');
+  }
+  const optionalInt = (flag: string, value: string | undefined, min: number): number | undefined =>
+    value === undefined ? undefined : parseNumberOption(flag, value, { int: true, min });
+  const patience = optionalInt('--early-stopping-patience', raw.earlyStoppingPatience, 1);
   return {
     dataDir: raw.data,
     model: raw.model,
@@ -118,6 +158,14 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
     padToMaxLength: Boolean(raw.padToMaxLength),
     loggingSteps: parseNumberOption('--logging-steps', raw.loggingSteps, { int: true, min: 1 }),
     versionTwoWithNegative: Boolean(raw.version2WithNegative),
+    maxSteps: optionalInt('--max-steps', raw.maxSteps, 1),
+    warmupSteps: optionalInt('--warmup-steps', raw.warmupSteps, 0),
+    lrSchedulerType: raw.lrSchedulerType as LrSchedulerType,
+    saveTotalLimit: optionalInt('--save-total-limit', raw.saveTotalLimit, 1),
+    loadBestModelAtEnd: Boolean(raw.loadBestModelAtEnd),
+    metricForBestModel: raw.metricForBestModel,
+    earlyStopping: patience === undefined ? undefined : { patience, threshold: parseNumberOption('--early-stopping-threshold', raw.earlyStoppingThreshold, { min: 0 }) },
+    reportTo: parseReportTo(raw.reportTo),
     json: Boolean(raw.json),
     quiet: Boolean(raw.quiet),
   };
@@ -132,22 +180,26 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
   const interactive = isInteractive();
   const header = `${'Epoch'.padStart(5)} | ${'Training Loss'.padStart(13)} | ${'Validation Loss'.padStart(15)} | ${'Exact Match'.padStart(11)} | ${'F1'.padStart(6)}`;
   let headerShown = false;
+  let epochs = o.epochs;
   return (e) => {
     switch (e.type) {
       case 'start': {
         const d = e.decay;
+        epochs = e.epochs;
         info(`AdamW: ${d.decayed.tensors} tensors decayed (${count(d.decayed.parameters)} parameters), ${d.notDecayed.tensors} not decayed (${count(d.notDecayed.parameters)} parameters: biases and LayerNorm)`);
-        info(`${e.trainFeatures} train features, ${e.testFeatures} test features; ${o.epochs} epochs × ${e.stepsPerEpoch} steps = ${e.totalSteps} optimizer steps (batch ${o.batchSize} × accumulation ${o.gradientAccumulationSteps}, warm-up ${e.warmupSteps}, ${o.padToMaxLength ? 'padded to max length' : 'dynamic padding, grouped by length'})`);
+        const steps = o.maxSteps === undefined ? `${e.epochs} epochs × ${e.stepsPerEpoch} steps = ${e.totalSteps}` : `--max-steps ${e.totalSteps} (${e.stepsPerEpoch} per epoch)`;
+        info(`${e.trainFeatures} train features, ${e.testFeatures} test features; ${steps} optimizer steps (batch ${o.batchSize} × accumulation ${o.gradientAccumulationSteps}, ${o.lrSchedulerType} schedule, warm-up ${e.warmupSteps}, ${o.padToMaxLength ? 'padded to max length' : 'dynamic padding, grouped by length'})`);
         break;
       }
       case 'resumed':
-        info(`Resuming from ${e.checkpoint} (epoch ${e.epoch} done, step ${e.step})`);
+        info(`Resuming from ${e.checkpoint} (step ${e.step}, epoch ${e.epoch})`);
         break;
       case 'notice':
         info(e.message);
         break;
       case 'epoch-start':
-        progress.start(`Epoch ${e.epoch}/${o.epochs}`, e.batches);
+        progress.start(`Epoch ${e.epoch}/${epochs}`, e.batches);
+        if (e.skipped > 0) progress.update(e.skipped, {});
         break;
       case 'step': {
         const payload: Record<string, string | number> = { loss: e.loss, lr: e.learningRate, 'ex/s': e.examplesPerSecond.toFixed(1) };
@@ -161,6 +213,7 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
       case 'epoch-end': {
         progress.stop();
         if (!headerShown) {
+          info(`(validation loss: HF's unmasked QA loss over eval batches of ${o.evalBatchSize} features in order, each padded to its longest; the tutorial pads to 384)`);
           info(header);
           headerShown = true;
         }
@@ -176,6 +229,13 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
         break;
       case 'checkpoint':
         break;
+      case 'early-stop':
+        progress.stop();
+        info(`Early stopping at step ${e.step}: ${e.metric} did not improve for ${e.patience} evaluations`);
+        break;
+      case 'best-loaded':
+        info(`Loaded the best model, ${e.dir} (${e.metric} ${fmt(e.value, 4)})`);
+        break;
       case 'saved':
         info(`Saved the model, tokenizer, metrics.jsonl and training-curves.svg to ${e.dir}`);
         break;
@@ -184,7 +244,7 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
 }
 
 /** Runs the library's training with the command's hub resolution, evaluation progress bar and printing. */
-async function run(o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: TrainEvent) => void): Promise<TrainLoopResult> {
+async function run(o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: TrainEvent) => void, stopSignal: AbortSignal): Promise<TrainLoopResult> {
   const [{ resolveModel, resolveTokenizer }, { trainPrepared }, { evaluateModel }] = await Promise.all([
     import('../hub/index.js'),
     import('../train/run.js'),
@@ -210,7 +270,39 @@ async function run(o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: Tra
     },
     evaluate,
     onEvent,
+    stopSignal,
   });
+}
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM while training: the first asks the loop to stop after the current step and save a
+ * checkpoint; the second is re-raised with the default handler restored, so the process ends at once (checkpoints
+ * on disk stay complete: each is renamed into place whole). Returns the signal and the function that unhooks it.
+ */
+function stopOnSignals(onFirst: () => void): { signal: AbortSignal; unhook: () => void } {
+  const controller = new AbortController();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  const unhook = (): void => {
+    for (const s of signals) process.off(s, handler);
+  };
+  function handler(signal: NodeJS.Signals): void {
+    if (!controller.signal.aborted) {
+      controller.abort();
+      onFirst();
+      return;
+    }
+    unhook();
+    process.kill(process.pid, signal);
+  }
+  for (const s of signals) process.on(s, handler);
+  return { signal: controller.signal, unhook };
+}
+
+/** The command line that continues this run: the same arguments, with `--resume` (and without `--overwrite-output-dir`). */
+function resumeCommand(argv: readonly string[]): string {
+  const args = argv.slice(argv.indexOf('train') + 1).filter((a) => a !== '--overwrite-output-dir' && a !== '--resume');
+  const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  return ['qa-ft', 'train', ...args, '--resume'].map(quote).join(' ');
 }
 
 export function trainCommand(): Command {
@@ -230,12 +322,21 @@ export function trainCommand(): Command {
     .option('--max-grad-norm <n>', 'clip the global gradient norm (0 disables)', '1.0')
     .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', '1')
     .option('--seed <n>', 'seed of the shuffling, dropout and random init', String(DEFAULT_SEED))
-    .option('--resume', 'continue from the newest complete checkpoint in --out')
+    .option('--resume', 'continue from the newest complete, valid checkpoint of this run in --out')
     .option('--overwrite-output-dir', "delete a previous run's checkpoints and outputs in --out first (other files are kept)")
-    .option('--eval-every <when>', "'epoch' or every N optimizer steps", 'epoch')
+    .option('--eval-every <when>', "evaluate and save a checkpoint after each 'epoch' or every N optimizer steps", 'epoch')
     .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
     .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', '10')
     .option('--version-2-with-negative', 'SQuAD 2.0 evaluation: the null answer competes, HasAns/NoAns figures logged (automatic for data prepared with it)')
+    .option('--max-steps <n>', 'train for N optimizer steps (overrides --epochs)')
+    .option('--warmup-steps <n>', 'optimizer steps of linear warm-up (overrides --warmup-ratio)')
+    .option('--lr-scheduler-type <type>', `learning-rate schedule: ${LR_SCHEDULER_TYPES.join(', ')}`, 'linear')
+    .option('--save-total-limit <k>', 'keep at most K checkpoints: the newest, and the best with --load-best-model-at-end')
+    .option('--load-best-model-at-end', 'the final model is the best checkpoint (by --metric-for-best-model), not the last')
+    .option('--metric-for-best-model <name>', 'f1, exact_match or loss (default: loss with --load-best-model-at-end)')
+    .option('--early-stopping-patience <n>', 'stop when the best-model metric has not improved for N evaluations')
+    .option('--early-stopping-threshold <t>', 'how much the metric must improve by to count', '0')
+    .option('--report-to <where>', "also write the metrics for 'tensorboard' (event files under --out/runs), or 'none'", 'none')
     .option('--json', 'print the result (history, best metric) as JSON on stdout')
     .option('--quiet', 'no progress bars');
   return addHubOptions(addBackendOption(command)).action(async (raw: RawOptions) => {
@@ -243,10 +344,21 @@ export function trainCommand(): Command {
     const print = makePrinter(o);
     const downloads = createProgress({ quiet: o.quiet });
     const hub = hubResolveOptions(raw, downloadProgress(downloads));
-    const result = await run(o, hub, (e) => {
-      downloads.stop();
-      print(e);
-    });
+    const stop = stopOnSignals(() => info('Stopping after this step to save a checkpoint (press Ctrl-C again to quit at once)'));
+    let result: TrainLoopResult;
+    try {
+      result = await run(o, hub, (e) => {
+        downloads.stop();
+        print(e);
+      }, stop.signal);
+    } finally {
+      stop.unhook();
+    }
+    if (result.interrupted) {
+      throw new QaFtError('INTERRUPTED', `stopped at step ${result.globalStep}; saved ${result.interrupted.checkpoint}`, {
+        hint: `continue with: ${resumeCommand(process.argv)}`,
+      });
+    }
     if (o.json) printJson(result);
   });
 }

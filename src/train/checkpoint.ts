@@ -1,28 +1,33 @@
 /**
- * Checkpoints and the files a training run leaves, owned here: `checkpoint-epoch-N/` with `config.json` +
+ * Checkpoints and the files a training run leaves, owned here: `checkpoint-STEP/` (HF's name) with `config.json` +
  * `model.safetensors` (the model's own `save`), the tokenizer files, `optimizer.safetensors` (AdamW moments by
  * parameter name, step in the metadata) and `trainer_state.json` (epoch, step, RNG state, best metric, metrics
- * history, the run's identity); the final model in `outDir` with its `trainer_state.json`; finding the checkpoint a
- * resumed run continues from. A checkpoint is filled in a temporary sibling directory and renamed into place, so a
- * killed run never leaves a half-written one; only directories with a `trainer_state.json` (written last) count.
+ * history, the run's identity); the final model in `outDir` with its `trainer_state.json`; finding and loading the
+ * checkpoint a resumed run continues from; deleting old ones (`--save-total-limit`). A checkpoint is filled in a
+ * temporary sibling directory and renamed into place, and deleted by renaming it aside first, so a killed run never
+ * leaves a half-written or half-deleted one; only directories with a `trainer_state.json` (written last) count.
  */
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { firstLine, QaFtError } from '../errors.js';
+import { firstLine, isQaFtError, QaFtError } from '../errors.js';
 import type { QaModel } from '../model/types.js';
 import type { Feature } from '../records.js';
 import { readSafetensors, SafetensorsFile, writeSafetensors, type TensorSource } from '../model/safetensors.js';
 import { assignWeights } from '../model/weights.js';
-import { tempSibling, writeDirAtomic } from '../util/atomic.js';
+import { removeDirAtomic, tempSibling, writeDirAtomic } from '../util/atomic.js';
+import { systemErrorCode } from '../util/fs-errors.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
 import { WEIGHTS_FILE } from '../hf-files.js';
 
-const CHECKPOINT_PREFIX = 'checkpoint-epoch-';
+const CHECKPOINT_PREFIX = 'checkpoint-';
+/** `checkpoint-STEP`; `checkpoint-epoch-N` is an older qa-ft's name, still recognised as a run's output. */
+const CHECKPOINT_NAME = /^checkpoint-(?:epoch-)?\d+$/;
+const STEP_CHECKPOINT_NAME = /^checkpoint-(\d+)$/;
 const TRAINER_STATE_FILE = 'trainer_state.json';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
-const TRAINER_STATE_FORMAT = 'qa-ft-trainer-state/1';
+const TRAINER_STATE_FORMAT = 'qa-ft-trainer-state/2';
 /** The name (of a temporary directory) the final model is staged under. */
 const FINAL_STAGING = 'final';
 
@@ -35,8 +40,9 @@ export interface RunIdentity {
   readonly gradientAccumulationSteps: number;
   readonly totalSteps: number;
   readonly learningRate: number;
+  readonly lrSchedulerType: string;
   readonly weightDecay: number;
-  readonly warmupRatio: number;
+  readonly warmupSteps: number;
   readonly maxGradNorm: number;
   readonly padToMaxLength: boolean;
 }
@@ -47,10 +53,11 @@ const IDENTITY_OPTION: Record<keyof RunIdentity, string> = {
   seed: '--seed',
   batchSize: '--batch-size',
   gradientAccumulationSteps: '--gradient-accumulation-steps',
-  totalSteps: 'the total steps (--epochs × steps per epoch)',
+  totalSteps: 'the total steps (--max-steps, or --epochs × steps per epoch)',
   learningRate: '--lr',
+  lrSchedulerType: '--lr-scheduler-type',
   weightDecay: '--weight-decay',
-  warmupRatio: '--warmup-ratio',
+  warmupSteps: 'the warm-up steps (--warmup-steps or --warmup-ratio)',
   maxGradNorm: '--max-grad-norm',
   padToMaxLength: '--pad-to-max-length',
 };
@@ -71,24 +78,43 @@ export function dataFingerprint(train: readonly Feature[], test: readonly Featur
   return hash.digest('hex').slice(0, 16);
 }
 
+/** The training loss sums a resumed run continues, so it logs what an uninterrupted run does. */
+export interface LossSums {
+  readonly epochSum: number;
+  readonly epochCount: number;
+  readonly windowSum: number;
+  readonly windowCount: number;
+}
+
 interface TrainerStateFile {
   readonly format: typeof TRAINER_STATE_FORMAT;
-  /** Completed epochs. */
+  /** Fractional epoch reached (HF `epoch`: 1.5 = half-way through the second). */
   readonly epoch: number;
-  /** Completed optimizer steps (HF `global_step`). */
+  /** Completed optimizer steps (HF `global_step`); where in which epoch a resumed run continues follows from it. */
   readonly global_step: number;
   /** Micro-batches seen (dropout seeds derive from it). */
   readonly micro_step: number;
   /** RNG state: batch order is a pure function of (seed, epoch), dropout of (seed, micro_step). */
-  readonly rng: { readonly seed: number; readonly next_epoch: number };
+  readonly rng: { readonly seed: number };
   readonly best_metric: number | null;
   readonly best_model_checkpoint: string | null;
+  /** HF `EarlyStoppingCallback`'s `early_stopping_patience_counter`. */
+  readonly early_stopping_patience_counter: number;
+  readonly loss_sums: LossSums;
   readonly run: RunIdentity;
   readonly log_history: readonly MetricsRecord[];
 }
 
-export function checkpointDirName(epoch: number): string {
-  return `${CHECKPOINT_PREFIX}${epoch}`;
+export type TrainerState = TrainerStateFile;
+
+/** `checkpoint-STEP`, as the HF Trainer names the checkpoint saved after optimizer step STEP. */
+export function checkpointDirName(step: number): string {
+  return `${CHECKPOINT_PREFIX}${step}`;
+}
+
+/** Whether `name` is a checkpoint directory's (this qa-ft's or an older one's). */
+export function isCheckpointName(name: string): boolean {
+  return CHECKPOINT_NAME.test(name);
 }
 
 /** Copies the tokenizer files into `dir`. */
@@ -135,58 +161,78 @@ export async function saveFinalModel(outDir: string, parts: { model: QaModel; tr
 
 /** Whether `name` in a training `outDir` is one of the run's own outputs (its temporary siblings are the run's to sweep). */
 export function isTrainOutput(name: string): boolean {
-  return name.startsWith(CHECKPOINT_PREFIX) || name === FINAL_STAGING || name === 'training-curves.svg';
+  return isCheckpointName(name) || name === FINAL_STAGING || name === 'training-curves.svg';
 }
 
-/** The complete `checkpoint-epoch-N` directories under `outDir`, newest (highest epoch) first. */
-export async function listCheckpoints(outDir: string): Promise<{ dir: string; epoch: number }[]> {
+/** The complete `checkpoint-STEP` directories under `outDir`, newest (highest step) first. */
+export async function listCheckpoints(outDir: string): Promise<{ dir: string; step: number }[]> {
   let names: string[];
   try {
     names = await readdir(outDir);
   } catch {
     return [];
   }
-  const found: { dir: string; epoch: number }[] = [];
+  const found: { dir: string; step: number }[] = [];
   for (const name of names) {
-    const m = new RegExp(`^${CHECKPOINT_PREFIX}(\\d+)$`).exec(name);
+    const m = STEP_CHECKPOINT_NAME.exec(name);
     if (!m) continue;
     const dir = join(outDir, name);
     const complete = await stat(join(dir, TRAINER_STATE_FILE)).then(
       (s) => s.isFile(),
       () => false,
     );
-    if (complete) found.push({ dir, epoch: Number(m[1]) });
+    if (complete) found.push({ dir, step: Number(m[1]) });
   }
-  return found.sort((a, b) => b.epoch - a.epoch);
+  return found.sort((a, b) => b.step - a.step);
 }
 
 /**
- * The checkpoint a resumed run continues from: the newest complete one that this run (same `run` identity)
- * wrote. Newer checkpoints of another run in the same directory are skipped and reported through `onSkip`. When
- * none matches, the error names how the newest checkpoint on the same data differs (an option changed by
- * mistake), else how the newest differs.
+ * Continues a run from the newest complete, valid checkpoint of this run (same `run` identity) in `outDir`: `restore`
+ * loads it (the loop passes `restoreCheckpoint` into its model and trainer), and its state is returned. A damaged checkpoint
+ * (unreadable state, weights or optimizer file) is reported through `onDamaged` and skipped, never deleted; newer
+ * checkpoints of another run are skipped and reported through `onOtherRun`. When none matches, the error names how
+ * the newest checkpoint on the same data differs (an option changed by mistake), else how the newest differs.
  */
-export async function findResumeCheckpoint(
+export async function resumeFromCheckpoint(
   outDir: string,
   run: RunIdentity,
-  onSkip: (dir: string, why: string) => void,
+  restore: (dir: string, state: TrainerStateFile) => Promise<void>,
+  report: { onDamaged: (dir: string, why: string) => void; onOtherRun: (dir: string, why: string) => void },
 ): Promise<{ dir: string; state: TrainerStateFile }> {
   const skipped: { dir: string; difference: QaFtError; sameData: boolean }[] = [];
   for (const { dir } of await listCheckpoints(outDir)) {
-    const state = await readTrainerState(dir);
-    const difference = runDifference(state.run, run, dir);
-    if (!difference) {
-      for (const s of skipped) onSkip(s.dir, s.difference.message);
-      return { dir, state };
+    let state: TrainerStateFile;
+    try {
+      state = await readTrainerState(dir);
+    } catch (e) {
+      report.onDamaged(dir, damage(e));
+      continue;
     }
-    skipped.push({ dir, difference, sameData: state.run.data === run.data });
+    const difference = runDifference(state.run, run, dir);
+    if (difference) {
+      skipped.push({ dir, difference, sameData: state.run.data === run.data });
+      continue;
+    }
+    try {
+      await restore(dir, state);
+    } catch (e) {
+      report.onDamaged(dir, damage(e));
+      continue;
+    }
+    for (const s of skipped) report.onOtherRun(s.dir, s.difference.message);
+    return { dir, state };
   }
   const closest = skipped.find((s) => s.sameData) ?? skipped[0];
   if (closest) throw closest.difference;
-  // none skipped and none taken: there is no checkpoint at all
-  throw new QaFtError('FILE_NOT_FOUND', `--resume: no complete checkpoint-epoch-N in ${outDir}`, {
+  throw new QaFtError('FILE_NOT_FOUND', `--resume: no complete, valid checkpoint-STEP in ${outDir}`, {
     hint: 'train without --resume to start from the beginning',
   });
+}
+
+/** Why a checkpoint could not be read, in one line; a bug (neither a user error nor a system error) is rethrown. */
+function damage(e: unknown): string {
+  if (isQaFtError(e) || systemErrorCode(e) !== undefined) return firstLine(e);
+  throw e;
 }
 
 async function readTrainerState(dir: string): Promise<TrainerStateFile> {
@@ -197,21 +243,19 @@ async function readTrainerState(dir: string): Promise<TrainerStateFile> {
   } catch (e) {
     throw new QaFtError('BAD_FORMAT', `${path} is not valid JSON: ${firstLine(e)}`);
   }
-  const s = json as Partial<TrainerStateFile>;
-  if (s.format !== TRAINER_STATE_FORMAT || typeof s.epoch !== 'number' || typeof s.global_step !== 'number' || !s.run || !Array.isArray(s.log_history)) {
-    throw new QaFtError('BAD_FORMAT', `${path}: expected a qa-ft trainer state (format ${TRAINER_STATE_FORMAT} with epoch, global_step, run, log_history)`);
+  const s = json as Partial<TrainerStateFile> | null;
+  if (
+    s?.format !== TRAINER_STATE_FORMAT || typeof s.epoch !== 'number' || typeof s.global_step !== 'number' || typeof s.micro_step !== 'number' ||
+    !s.run || !s.loss_sums || !Array.isArray(s.log_history)
+  ) {
+    throw new QaFtError('BAD_FORMAT', `${path}: expected a qa-ft trainer state (format ${TRAINER_STATE_FORMAT} with epoch, global_step, micro_step, run, loss_sums, log_history)`);
   }
   return s as TrainerStateFile;
 }
 
 /** Loads a checkpoint's weights into `model` (by name, shapes checked) and its optimizer state into `trainer`. */
 export async function restoreCheckpoint(dir: string, model: QaModel, trainer: Trainer, state: TrainerStateFile): Promise<void> {
-  const weights = await SafetensorsFile.open(join(dir, WEIGHTS_FILE));
-  try {
-    await assignWeights(model.params, weights);
-  } finally {
-    await weights.close();
-  }
+  await loadCheckpointWeights(dir, model);
   const optimizerPath = join(dir, OPTIMIZER_FILE);
   const moments = await readSafetensors(optimizerPath);
   const step = Number(moments.metadata.step);
@@ -235,4 +279,34 @@ function runDifference(checkpoint: Partial<RunIdentity>, current: RunIdentity, s
     });
   }
   return undefined;
+}
+
+/**
+ * Deletes the oldest checkpoints beyond `limit` (HF `save_total_limit`), never the newest (a resume needs it) nor
+ * `best` (`--load-best-model-at-end` needs it); each is renamed aside before it is deleted. Returns the deleted.
+ */
+export async function rotateCheckpoints(outDir: string, limit: number, best: string | null): Promise<string[]> {
+  const oldestFirst = (await listCheckpoints(outDir)).reverse().map((c) => c.dir);
+  const newest = oldestFirst[oldestFirst.length - 1];
+  // by name: `best` may have been recorded under another spelling of outDir (relative, trailing slash)
+  const kept = new Set([newest, best].flatMap((d) => (d ? [basename(d)] : [])));
+  const keep = Math.max(limit, kept.size);
+  const deleted: string[] = [];
+  for (const dir of oldestFirst) {
+    if (oldestFirst.length - deleted.length <= keep) break;
+    if (kept.has(basename(dir))) continue;
+    await removeDirAtomic(dir);
+    deleted.push(dir);
+  }
+  return deleted;
+}
+
+/** Loads the weights of checkpoint `dir` into `model` (for `--load-best-model-at-end`). */
+export async function loadCheckpointWeights(dir: string, model: QaModel): Promise<void> {
+  const weights = await SafetensorsFile.open(join(dir, WEIGHTS_FILE));
+  try {
+    await assignWeights(model.params, weights);
+  } finally {
+    await weights.close();
+  }
 }

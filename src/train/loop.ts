@@ -1,34 +1,42 @@
 /**
- * The epoch loop of `qa-ft train`: batches (seeded shuffle per epoch, length-grouped dynamic padding by default),
- * trainer steps, evaluation after each epoch or every N steps, checkpoints after each epoch, the metrics log and
- * curves, and the final model in `outDir`, which is locked for the run and checked first (`claimOutDir`: another
- * run's outputs are resumed, overwritten or refused). Resuming continues from the newest complete checkpoint; batch order is a
- * pure function of (seed, epoch) and dropout of (seed, micro-step), so the final weights equal an uninterrupted
- * run's. Progress goes out through `onEvent`; nothing here prints.
+ * The training loop of `qa-ft train`, in the Hugging Face Trainer's order: optimizer steps over seeded batches
+ * (length-grouped dynamic padding by default) for `--epochs` or `--max-steps`; after each epoch or every N steps an
+ * evaluation and a checkpoint, the best checkpoint kept, old ones rotated out (`--save-total-limit`), early stopping;
+ * at the end the best weights (`--load-best-model-at-end`) or the last ones saved as the final model in `outDir`.
+ * A stop request (Ctrl-C) finishes the current optimizer step, saves a checkpoint and returns.
+ *
+ * `outDir` is locked for the run and checked first (`claimOutDir`). Resuming continues from the newest valid
+ * checkpoint of this run, mid-epoch included: batch order is a pure function of (seed, epoch), dropout of (seed,
+ * micro-step), and the position in an epoch follows from the global step (as HF's `steps_trained_in_current_epoch`),
+ * so the final weights equal an uninterrupted run's. Progress goes out through `onEvent`; nothing here prints.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { QaFtError, isQaFtError } from '../errors.js';
-import type { SquadRow } from '../records.js';
+import type { Feature, SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
-import type { Feature } from '../records.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { DirLock } from '../util/dir-lock.js';
 import type { DecaySummary } from './adamw.js';
+import { recordEvaluation, resolveBestMetric, type BestMetric, type BestState, type EarlyStoppingOptions } from './best-model.js';
 import {
   checkpointDirName,
   dataFingerprint,
-  findResumeCheckpoint,
+  loadCheckpointWeights,
   restoreCheckpoint,
+  resumeFromCheckpoint,
+  rotateCheckpoints,
   saveCheckpoint,
   saveFinalModel,
+  type LossSums,
   type RunIdentity,
   type RunStateFields,
 } from './checkpoint.js';
 import { renderTrainingCurves } from './curves-svg.js';
-import { MetricsLog, type EvalRecord, type MetricsRecord } from './metrics-log.js';
+import { EVAL_METRIC_KEYS, MetricsLog, type EvalRecord, type MetricsRecord } from './metrics-log.js';
 import { claimOutDir } from './out-dir.js';
-import { warmupStepsFromRatio } from './schedule.js';
+import { warmupStepsFromRatio, type LrSchedulerType } from './schedule.js';
+import { TensorBoardWriter } from './tensorboard.js';
 import { createTrainer, type Trainer } from './trainer.js';
 
 export interface Split {
@@ -45,13 +53,22 @@ export interface EvalResult {
   readonly extraMetrics?: Readonly<Record<string, number>>;
 }
 
+/** Where training metrics go besides `metrics.jsonl` (HF `report_to`). */
+export type ReportTarget = 'tensorboard';
+
 export interface TrainLoopOptions {
   readonly outDir: string;
   readonly epochs: number;
+  /** Optimizer steps to train for; overrides `epochs` (HF `max_steps`). */
+  readonly maxSteps?: number;
   readonly batchSize: number;
   readonly learningRate: number;
+  /** Default `linear`. */
+  readonly lrSchedulerType?: LrSchedulerType;
   readonly weightDecay: number;
   readonly warmupRatio: number;
+  /** Warm-up optimizer steps; overrides `warmupRatio` when given (HF `warmup_steps`). */
+  readonly warmupSteps?: number;
   readonly maxGradNorm: number;
   readonly gradientAccumulationSteps: number;
   readonly seed: number;
@@ -59,10 +76,21 @@ export interface TrainLoopOptions {
   /** The prepared features' max length (the width with `padToMaxLength`). */
   readonly maxLength: number;
   readonly padTokenId: number;
-  /** Evaluate after each epoch, or every N optimizer steps. */
+  /** Evaluate and save a checkpoint after each epoch, or every N optimizer steps. */
   readonly evalEvery: 'epoch' | number;
   /** A step record goes to `metrics.jsonl` every this many optimizer steps (default 10). */
   readonly loggingSteps?: number;
+  /** Keep at most this many checkpoints (the newest, and the best with `loadBestModelAtEnd`); default all. */
+  readonly saveTotalLimit?: number;
+  /** The final model is the best checkpoint's weights (by `metricForBestModel`), not the last. */
+  readonly loadBestModelAtEnd?: boolean;
+  /** `f1`, `exact_match`, `loss` (with or without `eval_`); default `loss` with `loadBestModelAtEnd`, else `f1`. */
+  readonly metricForBestModel?: string;
+  /** Stop when the best-model metric has not improved for `patience` evaluations. */
+  readonly earlyStopping?: EarlyStoppingOptions;
+  readonly reportTo?: readonly ReportTarget[];
+  /** Aborted: finish the current optimizer step, save a checkpoint, return with `interrupted`. */
+  readonly stopSignal?: AbortSignal;
   readonly resume: boolean;
   /**
    * Delete a previous run's checkpoints and outputs in `outDir` first (HF's `overwrite_output_dir`); without it (or
@@ -77,15 +105,17 @@ export interface TrainLoopOptions {
 }
 
 export type TrainEvent =
-  | { type: 'start'; decay: DecaySummary; totalSteps: number; warmupSteps: number; stepsPerEpoch: number; trainFeatures: number; testFeatures: number }
+  | { type: 'start'; decay: DecaySummary; totalSteps: number; warmupSteps: number; stepsPerEpoch: number; epochs: number; trainFeatures: number; testFeatures: number }
   | { type: 'resumed'; checkpoint: string; epoch: number; step: number }
   | { type: 'notice'; message: string }
-  | { type: 'epoch-start'; epoch: number; batches: number }
+  | { type: 'epoch-start'; epoch: number; batches: number; skipped: number }
   | { type: 'step'; epoch: number; batch: number; batches: number; step: number; loss: number; learningRate: number; gradNorm: number; examplesPerSecond: number; etaSeconds: number }
   | { type: 'eval-start'; epoch: number; step: number }
   | { type: 'eval'; record: EvalRecord }
   | { type: 'epoch-end'; epoch: number; step: number; trainingLoss: number; eval?: EvalRecord; seconds: number }
-  | { type: 'checkpoint'; dir: string; epoch: number }
+  | { type: 'checkpoint'; dir: string; step: number; deleted: readonly string[] }
+  | { type: 'early-stop'; step: number; metric: string; patience: number }
+  | { type: 'best-loaded'; dir: string; metric: string; value: number }
   | { type: 'saved'; dir: string };
 
 export interface TrainLoopResult {
@@ -93,31 +123,32 @@ export interface TrainLoopResult {
   readonly epochs: number;
   readonly history: readonly MetricsRecord[];
   readonly bestMetric: number | null;
+  readonly bestCheckpoint: string | null;
   readonly outDir: string;
+  /** Set when a stop request ended the run early: the checkpoint it saved (`--resume` continues from it). */
+  readonly interrupted?: { readonly checkpoint: string };
 }
 
-function batchesFor(split: Split, options: TrainLoopOptions, epoch: number) {
-  return makeBatches(split.features, {
-    batchSize: options.batchSize,
-    shuffle: true,
-    seed: options.seed,
-    epoch: epoch - 1, // 0-based, as HF's sampler.set_epoch
-    groupByLength: !options.padToMaxLength,
-    padToMaxLength: options.padToMaxLength,
-    maxLength: options.maxLength,
-    padTokenId: options.padTokenId,
-  });
-}
-
-/** The step counts and identity of a run, from its options and data (checked first). */
+/** The step counts and identity of a run, from its options and data (checked before anything is written). */
 function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions) {
   if (!(Number.isInteger(options.epochs) && options.epochs >= 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--epochs must be an integer >= 1, got ${options.epochs}`);
   }
+  if (options.maxSteps !== undefined && !(Number.isInteger(options.maxSteps) && options.maxSteps >= 1)) {
+    throw new QaFtError('BAD_ARGUMENT', `--max-steps must be an integer >= 1, got ${options.maxSteps}`);
+  }
   if (data.train.features.length === 0) throw new QaFtError('BAD_DATA', 'the prepared train split has no features');
   const batchesPerEpoch = Math.ceil(data.train.features.length / options.batchSize);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / options.gradientAccumulationSteps);
-  const totalSteps = options.epochs * stepsPerEpoch;
+  const totalSteps = options.maxSteps ?? options.epochs * stepsPerEpoch;
+  const warmupSteps = options.warmupSteps ?? warmupStepsFromRatio(options.warmupRatio, totalSteps);
+  const metricName = options.metricForBestModel ?? (options.loadBestModelAtEnd ? 'loss' : 'f1');
+  if (options.earlyStopping && options.metricForBestModel === undefined) {
+    throw new QaFtError('BAD_ARGUMENT', '--early-stopping-patience needs --metric-for-best-model (the metric whose improvement it watches)');
+  }
+  if (options.saveTotalLimit !== undefined && !(Number.isInteger(options.saveTotalLimit) && options.saveTotalLimit >= 1)) {
+    throw new QaFtError('BAD_ARGUMENT', `--save-total-limit must be an integer >= 1, got ${options.saveTotalLimit}`);
+  }
   const run: RunIdentity = {
     data: dataFingerprint(data.train.features, data.test.features),
     seed: options.seed,
@@ -125,58 +156,48 @@ function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions)
     gradientAccumulationSteps: options.gradientAccumulationSteps,
     totalSteps,
     learningRate: options.learningRate,
+    lrSchedulerType: options.lrSchedulerType ?? 'linear',
     weightDecay: options.weightDecay,
-    warmupRatio: options.warmupRatio,
+    warmupSteps,
     maxGradNorm: options.maxGradNorm,
     padToMaxLength: options.padToMaxLength,
   };
-  return { stepsPerEpoch, totalSteps, warmupSteps: warmupStepsFromRatio(options.warmupRatio, totalSteps), run };
+  return {
+    batchesPerEpoch,
+    stepsPerEpoch,
+    totalSteps,
+    epochs: Math.ceil(totalSteps / stepsPerEpoch),
+    warmupSteps,
+    bestMetric: resolveBestMetric(metricName, EVAL_METRIC_KEYS),
+    run,
+  };
 }
 
-/** Where a run stands between epochs: what a checkpoint saves and a resumed run starts from. */
-interface RunProgress {
-  /** Epochs completed. */
-  epoch: number;
-  bestMetric: number | null;
-  bestCheckpoint: string | null;
-  lastCheckpoint?: string;
-}
-
-/** Loads the newest checkpoint of this run into the model and trainer; returns where it stood and its log. */
-async function resumeRun(model: QaModel, trainer: Trainer, run: RunIdentity, options: TrainLoopOptions, emit: (e: TrainEvent) => void) {
-  const { dir, state } = await findResumeCheckpoint(options.outDir, run, (skipped, why) =>
-    emit({ type: 'notice', message: `Skipping ${skipped}, another run's: ${why}` }),
-  );
-  await restoreCheckpoint(dir, model, trainer, state);
-  emit({ type: 'resumed', checkpoint: dir, epoch: state.epoch, step: state.global_step });
-  const progress: RunProgress = { epoch: state.epoch, bestMetric: state.best_metric, bestCheckpoint: state.best_model_checkpoint, lastCheckpoint: dir };
-  return { progress, history: state.log_history };
-}
+type RunPlan = ReturnType<typeof planRun>;
 
 /** The training loss of an epoch: its mean, and the window since the last log line (HF logs that window's mean). */
 class LossTracker {
-  private sum = 0;
-  private count = 0;
-  private windowSum = 0;
-  private windowCount = 0;
+  constructor(private sums: LossSums = { epochSum: 0, epochCount: 0, windowSum: 0, windowCount: 0 }) {}
 
   add(loss: number): void {
-    this.sum += loss;
-    this.count += 1;
-    this.windowSum += loss;
-    this.windowCount += 1;
+    const s = this.sums;
+    this.sums = { epochSum: s.epochSum + loss, epochCount: s.epochCount + 1, windowSum: s.windowSum + loss, windowCount: s.windowCount + 1 };
   }
 
   /** The mean since the previous call; starts the next window. */
   takeWindowMean(): number {
-    const mean = this.windowSum / this.windowCount;
-    this.windowSum = 0;
-    this.windowCount = 0;
+    const mean = this.sums.windowSum / this.sums.windowCount;
+    this.sums = { ...this.sums, windowSum: 0, windowCount: 0 };
     return mean;
   }
 
   get epochMean(): number {
-    return this.count > 0 ? this.sum / this.count : NaN;
+    return this.sums.epochCount > 0 ? this.sums.epochSum / this.sums.epochCount : NaN;
+  }
+
+  /** What a checkpoint saves, so a run resumed mid-epoch logs the same means. */
+  get state(): LossSums {
+    return this.sums;
   }
 }
 
@@ -195,9 +216,10 @@ function divergedIn(epoch: number, lastCheckpoint: string | undefined, e: QaFtEr
 
 export async function trainLoop(model: QaModel, data: { train: Split; test: Split }, options: TrainLoopOptions): Promise<TrainLoopResult> {
   const emit = options.onEvent ?? (() => {});
-  const { stepsPerEpoch, totalSteps, warmupSteps, run } = planRun(data, options);
-  const trainer = createTrainer(model, { ...options, totalSteps, warmupSteps });
+  const plan = planRun(data, options);
+  const trainer = createTrainer(model, { ...options, totalSteps: plan.totalSteps, warmupSteps: plan.warmupSteps });
   let lock: DirLock | undefined;
+  let tensorboard: TensorBoardWriter | undefined;
   try {
     // held for the whole run: a second run into the same outDir is refused while this one writes there
     lock = await claimOutDir(options.outDir, {
@@ -205,111 +227,218 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
       overwriteOutputDir: options.overwriteOutputDir ?? false,
       onNotice: (message) => emit({ type: 'notice', message }),
     });
-    emit({ type: 'start', decay: trainer.decaySummary, totalSteps, warmupSteps, stepsPerEpoch, trainFeatures: data.train.features.length, testFeatures: data.test.features.length });
-    const resumed = options.resume ? await resumeRun(model, trainer, run, options, emit) : undefined;
-    const progress: RunProgress = resumed?.progress ?? { epoch: 0, bestMetric: null, bestCheckpoint: null };
-    const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), resumed?.history ?? []);
-    const epochs = new EpochRunner(model, trainer, data, options, log, progress, emit);
-    const saved = (): { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields } => ({
-      model,
-      trainer,
-      tokenizerFiles: options.tokenizerFiles,
-      state: {
-        epoch: progress.epoch,
-        rng: { seed: run.seed, next_epoch: progress.epoch + 1 },
-        best_metric: progress.bestMetric,
-        best_model_checkpoint: progress.bestCheckpoint,
-        run,
-        log_history: log.history,
-      },
+    emit({
+      type: 'start', decay: trainer.decaySummary, totalSteps: plan.totalSteps, warmupSteps: plan.warmupSteps, stepsPerEpoch: plan.stepsPerEpoch,
+      epochs: plan.epochs, trainFeatures: data.train.features.length, testFeatures: data.test.features.length,
     });
+    const resumed = options.resume
+      ? await resumeFromCheckpoint(options.outDir, plan.run, (dir, state) => restoreCheckpoint(dir, model, trainer, state), {
+          onDamaged: (dir, why) => emit({ type: 'notice', message: `Skipping damaged checkpoint ${dir} (kept as it is): ${why}` }),
+          onOtherRun: (dir, why) => emit({ type: 'notice', message: `Skipping ${dir}, another run's: ${why}` }),
+        })
+      : undefined;
+    if (resumed) emit({ type: 'resumed', checkpoint: resumed.dir, epoch: resumed.state.epoch, step: resumed.state.global_step });
+    const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), resumed?.state.log_history ?? []);
+    if (options.reportTo?.includes('tensorboard')) tensorboard = await TensorBoardWriter.open(join(options.outDir, 'runs'));
+    const runner = new StepRunner(model, trainer, data, options, plan, log, tensorboard, emit, resumed);
+    const interrupted = await runner.run();
+    if (interrupted) return runner.result({ checkpoint: interrupted });
 
-    for (let epoch = progress.epoch + 1; epoch <= options.epochs; epoch++) {
-      const started = Date.now();
-      const trained = await epochs.train(epoch);
-      const evaluated = options.evalEvery === 'epoch' ? await epochs.evaluate(epoch) : trained.lastEval;
-      progress.epoch = epoch;
-      const dir = join(options.outDir, checkpointDirName(epoch));
-      await saveCheckpoint(dir, saved());
-      progress.lastCheckpoint = dir;
-      emit({ type: 'checkpoint', dir, epoch });
-      emit({ type: 'epoch-end', epoch, step: trainer.optimizerStep, trainingLoss: trained.trainingLoss, eval: evaluated, seconds: (Date.now() - started) / 1000 });
+    const best = runner.best;
+    if (options.loadBestModelAtEnd && best.bestCheckpoint !== null && best.bestMetric !== null) {
+      // by name under this run's outDir: the recorded path may spell outDir as an earlier (resumed) invocation did
+      await loadCheckpointWeights(join(options.outDir, basename(best.bestCheckpoint)), model);
+      emit({ type: 'best-loaded', dir: best.bestCheckpoint, metric: plan.bestMetric.key, value: best.bestMetric });
     }
-
-    await saveFinalModel(options.outDir, saved());
+    await saveFinalModel(options.outDir, runner.savedParts());
     await writeFileAtomic(join(options.outDir, 'training-curves.svg'), renderTrainingCurves(log.history));
     emit({ type: 'saved', dir: options.outDir });
-    return { globalStep: trainer.optimizerStep, epochs: options.epochs, history: log.history, bestMetric: progress.bestMetric, outDir: options.outDir };
+    return runner.result();
   } finally {
     trainer.dispose();
+    await tensorboard?.close();
     await lock?.release();
   }
 }
 
-/** One epoch's steps, with the logging and step-wise evaluation between them; and evaluation itself. */
-class EpochRunner {
+/** Why the step loop ended before its last step. */
+type StopReason = 'max-steps' | 'early-stop' | 'interrupt';
+
+/** The steps of a run over its epochs, with the logging, evaluation, checkpoints and stopping between them. */
+class StepRunner {
   private readonly loggingSteps: number;
+  readonly best: BestState;
+  private losses = new LossTracker();
+  private epochProgress = 0;
+  private lastCheckpoint: string | undefined;
+  private lastSavedStep = -1;
+  private stopReason: StopReason | undefined;
 
   constructor(
     private readonly model: QaModel,
     private readonly trainer: Trainer,
     private readonly data: { train: Split; test: Split },
     private readonly options: TrainLoopOptions,
+    private readonly plan: RunPlan,
     private readonly log: MetricsLog,
-    private readonly progress: RunProgress,
+    private readonly tensorboard: TensorBoardWriter | undefined,
     private readonly emit: (e: TrainEvent) => void,
+    resumed: { dir: string; state: RunStateFields & { global_step: number } } | undefined,
   ) {
     this.loggingSteps = options.loggingSteps ?? 10;
+    const s = resumed?.state;
+    this.best = { bestMetric: s?.best_metric ?? null, bestCheckpoint: s?.best_model_checkpoint ?? null, patienceCounter: s?.early_stopping_patience_counter ?? 0 };
+    if (resumed && s) {
+      this.lastCheckpoint = resumed.dir;
+      this.lastSavedStep = s.global_step;
+      this.epochProgress = s.epoch;
+      if (s.global_step % plan.stepsPerEpoch !== 0) this.losses = new LossTracker(s.loss_sums); // mid-epoch: continue its sums
+    }
   }
 
-  /** Trains epoch `epoch` (1-based) over its batches; the mean training loss and the last step-wise evaluation. */
-  async train(epoch: number): Promise<{ trainingLoss: number; lastEval?: EvalRecord }> {
-    const batches = batchesFor(this.data.train, this.options, epoch);
-    this.emit({ type: 'epoch-start', epoch, batches: batches.length });
+  /** Trains to the end (or a stop); returns the checkpoint saved on an interrupt. */
+  async run(): Promise<string | undefined> {
+    const { stepsPerEpoch, epochs, totalSteps } = this.plan;
+    const done = this.trainer.optimizerStep;
+    const firstEpoch = Math.floor(done / stepsPerEpoch) + 1;
+    const skip = (done % stepsPerEpoch) * this.options.gradientAccumulationSteps;
+    for (let epoch = firstEpoch; epoch <= epochs && this.trainer.optimizerStep < totalSteps; epoch++) {
+      const interrupted = await this.trainEpoch(epoch, epoch === firstEpoch ? skip : 0);
+      if (interrupted) return interrupted;
+      if (this.stopReason === 'early-stop') break;
+    }
+    return undefined;
+  }
+
+  /** Epoch `epoch` (1-based) from batch `skip` on; returns the checkpoint when a stop request ended it. */
+  private async trainEpoch(epoch: number, skip: number): Promise<string | undefined> {
+    const batches = makeBatches(this.data.train.features, {
+      batchSize: this.options.batchSize,
+      shuffle: true,
+      seed: this.options.seed,
+      epoch: epoch - 1, // 0-based, as HF's sampler.set_epoch
+      groupByLength: !this.options.padToMaxLength,
+      padToMaxLength: this.options.padToMaxLength,
+      maxLength: this.options.maxLength,
+      padTokenId: this.options.padTokenId,
+    });
+    this.emit({ type: 'epoch-start', epoch, batches: batches.length, skipped: skip });
     const started = Date.now();
-    const losses = new LossTracker(); // restarts each epoch, so a resumed run logs what an uninterrupted one does
+    if (skip === 0) this.losses = new LossTracker(); // restarts each epoch
     let examples = 0;
     let lastEval: EvalRecord | undefined;
     const afterUpdate = async (r: { loss: number; learningRate: number; gradNorm: number }, batchIndex: number): Promise<void> => {
       const step = this.trainer.optimizerStep;
-      losses.add(r.loss);
+      this.losses.add(r.loss);
       const pace = throughput(started, examples, (batches.length - batchIndex - 1) * this.options.batchSize);
       this.emit({ type: 'step', epoch, batch: batchIndex + 1, batches: batches.length, step, loss: r.loss, learningRate: r.learningRate, gradNorm: r.gradNorm, ...pace });
-      const epochProgress = round4(epoch - 1 + (batchIndex + 1) / batches.length);
+      this.epochProgress = round4(epoch - 1 + (batchIndex + 1) / batches.length);
       if (step % this.loggingSteps === 0) {
-        await this.log.append({ step, epoch: epochProgress, loss: losses.takeWindowMean(), learning_rate: r.learningRate, grad_norm: r.gradNorm });
+        await this.report({ step, epoch: this.epochProgress, loss: this.losses.takeWindowMean(), learning_rate: r.learningRate, grad_norm: r.gradNorm });
       }
-      if (typeof this.options.evalEvery === 'number' && step % this.options.evalEvery === 0) lastEval = await this.evaluate(epochProgress);
+      if (typeof this.options.evalEvery === 'number' && step % this.options.evalEvery === 0) lastEval = await this.evaluateAndSave();
+      if (step >= this.plan.totalSteps) this.stopReason ??= 'max-steps';
     };
     try {
-      for (const [i, { batch }] of batches.entries()) {
+      for (let i = skip; i < batches.length && this.stopReason === undefined; i++) {
+        const { batch } = batches[i] as (typeof batches)[number];
         const r = await this.trainer.step(batch);
         examples += batch.inputIds.length;
-        if (r.updated) await afterUpdate(r, i);
+        if (!r.updated) continue;
+        await afterUpdate(r, i);
+        // a stop request mid-epoch saves here; at the epoch's last step, after the epoch's evaluation below
+        if (this.options.stopSignal?.aborted && i < batches.length - 1) return await this.saveOnce();
       }
-      const tail = await this.trainer.flush();
-      if (tail) await afterUpdate(tail, batches.length - 1);
+      if (this.stopReason === undefined) {
+        const tail = await this.trainer.flush();
+        if (tail) await afterUpdate(tail, batches.length - 1);
+      }
     } catch (e) {
-      throw isQaFtError(e) && e.code === 'TRAINING_DIVERGED' ? divergedIn(epoch, this.progress.lastCheckpoint, e) : e;
+      throw isQaFtError(e) && e.code === 'TRAINING_DIVERGED' ? divergedIn(epoch, this.lastCheckpoint, e) : e;
     }
-    return { trainingLoss: losses.epochMean, lastEval };
+    if (this.options.evalEvery === 'epoch') lastEval = await this.evaluateAndSave();
+    this.emit({ type: 'epoch-end', epoch, step: this.trainer.optimizerStep, trainingLoss: this.losses.epochMean, eval: lastEval, seconds: (Date.now() - started) / 1000 });
+    return this.options.stopSignal?.aborted && this.trainer.optimizerStep < this.plan.totalSteps ? this.saveOnce() : undefined;
   }
 
-  /** Scores the test split, logs the record and keeps the best F1 (with the checkpoint of its epoch). */
-  async evaluate(epochProgress: number): Promise<EvalRecord | undefined> {
-    if (this.data.test.features.length === 0) return undefined; // prepared with --test-size 0: nothing to score
+  /** An evaluation point: score the test split (if any), then save a checkpoint, rotate, and check early stopping. */
+  private async evaluateAndSave(): Promise<EvalRecord | undefined> {
     const step = this.trainer.optimizerStep;
-    this.emit({ type: 'eval-start', epoch: Math.ceil(epochProgress), step });
-    const r = await this.options.evaluate(this.model, this.data.test);
-    const record: EvalRecord = { step, epoch: epochProgress, eval_loss: r.evalLoss, eval_exact_match: r.exactMatch, eval_f1: r.f1, eval_count: r.count, ...evalExtras(r) };
-    await this.log.append(record);
-    if (this.progress.bestMetric === null || r.f1 > this.progress.bestMetric) {
-      this.progress.bestMetric = r.f1;
-      this.progress.bestCheckpoint = join(this.options.outDir, checkpointDirName(Math.ceil(epochProgress)));
+    const dir = join(this.options.outDir, checkpointDirName(step));
+    let record: EvalRecord | undefined;
+    if (this.data.test.features.length > 0) { // prepared with --test-size 0: nothing to score
+      this.emit({ type: 'eval-start', epoch: Math.ceil(this.epochProgress), step });
+      const r = await this.options.evaluate(this.model, this.data.test);
+      record = { step, epoch: this.epochProgress, eval_loss: r.evalLoss, eval_exact_match: r.exactMatch, eval_f1: r.f1, eval_count: r.count, ...evalExtras(r) };
+      await this.report(record);
+      this.emit({ type: 'eval', record });
+      const metric = this.plan.bestMetric;
+      const { stop } = recordEvaluation(this.best, metricValue(record, metric), dir, metric, this.options.earlyStopping);
+      if (stop) {
+        this.stopReason = 'early-stop';
+        this.emit({ type: 'early-stop', step, metric: metric.key, patience: this.options.earlyStopping?.patience ?? 0 });
+      }
     }
-    this.emit({ type: 'eval', record });
+    await this.save(dir);
     return record;
   }
+
+  /** Saves `checkpoint-STEP` and rotates old checkpoints out. */
+  private async save(dir: string): Promise<void> {
+    await saveCheckpoint(dir, this.savedParts());
+    this.lastCheckpoint = dir;
+    this.lastSavedStep = this.trainer.optimizerStep;
+    const limit = this.options.saveTotalLimit;
+    const deleted = limit === undefined ? [] : await rotateCheckpoints(this.options.outDir, limit, this.options.loadBestModelAtEnd ? this.best.bestCheckpoint : null);
+    this.emit({ type: 'checkpoint', dir, step: this.trainer.optimizerStep, deleted });
+  }
+
+  /** The checkpoint of the current step, saved unless an evaluation point just saved it. */
+  private async saveOnce(): Promise<string> {
+    const dir = join(this.options.outDir, checkpointDirName(this.trainer.optimizerStep));
+    if (this.lastSavedStep !== this.trainer.optimizerStep) await this.save(dir);
+    return dir;
+  }
+
+  private async report(record: MetricsRecord): Promise<void> {
+    await this.log.append(record);
+    await this.tensorboard?.add(record);
+  }
+
+  savedParts(): { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields } {
+    return {
+      model: this.model,
+      trainer: this.trainer,
+      tokenizerFiles: this.options.tokenizerFiles,
+      state: {
+        epoch: this.epochProgress,
+        rng: { seed: this.options.seed },
+        best_metric: this.best.bestMetric,
+        best_model_checkpoint: this.best.bestCheckpoint,
+        early_stopping_patience_counter: this.best.patienceCounter,
+        loss_sums: this.losses.state,
+        run: this.plan.run,
+        log_history: this.log.history,
+      },
+    };
+  }
+
+  result(interrupted?: { checkpoint: string }): TrainLoopResult {
+    return {
+      globalStep: this.trainer.optimizerStep,
+      epochs: this.epochProgress,
+      history: this.log.history,
+      bestMetric: this.best.bestMetric,
+      bestCheckpoint: this.best.bestCheckpoint,
+      outDir: this.options.outDir,
+      ...(interrupted ? { interrupted } : {}),
+    };
+  }
+}
+
+function metricValue(record: EvalRecord, metric: BestMetric): number {
+  const value = (record as unknown as Readonly<Record<string, unknown>>)[metric.key];
+  return typeof value === 'number' ? value : NaN;
 }
 
 /** An evaluation's further figures as eval record keys (`HasAns_f1` → `eval_HasAns_f1`, as HF logs them). */

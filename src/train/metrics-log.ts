@@ -28,6 +28,9 @@ export interface EvalRecord {
 
 export type MetricsRecord = StepRecord | EvalRecord;
 
+/** The metrics of an evaluation record (what `--metric-for-best-model` may name). */
+export const EVAL_METRIC_KEYS: readonly string[] = ['eval_loss', 'eval_exact_match', 'eval_f1'];
+
 export function isEvalRecord(r: MetricsRecord): r is EvalRecord {
   return 'eval_f1' in r;
 }

@@ -3,17 +3,16 @@
  * refused when it holds another run's outputs unless the run resumes them or overwrites them. Overwriting removes
  * only what qa-ft writes (checkpoints, the final model's files, the metrics log and curves), never other files, and
  * does so that a kill part-way leaves no half-removed checkpoint a later `--resume` could pick: each checkpoint is
- * first renamed to a temporary name (which the next run's sweep removes), then deleted.
+ * first renamed to a temporary name (which the next run's sweep removes), then deleted (`removeDirAtomic`).
  */
-import { readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { CONFIG_FILE, TOKENIZER_FILES, WEIGHTS_FILE } from '../hf-files.js';
-import { isTempName, sweepStaleTemps, tempSibling } from '../util/atomic.js';
+import { isTempName, removeDirAtomic, sweepStaleTemps } from '../util/atomic.js';
 import { acquireDirLock, lockPathIn, type DirLock } from '../util/dir-lock.js';
-import { isTrainOutput } from './checkpoint.js';
+import { isCheckpointName, isTrainOutput } from './checkpoint.js';
 
-const CHECKPOINT = /^checkpoint-epoch-\d+$/;
 /** Files that only a qa-ft training run leaves in its `--out`: any of them means a run was there. */
 const RUN_FILES: readonly string[] = ['trainer_state.json', 'metrics.jsonl', 'training-curves.svg', WEIGHTS_FILE];
 /** The final model's other files: removed with the run's, not evidence of one on their own (a user may keep a config.json). */
@@ -27,7 +26,7 @@ export async function previousRunOutputs(outDir: string): Promise<string[]> {
   } catch {
     return [];
   }
-  return names.filter((n) => !isTempName(n) && (CHECKPOINT.test(n) || RUN_FILES.includes(n))).sort();
+  return names.filter((n) => !isTempName(n) && (isCheckpointName(n) || RUN_FILES.includes(n))).sort();
 }
 
 /**
@@ -35,14 +34,8 @@ export async function previousRunOutputs(outDir: string): Promise<string[]> {
  * first (each rename atomic), so none is ever left half-deleted under its own name.
  */
 async function removePreviousRun(outDir: string, found: readonly string[]): Promise<string[]> {
-  const checkpoints = found.filter((n) => CHECKPOINT.test(n));
-  const aside: string[] = [];
-  for (const name of checkpoints) {
-    const temp = tempSibling(join(outDir, name));
-    await rename(join(outDir, name), temp);
-    aside.push(temp);
-  }
-  for (const temp of aside) await rm(temp, { recursive: true, force: true });
+  const checkpoints = found.filter((n) => isCheckpointName(n));
+  for (const name of checkpoints) await removeDirAtomic(join(outDir, name));
   const present = new Set(await readdir(outDir));
   const files = [...RUN_FILES, ...FINAL_MODEL_FILES].filter((n) => present.has(n));
   for (const name of files) await rm(join(outDir, name), { force: true });

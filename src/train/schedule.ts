@@ -1,28 +1,48 @@
 /**
- * Learning-rate schedule: linear warm-up from 0, then linear decay to 0 — the same function as Hugging Face's
- * `get_linear_schedule_with_warmup` (a `LambdaLR` whose factor at step k is applied to the peak rate).
- * Pure and separately tested; the trainer asks it for the rate of the optimizer step it is about to take.
+ * Learning-rate schedules, the same functions as Hugging Face's `get_scheduler` (a `LambdaLR` whose factor at
+ * optimizer step k multiplies the peak rate): `linear` (warm-up from 0, then linear decay to 0; the default),
+ * `cosine` (warm-up, then half a cosine wave to 0), `constant`, and `constant_with_warmup`.
+ * Pure and separately tested; the trainer asks for the rate of the optimizer step it is about to take.
  */
 import { QaFtError } from '../errors.js';
 
-interface LinearScheduleOptions {
+export const LR_SCHEDULER_TYPES = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
+export type LrSchedulerType = (typeof LR_SCHEDULER_TYPES)[number];
+
+interface ScheduleOptions {
   /** Peak learning rate (reached at the end of warm-up). */
   readonly learningRate: number;
-  /** Total number of optimizer steps (the rate reaches 0 at this step). */
+  /** Total number of optimizer steps (the decaying schedules reach 0 there). */
   readonly totalSteps: number;
   /** Optimizer steps of linear warm-up from 0 (0 = none, the tutorial's default). */
   readonly warmupSteps?: number;
+  /** Default `linear`. */
+  readonly lrSchedulerType?: LrSchedulerType;
 }
 
-/** The multiplier HF's `lr_lambda` returns for 0-based optimizer step `step`. */
-export function linearScheduleFactor(step: number, totalSteps: number, warmupSteps = 0): number {
+/** The multiplier HF's `lr_lambda` of `type` returns for 0-based optimizer step `step`. */
+export function scheduleFactor(type: LrSchedulerType, step: number, totalSteps: number, warmupSteps = 0): number {
+  if (type === 'constant') return 1;
   if (step < warmupSteps) return step / Math.max(1, warmupSteps);
-  return Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps));
+  const progress = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps);
+  switch (type) {
+    case 'constant_with_warmup':
+      return 1;
+    case 'cosine': // HF's default num_cycles = 0.5: half a wave, from 1 down to 0
+      return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * progress)));
+    case 'linear':
+      return Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps));
+  }
+}
+
+/** The linear schedule's factor (HF `get_linear_schedule_with_warmup`). */
+export function linearScheduleFactor(step: number, totalSteps: number, warmupSteps = 0): number {
+  return scheduleFactor('linear', step, totalSteps, warmupSteps);
 }
 
 /** The learning rate used by the optimizer step with 0-based index `step`. */
-export function learningRateAt(step: number, options: LinearScheduleOptions): number {
-  return options.learningRate * linearScheduleFactor(step, options.totalSteps, options.warmupSteps ?? 0);
+export function learningRateAt(step: number, options: ScheduleOptions): number {
+  return options.learningRate * scheduleFactor(options.lrSchedulerType ?? 'linear', step, options.totalSteps, options.warmupSteps ?? 0);
 }
 
 /** Warm-up steps from `--warmup-ratio`, rounded up as HF `TrainingArguments.get_warmup_steps` does. */
@@ -33,7 +53,7 @@ export function warmupStepsFromRatio(ratio: number, totalSteps: number): number 
   return Math.ceil(totalSteps * ratio);
 }
 
-export function validateSchedule(options: LinearScheduleOptions): void {
+export function validateSchedule(options: ScheduleOptions): void {
   const { learningRate, totalSteps, warmupSteps = 0 } = options;
   if (!(Number.isFinite(learningRate) && learningRate >= 0)) {
     throw new QaFtError('BAD_ARGUMENT', `learning rate must be a finite number >= 0, got ${learningRate}`);
@@ -43,5 +63,8 @@ export function validateSchedule(options: LinearScheduleOptions): void {
   }
   if (!(Number.isInteger(warmupSteps) && warmupSteps >= 0)) {
     throw new QaFtError('BAD_ARGUMENT', `warmupSteps must be an integer >= 0, got ${warmupSteps}`);
+  }
+  if (options.lrSchedulerType !== undefined && !LR_SCHEDULER_TYPES.includes(options.lrSchedulerType)) {
+    throw new QaFtError('BAD_ARGUMENT', `--lr-scheduler-type must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${String(options.lrSchedulerType)}'`);
   }
 }

@@ -100,6 +100,16 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
   if (hadOld) await rm(old, { recursive: true, force: true });
 }
 
+/**
+ * Removes `dir` so that it is never seen half-deleted under its own name: renamed aside to a temporary name first
+ * (atomic), then deleted; a kill in between leaves only the temporary, which `sweepStaleTemps` removes.
+ */
+export async function removeDirAtomic(dir: string): Promise<void> {
+  const aside = tempSibling(dir);
+  await withFileSystemErrors({ path: dir, operation: 'remove' }, () => rename(dir, aside));
+  await rm(aside, { recursive: true, force: true });
+}
+
 /** A failure inside a directory fill, at its final path and with the space the directory needed. */
 async function fillFailure(e: unknown, tmp: string, dir: string, total: number | undefined): Promise<FileSystemError> {
   const atFinal = (p: string | undefined): string => (p !== undefined && (p === tmp || p.startsWith(`${tmp}${sep}`)) ? dir + p.slice(tmp.length) : dir);

@@ -7,7 +7,7 @@
 import { firstLine, QaFtError } from '../errors.js';
 
 /** What was being done to `path`, as a verb phrase: "cannot ${operation} ${path}". */
-export type WriteOperation = 'write' | 'append to' | 'create directory' | 'copy to' | 'rename into place';
+export type WriteOperation = 'write' | 'append to' | 'create directory' | 'copy to' | 'rename into place' | 'remove';
 
 export interface FileSystemContext {
   /** The path the user knows (the final one, not a temporary sibling). */

@@ -86,9 +86,9 @@ test('tmpfs: train --out on a 1 MiB tmpfs → one line naming the checkpoint fil
       '--out', out, '--epochs', '1', '--batch-size', '8', '--backend', 'cpu', '--quiet',
     ]);
     // the tiny model's weights (30522 × 64 embeddings, F32) are about 8 MiB: the first checkpoint cannot fit
-    assertOneLineDiskError(r, new RegExp(`^qa-ft: error: cannot write ${out}/checkpoint-epoch-1/model\\.safetensors: no space left on device \\(the write needed at least [789]\\.\\d MiB\\)`));
+    assertOneLineDiskError(r, new RegExp(`^qa-ft: error: cannot write ${out}/checkpoint-\\d+/model\\.safetensors: no space left on device \\(the write needed at least [789]\\.\\d MiB\\)`));
     const left = await allNames(fs.dir);
-    assert.ok(!left.some((n) => n.includes('.tmp-') || n.includes('checkpoint-epoch-1')), `left behind: ${left.join(', ')}`);
+    assert.ok(!left.some((n) => n.includes('.tmp-') || n.startsWith('checkpoint-')), `left behind: ${left.join(', ')}`);
   } finally {
     await fs.cleanup();
   }

@@ -29,6 +29,19 @@ test('defaults are the HF Trainer / tutorial ones: 3 epochs, lr 2e-5, batch 16, 
   assert.equal(o.resume, false);
 });
 
+test('the Trainer controls parse to their HF meanings; unset ones stay unset (epochs decide, all checkpoints kept)', async () => {
+  const unset = await parse([]);
+  assert.deepEqual([unset.maxSteps, unset.warmupSteps, unset.saveTotalLimit, unset.earlyStopping, unset.lrSchedulerType, unset.reportTo], [undefined, undefined, undefined, undefined, 'linear', []]);
+  const o = await parse([
+    '--max-steps', '12', '--warmup-steps', '2', '--lr-scheduler-type', 'cosine', '--save-total-limit', '1', '--load-best-model-at-end',
+    '--metric-for-best-model', 'eval_loss', '--early-stopping-patience', '3', '--early-stopping-threshold', '0.01', '--report-to', 'tensorboard',
+  ]);
+  assert.deepEqual(
+    [o.maxSteps, o.warmupSteps, o.lrSchedulerType, o.saveTotalLimit, o.loadBestModelAtEnd, o.metricForBestModel, o.earlyStopping, o.reportTo],
+    [12, 2, 'cosine', 1, true, 'eval_loss', { patience: 3, threshold: 0.01 }, ['tensorboard']],
+  );
+});
+
 test('--eval-every 200 → every 200 steps; --pad-to-max-length and --resume are flags', async () => {
   const o = await parse(['--eval-every', '200', '--pad-to-max-length', '--resume', '--init', 'random']);
   assert.equal(o.evalEvery, 200);
@@ -45,6 +58,12 @@ for (const [args, pattern] of [
   [['--warmup-ratio', '2'], /--warmup-ratio must be a number ≥ 0 and ≤ 1, got '2'/],
   [['--init', 'zeros'], /--init must be 'pretrained' or 'random', got 'zeros'/],
   [['--config', 'c.json'], /--config only applies with --init random/],
+  [['--max-steps', '0'], /--max-steps must be an integer ≥ 1, got '0'/],
+  [['--warmup-steps', '-1'], /--warmup-steps must be an integer ≥ 0/],
+  [['--lr-scheduler-type', 'poly'], /--lr-scheduler-type must be one of linear, cosine, constant, constant_with_warmup, got 'poly'/],
+  [['--save-total-limit', '0'], /--save-total-limit must be an integer ≥ 1/],
+  [['--early-stopping-patience', '2'], /--early-stopping-patience needs --metric-for-best-model/],
+  [['--report-to', 'wandb'], /--report-to must be 'tensorboard' or 'none', got 'wandb'/],
 ] as const) {
   test(`${args.join(' ')} → BAD_ARGUMENT naming the option`, async () => {
     await assert.rejects(parse([...args]), (e) => isQaFtError(e) && e.code === 'BAD_ARGUMENT' && pattern.test(e.message));

@@ -70,9 +70,9 @@ test("a second train into a finished run's --out is refused without --resume or 
 
   const overwritten = await runCli(trainArgs(out, ['--seed', '2', '--overwrite-output-dir']));
   assert.equal(overwritten.code, 0, overwritten.stderr);
-  assert.match(overwritten.stderr, /--overwrite-output-dir: removed the previous run's checkpoint-epoch-1, checkpoint-epoch-2, /);
-  assert.ok(!existsSync(join(out, 'checkpoint-epoch-2')), "the earlier run's checkpoint-epoch-2 is gone");
-  assert.equal(await seedOf(join(out, 'checkpoint-epoch-1')), 2, 'checkpoint-epoch-1 is the new run’s');
+  assert.match(overwritten.stderr, /--overwrite-output-dir: removed the previous run's checkpoint-3, checkpoint-6, /);
+  assert.ok(!existsSync(join(out, 'checkpoint-6')), "the earlier run's checkpoint-6 is gone");
+  assert.equal(await seedOf(join(out, 'checkpoint-3')), 2, 'checkpoint-3 is the new run’s');
   assert.equal(await seedOf(out), 2, 'the final model is the new run’s');
   assert.equal(await readFile(join(out, 'notes.txt'), 'utf8'), 'mine\n', 'a file of the user’s is kept');
   const steps = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').length;

@@ -14,7 +14,7 @@ let tmp: { dir: string; cleanup: () => Promise<void> };
 /** A directory shaped like `qa-ft train` output: final model, tokenizer, logs, a checkpoint and curves. */
 async function makeTrainedDir(): Promise<string> {
   const dir = join(tmp.dir, 'trained');
-  await mkdir(join(dir, 'checkpoint-epoch-1'), { recursive: true });
+  await mkdir(join(dir, 'checkpoint-16'), { recursive: true });
   const config = JSON.parse(await readFile(join(tinyDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   delete config.architectures; // the export must put it back
   await writeFile(join(dir, 'config.json'), JSON.stringify(config));
@@ -23,7 +23,7 @@ async function makeTrainedDir(): Promise<string> {
   await copyFile(join(baseDir, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
   await writeFile(join(dir, 'optimizer.safetensors'), 'not exported');
   await writeFile(join(dir, 'training-curves.svg'), '<svg/>');
-  await writeFile(join(dir, 'checkpoint-epoch-1', 'model.safetensors'), 'not exported');
+  await writeFile(join(dir, 'checkpoint-16', 'model.safetensors'), 'not exported');
   const records = [
     { step: 10, epoch: 0.5, loss: 5.125, learning_rate: 2e-5, grad_norm: 3 },
     { step: 20, epoch: 1, loss: 4.5, learning_rate: 1e-5, grad_norm: 2 },

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
@@ -82,19 +82,19 @@ function options(outDir: string, over: Partial<TrainLoopOptions> = {}): TrainLoo
   };
 }
 
-test('NaN loss in epoch 2 → TRAINING_DIVERGED naming step and the kept epoch-1 checkpoint; nothing of epoch 2 saved', async () => {
+test('NaN loss in epoch 2 → TRAINING_DIVERGED naming step and the kept end-of-epoch-1 checkpoint; nothing of epoch 2 saved', async () => {
   await tf.setBackend('cpu');
   const { dir, cleanup } = await makeTempDir();
   const model = standInModel(5 + 2); // 20 features / batch 4 = 5 steps per epoch: call 7 is step 2 of epoch 2
   try {
     await assert.rejects(trainLoop(model, { train: split(20), test: split(4) }, options(dir)), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'TRAINING_DIVERGED');
-      assert.match(e.message, /epoch 2: loss is NaN at optimizer step 7; the last good checkpoint is .*checkpoint-epoch-1/);
+      assert.match(e.message, /epoch 2: loss is NaN at optimizer step 7; the last good checkpoint is .*checkpoint-5/);
       return true;
     });
-    assert.ok(existsSync(join(dir, 'checkpoint-epoch-1', 'trainer_state.json')));
-    assert.ok(existsSync(join(dir, 'checkpoint-epoch-1', 'optimizer.safetensors')));
-    assert.ok(!existsSync(join(dir, 'checkpoint-epoch-2')));
+    assert.ok(existsSync(join(dir, 'checkpoint-5', 'trainer_state.json')));
+    assert.ok(existsSync(join(dir, 'checkpoint-5', 'optimizer.safetensors')));
+    assert.ok(!existsSync(join(dir, 'checkpoint-10')));
     assert.ok(!existsSync(join(dir, 'model.safetensors')), 'no final model from a diverged run');
   } finally {
     model.dispose();
@@ -178,7 +178,7 @@ test('resume with no complete checkpoint in the output directory → FILE_NOT_FO
   try {
     await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir, { resume: true })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'FILE_NOT_FOUND');
-      assert.equal(e.message, `--resume: no complete checkpoint-epoch-N in ${dir}`);
+      assert.equal(e.message, `--resume: no complete, valid checkpoint-STEP in ${dir}`);
       return true;
     });
   } finally {
@@ -195,7 +195,7 @@ test('resume with different run settings (another --seed) → BAD_ARGUMENT namin
     await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1 }));
     await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1, resume: true, seed: 2 })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.match(e.message, /checkpoint-epoch-1 was trained with --seed = 1, this run has 2/);
+      assert.match(e.message, /checkpoint-2 was trained with --seed = 1, this run has 2/);
       return true;
     });
   } finally {
@@ -214,10 +214,13 @@ test('resume refuses every change that alters the trajectory, naming the option 
     const changes: [Partial<TrainLoopOptions>, RegExp][] = [
       [{ batchSize: 2 }, /--batch-size = 4, this run has 2/],
       [{ gradientAccumulationSteps: 2 }, /--gradient-accumulation-steps = 1, this run has 2/],
-      [{ epochs: 2 }, /the total steps \(--epochs × steps per epoch\) = 2, this run has 4/],
+      [{ epochs: 2 }, /the total steps \(--max-steps, or --epochs × steps per epoch\) = 2, this run has 4/],
+      [{ maxSteps: 3 }, /the total steps .* = 2, this run has 3/],
+      [{ lrSchedulerType: 'cosine' }, /--lr-scheduler-type = linear, this run has cosine/],
       [{ learningRate: 0.2 }, /--lr = 0\.1, this run has 0\.2/],
       [{ weightDecay: 0.01 }, /--weight-decay = 0, this run has 0\.01/],
-      [{ warmupRatio: 0.5 }, /--warmup-ratio = 0, this run has 0\.5/],
+      [{ warmupRatio: 0.5 }, /the warm-up steps \(--warmup-steps or --warmup-ratio\) = 0, this run has 1/],
+      [{ warmupSteps: 2 }, /the warm-up steps .* = 0, this run has 2/],
       [{ maxGradNorm: 0 }, /--max-grad-norm = 1, this run has 0/],
       [{ padToMaxLength: true }, /--pad-to-max-length = false, this run has true/],
     ];
@@ -225,14 +228,14 @@ test('resume refuses every change that alters the trajectory, naming the option 
       await assert.rejects(trainLoop(model, data, options(dir, { epochs: 1, resume: true, ...change })), (e) => {
         assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT', String(e));
         assert.match(e.message, message);
-        assert.match(e.message, /checkpoint-epoch-1 was trained with/);
+        assert.match(e.message, /checkpoint-2 was trained with/);
         return true;
       });
     }
     const other = { train: split(9), test: split(4) };
     await assert.rejects(trainLoop(model, other, options(dir, { epochs: 1, resume: true })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.match(e.message, /checkpoint-epoch-1 was trained on other data \(features [0-9a-f]{16}; this run's --data has [0-9a-f]{16}\)/);
+      assert.match(e.message, /checkpoint-2 was trained on other data \(features [0-9a-f]{16}; this run's --data has [0-9a-f]{16}\)/);
       return true;
     });
     const relabelled = { train: data.train, test: { ...data.test, features: data.test.features.map((f) => ({ ...f, startPosition: 2 })) } };
@@ -248,19 +251,18 @@ test("resume skips a newer checkpoint of another run in the same directory and c
   const { dir, cleanup } = await makeTempDir();
   const model = standInModel();
   try {
-    await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 2, seed: 1 })); // an old, finished run
+    await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 2, seed: 1 })); // an old, finished run: checkpoints 2, 4
     const events: TrainEvent[] = [];
     const mine = { train: split(12), test: split(0) };
-    // this run's first checkpoint, as if it had been killed right after writing it
+    // this run's first checkpoint (3 steps per epoch), as if it had been killed right after writing it
     await trainLoop(model, mine, options(join(dir, 'elsewhere'), { epochs: 2 }));
-    await rm(join(dir, 'checkpoint-epoch-1'), { recursive: true });
-    await rename(join(dir, 'elsewhere', 'checkpoint-epoch-1'), join(dir, 'checkpoint-epoch-1'));
+    await rename(join(dir, 'elsewhere', 'checkpoint-3'), join(dir, 'checkpoint-3'));
     const r = await trainLoop(model, mine, options(dir, { epochs: 2, resume: true, onEvent: (e) => events.push(e) }));
     assert.equal(r.globalStep, 6);
     const notices = events.flatMap((e) => (e.type === 'notice' ? [e.message] : []));
     assert.equal(notices.length, 1);
-    assert.match(notices[0] as string, /^Skipping .*checkpoint-epoch-2, another run's: .* was trained on other data/);
-    assert.ok(events.some((e) => e.type === 'resumed' && e.checkpoint === join(dir, 'checkpoint-epoch-1')));
+    assert.match(notices[0] as string, /^Skipping .*checkpoint-4, another run's: .* was trained on other data/);
+    assert.ok(events.some((e) => e.type === 'resumed' && e.checkpoint === join(dir, 'checkpoint-3')));
   } finally {
     model.dispose();
     await cleanup();
@@ -290,7 +292,7 @@ test("a run removes the temporary directories of killed runs in --out, and only 
   const model = standInModel();
   const deadPid = 4_194_304 + 3; // above Linux's largest pid: never running
   try {
-    const stale = [`.checkpoint-epoch-1.tmp-${deadPid}-a1`, `.final.tmp-${deadPid}-a2`, `.training-curves.svg.tmp-${deadPid}-a3`];
+    const stale = [`.checkpoint-1.tmp-${deadPid}-a1`, `.final.tmp-${deadPid}-a2`, `.training-curves.svg.tmp-${deadPid}-a3`];
     for (const name of stale) await mkdir(join(dir, name));
     await writeFile(join(dir, `.notes.txt.tmp-${deadPid}-a4`), 'not a training output');
     const events: TrainEvent[] = [];
@@ -316,6 +318,113 @@ test('a logged loss is the mean over the steps since the previous log, restartin
     const mean = (...steps: number[]) => steps.reduce((a, s) => a + (stepLoss.get(s) as number), 0) / steps.length;
     // steps 2 and 4 in epoch 1 (step 5 is left over), then 6 alone (epoch 2 starts a new window), 8, 10
     assert.deepEqual(logged, [[2, mean(1, 2)], [4, mean(3, 4)], [6, mean(6)], [8, mean(7, 8)], [10, mean(9, 10)]]);
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+/** An evaluator that reports `f1s[i]` (and `losses[i]`) at its i-th call. */
+function scripted(f1s: number[], losses: number[] = f1s.map(() => 1)): TrainLoopOptions['evaluate'] {
+  let i = 0;
+  return async () => {
+    const r = { evalLoss: losses[i] as number, exactMatch: 0, f1: f1s[i] as number, count: 1 };
+    i += 1;
+    return r;
+  };
+}
+
+test("early stopping stops where HF's EarlyStoppingCallback would: patience 2, threshold 0.5 over F1 50, 52, 52.3, 51 → step 4", async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    const events: TrainEvent[] = [];
+    // 52.3 beats 52 by only 0.3 (≤ threshold): no improvement for the callback (1), though it is the new best;
+    // 51 does not beat 52.3 (2) → stop. The best checkpoint is step 3's.
+    const r = await trainLoop(model, { train: split(20), test: split(4) }, options(dir, {
+      epochs: 2, evalEvery: 1, evaluate: scripted([50, 52, 52.3, 51, 60, 70]), metricForBestModel: 'f1',
+      earlyStopping: { patience: 2, threshold: 0.5 }, loadBestModelAtEnd: true, onEvent: (e) => events.push(e),
+    }));
+    assert.equal(r.globalStep, 4);
+    assert.equal(r.bestMetric, 52.3);
+    assert.equal(r.bestCheckpoint, join(dir, 'checkpoint-3'));
+    assert.deepEqual(events.filter((e) => e.type === 'early-stop').map((e) => (e as { step: number }).step), [4]);
+    const best = events.find((e) => e.type === 'best-loaded');
+    assert.ok(best && best.type === 'best-loaded' && best.dir === join(dir, 'checkpoint-3') && best.metric === 'eval_f1');
+    assert.deepEqual(await readFile(join(dir, 'model.safetensors')), await readFile(join(dir, 'checkpoint-3', 'model.safetensors')));
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('with eval_loss as the metric, lower is better: losses 3, 2, 2.5, 2.2 → best at step 2, patience 2 stops at step 4', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    const r = await trainLoop(model, { train: split(20), test: split(4) }, options(dir, {
+      epochs: 2, evalEvery: 1, evaluate: scripted([1, 1, 1, 1, 1], [3, 2, 2.5, 2.2, 1]), metricForBestModel: 'eval_loss',
+      earlyStopping: { patience: 2 },
+    }));
+    assert.equal(r.globalStep, 4);
+    assert.equal(r.bestMetric, 2);
+    assert.equal(r.bestCheckpoint, join(dir, 'checkpoint-2'));
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('--max-steps 7 overrides --epochs: 5 steps in epoch 1, 2 in epoch 2, the schedule decays over 7 steps', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    const steps: { step: number; learningRate: number }[] = [];
+    const r = await trainLoop(model, { train: split(20), test: split(0) }, options(dir, {
+      epochs: 9, maxSteps: 7, onEvent: (e) => e.type === 'step' && steps.push({ step: e.step, learningRate: e.learningRate }),
+    }));
+    assert.equal(r.globalStep, 7);
+    assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4, 5, 6, 7]);
+    assert.ok(Math.abs((steps[6] as { learningRate: number }).learningRate - 0.1 / 7) < 1e-12, 'the last step runs at lr·1/7');
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('checkpoint-')).sort(), ['checkpoint-5', 'checkpoint-7']);
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
+
+test('a stop request finishes the step, saves checkpoint-STEP and returns interrupted; --resume continues to the same weights', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const straightDir = join(dir, 'straight');
+  const model = standInModel();
+  const evaluate = scripted([50, 60], [1, 0.5]); // by call: the straight run's; each run below gets its own
+  try {
+    const data = { train: split(20), test: split(4) };
+    await trainLoop(model, data, options(straightDir, { epochs: 2, evaluate }));
+    const expected = await readFile(join(straightDir, 'model.safetensors'));
+
+    const stopped = standInModel();
+    const stop = new AbortController();
+    const out = join(dir, 'stopped');
+    const r = await trainLoop(stopped, data, options(out, {
+      epochs: 2, stopSignal: stop.signal, evaluate: scripted([50]), onEvent: (e) => e.type === 'step' && e.step === 7 && stop.abort(),
+    }));
+    stopped.dispose();
+    assert.deepEqual(r.interrupted, { checkpoint: join(out, 'checkpoint-7') });
+    assert.equal(r.globalStep, 7);
+    assert.ok(!existsSync(join(out, 'model.safetensors')), 'no final model: the run is not finished');
+
+    const resumed = standInModel();
+    const events: TrainEvent[] = [];
+    await trainLoop(resumed, data, options(out, { epochs: 2, resume: true, evaluate: scripted([60], [0.5]), onEvent: (e) => events.push(e) }));
+    resumed.dispose();
+    assert.ok(events.some((e) => e.type === 'epoch-start' && e.epoch === 2 && e.skipped === 2), 'resumes mid-epoch 2, after its first 2 batches');
+    assert.deepEqual(await readFile(join(out, 'model.safetensors')), expected);
+    assert.equal(await readFile(join(out, 'metrics.jsonl'), 'utf8'), await readFile(join(straightDir, 'metrics.jsonl'), 'utf8'));
   } finally {
     model.dispose();
     await cleanup();

@@ -43,7 +43,7 @@ test('injected: ENOSPC while a streamed file is written → DISK error naming th
 test('injected: a failure inside a directory fill is named at its final path with at least the bytes written; nothing left', async () => {
   const { dir, cleanup } = await makeTempDir();
   try {
-    const target = join(dir, 'checkpoint-epoch-1');
+    const target = join(dir, 'checkpoint-16');
     const fill = writeDirAtomic(target, async (tmp) => {
       await writeFile(join(tmp, 'config.json'), 'x'.repeat(2048));
       await writeFileAtomicWith(join(tmp, 'optimizer.safetensors'), () => Promise.reject(enospc()), { bytes: 3 * 2 ** 20 });

@@ -8,7 +8,7 @@ const sysError = (code: string, extra: Record<string, string> = {}): NodeJS.Errn
   Object.assign(new Error(`${code}: something, write`), { code, ...extra });
 
 function mapped(code: string, bytes?: number): FileSystemError {
-  const e = fileSystemError(sysError(code), { path: '/x/checkpoint-epoch-1/model.safetensors', operation: 'write', ...(bytes === undefined ? {} : { bytes }) });
+  const e = fileSystemError(sysError(code), { path: '/x/checkpoint-16/model.safetensors', operation: 'write', ...(bytes === undefined ? {} : { bytes }) });
   assert.ok(e instanceof FileSystemError, `${code} should map to a FileSystemError`);
   assert.equal(e.code, 'DISK');
   assert.doesNotMatch(formatUserError(e), /\n/);
@@ -17,9 +17,9 @@ function mapped(code: string, bytes?: number): FileSystemError {
 
 test('ENOSPC → "no space left on device" with roughly how much the write needed', () => {
   const e = mapped('ENOSPC', 264 * 2 ** 20);
-  assert.equal(e.message, 'cannot write /x/checkpoint-epoch-1/model.safetensors: no space left on device (the write needed about 264 MiB)');
+  assert.equal(e.message, 'cannot write /x/checkpoint-16/model.safetensors: no space left on device (the write needed about 264 MiB)');
   assert.match(e.hint ?? '', /free some space/);
-  assert.equal(mapped('ENOSPC').message, 'cannot write /x/checkpoint-epoch-1/model.safetensors: no space left on device');
+  assert.equal(mapped('ENOSPC').message, 'cannot write /x/checkpoint-16/model.safetensors: no space left on device');
 });
 
 test('EDQUOT (a full quota) also says how much the write needed; a lower bound says "at least"', () => {
@@ -41,7 +41,7 @@ test('each other errno the environment causes has its own words, and the size on
   };
   for (const [code, message] of Object.entries(words)) {
     const e = mapped(code, 1000);
-    assert.match(e.message, /^cannot write \/x\/checkpoint-epoch-1\/model\.safetensors: /, code);
+    assert.match(e.message, /^cannot write \/x\/checkpoint-16\/model\.safetensors: /, code);
     assert.match(e.message, message, code);
     assert.ok((e.hint ?? '').length > 0, `${code} has a hint`);
     assert.equal(e.errno, code);
