@@ -333,7 +333,7 @@ export function trainCommand(): Command {
     .option('--lr-scheduler-type <type>', `learning-rate schedule: ${LR_SCHEDULER_TYPES.join(', ')}`, 'linear')
     .option('--save-total-limit <k>', 'keep at most K checkpoints: the newest, and the best with --load-best-model-at-end')
     .option('--load-best-model-at-end', 'the final model is the best checkpoint (by --metric-for-best-model), not the last')
-    .option('--metric-for-best-model <name>', 'f1, exact_match or loss (default: loss with --load-best-model-at-end)')
+    .option('--metric-for-best-model <name>', 'f1, exact_match, loss, or with SQuAD 2.0 data HasAns_f1, NoAns_f1, best_f1, … (default: loss with --load-best-model-at-end)')
     .option('--early-stopping-patience <n>', 'stop when the best-model metric has not improved for N evaluations')
     .option('--early-stopping-threshold <t>', 'how much the metric must improve by to count', '0')
     .option('--report-to <where>', "also write the metrics for 'tensorboard' (event files under --out/runs), or 'none'", 'none')

@@ -84,7 +84,7 @@ export interface TrainLoopOptions {
   readonly saveTotalLimit?: number;
   /** The final model is the best checkpoint's weights (by `metricForBestModel`), not the last. */
   readonly loadBestModelAtEnd?: boolean;
-  /** `f1`, `exact_match`, `loss` (with or without `eval_`); default `loss` with `loadBestModelAtEnd`, else `f1`. */
+  /** `f1`, `exact_match`, `loss`, SQuAD 2.0 `HasAns_f1`, … (with or without `eval_`); default `loss` with `loadBestModelAtEnd`, else `f1`. */
   readonly metricForBestModel?: string;
   /** Stop when the best-model metric has not improved for `patience` evaluations. */
   readonly earlyStopping?: EarlyStoppingOptions;
@@ -436,9 +436,15 @@ class StepRunner {
   }
 }
 
+/** The best-model metric's value in `record`; absent (a SQuAD 2.0 figure of a v1 evaluation) is a one-line error, as HF's. */
 function metricValue(record: EvalRecord, metric: BestMetric): number {
-  const value = (record as unknown as Readonly<Record<string, unknown>>)[metric.key];
-  return typeof value === 'number' ? value : NaN;
+  const fields = record as unknown as Readonly<Record<string, unknown>>;
+  const value = fields[metric.key];
+  if (typeof value === 'number') return value;
+  const available = Object.keys(fields).filter((k) => k.startsWith('eval_') && k !== 'eval_count');
+  throw new QaFtError('BAD_ARGUMENT', `--metric-for-best-model ${metric.key} is not among this evaluation's metrics (${available.join(', ')})`, {
+    hint: 'the SQuAD 2.0 figures (HasAns_f1, …) exist only for data with unanswerable questions',
+  });
 }
 
 /** An evaluation's further figures as eval record keys (`HasAns_f1` → `eval_HasAns_f1`, as HF logs them). */

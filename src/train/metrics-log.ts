@@ -28,8 +28,14 @@ export interface EvalRecord {
 
 export type MetricsRecord = StepRecord | EvalRecord;
 
-/** The metrics of an evaluation record (what `--metric-for-best-model` may name). */
-export const EVAL_METRIC_KEYS: readonly string[] = ['eval_loss', 'eval_exact_match', 'eval_f1'];
+/**
+ * The metrics an evaluation record may hold (what `--metric-for-best-model` may name): every evaluation's, then the
+ * SQuAD 2.0 evaluation's figures under the official script's names (logged only when the data has unanswerable rows).
+ */
+export const EVAL_METRIC_KEYS: readonly string[] = [
+  'eval_loss', 'eval_exact_match', 'eval_f1',
+  'eval_HasAns_exact', 'eval_HasAns_f1', 'eval_NoAns_exact', 'eval_NoAns_f1', 'eval_best_exact', 'eval_best_f1',
+];
 
 export function isEvalRecord(r: MetricsRecord): r is EvalRecord {
   return 'eval_f1' in r;

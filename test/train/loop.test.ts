@@ -430,3 +430,19 @@ test('a stop request finishes the step, saves checkpoint-STEP and returns interr
     await cleanup();
   }
 });
+
+test('--metric-for-best-model HasAns_f1 on an evaluation without SQuAD 2.0 figures → BAD_ARGUMENT naming the metrics there are', async () => {
+  await tf.setBackend('cpu');
+  const { dir, cleanup } = await makeTempDir();
+  const model = standInModel();
+  try {
+    await assert.rejects(trainLoop(model, { train: split(8), test: split(4) }, options(dir, { epochs: 1, metricForBestModel: 'HasAns_f1' })), (e) => {
+      assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
+      assert.equal(e.message, "--metric-for-best-model eval_HasAns_f1 is not among this evaluation's metrics (eval_loss, eval_exact_match, eval_f1)");
+      return true;
+    });
+  } finally {
+    model.dispose();
+    await cleanup();
+  }
+});
