@@ -12,17 +12,19 @@ import { readFileBytes, decodeText, TEXT_ENCODINGS, utf16Bom, type TextEncodingN
 import type { Answer, AnswerOptions, AskItem } from '../infer/answer.js';
 import { checkStrategy, type Strategy } from '../infer/strategy.js';
 import type { OpenedModel } from '../infer/model-dir.js';
-import type { BackendName } from '../model/types.js';
+import type { BackendName, Precision } from '../model/types.js';
 import type { ResolveOptions } from '../hub/index.js';
 import { answerStdin, renamed } from './ask-stdin.js';
 import {
   addBackendOption,
+  addBf16Option,
   addHubOptions,
   asBackendName,
   DEFAULT_MODEL_DIR,
   hubResolveOptions,
   parseIntOption,
   parseNumberOption,
+  precisionOption,
   resolveModelOption,
   type HubFlags,
 } from './options.js';
@@ -43,6 +45,7 @@ export interface RawAskOptions extends HubFlags {
   strategy: string;
   batchSize: string;
   backend: string;
+  bf16?: boolean;
   encoding?: string;
   handleImpossibleAnswer?: boolean;
   nullScoreDiffThreshold?: string;
@@ -58,6 +61,7 @@ interface AskOptions {
   readonly strategy: Strategy;
   readonly batchSize: number;
   readonly backend: BackendName;
+  readonly precision: Precision;
   /** Of --question-file and --context-file (stdin JSONL is always UTF-8). */
   readonly encoding: TextEncodingName;
   /** SQuAD 2.0 models: "no answer" when the null score wins by more than `nullScoreDiffThreshold`. */
@@ -78,6 +82,7 @@ export function parseAskOptions(raw: RawAskOptions): AskOptions {
     strategy,
     batchSize: parseIntOption('--batch-size', raw.batchSize),
     backend: asBackendName(raw.backend),
+    precision: precisionOption(raw),
     encoding: parseEncoding(raw.encoding ?? 'utf-8'),
     ...impossibleAnswerOptions(raw, strategy),
     json: Boolean(raw.json),
@@ -163,7 +168,7 @@ function answerOptions(o: AskOptions): AnswerOptions {
 async function openModel(o: AskOptions): Promise<OpenedModel> {
   const { openModelDir } = await import('../infer/model-dir.js');
   const dir = await resolveModelOption(o.model, o.hub);
-  return openModelDir(dir, { backend: o.backend, onNotice: info });
+  return openModelDir(dir, { backend: o.backend, precision: o.precision, onNotice: info });
 }
 
 async function answerOne(o: AskOptions, item: AskItem): Promise<void> {
@@ -242,7 +247,7 @@ export function askCommand(): Command {
     .option('--handle-impossible-answer', 'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins')
     .option('--null-score-diff-threshold <x>', 'with --handle-impossible-answer: no answer when null score − best span score > x', '0.0')
     .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; on stdin one line per input, {error} for a bad one)');
-  return addHubOptions(addBackendOption(command)).action(async (raw: RawAskOptions) => {
+  return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawAskOptions) => {
     await run(raw);
   });
 }

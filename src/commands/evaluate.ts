@@ -15,6 +15,7 @@ import type { SquadV2Metrics } from '../infer/squad-v2-metric.js';
 import type { EvalExamples } from '../tokenize/eval-data.js';
 import {
   addBackendOption,
+  addBf16Option,
   addHubOptions,
   asBackendName,
   DEFAULT_MODEL_DIR,
@@ -22,6 +23,7 @@ import {
   hubResolveOptions,
   parseIntOption,
   parseNumberOption,
+  precisionOption,
   resolveModelOption,
   type HubFlags,
 } from './options.js';
@@ -40,6 +42,7 @@ interface RawEvaluateOptions extends HubFlags {
   nBest: string;
   batchSize: string;
   backend: string;
+  bf16?: boolean;
   version2WithNegative?: boolean;
   nullScoreDiffThreshold: string;
   naProbs?: string;
@@ -143,7 +146,7 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
   ]);
   const dir = await resolveModelOption(raw.model, hub);
   progress.stop();
-  const { model, tokenizer } = await openModelDir(dir, { backend, onNotice: info });
+  const { model, tokenizer } = await openModelDir(dir, { backend, precision: precisionOption(raw), onNotice: info });
   try {
     const features = await evalFeatures(examples, tokenizer, model.config, { maxLength, docStride }, (done, total) => {
       if (done === 0) progress.start('Tokenizing', total);
@@ -199,7 +202,7 @@ export function evaluateCommand(): Command {
     .option('--na-probs <file>', 'SQuAD 2.0, with --predictions: no-answer probabilities {id: p} (e.g. null_odds.json) for best_exact/best_f1')
     .option('--na-prob-thresh <p>', 'SQuAD 2.0: a question whose no-answer probability exceeds p counts as unanswered (the official default)', '1.0')
     .option('--json', 'print the metrics as JSON');
-  return addHubOptions(addBackendOption(command)).action(async (raw: RawEvaluateOptions) => {
+  return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawEvaluateOptions) => {
     await run(raw);
   });
 }

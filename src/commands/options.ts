@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { QaFtError } from '../errors.js';
 import type { ProgressCallback, ResolveOptions } from '../hub/index.js';
-import type { BackendName } from '../model/types.js';
+import type { BackendName, Precision } from '../model/types.js';
 import type { ProgressReporter } from './output.js';
 
 /** Where `qa-ft prepare` writes and `qa-ft train` reads the prepared data. */
@@ -48,6 +48,19 @@ export function parseIntOption(flag: string, value: string, min = 1): number {
 /** Adds `--backend`, shared by every command that runs the model. */
 export function addBackendOption(command: Command): Command {
   return command.option('--backend <name>', 'TF.js backend: auto (the fastest available), native, tensorflow, wasm or cpu', 'auto');
+}
+
+/** Adds `--bf16` (HF's flag) to a command that runs the model; `precisionOption` reads it. */
+export function addBf16Option(command: Command): Command {
+  return command.option(
+    '--bf16',
+    'bf16 mixed precision as Trainer(bf16=True): matmuls in bf16 with fp32 sums, the rest fp32 (native engine; needs oneDNN and a CPU with AVX512_BF16)',
+  );
+}
+
+/** `--bf16` as the model's precision (checked where the model loads: a one-line error where bf16 cannot run). */
+export function precisionOption(raw: { bf16?: boolean }): Precision {
+  return raw.bf16 === true ? 'bf16' : 'fp32';
 }
 
 /**

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
-import type { BackendName, QaModel } from '../model/types.js';
+import type { BackendName, Precision, QaModel } from '../model/types.js';
 import type { QaTokenizer } from '../tokenize/tokenizer.js';
 
 export interface OpenedModel {
@@ -32,7 +32,7 @@ function checkModelDir(dir: string): void {
 
 export async function openModelDir(
   dir: string,
-  options: { backend?: BackendName; threads?: number; onNotice?: (message: string) => void } = {},
+  options: { backend?: BackendName; threads?: number; precision?: Precision; onNotice?: (message: string) => void } = {},
 ): Promise<OpenedModel> {
   checkModelDir(dir);
   const [{ loadTokenizer }, { loadQaModel }] = await Promise.all([import('../tokenize/tokenizer.js'), import('../model/qa-model.js')]);
@@ -42,6 +42,7 @@ export async function openModelDir(
     loadQaModel(dir, {
       backend: options.backend ?? 'auto',
       ...(options.threads === undefined ? {} : { threads: options.threads }),
+      ...(options.precision === undefined ? {} : { precision: options.precision }),
       ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
     }),
   ]);

@@ -1,6 +1,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { QaBatch } from '../records.js';
 
+/** Matmul precision, the engine's (re-exported for the layers above model, which may not import the engine). */
+export type { Precision } from '../engine/index.js';
+
 /** Backends a user can ask for; `auto` picks the fastest one available. */
 export type BackendName = 'auto' | 'native' | 'tensorflow' | 'wasm' | 'cpu';
 

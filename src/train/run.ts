@@ -10,7 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { loadConfig, readConfigFile, type ModelConfig } from '../model/config.js';
 import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
-import type { BackendName, QaModel } from '../model/types.js';
+import type { BackendName, Precision, QaModel } from '../model/types.js';
 import { checkDataFitsModel } from '../tokenize/model-fit.js';
 import { readPrepared, type PreparedManifest } from '../tokenize/prepared.js';
 import { tokenizerFilesIn } from '../tokenize/tokenizer.js';
@@ -29,6 +29,8 @@ interface TrainPreparedOptions extends Omit<TrainLoopOptions, 'maxLength' | 'pad
   /** With `random` init: a config.json to build the model from instead of the model directory's. */
   readonly configFile?: string;
   readonly backend: BackendName;
+  /** Matmul precision (`bf16`: `--bf16`); default fp32. */
+  readonly precision?: Precision;
   /** Notices while the model loads (e.g. a backend fallback). */
   readonly onNotice?: (message: string) => void;
   /** Called with the model once it is built and fits the data, before training starts. */
@@ -37,7 +39,7 @@ interface TrainPreparedOptions extends Omit<TrainLoopOptions, 'maxLength' | 'pad
 
 /** The model to train (`init`) and the directory it came from, if any (for the tokenizer files). */
 async function buildModel(options: TrainPreparedOptions): Promise<{ model: QaModel; modelDir?: string }> {
-  const load = { backend: options.backend, seed: options.seed, onNotice: options.onNotice };
+  const load = { backend: options.backend, seed: options.seed, onNotice: options.onNotice, ...(options.precision ? { precision: options.precision } : {}) };
   if (options.init === 'pretrained') {
     const modelDir = await options.modelDir(true);
     return { model: await loadQaModel(modelDir, load), modelDir };

@@ -1,0 +1,48 @@
+/**
+ * `--bf16` (HF's flag name) on the commands that run a model: where bf16 cannot run (no oneDNN, no AVX512_BF16,
+ * another backend) a one-line error saying why and a non-zero exit; where it can, `ask` answers as usual.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { bf16Support } from '../../src/engine/index.js';
+import { makeTempDir, runCli } from '../helpers/cli.js';
+import { writeTinyModelDir } from '../helpers/tiny-model-dir.js';
+
+const ASK = ['ask', '--question', 'Where did Bob go?', '--context', 'Bob went home.'];
+
+describe('--bf16', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  before(async () => {
+    tmp = await makeTempDir();
+    await writeTinyModelDir(tmp.dir);
+  });
+  after(() => tmp.cleanup());
+
+  test('evaluate and ask list it', async () => {
+    for (const command of ['evaluate', 'ask']) {
+      const r = await runCli([command, '--help']);
+      assert.match(r.stdout, /--bf16\s/, `${command} --help`);
+    }
+  });
+
+  test('ask --bf16 answers where bf16 runs, else fails in one line saying why', async () => {
+    const r = await runCli([...ASK, '--model', tmp.dir, '--bf16']);
+    const support = bf16Support();
+    if (support.ok) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.trim().length > 0);
+    } else {
+      assert.notEqual(r.code, 0);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /^qa-ft: error: (bf16 is not available: |backend 'native' is not available: )/);
+      assert.equal(r.stdout, '');
+    }
+  });
+
+  test('ask --bf16 --backend cpu: bf16 needs the native backend', async () => {
+    const r = await runCli([...ASK, '--model', tmp.dir, '--bf16', '--backend', 'cpu']);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stderr.trim(), 'qa-ft: error: bf16 needs the native backend (active: cpu) (use --backend native)');
+  });
+});
