@@ -16,7 +16,7 @@ import type { Feature } from '../records.js';
 import { readSafetensors, SafetensorsFile, writeSafetensors, type TensorSource } from '../model/safetensors.js';
 import { assignWeights } from '../model/weights.js';
 import { removeDirAtomic, tempSibling, writeDirAtomic } from '../util/atomic.js';
-import { systemErrorCode } from '../util/fs-errors.js';
+import { FileSystemError, systemErrorCode, withFileSystemErrors } from '../util/fs-errors.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
 import { WEIGHTS_FILE } from '../hf-files.js';
@@ -119,7 +119,10 @@ export function isCheckpointName(name: string): boolean {
 
 /** Copies the tokenizer files into `dir`. */
 async function copyTokenizerFiles(files: readonly string[], dir: string): Promise<void> {
-  for (const f of files) await copyFile(f, join(dir, basename(f)));
+  for (const f of files) {
+    const to = join(dir, basename(f));
+    await withFileSystemErrors({ path: to, operation: 'copy to' }, () => copyFile(f, to));
+  }
 }
 
 /** What the loop knows of its run when it saves; the step counters come from the trainer. */
@@ -148,12 +151,18 @@ export async function saveCheckpoint(dir: string, parts: { model: QaModel; train
  */
 export async function saveFinalModel(outDir: string, parts: { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields }): Promise<void> {
   const tmp = tempSibling(join(outDir, FINAL_STAGING));
-  await mkdir(tmp, { recursive: true });
+  await withFileSystemErrors({ path: outDir, operation: 'create directory' }, () => mkdir(tmp, { recursive: true }));
   try {
+    const state = trainerStateJson(parts.state, parts.trainer);
     await parts.model.save(tmp);
     await copyTokenizerFiles(parts.tokenizerFiles, tmp);
-    await writeFile(join(tmp, TRAINER_STATE_FILE), trainerStateJson(parts.state, parts.trainer));
-    for (const name of await readdir(tmp)) await rename(join(tmp, name), join(outDir, name));
+    await withFileSystemErrors({ path: join(outDir, TRAINER_STATE_FILE), operation: 'write', bytes: Buffer.byteLength(state) }, () => writeFile(join(tmp, TRAINER_STATE_FILE), state));
+    for (const name of await readdir(tmp)) {
+      await withFileSystemErrors({ path: join(outDir, name), operation: 'rename into place' }, () => rename(join(tmp, name), join(outDir, name)));
+    }
+  } catch (e) {
+    // reported at the final path the user knows, not the staging directory's
+    throw e instanceof FileSystemError && e.path.startsWith(tmp) ? e.with({ path: outDir + e.path.slice(tmp.length) }) : e;
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { QaFtError } from '../errors.js';
+import { fileSystemError, withFileSystemErrors } from './fs-errors.js';
 
 /** The lock's name inside a directory a run writes into (`--out` of `train`). */
 export const LOCK_FILE = '.qa-ft.lock';
@@ -90,7 +91,7 @@ export async function acquireDirLock(path: string, options: AcquireOptions = {})
   const what = options.what ?? path;
   const me: LockHolder = { pid: process.pid, hostname: hostname(), command: options.command ?? defaultCommand(), startedAt: new Date().toISOString() };
   const content = `${JSON.stringify(me)}\n`;
-  await mkdir(dirname(path), { recursive: true });
+  await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () => mkdir(dirname(path), { recursive: true }));
   for (;;) {
     if (await tryCreate(path, content)) return heldLock(path, content);
     let text: string;
@@ -120,19 +121,24 @@ export async function acquireDirLock(path: string, options: AcquireOptions = {})
   }
 }
 
+/** Creates the lock file holding `content`; false when it exists. A failed write leaves no empty lock behind. */
 async function tryCreate(path: string, content: string): Promise<boolean> {
+  const context = { path, operation: 'write', bytes: Buffer.byteLength(content) } as const;
   let fh;
   try {
     fh = await open(path, 'wx');
   } catch (e) {
     if (errnoCode(e) === 'EEXIST') return false;
-    throw e;
+    throw fileSystemError(e, context);
   }
   try {
     await fh.writeFile(content);
-  } finally {
-    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw fileSystemError(e, context);
   }
+  await fh.close();
   return true;
 }
 
