@@ -1,37 +1,26 @@
 /**
- * Every family's …ForQuestionAnswering on TF.js against PyTorch, one table of tiny fixtures, on cpu, wasm and
- * native: logits and loss of batch 0; DistilBERT's every gradient (its fixture has them; its AdamW trajectory is
- * test/train/trainer-fixture.test.ts); the other families' 4 AdamW steps through the trainer (losses, grad norms,
- * and the weights after, except the parameters whose gradient is only rounding noise).
+ * Every family's …ForQuestionAnswering on TF.js against PyTorch, one table of tiny fixtures, on cpu, wasm, native
+ * and tensorflow: logits and loss of batch 0; DistilBERT's every gradient (its fixture has them; its AdamW
+ * trajectory is test/train/trainer-fixture.test.ts); the other families' 4 AdamW steps through the trainer (losses,
+ * grad norms, and the weights after, except the parameters whose gradient is only rounding noise).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '../../src/model/backend.js';
 import { loadQaModel } from '../../src/model/qa-model.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import type { BackendName } from '../../src/model/types.js';
 import { createTrainer } from '../../src/train/trainer.js';
 import { at } from '../../src/util/checked-index.js';
+import { testBackends } from '../helpers/backends.js';
 import { FAMILIES, fixture, fixtureBatch, loadFixture, relMaxDiff, tinyDir, type Fixture } from './tiny-fixture.js';
 
 const TOL = 1e-4;
 
-/** The native engine (src/engine) is checked too where it is built; elsewhere its tests are skipped. */
-async function nativeMissing(): Promise<string | false> {
-  try {
-    await selectBackend('native');
-    return false;
-  } catch (e) {
-    return `native backend unavailable: ${(e as Error).message}`;
-  }
-}
-
-const nativeSkip = await nativeMissing(); // before any test is registered: selecting a backend is global
-
-for (const backend of ['cpu', 'wasm', 'native'] as const satisfies readonly BackendName[]) {
-  describe(`parity with PyTorch on ${backend}`, { skip: backend === 'native' ? nativeSkip : false }, () => {
+// native and tensorflow are checked where they load (test/helpers/backends.ts); elsewhere skipped with the reason
+for (const { backend, skip } of await testBackends()) {
+  describe(`parity with PyTorch on ${backend}`, { skip }, () => {
     for (const family of FAMILIES) {
       test(`${family}: start/end logits and loss of batch 0 equal PyTorch within 1e-4 relative`, async (t) => {
         const fx = loadFixture(family);
