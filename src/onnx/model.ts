@@ -4,6 +4,7 @@
  * `attention_mask` (and `token_type_ids` where the family has a segment table), int64 [batch_size,
  * sequence_length]; outputs `start_logits` and `end_logits`, float32 [batch_size, sequence_length].
  */
+import { QaFtError } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
 import { bertGraph } from './bert.js';
 import { albertGraph } from './albert.js';
@@ -21,7 +22,11 @@ export const ONNX_Q8_FILE = 'model_quantized.onnx';
 
 const DYNAMIC_AXES = ['batch_size', 'sequence_length'];
 
+/** The families with an ONNX graph, in the order messages list them. */
+const ONNX_FAMILIES = ['distilbert', 'bert', 'roberta', 'xlm-roberta', 'camembert', 'electra', 'albert'];
+
 function onnxFamily(c: ModelConfig): OnnxFamily {
+  const modelType: string = c.modelType;
   switch (c.modelType) {
     case 'distilbert':
       return distilBertGraph(c);
@@ -35,6 +40,10 @@ function onnxFamily(c: ModelConfig): OnnxFamily {
       return bertGraph(c, 'electra');
     case 'albert':
       return albertGraph(c);
+    default: // DeBERTa-v2's disentangled attention has no ONNX graph here yet
+      throw new QaFtError('BAD_ARGUMENT', `no ONNX export for ${modelType} models (ONNX export covers ${ONNX_FAMILIES.join(', ')})`, {
+        hint: 'export without --onnx: the Hugging Face files load in transformers and optimum exports them to ONNX',
+      });
   }
 }
 

@@ -3,11 +3,13 @@
  * export's tests use it): QaBatches in, start/end logits out, as a QaModel's `forward` returns them (without a
  * loss: the graph has no loss head). onnxruntime-node is imported on first use, so qa-ft runs without it.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
-import type { ModelConfig } from '../model/config.js';
+import { loadConfig, type ModelConfig } from '../model/config.js';
 import type { ForwardOutput } from '../model/types.js';
 import type { QaBatch } from '../records.js';
-import { onnxInputNames } from './model.js';
+import { ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE, onnxInputNames } from './model.js';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -74,4 +76,20 @@ export async function openOnnxModel(path: string, config: ModelConfig, options: 
       await session.release();
     },
   };
+}
+
+/** `qa-ft evaluate --engine`'s ONNX choices: the export's file each runs. */
+export const ONNX_ENGINES = { onnx: ONNX_FP32_FILE, 'onnx-q8': ONNX_Q8_FILE } as const;
+export type OnnxEngine = keyof typeof ONNX_ENGINES;
+
+/** The ONNX model of an export directory (`qa-ft export --onnx`), with the directory's config.json. */
+export async function openOnnxExport(dir: string, engine: OnnxEngine): Promise<OnnxQaModel> {
+  const path = join(dir, ONNX_DIR, ONNX_ENGINES[engine]);
+  if (!existsSync(path)) {
+    throw new QaFtError('FILE_NOT_FOUND', `${path} does not exist: --engine ${engine} runs the ONNX files of a qa-ft export --onnx directory`, {
+      hint: `qa-ft export --model ${dir} --out EXPORT_DIR --onnx, then --model EXPORT_DIR`,
+    });
+  }
+  const config = await loadConfig(dir);
+  return openOnnxModel(path, config);
 }
