@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, after, test } from 'node:test';
 import { EVENT, maskedCrc32c } from '../../src/train/tensorboard.js';
@@ -156,4 +156,26 @@ test('Ctrl-C twice: the process ends at once, by the signal; the checkpoints on 
   for (const name of (await readdir(out)).filter((n) => /^checkpoint-\d+$/.test(n))) {
     assert.ok((await readdir(join(out, name))).includes('trainer_state.json'), `${name} complete`);
   }
+});
+
+test('--resume skips a damaged newest checkpoint (truncated weights) and one with garbage state, says so, keeps them, and ends at the straight run', async () => {
+  const straight = join(dir, 'damaged-straight');
+  const out = join(dir, 'damaged');
+  const args = (o: string): string[] => trainArgs(o, '--max-steps', '8', '--eval-every', '2');
+  assert.equal((await runCli(args(straight))).code, 0);
+  // a run killed after its checkpoint-6, whose checkpoint-6 and -4 were then damaged on disk
+  assert.equal((await runCli(args(out))).code, 0);
+  for (const name of ['model.safetensors', 'trainer_state.json', 'metrics.jsonl', 'training-curves.svg', 'checkpoint-8']) {
+    await rm(join(out, name), { recursive: true, force: true });
+  }
+  const weights = await readFile(join(out, 'checkpoint-6', 'model.safetensors'));
+  await writeFile(join(out, 'checkpoint-6', 'model.safetensors'), weights.subarray(0, weights.length >> 1));
+  await writeFile(join(out, 'checkpoint-4', 'trainer_state.json'), '{"format": "qa-ft-tra');
+
+  const r = await runCli([...args(out), '--resume']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^Skipping damaged checkpoint .*checkpoint-6 \(kept as it is\): .*model\.safetensors/m);
+  assert.match(r.stderr, /^Skipping damaged checkpoint .*checkpoint-4 \(kept as it is\): .*trainer_state\.json is not valid JSON/m);
+  assert.match(r.stderr, /Resuming from .*checkpoint-2 \(step 2/);
+  assert.deepEqual(await readFile(join(out, 'model.safetensors')), await readFile(join(straight, 'model.safetensors')));
 });
