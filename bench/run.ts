@@ -1,10 +1,12 @@
 /**
- * `npm run bench [-- PART… --steps N --threads N --quick --backends native,wasm,cpu]`: the one benchmark harness.
+ * `npm run bench [-- PART… --steps N --threads N --quick --backends native,tensorflow,wasm,cpu]`: the one benchmark
+ * harness.
  * Parts (all by default, in this order):
  *   matmul   GFLOP/s of every matmul variant on `native` vs raw OpenBLAS sgemm
  *   train    full training step (forward, backward, clip, AdamW) of distilbert-base, batch 16, padded to 384 and
  *            with dynamic padding over the SQuAD lengths, per backend, beside PyTorch; projected seed-job time
- *   infer    inference throughput (forward only) at 16×384, beside PyTorch
+ *            (native and tensorflow measured at full size; wasm and cpu estimated from one layer)
+ *   infer    inference throughput (forward only) at 16×384 on native and tensorflow, beside PyTorch
  *   profile  per-kernel time of one native training step
  *   prepare, ask   the standalone bench/prepare.ts and bench/ask-cold-start.ts scripts, when present
  * Each measurement runs in its own process (bench/worker.ts) so its peak RSS is its own.
@@ -17,6 +19,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { nativeAvailable, registerNativeBackend } from '../src/engine/index.js';
+import { backendUnavailable } from '../src/model/backend.js';
 import { benchMatmul } from './matmul.js';
 import { epochShapes, readLengths } from './batches.js';
 import { LENGTHS_FILE, REPO_ROOT } from './paths.js';
@@ -32,7 +35,7 @@ const { values: opt, positionals } = parseArgs({
     steps: { type: 'string', default: '2' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
     quick: { type: 'boolean', default: false },
-    backends: { type: 'string', default: 'native,wasm,cpu' },
+    backends: { type: 'string', default: 'native,tensorflow,wasm,cpu' },
   },
 });
 const unknown = positionals.filter((p) => !(PARTS as readonly string[]).includes(p));
@@ -69,6 +72,11 @@ log(`qa-ft bench — ${new Date().toISOString()}, ${os.cpus()[0]?.model ?? 'cpu'
 if (os.loadavg()[0]! > os.availableParallelism()) log('note: the machine is busy (load > cores): numbers are pessimistic');
 const native = nativeAvailable();
 if (!native.ok) log(`note: native backend unavailable: ${native.reason}`);
+// tfjs-node (libtensorflow): the user installs it, CI assembles it (scripts/build-tfjs-node.mjs)
+const tensorflowWhyNot = backends.includes('tensorflow') ? await backendUnavailable('tensorflow') : undefined;
+if (tensorflowWhyNot !== undefined) log(`note: tensorflow backend unavailable: ${tensorflowWhyNot}`);
+/** Backends measured at full size (the others are estimated from one layer), and why each cannot run here. */
+const FULL_SIZE: Record<string, string | undefined> = { native: native.ok ? undefined : native.reason, tensorflow: tensorflowWhyNot };
 const torchWhyNot = torchMissing();
 if (torchWhyNot !== undefined) log(`note: PyTorch baseline skipped: ${torchWhyNot}`);
 
@@ -104,12 +112,13 @@ function torchRun(extra: { lengths?: string; infer?: boolean }): Json | { error:
 if (parts.has('train')) {
   log(`\n## training step (forward, backward, clip, AdamW), batch ${Q.batch}, ${Q.layers} layers, ${steps} timed steps after 1 warm-up`);
   for (const backend of backends) {
-    if (backend === 'native') {
-      if (!native.ok) { trainRows.push({ label: 'native', r: { error: native.reason } }); continue; }
-      log(`native, padded to ${Q.seq}…`);
-      trainRows.push({ label: `native, padded ${Q.seq}`, r: worker(['--mode', 'train', '--backend', 'native', ...common, '--steps', String(steps)]) });
-      log('native, dynamic padding…');
-      trainRows.push({ label: 'native, dynamic', r: worker(['--mode', 'train', '--backend', 'native', ...common, '--steps', String(steps), '--lengths', LENGTHS_FILE]) });
+    if (backend in FULL_SIZE) {
+      const whyNot = FULL_SIZE[backend];
+      if (whyNot !== undefined) { trainRows.push({ label: backend, r: { error: whyNot } }); continue; }
+      log(`${backend}, padded to ${Q.seq}…`);
+      trainRows.push({ label: `${backend}, padded ${Q.seq}`, r: worker(['--mode', 'train', '--backend', backend, ...common, '--steps', String(steps)]) });
+      log(`${backend}, dynamic padding…`);
+      trainRows.push({ label: `${backend}, dynamic`, r: worker(['--mode', 'train', '--backend', backend, ...common, '--steps', String(steps), '--lengths', LENGTHS_FILE]) });
     } else {
       // wasm and cpu are 10-200× slower: one layer at a smaller batch (cpu: and 128 tokens), scaled to an estimate
       // by layers × tokens (a lower bound for cpu: attention grows faster than the tokens)
@@ -150,7 +159,11 @@ if (parts.has('infer')) {
   log(`\n## inference (forward only), batch ${Q.batch}×${Q.seq}, ${steps} timed batches after 1 warm-up`);
   const rows: Row[] = [];
   const tInfer = torchRun({ infer: true });
-  if (native.ok) rows.push({ label: 'native', r: worker(['--mode', 'infer', '--backend', 'native', ...common, '--steps', String(steps)]), ...(tInfer ? { torch: tInfer } : {}) });
+  for (const backend of backends.filter((b) => b in FULL_SIZE)) {
+    const whyNot = FULL_SIZE[backend];
+    const r = whyNot !== undefined ? { error: whyNot } : worker(['--mode', 'infer', '--backend', backend, ...common, '--steps', String(steps)]);
+    rows.push({ label: backend, r, ...(tInfer ? { torch: tInfer } : {}) });
+  }
   if (tInfer) rows.push({ label: 'PyTorch', r: tInfer });
   printTable(['run', 's/batch', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch', ''], rows.map(rowCells));
 }
