@@ -1,14 +1,15 @@
 /**
  * An exported ONNX model run with onnxruntime-node (an optional package: `qa-ft evaluate --engine onnx` and the
- * export's tests use it): QaBatches in, start/end logits out, as a QaModel's `forward` returns them (without a
- * loss: the graph has no loss head). onnxruntime-node is imported on first use, so qa-ft runs without it.
+ * export's tests use it) behind QaModel's inference surface, so evaluation and answering take it as they take the
+ * TF.js model: QaBatches in, start/end logits (and, for labelled batches, Hugging Face's QA loss) out. It holds no
+ * trainable parameters; the training members refuse. onnxruntime-node is imported on first use, so qa-ft runs
+ * without it.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { loadConfig, type ModelConfig } from '../model/config.js';
-import type { ForwardOutput } from '../model/types.js';
-import type { QaBatch } from '../records.js';
+import type { QaModel } from '../model/types.js';
 import { ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE, onnxInputNames } from './model.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -23,12 +24,31 @@ async function loadOrt(): Promise<Ort> {
   }
 }
 
-/** What inference needs from a model: its config (padding id) and a forward pass. */
-export interface OnnxQaModel {
-  readonly config: ModelConfig;
+/** A QaModel for inference whose forward pass is an ONNX file's session. */
+export interface OnnxQaModel extends QaModel {
+  /** The .onnx file it runs. */
   readonly path: string;
-  forward(batch: QaBatch): Promise<ForwardOutput>;
-  dispose(): Promise<void>;
+}
+
+/**
+ * Hugging Face's QA loss on host arrays, as src/model/layers.ts's `qaLoss` computes it on tensors: positions
+ * clamped to [0, T], T ignored, mean cross-entropy over the kept rows for start and for end, then their mean.
+ */
+export function qaLossOf(start: readonly (readonly number[])[], end: readonly (readonly number[])[], starts: readonly number[], ends: readonly number[]): number {
+  const ce = (logits: readonly (readonly number[])[], positions: readonly number[]): number => {
+    let sum = 0;
+    let kept = 0;
+    logits.forEach((row, i) => {
+      const p = Math.min(Math.max(positions[i] ?? row.length, 0), row.length);
+      if (p === row.length) return;
+      const max = Math.max(...row);
+      const logSumExp = max + Math.log(row.reduce((acc, x) => acc + Math.exp(x - max), 0));
+      sum += logSumExp - (row[p] as number);
+      kept++;
+    });
+    return sum / kept; // NaN when every row is ignored, as PyTorch gives
+  };
+  return (ce(start, starts) + ce(end, ends)) / 2;
 }
 
 function int64Matrix(ort: Ort, rows: readonly (readonly number[])[], t: number): InstanceType<Ort['Tensor']> {
@@ -55,9 +75,17 @@ export async function openOnnxModel(path: string, config: ModelConfig, options: 
   if (missing.length > 0) {
     throw new QaFtError('BAD_FORMAT', `${path}: inputs are ${session.inputNames.join(', ')}, expected ${names.join(', ')} for a ${config.modelType} model`);
   }
+  const inferenceOnly = (what: string): never => {
+    throw new QaFtError('BAD_ARGUMENT', `${path}: the onnx engine runs inference only (${what} needs the TF.js model)`);
+  };
   return {
     config,
     path,
+    backend: 'onnxruntime',
+    params: new Map(),
+    logits: () => inferenceOnly('logits as tensors'),
+    lossAndGradients: () => inferenceOnly('training'),
+    save: async () => inferenceOnly('save'),
     async forward(batch) {
       const b = batch.inputIds.length;
       const t = batch.inputIds[0]?.length ?? 0;
@@ -70,10 +98,13 @@ export async function openOnnxModel(path: string, config: ModelConfig, options: 
       const start = out.start_logits?.data;
       const end = out.end_logits?.data;
       if (!(start instanceof Float32Array) || !(end instanceof Float32Array)) throw new QaFtError('BAD_FORMAT', `${path}: no float32 start_logits/end_logits outputs`);
-      return { startLogits: matrix(start, b, t), endLogits: matrix(end, b, t) };
+      const [startLogits, endLogits] = [matrix(start, b, t), matrix(end, b, t)];
+      const { startPositions: s, endPositions: e } = batch;
+      return s === undefined || e === undefined ? { startLogits, endLogits } : { startLogits, endLogits, loss: qaLossOf(startLogits, endLogits, s, e) };
     },
-    async dispose() {
-      await session.release();
+    dispose() {
+      // onnxruntime-node frees the native session synchronously; release() only wraps that in a promise
+      session.release().catch(() => undefined);
     },
   };
 }

@@ -33,7 +33,7 @@ test('export --onnx writes onnx/model.onnx and onnx/model_quantized.onnx beside 
   for (const f of ['model.onnx', 'model_quantized.onnx']) {
     const session = await openOnnxModel(join(exported, 'onnx', f), config, { threads: 1 });
     const out = await session.forward({ inputIds: [[101, 2054, 102, 0]], attentionMask: [[1, 1, 1, 0]] });
-    await session.dispose();
+    session.dispose();
     assert.equal(out.startLogits[0]?.length, 4, f);
   }
 });

@@ -17,9 +17,11 @@ import { decodeModel, OPSET } from '../../src/onnx/proto.js';
 import { quantizeWeight } from '../../src/onnx/quantize.js';
 import { openOnnxModel, type OnnxQaModel } from '../../src/onnx/session.js';
 import type { QaBatch } from '../../src/records.js';
-import { FAMILIES, loadFixture, relMaxDiff, type Fixture } from '../model/tiny-fixture.js';
-import { readFileSync } from 'node:fs';
+import { loadFixture, relMaxDiff, type Fixture } from '../model/tiny-fixture.js';
+import { existsSync, readFileSync } from 'node:fs';
 
+/** The families with an ONNX graph (src/onnx/model.ts), each with its PyTorch fixture. */
+const FAMILIES = ['distilbert', 'bert', 'roberta', 'electra', 'albert'] as const;
 const FP32_TOL = 1e-4; // of the largest logit
 const Q8_MIN_COSINE = 0.99;
 
@@ -49,6 +51,10 @@ interface Exported {
   own: QaModel;
 }
 
+function loadFixtureDir(family: string): string {
+  return join(loadFixture('distilbert').dir, '..', `tiny-${family}-qa`);
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'qa-ft-onnx-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
@@ -74,20 +80,21 @@ for (const family of FAMILIES) {
     before(async () => {
       e = await exportFixture(family);
     });
-    after(async () => {
-      await e.fp32.dispose();
-      await e.q8.dispose();
+    after(() => {
+      e.fp32.dispose();
+      e.q8.dispose();
       e.own.dispose();
     });
 
-    test('fp32 start/end logits of batch 0 equal PyTorch within 1e-4 of the largest logit', async (t) => {
-      const out = await e.fp32.forward(e.fx.batch(0, false));
+    test('fp32 start/end logits and QA loss of batch 0 equal PyTorch within 1e-4 of the largest logit (loss: relative)', async (t) => {
+      const out = await e.fp32.forward(e.fx.batch(0));
       const ref = e.fx.json.forward;
       const s = relMaxDiff(out.startLogits.flat(), ref.start_logits.flat());
       const d = relMaxDiff(out.endLogits.flat(), ref.end_logits.flat());
       t.diagnostic(`${family} fp32 vs PyTorch: start max|diff| ${s.maxDiff.toExponential(2)} (largest ${s.maxRef.toFixed(3)}), end ${d.maxDiff.toExponential(2)}`);
       assert.ok(s.maxDiff <= FP32_TOL * s.maxRef, `start ${s.maxDiff}`);
       assert.ok(d.maxDiff <= FP32_TOL * d.maxRef, `end ${d.maxDiff}`);
+      assert.ok(Math.abs((out.loss as number) - ref.loss) <= FP32_TOL * ref.loss, `loss ${out.loss} vs ${ref.loss}`);
     });
 
     test("fp32 equals qa-ft's forward at two other batch and sequence sizes (dynamic axes, padded rows)", async (t) => {
@@ -140,6 +147,18 @@ for (const family of FAMILIES) {
     });
   });
 }
+
+test('a family without an ONNX graph (deberta-v2) is refused in one line', { skip: existsSync(loadFixtureDir('deberta-v2')) ? false : 'no deberta-v2 fixture' }, (t) => {
+  const fx = loadFixture('deberta-v2');
+  let config: ModelConfig;
+  try {
+    config = parseModelConfig(JSON.parse(readFileSync(join(fx.dir, 'config.json'), 'utf8')), fx.dir);
+  } catch (e) {
+    t.skip(`qa-ft does not read deberta-v2 configs here (${(e as Error).message})`);
+    return;
+  }
+  assert.throws(() => onnxModels(config, new Map()), /no ONNX export for deberta-v2 models \(ONNX export covers distilbert, bert, roberta/);
+});
 
 test('int8 weights: symmetric scale max|W| / 127, halves rounded to even, zero point 0', () => {
   const { q, scale } = quantizeWeight(Float32Array.of(0.5, 1.5, -2.5, 127, 3.7, -126.6));
