@@ -8,3 +8,6 @@ export const MODEL_DIR = path.join(SHARED_DIR, 'models', 'distilbert-base-uncase
 export const LENGTHS_FILE = path.join(SHARED_DIR, 'data', 'squad-v1.1', 'train-first5000.lengths.txt');
 export const TORCH_BENCH = path.join(SHARED_DIR, 'reference', 'bench_torch.py');
 export const TORCH_PYTHON = '/usr/bin/python3';
+/** The anchor a user would pick: transformers + current PyTorch (pip, python3.11), fp32 and bf16 autocast. */
+export const HF_BENCH = path.join(SHARED_DIR, 'reference', 'hf_bench.py');
+export const HF_PYTHON = 'python3.11';

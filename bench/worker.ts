@@ -4,13 +4,13 @@
  * training step, of a random-weight DistilBERT-QA on one backend. Prints one JSON line.
  *
  *   node --import tsx bench/worker.ts --mode train|infer|profile --backend native --batch 16 --seq 384
- *     [--lengths FILE] [--layers 6] [--steps 2] [--warmup 1] [--threads N]
+ *     [--lengths FILE] [--layers 6] [--steps 2] [--warmup 1] [--threads N] [--precision fp32|bf16]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadConfig } from '../src/model/config.js';
 import { createRandomQaModel } from '../src/model/qa-model.js';
-import type { BackendName } from '../src/model/types.js';
+import type { BackendName, Precision } from '../src/model/types.js';
 import type { QaBatch } from '../src/records.js';
 import { createTrainer } from '../src/train/trainer.js';
 import { batchShapes, randomBatch } from './batches.js';
@@ -27,6 +27,7 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '1' },
     threads: { type: 'string' },
+    precision: { type: 'string', default: 'fp32' },
   },
 });
 
@@ -34,7 +35,8 @@ const batch = Number(a.batch), seq = Number(a.seq), steps = Number(a.steps), war
 const base = await loadConfig(MODEL_DIR);
 const config = a.layers === undefined ? base : { ...base, nLayers: Number(a.layers) };
 const threads = a.threads === undefined ? undefined : Number(a.threads);
-const model = await createRandomQaModel(config, { backend: a.backend as BackendName, seed: 0, ...(threads ? { threads } : {}) });
+const precision = a.precision as Precision; // checked where the model loads
+const model = await createRandomQaModel(config, { backend: a.backend as BackendName, precision, seed: 0, ...(threads ? { threads } : {}) });
 const shapes = await batchShapes(batch, seq, a.lengths, warmup + steps);
 const trainer = createTrainer(model, { learningRate: 2e-5, weightDecay: 0.01, maxGradNorm: 1, totalSteps: 1000 });
 
@@ -79,7 +81,8 @@ const total = times.reduce((s, t) => s + t, 0);
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 console.log(
   JSON.stringify({
-    impl: `qa-ft ${tf.getBackend()}`,
+    impl: `qa-ft ${tf.getBackend()}${model.precision === 'bf16' ? ', bf16' : ''}`,
+    precision: model.precision,
     mode: a.mode,
     backend: tf.getBackend(),
     batch,
