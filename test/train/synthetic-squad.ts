@@ -11,6 +11,8 @@ const ENTITIES = [
   'oscar', 'paul', 'rosa', 'sam', 'tina', 'victor', 'walter', 'yvonne', 'zoe', 'peter', 'laura', 'simon',
 ];
 const ATTRIBUTES = ['color', 'city', 'job', 'pet', 'food', 'sport', 'car', 'song', 'book', 'game'];
+/** Attributes no context states: what the unanswerable questions of a SQuAD 2.0 set ask for. */
+const ABSENT_ATTRIBUTES = ['age', 'height', 'school', 'hobby', 'movie'];
 const WORDS = [
   'red', 'green', 'blue', 'silver', 'river', 'mountain', 'paris', 'london', 'doctor', 'teacher', 'dog', 'cat', 'bread',
   'rice', 'tennis', 'chess', 'truck', 'winter', 'summer', 'garden', 'stone', 'forest', 'ocean', 'castle', 'tiger',
@@ -30,7 +32,13 @@ function rng(seed: number): () => number {
   };
 }
 
-export async function writeSyntheticSquad(path: string, rows: number, seed: number): Promise<void> {
+/**
+ * `noAnswerShare` > 0 makes it SQuAD 2.0: that share of the questions ask for an attribute no context states
+ * (`is_impossible`, the stated value as `plausible_answers`); the draws of a v1.1 set are unchanged. (Asking for
+ * one of the stated attributes that this context lacks is a look-up the tiny model does not learn in CI time:
+ * measured at chance, NoAns/HasAns EM trading around 50, after 400 steps.)
+ */
+export async function writeSyntheticSquad(path: string, rows: number, seed: number, noAnswerShare = 0): Promise<void> {
   const random = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const paragraphs = [];
@@ -40,12 +48,17 @@ export async function writeSyntheticSquad(path: string, rows: number, seed: numb
     const n = 1 + Math.floor(random() * 3);
     const value = Array.from({ length: n }, () => pick(WORDS)).join(' ');
     const prefix = `${entity}'s ${attribute} is `;
+    const answer = { text: value, answer_start: prefix.length };
+    const impossible = noAnswerShare > 0 && random() < noAnswerShare;
+    const asked = impossible ? pick(ABSENT_ATTRIBUTES) : attribute;
+    const qa = { id: `q${i}`, question: `what is the ${asked} of ${entity}?` };
     paragraphs.push({
       context: `${prefix}${value} .`,
-      qas: [{ id: `q${i}`, question: `what is the ${attribute} of ${entity}?`, answers: [{ text: value, answer_start: prefix.length }] }],
+      qas: [impossible ? { ...qa, answers: [], is_impossible: true, plausible_answers: [answer] } : { ...qa, answers: [answer] }],
     });
   }
-  await writeFile(path, JSON.stringify({ version: '1.1', data: [{ title: 'synthetic facts', paragraphs }] }));
+  const version = noAnswerShare > 0 ? 'v2.0' : '1.1';
+  await writeFile(path, JSON.stringify({ version, data: [{ title: 'synthetic facts', paragraphs }] }));
 }
 
 /** The tiny DistilBERT of the learning test (dim 64, 2 layers, 4 heads, FFN 128, no dropout), with the real vocabulary. */

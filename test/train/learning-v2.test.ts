@@ -1,0 +1,55 @@
+/**
+ * The CI smoke test of SQuAD 2.0 end to end: synthetic SQuAD 2.0 JSON where half the questions ask for an attribute
+ * the context does not state → `prepare --version-2-with-negative` → `train` of the tiny random DistilBERT (the
+ * manifest makes its evaluation SQuAD 2.0) → HasAns and NoAns EM both ≥ 90 on held-out questions, logged per
+ * epoch beside EM/F1; then `ask --handle-impossible-answer` says "no answer" to an unanswerable question.
+ * Sized like the v1.1 learning test: 3000 rows (half of them answerable), 225 steps, about 70 s on 2 cores
+ * (measured: HasAns/NoAns EM 60/40 after epoch 1, 98/100 after 2, 100/100 after 3).
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
+import { TINY_CONFIG, writeSyntheticSquad } from './synthetic-squad.js';
+
+const TOKENIZER = join(sharedDir, 'models', 'distilbert-base-uncased');
+const EPOCHS = 3;
+
+test('tiny random DistilBERT learns when a question has no answer: HasAns and NoAns EM ≥ 90 on held-out questions', { timeout: 300_000 }, async () => {
+  const { dir, cleanup } = await makeTempDir('qa-ft-learning-v2-');
+  try {
+    await writeSyntheticSquad(join(dir, 'facts.json'), 3000, 1, 0.5);
+    await writeFile(join(dir, 'tiny-config.json'), JSON.stringify(TINY_CONFIG));
+    const data = join(dir, 'data');
+    const prep = await runCli(['prepare', '--input', join(dir, 'facts.json'), '--split', 'train', '--tokenizer', TOKENIZER, '--max-length', '48', '--out', data, '--version-2-with-negative']);
+    assert.equal(prep.code, 0, prep.stderr);
+    const out = join(dir, 'model');
+    const r = await runCli([
+      'train', '--data', data, '--model', TOKENIZER, '--init', 'random', '--config', join(dir, 'tiny-config.json'),
+      '--out', out, '--epochs', String(EPOCHS), '--lr', '3e-3', '--batch-size', '32', '--backend', 'wasm', '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { history: Record<string, number>[] };
+    const evals = result.history.filter((h) => 'eval_f1' in h);
+    assert.equal(evals.length, EPOCHS, 'one evaluation per epoch');
+    for (const e of evals) for (const k of ['eval_HasAns_f1', 'eval_NoAns_f1', 'eval_HasAns_exact', 'eval_NoAns_exact']) assert.equal(typeof e[k], 'number', k);
+    const last = evals.at(-1) as Record<string, number>;
+    const figures = `HasAns EM ${last.eval_HasAns_exact}, NoAns EM ${last.eval_NoAns_exact} (${last.eval_HasAns_total}/${last.eval_NoAns_total})`;
+    assert.ok((last.eval_HasAns_exact ?? 0) >= 90 && (last.eval_NoAns_exact ?? 0) >= 90, figures);
+    assert.equal((last.eval_HasAns_total ?? 0) + (last.eval_NoAns_total ?? 0), 600, 'the 600 held-out questions');
+    assert.ok((last.eval_NoAns_total ?? 0) > 250 && (last.eval_HasAns_total ?? 0) > 250, figures);
+    const logged = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    assert.equal(logged.filter((m) => 'eval_NoAns_f1' in m).length, EPOCHS, 'metrics.jsonl logs NoAns F1 each epoch');
+
+    const ask = (question: string) =>
+      runCli(['ask', '--model', out, '--question', question, '--context', "oscar's pet is copper river cat .", '--handle-impossible-answer', '--backend', 'wasm', '--json']);
+    const none = await ask('what is the age of oscar?');
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal((JSON.parse(none.stdout) as { answer: string }).answer, '');
+    const some = await ask('what is the pet of oscar?');
+    assert.equal((JSON.parse(some.stdout) as { answer: string }).answer, 'copper river cat');
+  } finally {
+    await cleanup();
+  }
+});
