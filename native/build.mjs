@@ -27,7 +27,7 @@ if (process.platform === 'linux') {
   if (!dirs.some((d) => existsSync(path.join(d, 'cblas.h')))) fail('no OpenBLAS header cblas.h found');
   const dnnl = process.env.QAFT_DNNL !== '0' && existsSync('/usr/include/oneapi/dnnl/dnnl.h');
   process.env.QAFT_DNNL = dnnl ? '1' : '0'; // read by binding.gyp
-  if (!dnnl) console.log('qa-ft: oneDNN not found (apt-get install libdnnl-dev): building without bf16 matmuls');
+  if (!dnnl) console.log(`qa-ft: building without oneDNN (${process.env.QAFT_DNNL === '0' ? 'QAFT_DNNL=0' : 'apt-get install libdnnl-dev for it'}): no bf16 matmuls`);
 } else if (process.platform !== 'darwin') {
   fail(`no BLAS configuration for ${process.platform}`);
 }
