@@ -35,6 +35,11 @@ export interface Feature {
    * null for question and special tokens (as HF keeps `offset_mapping` for post-processing).
    */
   readonly offsets: readonly (readonly [number, number] | null)[];
+  /**
+   * Per token, the token type ids the tokenizer's pair template gives (BERT-style: 0 up to the first [SEP], 1
+   * after); absent when it gives only type 0 (RoBERTa) or for data prepared before qa-ft stored them.
+   */
+  readonly tokenTypeIds?: readonly number[];
   /** Token index of the answer start, or 0 when the answer is not wholly inside this window. */
   readonly startPosition: number;
   /** Token index of the answer end (inclusive), or 0 when the answer is not wholly inside this window. */

@@ -20,9 +20,8 @@ import { ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE, onnxModels } from '../onnx/mode
 import { writeDirAtomic } from '../util/atomic.js';
 import { isFile } from './cache.js';
 import { finalMetrics, readTrainingSummary, renderModelCard, type FinalMetrics } from './model-card.js';
-import { CONFIG_FILE, TOKENIZER_FILES, WEIGHTS_FILE } from '../hf-files.js';
+import { CONFIG_FILE, makesTokenizer, TOKENIZER_FILES, TOKENIZER_NEEDS, WEIGHTS_FILE } from '../hf-files.js';
 
-/** Tokenizer files an HF model directory may hold; tokenizer.json or vocab.txt must be among them. */
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
 export interface ExportOptions {
@@ -63,8 +62,8 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   const tokDir = options.tokenizerDir ?? modelDir;
   const tokenizerFiles: string[] = [];
   for (const f of TOKENIZER_FILES) if (await isFile(join(tokDir, f))) tokenizerFiles.push(f);
-  if (!tokenizerFiles.includes('tokenizer.json') && !tokenizerFiles.includes('vocab.txt')) {
-    throw new QaFtError('FILE_NOT_FOUND', `no tokenizer in ${tokDir} (expected tokenizer.json or vocab.txt)`, {
+  if (!makesTokenizer((f) => tokenizerFiles.includes(f))) {
+    throw new QaFtError('FILE_NOT_FOUND', `no tokenizer in ${tokDir} (expected ${TOKENIZER_NEEDS})`, {
       hint: 'pass --tokenizer with the tokenizer the model was trained with, e.g. distilbert-base-uncased',
     });
   }

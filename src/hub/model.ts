@@ -13,7 +13,7 @@ import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
 import { HubError, isEntryNotFound } from './http.js';
 import { describeRepo, isCommitHash, type RepoRef } from './repo.js';
-import { CONFIG_FILE as CONFIG, DOWNLOADED_TOKENIZER_FILES, WEIGHTS_FILE as WEIGHTS } from '../hf-files.js';
+import { CONFIG_FILE as CONFIG, DOWNLOADED_TOKENIZER_FILES, makesTokenizer, TOKENIZER_NEEDS, WEIGHTS_FILE as WEIGHTS } from '../hf-files.js';
 
 /** `all`: weights, config and tokenizer; `tokenizer`: only what a tokenizer needs (no weights download). */
 export type ModelFiles = 'all' | 'tokenizer';
@@ -116,9 +116,14 @@ async function walk(mode: ModelFiles, source: Source): Promise<Walk> {
   };
   await check(CONFIG, mode === 'tokenizer');
   const tok = new Map<string, FileState>();
-  for (const file of DOWNLOADED_TOKENIZER_FILES) tok.set(file, await check(file, true));
+  for (const file of DOWNLOADED_TOKENIZER_FILES) {
+    // BPE's vocab.json + merges.txt only stand in for a missing tokenizer.json and vocab.txt: not asked for otherwise
+    const fallback = file === 'vocab.json' || file === 'merges.txt';
+    if (fallback && (tok.get('tokenizer.json') !== 'absent' || tok.get('vocab.txt') !== 'absent')) continue;
+    tok.set(file, await check(file, true));
+  }
   if (mode === 'tokenizer') {
-    if (tok.get('tokenizer.json') === 'absent' && tok.get('vocab.txt') === 'absent') result.unmet.push('tokenizer.json or vocab.txt');
+    if (!makesTokenizer((f) => tok.get(f) !== 'absent')) result.unmet.push(TOKENIZER_NEEDS);
     return result;
   }
   const single = await source.state(WEIGHTS);

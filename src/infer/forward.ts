@@ -10,6 +10,7 @@ import { DEFAULT_BATCH_SIZE } from '../defaults.js';
 import type { QaModel } from '../model/types.js';
 import type { Feature } from '../records.js';
 import { makeBatches } from '../tokenize/batches.js';
+import { takesTokenTypeIds } from '../tokenize/model-fit.js';
 
 interface ForwardOptions {
   /** Features per forward pass (default 16). */
@@ -42,6 +43,7 @@ export async function forwardFeatures(model: QaModel, features: readonly Feature
     batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
     shuffle: false,
     padTokenId: model.config.padTokenId,
+    tokenTypeIds: takesTokenTypeIds(model.config),
     withLabels: options.withLabels,
   });
   const logits: (FeatureLogits | undefined)[] = features.map(() => undefined); // filled by feature index, batch by batch

@@ -6,7 +6,8 @@
  * `groupByLength`, Hugging Face's `LengthGroupedSampler` (`get_length_grouped_indices`): the permutation is cut
  * into mega-batches of `min(n // (4·batchSize), 50)·batchSize` features, each sorted by length, longest first, and
  * the single longest feature is swapped to the very front so an out-of-memory shows at the first step.
- * Padding: to the longest member of each batch (dynamic), or to `maxLength` with `padToMaxLength`.
+ * Padding: to the longest member of each batch (dynamic), or to `maxLength` with `padToMaxLength`; token type ids
+ * (for models that take them) are padded with 0.
  */
 import { QaFtError } from '../errors.js';
 import { permutation } from '../data/rng.js';
@@ -23,6 +24,11 @@ export interface BatchOptions {
   /** Required with `padToMaxLength`; also an upper bound checked against every feature when given. */
   readonly maxLength?: number;
   readonly padTokenId: number;
+  /**
+   * Attach the features' token type ids, padded with 0 (`takesTokenTypeIds(model config)`; default false). Features
+   * without them (a tokenizer that gives only type 0) leave the batch without them: absent = zeros.
+   */
+  readonly tokenTypeIds?: boolean;
   /** Attach start/end positions (default true). */
   readonly withLabels?: boolean;
   /** Drop the last incomplete batch (default false, as HF's `dataloader_drop_last`). */
@@ -96,6 +102,8 @@ export function makeBatches(features: readonly Feature[], options: BatchOptions)
     const width = options.padToMaxLength ? (options.maxLength as number) : Math.max(...members.map((f) => f.inputIds.length));
     const inputIds: number[][] = [];
     const attentionMask: number[][] = [];
+    const withTypes = options.tokenTypeIds === true && members.some((f) => f.tokenTypeIds !== undefined);
+    const tokenTypeIds: number[][] = [];
     for (const f of members) {
       // not `concat`: apache-arrow sets Symbol.isConcatSpreadable, which sends every concat in the process down V8's slow path
       const row = new Array<number>(width).fill(padTokenId);
@@ -106,15 +114,16 @@ export function makeBatches(features: readonly Feature[], options: BatchOptions)
       });
       inputIds.push(row);
       attentionMask.push(mask);
+      if (withTypes) {
+        const types = new Array<number>(width).fill(0); // [T], 0 at padding as the tokenizer pads
+        f.tokenTypeIds?.forEach((v, t) => {
+          types[t] = v;
+        });
+        tokenTypeIds.push(types);
+      }
     }
-    const batch: QaBatch = withLabels
-      ? {
-          inputIds,
-          attentionMask,
-          startPositions: members.map((f) => f.startPosition),
-          endPositions: members.map((f) => f.endPosition),
-        }
-      : { inputIds, attentionMask };
+    const labels = withLabels ? { startPositions: members.map((f) => f.startPosition), endPositions: members.map((f) => f.endPosition) } : {};
+    const batch: QaBatch = { inputIds, attentionMask, ...(withTypes ? { tokenTypeIds } : {}), ...labels };
     out.push({ batch, featureIndices: idx });
   }
   return out;

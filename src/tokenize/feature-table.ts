@@ -1,7 +1,8 @@
 /**
- * Features ↔ Arrow tables in the `datasets` layout: example_id, input_ids list<int32>, offset_mapping
- * list<[2]int32 | null>, start_positions, end_positions. Columns are built from and read into typed buffers
- * directly: apache-arrow's builders and `Vector.get` are tens of times slower at this size.
+ * Features ↔ Arrow tables in the `datasets` layout: example_id, input_ids list<int32>, token_type_ids list<int32>
+ * (only for tokenizers that give them), offset_mapping list<[2]int32 | null>, start_positions, end_positions.
+ * Columns are built from and read into typed buffers directly: apache-arrow's builders and `Vector.get` are tens
+ * of times slower at this size.
  */
 import { Field, FixedSizeList, Int32, List, Table, Utf8, makeData, makeVector, vectorFromArray, type Vector } from 'apache-arrow';
 import { missingColumnError } from '../data/validate.js';
@@ -67,9 +68,15 @@ function offsetsVector(features: readonly Feature[]): Vector {
 }
 
 export function featuresToTable(features: readonly Feature[]): Table {
+  const withTypes = features.filter((f) => f.tokenTypeIds !== undefined).length;
+  if (withTypes !== 0 && withTypes !== features.length) {
+    throw new Error(`${withTypes} of ${features.length} features carry token type ids: one tokenizer gives them to all or none`);
+  }
   return new Table({
     example_id: vectorFromArray(features.map((f) => f.exampleId), new Utf8()),
     input_ids: int32ListVector(features.map((f) => f.inputIds)),
+    // as `datasets` stores a tokenizer's token_type_ids; only for tokenizers whose pair template gives them
+    ...(withTypes > 0 ? { token_type_ids: int32ListVector(features.map((f) => f.tokenTypeIds ?? [])) } : {}),
     offset_mapping: offsetsVector(features),
     start_positions: makeVector(Int32Array.from(features, (f) => f.startPosition)),
     end_positions: makeVector(Int32Array.from(features, (f) => f.endPosition)),
@@ -155,12 +162,20 @@ export function tableToFeatures(table: Table, file: string): Feature[] {
   const offsets = readOffsetLists(table.getChild('offset_mapping') as Vector, file);
   const starts = (table.getChild('start_positions') as Vector).toArray() as ArrayLike<number | bigint>;
   const ends = (table.getChild('end_positions') as Vector).toArray() as ArrayLike<number | bigint>;
-  return zip(inputIds, offsets).map(([rowIds, rowOffsets], i) => ({
-    exampleId: String(ids[i]),
-    inputIds: rowIds,
-    offsets: rowOffsets,
-    startPosition: Number(starts[i]),
-    endPosition: Number(ends[i]),
-  }));
+  const types = names.includes('token_type_ids') ? readIntLists(table.getChild('token_type_ids') as Vector, file, 'token_type_ids') : undefined;
+  return zip(inputIds, offsets).map(([rowIds, rowOffsets], i) => {
+    const rowTypes = types?.[i];
+    if (types !== undefined && rowTypes?.length !== rowIds.length) {
+      throw new QaFtError('BAD_FORMAT', `${file}: row ${i} has ${rowTypes?.length ?? 0} token_type_ids for ${rowIds.length} input_ids`);
+    }
+    return {
+      exampleId: String(ids[i]),
+      inputIds: rowIds,
+      offsets: rowOffsets,
+      ...(rowTypes === undefined ? {} : { tokenTypeIds: rowTypes }),
+      startPosition: Number(starts[i]),
+      endPosition: Number(ends[i]),
+    };
+  });
 }
 

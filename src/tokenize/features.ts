@@ -80,7 +80,14 @@ export async function prepareFeatures(
             ? noAnswerLabels(w.inputIds, tokenizer.clsTokenId) // SQuAD 2.0 unanswerable: [CLS] in every window
             : answerTokenLabels(w.offsets, w.contextStart, w.contextEnd, startChar, startChar + codePointLength(answerText), rule);
         if (labels.start === 0 && labels.end === 0) unanswerable++;
-        features.push({ exampleId: row.id, inputIds: w.inputIds, offsets: w.offsets, startPosition: labels.start, endPosition: labels.end });
+        features.push({
+          exampleId: row.id,
+          inputIds: w.inputIds,
+          offsets: w.offsets,
+          ...(w.tokenTypeIds === undefined ? {} : { tokenTypeIds: w.tokenTypeIds }),
+          startPosition: labels.start,
+          endPosition: labels.end,
+        });
       }
     }
     onProgress?.(Math.min(from + CHUNK, rows.length), rows.length);

@@ -111,7 +111,12 @@ async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: nu
         train: { rows: trainRows.length, features: trainPrep.features.length },
         test: { rows: testRows.length, features: testPrep.features.length },
       },
-      tokenizer: { dir: tokenizer.dir, files: tokenizer.files.map((f) => f.slice(tokenizer.dir.length + 1)), vocabSize: tokenizer.vocabSize },
+      tokenizer: {
+        dir: tokenizer.dir,
+        files: tokenizer.files.map((f) => f.slice(tokenizer.dir.length + 1)),
+        vocabSize: tokenizer.vocabSize,
+        tokenTypeIds: tokenizer.pairTemplate.typeIds !== undefined,
+      },
       maxLength: options.maxLength,
       docStride: options.docStride ?? null,
       labelRule: options.docStride === undefined ? 'tutorial' : 'whole',

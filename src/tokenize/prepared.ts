@@ -39,7 +39,16 @@ export interface PreparedManifest {
   readonly testSize: number;
   readonly seed: number;
   readonly sizes: { readonly train: SplitCounts; readonly test: SplitCounts };
-  readonly tokenizer: { readonly dir: string; readonly files: readonly string[]; readonly vocabSize: number };
+  readonly tokenizer: {
+    readonly dir: string;
+    readonly files: readonly string[];
+    readonly vocabSize: number;
+    /**
+     * Whether the features carry token type ids (the tokenizer's pair template gives them: BERT-style); false when
+     * it gives only type 0 (RoBERTa). Absent in manifests of older qa-ft, which did not store them.
+     */
+    readonly tokenTypeIds?: boolean;
+  };
   readonly maxLength: number;
   /** null: one truncated window per row (the tutorial). */
   readonly docStride: number | null;
@@ -225,6 +234,10 @@ export async function readPreparedManifest(dir: string): Promise<PreparedManifes
     throw new QaFtError('BAD_FORMAT', `${path}: versionTwoWithNegative must be true or false, got ${JSON.stringify(m.versionTwoWithNegative)}`, {
       hint: 'run `qa-ft prepare` again',
     });
+  }
+  const types = (m.tokenizer as { tokenTypeIds?: unknown } | undefined)?.tokenTypeIds;
+  if (types !== undefined && typeof types !== 'boolean') {
+    throw new QaFtError('BAD_FORMAT', `${path}: tokenizer.tokenTypeIds must be true or false, got ${JSON.stringify(types)}`, { hint: 'run `qa-ft prepare` again' });
   }
   const checksums = m.checksums as Record<string, Partial<FileChecksum>> | undefined;
   for (const name of Object.values(PREPARED_FILES)) {

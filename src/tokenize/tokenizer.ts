@@ -1,14 +1,17 @@
 /**
  * The Hugging Face Rust tokenizer (npm `tokenizers`), loaded from a model directory, behind the small interface
- * that windows, features and inference need.
+ * that windows, features and inference need. Every family comes through `tokenizer.json` (WordPiece with BERT's
+ * pair template, byte-level BPE with RoBERTa's `<s> A </s></s> B </s>` and offset trimming, SentencePiece
+ * Unigram/Metaspace for ALBERT and DeBERTa-v3); a directory without it is built from `vocab.txt` (WordPiece, as
+ * transformers' BertConverter) or `vocab.json` + `merges.txt` (byte-level BPE, as its RobertaConverter).
  *
  * Offsets: the Node binding encodes with `encode_char_offsets`, so offsets count Unicode code points exactly as
  * Python's fast tokenizers report them (checked for emoji, accents and CJK in test/tokenize/tokenizer.test.ts).
  *
  * A pair encoding in the Rust library is the two sequences encoded independently and then joined by the
- * post-processor, so encoding question and context separately (without special tokens) and joining them with the
- * pair template below gives the same ids and offsets as `tokenizer(question, context)` — and lets callers cache a
- * context shared by several questions.
+ * post-processor (which also trims RoBERTa's offsets per sequence), so encoding question and context separately
+ * (without special tokens) and joining them with the pair template below gives the same ids, offsets and type ids
+ * as `tokenizer(question, context)` — and lets callers cache a context shared by several questions.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -23,7 +26,7 @@ import {
   type Encoding,
 } from 'tokenizers';
 import { firstLine, QaFtError } from '../errors.js';
-import { TOKENIZER_FILES } from '../hf-files.js';
+import { TOKENIZER_FILES, TOKENIZER_NEEDS } from '../hf-files.js';
 
 /** Ids and code-point offsets of one text encoded without special tokens. */
 export interface TextEncoding {
@@ -37,6 +40,20 @@ export interface PairEncoding {
   readonly offsets: [number, number][];
   /** 0 for question tokens, 1 for context tokens, null for special tokens. */
   readonly sequenceIds: (number | null)[];
+  /** The post-processor's token type ids (0 for the question part, 1 for the context part in BERT's template). */
+  readonly typeIds: number[];
+}
+
+/**
+ * The token type ids of a pair's parts, as the post-processor assigns them (BERT: `[CLS] A [SEP]` 0, `B [SEP]` 1).
+ * Present only when some of them are not 0: RoBERTa's processor and single-type tokenizers give none.
+ */
+export interface PairTypeIds {
+  readonly prefix: readonly number[];
+  readonly question: number;
+  readonly middle: readonly number[];
+  readonly context: number;
+  readonly suffix: readonly number[];
 }
 
 /** The special tokens the post-processor puts around a pair: `prefix A middle B suffix`. */
@@ -44,6 +61,8 @@ export interface PairTemplate {
   readonly prefix: readonly number[];
   readonly middle: readonly number[];
   readonly suffix: readonly number[];
+  /** Token type ids of each part; absent when the post-processor gives only type 0. */
+  readonly typeIds?: PairTypeIds;
 }
 
 export interface QaTokenizer {
@@ -52,6 +71,7 @@ export interface QaTokenizer {
   /** Absolute paths of the tokenizer files found in `dir` (copy these into a checkpoint). */
   readonly files: readonly string[];
   readonly padTokenId: number;
+  /** The classifier token (`[CLS]`, `<s>`): SQuAD 2.0's no-answer label points at it. */
   readonly clsTokenId: number;
   readonly sepTokenId: number;
   readonly vocabSize: number;
@@ -75,45 +95,62 @@ export function tokenizerFilesIn(dir: string): string[] {
   return TOKENIZER_FILES.map((f) => join(dir, f)).filter((p) => existsSync(p));
 }
 
+type TokenSetting = string | { content?: string } | null;
+
 interface TokenizerConfig {
   do_lower_case?: boolean;
   model_max_length?: number;
   strip_accents?: boolean | null;
   tokenize_chinese_chars?: boolean;
-  pad_token?: string | { content?: string };
-  cls_token?: string | { content?: string };
-  sep_token?: string | { content?: string };
-  unk_token?: string | { content?: string };
+  add_prefix_space?: boolean;
+  trim_offsets?: boolean;
+  padding_side?: string;
+  pad_token?: TokenSetting;
+  cls_token?: TokenSetting;
+  sep_token?: TokenSetting;
+  unk_token?: TokenSetting;
+  mask_token?: TokenSetting;
 }
 
 /**
- * Loads the tokenizer of a model directory: `tokenizer.json` when present, otherwise a BERT WordPiece tokenizer
- * built from `vocab.txt` and `tokenizer_config.json` (`do_lower_case`, `strip_accents`, `tokenize_chinese_chars`),
- * as transformers' BertConverter does.
+ * Loads the tokenizer of a directory: `tokenizer.json` when present; otherwise a BERT WordPiece tokenizer from
+ * `vocab.txt` (+ `tokenizer_config.json`'s `do_lower_case`, `strip_accents`, `tokenize_chinese_chars`), or a
+ * RoBERTa byte-level BPE tokenizer from `vocab.json` + `merges.txt` (+ `add_prefix_space`, `trim_offsets`), as
+ * transformers' converters build them. Anything else is a one-line error naming what is missing.
  */
 export async function loadTokenizer(dir: string): Promise<QaTokenizer> {
   const absDir = resolve(dir);
   if (!existsSync(absDir)) {
     throw new QaFtError('FILE_NOT_FOUND', `tokenizer directory ${dir} does not exist`, {
-      hint: 'pass --tokenizer DIR with tokenizer.json or vocab.txt',
+      hint: 'pass --tokenizer DIR with tokenizer.json (or vocab.txt, or vocab.json + merges.txt)',
     });
   }
   const files = tokenizerFilesIn(absDir);
-  const config = await readConfig(join(absDir, 'tokenizer_config.json'));
+  const configPath = join(absDir, 'tokenizer_config.json');
+  const config = await readConfig(configPath);
+  if (config.padding_side !== undefined && config.padding_side !== 'right') {
+    // run_qa.py's pad_on_right = False puts the context first; no family qa-ft supports pads on the left
+    throw new QaFtError('BAD_CONFIG', `${configPath}: padding_side is ${JSON.stringify(config.padding_side)}, expected "right"`, {
+      hint: 'qa-ft supports tokenizers that pad on the right (question first), as every BERT-style family does',
+    });
+  }
   const jsonPath = join(absDir, 'tokenizer.json');
-  const vocabPath = join(absDir, 'vocab.txt');
+  const present = (f: string): boolean => existsSync(join(absDir, f));
   let tokenizer: Tokenizer;
-  if (existsSync(jsonPath)) {
+  if (present('tokenizer.json')) {
     try {
       tokenizer = Tokenizer.fromString(await readFile(jsonPath, 'utf8'));
     } catch (e) {
       throw new QaFtError('BAD_FORMAT', `${jsonPath} is not a valid tokenizer.json: ${firstLine(e)}`);
     }
-  } else if (existsSync(vocabPath)) {
-    tokenizer = await buildWordPiece(vocabPath, config);
+  } else if (present('vocab.txt')) {
+    tokenizer = await buildWordPiece(join(absDir, 'vocab.txt'), config);
+  } else if (present('vocab.json') && present('merges.txt')) {
+    tokenizer = await buildByteLevelBpe(join(absDir, 'vocab.json'), join(absDir, 'merges.txt'), config);
   } else {
-    throw new QaFtError('FILE_NOT_FOUND', `no tokenizer.json or vocab.txt in ${dir}`, {
-      hint: 'pass --tokenizer DIR pointing at a model directory with its tokenizer files',
+    const half = present('vocab.json') ? ' (vocab.json without merges.txt)' : present('merges.txt') ? ' (merges.txt without vocab.json)' : '';
+    throw new QaFtError('FILE_NOT_FOUND', `no ${TOKENIZER_NEEDS} in ${dir}${half}`, {
+      hint: 'pass --tokenizer DIR pointing at a model directory with its tokenizer files (a SentencePiece model needs its tokenizer.json)',
     });
   }
   return wrap(tokenizer, absDir, files, config);
@@ -130,18 +167,20 @@ async function readConfig(path: string): Promise<TokenizerConfig> {
   }
 }
 
-function tokenName(v: TokenizerConfig['pad_token'], fallback: string): string {
+/** The token a tokenizer_config.json setting names (a string, or an AddedToken object), if any. */
+function tokenName(v: TokenSetting | undefined): string | undefined {
   if (typeof v === 'string') return v;
   if (v && typeof v.content === 'string') return v.content;
-  return fallback;
+  return undefined;
 }
 
 async function buildWordPiece(vocabPath: string, config: TokenizerConfig): Promise<Tokenizer> {
   const lowercase = config.do_lower_case ?? true;
-  const unk = tokenName(config.unk_token, '[UNK]');
-  const cls = tokenName(config.cls_token, '[CLS]');
-  const sep = tokenName(config.sep_token, '[SEP]');
-  const pad = tokenName(config.pad_token, '[PAD]');
+  const unk = tokenName(config.unk_token) ?? '[UNK]';
+  const cls = tokenName(config.cls_token) ?? '[CLS]';
+  const sep = tokenName(config.sep_token) ?? '[SEP]';
+  const pad = tokenName(config.pad_token) ?? '[PAD]';
+  const mask = tokenName(config.mask_token) ?? '[MASK]';
   let model;
   try {
     model = await WordPiece.fromFile(vocabPath, { unkToken: unk, continuingSubwordPrefix: '##' });
@@ -166,8 +205,61 @@ async function buildWordPiece(vocabPath: string, config: TokenizerConfig): Promi
     throw new QaFtError('BAD_FORMAT', `${vocabPath} lacks the special tokens ${cls} and ${sep}`);
   }
   tokenizer.setPostProcessor(bertProcessing([sep, sepId], [cls, clsId]));
-  tokenizer.addSpecialTokens([pad, unk, cls, sep, tokenName(undefined, '[MASK]')].filter((t) => tokenizer.tokenToId(t) !== null));
+  tokenizer.addSpecialTokens([pad, unk, cls, sep, mask].filter((t) => tokenizer.tokenToId(t) !== null));
   return tokenizer;
+}
+
+/**
+ * RoBERTa's byte-level BPE from `vocab.json` + `merges.txt`, as transformers' RobertaConverter builds it: ByteLevel
+ * pre-tokenizer and decoder, RobertaProcessing (`<s> A </s></s> B </s>`, offsets trimmed of the spaces the
+ * byte-level pre-tokenizer folds into tokens). Written as tokenizer.json text and loaded through the library,
+ * because the Node binding exports no ByteLevel decoder to build it piecewise.
+ */
+async function buildByteLevelBpe(vocabPath: string, mergesPath: string, config: TokenizerConfig): Promise<Tokenizer> {
+  let vocab: Record<string, number>;
+  try {
+    const parsed: unknown = JSON.parse(await readFile(vocabPath, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => !Number.isInteger(v))) {
+      throw new Error('expected an object of token → integer id');
+    }
+    vocab = parsed as Record<string, number>;
+  } catch (e) {
+    throw new QaFtError('BAD_FORMAT', `${vocabPath} is not a BPE vocabulary: ${firstLine(e)}`);
+  }
+  // merges.txt: an optional "#version" line, then one "left right" pair per line
+  const merges = (await readFile(mergesPath, 'utf8'))
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l, i) => l.length > 0 && !(i === 0 && l.startsWith('#version')));
+  const bad = merges.findIndex((m) => m.split(' ').length !== 2);
+  if (bad >= 0) throw new QaFtError('BAD_FORMAT', `${mergesPath}: merge ${bad + 1} is not two tokens separated by a space: ${JSON.stringify(merges[bad])}`);
+  const cls = tokenName(config.cls_token) ?? '<s>';
+  const sep = tokenName(config.sep_token) ?? '</s>';
+  const names = [cls, tokenName(config.pad_token) ?? '<pad>', sep, tokenName(config.unk_token) ?? '<unk>', tokenName(config.mask_token) ?? '<mask>'];
+  const idOf = (t: string): number => {
+    const id = vocab[t];
+    if (id === undefined) throw new QaFtError('BAD_FORMAT', `${vocabPath} lacks the special token ${t}`);
+    return id;
+  };
+  const addPrefixSpace = config.add_prefix_space ?? false;
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [...new Set(names)]
+      .filter((t) => vocab[t] !== undefined)
+      .map((t) => ({ id: idOf(t), content: t, single_word: false, lstrip: t === names[4], rstrip: false, normalized: false, special: true })),
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'RobertaProcessing', sep: [sep, idOf(sep)], cls: [cls, idOf(cls)], trim_offsets: config.trim_offsets ?? true, add_prefix_space: addPrefixSpace },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+  };
+  try {
+    return Tokenizer.fromString(JSON.stringify(json));
+  } catch (e) {
+    throw new QaFtError('BAD_FORMAT', `${vocabPath} + ${mergesPath} do not make a BPE tokenizer: ${firstLine(e)}`);
+  }
 }
 
 function toTextEncoding(e: Encoding): TextEncoding {
@@ -175,11 +267,19 @@ function toTextEncoding(e: Encoding): TextEncoding {
 }
 
 async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: TokenizerConfig): Promise<QaTokenizer> {
-  const idOf = (name: string, fallback: number): number => tokenizer.tokenToId(name) ?? fallback;
-  const padTokenId = idOf(tokenName(config.pad_token, '[PAD]'), 0);
-  const clsTokenId = idOf(tokenName(config.cls_token, '[CLS]'), 0);
-  const sepTokenId = idOf(tokenName(config.sep_token, '[SEP]'), 0);
   const pairTemplate = await learnPairTemplate(tokenizer, dir);
+  // a special token named in tokenizer_config.json, else the first of the usual names the vocabulary has
+  const special = (setting: TokenSetting | undefined, usual: readonly string[]): number | undefined => {
+    for (const name of [tokenName(setting), ...usual]) {
+      const id = name === undefined ? null : tokenizer.tokenToId(name);
+      if (id !== null && id !== undefined) return id;
+    }
+    return undefined;
+  };
+  // [CLS] / <s>: as named, else the template's first special token (where run_qa's cls_index finds it)
+  const clsTokenId = special(config.cls_token, ['[CLS]', '<s>']) ?? pairTemplate.prefix[0] ?? 0;
+  const sepTokenId = special(config.sep_token, ['[SEP]', '</s>']) ?? pairTemplate.suffix.at(-1) ?? 0;
+  const padTokenId = special(config.pad_token, ['[PAD]', '<pad>']) ?? 0;
   return {
     dir,
     files,
@@ -204,6 +304,7 @@ async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: 
         ids: e.getIds(),
         offsets: e.getOffsets() as [number, number][],
         sequenceIds: e.getSequenceIds().map((s) => (s === undefined ? null : s)),
+        typeIds: e.getTypeIds(),
       };
     },
     decode(ids, options = {}) {
@@ -215,10 +316,11 @@ async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: 
   };
 }
 
-/** Reads the special tokens around a pair off one encoding of a probe pair. */
+/** Reads the special tokens and type ids around a pair off one encoding of a probe pair. */
 async function learnPairTemplate(tokenizer: Tokenizer, dir: string): Promise<PairTemplate> {
   const e = await tokenizer.encode('a', 'b');
   const ids = e.getIds();
+  const types = e.getTypeIds();
   const seq = e.getSequenceIds();
   const firstA = seq.indexOf(0);
   const lastA = seq.lastIndexOf(0);
@@ -227,5 +329,22 @@ async function learnPairTemplate(tokenizer: Tokenizer, dir: string): Promise<Pai
   if (firstA < 0 || firstB < 0 || firstB < lastA) {
     throw new QaFtError('BAD_FORMAT', `the tokenizer in ${dir} does not encode (question, context) pairs as two sequences`);
   }
-  return { prefix: ids.slice(0, firstA), middle: ids.slice(lastA + 1, firstB), suffix: ids.slice(lastB + 1) };
+  const typeOf = (from: number, to: number): number => {
+    const t = new Set(types.slice(from, to + 1));
+    if (t.size !== 1) throw new QaFtError('BAD_FORMAT', `the tokenizer in ${dir} gives one sequence of a pair several token types`);
+    return [...t][0] as number;
+  };
+  const typeIds: PairTypeIds = {
+    prefix: types.slice(0, firstA),
+    question: typeOf(firstA, lastA),
+    middle: types.slice(lastA + 1, firstB),
+    context: typeOf(firstB, lastB),
+    suffix: types.slice(lastB + 1),
+  };
+  return {
+    prefix: ids.slice(0, firstA),
+    middle: ids.slice(lastA + 1, firstB),
+    suffix: ids.slice(lastB + 1),
+    ...(types.some((t) => t !== 0) ? { typeIds } : {}),
+  };
 }

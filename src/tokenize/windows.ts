@@ -1,11 +1,14 @@
 /**
  * (question, context) → model windows `prefix question middle context-window suffix` ([CLS] q [SEP] c [SEP] for
- * BERT), truncating the context only, with overlapping overflow windows when a doc stride is given.
+ * BERT, <s> q </s></s> c </s> for RoBERTa), with the template's token type ids, truncating the context only, with
+ * overlapping overflow windows when a doc stride is given.
  *
  * Why by hand: tokenizers 0.23.x drops overflow windows when its own truncation runs with a stride (upstream issue
  * #2091). The cut below is the Rust library's: `truncate_encodings` with `OnlySecond` keeps
  * `max_length - n_special - len(question)` context tokens per window, and `Encoding::truncate` starts window k at
- * `k * (keep - stride)` and stops after the first window that reaches the end of the context.
+ * `k * (keep - stride)` and stops after the first window that reaches the end of the context. Python's tokenizers
+ * 0.23.2 has the same defect, so test/tokenize/fixtures/make_tokenizer_fixtures.py cuts its reference windows from
+ * Python's untruncated pair encoding by that same rule.
  */
 import { QaFtError } from '../errors.js';
 import { pyStrip } from '../util/py-string.js';
@@ -26,6 +29,8 @@ export interface Window {
   readonly contextStart: number;
   /** Index in `inputIds` of the last context token (contextStart - 1 when the window holds none). */
   readonly contextEnd: number;
+  /** Per token, the post-processor's token type id; absent when the tokenizer gives only type 0 (RoBERTa). */
+  readonly tokenTypeIds?: number[];
 }
 
 type CutResult =
@@ -83,7 +88,12 @@ function makeWindow(template: PairTemplate, q: TextEncoding, c: TextEncoding, fr
     inputIds.push(id);
     offsets.push(null);
   }
-  return { inputIds, offsets, contextStart, contextEnd };
+  const t = template.typeIds;
+  if (t === undefined) return { inputIds, offsets, contextStart, contextEnd };
+  const tokenTypeIds = [...t.prefix, ...new Array<number>(q.ids.length).fill(t.question), ...t.middle];
+  for (let i = contextStart; i <= contextEnd; i++) tokenTypeIds.push(t.context);
+  tokenTypeIds.push(...t.suffix);
+  return { inputIds, offsets, contextStart, contextEnd, tokenTypeIds };
 }
 
 /**

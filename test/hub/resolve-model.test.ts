@@ -243,3 +243,24 @@ test('a local directory is returned as is; a missing path or a malformed id is a
   await rejectsWith(resolveModel('bad name!'), 'BAD_ARGUMENT', /'bad name!' is not a valid hub model id/);
   assert.equal(hub.requests.length, 0);
 });
+
+test('a repo with a byte-level BPE tokenizer (vocab.json + merges.txt, no tokenizer.json) resolves; half of one is refused naming what is needed', async () => {
+  const vocabJson = Buffer.from('{"<s>": 0, "<pad>": 1, "</s>": 2, "a": 3}');
+  const merges = Buffer.from('#version: 0.2\n');
+  const bpe = (id: string, withMerges: boolean): FakeRepo => ({
+    type: 'model',
+    id,
+    commit: fakeCommit(id),
+    tags: [],
+    files: [
+      { path: 'config.json', content: files['config.json']! },
+      { path: 'vocab.json', content: vocabJson },
+      ...(withMerges ? [{ path: 'merges.txt', content: merges }] : []),
+    ],
+  });
+  await startHub([bpe('org/bpe', true), bpe('org/half', false)]);
+  const dir = await resolveTokenizer('org/bpe');
+  assert.deepEqual(await readFile(join(dir, 'vocab.json')), vocabJson);
+  assert.deepEqual(await readFile(join(dir, 'merges.txt')), merges);
+  await rejectsWith(resolveTokenizer('org/half'), 'NOT_FOUND_ON_HUB', /tokenizer\.json, vocab\.txt, or vocab\.json \+ merges\.txt/);
+});

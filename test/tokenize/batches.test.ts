@@ -70,3 +70,15 @@ test('a feature longer than maxLength and a bad batch size are rejected', () => 
   assert.throws(() => makeBatches(features([5]), { batchSize: 1, shuffle: false, padTokenId: 0, maxLength: 4 }), { code: 'BAD_DATA' });
   assert.throws(() => makeBatches(features([5]), { batchSize: 0, shuffle: false, padTokenId: 0 }), { code: 'BAD_ARGUMENT' });
 });
+
+test('token type ids are padded with 0, only when the model takes them and the features carry them', () => {
+  const typed = features([3, 5]).map((f, i) => ({ ...f, tokenTypeIds: i === 0 ? [0, 1, 1] : [0, 0, 1, 1, 1] }));
+  const b = makeBatches(typed, { batchSize: 2, shuffle: false, padTokenId: 0, tokenTypeIds: true });
+  assert.deepEqual(b[0]?.batch.tokenTypeIds, [
+    [0, 1, 1, 0, 0],
+    [0, 0, 1, 1, 1],
+  ]);
+  // DistilBERT (the model takes none), RoBERTa-style features (none to give): the batch has no tokenTypeIds
+  assert.equal('tokenTypeIds' in (makeBatches(typed, { batchSize: 2, shuffle: false, padTokenId: 0 })[0]?.batch ?? {}), false);
+  assert.equal('tokenTypeIds' in (makeBatches(features([3]), { batchSize: 2, shuffle: false, padTokenId: 0, tokenTypeIds: true })[0]?.batch ?? {}), false);
+});

@@ -95,3 +95,24 @@ test('a prepare locks beside --out, and a lock file inside --out does not make i
     await cleanup();
   }
 });
+
+test('token type ids survive writePrepared → readPrepared; older manifests without tokenizer.tokenTypeIds still read', async () => {
+  const { dir, cleanup } = await makeTempDir();
+  try {
+    const typed = { ...train, features: train.features.map((f) => ({ ...f, tokenTypeIds: f.inputIds.map((_, i) => (i < 3 ? 0 : 1)) })) };
+    const typedTest = { ...testSplit, features: testSplit.features.map((f) => ({ ...f, tokenTypeIds: f.inputIds.map(() => 0) })) };
+    const typedManifest = { ...manifest, tokenizer: { ...manifest.tokenizer, tokenTypeIds: true } };
+    await writePrepared(join(dir, 'typed'), { manifest: typedManifest, train: typed, test: typedTest });
+    const back = await readPrepared(join(dir, 'typed'));
+    assert.deepEqual(back.train, typed);
+    assert.deepEqual(back.test, typedTest);
+    assert.equal(back.manifest.tokenizer.tokenTypeIds, true);
+    // the manifest above has no tokenizer.tokenTypeIds, as older qa-ft wrote it: read, features without type ids
+    await writePrepared(join(dir, 'old'), { manifest, train, test: testSplit });
+    const old = await readPrepared(join(dir, 'old'));
+    assert.equal(old.manifest.tokenizer.tokenTypeIds, undefined);
+    assert.equal(old.train.features.some((f) => f.tokenTypeIds !== undefined), false);
+  } finally {
+    await cleanup();
+  }
+});

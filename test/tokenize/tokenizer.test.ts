@@ -50,7 +50,14 @@ test('encodeText + the pair template give the same encoding as the library encod
   const [w] = await encodeWindows(tok, q, c, { maxLength: 384 });
   assert.deepEqual(w?.inputIds, pair.ids);
   pair.sequenceIds.forEach((s, i) => assert.deepEqual(w?.offsets[i], s === 1 ? pair.offsets[i] : null));
-  assert.deepEqual(tok.pairTemplate, { prefix: [101], middle: [102], suffix: [102] });
+  assert.deepEqual(w?.tokenTypeIds, pair.typeIds);
+  assert.deepEqual(tok.pairTemplate, {
+    prefix: [101],
+    middle: [102],
+    suffix: [102],
+    // BERT's template: [CLS] A [SEP] are type 0, B [SEP] type 1
+    typeIds: { prefix: [0], question: 0, middle: [0], context: 1, suffix: [1] },
+  });
 });
 
 test('the question is stripped with Python str.strip semantics', async () => {
@@ -94,7 +101,7 @@ test('a tokenizer built from vocab.txt + tokenizer_config.json encodes like toke
 test('a directory without tokenizer files, or a broken tokenizer.json, is a one-line user error', async () => {
   const { dir, cleanup } = await makeTempDir();
   try {
-    await assert.rejects(loadTokenizer(dir), { code: 'FILE_NOT_FOUND', message: /no tokenizer\.json or vocab\.txt/ });
+    await assert.rejects(loadTokenizer(dir), { code: 'FILE_NOT_FOUND', message: /^no tokenizer\.json, vocab\.txt, or vocab\.json \+ merges\.txt in / });
     await assert.rejects(loadTokenizer(join(dir, 'nope')), { code: 'FILE_NOT_FOUND' });
     await writeFile(join(dir, 'tokenizer.json'), '{"not": "a tokenizer"}');
     await assert.rejects(loadTokenizer(dir), { code: 'BAD_FORMAT', message: /tokenizer\.json/ });
