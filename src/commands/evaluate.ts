@@ -4,6 +4,7 @@
  * `--predictions FILE` it scores an existing predictions file instead (the official script's job).
  * `--version-2-with-negative` (or a prepared directory that says so): SQuAD 2.0, the null answer competing,
  * null_odds.json written too, and the official 2.0 figures (with `--na-probs FILE`, its threshold sweep).
+ * `--engine onnx|onnx-q8` runs an export's ONNX file (qa-ft export --onnx) on onnxruntime-node instead of TF.js.
  * The work is the library's (src/tokenize/eval-data.ts, src/infer); this file parses, resolves hub ids and prints.
  */
 import { Command } from 'commander';
@@ -12,6 +13,9 @@ import { QaFtError } from '../errors.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_DOC_STRIDE, DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
 import type { ResolveOptions } from '../hub/index.js';
 import type { SquadV2Metrics } from '../infer/squad-v2-metric.js';
+import type { QaModel } from '../model/types.js';
+import type { OnnxEngine } from '../onnx/session.js';
+import type { QaTokenizer } from '../tokenize/tokenizer.js';
 import type { EvalExamples } from '../tokenize/eval-data.js';
 import {
   addBackendOption,
@@ -42,6 +46,7 @@ interface RawEvaluateOptions extends HubFlags {
   nBest: string;
   batchSize: string;
   backend: string;
+  engine: string;
   bf16?: boolean;
   version2WithNegative?: boolean;
   nullScoreDiffThreshold: string;
@@ -96,6 +101,27 @@ function reportV2(json: boolean, result: SquadV2Metrics & { evalLoss?: number } 
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** `--engine`: `tfjs` (the model on --backend), or an ONNX engine's name (src/onnx/session.ts). */
+async function parseEngine(engine: string): Promise<'tfjs' | OnnxEngine> {
+  if (engine === 'tfjs') return engine;
+  const { ONNX_ENGINES } = await import('../onnx/session.js');
+  const onnx = Object.keys(ONNX_ENGINES).find((k): k is OnnxEngine => k === engine);
+  if (onnx === undefined) throw new QaFtError('BAD_ARGUMENT', `--engine ${engine}: expected tfjs, ${Object.keys(ONNX_ENGINES).join(' or ')}`);
+  return onnx;
+}
+
+/** An export's ONNX file on onnxruntime-node, with the directory's tokenizer. */
+async function openOnnxDir(dir: string, engine: OnnxEngine): Promise<{ model: QaModel; tokenizer: QaTokenizer }> {
+  const [{ openOnnxExport }, { loadTokenizer }] = await Promise.all([import('../onnx/session.js'), import('../tokenize/tokenizer.js')]);
+  const model = await openOnnxExport(dir, engine);
+  try {
+    return { model, tokenizer: await loadTokenizer(dir) };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
 async function run(raw: RawEvaluateOptions): Promise<void> {
   const limit = raw.limit === undefined ? undefined : parseIntOption('--limit', raw.limit);
   const maxAnswerLength = parseIntOption('--max-answer-length', raw.maxAnswerLength);
@@ -104,6 +130,7 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
   const docStride = raw.docStride === undefined ? undefined : parseIntOption('--doc-stride', raw.docStride, 0);
   const maxLength = raw.maxLength === undefined ? undefined : parseIntOption('--max-length', raw.maxLength);
   const backend = asBackendName(raw.backend);
+  const engine = await parseEngine(raw.engine);
   const nullScoreDiffThreshold = parseNumberOption('--null-score-diff-threshold', raw.nullScoreDiffThreshold);
   const naProbThresh = parseNumberOption('--na-prob-thresh', raw.naProbThresh);
   if (raw.naProbs !== undefined && raw.predictions === undefined) {
@@ -146,7 +173,8 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
   ]);
   const dir = await resolveModelOption(raw.model, hub);
   progress.stop();
-  const { model, tokenizer } = await openModelDir(dir, { backend, precision: precisionOption(raw), onNotice: info });
+  const { model, tokenizer } =
+    engine === 'tfjs' ? await openModelDir(dir, { backend, precision: precisionOption(raw), onNotice: info }) : await openOnnxDir(dir, engine);
   try {
     const features = await evalFeatures(examples, tokenizer, model.config, { maxLength, docStride }, (done, total) => {
       if (done === 0) progress.start('Tokenizing', total);
@@ -197,6 +225,7 @@ export function evaluateCommand(): Command {
     .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULT_MAX_ANSWER_LENGTH))
     .option('--n-best <n>', 'start/end candidates and n-best list size', String(DEFAULT_N_BEST))
     .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
+    .option('--engine <name>', 'tfjs (the model on --backend), or onnx / onnx-q8: the fp32 / q8 file of a qa-ft export --onnx directory on onnxruntime-node', 'tfjs')
     .option('--version-2-with-negative', 'SQuAD 2.0: questions may have no answer; predict "" when the null score wins, score by the official 2.0 metric')
     .option('--null-score-diff-threshold <x>', 'SQuAD 2.0: answer "" when null score − best span score > x', '0.0')
     .option('--na-probs <file>', 'SQuAD 2.0, with --predictions: no-answer probabilities {id: p} (e.g. null_odds.json) for best_exact/best_f1')

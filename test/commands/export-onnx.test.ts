@@ -11,6 +11,7 @@ import { parseModelConfig } from '../../src/model/config.js';
 import { openOnnxModel } from '../../src/onnx/session.js';
 import { makeTempDir, runCli } from '../helpers/cli.js';
 import { BASE_TOKENIZER_DIR, writeTinyModelDir } from '../helpers/tiny-model-dir.js';
+import { writeSyntheticSquad } from '../train/synthetic-squad.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let model: string;
@@ -48,6 +49,29 @@ test('export --onnx refuses a tokenizer without tokenizer.json in one line, and 
   assert.match(r.stderr, /no tokenizer\.json in .*vocab-only: transformers\.js needs it/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   await assert.rejects(readdir(out), 'nothing written');
+});
+
+test('evaluate --engine onnx scores the export as the TF.js engine does; onnx-q8 runs; a wrong engine or directory is one line', async () => {
+  const data = join(tmp.dir, 'facts.json');
+  await writeSyntheticSquad(data, 12, 5);
+  const evaluate = (engine: string, dir = exported): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    runCli(['evaluate', '--model', dir, '--data', data, '--engine', engine, '--backend', 'cpu', '--out', join(tmp.dir, `${engine}-predictions.json`), '--json']);
+  const [tfjs, onnx, q8, noOnnx, unknown] = await Promise.all([evaluate('tfjs'), evaluate('onnx'), evaluate('onnx-q8'), evaluate('onnx', model), evaluate('tvm')]);
+  type Scores = { exactMatch: number; f1: number; count: number; evalLoss: number };
+  const [a, b, c] = [tfjs, onnx, q8].map((r) => {
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Scores;
+  }) as [Scores, Scores, Scores];
+  assert.equal(b.count, 12);
+  assert.deepEqual([b.exactMatch, b.f1], [a.exactMatch, a.f1]);
+  assert.ok(Math.abs(b.evalLoss - a.evalLoss) <= 1e-4 * a.evalLoss, `eval loss ${b.evalLoss} vs ${a.evalLoss}`);
+  assert.deepEqual(await readFile(join(tmp.dir, 'onnx-predictions.json'), 'utf8'), await readFile(join(tmp.dir, 'tfjs-predictions.json'), 'utf8'));
+  assert.equal(c.count, 12);
+  assert.notEqual(noOnnx.code, 0);
+  assert.match(noOnnx.stderr, /onnx\/model\.onnx does not exist: --engine onnx runs the ONNX files of a qa-ft export --onnx directory/);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /--engine tvm: expected tfjs, onnx or onnx-q8/);
+  for (const r of [noOnnx, unknown]) assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
 /** transformers.js, when installed (a devDependency): why the pipeline test is skipped otherwise. */
