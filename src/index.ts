@@ -29,5 +29,7 @@ export { clipCoefficient, globalNorm } from './train/clip.js';
 export { trainLoop, type TrainLoopOptions, type TrainEvent, type TrainLoopResult, type EvalResult as TrainEvalResult } from './train/loop.js';
 export { resolveModel, resolveTokenizer, resolveDatasetFiles, hubSettings, type ResolveOptions, type DownloadProgress, type ProgressCallback, type HubSettings, type ModelFiles } from './hub/index.js';
 export { exportModel, type ExportOptions, type ExportResult } from './hub/export.js';
+export { onnxModels, qaGraph, ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE } from './onnx/model.js';
+export { openOnnxModel, openOnnxExport, ONNX_ENGINES, type OnnxQaModel, type OnnxEngine } from './onnx/session.js';
 export { renderModelCard, readTrainingSummary, type ModelCardInfo, type TrainingSummary, type FinalMetrics } from './hub/model-card.js';
 // EXPORTS-END
