@@ -177,6 +177,19 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// gelu(x, out)
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  qaft::GeluErf(Ptr<float>(info[0]), Ptr<float>(info[1]), info[0].As<Napi::Float32Array>().ElementLength());
+  return info.Env().Undefined();
+}
+
+// geluGrad(x, dy, out)
+Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
+  qaft::GeluErfGrad(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]),
+                    info[0].As<Napi::Float32Array>().ElementLength());
+  return info.Env().Undefined();
+}
+
 // maskedScale(x, mask, out, scale)
 Napi::Value MaskedScale(const Napi::CallbackInfo& info) {
   qaft::MaskedScale(Ptr<float>(info[0]), Ptr<uint8_t>(info[1]), Ptr<float>(info[2]),
@@ -222,6 +235,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tile", Napi::Function::New(env, Tile));
   exports.Set("dropout", Napi::Function::New(env, Dropout));
   exports.Set("maskedScale", Napi::Function::New(env, MaskedScale));
+  exports.Set("gelu", Napi::Function::New(env, Gelu));
+  exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
   exports.Set("sumOfSquares", Napi::Function::New(env, SumOfSquares));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

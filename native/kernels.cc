@@ -389,6 +389,26 @@ void Dropout(const float* x, float* out, uint8_t* mask, int64_t size, double rat
   });
 }
 
+void GeluErf(const float* x, float* out, int64_t size) {
+  const float sqrt2 = static_cast<float>(M_SQRT2);
+  ParallelFor(size, kGrain / 4, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = x[i] * ((std::erf(x[i] / sqrt2) + 1.f) * 0.5f);
+  });
+}
+
+void GeluErfGrad(const float* x, const float* dy, float* out, int64_t size) {
+  const float sqrt2 = static_cast<float>(M_SQRT2);
+  const float invSqrt2Pi = static_cast<float>(1.0 / std::sqrt(2.0 * M_PI));
+  ParallelFor(size, kGrain / 4, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const float v = x[i];
+      const float cdf = (std::erf(v / sqrt2) + 1.f) * 0.5f;
+      const float pdf = v * (std::exp(v * v * -0.5f) * invSqrt2Pi);
+      out[i] = dy[i] * (cdf + pdf);
+    }
+  });
+}
+
 void MaskedScale(const float* x, const uint8_t* mask, float* out, int64_t size, float scale) {
   ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) out[i] = mask[i] ? x[i] * scale : 0.f;

@@ -84,6 +84,13 @@ void Dropout(const float* x, float* out, uint8_t* mask, int64_t size, double rat
 // out[i] = mask[i] ? x[i] * scale : 0 (the dropout gradient).
 void MaskedScale(const float* x, const uint8_t* mask, float* out, int64_t size, float scale);
 
+// erf-GELU, out = x·Φ(x) with Φ(x) = (erf(x/√2) + 1)·0.5, in the same float32 operations (and order) as the
+// model's op-by-op formulation, so the result is bit-identical to it on this backend.
+void GeluErf(const float* x, float* out, int64_t size);
+
+// Its gradient: out = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π).
+void GeluErfGrad(const float* x, const float* dy, float* out, int64_t size);
+
 // PyTorch AdamW, in place, with the gradient multiplied by gradScale (e.g. the clipping coefficient) first.
 void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, double lr, double beta1, double beta2,
            double eps, double weightDecay, int64_t step, double gradScale);

@@ -42,6 +42,8 @@ export interface NativeAddon {
   tile(x: Float32Array | Int32Array | Uint8Array, out: Float32Array | Int32Array | Uint8Array, elemSize: number, shape: Float64Array, reps: Float64Array): void;
   dropout(x: F32, out: F32, mask: Uint8Array, rate: number, seed: number, scale: number): void;
   maskedScale(x: F32, mask: Uint8Array, out: F32, scale: number): void;
+  gelu(x: F32, out: F32): void;
+  geluGrad(x: F32, dy: F32, out: F32): void;
   segmentSum(x: F32, ids: Int32Array, out: F32, inner: number, numSegments: number): void;
   adamw(
     param: F32, grad: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,

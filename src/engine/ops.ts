@@ -6,5 +6,6 @@
 export { adamwUpdate } from './adamw.js';
 export { sumOfSquares } from './sum-of-squares.js';
 export { nativeDropoutBackward, nativeDropoutForward } from './dropout.js';
+export { nativeGelu } from './gelu.js';
 // Typed reads of kernel attributes, for the model's gradient functions (src/model/gradients.ts).
 export { numberOrListAttr, numbersAttr } from './kernel-args.js';
