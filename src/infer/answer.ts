@@ -10,6 +10,7 @@ import { pyStrip } from '../util/py-string.js';
 import type { QaModel } from '../model/types.js';
 import type { QaTokenizer } from '../tokenize/tokenizer.js';
 import type { Feature } from '../records.js';
+import { windowFeature } from '../tokenize/features.js';
 import { encodeWindows, type Window } from '../tokenize/windows.js';
 import { forwardFeatures } from './forward.js';
 import { argmaxSpan, bestSpans, cleanUpTokenization, nullAwareSpans, type WindowLogits } from './postprocess.js';
@@ -115,7 +116,7 @@ export async function answerQuestions(
   const itemFeatures: { item: AskItem; features: Feature[] }[] = [];
   for (const [i, item] of items.entries()) {
     const windows = await windowsOf(tokenizer, item, i, maxLength, docStride);
-    const features = windows.map((w): Feature => ({ exampleId: String(i), inputIds: w.inputIds, offsets: w.offsets, startPosition: 0, endPosition: 0 }));
+    const features = windows.map((w): Feature => windowFeature(String(i), w));
     itemFeatures.push({ item, features });
   }
   const { logits } = await forwardFeatures(model, itemFeatures.flatMap((f) => f.features), {

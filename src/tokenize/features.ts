@@ -8,10 +8,10 @@
 import type { SquadRow } from '../records.js';
 import { zip } from '../util/checked-index.js';
 import { codePointLength, pyStrip } from '../util/py-string.js';
-import { answerTokenLabels, noAnswerLabels, type LabelRule } from './labels.js';
+import { answerTokenLabels, noAnswerLabels, type LabelRule, type TokenLabels } from './labels.js';
 import type { QaTokenizer, TextEncoding } from './tokenizer.js';
 import type { Feature } from '../records.js';
-import { cutWindows, validateWindowOptions, type WindowOptions } from './windows.js';
+import { cutWindows, validateWindowOptions, type Window, type WindowOptions } from './windows.js';
 
 export interface FeatureOptions extends WindowOptions {
   /** Default: `tutorial` without a doc stride, `whole` with one (run_qa.py). */
@@ -36,6 +36,18 @@ export interface PreparedFeatures {
   readonly stats: FeatureStats;
   /** Ids of the rows in `skippedLongQuestion`, in row order. */
   readonly skippedExampleIds: string[];
+}
+
+/** A window as a feature of example `exampleId`, with its labels (inference: (0, 0)). */
+export function windowFeature(exampleId: string, w: Window, labels: TokenLabels = { start: 0, end: 0 }): Feature {
+  return {
+    exampleId,
+    inputIds: w.inputIds,
+    offsets: w.offsets,
+    ...(w.tokenTypeIds === undefined ? {} : { tokenTypeIds: w.tokenTypeIds }),
+    startPosition: labels.start,
+    endPosition: labels.end,
+  };
 }
 
 /** Rows per tokenizer call: big enough for Rust's parallel batch, small enough for steady progress. */
@@ -80,14 +92,7 @@ export async function prepareFeatures(
             ? noAnswerLabels(w.inputIds, tokenizer.clsTokenId) // SQuAD 2.0 unanswerable: [CLS] in every window
             : answerTokenLabels(w.offsets, w.contextStart, w.contextEnd, startChar, startChar + codePointLength(answerText), rule);
         if (labels.start === 0 && labels.end === 0) unanswerable++;
-        features.push({
-          exampleId: row.id,
-          inputIds: w.inputIds,
-          offsets: w.offsets,
-          ...(w.tokenTypeIds === undefined ? {} : { tokenTypeIds: w.tokenTypeIds }),
-          startPosition: labels.start,
-          endPosition: labels.end,
-        });
+        features.push(windowFeature(row.id, w, labels));
       }
     }
     onProgress?.(Math.min(from + CHUNK, rows.length), rows.length);

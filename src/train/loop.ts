@@ -15,6 +15,7 @@ import { QaFtError, isQaFtError } from '../errors.js';
 import type { Feature, SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
+import { takesTokenTypeIds } from '../tokenize/model-fit.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { DirLock } from '../util/dir-lock.js';
 import type { DecaySummary } from './adamw.js';
@@ -321,6 +322,7 @@ class StepRunner {
       padToMaxLength: this.options.padToMaxLength,
       maxLength: this.options.maxLength,
       padTokenId: this.options.padTokenId,
+      tokenTypeIds: takesTokenTypeIds(this.model.config),
     });
     this.emit({ type: 'epoch-start', epoch, batches: batches.length, skipped: skip });
     const started = Date.now();

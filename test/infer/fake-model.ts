@@ -17,6 +17,8 @@ export function fakeModel(options: {
   /** Loss reported for a labelled batch. */
   loss?: (batch: QaBatch) => number;
   maxPositionEmbeddings?: number;
+  /** The config's token type rows (BERT-style models); absent: none, as DistilBERT. */
+  typeVocabSize?: number;
 }): FakeModel {
   const batches: QaBatch[] = [];
   const logitsOf = (table: ReadonlyMap<number, number> | undefined, batch: QaBatch): number[][] =>
@@ -28,7 +30,11 @@ export function fakeModel(options: {
   };
   // Only what inference reads is implemented; the rest of QaModel is never called by src/infer.
   const model = {
-    config: { padTokenId: 0, maxPositionEmbeddings: options.maxPositionEmbeddings ?? 512 },
+    config: {
+      padTokenId: 0,
+      maxPositionEmbeddings: options.maxPositionEmbeddings ?? 512,
+      ...(options.typeVocabSize === undefined ? {} : { typeVocabSize: options.typeVocabSize }),
+    },
     backend: 'fake',
     forward,
   } as unknown as QaModel;
