@@ -9,11 +9,12 @@ import { Command } from 'commander';
 import { QaFtError } from '../errors.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_MODEL_ID, DEFAULT_SEED } from '../defaults.js';
 import type { ResolveOptions } from '../hub/index.js';
-import type { BackendName, QaModel } from '../model/types.js';
+import type { BackendName, Precision, QaModel } from '../model/types.js';
 import type { ReportTarget, Split, TrainEvent, TrainLoopResult } from '../train/loop.js';
 import { LR_SCHEDULER_TYPES, type LrSchedulerType } from '../train/schedule.js';
 import {
   addBackendOption,
+  addBf16Option,
   addHubOptions,
   asBackendName,
   DEFAULT_DATA_DIR,
@@ -21,6 +22,7 @@ import {
   downloadProgress,
   hubResolveOptions,
   parseNumberOption,
+  precisionOption,
   type HubFlags,
 } from './options.js';
 import { createProgress, info, isInteractive, printJson } from './output.js';
@@ -41,6 +43,7 @@ interface RawOptions extends HubFlags {
   gradientAccumulationSteps: string;
   seed: string;
   backend: string;
+  bf16?: boolean;
   resume?: boolean;
   overwriteOutputDir?: boolean;
   evalEvery: string;
@@ -76,6 +79,7 @@ interface TrainCommandOptions {
   readonly gradientAccumulationSteps: number;
   readonly seed: number;
   readonly backend: BackendName;
+  readonly precision: Precision;
   readonly resume: boolean;
   readonly overwriteOutputDir: boolean;
   readonly evalEvery: 'epoch' | number;
@@ -152,6 +156,7 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
     gradientAccumulationSteps: parseNumberOption('--gradient-accumulation-steps', raw.gradientAccumulationSteps, { int: true, min: 1 }),
     seed: parseNumberOption('--seed', raw.seed, { int: true, min: 0 }),
     backend: asBackendName(raw.backend),
+    precision: precisionOption(raw),
     resume: Boolean(raw.resume),
     overwriteOutputDir: Boolean(raw.overwriteOutputDir),
     evalEvery,
@@ -266,7 +271,7 @@ async function run(o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: Tra
     modelDir: (weights) => (weights ? resolveModel : resolveTokenizer)(o.model, hub),
     onNotice: (line) => info(line),
     onModel: (model) => {
-      if (!o.quiet) info(`Backend: ${model.backend}; model: ${o.init === 'random' ? `random init (${o.configFile ?? o.model})` : o.model}`);
+      if (!o.quiet) info(`Backend: ${model.backend}${model.precision === 'bf16' ? ' (bf16)' : ''}; model: ${o.init === 'random' ? `random init (${o.configFile ?? o.model})` : o.model}`);
     },
     evaluate,
     onEvent,
@@ -339,7 +344,7 @@ export function trainCommand(): Command {
     .option('--report-to <where>', "also write the metrics for 'tensorboard' (event files under --out/runs), or 'none'", 'none')
     .option('--json', 'print the result (history, best metric) as JSON on stdout')
     .option('--quiet', 'no progress bars');
-  return addHubOptions(addBackendOption(command)).action(async (raw: RawOptions) => {
+  return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawOptions) => {
     const o = parseTrainOptions(raw);
     const print = makePrinter(o);
     const downloads = createProgress({ quiet: o.quiet });

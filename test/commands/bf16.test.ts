@@ -5,8 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bf16Support } from '../../src/engine/index.js';
-import { makeTempDir, runCli } from '../helpers/cli.js';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
 import { writeTinyModelDir } from '../helpers/tiny-model-dir.js';
+import { TINY_CONFIG, writeSyntheticSquad } from '../train/synthetic-squad.js';
 
 const ASK = ['ask', '--question', 'Where did Bob go?', '--context', 'Bob went home.'];
 
@@ -18,8 +22,8 @@ describe('--bf16', () => {
   });
   after(() => tmp.cleanup());
 
-  test('evaluate and ask list it', async () => {
-    for (const command of ['evaluate', 'ask']) {
+  test('train, evaluate and ask list it', async () => {
+    for (const command of ['train', 'evaluate', 'ask']) {
       const r = await runCli([command, '--help']);
       assert.match(r.stdout, /--bf16\s/, `${command} --help`);
     }
@@ -44,5 +48,27 @@ describe('--bf16', () => {
     const r = await runCli([...ASK, '--model', tmp.dir, '--bf16', '--backend', 'cpu']);
     assert.notEqual(r.code, 0);
     assert.equal(r.stderr.trim(), 'qa-ft: error: bf16 needs the native backend (active: cpu) (use --backend native)');
+  });
+
+  test('train --bf16 trains in bf16 where it runs, else fails in one line before writing --out', { timeout: 120_000 }, async () => {
+    const tokenizer = join(sharedDir, 'models', 'distilbert-base-uncased');
+    await writeSyntheticSquad(join(tmp.dir, 'facts.json'), 16, 7);
+    await writeFile(join(tmp.dir, 'config.json'), JSON.stringify(TINY_CONFIG));
+    const prep = await runCli(['prepare', '--input', join(tmp.dir, 'facts.json'), '--split', 'train', '--tokenizer', tokenizer, '--max-length', '48', '--out', join(tmp.dir, 'data')]);
+    assert.equal(prep.code, 0, prep.stderr);
+    const out = join(tmp.dir, 'trained');
+    const r = await runCli([
+      'train', '--data', join(tmp.dir, 'data'), '--model', tokenizer, '--init', 'random', '--config', join(tmp.dir, 'config.json'),
+      '--out', out, '--epochs', '1', '--batch-size', '8', '--backend', 'native', '--bf16',
+    ]);
+    if (bf16Support().ok) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /Backend: native \(bf16\)/);
+      assert.ok(existsSync(join(out, 'model.safetensors')));
+    } else {
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr.trim(), /^qa-ft: error: (bf16 is not available: |backend 'native' is not available: )[^\n]*$/);
+      assert.ok(!existsSync(join(out, 'model.safetensors')));
+    }
   });
 });
