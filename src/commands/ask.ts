@@ -6,6 +6,7 @@
  * are imported only once the options are known to be good (see src/infer/model-dir.ts).
  */
 import { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { formatUserError, QaFtError } from '../errors.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_DOC_STRIDE, DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH } from '../defaults.js';
 import { readFileBytes, decodeText, TEXT_ENCODINGS, utf16Bom, type TextEncodingName } from '../util/text-file.js';
@@ -214,8 +215,20 @@ async function answerLines(o: AskOptions): Promise<void> {
   }
 }
 
+/**
+ * A local model trained on SQuAD 2.0 (its training log holds the 2.0 figures) answers "no answer" when the null
+ * score wins, as if `--handle-impossible-answer` were given; other models only with the flag.
+ */
+async function withSquadV2Default(o: AskOptions): Promise<AskOptions> {
+  if (o.handleImpossibleAnswer || o.strategy === 'argmax' || !existsSync(o.model)) return o;
+  const { trainedOnSquadV2 } = await import('../infer/model-dir.js');
+  if (!trainedOnSquadV2(o.model)) return o;
+  if (!o.json) info(`note: ${o.model} was trained on SQuAD 2.0: it may answer "no answer" (--handle-impossible-answer)`);
+  return { ...o, handleImpossibleAnswer: true };
+}
+
 async function run(raw: RawAskOptions): Promise<void> {
-  const o = parseAskOptions(raw);
+  const o = await withSquadV2Default(parseAskOptions(raw));
   const question = await textFrom('question', raw.question, raw.questionFile, o.encoding);
   const context = await textFrom('context', raw.context, raw.contextFile, o.encoding);
   if (question !== undefined || context !== undefined) {
@@ -244,7 +257,7 @@ export function askCommand(): Command {
     .option('--max-length <n>', `tokens per window, special tokens included (default: ${DEFAULT_MAX_LENGTH}, or the model's positions if fewer)`)
     .option('--strategy <best|argmax>', "best: HF run_qa's n-best spans; argmax: the seed notebook's decode", 'best')
     .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
-    .option('--handle-impossible-answer', 'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins')
+    .option('--handle-impossible-answer', 'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins (automatic for a model qa-ft trained on SQuAD 2.0)')
     .option('--null-score-diff-threshold <x>', 'with --handle-impossible-answer: no answer when null score − best span score > x', '0.0')
     .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; on stdin one line per input, {error} for a bad one)');
   return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawAskOptions) => {

@@ -4,7 +4,7 @@
  * tokenizer and the model loaded. TF.js and the model code are imported here, lazily, so a command that fails
  * early (or never needs a model) does not pay for them.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import type { BackendName, Precision, QaModel } from '../model/types.js';
@@ -60,4 +60,21 @@ export async function openModelDir(
     });
   }
   return { model, tokenizer };
+}
+
+/**
+ * Whether the model in `dir` was trained and evaluated as SQuAD 2.0: its `trainer_state.json` (what `qa-ft train`
+ * and the HF Trainer save beside the model) logs the 2.0 script's `eval_NoAns_*` or `eval_HasAns_*` figures. False
+ * when there is no such file or it is unreadable (an exported or hub model: pass `--handle-impossible-answer`).
+ */
+export function trainedOnSquadV2(dir: string): boolean {
+  const path = join(dir, 'trainer_state.json');
+  if (!existsSync(path)) return false;
+  try {
+    const state = JSON.parse(readFileSync(path, 'utf8')) as { log_history?: unknown } | null;
+    const history = Array.isArray(state?.log_history) ? (state.log_history as unknown[]) : [];
+    return history.some((r) => r !== null && typeof r === 'object' && Object.keys(r).some((k) => /^eval_(NoAns|HasAns)_/.test(k)));
+  } catch {
+    return false;
+  }
 }

@@ -2,7 +2,8 @@
  * The CI smoke test of SQuAD 2.0 end to end: synthetic SQuAD 2.0 JSON where half the questions ask for an attribute
  * the context does not state → `prepare --version-2-with-negative` → `train` of the tiny random DistilBERT (the
  * manifest makes its evaluation SQuAD 2.0) → HasAns and NoAns EM both ≥ 90 on held-out questions, logged per
- * epoch beside EM/F1; then `ask --handle-impossible-answer` says "no answer" to an unanswerable question.
+ * epoch beside EM/F1; then `ask` says "no answer" to an unanswerable question, with `--handle-impossible-answer`
+ * and without it (the model's training log says it was trained on SQuAD 2.0).
  * Sized like the v1.1 learning test: 3000 rows (half of them answerable), 225 steps, about 70 s on 2 cores
  * (measured: HasAns/NoAns EM 60/40 after epoch 1, 98/100 after 2, 100/100 after 3).
  */
@@ -42,13 +43,17 @@ test('tiny random DistilBERT learns when a question has no answer: HasAns and No
     const logged = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     assert.equal(logged.filter((m) => 'eval_NoAns_f1' in m).length, EPOCHS, 'metrics.jsonl logs NoAns F1 each epoch');
 
-    const ask = (question: string) =>
-      runCli(['ask', '--model', out, '--question', question, '--context', "oscar's pet is copper river cat .", '--handle-impossible-answer', '--backend', 'wasm', '--json']);
-    const none = await ask('what is the age of oscar?');
+    const ask = (question: string, flags: string[] = []) =>
+      runCli(['ask', '--model', out, '--question', question, '--context', "oscar's pet is copper river cat .", ...flags, '--backend', 'wasm', '--json']);
+    const none = await ask('what is the age of oscar?', ['--handle-impossible-answer']);
     assert.equal(none.code, 0, none.stderr);
     assert.equal((JSON.parse(none.stdout) as { answer: string }).answer, '');
-    const some = await ask('what is the pet of oscar?');
+    const some = await ask('what is the pet of oscar?', ['--handle-impossible-answer']);
     assert.equal((JSON.parse(some.stdout) as { answer: string }).answer, 'copper river cat');
+    // without the flag too: the model's training log says it was trained on SQuAD 2.0
+    const auto = await ask('what is the hobby of oscar?');
+    assert.equal(auto.code, 0, auto.stderr);
+    assert.equal((JSON.parse(auto.stdout) as { answer: string; nullScoreDiff: number }).answer, '');
   } finally {
     await cleanup();
   }
