@@ -7,11 +7,11 @@
  */
 import type { SquadRow } from '../records.js';
 import { zip } from '../util/checked-index.js';
-import { codePointLength, pyStrip } from '../util/py-string.js';
+import { codePointLength } from '../util/py-string.js';
 import { answerTokenLabels, noAnswerLabels, type LabelRule, type TokenLabels } from './labels.js';
 import type { QaTokenizer, TextEncoding } from './tokenizer.js';
 import type { Feature } from '../records.js';
-import { cutWindows, validateWindowOptions, type Window, type WindowOptions } from './windows.js';
+import { cleanQuestion, cutWindows, validateWindowOptions, type Window, type WindowOptions } from './windows.js';
 
 export interface FeatureOptions extends WindowOptions {
   /** Default: `tutorial` without a doc stride, `whole` with one (run_qa.py). */
@@ -71,7 +71,7 @@ export async function prepareFeatures(
     const chunk = rows.slice(from, from + CHUNK);
     const newContexts = [...new Set(chunk.map((r) => r.context).filter((c) => !contextCache.has(c)))];
     const [questions, contexts] = await Promise.all([
-      tokenizer.encodeTexts(chunk.map((r) => pyStrip(r.question))),
+      tokenizer.encodeTexts(chunk.map((r) => cleanQuestion(r.question, options))),
       tokenizer.encodeTexts(newContexts),
     ]);
     for (const [c, encoding] of zip(newContexts, contexts)) contextCache.set(c, encoding);

@@ -11,7 +11,7 @@
  * Python's untruncated pair encoding by that same rule.
  */
 import { QaFtError } from '../errors.js';
-import { pyStrip } from '../util/py-string.js';
+import { pyLstrip, pyStrip } from '../util/py-string.js';
 import type { PairTemplate, QaTokenizer, TextEncoding } from './tokenizer.js';
 
 export interface WindowOptions {
@@ -36,6 +36,14 @@ export interface Window {
 type CutResult =
   | { readonly ok: true; readonly windows: Window[]; /** some context tokens are not in the first window */ readonly truncated: boolean }
   | { readonly ok: false; /** context tokens a window could hold (≤ 0, or ≤ stride) */ readonly room: number };
+
+/**
+ * The question as each recipe cleans it: the tutorial (no doc stride) `q.strip()`, run_qa.py (a doc stride)
+ * `q.lstrip()`. WordPiece ignores the difference; byte-level BPE and SentencePiece keep a trailing space as a token.
+ */
+export function cleanQuestion(question: string, options: Pick<WindowOptions, 'docStride'>): string {
+  return options.docStride === undefined ? pyStrip(question) : pyLstrip(question);
+}
 
 /** Checks options against the template once, before any row is cut. */
 export function validateWindowOptions(template: PairTemplate, options: WindowOptions): void {
@@ -98,7 +106,8 @@ function makeWindow(template: PairTemplate, q: TextEncoding, c: TextEncoding, fr
 
 /**
  * Tokenizes one (question, context) pair into windows, as `tokenizer(question.strip(), context,
- * truncation="only_second", max_length, stride, return_overflowing_tokens=True)` would.
+ * truncation="only_second", max_length, stride, return_overflowing_tokens=True)` would (`lstrip` with a stride:
+ * `cleanQuestion`).
  */
 export async function encodeWindows(
   tokenizer: QaTokenizer,
@@ -107,7 +116,7 @@ export async function encodeWindows(
   options: WindowOptions,
 ): Promise<Window[]> {
   validateWindowOptions(tokenizer.pairTemplate, options);
-  const [q, c] = await tokenizer.encodeTexts([pyStrip(question), context]);
+  const [q, c] = await tokenizer.encodeTexts([cleanQuestion(question, options), context]);
   if (q === undefined || c === undefined) throw new RangeError('the tokenizer returned fewer encodings than texts');
   const result = cutWindows(tokenizer.pairTemplate, q, c, options);
   if (!result.ok) {

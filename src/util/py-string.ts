@@ -17,6 +17,13 @@ export function pySplit(s: string): string[] {
   return s.split(PY_WS_RUN).filter((t) => t.length > 0);
 }
 
+const PY_LSTRIP = new RegExp(`^[${PY_WS}]+`);
+
+/** Python's `s.lstrip()` with no arguments. */
+export function pyLstrip(s: string): string {
+  return s.replace(PY_LSTRIP, '');
+}
+
 /** Python's `s.strip()` with no arguments. */
 export function pyStrip(s: string): string {
   return s.replace(PY_STRIP, '');
