@@ -1,6 +1,6 @@
 /**
- * The commands against a hub on 127.0.0.1: `qa-ft prepare` without --input fetches rajpurkar/squad's Parquet and
- * the default tokenizer into HF_HOME; `qa-ft train --model <hub id>` fetches the model. Second runs and
+ * The commands against a hub on 127.0.0.1: `qa-ft prepare` without --input fetches rajpurkar/squad's Parquet (with
+ * --version-2-with-negative rajpurkar/squad_v2's) and the default tokenizer into HF_HOME; `qa-ft train --model <hub id>` fetches the model. Second runs and
  * HF_HUB_OFFLINE=1 runs make no request. A hub that never answers fails the command within the timeout.
  */
 import assert from 'node:assert/strict';
@@ -59,6 +59,12 @@ before(async () => {
       ],
     },
     {
+      type: 'dataset',
+      id: 'rajpurkar/squad_v2',
+      commit: fakeCommit('squad-v2-cli'),
+      files: [{ path: 'squad_v2/train-00000-of-00001.parquet', content: await readFile(new URL('../data/fixtures/squad-v2-sample.parquet', import.meta.url)), lfs: true }],
+    },
+    {
       type: 'model',
       id: 'distilbert-base-uncased',
       commit: fakeCommit('distilbert'),
@@ -108,6 +114,15 @@ test('qa-ft prepare without --input downloads rajpurkar/squad train and the toke
   assert.equal(offline.code, 0, offline.stderr);
   assert.equal(hub.requests.length, seen, 'runs with a warm cache must not touch the network');
   assert.ok((await readdir(join(tmp.dir, 'data3'))).length > 0, 'the offline run wrote its prepared data');
+});
+
+test('qa-ft prepare --version-2-with-negative without --input reads rajpurkar/squad_v2, unanswerable rows kept', async () => {
+  const r = await runCli(['prepare', '--version-2-with-negative', '--split', 'train', '--test-size', '0.5', '--max-length', '128', '--out', join(tmp.dir, 'data-v2'), '--json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const manifest = JSON.parse(r.stdout) as { source: { dataset: string }; versionTwoWithNegative: boolean; counts: { noAnswerRows: number } };
+  assert.equal(manifest.source.dataset, 'rajpurkar/squad_v2');
+  assert.equal(manifest.versionTwoWithNegative, true);
+  assert.equal(manifest.counts.noAnswerRows, 2);
 });
 
 test('qa-ft prepare offline with an empty cache fails in one line naming what is missing', async () => {
