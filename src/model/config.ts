@@ -1,6 +1,7 @@
 /**
  * A model's `config.json` as Hugging Face writes it, parsed and validated once into a readonly typed object: the
- * family comes from `model_type` (DistilBERT here; the BERT-style families in config-bert.ts). Fields qa-ft does
+ * family comes from `model_type` (DistilBERT here; the BERT-style families in config-bert.ts, DeBERTa-v2 in
+ * config-deberta.ts). Fields qa-ft does
  * not use (`architectures`, `tie_weights_`, …) are accepted and ignored, as transformers does.
  */
 import { readFile } from 'node:fs/promises';
@@ -8,13 +9,14 @@ import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { CONFIG_FILE } from '../hf-files.js';
 import { BERT_LIKE_TYPES, parseBertLikeConfig, type BertLikeConfig } from './config-bert.js';
+import { parseDebertaV2Config, type DebertaV2Config } from './config-deberta.js';
 import { bad, configReader } from './config-fields.js';
 
 /** Any family's config; `modelType` tells them apart. Field names shared by all (dim, nLayers, …) mean the same. */
-export type ModelConfig = DistilBertConfig | BertLikeConfig;
+export type ModelConfig = DistilBertConfig | BertLikeConfig | DebertaV2Config;
 
 /** The `model_type`s qa-ft builds, in the order messages list them. */
-export const MODEL_TYPES = ['distilbert', ...BERT_LIKE_TYPES] as const;
+export const MODEL_TYPES = ['distilbert', ...BERT_LIKE_TYPES, 'deberta-v2'] as const;
 
 export interface DistilBertConfig {
   readonly modelType: 'distilbert';
@@ -43,6 +45,7 @@ export function qaArchitecture(c: ModelConfig): string {
     camembert: 'CamembertForQuestionAnswering',
     electra: 'ElectraForQuestionAnswering',
     albert: 'AlbertForQuestionAnswering',
+    'deberta-v2': 'DebertaV2ForQuestionAnswering',
   };
   return name[c.modelType];
 }
@@ -84,6 +87,7 @@ export function parseModelConfig(json: unknown, source: string): ModelConfig {
   if (modelType === 'distilbert') return parseDistilBertConfig(json, source);
   const bertLike = BERT_LIKE_TYPES.find((t) => t === modelType);
   if (bertLike !== undefined) return parseBertLikeConfig(o, bertLike, source);
+  if (modelType === 'deberta-v2') return parseDebertaV2Config(o, source);
   throw bad(source, `model_type is ${JSON.stringify(modelType)}, expected one of ${MODEL_TYPES.join(', ')}`, 'qa-ft fine-tunes these encoder families only');
 }
 

@@ -2,6 +2,7 @@
 import { albertFamily } from './albert.js';
 import { bertFamily } from './bert.js';
 import type { ModelConfig } from './config.js';
+import { debertaV2Family } from './deberta-v2.js';
 import { distilBertFamily } from './distilbert.js';
 import { electraFamily } from './electra.js';
 import type { Family } from './family.js';
@@ -21,5 +22,7 @@ export function familyOf(c: ModelConfig): Family {
       return electraFamily(c);
     case 'albert':
       return albertFamily(c);
+    case 'deberta-v2':
+      return debertaV2Family(c);
   }
 }

@@ -6,8 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import type { QaBatch } from '../records.js';
-
-const FLOAT32_MIN = -3.4028234663852886e38; // torch.finfo(torch.float32).min
+import { FLOAT32_MIN } from './ops.js';
 
 /** What a family needs from its inputs. */
 export interface InputSpec {
@@ -20,6 +19,13 @@ export interface InputSpec {
   readonly typeVocabSize: number;
   /** `absolute`: 0 … T-1; `roberta`: padding_idx + cumsum(id ≠ pad) on real tokens, padding_idx on padding. */
   readonly positions: 'absolute' | 'roberta';
+  /**
+   * `keys` (absent): padding keys are masked, [B, 1, 1, T]; `pairs`: DeBERTa's query × key mask, [B, 1, T, T],
+   * whose padding query rows are masked whole (their softmax is then uniform, as transformers computes it).
+   */
+  readonly mask?: 'keys' | 'pairs';
+  /** Further int32 index vectors the graph gathers with (DeBERTa's relative-position rows), by name, for length T. */
+  readonly indices?: (seqLen: number) => Record<string, Int32Array>;
 }
 
 export interface ModelInputs {
@@ -27,7 +33,10 @@ export interface ModelInputs {
   notPad: tf.Tensor2D; // [B·T, 1] float32: 0 where the token is the padding id (its embedding row gets no gradient)
   positions: tf.Tensor1D; // [T] int32 (absolute) or [B·T] int32 (roberta)
   typeIds: tf.Tensor1D | null; // [B·T] int32, zeros when the batch has none; null when the family has no token types
-  maskBias: tf.Tensor4D; // [B, 1, 1, T] float32: 0 for a real key, the float32 minimum for padding
+  maskBias: tf.Tensor4D; // [B, 1, 1, T] (or [B, 1, T, T]) float32: 0 where attended, the float32 minimum where masked
+  tokenMask: tf.Tensor3D; // [B, T, 1] float32: the attention mask (1 real token, 0 padding)
+  /** The spec's `indices`, int32: built here, outside the tape, because gradients read them after the forward. */
+  indices: ReadonlyMap<string, tf.Tensor1D>;
   batch: number;
   seqLen: number;
 }
@@ -80,7 +89,7 @@ export function modelInputs(spec: InputSpec, batch: QaBatch): ModelInputs {
   const t = batch.inputIds[0]?.length ?? 0;
   const ids = new Int32Array(b * t);
   const notPad = new Float32Array(b * t);
-  const maskBias = new Float32Array(b * t);
+  const tokenMask = new Float32Array(b * t);
   const positions = spec.positions === 'roberta' ? new Int32Array(b * t) : null;
   const types = spec.typeVocabSize > 0 ? new Int32Array(b * t) : null; // zeros unless given
   for (const [i, row] of batch.inputIds.entries()) {
@@ -92,7 +101,7 @@ export function modelInputs(spec: InputSpec, batch: QaBatch): ModelInputs {
       const real = id !== spec.padTokenId;
       ids[k] = id;
       notPad[k] = real ? 1 : 0;
-      maskBias[k] = mask[j] === 0 ? FLOAT32_MIN : 0;
+      tokenMask[k] = mask[j] === 0 ? 0 : 1;
       if (real) count++;
       if (positions !== null) positions[k] = real ? spec.padTokenId + count : spec.padTokenId;
       if (types !== null && typeRow !== undefined) types[k] = typeRow[j] ?? 0;
@@ -103,12 +112,25 @@ export function modelInputs(spec: InputSpec, batch: QaBatch): ModelInputs {
     notPad: tf.tensor2d(notPad, [b * t, 1]),
     positions: positions === null ? (tf.range(0, t, 1, 'int32') as tf.Tensor1D) : tf.tensor1d(positions, 'int32'),
     typeIds: types === null ? null : tf.tensor1d(types, 'int32'),
-    maskBias: tf.tensor4d(maskBias, [b, 1, 1, t]),
+    maskBias: spec.mask === 'pairs' ? pairBias(tokenMask, b, t) : tf.tensor4d(tokenMask.map((m) => (m === 0 ? FLOAT32_MIN : 0)), [b, 1, 1, t]),
+    tokenMask: tf.tensor3d(tokenMask, [b, t, 1]),
+    indices: new Map(Object.entries(spec.indices?.(t) ?? {}).map(([k, v]) => [k, tf.tensor1d(v, 'int32')])),
     batch: b,
     seqLen: t,
   };
 }
 
+/** [B, 1, T, T]: 0 where both query i and key j are real tokens, the float32 minimum elsewhere. */
+function pairBias(tokenMask: Float32Array, b: number, t: number): tf.Tensor4D {
+  const bias = new Float32Array(b * t * t);
+  for (let r = 0; r < b; r++) {
+    for (let i = 0; i < t; i++) {
+      for (let j = 0; j < t; j++) bias[(r * t + i) * t + j] = tokenMask[r * t + i] === 0 || tokenMask[r * t + j] === 0 ? FLOAT32_MIN : 0;
+    }
+  }
+  return tf.tensor4d(bias, [b, 1, t, t]);
+}
+
 export function disposeInputs(inp: ModelInputs): void {
-  tf.dispose([inp.ids, inp.notPad, inp.positions, inp.maskBias, ...(inp.typeIds === null ? [] : [inp.typeIds])]);
+  tf.dispose([inp.ids, inp.notPad, inp.positions, inp.maskBias, inp.tokenMask, ...inp.indices.values(), ...(inp.typeIds === null ? [] : [inp.typeIds])]);
 }

@@ -24,6 +24,9 @@ import { dropoutMask } from './random.js';
 
 type Args = (tf.Tensor | tf.GradSaveFunc)[];
 
+/** torch.finfo(torch.float32).min: the additive attention mask's value for a masked score (inputs.ts builds it). */
+export const FLOAT32_MIN = -3.4028234663852886e38;
+
 /** Runs a gradient body in a tidy, then frees the op's output gradient and saved tensors (see the file comment). */
 function backward(dy: tf.Tensor, saved: readonly tf.Tensor[], body: () => tf.Tensor[]): tf.Tensor[] {
   const grads = tf.tidy(body);
@@ -217,12 +220,21 @@ interface AttentionOptions {
   readonly maskBias: tf.Tensor;
   /** Dropout of the attention weights in training; null otherwise. */
   readonly dropout: { readonly rate: number; readonly seed: number } | null;
+  /** The scores' divisor (default √dh; DeBERTa's √(dh·3) with both relative terms). */
+  readonly scale?: number;
+  /** [B, H, T, T] scores added before the mask (DeBERTa's relative-position terms); differentiable. */
+  readonly bias?: tf.Tensor4D;
+  /**
+   * Masked scores are replaced (torch's masked_fill), so no gradient reaches them. Only matters where a whole query
+   * row is masked (DeBERTa's query × key mask): its softmax is uniform and its gradient would otherwise flow.
+   */
+  readonly maskedFill?: boolean;
 }
 
 /**
  * Multi-head scaled dot-product attention over projected q, k, v [B, T, D] → context [B, T, D]:
- * softmax(q·kᵀ/√dh + mask) (dropped out) · v, heads split and merged inside. Saves the three head tensors
- * [B, H, T, dh], the probabilities and, in training, the dropped-out weights and the mask.
+ * softmax(q·kᵀ/√dh [+ bias] + mask) (dropped out) · v, heads split and merged inside. Saves the three head
+ * tensors [B, H, T, dh], the probabilities and, in training, the dropped-out weights and the mask.
  */
 export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: AttentionOptions): tf.Tensor3D {
   const [b, t, d] = q.shape;
@@ -231,12 +243,16 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: Att
   const split = (y: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(y, [b, t, h, dh]), [0, 2, 1, 3]); // [B, H, T, dh]
   const merge = (y: tf.Tensor): tf.Tensor3D => tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [b, t, d]); // [B, T, D]
   const drop = o.dropout;
+  const scale = o.scale ?? Math.sqrt(dh);
+  const bias = o.bias;
   const f = tf.customGrad((...args: Args) => {
-    const [qi, ki, vi, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
-    const qs = tf.div(split(qi), Math.sqrt(dh)); // [B, H, T, dh]
+    const [qi, ki, vi, bi, save] = (bias === undefined ? [...args.slice(0, 3), null, args[3]] : args) as
+      [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor4D | null, tf.GradSaveFunc];
+    const qs = tf.div(split(qi), scale); // [B, H, T, dh]
     const kh = split(ki); // [B, H, T, dh]
     const vh = split(vi); // [B, H, T, dh]
-    const raw = tf.matMul(qs, kh, false, true); // [B, H, T, T]
+    let raw = tf.matMul(qs, kh, false, true); // [B, H, T, T]
+    if (bi !== null) raw = replace(raw, (r) => tf.add(r, bi)); // [B, H, T, T]
     const scores = tf.add(raw, o.maskBias); // [B, H, T, T]
     raw.dispose();
     const probs = tf.softmax(scores, -1); // [B, H, T, T]
@@ -264,13 +280,16 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: Att
           prod.dispose();
           const diff = tf.sub(dw, dot); // [B, H, T, T]
           dw.dispose();
-          const ds = tf.mul(sp, diff); // [B, H, T, T]
+          let ds = tf.mul(sp, diff); // [B, H, T, T]
           tf.dispose([diff, sp]);
-          const dq = merge(tf.div(matMul(ds, sk), Math.sqrt(dh))); // [B, T, D]
+          // none through masked scores: keep = 1 − bias/min is 1 where attended, 0 where masked (arithmetic, not a
+          // bool cast: the native engine's Multiply misreads a float32 tensor cast from bool)
+          if (o.maskedFill === true) ds = replace(ds, (g) => tf.mul(g, tf.sub(1, tf.div(o.maskBias, FLOAT32_MIN)))) as tf.Tensor4D;
+          const dq = merge(tf.div(matMul(ds, sk), scale)); // [B, T, D]
           const dk = merge(matMul(ds, sq, true, false)); // [B, T, D]
-          return [dq, dk, dv];
+          return bias === undefined ? [dq, dk, dv] : [dq, dk, dv, ds];
         }),
     };
   });
-  return f(q, k, v) as tf.Tensor3D;
+  return (bias === undefined ? f(q, k, v) : f(q, k, v, bias)) as tf.Tensor3D;
 }

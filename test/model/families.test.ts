@@ -1,7 +1,7 @@
 /**
- * The families beside DistilBERT (BERT, RoBERTa, ELECTRA, ALBERT): chosen by config.json's model_type, saved and
- * loaded by Hugging Face names, base checkpoints with other heads, token type ids, random init and dropout.
- * Their numbers against PyTorch are parity.test.ts's.
+ * The families beside DistilBERT (BERT, RoBERTa, ELECTRA, ALBERT, DeBERTa-v2): chosen by config.json's model_type,
+ * saved and loaded by Hugging Face names, base checkpoints with other heads, token type ids, random init and
+ * dropout. Their numbers against PyTorch are parity.test.ts's.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../../src/errors.js';
 import { parseModelConfig } from '../../src/model/config.js';
+import { bucketPosition } from '../../src/model/deberta-v2.js';
 import { createRandomQaModel, loadQaModel } from '../../src/model/qa-model.js';
 import { readSafetensors, writeSafetensors, type HostTensor } from '../../src/model/safetensors.js';
 import type { QaModel } from '../../src/model/types.js';
@@ -51,7 +52,7 @@ describe('model families', () => {
   before(async () => ({ dir: tmp, cleanup } = await makeTempDir()));
   after(async () => cleanup());
 
-  for (const family of FAMILIES) {
+  for (const family of [...FAMILIES, 'deberta-v2']) {
     test(`${family}: save → load is bit-exact under the checkpoint's HF names, and config.json is written back whole`, async () => {
       const fx = loadFixture(family);
       const out = join(tmp, `saved-${family}`);
@@ -139,7 +140,7 @@ describe('model families', () => {
     await assert.rejects(loadQaModel(dir, { backend: 'cpu' }), (e: unknown) => {
       assert.ok(e instanceof QaFtError && e.code === 'BAD_CONFIG', String(e));
       assert.ok(!e.message.includes('\n'));
-      assert.match(e.message, /config\.json: model_type is "gpt2", expected one of distilbert, bert, roberta, xlm-roberta, camembert, electra, albert/);
+      assert.match(e.message, /config\.json: model_type is "gpt2", expected one of distilbert, bert, roberta, xlm-roberta, camembert, electra, albert, deberta-v2/);
       return true;
     });
   });
@@ -230,5 +231,44 @@ describe('model families', () => {
       assert.notEqual(s7, evalLoss);
       assert.equal(tf.memory().numTensors, before);
     });
+  });
+
+  test('DeBERTa-v3 checkpoint: MLM and RTD heads and the unused absolute position table are ignored with a notice', async () => {
+    const fx = loadFixture('deberta-v2');
+    const tensors = await readSafetensors(join(fx.dir, 'model.safetensors'));
+    const extra = ['lm_predictions.lm_head.dense.weight', 'mask_predictions.classifier.bias', 'deberta.embeddings.position_embeddings.weight'];
+    for (const name of extra) tensors.set(name, { shape: [2], data: new Float32Array([1, 2]) });
+    const notices: string[] = [];
+    await withModel(await loadQaModel(await modelDir(await configOf(fx), tensors), { backend: 'cpu', onNotice: (m) => notices.push(m) }), async (m) => {
+      assert.equal(notices.length, 1, notices.join('\n'));
+      for (const name of extra) assert.ok(notices[0]?.includes(name), `${name} in ${notices[0]}`);
+      assert.ok(!m.params.has('deberta.embeddings.position_embeddings.weight'));
+    });
+  });
+
+  test('DeBERTa-v2: type_vocab_size 0 refuses token type ids; --init random builds the checkpoint names with the padding row 0', async () => {
+    const fx = loadFixture('deberta-v2');
+    const config = parseModelConfig(await configOf(fx), 'config.json');
+    const reference = await readSafetensors(join(fx.dir, 'model.safetensors'));
+    await withModel(await createRandomQaModel(config, { backend: 'cpu', seed: 5 }), async (m) => {
+      assert.deepEqual([...m.params.keys()].sort(), [...reference.keys()].sort());
+      assert.ok(m.params.get('deberta.embeddings.word_embeddings.weight')!.dataSync().subarray(0, 32).every((v) => v === 0));
+      const b = fx.batch(0);
+      await assert.rejects(m.forward({ ...b, tokenTypeIds: b.inputIds.map((r) => r.map(() => 0)) }), /tokenTypeIds given, but deberta-v2 models have no token type embeddings/);
+    });
+    const json = await configOf(fx);
+    assert.throws(() => parseModelConfig({ ...json, conv_kernel_size: 3 }, 'c.json'), /conv_kernel_size is 3, expected 0/);
+    assert.throws(() => parseModelConfig({ ...json, pos_att_type: 'p2p' }, 'c.json'), /pos_att_type is "p2p"/);
+  });
+
+  test("DeBERTa's log-bucketed relative positions equal transformers' make_log_bucket_position (256 buckets, 512 positions)", () => {
+    // torch: make_log_bucket_position(torch.arange(-1023, 1024), 256, 512)[1023 + d]; pairs straddle bucket edges
+    const torch: [number, number][] = [
+      [0, 0], [127, 127], [128, 128], [129, 129], [150, 143], [151, 144], [177, 158], [178, 159], [209, 173], [210, 174],
+      [246, 188], [247, 189], [289, 203], [290, 204], [341, 218], [342, 219], [402, 233], [403, 234], [511, 255],
+      [1023, 319], [-300, -207], [-1023, -319],
+    ];
+    for (const [d, want] of torch) assert.equal(bucketPosition(d, 256, 512), want, `d = ${d}`);
+    assert.equal(bucketPosition(-40, -1, 512), -40, 'no buckets: the distance itself');
   });
 });

@@ -33,7 +33,7 @@ export interface Fixture {
   batch(i: number, labelled?: boolean): QaBatch;
 }
 
-export const FAMILIES = ['distilbert', 'bert', 'roberta', 'electra', 'albert'] as const;
+export const FAMILIES = ['distilbert', 'bert', 'roberta', 'electra', 'albert', 'deberta-v2'] as const;
 
 export function loadFixture(family: string): Fixture {
   const dir = join(sharedDir, 'fixtures', `tiny-${family}-qa`);
