@@ -67,6 +67,18 @@ test('--predictions with --na-probs: the official 2.0 figures and threshold swee
   assert.doesNotMatch(text.stdout, /best_exact/); // no probabilities, no sweep
 });
 
+test('a directory prepared with --version-2-with-negative is scored as SQuAD 2.0 without the flag', async () => {
+  const prepared = join(tmp.dir, 'prepared');
+  const prep = await runCli(['prepare', '--input', data, '--split', 'train', '--test-size', '0', '--tokenizer', modelDir, '--out', prepared, '--version-2-with-negative']);
+  assert.equal(prep.code, 0, prep.stderr);
+  const predictions = join(tmp.dir, 'p-prepared.json');
+  await writeFile(predictions, JSON.stringify({ a1: 'France', u1: '', a2: 'the 10th century', u2: 'Normandy' }));
+  const r = await evaluate(['--predictions', predictions, '--data', prepared, '--split', 'train', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as Record<string, number>;
+  assert.deepEqual([got.exact, got.HasAns_exact, got.NoAns_exact, got.NoAns_total], [75, 100, 50, 2]);
+});
+
 test('SQuAD 2.0 data without the flag, and --na-probs without it, are one-line errors', async () => {
   const predictions = join(tmp.dir, 'p.json');
   const refused = await evaluate(['--predictions', predictions, '--data', data, '--split', 'train']);
