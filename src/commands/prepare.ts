@@ -111,7 +111,7 @@ export function prepareCommand(): Command {
     .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', String(DEFAULT_SEED))
     .option('--max-length <n>', 'tokens per window, special tokens included', String(DEFAULT_MAX_LENGTH))
     .option('--doc-stride <n>', 'split long contexts into overlapping windows sharing N tokens (run_qa.py uses 128); off by default')
-    .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json or vocab.txt) or hub model id (default: ${DEFAULT_MODEL_ID})`)
+    .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json, vocab.txt, or vocab.json + merges.txt; no config.json needed) or hub model id (default: ${DEFAULT_MODEL_ID})`)
     .option('--out <dir>', 'output directory', DEFAULT_DATA_DIR)
     .option('--skip-invalid', 'drop rows whose answer does not match the context, or with an empty context or question')
     .option('--version-2-with-negative', `SQuAD 2.0: keep questions without an answer, labelled at [CLS] (default data: ${SQUAD_V2_DATASET_ID})`)

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
+import { makesTokenizer, TOKENIZER_NEEDS } from '../hf-files.js';
 import type { BackendName, Precision, QaModel } from '../model/types.js';
 import type { QaTokenizer } from '../tokenize/tokenizer.js';
 
@@ -15,7 +16,7 @@ export interface OpenedModel {
   readonly tokenizer: QaTokenizer;
 }
 
-const HINT = 'a model directory (what `qa-ft train` writes) holds config.json, model.safetensors and tokenizer.json or vocab.txt';
+const HINT = `a model directory (what \`qa-ft train\` writes) holds config.json, model.safetensors and ${TOKENIZER_NEEDS}`;
 
 /** Throws a one-line error when `dir` lacks the weights, config or tokenizer. */
 function checkModelDir(dir: string): void {
@@ -25,8 +26,8 @@ function checkModelDir(dir: string): void {
     throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no weights (model.safetensors)`, { hint: HINT });
   }
   if (missing('config.json')) throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no config.json`, { hint: HINT });
-  if (missing('tokenizer.json') && missing('vocab.txt')) {
-    throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no tokenizer (tokenizer.json or vocab.txt)`, { hint: HINT });
+  if (!makesTokenizer((f) => !missing(f))) {
+    throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no tokenizer (${TOKENIZER_NEEDS})`, { hint: HINT });
   }
 }
 

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { QaFtError } from '../errors.js';
+import { TOKENIZER_NEEDS } from '../hf-files.js';
 import { loadConfig, readConfigFile, type ModelConfig } from '../model/config.js';
 import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
 import type { BackendName, Precision, QaModel } from '../model/types.js';
@@ -63,7 +64,7 @@ function tokenizerFiles(manifest: PreparedManifest, modelDir: string | undefined
   const fromModel = modelDir === undefined ? [] : tokenizerFilesIn(modelDir);
   if (fromModel.length > 0) return fromModel;
   throw new QaFtError('FILE_NOT_FOUND', `no tokenizer files in ${manifest.tokenizer.dir} (from the prepared data's manifest)${modelDir ? ` or ${modelDir}` : ''}`, {
-    hint: 'the saved model needs its tokenizer: pass --model with a directory holding tokenizer.json or vocab.txt',
+    hint: `the saved model needs its tokenizer: pass --model with a directory holding ${TOKENIZER_NEEDS}`,
   });
 }
 
