@@ -18,7 +18,12 @@ export { parseSplit, applySplit, splitRange, trainTestSplit, type SplitSpec } fr
 export { permutation } from './data/rng.js';
 export { writePrepared, readPrepared, readPreparedManifest, type PreparedData, type PreparedManifest } from './tokenize/prepared.js';
 export { loadQaModel, createRandomQaModel, type LoadOptions } from './model/qa-model.js';
-export { parseDistilBertConfig, loadConfig, configToJson, type DistilBertConfig } from './model/config.js';
+export {
+  parseModelConfig, parseDistilBertConfig, loadConfig, configToJson, qaArchitecture, MODEL_TYPES,
+  type ModelConfig, type DistilBertConfig,
+} from './model/config.js';
+export type { BertLikeConfig } from './model/config-bert.js';
+export type { DebertaV2Config } from './model/config-deberta.js';
 export { readSafetensors, writeSafetensors, SafetensorsFile, type HostTensor, type SafetensorsContents, type TensorSource } from './model/safetensors.js';
 export { selectBackend, type BackendChoice } from './model/backend.js';
 export type { QaModel, BackendName, ForwardOutput } from './model/types.js';

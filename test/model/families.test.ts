@@ -211,27 +211,29 @@ describe('model families', () => {
     });
   });
 
-  test('BERT hidden and attention dropout: only in training, reproducible from dropoutSeed, no tensor left behind', async () => {
-    const fx = loadFixture('bert');
-    const config = parseModelConfig({ ...(await configOf(fx)), hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 }, 'c.json');
-    await withModel(await createRandomQaModel(config, { backend: 'cpu', seed: 1 }), async (m) => {
-      const batch = fx.batch(1);
-      const loss = (opts: { training: boolean; dropoutSeed?: number }): number => {
-        const { loss: l, grads } = m.lossAndGradients(batch, opts);
-        const v = l.arraySync();
-        tf.dispose([l, ...grads.values()]);
-        return v;
-      };
-      const before = tf.memory().numTensors;
-      const evalLoss = (await m.forward(batch)).loss;
-      assert.equal(loss({ training: false }), evalLoss);
-      const s7 = loss({ training: true, dropoutSeed: 7 });
-      assert.equal(loss({ training: true, dropoutSeed: 7 }), s7);
-      assert.notEqual(loss({ training: true, dropoutSeed: 8 }), s7);
-      assert.notEqual(s7, evalLoss);
-      assert.equal(tf.memory().numTensors, before);
+  for (const family of ['bert', 'deberta-v2']) {
+    test(`${family} hidden and attention dropout: only in training, reproducible from dropoutSeed, no tensor left behind`, async () => {
+      const fx = loadFixture(family);
+      const config = parseModelConfig({ ...(await configOf(fx)), hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 }, 'c.json');
+      await withModel(await createRandomQaModel(config, { backend: 'cpu', seed: 1 }), async (m) => {
+        const batch = fx.batch(1);
+        const loss = (opts: { training: boolean; dropoutSeed?: number }): number => {
+          const { loss: l, grads } = m.lossAndGradients(batch, opts);
+          const v = l.arraySync();
+          tf.dispose([l, ...grads.values()]);
+          return v;
+        };
+        const before = tf.memory().numTensors;
+        const evalLoss = (await m.forward(batch)).loss;
+        assert.equal(loss({ training: false }), evalLoss);
+        const s7 = loss({ training: true, dropoutSeed: 7 });
+        assert.equal(loss({ training: true, dropoutSeed: 7 }), s7);
+        assert.notEqual(loss({ training: true, dropoutSeed: 8 }), s7);
+        assert.notEqual(s7, evalLoss);
+        assert.equal(tf.memory().numTensors, before);
+      });
     });
-  });
+  }
 
   test('DeBERTa-v3 checkpoint: MLM and RTD heads and the unused absolute position table are ignored with a notice', async () => {
     const fx = loadFixture('deberta-v2');
