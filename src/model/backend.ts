@@ -94,8 +94,9 @@ async function chooseByProbe(options: BackendOptions): Promise<{ name: ConcreteB
 }
 
 /**
- * Milliseconds of one probe matmul on the active backend, the best of a few after a warm-up (first calls pay for
- * kernel set-up). A backend whose warm-up already takes 4× the best time so far is not timed further.
+ * Milliseconds of one probe matmul on the active backend, the best of a few after an untimed warm-up (first calls
+ * pay for set-up: kernel creation, a GPU's libraries). A backend whose first timed run takes 4× the best time so
+ * far is not timed further.
  */
 function probeMs(bestSoFar: number): number {
   const [a, b] = tf.tidy(() => [tf.randomUniform([PROBE.m, PROBE.k], -1, 1, 'float32', 1), tf.randomUniform([PROBE.k, PROBE.n], -1, 1, 'float32', 2)]);
@@ -105,6 +106,7 @@ function probeMs(bestSoFar: number): number {
     return performance.now() - start;
   };
   try {
+    once();
     let best = once();
     if (best > 4 * bestSoFar) return best;
     for (let rep = 0; rep < 3; rep++) best = Math.min(best, once());
