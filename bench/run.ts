@@ -9,6 +9,8 @@
  *   infer    inference throughput (forward only) at 16×384 on native and tensorflow, beside PyTorch
  *   profile  per-kernel time of one native training step
  *   prepare, ask   the standalone bench/prepare.ts and bench/ask-cold-start.ts scripts, when present
+ *   precision      bench/precision.ts: fp32 against bf16, qa-ft native against transformers + PyTorch 2.13, in the
+ *                  user's environment, at the run's shape
  * Each measurement runs in its own process (bench/worker.ts) so its peak RSS is its own.
  */
 import { spawnSync } from 'node:child_process';
@@ -26,7 +28,7 @@ import { LENGTHS_FILE, REPO_ROOT } from './paths.js';
 import { printTable, fmt } from './table.js';
 import { runTorch, torchMissing } from './torch.js';
 
-const PARTS = ['matmul', 'train', 'infer', 'profile', 'prepare', 'ask'] as const;
+const PARTS = ['matmul', 'train', 'infer', 'profile', 'prepare', 'ask', 'precision'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: opt, positionals } = parseArgs({
@@ -183,11 +185,12 @@ if (parts.has('profile')) {
   }
 }
 
-for (const [part, file] of [['prepare', 'prepare.ts'], ['ask', 'ask-cold-start.ts']] as const) {
+const precisionArgs = ['--layers', String(Q.layers), '--batch', String(Q.batch), '--seq', String(Q.seq), '--steps', String(steps), '--threads', String(threads)];
+for (const [part, file, args] of [['prepare', 'prepare.ts', []], ['ask', 'ask-cold-start.ts', []], ['precision', 'precision.ts', precisionArgs]] as const) {
   if (!parts.has(part)) continue;
   log(`\n## ${part} (bench/${file})`);
   const script = path.join(REPO_ROOT, 'bench', file);
   if (!existsSync(script)) { log(`skipped: bench/${file} is not there yet`); continue; }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: 'inherit' });
   if (r.status !== 0) log(`bench/${file} exited with ${r.status ?? r.signal}`);
 }
