@@ -1,7 +1,8 @@
 /**
  * Label parity with the Hugging Face tutorial on all 5000 rows of the shared SQuAD slice: an independent
  * transcription of the tutorial's `preprocess_function` loop runs over the library's own truncating encoder
- * (`truncation="only_second", max_length=384`), and every input id and start/end label must equal ours.
+ * (`truncation="only_second", max_length=384`), and every input id and start/end label must equal ours; the same
+ * for RoBERTa's byte-level BPE and ALBERT's Unigram tokenizers (with their token type ids) on 1500 rows.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -67,3 +68,25 @@ test('labels and ids equal the tutorial preprocess_function on all 5000 rows of 
   assert.equal(ours.stats.unanswerable, zero);
   assert.ok(zero > 0, 'some truncated answers are labelled (0, 0)');
 });
+
+for (const name of ['tiny-roberta-bpe', 'tiny-albert-unigram']) {
+  test(`${name}: ids, token type ids and labels equal the tutorial preprocess_function over the library's own truncation on 1500 rows`, async () => {
+    const dir = join(sharedDir, 'models', name);
+    const rows = (await readSquad(parquet)).rows.slice(0, 1500);
+    const ours = await prepareFeatures(rows, await loadTokenizer(dir), { maxLength: 384 });
+    assert.equal(ours.features.length, rows.length);
+    const lib = Tokenizer.fromFile(join(dir, 'tokenizer.json'));
+    lib.setTruncation(384, { strategy: 'OnlySecond' as never });
+    let labelled = 0;
+    for (const [i, row] of rows.entries()) {
+      const enc = await lib.encode(pyStrip(row.question), row.context);
+      const expected = seedLabels(enc.getOffsets(), enc.getSequenceIds(), { text: [...row.answers.text], answer_start: [...row.answers.answer_start] });
+      const f = ours.features[i]!;
+      assert.deepEqual(f.inputIds, enc.getIds(), `row ${i} (${row.id}): input ids differ`);
+      assert.deepEqual(f.tokenTypeIds ?? f.inputIds.map(() => 0), enc.getTypeIds(), `row ${i} (${row.id}): token type ids differ`);
+      assert.deepEqual([f.startPosition, f.endPosition], expected, `row ${i} (${row.id}): labels differ`);
+      if (expected[0] !== 0) labelled++;
+    }
+    assert.ok(labelled > 1450, `${labelled} rows labelled`);
+  });
+}
