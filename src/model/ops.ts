@@ -16,7 +16,7 @@
  * bit-identical to it; gradients are the textbook formulas (checked against PyTorch by the parity tests).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeDropoutBackward, nativeDropoutForward } from '../engine/ops.js';
+import { nativeDropoutBackward, nativeDropoutForward, nativeGelu } from '../engine/ops.js';
 import { at } from '../util/checked-index.js';
 import { replace } from '../util/tensor-chain.js';
 import { matMul, unbroadcast } from './gradients.js';
@@ -151,6 +151,14 @@ export function gelu<T extends tf.Tensor>(x: T): T {
   const f = tf.customGrad((...args: Args) => {
     const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([xi]);
+    // native: one fused pass each way, bit-identical to the op-by-op form below (src/engine/gelu.ts)
+    const fused = nativeGelu(xi);
+    if (fused !== undefined) {
+      return {
+        value: fused.forward(), // x's shape
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved, () => [nativeGelu(at(saved, 0))!.backward(dy)]),
+      };
+    }
     // x·(Φ(x)) with Φ(x) = (1 + erf(x/√2))·0.5, one [B, T, F] temporary alive at a time (the halving is exact,
     // so this equals (x·0.5)·(1 + erf(x/√2)) bit for bit)
     const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(replace, tf.div(xi, Math.SQRT2));

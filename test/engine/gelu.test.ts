@@ -1,7 +1,7 @@
 /**
- * The fused erf-GELU kernels (src/engine/gelu.ts) against the model's op-by-op GELU (src/model/ops.ts `gelu`):
- * bit-identical on `native` (the same float32 operations in the same order), and within 1e-6 of TF.js's cpu
- * kernels (whose erf is an approximation), values and gradients.
+ * The fused erf-GELU kernels (src/engine/gelu.ts) against the op-by-op GELU: bit-identical to its kernels on
+ * `native` (the same float32 operations in the same order), and within 1e-6 of TF.js's cpu kernels (whose erf is
+ * an approximation), values and gradients, directly and through the model's `gelu` (src/model/ops.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -18,7 +18,7 @@ const xs = randomValues(3 * 17 * 41, 7, -6, 6);
 xs.set([0, -0, 1e-30, -1e-30, 10, -10, 30, -30, 0.5, -0.5]); // zeros, tiny, saturated tails
 const dys = randomValues(xs.length, 8);
 
-/** GELU(x) and d/dx of Σ GELU(x)·dy through the model's op, on `backend`. */
+/** GELU(x) and d/dx of Σ GELU(x)·dy through the model's op (op-by-op off native), on `backend`. */
 async function reference(backend: string): Promise<{ y: Float32Array; dx: Float32Array }> {
   await tf.setBackend(backend);
   const x = tf.tensor(xs, SHAPE), dy = tf.tensor(dys, SHAPE);
@@ -26,6 +26,21 @@ async function reference(backend: string): Promise<{ y: Float32Array; dx: Float3
   const dx = tf.grad((t: tf.Tensor) => gelu(t))(x, dy);
   const out = { y: y.dataSync() as Float32Array, dx: dx.dataSync() as Float32Array };
   tf.dispose([x, dy, y, dx]);
+  return out;
+}
+
+/**
+ * The op-by-op formulas of the model's GELU (src/model/ops.ts, which on native now calls the fused kernels), kernel
+ * by kernel on native: y = x·((erf(x/√2) + 1)·0.5), dx = dy·((erf(x/√2) + 1)·0.5 + x·(exp(x²·−0.5)·(1/√(2π)))).
+ */
+async function opByOp(): Promise<{ y: Float32Array; dx: Float32Array }> {
+  await tf.setBackend('native');
+  const out = tf.tidy(() => {
+    const x = tf.tensor(xs, SHAPE), dy = tf.tensor(dys, SHAPE);
+    const cdf = tf.mul(tf.add(tf.erf(tf.div(x, Math.SQRT2)), 1), 0.5);
+    const pdf = tf.mul(x, tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI)));
+    return { y: tf.mul(x, cdf).dataSync() as Float32Array, dx: tf.mul(dy, tf.add(cdf, pdf)).dataSync() as Float32Array };
+  });
   return out;
 }
 
@@ -54,9 +69,17 @@ function worst(got: Float32Array, want: Float32Array): { rel: number; i: number 
 
 describe('fused erf-GELU', { skip: skipReason ?? false }, () => {
   test('forward and gradient are bit-identical to the op-by-op GELU on native', async () => {
-    const [want, got] = [await reference('native'), await fused()];
+    const [want, got] = [await opByOp(), await fused()];
     assert.deepEqual(Array.from(got.y), Array.from(want.y));
     assert.deepEqual(Array.from(got.dx), Array.from(want.dx));
+  });
+
+  test("the model's gelu on native (fused) matches it on cpu (op by op) within 1e-6, values and gradients", async () => {
+    const [want, got] = [await reference('cpu'), await reference('native')];
+    for (const [name, g, w] of [['GELU', got.y, want.y], ['dGELU', got.dx, want.dx]] as const) {
+      const e = worst(g, w);
+      assert.ok(e.rel <= 1e-6, `${name}: element ${e.i} (x ${at(xs, e.i)}): ${at(g, e.i)} vs cpu ${at(w, e.i)}`);
+    }
   });
 
   test('forward and gradient match the TF.js cpu kernels within 1e-6', async () => {
