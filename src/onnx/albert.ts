@@ -7,7 +7,7 @@ import type { BertLikeConfig } from '../model/config-bert.js';
 import { embeddings, takesTokenTypes } from './bert.js';
 import type { OnnxFamily } from './family.js';
 import type { GraphBuilder } from './graph.js';
-import { feedForward, layerNorm, linear, selfAttention } from './layers.js';
+import { feedForward, layerNorm, linear, maskBias, selfAttention } from './layers.js';
 
 const GROUPS = 'albert.encoder.albert_layer_groups';
 
@@ -23,7 +23,8 @@ export function albertGraph(c: BertLikeConfig): OnnxFamily {
   const perGroup = c.nLayers / c.numHiddenGroups; // layers sharing one group (the config parser checks it divides)
   return {
     tokenTypeIds: takesTokenTypes(c),
-    hidden(g, bias) {
+    hidden(g) {
+      const bias = maskBias(g); // [B, 1, 1, T]
       let x = linear(g, embeddings(g, c, 'albert.embeddings'), 'albert.encoder.embedding_hidden_mapping_in'); // [B, T, D]
       for (let k = 0; k < c.nLayers * c.innerGroupNum; k++) {
         const group = Math.floor(Math.floor(k / c.innerGroupNum) / perGroup);

@@ -8,7 +8,7 @@
 import { robertaPositions as countsFromPadding, type BertLikeConfig } from '../model/config-bert.js';
 import type { OnnxFamily } from './family.js';
 import type { GraphBuilder } from './graph.js';
-import { absolutePositions, feedForward, layerNorm, linear, robertaPositions, selfAttention, TOKEN_TYPE_IDS, wordEmbeddings } from './layers.js';
+import { absolutePositions, feedForward, layerNorm, linear, maskBias, robertaPositions, selfAttention, TOKEN_TYPE_IDS, wordEmbeddings } from './layers.js';
 
 /** Whether a BERT-style family's graph takes token_type_ids: all but the RoBERTa family. */
 export function takesTokenTypes(c: BertLikeConfig): boolean {
@@ -39,7 +39,8 @@ export function layer(g: GraphBuilder, c: BertLikeConfig, x: string, l: string, 
 export function bertGraph(c: BertLikeConfig, prefix: string): OnnxFamily {
   return {
     tokenTypeIds: takesTokenTypes(c),
-    hidden(g, bias) {
+    hidden(g) {
+      const bias = maskBias(g); // [B, 1, 1, T]
       let x = embeddings(g, c, `${prefix}.embeddings`); // [B, T, E]
       if (c.modelType === 'electra' && c.embeddingSize !== c.dim) x = linear(g, x, 'electra.embeddings_project'); // [B, T, D]
       for (let i = 0; i < c.nLayers; i++) x = layer(g, c, x, `${prefix}.encoder.layer.${i}`, bias);

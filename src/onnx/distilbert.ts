@@ -4,14 +4,15 @@
  */
 import type { DistilBertConfig } from '../model/config.js';
 import type { OnnxFamily } from './family.js';
-import { absolutePositions, feedForward, layerNorm, linear, selfAttention, wordEmbeddings } from './layers.js';
+import { absolutePositions, feedForward, layerNorm, linear, maskBias, selfAttention, wordEmbeddings } from './layers.js';
 
 const LAYER_NORM_EPS = 1e-12;
 
 export function distilBertGraph(c: DistilBertConfig): OnnxFamily {
   return {
     tokenTypeIds: false,
-    hidden(g, bias) {
+    hidden(g) {
+      const bias = maskBias(g); // [B, 1, 1, T]
       const words = wordEmbeddings(g, 'distilbert.embeddings.word_embeddings.weight'); // [B, T, D]
       const pos = absolutePositions(g, 'distilbert.embeddings.position_embeddings.weight'); // [T, D]
       let x = layerNorm(g, words, pos, 'distilbert.embeddings.LayerNorm', LAYER_NORM_EPS); // [B, T, D]

@@ -8,6 +8,6 @@ import type { GraphBuilder } from './graph.js';
 export interface OnnxFamily {
   /** The graph has a `token_type_ids` input (families with a segment table of more than one row). */
   readonly tokenTypeIds: boolean;
-  /** Adds the embeddings and encoder layers; returns the last hidden states' name. `bias` is the [B, 1, 1, T] mask. */
-  hidden(g: GraphBuilder, bias: string): string;
+  /** Adds the embeddings, attention mask and encoder layers; returns the last hidden states' name. */
+  hidden(g: GraphBuilder): string;
 }

@@ -8,10 +8,11 @@ import { QaFtError } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
 import { bertGraph } from './bert.js';
 import { albertGraph } from './albert.js';
+import { debertaV2Graph } from './deberta-v2.js';
 import { distilBertGraph } from './distilbert.js';
 import type { OnnxFamily } from './family.js';
 import { GraphBuilder, type Weights } from './graph.js';
-import { ATTENTION_MASK, INPUT_IDS, maskBias, qaHead, TOKEN_TYPE_IDS } from './layers.js';
+import { ATTENTION_MASK, INPUT_IDS, qaHead, TOKEN_TYPE_IDS } from './layers.js';
 import { DataType, encodeModel, type GraphProto, type ValueInfo } from './proto.js';
 import { quantizeMatMuls } from './quantize.js';
 
@@ -23,7 +24,7 @@ export const ONNX_Q8_FILE = 'model_quantized.onnx';
 const DYNAMIC_AXES = ['batch_size', 'sequence_length'];
 
 /** The families with an ONNX graph, in the order messages list them. */
-const ONNX_FAMILIES = ['distilbert', 'bert', 'roberta', 'xlm-roberta', 'camembert', 'electra', 'albert'];
+const ONNX_FAMILIES = ['distilbert', 'bert', 'roberta', 'xlm-roberta', 'camembert', 'electra', 'albert', 'deberta-v2'];
 
 function onnxFamily(c: ModelConfig): OnnxFamily {
   const modelType: string = c.modelType;
@@ -40,7 +41,9 @@ function onnxFamily(c: ModelConfig): OnnxFamily {
       return bertGraph(c, 'electra');
     case 'albert':
       return albertGraph(c);
-    default: // DeBERTa-v2's disentangled attention has no ONNX graph here yet
+    case 'deberta-v2':
+      return debertaV2Graph(c);
+    default: // a family added to src/model before its graph here
       throw new QaFtError('BAD_ARGUMENT', `no ONNX export for ${modelType} models (ONNX export covers ${ONNX_FAMILIES.join(', ')})`, {
         hint: 'export without --onnx: the Hugging Face files load in transformers and optimum exports them to ONNX',
       });
@@ -55,7 +58,7 @@ export function onnxInputNames(c: ModelConfig): string[] {
 /** The fp32 graph of a `…ForQuestionAnswering` with these weights (every parameter of the config, by HF name). */
 export function qaGraph(c: ModelConfig, weights: Weights): GraphProto {
   const g = new GraphBuilder(weights);
-  qaHead(g, onnxFamily(c).hidden(g, maskBias(g)));
+  qaHead(g, onnxFamily(c).hidden(g));
   const io = (name: string, elemType: ValueInfo['elemType']): ValueInfo => ({ name, elemType, dims: [...DYNAMIC_AXES] });
   return g.build(
     c.modelType,

@@ -18,10 +18,10 @@ import { quantizeWeight } from '../../src/onnx/quantize.js';
 import { openOnnxModel, type OnnxQaModel } from '../../src/onnx/session.js';
 import type { QaBatch } from '../../src/records.js';
 import { loadFixture, relMaxDiff, type Fixture } from '../model/tiny-fixture.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 /** The families with an ONNX graph (src/onnx/model.ts), each with its PyTorch fixture. */
-const FAMILIES = ['distilbert', 'bert', 'roberta', 'electra', 'albert'] as const;
+const FAMILIES = ['distilbert', 'bert', 'roberta', 'electra', 'albert', 'deberta-v2'] as const;
 const FP32_TOL = 1e-4; // of the largest logit
 const Q8_MIN_COSINE = 0.99;
 
@@ -49,10 +49,6 @@ interface Exported {
   q8: OnnxQaModel;
   bytes: { fp32: Uint8Array; q8: Uint8Array };
   own: QaModel;
-}
-
-function loadFixtureDir(family: string): string {
-  return join(loadFixture('distilbert').dir, '..', `tiny-${family}-qa`);
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'qa-ft-onnx-'));
@@ -128,7 +124,7 @@ for (const family of FAMILIES) {
       const fp32 = decodeModel(e.bytes.fp32) as { opset_import: { version: number }[]; graph: Graph };
       const q8 = (decodeModel(e.bytes.q8) as { graph: Graph }).graph;
       assert.equal(fp32.opset_import[0]?.version, OPSET);
-      const types = family === 'distilbert' || family === 'roberta' ? [] : ['token_type_ids'];
+      const types = family === 'distilbert' || family === 'roberta' || family === 'deberta-v2' ? [] : ['token_type_ids'];
       assert.deepEqual(fp32.graph.input.map((i) => i.name), ['input_ids', 'attention_mask', ...types]);
       assert.deepEqual(fp32.graph.output.map((i) => i.name), ['start_logits', 'end_logits']);
       for (const io of [...fp32.graph.input, ...fp32.graph.output]) {
@@ -136,29 +132,21 @@ for (const family of FAMILIES) {
         assert.deepEqual(io.type.tensor_type.shape.dim.map((d) => d.dim_param), ['batch_size', 'sequence_length']);
       }
       const count = (g: Graph, op: string): number => g.node.filter((n) => n.op_type === op).length;
-      const layers = e.config.nLayers * (e.config.modelType === 'albert' ? e.config.innerGroupNum : 1);
-      const projections = layers * 6 + 1 + (family === 'albert' || family === 'electra' ? 1 : 0); // q, k, v, out, up, down; qa_outputs; E → D
-      assert.equal(count(fp32.graph, 'MatMul'), projections + 2 * layers, 'plus scores and context per layer');
+      const c = e.config;
+      const layers = c.nLayers * (c.modelType === 'albert' ? c.innerGroupNum : 1);
+      const projected = c.modelType !== 'distilbert' && c.embeddingSize !== c.dim ? 1 : 0; // E → D
+      const relative = c.modelType === 'deberta-v2' ? Number(c.c2p) + Number(c.p2c) : 0; // DeBERTa's Kr, Qr per layer
+      const projections = layers * (6 + relative) + 1 + projected; // q, k, v, out, up, down (+ Kr, Qr); qa_outputs; E → D
+      assert.equal(count(fp32.graph, 'MatMul'), projections + layers * (2 + relative), 'plus scores (content, c2p, p2c) and context per layer');
       assert.equal(count(q8, 'MatMulInteger'), projections);
-      assert.equal(count(q8, 'MatMul'), 2 * layers, 'activation × activation MatMuls stay float');
-      assert.equal(count(q8, 'DynamicQuantizeLinear'), layers * 4 + 1 + (family === 'albert' || family === 'electra' ? 1 : 0), 'q, k and v share one');
+      assert.equal(count(q8, 'MatMul'), layers * (2 + relative), 'activation × activation MatMuls stay float');
+      // q, k and v share one; DeBERTa's relative table is one activation for every layer
+      assert.equal(count(q8, 'DynamicQuantizeLinear'), layers * 4 + 1 + projected + (relative > 0 ? 1 : 0));
       assert.ok(e.bytes.q8.length < e.bytes.fp32.length, 'q8 is smaller');
       assert.ok(q8.initializer.some((i) => i.data_type === 3), 'int8 weights');
     });
   });
 }
-
-test('a family without an ONNX graph (deberta-v2) is refused in one line', { skip: existsSync(loadFixtureDir('deberta-v2')) ? false : 'no deberta-v2 fixture' }, (t) => {
-  const fx = loadFixture('deberta-v2');
-  let config: ModelConfig;
-  try {
-    config = parseModelConfig(JSON.parse(readFileSync(join(fx.dir, 'config.json'), 'utf8')), fx.dir);
-  } catch (e) {
-    t.skip(`qa-ft does not read deberta-v2 configs here (${(e as Error).message})`);
-    return;
-  }
-  assert.throws(() => onnxModels(config, new Map()), /no ONNX export for deberta-v2 models \(ONNX export covers distilbert, bert, roberta/);
-});
 
 test('int8 weights: symmetric scale max|W| / 127, halves rounded to even, zero point 0', () => {
   const { q, scale } = quantizeWeight(Float32Array.of(0.5, 1.5, -2.5, 127, 3.7, -126.6));
