@@ -267,6 +267,10 @@ function toTextEncoding(e: Encoding): TextEncoding {
 }
 
 async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: TokenizerConfig): Promise<QaTokenizer> {
+  // Many hub tokenizer.json files are saved with truncation and padding on; Python's fast tokenizer turns both off
+  // for a call that asks for neither, and windows.ts cuts and batches.ts pads: whole, unpadded encodings here.
+  tokenizer.disableTruncation();
+  tokenizer.disablePadding();
   const pairTemplate = await learnPairTemplate(tokenizer, dir);
   // a special token named in tokenizer_config.json, else the first of the usual names the vocabulary has
   const special = (setting: TokenSetting | undefined, usual: readonly string[]): number | undefined => {

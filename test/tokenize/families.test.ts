@@ -144,3 +144,22 @@ test('half a BPE tokenizer, or a tokenizer that pads on the left, is a one-line 
     await cleanup();
   }
 });
+
+test('truncation and padding saved in tokenizer.json are ignored, as Python does for a call that asks for neither', async () => {
+  const { dir, cleanup } = await makeTempDir();
+  try {
+    const json = JSON.parse(await readFile(join(modelsDir, 'tiny-roberta-bpe', 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+    json.truncation = { direction: 'Right', max_length: 8, strategy: 'LongestFirst', stride: 0 };
+    json.padding = { strategy: { Fixed: 64 }, direction: 'Right', pad_to_multiple_of: null, pad_id: 1, pad_type_id: 0, pad_token: '<pad>' };
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(json));
+    const saved = await loadTokenizer(dir);
+    const plain = await loadTokenizer(join(modelsDir, 'tiny-roberta-bpe'));
+    const context = (await squadRow(fixture.tokenizers['tiny-roberta-bpe']!.rows[0]!.id)).context;
+    const e = await saved.encodeText(context);
+    assert.ok(e.ids.length > 64);
+    assert.deepEqual(e, await plain.encodeText(context));
+    assert.deepEqual(await saved.encodePair('Who?', 'Saint Bernadette.'), await plain.encodePair('Who?', 'Saint Bernadette.'));
+  } finally {
+    await cleanup();
+  }
+});
