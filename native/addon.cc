@@ -64,13 +64,22 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// matmulBf16(same arguments as matmul, emulate) → null, or a one-line reason it could not run
+// matmulBf16(same arguments as matmul, how: 0 oneDNN bf16, 1 emulated on sgemm, 2 oneDNN on rounded float32)
+// → null, or a one-line reason it could not run
 Napi::Value MatMulBf16(const Napi::CallbackInfo& info) {
-  const auto fn = info[12].ToBoolean() ? qaft::BatchMatMulBf16Emulated : qaft::BatchMatMulBf16;
-  const char* err = fn(
-      Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]), info[3].As<Napi::Int32Array>().ElementLength(),
-      Ptr<int32_t>(info[3]), Ptr<int32_t>(info[4]), I64(info[5]), I64(info[6]), I64(info[7]), info[8].ToBoolean(),
-      info[9].ToBoolean(), PtrOrNull<float>(info[10]), static_cast<qaft::Activation>(I32(info[11])));
+  const int how = I32(info[12]);
+  const float* a = Ptr<float>(info[0]);
+  const float* b = Ptr<float>(info[1]);
+  float* c = Ptr<float>(info[2]);
+  const int64_t batch = info[3].As<Napi::Int32Array>().ElementLength();
+  const int32_t* ai = Ptr<int32_t>(info[3]);
+  const int32_t* bi = Ptr<int32_t>(info[4]);
+  const float* bias = PtrOrNull<float>(info[10]);
+  const auto act = static_cast<qaft::Activation>(I32(info[11]));
+  const bool ta = info[8].ToBoolean(), tb = info[9].ToBoolean();
+  const int64_t m = I64(info[5]), n = I64(info[6]), k = I64(info[7]);
+  const char* err = how == 1 ? qaft::BatchMatMulBf16Emulated(a, b, c, batch, ai, bi, m, n, k, ta, tb, bias, act)
+                             : qaft::BatchMatMulBf16(a, b, c, batch, ai, bi, m, n, k, ta, tb, bias, act, how == 2);
   return err == nullptr ? info.Env().Null() : Napi::String::New(info.Env(), err);
 }
 

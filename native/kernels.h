@@ -27,10 +27,11 @@ Bf16Support GetBf16Support();
 
 // BatchMatMul with torch.autocast(cpu, bfloat16) semantics: A and B rounded to bfloat16 (nearest even), products
 // accumulated and written in float32 (bias added in float32) by oneDNN's matmul primitive, cached by shape.
+// `f32Inputs` (tests, where bf16 kernels are missing): the same path with the rounded inputs kept as float32.
 // Returns nullptr, or a one-line reason when it could not run (no oneDNN, no implementation).
 const char* BatchMatMulBf16(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex,
                             const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
-                            const float* bias, Activation act);
+                            const float* bias, Activation act, bool f32Inputs);
 
 // The same rounding, then the float32 BatchMatMul (bf16 products are exact in float32): bf16 numerics on any CPU,
 // at fp32 speed. For tests where oneDNN or AVX512_BF16 is missing. Returns nullptr.

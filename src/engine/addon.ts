@@ -17,13 +17,14 @@ export interface NativeAddon {
     m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
   ): void;
   /**
-   * `matmul` with torch.autocast(cpu, bfloat16) semantics (inputs rounded to bf16, float32 sums and output) on
-   * oneDNN, or with `emulate` the same rounding on the float32 sgemm. Returns null, or why it could not run.
+   * `matmul` with torch.autocast(cpu, bfloat16) semantics (inputs rounded to bf16, float32 sums and output). `how`:
+   * 0 on oneDNN's bf16 kernels; for tests, the same rounding with float32 products, 1 on sgemm, 2 through the
+   * oneDNN path with a float32 primitive. Returns null, or why it could not run.
    */
   matmulBf16(
     a: F32, b: F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
     m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
-    emulate: boolean,
+    how: 0 | 1 | 2,
   ): string | null;
   /** linked: built with oneDNN; hardware: the CPU has AVX512_BF16 as oneDNN sees it; isa: oneDNN's ISA name. */
   bf16Support(): { linked: boolean; hardware: boolean; isa: string };

@@ -28,10 +28,11 @@ export function pooledCapacity(n: number): number {
 
 /**
  * How the backend's matmuls compute: `fp32` (OpenBLAS sgemm), `bf16` (torch.autocast(cpu, bfloat16): inputs
- * rounded to bf16, float32 sums, on oneDNN), `bf16-emulated` (the same rounding on sgemm; tests on CPUs without
- * AVX512_BF16). Set through `setNativePrecision` (./index.ts), which checks that bf16 can run.
+ * rounded to bf16, float32 sums, on oneDNN). For tests on CPUs without AVX512_BF16, the same rounding with float32
+ * products: `bf16-sgemm` on OpenBLAS, `bf16-onednn-f32` through the oneDNN path (its primitives, cache and data
+ * handles) with a float32 primitive. Set through `setNativePrecision` (./index.ts), which checks that it can run.
  */
-export type MatmulMode = 'fp32' | 'bf16' | 'bf16-emulated';
+export type MatmulMode = 'fp32' | 'bf16' | 'bf16-sgemm' | 'bf16-onednn-f32';
 
 export class NativeBackend extends MathBackendCPU {
   matmulMode: MatmulMode = 'fp32';

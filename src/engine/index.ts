@@ -79,9 +79,10 @@ export function bf16Support(): { ok: true; isa: string } | { ok: false; reason: 
 /**
  * Sets the precision of the active `native` backend's matmuls (a mode of the backend: every model on it runs so).
  * `bf16` throws a one-line BACKEND_UNAVAILABLE error saying why when it cannot run (another backend is active,
- * no oneDNN, no AVX512_BF16). `emulate` (tests only) runs bf16's rounding on the fp32 sgemm on any CPU.
+ * no oneDNN, no AVX512_BF16). `emulate` (tests only, any CPU): bf16's rounding with float32 products, on the
+ * sgemm or through the oneDNN path with a float32 primitive (this needs oneDNN linked).
  */
-export function setNativePrecision(precision: Precision, options: { emulate?: boolean } = {}): void {
+export function setNativePrecision(precision: Precision, options: { emulate?: 'sgemm' | 'onednn' } = {}): void {
   const backend = tf.getBackend() === NATIVE_BACKEND ? tf.findBackend(NATIVE_BACKEND) : null;
   if (!(backend instanceof NativeBackend)) {
     if (precision === 'fp32') return; // every other backend computes in fp32
@@ -90,7 +91,8 @@ export function setNativePrecision(precision: Precision, options: { emulate?: bo
   let mode: MatmulMode = precision;
   if (precision === 'bf16') {
     const support = bf16Support();
-    if (options.emulate === true) mode = 'bf16-emulated';
+    if (options.emulate === 'sgemm') mode = 'bf16-sgemm';
+    else if (options.emulate === 'onednn' && nativeAddon()?.bf16Support().linked === true) mode = 'bf16-onednn-f32';
     else if (!support.ok) throw new QaFtError('BACKEND_UNAVAILABLE', `bf16 is not available: ${support.reason}`);
   }
   backend.matmulMode = mode;

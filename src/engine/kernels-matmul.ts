@@ -74,7 +74,8 @@ function run(
   if (mode === 'fp32') {
     addon.matmul(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation);
   } else {
-    const error = addon.matmulBf16(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation, mode === 'bf16-emulated');
+    const how = ({ bf16: 0, 'bf16-sgemm': 1, 'bf16-onednn-f32': 2 } as const)[mode];
+    const error = addon.matmulBf16(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation, how);
     // setNativePrecision checked that bf16 runs here; a failure now is a bug, not a user error.
     if (error !== null) throw new QaFtError('INTERNAL', `bf16 matmul [${m},${p.k}]×[${p.k},${p.n}] failed: ${error}`);
   }

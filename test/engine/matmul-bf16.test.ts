@@ -2,13 +2,14 @@
  * bf16 matmuls of the native backend (torch.autocast(cpu, bfloat16) semantics) against a hand-rounded reference:
  * inputs rounded to bf16 (round to nearest even) here in JS, products summed in float64. bf16 × bf16 products are
  * exact in float32, so the only error left is float32 summation: |got − ref| ≤ (k+1)·2⁻²⁴·Σ|a·b| per element,
- * whatever order the kernel sums in. Runs twice: on oneDNN (skipped, with the reason, without oneDNN or
- * AVX512_BF16) and the emulation (the same rounding on the fp32 sgemm), which runs wherever the addon is built.
+ * whatever order the kernel sums in. Runs three times: on oneDNN's bf16 kernels (skipped, with the reason, without
+ * oneDNN or AVX512_BF16), through the same oneDNN path with a float32 primitive on the rounded inputs (wherever
+ * oneDNN is linked: its primitives, cache and data handles), and on the fp32 sgemm (wherever the addon is built).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { activePrecision, bf16Support, setNativePrecision } from '../../src/engine/index.js';
+import { activePrecision, bf16Support, nativeAddon, setNativePrecision } from '../../src/engine/index.js';
 import { registerGradients } from '../../src/model/gradients.js';
 import { linear } from '../../src/model/ops.js';
 import { randomValues, skipReason } from './compare.js';
@@ -16,9 +17,11 @@ import { at } from '../../src/util/checked-index.js';
 
 registerGradients(); // the model's BatchMatMul gradient (tfjs-core's Node bundle ships none)
 const support = skipReason === undefined ? bf16Support() : { ok: false as const, reason: skipReason };
+const linked = nativeAddon()?.bf16Support().linked === true;
 const MODES = [
-  { name: 'oneDNN', emulate: false, skip: skipReason ?? (support.ok ? false : `oneDNN bf16 unavailable: ${support.reason}`) },
-  { name: 'emulated on sgemm', emulate: true, skip: skipReason ?? false },
+  { name: 'oneDNN', emulate: undefined, skip: skipReason ?? (support.ok ? false : `oneDNN bf16 unavailable: ${support.reason}`) },
+  { name: 'the oneDNN path with a float32 primitive', emulate: 'onednn', skip: skipReason ?? (linked ? false : 'built without oneDNN') },
+  { name: 'emulated on sgemm', emulate: 'sgemm', skip: skipReason ?? false },
 ] as const;
 
 const bits = new Uint32Array(1);
@@ -87,7 +90,7 @@ for (const mode of MODES) {
   describe(`bf16 matmul, ${mode.name}, against hand-rounded references`, { skip: mode.skip }, () => {
     before(async () => {
       await tf.setBackend('native');
-      setNativePrecision('bf16', { emulate: mode.emulate });
+      setNativePrecision('bf16', mode.emulate === undefined ? {} : { emulate: mode.emulate });
     });
     after(() => setNativePrecision('fp32'));
 
@@ -161,7 +164,7 @@ for (const mode of MODES) {
       const got = tf.tidy(() => tf.matMul(tf.tensor2d([1 + 2 ** -8], [1, 1]), tf.tensor2d([1], [1, 1])));
       assert.equal(got.dataSync()[0], 1 + 2 ** -8);
       got.dispose();
-      setNativePrecision('bf16', { emulate: mode.emulate });
+      setNativePrecision('bf16', mode.emulate === undefined ? {} : { emulate: mode.emulate });
     });
   });
 }
