@@ -1,10 +1,11 @@
 /**
  * Part `matmul`: GFLOP/s of every matmul variant a DistilBERT step runs, through the TF.js `native` backend
  * (kernel + output allocation + TF.js bookkeeping) against the same gemm called on the raw addon into a warm,
- * preallocated output ("raw sgemm"), at distilbert-base shapes (B·T = 16·384 = 6144 tokens).
+ * preallocated output ("raw sgemm"), at distilbert-base shapes (B·T = 16·384 = 6144 tokens); and, where bf16 runs
+ * (oneDNN, AVX512_BF16), the same kernel in the backend's bf16 mode (rounding included).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeAddon } from '../src/engine/index.js';
+import { bf16Support, nativeAddon, setNativePrecision } from '../src/engine/index.js';
 
 export interface MatmulRow {
   variant: string;
@@ -12,6 +13,8 @@ export interface MatmulRow {
   nativeGflops: number;
   rawGflops: number;
   ratio: number;
+  /** The native kernel in bf16 mode; undefined where bf16 cannot run. */
+  bf16Gflops?: number;
 }
 
 interface Variant {
@@ -77,6 +80,7 @@ export function benchMatmul(options: { scale: number; reps: number }): MatmulRow
   const addon = nativeAddon();
   if (addon === undefined || tf.getBackend() !== 'native') throw new Error('the native backend must be active');
   const rows: MatmulRow[] = [];
+  const bf16 = bf16Support().ok;
   for (const v of variants(options.scale)) {
     const { flops: f, m, n, k, batch } = flops(v);
     const a = tf.randomUniform(v.a, -1, 1);
@@ -94,12 +98,19 @@ export function benchMatmul(options: { scale: number; reps: number }): MatmulRow
     const bIdx = v.b.length === 2 ? new Int32Array(idx.length) : idx;
     const raw = (): void => addon.matmul(av, bv, out, idx, bIdx, rawRank ? batch * m : m, n, k, v.transA, v.transB, biasV, 0);
     const [nativeS, rawS] = timePair(run, raw, options.reps);
+    let bf16S: number | undefined;
+    if (bf16) {
+      setNativePrecision('bf16');
+      bf16S = timePair(run, () => undefined, options.reps)[0];
+      setNativePrecision('fp32');
+    }
     rows.push({
       variant: v.name,
       shapes: `${JSON.stringify(v.a)}${v.transA ? 'ᵀ' : ''}×${JSON.stringify(v.b)}${v.transB ? 'ᵀ' : ''}`,
       nativeGflops: f / nativeS / 1e9,
       rawGflops: f / rawS / 1e9,
       ratio: rawS / nativeS,
+      ...(bf16S === undefined ? {} : { bf16Gflops: f / bf16S / 1e9 }),
     });
     tf.dispose([a, b, ...(bias ? [bias] : [])]);
   }
