@@ -9,15 +9,15 @@
  * pos_key_proj/pos_query_proj, and δ is the log-bucketed, clamped relative distance. transformers projects the
  * whole table and gathers [T, T] scores from it; here the 2T − 1 rows the distances need are gathered first
  * (row selection commutes with the projection), projected, multiplied per head into [B, H, T, 2T − 1], and skewed
- * into [B, H, T, T] (row i of the result starts T − 1 − i columns in): gather, matMul, reshape and slice only,
- * so every gradient is one the engine already has.
+ * into [B, H, T, T] (row i of the result starts T − 1 − i columns in; ops.ts `skewRelative`): gathers, matMuls and
+ * reshapes, all kernels the engine already has.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionSpan, type DebertaV2Config } from './config-deberta.js';
 import { linearShapes, normShapes, type Family } from './family.js';
 import type { ModelInputs } from './inputs.js';
 import { dense, feedForward, layerNorm, maybeDropout, param, qaHead, stack, type DropoutContext, type Params } from './layers.js';
-import { addLayerNorm, attention, embedding, linear } from './ops.js';
+import { addLayerNorm, attention, embedding, linear, skewRelative } from './ops.js';
 
 const P = 'deberta';
 const WORDS = `${P}.embeddings.word_embeddings.weight`;
@@ -54,24 +54,14 @@ function relativeRows(c: DebertaV2Config, t: number): { c2p: Int32Array; p2c: In
   return { c2p, p2c };
 }
 
-/** [B, H, T, 2T − 1] → [B, H, T, T] with out[…, x, y] = g[…, x, T − 1 − x + y], by reshape and slice. */
-function skew(g: tf.Tensor4D): tf.Tensor4D {
-  const [b, h, t, w] = g.shape; // w = 2T − 1
-  if (t === 1) return g;
-  const flat = tf.reshape(g, [b, h, t * w]); // [B, H, T·W]
-  const shifted = tf.reshape(tf.slice(flat, [0, 0, t - 1], [b, h, t * (w - 1)]), [b, h, t, w - 1]); // row x moved x columns left
-  return tf.slice(shifted, [0, 0, 0, 0], [b, h, t, t]) as tf.Tensor4D; // [B, H, T, T]
-}
-
-/** Per-head products of content [B, T, D] with relative rows [W, D]: [B, H, T, W]. */
+/** Per-head products of content [B, T, D] with relative rows [W, D]: [H, B, T, W] (heads leading, as the matMul gives them). */
 function headScores(x: tf.Tensor3D, rows: tf.Tensor, heads: number): tf.Tensor4D {
   const [b, t, d] = x.shape;
   const w = rows.shape[0] ?? 0;
   const dh = d / heads;
   const xh = tf.reshape(tf.transpose(tf.reshape(x, [b, t, heads, dh]), [2, 0, 1, 3]), [heads, b * t, dh]); // [H, B·T, dh]
   const rh = tf.transpose(tf.reshape(rows, [w, heads, dh]), [1, 0, 2]); // [H, W, dh]
-  const s = tf.reshape(tf.matMul(xh, rh, false, true), [heads, b, t, w]); // [H, B, T, W]
-  return tf.transpose(s, [1, 0, 2, 3]) as tf.Tensor4D; // [B, H, T, W]
+  return tf.reshape(tf.matMul(xh, rh, false, true), [heads, b, t, w]) as tf.Tensor4D; // [H, B, T, W]
 }
 
 function shapes(c: DebertaV2Config): Map<string, number[]> {
@@ -138,17 +128,21 @@ function layer(c: DebertaV2Config, x: tf.Tensor3D, p: Params, i: number, inp: Mo
   let bias: tf.Tensor4D | undefined;
   if (rel !== null && (c.c2p || c.p2c)) {
     const table = maybeDropout(rel.table, c.hiddenDropout, ctx); // pos_dropout
+    // the relative rows are divided by the scale (a [2T − 1, D] tensor, not the [B, H, T, T] terms)
     const project = (ids: tf.Tensor1D, proj: string): tf.Tensor => {
       const rows = embedding(table, ids, null, [ids.size, c.dim]) as tf.Tensor2D; // [2T − 1, D]
-      return linear(rows, param(p, `${proj}.weight`), param(p, `${proj}.bias`)); // [2T − 1, D]
+      return tf.div(linear(rows, param(p, `${proj}.weight`), param(p, `${proj}.bias`)), scale); // [2T − 1, D]
     };
     const terms: tf.Tensor4D[] = [];
-    if (c.c2p) terms.push(skew(headScores(q, project(rel.rows.c2p, c.shareAttKey ? `${s}.key_proj` : `${s}.pos_key_proj`), c.nHeads))); // [B, H, T, T]
-    if (c.p2c) {
-      const byKey = skew(headScores(k, project(rel.rows.p2c, c.shareAttKey ? `${s}.query_proj` : `${s}.pos_query_proj`), c.nHeads)); // [B, H, Tk, Tq]
-      terms.push(tf.transpose(byKey, [0, 1, 3, 2])); // [B, H, Tq, Tk]
+    if (c.c2p) {
+      const byQuery = skewRelative(headScores(q, project(rel.rows.c2p, c.shareAttKey ? `${s}.key_proj` : `${s}.pos_key_proj`), c.nHeads)); // [H, B, Tq, Tk]
+      terms.push(tf.transpose(byQuery, [1, 0, 2, 3])); // [B, H, Tq, Tk]
     }
-    bias = tf.div(terms.length === 2 ? tf.add(terms[0] as tf.Tensor4D, terms[1] as tf.Tensor4D) : (terms[0] as tf.Tensor4D), scale) as tf.Tensor4D; // [B, H, T, T]
+    if (c.p2c) {
+      const byKey = skewRelative(headScores(k, project(rel.rows.p2c, c.shareAttKey ? `${s}.query_proj` : `${s}.pos_query_proj`), c.nHeads)); // [H, B, Tk, Tq]
+      terms.push(tf.transpose(byKey, [1, 0, 3, 2])); // [B, H, Tq, Tk]
+    }
+    bias = terms.length === 2 ? (tf.add(terms[0] as tf.Tensor4D, terms[1] as tf.Tensor4D) as tf.Tensor4D) : terms[0]; // [B, H, T, T]
   }
   const drop = ctx.training && c.attentionDropout > 0 ? { rate: c.attentionDropout, seed: ctx.nextSeed() } : null;
   const context = attention(q, k, v, { heads: c.nHeads, maskBias: inp.maskBias, dropout: drop, scale, maskedFill: true, ...(bias === undefined ? {} : { bias }) }); // [B, T, D]

@@ -222,6 +222,37 @@ export function relu<T extends tf.Tensor>(x: T): T {
   return f(x) as T;
 }
 
+/**
+ * The skew of relative-position scores: g [B, H, T, 2T − 1] → [B, H, T, T] with out[…, x, y] = g[…, x, T − 1 − x + y]
+ * (row x of the result starts T − 1 − x columns in). One gather of T² columns of each flattened [T·(2T − 1)] row
+ * (TF.js's generic strided Slice is a per-element loop, ~100× slower); the columns are distinct, so the gradient
+ * is the inverse gather, with a zero column for the entries no output reads. Saves nothing.
+ */
+export function skewRelative(g: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, t, w] = g.shape;
+  if (w !== 2 * t - 1) throw new Error(`skewRelative: expected [B, H, T, 2T - 1], got [${g.shape.join(', ')}]`);
+  const cols = (): Int32Array => {
+    const c = new Int32Array(t * t);
+    for (let x = 0; x < t; x++) for (let y = 0; y < t; y++) c[x * t + y] = x * w + t - 1 - x + y;
+    return c;
+  };
+  const f = tf.customGrad((...args: Args) => {
+    const [gi] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    const value = tf.tidy(() => tf.reshape(tf.gather(tf.reshape(gi, [b * h, t * w]), tf.tensor1d(cols(), 'int32'), 1), [b, h, t, t])); // [B, H, T, T]
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor) =>
+        backward(dy, [], () => {
+          const inverse = new Int32Array(t * w).fill(t * t); // column t² of the padded gradient is 0
+          cols().forEach((c, k) => (inverse[c] = k));
+          const padded = tf.concat([tf.reshape(dy, [b * h, t * t]), tf.zeros([b * h, 1])], 1); // [B·H, T² + 1]
+          return [tf.reshape(tf.gather(padded, tf.tensor1d(inverse, 'int32'), 1), [b, h, t, w])]; // [B, H, T, 2T − 1]
+        }),
+    };
+  });
+  return f(g) as tf.Tensor4D;
+}
+
 interface AttentionOptions {
   readonly heads: number;
   /** [B, 1, 1, T]: 0 for a real key, the float32 minimum for padding (added to the scores, as masked_fill). */
