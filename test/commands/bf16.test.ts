@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bf16Support } from '../../src/engine/index.js';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
 import { writeTinyModelDir } from '../helpers/tiny-model-dir.js';
@@ -70,5 +70,26 @@ describe('--bf16', () => {
       assert.match(r.stderr.trim(), /^qa-ft: error: (bf16 is not available: |backend 'native' is not available: )[^\n]*$/);
       assert.ok(!existsSync(join(out, 'model.safetensors')));
     }
+  });
+
+  const support = bf16Support();
+  test('train --bf16: a tiny random DistilBERT learns the one-fact synthetic QA (EM ≥ 90 on held-out questions)', {
+    skip: support.ok ? false : `bf16 unavailable: ${support.reason}`, timeout: 240_000,
+  }, async () => {
+    const tokenizer = join(sharedDir, 'models', 'distilbert-base-uncased');
+    const dir = join(tmp.dir, 'learning');
+    await mkdir(dir);
+    await writeSyntheticSquad(join(dir, 'facts.json'), 2000, 1);
+    await writeFile(join(dir, 'tiny-config.json'), JSON.stringify(TINY_CONFIG));
+    const prep = await runCli(['prepare', '--input', join(dir, 'facts.json'), '--split', 'train', '--tokenizer', tokenizer, '--max-length', '48', '--out', join(dir, 'data')]);
+    assert.equal(prep.code, 0, prep.stderr);
+    const r = await runCli([
+      'train', '--data', join(dir, 'data'), '--model', tokenizer, '--init', 'random', '--config', join(dir, 'tiny-config.json'),
+      '--out', join(dir, 'model'), '--epochs', '2', '--lr', '3e-3', '--batch-size', '32', '--backend', 'native', '--bf16', '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const evals = (JSON.parse(r.stdout) as { history: Record<string, number>[] }).history.filter((h) => 'eval_exact_match' in h);
+    const em = evals.at(-1)?.['eval_exact_match'];
+    assert.ok(em !== undefined && em >= 90, `EM ${em}`);
   });
 });
