@@ -26,7 +26,7 @@ export type { BertLikeConfig } from './model/config-bert.js';
 export type { DebertaV2Config } from './model/config-deberta.js';
 export { readSafetensors, writeSafetensors, SafetensorsFile, type HostTensor, type SafetensorsContents, type TensorSource } from './model/safetensors.js';
 export { selectBackend, type BackendChoice } from './model/backend.js';
-export type { QaModel, BackendName, ForwardOutput } from './model/types.js';
+export type { QaModel, BackendName, ForwardOutput, Precision } from './model/types.js';
 export { createTrainer, type Trainer, type TrainerOptions, type StepResult, type TrainerState } from './train/trainer.js';
 export { AdamW, isDecayed, decaySummary, type AdamWOptions, type AdamWState, type DecaySummary } from './train/adamw.js';
 export { learningRateAt, linearScheduleFactor, scheduleFactor, LR_SCHEDULER_TYPES, type LrSchedulerType } from './train/schedule.js';
