@@ -249,7 +249,10 @@ void SetDnnlThreads(int n) { omp_set_num_threads(n); }
 
 Bf16Support GetBf16Support() {
   const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-  const bool hw = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+  // AVX512_BF16 as oneDNN sees it, and a bf16 primitive that really builds here
+  Gemm* probe = nullptr;
+  const bool hw = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16 &&
+                  GetGemm(1, 16, 16, 16, dnnl_bf16, &probe) == nullptr;
   const char* name = "other";
   switch (isa) {
     case dnnl_cpu_isa_sse41: name = "sse41"; break;
