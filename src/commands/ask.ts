@@ -51,6 +51,7 @@ export interface RawAskOptions extends HubFlags {
   handleImpossibleAnswer?: boolean;
   nullScoreDiffThreshold?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 interface AskOptions {
@@ -69,6 +70,8 @@ interface AskOptions {
   readonly handleImpossibleAnswer: boolean;
   readonly nullScoreDiffThreshold: number;
   readonly json: boolean;
+  /** No notes on stderr. */
+  readonly quiet: boolean;
   readonly hub: ResolveOptions;
 }
 
@@ -87,6 +90,7 @@ export function parseAskOptions(raw: RawAskOptions): AskOptions {
     encoding: parseEncoding(raw.encoding ?? 'utf-8'),
     ...impossibleAnswerOptions(raw, strategy),
     json: Boolean(raw.json),
+    quiet: Boolean(raw.quiet),
     hub: hubResolveOptions(raw),
   };
 }
@@ -223,7 +227,7 @@ async function withSquadV2Default(o: AskOptions): Promise<AskOptions> {
   if (o.handleImpossibleAnswer || o.strategy === 'argmax' || !existsSync(o.model)) return o;
   const { trainedOnSquadV2 } = await import('../infer/model-dir.js');
   if (!trainedOnSquadV2(o.model)) return o;
-  if (!o.json) info(`note: ${o.model} was trained on SQuAD 2.0: it may answer "no answer" (--handle-impossible-answer)`);
+  if (!o.json && !o.quiet) info(`note: ${o.model} was trained on SQuAD 2.0: it may answer "no answer" (--handle-impossible-answer)`);
   return { ...o, handleImpossibleAnswer: true };
 }
 
@@ -259,6 +263,7 @@ export function askCommand(): Command {
     .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
     .option('--handle-impossible-answer', 'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins (automatic for a model qa-ft trained on SQuAD 2.0)')
     .option('--null-score-diff-threshold <x>', 'with --handle-impossible-answer: no answer when null score − best span score > x', '0.0')
+    .option('--quiet', 'no notes on stderr')
     .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; on stdin one line per input, {error} for a bad one)');
   return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawAskOptions) => {
     await run(raw);

@@ -53,6 +53,7 @@ interface RawEvaluateOptions extends HubFlags {
   naProbs?: string;
   naProbThresh: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 /** `--data`: a prepared directory or SQuAD file, else a hub dataset id (its files resolved here, default split validation). */
@@ -139,7 +140,7 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
     });
   }
 
-  const progress = createProgress({ quiet: Boolean(raw.json) });
+  const progress = createProgress({ quiet: Boolean(raw.json || raw.quiet) });
   const hub = hubResolveOptions(raw, downloadProgress(progress));
   const examples = await readExamples(raw.data, raw.split, limit, hub, { versionTwoWithNegative: Boolean(raw.version2WithNegative) });
   progress.stop();
@@ -230,7 +231,8 @@ export function evaluateCommand(): Command {
     .option('--null-score-diff-threshold <x>', 'SQuAD 2.0: answer "" when null score − best span score > x', '0.0')
     .option('--na-probs <file>', 'SQuAD 2.0, with --predictions: no-answer probabilities {id: p} (e.g. null_odds.json) for best_exact/best_f1')
     .option('--na-prob-thresh <p>', 'SQuAD 2.0: a question whose no-answer probability exceeds p counts as unanswered (the official default)', '1.0')
-    .option('--json', 'print the metrics as JSON');
+    .option('--json', 'print the metrics as JSON')
+    .option('--quiet', 'no progress bars');
   return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawEvaluateOptions) => {
     await run(raw);
   });

@@ -19,11 +19,12 @@ interface RawExportOptions {
   revision?: string;
   offline?: boolean;
   json?: boolean;
+  quiet?: boolean;
 }
 
 async function run(raw: RawExportOptions): Promise<void> {
   const [{ resolveModel, resolveTokenizer }, { exportModel }] = await Promise.all([import('../hub/index.js'), import('../hub/export.js')]);
-  const progress = createProgress({ quiet: raw.json });
+  const progress = createProgress({ quiet: raw.json || raw.quiet });
   try {
     const hub = hubResolveOptions(raw, downloadProgress(progress));
     const modelDir = await resolveModel(raw.model, hub);
@@ -65,6 +66,7 @@ export function exportCommand(): Command {
     .option('--onnx', 'also write onnx/model.onnx (fp32) and onnx/model_quantized.onnx (q8) for ONNX Runtime and transformers.js');
   return addHubOptions(command)
     .option('--json', 'print the result as JSON')
+    .option('--quiet', 'no progress bars')
     .action(async (raw: RawExportOptions) => {
       await run(raw);
     });

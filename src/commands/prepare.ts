@@ -13,6 +13,7 @@ import { addHubOptions, DEFAULT_DATA_DIR, downloadProgress, hubResolveOptions, p
 import { createProgress, info, printJson } from './output.js';
 
 interface RawOptions extends HubFlags {
+  quiet?: boolean;
   input?: string;
   split: string;
   testSize: string;
@@ -72,7 +73,7 @@ function summarize(m: PreparedManifest, outDir: string, seconds: number): string
 
 async function run(raw: RawOptions): Promise<void> {
   const o = parsePrepareOptions(raw);
-  const progress = createProgress();
+  const progress = createProgress({ quiet: Boolean(raw.quiet) });
   const hub = hubResolveOptions(raw, downloadProgress(progress));
   let inputs: string[];
   let dataset: string | undefined;
@@ -115,7 +116,8 @@ export function prepareCommand(): Command {
     .option('--out <dir>', 'output directory', DEFAULT_DATA_DIR)
     .option('--skip-invalid', 'drop rows whose answer does not match the context, or with an empty context or question')
     .option('--version-2-with-negative', `SQuAD 2.0: keep questions without an answer, labelled at [CLS] (default data: ${SQUAD_V2_DATASET_ID})`)
-    .option('--json', 'print the manifest as JSON instead of the summary');
+    .option('--json', 'print the manifest as JSON instead of the summary')
+    .option('--quiet', 'no progress bars');
   return addHubOptions(command).action(async (raw: RawOptions) => {
     await run(raw);
   });

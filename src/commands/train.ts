@@ -185,6 +185,7 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
   const interactive = isInteractive();
   const header = `${'Epoch'.padStart(5)} | ${'Training Loss'.padStart(13)} | ${'Validation Loss'.padStart(15)} | ${'Exact Match'.padStart(11)} | ${'F1'.padStart(6)}`;
   let headerShown = false;
+  let v2Columns = false;
   let epochs = o.epochs;
   return (e) => {
     switch (e.type) {
@@ -218,18 +219,21 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
       case 'epoch-end': {
         progress.stop();
         if (!headerShown) {
+          v2Columns = e.eval?.eval_HasAns_f1 !== undefined || e.eval?.eval_NoAns_f1 !== undefined; // SQuAD 2.0 data
           info(`(validation loss: HF's unmasked QA loss over eval batches of ${o.evalBatchSize} features in order, each padded to its longest; the tutorial pads to 384)`);
-          info(header);
+          info(v2Columns ? `${header} | ${'HasAns F1'.padStart(9)} | ${'NoAns F1'.padStart(8)}` : header);
           headerShown = true;
         }
         const ev = e.eval;
-        info(`${String(e.epoch).padStart(5)} | ${fmt(e.trainingLoss, 6).padStart(13)} | ${fmt(ev?.eval_loss, 6).padStart(15)} | ${fmt(ev?.eval_exact_match, 2).padStart(11)} | ${fmt(ev?.eval_f1, 2).padStart(6)}`);
+        const v2 = v2Columns ? ` | ${fmt(ev?.eval_HasAns_f1, 2).padStart(9)} | ${fmt(ev?.eval_NoAns_f1, 2).padStart(8)}` : '';
+        info(`${String(e.epoch).padStart(5)} | ${fmt(e.trainingLoss, 6).padStart(13)} | ${fmt(ev?.eval_loss, 6).padStart(15)} | ${fmt(ev?.eval_exact_match, 2).padStart(11)} | ${fmt(ev?.eval_f1, 2).padStart(6)}${v2}`);
         break;
       }
       case 'eval':
         if (o.evalEvery !== 'epoch') {
           const r = e.record;
-          info(`eval at step ${r.step}: loss ${fmt(r.eval_loss, 4)}, EM ${fmt(r.eval_exact_match, 2)}, F1 ${fmt(r.eval_f1, 2)}`);
+          const v2 = r.eval_HasAns_f1 === undefined && r.eval_NoAns_f1 === undefined ? '' : `, HasAns F1 ${fmt(r.eval_HasAns_f1, 2)}, NoAns F1 ${fmt(r.eval_NoAns_f1, 2)}`;
+          info(`eval at step ${r.step}: loss ${fmt(r.eval_loss, 4)}, EM ${fmt(r.eval_exact_match, 2)}, F1 ${fmt(r.eval_f1, 2)}${v2}`);
         }
         break;
       case 'checkpoint':

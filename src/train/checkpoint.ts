@@ -45,6 +45,8 @@ export interface RunIdentity {
   readonly warmupSteps: number;
   readonly maxGradNorm: number;
   readonly padToMaxLength: boolean;
+  /** Matmul precision (`fp32`, or `bf16` with --bf16): bf16 rounding changes the trajectory. */
+  readonly precision: string;
 }
 
 /** The option that sets each part of the identity, for messages. */
@@ -60,6 +62,7 @@ const IDENTITY_OPTION: Record<keyof RunIdentity, string> = {
   warmupSteps: 'the warm-up steps (--warmup-steps or --warmup-ratio)',
   maxGradNorm: '--max-grad-norm',
   padToMaxLength: '--pad-to-max-length',
+  precision: 'the precision (--bf16)',
 };
 
 /**

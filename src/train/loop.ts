@@ -131,7 +131,7 @@ export interface TrainLoopResult {
 }
 
 /** The step counts and identity of a run, from its options and data (checked before anything is written). */
-function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions) {
+function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions, precision: string) {
   if (!(Number.isInteger(options.epochs) && options.epochs >= 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--epochs must be an integer >= 1, got ${options.epochs}`);
   }
@@ -162,6 +162,7 @@ function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions)
     warmupSteps,
     maxGradNorm: options.maxGradNorm,
     padToMaxLength: options.padToMaxLength,
+    precision,
   };
   return {
     batchesPerEpoch,
@@ -217,7 +218,7 @@ function divergedIn(epoch: number, lastCheckpoint: string | undefined, e: QaFtEr
 
 export async function trainLoop(model: QaModel, data: { train: Split; test: Split }, options: TrainLoopOptions): Promise<TrainLoopResult> {
   const emit = options.onEvent ?? (() => {});
-  const plan = planRun(data, options);
+  const plan = planRun(data, options, model.precision ?? 'fp32');
   const trainer = createTrainer(model, { ...options, totalSteps: plan.totalSteps, warmupSteps: plan.warmupSteps });
   let lock: DirLock | undefined;
   let tensorboard: TensorBoardWriter | undefined;

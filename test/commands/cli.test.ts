@@ -14,3 +14,11 @@ test('--help lists the program and exits 0', async () => {
   assert.equal(r.code, 0);
   assert.match(r.stdout, /Usage: qa-ft/);
 });
+
+test('every command takes --quiet (as the HF scripts let every run be quiet)', async () => {
+  for (const command of ['prepare', 'train', 'ask', 'evaluate', 'export']) {
+    const r = await runCli([command, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /--quiet/, `${command} --help`);
+  }
+});

@@ -13,7 +13,7 @@ import { makeTempDir } from '../helpers/cli.js';
 const feature = (id: string, ids: number[], start = 1): Feature => ({ exampleId: id, inputIds: ids, offsets: [], startPosition: start, endPosition: start });
 const run: RunIdentity = {
   data: 'd1', seed: 42, batchSize: 16, gradientAccumulationSteps: 1, totalSteps: 30, learningRate: 2e-5, lrSchedulerType: 'linear',
-  weightDecay: 0.01, warmupSteps: 0, maxGradNorm: 1, padToMaxLength: false,
+  weightDecay: 0.01, warmupSteps: 0, maxGradNorm: 1, padToMaxLength: false, precision: 'fp32',
 };
 const noReports = { onDamaged: () => assert.fail('nothing is damaged'), onOtherRun: () => {} };
 const restoreNothing = async (): Promise<void> => {};

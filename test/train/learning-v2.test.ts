@@ -31,6 +31,8 @@ test('tiny random DistilBERT learns when a question has no answer: HasAns and No
       '--out', out, '--epochs', String(EPOCHS), '--lr', '3e-3', '--batch-size', '32', '--backend', 'wasm', '--json',
     ]);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Exact Match \| +F1 \| HasAns F1 \| NoAns F1\n/, 'the epoch table shows the SQuAD 2.0 F1s');
+    assert.match(r.stderr, new RegExp(`\\n +${EPOCHS} \\|( +[\\d.]+ \\|){5} +[\\d.]+\\n`), 'and each epoch row has them');
     const result = JSON.parse(r.stdout) as { history: Record<string, number>[] };
     const evals = result.history.filter((h) => 'eval_f1' in h);
     assert.equal(evals.length, EPOCHS, 'one evaluation per epoch');

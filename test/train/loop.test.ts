@@ -232,6 +232,9 @@ test('resume refuses every change that alters the trajectory, naming the option 
         return true;
       });
     }
+    const bf16 = Object.assign(standInModel(), { precision: 'bf16' as const });
+    await assert.rejects(trainLoop(bf16, data, options(dir, { epochs: 1, resume: true })), /the precision \(--bf16\) = fp32, this run has bf16/);
+    bf16.dispose();
     const other = { train: split(9), test: split(4) };
     await assert.rejects(trainLoop(model, other, options(dir, { epochs: 1, resume: true })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
