@@ -17,7 +17,7 @@ import { exportCommand } from './commands/export.js';
 
 function buildProgram(): Command {
   const program = new Command('qa-ft')
-    .description('Fine-tune DistilBERT for extractive question answering on TensorFlow.js')
+    .description('Fine-tune transformer encoders (DistilBERT, BERT, RoBERTa, ELECTRA, ALBERT, DeBERTa) for extractive question answering on TensorFlow.js')
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();

@@ -1,5 +1,5 @@
 /**
- * `qa-ft train`: fine-tune a DistilBERT-QA model on prepared features (the tutorial's `Trainer.train()`), with
+ * `qa-ft train`: fine-tune a QA model (any supported family) on prepared features (the tutorial's `Trainer.train()`), with
  * evaluation each epoch, checkpoints, `--resume`, a progress bar per epoch and a Trainer-like summary table.
  * This file parses options, resolves hub ids and prints; the work is `trainPrepared` in src/train, with
  * `evaluateModel` from src/infer as its evaluation. Both are imported only when the command runs: the model, engine
@@ -316,7 +316,7 @@ function resumeCommand(argv: readonly string[]): string {
 
 export function trainCommand(): Command {
   const command = new Command('train')
-    .description('fine-tune a DistilBERT QA model on prepared data (AdamW, linear decay, eval each epoch, checkpoints)')
+    .description('fine-tune a QA model on prepared data (AdamW, schedules, evaluation and checkpoints, best model, early stopping)')
     .option('--data <dir>', 'prepared-data directory from `qa-ft prepare`', DEFAULT_DATA_DIR)
     .option('--model <id-or-dir>', 'model to fine-tune: a local directory or a hub id', DEFAULT_MODEL_ID)
     .option('--init <how>', "'pretrained' (load the model's weights) or 'random' (its config only, new weights)", 'pretrained')

@@ -36,6 +36,8 @@ export interface ModelCardInfo {
   readonly name: string;
   readonly baseModel?: string;
   readonly dataset?: string;
+  /** The model's QA class, e.g. `BertForQuestionAnswering`. */
+  readonly architecture: string;
   readonly config: { dim: number; nLayers: number; nHeads: number; hiddenDim: number; vocabSize: number; maxPositionEmbeddings: number };
   readonly parameters: number;
   readonly training?: TrainingSummary;
@@ -156,7 +158,7 @@ export function renderModelCard(info: ModelCardInfo): string {
     '',
     '## Model details',
     '',
-    `DistilBertForQuestionAnswering: ${c.nLayers} layers, dim ${c.dim}, ${c.nHeads} heads, FFN ${c.hiddenDim}, vocabulary ${c.vocabSize}, ` +
+    `${info.architecture}: ${c.nLayers} layers, dim ${c.dim}, ${c.nHeads} heads, FFN ${c.hiddenDim}, vocabulary ${c.vocabSize}, ` +
       `up to ${c.maxPositionEmbeddings} tokens; ${(info.parameters / 1e6).toFixed(2)} M parameters (float32 safetensors).`,
   );
   const t = info.training;

@@ -121,9 +121,11 @@ test('a non-empty --out is refused unless --overwrite; a model without tokenizer
 test('a model card without a training log says no evaluation was recorded and has no model-index', () => {
   const card = renderModelCard({
     name: 'x',
+    architecture: 'BertForQuestionAnswering',
     config: { dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 64, vocabSize: 120, maxPositionEmbeddings: 64 },
     parameters: 20_000,
   });
   assert.match(card, /No evaluation results were recorded/);
+  assert.match(card, /^BertForQuestionAnswering: 2 layers, dim 32, /m, "the card names the model's own class");
   assert.doesNotMatch(card, /model-index/);
 });
