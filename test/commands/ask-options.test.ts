@@ -35,7 +35,7 @@ test('defaults: model ./qa-ft-model, top-k 1, max answer length 30, doc stride f
   assert.equal(parseAskOptions({ ...RAW, bf16: true }).precision, 'bf16');
   assert.deepEqual(parseAskOptions(RAW), {
     model: './qa-ft-model', topK: 1, maxAnswerLength: 30, docStride: 128, strategy: 'best', batchSize: 16, backend: 'auto', precision: 'fp32',
-    encoding: 'utf-8', handleImpossibleAnswer: false, nullScoreDiffThreshold: 0, json: false, hub: {},
+    encoding: 'utf-8', handleImpossibleAnswer: false, nullScoreDiffThreshold: 0, json: false, quiet: false, hub: {},
   });
 });
 
