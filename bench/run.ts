@@ -4,7 +4,7 @@
  * Parts (all by default, in this order):
  *   matmul   GFLOP/s of every matmul variant on `native` vs raw OpenBLAS sgemm
  *   train    full training step (forward, backward, clip, AdamW) of distilbert-base, batch 16, padded to 384 and
- *            with dynamic padding over the SQuAD lengths, per backend, beside PyTorch; projected seed-job time
+ *            with dynamic padding over the SQuAD lengths, per backend, beside transformers + PyTorch 2.13; projected seed-job time
  *            (native and tensorflow measured at full size; wasm and cpu estimated from one layer)
  *   infer    inference throughput (forward only) at 16×384 on native and tensorflow, beside PyTorch
  *   profile  per-kernel time of one native training step
@@ -26,7 +26,7 @@ import { benchMatmul } from './matmul.js';
 import { epochShapes, readLengths } from './batches.js';
 import { LENGTHS_FILE, REPO_ROOT } from './paths.js';
 import { printTable, fmt } from './table.js';
-import { runTorch, torchMissing } from './torch.js';
+import { hfMissing, runHf } from './torch.js';
 
 const PARTS = ['matmul', 'train', 'infer', 'profile', 'prepare', 'ask', 'precision'] as const;
 type Part = (typeof PARTS)[number];
@@ -79,8 +79,9 @@ const tensorflowWhyNot = backends.includes('tensorflow') ? await backendUnavaila
 if (tensorflowWhyNot !== undefined) log(`note: tensorflow backend unavailable: ${tensorflowWhyNot}`);
 /** Backends measured at full size (the others are estimated from one layer), and why each cannot run here. */
 const FULL_SIZE: Record<string, string | undefined> = { native: native.ok ? undefined : native.reason, tensorflow: tensorflowWhyNot };
-const torchWhyNot = torchMissing();
-if (torchWhyNot !== undefined) log(`note: PyTorch baseline skipped: ${torchWhyNot}`);
+// the anchor a user would pick instead of qa-ft: transformers + PyTorch 2.13 (hf_bench.py, python3.11)
+const torchWhyNot = hfMissing();
+if (torchWhyNot !== undefined) log(`note: transformers + PyTorch baseline skipped: ${torchWhyNot}`);
 
 // ---- matmul -------------------------------------------------------------------------------------------------
 if (parts.has('matmul')) {
@@ -108,7 +109,7 @@ const common = ['--batch', String(Q.batch), '--seq', String(Q.seq), '--threads',
 
 function torchRun(extra: { lengths?: string; infer?: boolean }): Json | { error: string } | undefined {
   if (torchWhyNot !== undefined) return undefined;
-  return runTorch({ threads, batch: Q.batch, seq: Q.seq, steps, warmup: 1, layers: Q.layers, ...extra });
+  return runHf({ threads, batch: Q.batch, seq: Q.seq, steps, warmup: 1, layers: Q.layers, ...extra });
 }
 
 if (parts.has('train')) {
@@ -139,8 +140,8 @@ if (parts.has('train')) {
   }
   const tp = torchRun({}), td = torchRun({ lengths: LENGTHS_FILE });
   for (const row of trainRows) row.torch = row.label.includes('dynamic') ? td : tp;
-  if (tp) trainRows.push({ label: `PyTorch, padded ${Q.seq}`, r: tp });
-  if (td) trainRows.push({ label: 'PyTorch, dynamic', r: td });
+  if (tp) trainRows.push({ label: `transformers + torch 2.13, padded ${Q.seq}`, r: tp });
+  if (td) trainRows.push({ label: 'transformers + torch 2.13, dynamic', r: td });
   printTable(['run', 's/step', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch (ex/s)', `tutorial job (${JOB.examples}×${JOB.epochs}, dynamic)`], trainRows.map(rowCells));
   for (const row of trainRows) if (row.note) log(`  ${row.label}: ${row.note}`);
   log(`tutorial job projection: ${JOB.epochs} epochs × ${jobShapes.length} batches, ${jobTokensPerEpoch} padded tokens per epoch (batches in file order) ÷ the dynamic run's tokens/s`);
@@ -166,7 +167,7 @@ if (parts.has('infer')) {
     const r = whyNot !== undefined ? { error: whyNot } : worker(['--mode', 'infer', '--backend', backend, ...common, '--steps', String(steps)]);
     rows.push({ label: backend, r, ...(tInfer ? { torch: tInfer } : {}) });
   }
-  if (tInfer) rows.push({ label: 'PyTorch', r: tInfer });
+  if (tInfer) rows.push({ label: 'transformers + torch 2.13', r: tInfer });
   printTable(['run', 's/batch', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch', ''], rows.map(rowCells));
 }
 
