@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeGypCommand } from './node-gyp.mjs';
 
 const optional = process.argv.includes('--optional');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,20 +33,12 @@ if (process.platform === 'linux') {
   fail(`no BLAS configuration for ${process.platform}`);
 }
 
-// node-gyp: the one npm runs scripts with, else the copy bundled with npm next to this node.
-const candidates = [
-  process.env.npm_config_node_gyp,
-  path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  path.join(path.dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-].filter((p) => p && existsSync(p));
-if (candidates.length === 0) fail('node-gyp not found (it ships with npm)');
+// node-gyp offline, against the headers installed beside this node binary (so the build needs no download)
+const gyp = nodeGypCommand();
+if (!gyp.ok) fail(gyp.reason);
+const args = [...gyp.args, 'rebuild'];
 
-// Use the headers installed beside this node binary, so the build needs no download.
-const prefix = path.resolve(path.dirname(process.execPath), '..');
-const args = [candidates[0], 'rebuild'];
-if (existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
-
-const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: optional ? 'pipe' : 'inherit' });
+const r = spawnSync(gyp.command, args, { cwd: root, encoding: 'utf8', stdio: optional ? 'pipe' : 'inherit' });
 if (r.status !== 0) {
   const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(-1)[0];
   fail(tail ? tail.trim() : `node-gyp exited with ${r.status}`);

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeGypCommand } from './node-gyp.mjs';
+import { nodeGypCommand } from '../native/node-gyp.mjs';
 
 const WHEEL_DIR = '/opt/pypi/files';
 const WHEEL_PATTERN = /^tensorflow_cpu-2\.21\.0-.*-manylinux.*_x86_64\.whl$/;

@@ -11,7 +11,8 @@ import { DEFAULT_BATCH_SIZE, DEFAULT_MODEL_ID, DEFAULT_SEED } from '../defaults.
 import type { ResolveOptions } from '../hub/index.js';
 import type { BackendName, Precision, QaModel } from '../model/types.js';
 import type { ReportTarget, Split, TrainEvent, TrainLoopResult } from '../train/loop.js';
-import { LR_SCHEDULER_TYPES, type LrSchedulerType } from '../train/schedule.js';
+import { checkEarlyStoppingMetric } from '../train/best-model.js';
+import { checkLrSchedulerType, LR_SCHEDULER_TYPES, type LrSchedulerType } from '../train/schedule.js';
 import {
   addBackendOption,
   addBf16Option,
@@ -131,12 +132,7 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
   }
   const evalEvery = raw.evalEvery === 'epoch' ? 'epoch' : everyN;
   const batchSize = parseNumberOption('--batch-size', raw.batchSize, { int: true, min: 1 });
-  if (!(LR_SCHEDULER_TYPES as readonly string[]).includes(raw.lrSchedulerType)) {
-    throw new QaFtError('BAD_ARGUMENT', `--lr-scheduler-type must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${raw.lrSchedulerType}'`);
-  }
-  if (raw.earlyStoppingPatience !== undefined && raw.metricForBestModel === undefined) {
-    throw new QaFtError('BAD_ARGUMENT', '--early-stopping-patience needs --metric-for-best-model (the metric whose improvement it watches)');
-  }
+  checkEarlyStoppingMetric(raw.earlyStoppingPatience, raw.metricForBestModel);
   const optionalInt = (flag: string, value: string | undefined, min: number): number | undefined =>
     value === undefined ? undefined : parseNumberOption(flag, value, { int: true, min });
   const patience = optionalInt('--early-stopping-patience', raw.earlyStoppingPatience, 1);
@@ -165,7 +161,7 @@ export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
     versionTwoWithNegative: Boolean(raw.version2WithNegative),
     maxSteps: optionalInt('--max-steps', raw.maxSteps, 1),
     warmupSteps: optionalInt('--warmup-steps', raw.warmupSteps, 0),
-    lrSchedulerType: raw.lrSchedulerType as LrSchedulerType,
+    lrSchedulerType: checkLrSchedulerType(raw.lrSchedulerType),
     saveTotalLimit: optionalInt('--save-total-limit', raw.saveTotalLimit, 1),
     loadBestModelAtEnd: Boolean(raw.loadBestModelAtEnd),
     metricForBestModel: raw.metricForBestModel,

@@ -31,6 +31,13 @@ export interface EarlyStoppingOptions {
   readonly threshold?: number;
 }
 
+/** Early stopping watches the best-model metric, so it needs one named (HF asserts the same). */
+export function checkEarlyStoppingMetric(earlyStopping: unknown, metricForBestModel: string | undefined): void {
+  if (earlyStopping !== undefined && metricForBestModel === undefined) {
+    throw new QaFtError('BAD_ARGUMENT', '--early-stopping-patience needs --metric-for-best-model (the metric whose improvement it watches)');
+  }
+}
+
 /** Where the best-model search stands: what checkpoints record and a resumed run continues. */
 export interface BestState {
   bestMetric: number | null;

@@ -108,8 +108,6 @@ interface TrainerStateFile {
   readonly log_history: readonly MetricsRecord[];
 }
 
-export type TrainerState = TrainerStateFile;
-
 /** `checkpoint-STEP`, as the HF Trainer names the checkpoint saved after optimizer step STEP. */
 export function checkpointDirName(step: number): string {
   return `${CHECKPOINT_PREFIX}${step}`;

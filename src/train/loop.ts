@@ -19,7 +19,7 @@ import { takesTokenTypeIds } from '../tokenize/model-fit.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { DirLock } from '../util/dir-lock.js';
 import type { DecaySummary } from './adamw.js';
-import { recordEvaluation, resolveBestMetric, type BestMetric, type BestState, type EarlyStoppingOptions } from './best-model.js';
+import { checkEarlyStoppingMetric, recordEvaluation, resolveBestMetric, type BestMetric, type BestState, type EarlyStoppingOptions } from './best-model.js';
 import {
   checkpointDirName,
   dataFingerprint,
@@ -144,9 +144,7 @@ function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions,
   const totalSteps = options.maxSteps ?? options.epochs * stepsPerEpoch;
   const warmupSteps = options.warmupSteps ?? warmupStepsFromRatio(options.warmupRatio, totalSteps);
   const metricName = options.metricForBestModel ?? (options.loadBestModelAtEnd ? 'loss' : 'f1');
-  if (options.earlyStopping && options.metricForBestModel === undefined) {
-    throw new QaFtError('BAD_ARGUMENT', '--early-stopping-patience needs --metric-for-best-model (the metric whose improvement it watches)');
-  }
+  checkEarlyStoppingMetric(options.earlyStopping, options.metricForBestModel);
   if (options.saveTotalLimit !== undefined && !(Number.isInteger(options.saveTotalLimit) && options.saveTotalLimit >= 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--save-total-limit must be an integer >= 1, got ${options.saveTotalLimit}`);
   }
@@ -221,7 +219,6 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
   const plan = planRun(data, options, model.precision ?? 'fp32');
   const trainer = createTrainer(model, { ...options, totalSteps: plan.totalSteps, warmupSteps: plan.warmupSteps });
   let lock: DirLock | undefined;
-  let tensorboard: TensorBoardWriter | undefined;
   try {
     // held for the whole run: a second run into the same outDir is refused while this one writes there
     lock = await claimOutDir(options.outDir, {
@@ -241,7 +238,8 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
       : undefined;
     if (resumed) emit({ type: 'resumed', checkpoint: resumed.dir, epoch: resumed.state.epoch, step: resumed.state.global_step });
     const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), resumed?.state.log_history ?? []);
-    if (options.reportTo?.includes('tensorboard')) tensorboard = await TensorBoardWriter.open(join(options.outDir, 'runs'));
+    // every event is appended as it comes: nothing is buffered, so nothing to close
+    const tensorboard = options.reportTo?.includes('tensorboard') ? await TensorBoardWriter.open(join(options.outDir, 'runs')) : undefined;
     const runner = new StepRunner(model, trainer, data, options, plan, log, tensorboard, emit, resumed);
     const interrupted = await runner.run();
     if (interrupted) return runner.result({ checkpoint: interrupted });
@@ -258,7 +256,6 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
     return runner.result();
   } finally {
     trainer.dispose();
-    await tensorboard?.close();
     await lock?.release();
   }
 }

@@ -20,6 +20,14 @@ interface ScheduleOptions {
   readonly lrSchedulerType?: LrSchedulerType;
 }
 
+/** `value` as a scheduler type, or a one-line error naming `--lr-scheduler-type` and the choices. */
+export function checkLrSchedulerType(value: string): LrSchedulerType {
+  if (!(LR_SCHEDULER_TYPES as readonly string[]).includes(value)) {
+    throw new QaFtError('BAD_ARGUMENT', `--lr-scheduler-type must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${value}'`);
+  }
+  return value as LrSchedulerType;
+}
+
 /** The multiplier HF's `lr_lambda` of `type` returns for 0-based optimizer step `step`. */
 export function scheduleFactor(type: LrSchedulerType, step: number, totalSteps: number, warmupSteps = 0): number {
   if (type === 'constant') return 1;
@@ -64,7 +72,5 @@ export function validateSchedule(options: ScheduleOptions): void {
   if (!(Number.isInteger(warmupSteps) && warmupSteps >= 0)) {
     throw new QaFtError('BAD_ARGUMENT', `warmupSteps must be an integer >= 0, got ${warmupSteps}`);
   }
-  if (options.lrSchedulerType !== undefined && !LR_SCHEDULER_TYPES.includes(options.lrSchedulerType)) {
-    throw new QaFtError('BAD_ARGUMENT', `--lr-scheduler-type must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${String(options.lrSchedulerType)}'`);
-  }
+  if (options.lrSchedulerType !== undefined) checkLrSchedulerType(options.lrSchedulerType);
 }

@@ -87,8 +87,4 @@ export class TensorBoardWriter {
     const bytes = tfRecord(EVENT.encode(EVENT.fromObject(event)).finish());
     await withFileSystemErrors({ path: this.path, operation: 'append to', bytes: bytes.length }, () => appendFile(this.path, bytes));
   }
-
-  async close(): Promise<void> {
-    // every event is appended as it comes: nothing buffered to flush
-  }
 }
