@@ -1,14 +1,15 @@
 {
   "variables": {
-    "qaft_dnnl%": "<!(node -p \"process.env.QAFT_DNNL === '1' ? 1 : 0\")"
+    "qaft_dnnl%": "<!(node -p \"process.env.QAFT_DNNL === '1' ? 1 : 0\")",
+    "qaft_march%": "<!(node -p \"process.env.QAFT_MARCH || 'native'\")"
   },
   "targets": [
     {
       "target_name": "qaft_native",
-      "sources": ["native/addon.cc", "native/kernels.cc", "native/matmul-bf16.cc"],
+      "sources": ["native/addon.cc", "native/kernels.cc", "native/matmul-bf16.cc", "native/layernorm.cc", "native/attention.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"],
       "conditions": [
         ["OS=='mac'", {
           "defines": ["QAFT_ACCELERATE", "ACCELERATE_NEW_LAPACK"],
@@ -25,6 +26,9 @@
             "/usr/include/openblas"
           ],
           "libraries": ["-lopenblas", "-lpthread"]
+        }],
+        ["OS=='linux' and qaft_march!='none'", {
+          "cflags_cc": ["-march=<(qaft_march)"]
         }],
         ["OS=='linux' and qaft_dnnl==1", {
           "defines": ["QAFT_DNNL"],

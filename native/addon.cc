@@ -10,7 +10,9 @@
 #include <sys/mman.h>
 #endif
 
+#include "attention.h"
 #include "kernels.h"
+#include "layernorm.h"
 #include "parallel.h"
 
 namespace {
@@ -199,10 +201,46 @@ Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// addLayerNorm(x, r|null, rRows, w, b, eps, d, y, normed, std)
+Napi::Value AddLayerNorm(const Napi::CallbackInfo& info) {
+  const int64_t d = I64(info[6]);
+  qaft::AddLayerNorm(Ptr<float>(info[0]), PtrOrNull<float>(info[1]), I64(info[2]), Ptr<float>(info[3]),
+                     Ptr<float>(info[4]), static_cast<float>(F64(info[5])),
+                     static_cast<int64_t>(info[0].As<Napi::Float32Array>().ElementLength()) / d, d, Ptr<float>(info[7]),
+                     Ptr<float>(info[8]), Ptr<float>(info[9]));
+  return info.Env().Undefined();
+}
+
+// addLayerNormGrad(dy, normed, std, w, d, dx, dw, db)
+Napi::Value AddLayerNormGrad(const Napi::CallbackInfo& info) {
+  const int64_t d = I64(info[4]);
+  qaft::AddLayerNormGrad(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]), Ptr<float>(info[3]),
+                         static_cast<int64_t>(info[0].As<Napi::Float32Array>().ElementLength()) / d, d,
+                         Ptr<float>(info[5]), Ptr<float>(info[6]), Ptr<float>(info[7]));
+  return info.Env().Undefined();
+}
+
 // maskedScale(x, mask, out, scale)
 Napi::Value MaskedScale(const Napi::CallbackInfo& info) {
   qaft::MaskedScale(Ptr<float>(info[0]), Ptr<uint8_t>(info[1]), Ptr<float>(info[2]),
                     info[0].As<Napi::Float32Array>().ElementLength(), static_cast<float>(F64(info[3])));
+  return info.Env().Undefined();
+}
+
+// attentionProbs(scores, maskBias|null, probs, y|null, mask|null, batch, heads, tq, tk, maskRows, rate, seed, scale)
+Napi::Value AttentionProbs(const Napi::CallbackInfo& info) {
+  qaft::AttentionProbs(Ptr<float>(info[0]), PtrOrNull<float>(info[1]), Ptr<float>(info[2]),
+                       info[3].IsTypedArray() ? Ptr<float>(info[3]) : nullptr,
+                       info[4].IsTypedArray() ? Ptr<uint8_t>(info[4]) : nullptr, I64(info[5]), I64(info[6]), I64(info[7]),
+                       I64(info[8]), I64(info[9]), F64(info[10]), static_cast<uint64_t>(F64(info[11])),
+                       static_cast<float>(F64(info[12])));
+  return info.Env().Undefined();
+}
+
+// attentionProbsGrad(dw, probs, mask|null, ds, rows, tk, scale)
+Napi::Value AttentionProbsGrad(const Napi::CallbackInfo& info) {
+  qaft::AttentionProbsGrad(Ptr<float>(info[0]), Ptr<float>(info[1]), PtrOrNull<uint8_t>(info[2]), Ptr<float>(info[3]),
+                           I64(info[4]), I64(info[5]), static_cast<float>(F64(info[6])));
   return info.Env().Undefined();
 }
 
@@ -246,6 +284,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maskedScale", Napi::Function::New(env, MaskedScale));
   exports.Set("gelu", Napi::Function::New(env, Gelu));
   exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
+  exports.Set("attentionProbs", Napi::Function::New(env, AttentionProbs));
+  exports.Set("attentionProbsGrad", Napi::Function::New(env, AttentionProbsGrad));
+  exports.Set("addLayerNorm", Napi::Function::New(env, AddLayerNorm));
+  exports.Set("addLayerNormGrad", Napi::Function::New(env, AddLayerNormGrad));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
   exports.Set("sumOfSquares", Napi::Function::New(env, SumOfSquares));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
