@@ -1,5 +1,8 @@
 // Builds the native engine (build/Release/qaft_native.node) with node-gyp against this Node's own headers.
 // Links oneDNN (Debian libdnnl-dev) when its header is there, for the bf16 matmuls; QAFT_DNNL=0 builds without.
+// On Linux the kernels are compiled for this machine's CPU (-march=native: AVX2/AVX-512 vector loops), since the
+// addon is built where it runs; QAFT_MARCH=x86-64-v3 (any -march value) builds for other machines, none for the
+// compiler's default target.
 // `--optional` (the npm install hook): never fails; without a BLAS or a compiler it prints one line and exits 0,
 // and qa-ft runs on its other backends.
 import { spawnSync } from 'node:child_process';
