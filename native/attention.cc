@@ -1,0 +1,95 @@
+// Fused attention probabilities (see attention.h): one threaded pass over rows of the [B, H, Tq, Tk] scores each
+// way, a row at a time (a row of Tk floats stays in L1 between its max, exp and scale loops), no allocations.
+#include "attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "parallel.h"
+
+namespace qaft {
+
+namespace {
+
+constexpr int64_t kGrainElements = 1 << 15;  // per thread, below which threading does not pay (as kernels.cc)
+
+// Dropout's random stream (kernels.cc `Dropout`, whose mask this must reproduce bit for bit: the attention-softmax
+// tests compare the two): splitmix64 of key ^ element index, the top 24 bits as the uniform, kept when
+// u >= ceil(rate·2^24), where key = splitmix64(seed).
+inline uint64_t SplitMix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// softmax of one row s (written to o, which may alias s), as SoftmaxInner: float max, float exp, double sum,
+// multiply by the float reciprocal.
+inline void SoftmaxRow(const float* s, float* o, int64_t n) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) mx = s[i] > mx ? s[i] : mx;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    o[i] = std::exp(s[i] - mx);
+    sum += o[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) o[i] *= inv;
+}
+
+}  // namespace
+
+void AttentionProbs(const float* scores, const float* maskBias, float* probs, float* y, uint8_t* mask, int64_t batch,
+                    int64_t heads, int64_t tq, int64_t tk, int64_t maskRows, double rate, uint64_t seed, float scale) {
+  const int64_t rows = batch * heads * tq;
+  const bool drop = y != nullptr && mask != nullptr;
+  const uint64_t threshold = static_cast<uint64_t>(std::ceil(rate * 16777216.0));
+  const uint64_t key = SplitMix64(seed);
+  ParallelFor(rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, tk)), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* x = scores + r * tk;
+      float* p = probs + r * tk;
+      if (maskBias != nullptr) {
+        const int64_t b = r / (heads * tq), i = r % tq;
+        const float* m = maskBias + (b * maskRows + (maskRows == 1 ? 0 : i)) * tk;
+        for (int64_t j = 0; j < tk; ++j) p[j] = x[j] + m[j];
+        SoftmaxRow(p, p, tk);
+      } else {
+        SoftmaxRow(x, p, tk);
+      }
+      if (!drop) continue;
+      float* yr = y + r * tk;
+      uint8_t* mr = mask + r * tk;
+      const uint64_t base = static_cast<uint64_t>(r * tk);
+      for (int64_t j = 0; j < tk; ++j) {
+        const bool keep = (SplitMix64(key ^ (base + static_cast<uint64_t>(j))) >> 40) >= threshold;
+        mr[j] = keep ? 1 : 0;
+        yr[j] = keep ? p[j] * scale : 0.f;
+      }
+    }
+  });
+}
+
+void AttentionProbsGrad(const float* dw, const float* probs, const uint8_t* mask, float* ds, int64_t rows, int64_t tk,
+                        float scale) {
+  ParallelFor(rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, tk)), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* d = dw + r * tk;
+      const float* p = probs + r * tk;
+      float* o = ds + r * tk;
+      // g (the dropout gradient) goes to o first, then o is rewritten in place
+      if (mask != nullptr) {
+        const uint8_t* m = mask + r * tk;
+        for (int64_t j = 0; j < tk; ++j) o[j] = m[j] ? d[j] * scale : 0.f;
+        d = o;
+      }
+      double acc = 0;
+      for (int64_t j = 0; j < tk; ++j) acc += d[j] * p[j];
+      const float dot = static_cast<float>(acc);
+      for (int64_t j = 0; j < tk; ++j) o[j] = p[j] * (d[j] - dot);
+    }
+  });
+}
+
+}  // namespace qaft
