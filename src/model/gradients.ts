@@ -37,6 +37,15 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
   return tf.matMul(a, b, transposeA, transposeB);
 }
 
+/**
+ * a·bᵀ + bias (torch.nn.Linear's forward on [N, in] × [out, in]): on `native` one fused kernel (the bias is the
+ * gemm's initial output, so no [N, out] pass adds it afterwards); elsewhere matMul then add, as before.
+ */
+export function matMulTransposedBias(a: tf.Tensor, b: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() === 'native') return tf.fused.matMul({ a, b, transposeB: true, bias });
+  return tf.add(matMul(a, b, false, true), bias);
+}
+
 function at(saved: tf.Tensor[], i: number): tf.Tensor {
   const t = saved[i];
   if (t === undefined) throw new Error(`gradient: saved tensor ${i} missing`);

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { nativeDropoutBackward, nativeDropoutForward, nativeGelu } from '../engine/ops.js';
 import { at } from '../util/checked-index.js';
 import { replace } from '../util/tensor-chain.js';
-import { matMul, unbroadcast } from './gradients.js';
+import { matMul, matMulTransposedBias, unbroadcast } from './gradients.js';
 import { dropoutMask } from './random.js';
 
 type Args = (tf.Tensor | tf.GradSaveFunc)[];
@@ -100,7 +100,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor 
     const x2 = tf.reshape(xi, [-1, inDim]); // [N, in]
     save([x2, wi]);
     return {
-      value: tf.reshape(tf.add(matMul(x2, wi, false, true), bi), outShape), // [..., out]
+      value: tf.reshape(matMulTransposedBias(x2, wi, bi), outShape), // [..., out]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         backward(dy, saved, () => {
           const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
