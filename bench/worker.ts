@@ -1,11 +1,14 @@
 /**
  * One benchmark measurement in its own process (so peak RSS is this measurement's alone): a full training step
  * (forward, backward, clip, AdamW: `createTrainer(...).step`), inference, or a per-kernel profile of one
- * training step, of a random-weight DistilBERT-QA on one backend. Prints one JSON line.
+ * training step, of a random-weight QA model (bench/models.ts) on one backend. Prints one JSON line; a profile
+ * also says, per kernel, how many calls the native engine served and how many went to TF.js's JS cpu kernel.
  *
  *   node --import tsx bench/worker.ts --mode train|infer|profile --backend native --batch 16 --seq 384
- *     [--lengths FILE] [--layers 6] [--steps 2] [--warmup 1] [--threads N] [--precision fp32|bf16]
+ *     [--model distilbert-base|bert-base|small] [--lengths FILE] [--layers N] [--steps 2] [--warmup 1] [--threads N]
+ *     [--precision fp32|bf16]
  */
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadConfig } from '../src/model/config.js';
@@ -13,13 +16,15 @@ import { createRandomQaModel } from '../src/model/qa-model.js';
 import type { BackendName, Precision } from '../src/model/types.js';
 import type { QaBatch } from '../src/records.js';
 import { createTrainer } from '../src/train/trainer.js';
+import { nativeKernelCalls } from '../src/engine/index.js';
 import { batchShapes, randomBatch } from './batches.js';
-import { MODEL_DIR } from './paths.js';
+import { BENCH_MODELS, writeBenchConfig, type BenchModel } from './models.js';
 
 const { values: a } = parseArgs({
   options: {
     mode: { type: 'string', default: 'train' },
     backend: { type: 'string', default: 'native' },
+    model: { type: 'string', default: 'distilbert-base' },
     batch: { type: 'string', default: '16' },
     seq: { type: 'string', default: '384' },
     lengths: { type: 'string' },
@@ -32,8 +37,10 @@ const { values: a } = parseArgs({
 });
 
 const batch = Number(a.batch), seq = Number(a.seq), steps = Number(a.steps), warmup = Number(a.warmup);
-const base = await loadConfig(MODEL_DIR);
-const config = a.layers === undefined ? base : { ...base, nLayers: Number(a.layers) };
+if (!(BENCH_MODELS as readonly string[]).includes(a.model)) throw new Error(`--model: one of ${BENCH_MODELS.join(', ')}`);
+const configDir = writeBenchConfig(a.model as BenchModel, a.layers === undefined ? undefined : Number(a.layers));
+const config = await loadConfig(configDir);
+rmSync(configDir, { recursive: true, force: true });
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const precision = a.precision as Precision; // checked where the model loads
 const model = await createRandomQaModel(config, { backend: a.backend as BackendName, precision, seed: 0, ...(threads ? { threads } : {}) });
@@ -53,10 +60,22 @@ async function once(b: QaBatch): Promise<void> {
 
 const times: number[] = [];
 let tokens = 0;
-let profile: { name: string; ms: number; calls: number }[] | undefined;
+let profile: { name: string; ms: number; calls: number; engine: string }[] | undefined;
+
+/**
+ * Who ran a kernel's calls: `native` (qa-ft's own kernels, which the cpu backend lacks, or every call served by the
+ * addon), `JS` (TF.js's cpu kernel, which the native engine does not implement), or `native N/M` when M-N calls fell
+ * back to the JS kernel.
+ */
+function engineOf(name: string, calls: { native: number; fallback: number } | undefined): string {
+  if (tf.getKernel(name, 'cpu') === undefined) return 'native';
+  if (calls === undefined) return 'JS';
+  return calls.fallback === 0 ? 'native' : `native ${calls.native}/${calls.native + calls.fallback}`;
+}
 for (let i = 0; i < warmup + steps; i++) {
   const b = randomBatch(batch, shapes[i]!, config.vocabSize, i);
   if (a.mode === 'profile' && i === warmup) {
+    nativeKernelCalls(true);
     const t0 = performance.now();
     const info = await tf.profile(() => once(b));
     times.push((performance.now() - t0) / 1000);
@@ -67,7 +86,8 @@ for (let i = 0; i < warmup + steps; i++) {
       e.calls += 1;
       byName.set(k.name, e);
     }
-    profile = [...byName].map(([name, e]) => ({ name, ...e })).sort((x, y) => y.ms - x.ms);
+    const calls = nativeKernelCalls();
+    profile = [...byName].map(([name, e]) => ({ name, ...e, engine: engineOf(name, calls.get(name)) })).sort((x, y) => y.ms - x.ms);
     break;
   }
   const t0 = performance.now();
