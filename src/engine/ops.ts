@@ -7,5 +7,6 @@ export { adamwUpdate } from './adamw.js';
 export { sumOfSquares } from './sum-of-squares.js';
 export { nativeDropoutBackward, nativeDropoutForward } from './dropout.js';
 export { nativeGelu } from './gelu.js';
+export { nativeAddLayerNorm, nativeAddLayerNormBackward } from './layernorm.js';
 // Typed reads of kernel attributes, for the model's gradient functions (src/model/gradients.ts).
 export { numberOrListAttr, numbersAttr } from './kernel-args.js';

@@ -16,7 +16,7 @@
  * bit-identical to it; gradients are the textbook formulas (checked against PyTorch by the parity tests).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeDropoutBackward, nativeDropoutForward, nativeGelu } from '../engine/ops.js';
+import { nativeDropoutBackward, nativeDropoutForward, nativeGelu, nativeAddLayerNorm, nativeAddLayerNormBackward } from '../engine/ops.js';
 import { at } from '../util/checked-index.js';
 import { replace } from '../util/tensor-chain.js';
 import { matMul, matMulTransposedBias, unbroadcast } from './gradients.js';
@@ -121,6 +121,19 @@ export function addLayerNorm(x: tf.Tensor3D, r: tf.Tensor | null, w: tf.Tensor1D
   const f = tf.customGrad((...args: Args) => {
     const [xi, ri, wi, bi, save] = (r === null ? [...args.slice(0, 1), null, ...args.slice(1)] : args) as
       [tf.Tensor3D, tf.Tensor | null, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    // native: one fused pass each way, the same float32 operations as the op-by-op form below (src/engine/layernorm.ts)
+    const fused = nativeAddLayerNorm(xi, ri, wi, bi, eps);
+    if (fused !== undefined) {
+      save([fused.normed, fused.std, wi]);
+      return {
+        value: fused.y, // [B, T, D]
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          backward(dy, saved, () => {
+            const { dx, dw, db } = nativeAddLayerNormBackward(dy, at(saved, 0), at(saved, 1), at(saved, 2)); // [B, T, D], [D], [D]
+            return ri === null ? [dx, dw, db] : [dx, unbroadcast(dx, ri.shape), dw, db];
+          }),
+      };
+    }
     const s = ri === null ? xi : tf.add(xi, ri); // [B, T, D]
     const mean = tf.mean(s, -1, true); // [B, T, 1]
     const centered = tf.sub(s, mean); // [B, T, D]
