@@ -45,6 +45,13 @@ export interface NativeAddon {
   maskedScale(x: F32, mask: Uint8Array, out: F32, scale: number): void;
   gelu(x: F32, out: F32): void;
   geluGrad(x: F32, dy: F32, out: F32): void;
+  /** Fused mask add + softmax (+ dropout when y and mask are given) over rows of tk (native/attention.h). */
+  attentionProbs(
+    scores: F32, maskBias: F32 | null, probs: F32, y: F32 | null, mask: Uint8Array | null,
+    batch: number, heads: number, tq: number, tk: number, maskRows: number, rate: number, seed: number, scale: number,
+  ): void;
+  /** The fused dropout + softmax gradient over `rows` rows of tk (mask null: no dropout). */
+  attentionProbsGrad(dw: F32, probs: F32, mask: Uint8Array | null, ds: F32, rows: number, tk: number, scale: number): void;
   /**
    * LayerNorm(x + r) over rows of length d (r null, or adding its row i % rRows to row i): writes y and normed
    * (x's size) and std (one per row).

@@ -2,7 +2,7 @@
  * The `native` TF.js backend: a MathBackendCPU (tensors live in JS typed arrays, so no 4 GB wasm cap) with every
  * cpu kernel re-registered under 'native' and OpenBLAS/threaded C++ kernels (native/) registered over the ones a
  * transformer training step spends its time in, plus the kernels of qa-ft's own ops (dropout, erf-GELU, LayerNorm,
- * the fused AdamW update, the sum of squares; see ./ops.ts).
+ * attention's fused mask + softmax + dropout, the fused AdamW update, the sum of squares; see ./ops.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { adamwKernel } from './adamw.js';
 import { dropoutKernels } from './dropout.js';
 import { geluKernels } from './gelu.js';
 import { layerNormKernels } from './layernorm.js';
+import { attentionSoftmaxKernels } from './attention-softmax.js';
 import { sumOfSquaresKernel } from './sum-of-squares.js';
 import { elementwiseKernels } from './kernels-elementwise.js';
 import { indexingKernels } from './kernels-indexing.js';
@@ -53,7 +54,7 @@ export async function registerNativeBackend(options: { threads?: number } = {}):
     const kernelFunc = mine === undefined ? k.kernelFunc : withFallback(mine, k.kernelFunc, addon);
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guardAliases(kernelFunc) });
   }
-  for (const k of [...dropoutKernels(addon, NATIVE_BACKEND), ...geluKernels(addon, NATIVE_BACKEND), ...layerNormKernels(addon, NATIVE_BACKEND), adamwKernel(addon, NATIVE_BACKEND), sumOfSquaresKernel(addon, NATIVE_BACKEND)]) {
+  for (const k of [...dropoutKernels(addon, NATIVE_BACKEND), ...geluKernels(addon, NATIVE_BACKEND), ...layerNormKernels(addon, NATIVE_BACKEND), ...attentionSoftmaxKernels(addon, NATIVE_BACKEND), adamwKernel(addon, NATIVE_BACKEND), sumOfSquaresKernel(addon, NATIVE_BACKEND)]) {
     tf.registerKernel(k);
   }
   return { ok: true };

@@ -8,5 +8,6 @@ export { sumOfSquares } from './sum-of-squares.js';
 export { nativeDropoutBackward, nativeDropoutForward } from './dropout.js';
 export { nativeGelu } from './gelu.js';
 export { nativeAddLayerNorm, nativeAddLayerNormBackward } from './layernorm.js';
+export { nativeAttentionProbs, nativeAttentionProbsGrad, type AttentionProbs } from './attention-softmax.js';
 // Typed reads of kernel attributes, for the model's gradient functions (src/model/gradients.ts).
 export { numberOrListAttr, numbersAttr } from './kernel-args.js';

@@ -16,7 +16,7 @@
  * bit-identical to it; gradients are the textbook formulas (checked against PyTorch by the parity tests).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeDropoutBackward, nativeDropoutForward, nativeGelu, nativeAddLayerNorm, nativeAddLayerNormBackward } from '../engine/ops.js';
+import { nativeAttentionProbs, nativeAttentionProbsGrad, nativeDropoutBackward, nativeDropoutForward, nativeGelu, nativeAddLayerNorm, nativeAddLayerNormBackward } from '../engine/ops.js';
 import { at } from '../util/checked-index.js';
 import { replace } from '../util/tensor-chain.js';
 import { matMul, matMulTransposedBias, unbroadcast } from './gradients.js';
@@ -284,6 +284,28 @@ interface AttentionOptions {
 }
 
 /**
+ * Attention's weights op by op (backends without the fused kernel): p = softmax(raw + maskBias) and, with `drop`,
+ * its dropout `y` and mask. Frees `raw` once used.
+ */
+function softmaxForward(raw: tf.Tensor, maskBias: tf.Tensor, drop: { rate: number; seed: number } | null): { probs: tf.Tensor; dropped: { y: tf.Tensor; mask: tf.Tensor } | null } {
+  const probs = [(r: tf.Tensor) => tf.add(r, maskBias), (s: tf.Tensor) => tf.softmax(s, -1)].reduce(replace, raw); // [B, H, T, T]
+  return { probs, dropped: drop === null ? null : dropoutForward(probs, drop.rate, drop.seed) }; // y [B, H, T, T]
+}
+
+/**
+ * The gradient of attention's scores, op by op (backends without the fused kernel): g = dw through the dropout
+ * `mask` when given, then softmax's ds = p ⊙ (g − Σ g ⊙ p). Frees dw and g as soon as they are used.
+ */
+function softmaxBackward(dw: tf.Tensor, p: tf.Tensor, dropMask: { mask: tf.Tensor; rate: number } | null): tf.Tensor {
+  const g = dropMask === null ? dw : replace(dw, (t) => dropoutBackward(t, dropMask.mask, dropMask.rate)); // [B, H, T, T]
+  const prod = tf.mul(g, p); // [B, H, T, T]
+  const dot = replace(prod, (t) => tf.sum(t, -1, true)); // [B, H, T, 1]
+  const diff = tf.sub(g, dot); // [B, H, T, T]
+  tf.dispose([g, dot]);
+  return replace(diff, (t) => tf.mul(p, t)); // [B, H, T, T]
+}
+
+/**
  * Multi-head scaled dot-product attention over projected q, k, v [B, T, D] → context [B, T, D]:
  * softmax(q·kᵀ/√dh [+ bias] + mask) (dropped out) · v, heads split and merged inside. Saves the three head
  * tensors [B, H, T, dh], the probabilities and, in training, the dropped-out weights and the mask.
@@ -305,11 +327,11 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: Att
     const vh = split(vi); // [B, H, T, dh]
     let raw = tf.matMul(qs, kh, false, true); // [B, H, T, T]
     if (bi !== null) raw = replace(raw, (r) => tf.add(r, bi)); // [B, H, T, T]
-    const scores = tf.add(raw, o.maskBias); // [B, H, T, T]
-    raw.dispose();
-    const probs = tf.softmax(scores, -1); // [B, H, T, T]
-    scores.dispose();
-    const dropped = drop === null ? null : dropoutForward(probs, drop.rate, drop.seed); // y [B, H, T, T]
+    // native: mask add, softmax and dropout in one pass each way (src/engine/attention-softmax.ts), bit-identical
+    // to the kernels below
+    const fused = nativeAttentionProbs(raw, o.maskBias, drop);
+    if (fused !== undefined) raw.dispose();
+    const { probs, dropped } = fused ?? softmaxForward(raw, o.maskBias, drop); // [B, H, T, T] each
     save(dropped === null ? [qs, kh, vh, probs] : [qs, kh, vh, probs, dropped.y, dropped.mask]);
     return {
       value: merge(tf.matMul(dropped?.y ?? probs, vh)), // [B, T, D]
@@ -319,21 +341,11 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: Att
           const dctx = split(dy); // [B, H, T, dh]
           const dv = merge(matMul(sy ?? sp, dctx, true, false)); // [B, T, D]
           sy?.dispose();
-          let dw = matMul(dctx, sv, false, true); // [B, H, T, T], gradient of the (dropped-out) weights
+          const dw = matMul(dctx, sv, false, true); // [B, H, T, T], gradient of the (dropped-out) weights
           dctx.dispose();
-          if (sm !== undefined && drop !== null) {
-            const masked = dropoutBackward(dw, sm, drop.rate); // [B, H, T, T]
-            dw.dispose();
-            dw = masked;
-          }
-          // softmax: ds = p ⊙ (dw − Σ dw ⊙ p)
-          const prod = tf.mul(dw, sp); // [B, H, T, T]
-          const dot = tf.sum(prod, -1, true); // [B, H, T, 1]
-          prod.dispose();
-          const diff = tf.sub(dw, dot); // [B, H, T, T]
-          dw.dispose();
-          let ds = tf.mul(sp, diff); // [B, H, T, T]
-          tf.dispose([diff, sp]);
+          const dropMask = sm !== undefined && drop !== null ? { mask: sm, rate: drop.rate } : null;
+          let ds = fused === undefined ? softmaxBackward(dw, sp, dropMask) : replace(dw, (g) => nativeAttentionProbsGrad(g, sp, dropMask)); // [B, H, T, T]
+          tf.dispose([sp, sm]);
           // none through masked scores: keep = 1 − bias/min is 1 where attended, 0 where masked (arithmetic, not a
           // bool cast: the native engine's Multiply misreads a float32 tensor cast from bool)
           if (o.maskedFill === true) ds = replace(ds, (g) => tf.mul(g, tf.sub(1, tf.div(o.maskBias, FLOAT32_MIN)))) as tf.Tensor4D;
