@@ -62,7 +62,8 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
       float* yr = y + r * tk;
       uint8_t* mr = mask + r * tk;
       const uint64_t base = static_cast<uint64_t>(r * tk);
-      for (int64_t j = 0; j < tk; ++j) {
+      const int64_t n = tk;  // a local bound: the byte stores below could alias `tk` and would keep this scalar
+      for (int64_t j = 0; j < n; ++j) {
         const bool keep = (SplitMix64(key ^ (base + static_cast<uint64_t>(j))) >> 40) >= threshold;
         mr[j] = keep ? 1 : 0;
         yr[j] = keep ? p[j] * scale : 0.f;
