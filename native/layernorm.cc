@@ -25,11 +25,23 @@ namespace {
 // Rows per thread below which threading does not pay: about 32k elements of work per thread.
 int64_t RowGrain(int64_t d) { return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, d)); }
 
-// The mean of a row as the Mean kernel computes it: a double sum, divided in double, rounded to float.
-float RowMean(const float* p, int64_t d) {
-  double s = 0;
-  for (int64_t i = 0; i < d; ++i) s += p[i];
-  return static_cast<float>(s / static_cast<double>(d));
+// Rows whose means are summed together: each row's double sum is a chain of dependent adds (latency-bound), so
+// several rows' chains run interleaved; each keeps its own order, so every mean is exactly the one-row result.
+constexpr int64_t kGroup = 4;
+
+// The means of rows j < k (k ≤ kGroup) of value(j, i), i < d, as the Mean kernel computes a row's: a sequential
+// double sum of the float values, divided in double, rounded to float.
+template <typename F>
+void GroupMeans(int64_t k, int64_t d, F value, float* out) {
+  double s[kGroup] = {};
+  if (k == kGroup) {
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = 0; j < kGroup; ++j) s[j] += value(j, i);
+  } else {
+    for (int64_t j = 0; j < k; ++j)
+      for (int64_t i = 0; i < d; ++i) s[j] += value(j, i);
+  }
+  for (int64_t j = 0; j < k; ++j) out[j] = static_cast<float>(s[j] / static_cast<double>(d));
 }
 
 // Rows per block of dw/db partial sums: fixed, so the sums do not depend on the thread count.
@@ -40,29 +52,41 @@ constexpr int64_t kRowBlock = 64;
 void AddLayerNorm(const float* x, const float* r, int64_t rRows, const float* w, const float* b, float eps,
                   int64_t rows, int64_t d, float* y, float* normed, float* std) {
   ParallelFor(rows, RowGrain(d), [&](int64_t lo, int64_t hi) {
-    for (int64_t row = lo; row < hi; ++row) {
-      const float* px = x + row * d;
-      float* pn = normed + row * d;
-      float* py = y + row * d;
-      // s = x + r, kept in normed's row (then centred there, then normalised there)
-      if (r != nullptr) {
-        const float* pr = r + (row % rRows) * d;
-        for (int64_t i = 0; i < d; ++i) pn[i] = px[i] + pr[i];
-      } else {
-        std::copy(px, px + d, pn);
+    for (int64_t first = lo; first < hi; first += kGroup) {
+      const int64_t k = std::min(kGroup, hi - first);
+      float* pn = normed + first * d;  // the group's k rows, contiguous
+      float* py = y + first * d;
+      // s = x + r, kept in normed's rows (then centred there, then normalised there)
+      for (int64_t j = 0; j < k; ++j) {
+        const float* px = x + (first + j) * d;
+        float* out = pn + j * d;
+        if (r != nullptr) {
+          const float* pr = r + ((first + j) % rRows) * d;
+          for (int64_t i = 0; i < d; ++i) out[i] = px[i] + pr[i];
+        } else {
+          std::copy(px, px + d, out);
+        }
       }
-      const float mean = RowMean(pn, d);
-      for (int64_t i = 0; i < d; ++i) pn[i] = pn[i] - mean;
-      // the squares in y's row (overwritten below): float products, then their double mean
-      for (int64_t i = 0; i < d; ++i) py[i] = pn[i] * pn[i];
-      const float variance = RowMean(py, d);
-      const float sd = std::sqrt(variance + eps);
-      std[row] = sd;
-      for (int64_t i = 0; i < d; ++i) {
-        const float n = pn[i] / sd;
-        pn[i] = n;
-        const float scaled = n * w[i];
-        py[i] = scaled + b[i];
+      float mean[kGroup], variance[kGroup];
+      GroupMeans(k, d, [&](int64_t j, int64_t i) { return pn[j * d + i]; }, mean);
+      // centred values; their squares in y's rows (overwritten below): float products, then their double means
+      for (int64_t j = 0; j < k; ++j) {
+        float* c = pn + j * d;
+        float* sq = py + j * d;
+        for (int64_t i = 0; i < d; ++i) c[i] = c[i] - mean[j];
+        for (int64_t i = 0; i < d; ++i) sq[i] = c[i] * c[i];
+      }
+      GroupMeans(k, d, [&](int64_t j, int64_t i) { return py[j * d + i]; }, variance);
+      for (int64_t j = 0; j < k; ++j) {
+        const float sd = std::sqrt(variance[j] + eps);
+        std[first + j] = sd;
+        float* n = pn + j * d;
+        float* out = py + j * d;
+        for (int64_t i = 0; i < d; ++i) {
+          n[i] = n[i] / sd;
+          const float scaled = n[i] * w[i];
+          out[i] = scaled + b[i];
+        }
       }
     }
   });
@@ -78,29 +102,36 @@ void AddLayerNormGrad(const float* dy, const float* normed, const float* std, co
     for (int64_t blk = lo; blk < hi; ++blk) {
       double* accW = partial.data() + blk * 2 * d;
       double* accB = accW + d;
-      for (int64_t row = blk * kRowBlock; row < std::min(rows, (blk + 1) * kRowBlock); ++row) {
-        const float* pdy = dy + row * d;
-        const float* pn = normed + row * d;
-        float* pdx = dx + row * d;
-        // g = dy·w in dx's row and its mean; the mean of g·normed, summed as the float products are formed
-        for (int64_t i = 0; i < d; ++i) pdx[i] = pdy[i] * w[i];
-        const float gMean = RowMean(pdx, d);
-        double sgn = 0;
-        for (int64_t i = 0; i < d; ++i) {
-          const float gn = pdx[i] * pn[i];
-          sgn += gn;
-        }
-        const float gnMean = static_cast<float>(sgn / static_cast<double>(d));
-        const float sd = std[row];
-        for (int64_t i = 0; i < d; ++i) {
-          const float centred = pdx[i] - gMean;
-          const float along = pn[i] * gnMean;
-          pdx[i] = (centred - along) / sd;
-        }
-        for (int64_t i = 0; i < d; ++i) {
-          const float dn = pdy[i] * pn[i];
-          accW[i] += dn;
-          accB[i] += pdy[i];
+      const int64_t end = std::min(rows, (blk + 1) * kRowBlock);
+      for (int64_t first = blk * kRowBlock; first < end; first += kGroup) {
+        const int64_t k = std::min(kGroup, end - first);
+        const float* pdy = dy + first * d;  // the group's k rows, contiguous
+        const float* pn = normed + first * d;
+        float* pdx = dx + first * d;
+        // g = dy·w in dx's rows and its means; the means of g·normed, of the float products
+        for (int64_t j = 0; j < k; ++j)
+          for (int64_t i = 0; i < d; ++i) pdx[j * d + i] = pdy[j * d + i] * w[i];
+        float gMean[kGroup], gnMean[kGroup];
+        GroupMeans(k, d, [&](int64_t j, int64_t i) { return pdx[j * d + i]; }, gMean);
+        GroupMeans(k, d, [&](int64_t j, int64_t i) {
+          const float gn = pdx[j * d + i] * pn[j * d + i];
+          return gn;
+        }, gnMean);
+        for (int64_t j = 0; j < k; ++j) {
+          const float sd = std[first + j];
+          const float* n = pn + j * d;
+          const float* grad = pdy + j * d;
+          float* out = pdx + j * d;
+          for (int64_t i = 0; i < d; ++i) {
+            const float centred = out[i] - gMean[j];
+            const float along = n[i] * gnMean[j];
+            out[i] = (centred - along) / sd;
+          }
+          for (int64_t i = 0; i < d; ++i) {
+            const float dn = grad[i] * n[i];
+            accW[i] += dn;
+            accB[i] += grad[i];
+          }
         }
       }
     }
