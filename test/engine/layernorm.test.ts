@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernelCalls, nativeThreads, registerNativeBackend } from '../../src/engine/index.js';
-import { nativeAddLayerNorm } from '../../src/engine/ops.js';
+import { nativeAddLayerNorm, nativeAddLayerNormBackward } from '../../src/engine/ops.js';
 import { registerGradients } from '../../src/model/gradients.js';
 import { addLayerNorm } from '../../src/model/ops.js';
 import { at } from '../../src/util/checked-index.js';
@@ -115,14 +115,26 @@ describe('fused LayerNorm(x + r)', { skip: skipReason ?? false }, () => {
     });
   }
 
-  test('the forward is bit-identical to the formula run kernel by kernel on native', async () => {
+  test('y and dx are bit-identical to the formulas run kernel by kernel on native; dw, db within 1e-6', async () => {
     await tf.setBackend('native');
     for (const c of CASES) {
       const t = inputs(c);
       const fused = nativeAddLayerNorm(t.x, t.r, t.w, t.b, c.eps)!;
-      const ops = tf.tidy(() => formula(t.x, t.r, t.w, t.b, c.eps));
-      assert.deepEqual(fused.y.dataSync(), ops.dataSync(), c.name);
-      tf.dispose([t.x, t.r ?? [], t.w, t.b, t.dy, fused.y, fused.normed, fused.std, ops]);
+      const grads = nativeAddLayerNormBackward(t.dy, fused.normed, fused.std, t.w);
+      const ops = tf.tidy(() => {
+        // the op-by-op gradient of src/model/ops.ts's addLayerNorm, from the fused forward's normed and std
+        const [n, sd] = [fused.normed, fused.std];
+        const g = tf.mul(t.dy, t.w);
+        const along = tf.mul(n, tf.mean(tf.mul(g, n), -1, true));
+        const dx = tf.div(tf.sub(tf.sub(g, tf.mean(g, -1, true)), along), sd);
+        return [formula(t.x, t.r, t.w, t.b, c.eps), dx, tf.sum(tf.mul(t.dy, n), [0, 1]), tf.sum(t.dy, [0, 1])];
+      });
+      const [y, dx, dw, db] = ops.map((o) => o.dataSync() as Float32Array);
+      assert.deepEqual(fused.y.dataSync(), y, `${c.name}: y`);
+      assert.deepEqual(grads.dx.dataSync(), dx, `${c.name}: dx`);
+      assert.ok(relError(grads.dw.dataSync() as Float32Array, dw!) <= 1e-6, `${c.name}: dw`);
+      assert.ok(relError(grads.db.dataSync() as Float32Array, db!) <= 1e-6, `${c.name}: db`);
+      tf.dispose([t.x, t.r ?? [], t.w, t.b, t.dy, fused.y, fused.normed, fused.std, grads.dx, grads.dw, grads.db, ...ops]);
     }
   });
 
