@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "dropout-rule.h"
 #include "parallel.h"
 
 namespace qaft {
@@ -13,16 +14,6 @@ namespace qaft {
 namespace {
 
 constexpr int64_t kGrainElements = 1 << 15;  // per thread, below which threading does not pay (as kernels.cc)
-
-// Dropout's random stream (kernels.cc `Dropout`, whose mask this must reproduce bit for bit: the attention-softmax
-// tests compare the two): splitmix64 of key ^ element index, the top 24 bits as the uniform, kept when
-// u >= ceil(rate·2^24), where key = splitmix64(seed).
-inline uint64_t SplitMix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 // softmax of one row s (written to o, which may alias s), as SoftmaxInner: float max, float exp, double sum,
 // multiply by the float reciprocal.
@@ -44,9 +35,9 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
                     int64_t heads, int64_t tq, int64_t tk, int64_t maskRows, double rate, uint64_t seed, float scale) {
   const int64_t rows = batch * heads * tq;
   const bool drop = y != nullptr && mask != nullptr;
-  const uint64_t threshold = static_cast<uint64_t>(std::ceil(rate * 16777216.0));
-  const uint64_t key = SplitMix64(seed);
+  const DropoutRule shared(rate, seed);  // Dropout's (kernels.cc), so the same mask for the same seed
   ParallelFor(rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, tk)), [&](int64_t lo, int64_t hi) {
+    const DropoutRule rule = shared;
     for (int64_t r = lo; r < hi; ++r) {
       const float* x = scores + r * tk;
       float* p = probs + r * tk;
@@ -64,7 +55,7 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
       const uint64_t base = static_cast<uint64_t>(r * tk);
       const int64_t n = tk;  // a local bound: the byte stores below could alias `tk` and would keep this scalar
       for (int64_t j = 0; j < n; ++j) {
-        const bool keep = (SplitMix64(key ^ (base + static_cast<uint64_t>(j))) >> 40) >= threshold;
+        const bool keep = rule.Keep(base + static_cast<uint64_t>(j));
         mr[j] = keep ? 1 : 0;
         yr[j] = keep ? p[j] * scale : 0.f;
       }

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "dropout-rule.h"
 #include "parallel.h"
 
 #ifdef QAFT_ACCELERATE
@@ -365,26 +366,19 @@ void Tile(const uint8_t* x, uint8_t* out, int elemSize, int rank, const int64_t*
   });
 }
 
-// The TS twin is mixSeed (src/model/random.ts), splitmix32: the same construction in 32 bits, which derives the
-// seeds the JS side uses. This one stays in C++ because the dropout kernel mixes per element, on every thread; the
-// two never need to agree (the native dropout mask is its own random stream).
-static inline uint64_t SplitMix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 void Dropout(const float* x, float* out, uint8_t* mask, int64_t size, double rate, uint64_t seed, float scale) {
-  // 24-bit uniforms, compared as integers: keep when u >= rate.
-  const uint64_t threshold = static_cast<uint64_t>(std::ceil(rate * 16777216.0));
-  const uint64_t key = SplitMix64(seed);
+  const DropoutRule shared(rate, seed);
   ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
+    // locals: through the captured references the mask's byte stores could alias them, which kept the loop scalar
+    const DropoutRule rule = shared;
+    const float* in = x;
+    float* o = out;
+    uint8_t* m = mask;
+    const float s = scale;
     for (int64_t i = lo; i < hi; ++i) {
-      const uint64_t u = SplitMix64(key ^ static_cast<uint64_t>(i)) >> 40;
-      const bool keep = u >= threshold;
-      mask[i] = keep ? 1 : 0;
-      out[i] = keep ? x[i] * scale : 0.f;
+      const bool keep = rule.Keep(static_cast<uint64_t>(i));
+      m[i] = keep ? 1 : 0;
+      o[i] = keep ? in[i] * s : 0.f;
     }
   });
 }

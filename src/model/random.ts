@@ -9,7 +9,8 @@
  * splitmix32: output `key` of the stream that starts at `seed` (the counter moves by the golden ratio 0x9e3779b9,
  * then two xor-shift-multiply rounds mix it), a well-mixed 32-bit seed. A string key is folded in one UTF-16 unit
  * at a time. The model's and the trainer's derived seeds all come from here: xoshiro's state, each parameter's
- * init seed, each micro-batch's dropout seed. native/kernels.cc `SplitMix64` is its 64-bit twin, mixing inside the dropout kernel.
+ * init seed, each micro-batch's dropout seed. native/dropout-rule.h `SplitMix64` is its 64-bit twin, mixing inside
+ * the dropout kernels.
  */
 export function mixSeed(seed: number, key: number | string): number {
   if (typeof key === 'string') {
