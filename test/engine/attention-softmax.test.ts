@@ -130,6 +130,22 @@ async function cpuReference(c: Case, keep: Uint8Array): Promise<Omit<Result, 'ke
   });
 }
 
+/** splitmix64 in BigInt: a reference for the native dropout rule (native/dropout-rule.h), written from its definition. */
+function splitMix64(z: bigint): bigint {
+  const M = (1n << 64n) - 1n;
+  z = (z + 0x9e3779b97f4a7c15n) & M;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+  return z ^ (z >> 31n);
+}
+
+/** Element i is kept when the top 24 bits of splitmix64(splitmix64(seed) ^ i) are ≥ ceil(rate·2^24). */
+function keepReference(size: number, rate: number, seed: number): Uint8Array {
+  const key = splitMix64(BigInt(seed));
+  const threshold = BigInt(Math.ceil(rate * 2 ** 24));
+  return Uint8Array.from({ length: size }, (_, i) => (splitMix64(key ^ BigInt(i)) >> 40n >= threshold ? 1 : 0));
+}
+
 /** The largest |got − want| / max(|want|, floor) and where. */
 function worst(got: Float32Array, want: Float32Array, floor: number): { rel: number; i: number } {
   assert.equal(got.length, want.length);
@@ -146,8 +162,7 @@ describe('fused attention probabilities', { skip: skipReason ?? false }, () => {
     test(`${c.name}: bit-identical to the native kernels run one by one, forward (incl. the dropout mask) and backward`, async () => {
       const [want, got] = [await opByOpNative(c), await fused(c)];
       for (const k of ['probs', 'y', 'keep', 'ds', 'dsDropped'] as const) assert.deepEqual(Array.from(got[k]), Array.from(want[k]), k);
-      const kept = got.keep.reduce((a, v) => a + v, 0) / got.keep.length;
-      assert.ok(Math.abs(kept - (1 - RATE)) < 0.1, `kept ${kept}`);
+      assert.deepEqual(Array.from(got.keep), Array.from(keepReference(got.keep.length, RATE, SEED)), 'the dropout rule');
     });
 
     test(`${c.name}: values within 1e-6 of TF.js cpu's softmax, gradients within 1e-6 of tf.grad on cpu`, async () => {
