@@ -15,6 +15,10 @@ namespace {
 
 constexpr int64_t kGrainElements = 1 << 15;  // per thread, below which threading does not pay (as kernels.cc)
 
+// Below this, float exp is exactly 0 (e^-104 is under half the smallest subnormal, 2^-150; checked for every float):
+// masked keys (scores near the float32 minimum) skip the call, which is slowest for such arguments.
+constexpr float kExpIsZeroBelow = -104.f;
+
 // softmax of one row s (written to o, which may alias s), as SoftmaxInner: float max, float exp, double sum,
 // multiply by the float reciprocal.
 inline void SoftmaxRow(const float* s, float* o, int64_t n) {
@@ -22,7 +26,8 @@ inline void SoftmaxRow(const float* s, float* o, int64_t n) {
   for (int64_t i = 0; i < n; ++i) mx = s[i] > mx ? s[i] : mx;
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) {
-    o[i] = std::exp(s[i] - mx);
+    const float d = s[i] - mx;
+    o[i] = d < kExpIsZeroBelow ? 0.f : std::exp(d);
     sum += o[i];
   }
   const float inv = static_cast<float>(1.0 / sum);
