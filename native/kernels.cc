@@ -9,6 +9,7 @@
 
 #include "dropout-rule.h"
 #include "parallel.h"
+#include "vector-math.h"
 
 #ifdef QAFT_ACCELERATE
 #include <Accelerate/Accelerate.h>
@@ -391,29 +392,6 @@ void Dropout(const float* x, float* out, uint8_t* mask, int64_t size, double rat
       o[i] = keep ? in[i] * s : 0.f;
     }
   });
-}
-
-// exp(x), branch-free and call-free so the compiler vectorizes the loops that use it (std::exp/std::erf are scalar
-// library calls, which made GELU's backward the slowest kernel after the matmuls): x = n·ln2 + r with |r| <= ln2/2,
-// exp(r) by its degree-7 Taylor polynomial (truncation < 6e-9 relative), 2^n built in the exponent bits. Relative
-// error ~2e-7 (float rounding); x is clamped to [-87, 88] (exp(-87) ~ 1.6e-38 stands in for smaller results).
-static inline float ExpApprox(float x) {
-  x = std::min(std::max(x, -87.f), 88.f);
-  const float kRound = 12582912.f;  // 1.5·2^23: adding and subtracting it rounds to the nearest integer
-  const float n = (x * 1.44269504088896341f + kRound) - kRound;
-  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;  // ln2 split hi + lo
-  float p = 1.f / 5040.f;
-  p = p * r + 1.f / 720.f;
-  p = p * r + 1.f / 120.f;
-  p = p * r + 1.f / 24.f;
-  p = p * r + 1.f / 6.f;
-  p = p * r + 0.5f;
-  p = p * r + 1.f;
-  p = p * r + 1.f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) * (1 << 23);
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
 }
 
 // The standard normal CDF Φ(x) = erfc(-x/√2)/2, and exp(-x²/2) for the density, vectorizable. erfc(z), z >= 0, is
