@@ -111,4 +111,20 @@ describe('native transpose, gather and scatter-add against the cpu kernels', { s
       () => tf.unsortedSegmentSum(tf.reshape(dy(), [6, 4]), tf.reshape(ids(), [6]), 11),
     );
   });
+
+  test('Slice: the QA head split of the last axis, a middle box, int32 values, size -1 and an empty box', async () => {
+    const logits = randomTensor([4, 7, 2], seed++);
+    await expectSame('Slice', () => tf.slice(logits(), [0, 0, 1], [4, 7, 1]));
+    const x = randomTensor([3, 5, 6, 4], seed++);
+    await expectSame('Slice', () => tf.slice(x(), [1, 2, 0, 1], [2, 3, 6, 2]));
+    await expectSame('Slice', () => tf.slice(x(), [0, 4], [-1, -1]));
+    await expectSame('Slice', () => tf.slice(tf.cast(tf.mul(x(), 100), 'int32'), [2, 0, 3, 0], [1, 5, 3, 4]));
+    await expectSame('Slice', () => tf.slice(x(), [1, 1, 1, 1], [0, 2, 2, 2]));
+  });
+
+  test('PadV2 with zeros and with a constant, before and after several axes (the Slice gradient)', async () => {
+    const x = randomTensor([4, 7, 1], seed++);
+    await expectSame('PadV2', () => tf.pad(x(), [[0, 0], [0, 0], [1, 0]]));
+    await expectSame('PadV2', () => tf.pad(x(), [[2, 1], [0, 3], [1, 1]], -2.5));
+  });
 });
