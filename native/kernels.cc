@@ -459,13 +459,17 @@ void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, do
   const float c1 = static_cast<float>(1.0 - beta1), c2 = static_cast<float>(1.0 - beta2);
   const float gs = static_cast<float>(gradScale);
   ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
+    // locals: read through the captured references, the arrays could alias the scalars, which kept the loop scalar
+    float *p = param, *mo = m, *vo = v;
+    const float* gr = grad;
+    const float b1l = b1, b2l = b2, c1l = c1, c2l = c2, gsl = gs, decayl = decay, stepl = stepSize, bc2l = invSqrtBc2, el = e;
     for (int64_t i = lo; i < hi; ++i) {
-      const float g = grad[i] * gs;
-      const float mi = b1 * m[i] + c1 * g;
-      const float vi = b2 * v[i] + c2 * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      param[i] = param[i] * decay - stepSize * mi / (std::sqrt(vi) * invSqrtBc2 + e);
+      const float g = gr[i] * gsl;
+      const float mi = b1l * mo[i] + c1l * g;
+      const float vi = b2l * vo[i] + c2l * g * g;
+      mo[i] = mi;
+      vo[i] = vi;
+      p[i] = p[i] * decayl - stepl * mi / (std::sqrt(vi) * bc2l + el);
     }
   });
 }
@@ -476,8 +480,16 @@ double SumOfSquares(const float* x, int64_t size) {
   const int64_t chunk = (size + threads - 1) / threads;
   ParallelFor(threads, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
+      // 8 independent double sums, so the loop vectorizes instead of waiting on one chain of additions
+      double lanes[8] = {};
+      const float* in = x;
+      const int64_t begin = t * chunk, end = std::min(size, (t + 1) * chunk);
+      int64_t i = begin;
+      for (; i + 8 <= end; i += 8)
+        for (int l = 0; l < 8; ++l) lanes[l] += static_cast<double>(in[i + l]) * in[i + l];
+      for (; i < end; ++i) lanes[0] += static_cast<double>(in[i]) * in[i];
       double s = 0;
-      for (int64_t i = t * chunk; i < std::min(size, (t + 1) * chunk); ++i) s += static_cast<double>(x[i]) * x[i];
+      for (double l : lanes) s += l;
       part[t] = s;
     }
   });
