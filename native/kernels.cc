@@ -337,7 +337,13 @@ void UnsortedSegmentSum(const float* x, const int32_t* ids, float* out, int64_t 
 
 void Select(const uint8_t* cond, const uint32_t* t, const uint32_t* e, uint32_t* out, int64_t size) {
   ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) out[i] = cond[i] ? t[i] : e[i];
+    const uint8_t* c = cond;  // locals: through the captures the byte loads could alias them, keeping the loop scalar
+    const uint32_t *tv = t, *ev = e;
+    uint32_t* o = out;
+    for (int64_t i = lo; i < hi; ++i) {
+      const uint32_t a = tv[i], b = ev[i];
+      o[i] = c[i] ? a : b;
+    }
   });
 }
 
@@ -441,7 +447,15 @@ void GeluErfGrad(const float* x, const float* dy, float* out, int64_t size) {
 
 void MaskedScale(const float* x, const uint8_t* mask, float* out, int64_t size, float scale) {
   ParallelFor(size, kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) out[i] = mask[i] ? x[i] * scale : 0.f;
+    // locals and an unconditional product: a conditional load, or captures the byte loads could alias, kept it scalar
+    const uint8_t* m = mask;
+    const float* in = x;
+    float* o = out;
+    const float s = scale;
+    for (int64_t i = lo; i < hi; ++i) {
+      const float v = in[i] * s;
+      o[i] = m[i] ? v : 0.f;
+    }
   });
 }
 
