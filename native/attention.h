@@ -8,9 +8,8 @@ namespace qaft {
 
 // Rows of `tk` scores, B·H·Tq of them (batch-major, then head, then query). `maskBias` (nullable) is [B, 1, 1, Tk]
 // (`maskRows` 1) or [B, 1, Tq, Tk] (`maskRows` Tq), added to every head's rows. probs = softmax(scores + maskBias)
-// in the float32 operations of SoftmaxInner (kernels.cc), so bit-identical to the Add and Softmax kernels run one
-// after the other. With `y` and `mask` non-null, also inverted dropout of probs at `rate` with Dropout's random
-// stream (the flat element index and seed), bit-identical to the Dropout kernel run on probs.
+// with a vectorized exp (within 1e-6 of the Softmax kernel). With `y` and `mask` non-null, also inverted dropout of
+// probs at `rate` with Dropout's random stream (the flat element index and seed): the Dropout kernel's mask.
 void AttentionProbs(const float* scores, const float* maskBias, float* probs, float* y, uint8_t* mask, int64_t batch,
                     int64_t heads, int64_t tq, int64_t tk, int64_t maskRows, double rate, uint64_t seed, float scale);
 

@@ -2,8 +2,8 @@
  * Fused attention-probability kernels. Op by op, attention's weights took five full passes over the [B, H, T, T]
  * scores forward (mask Add, Softmax, Dropout) and five backward (MaskedScale, Multiply, Sum, Sub, Multiply), each
  * reading and writing ~100 MB per layer at training sizes; `QaftAttentionProbs` and `QaftAttentionProbsGrad` are one
- * threaded pass each, a row at a time, in the same float32 operations in the same order, so on `native` they are
- * bit-identical to those kernels (and the dropout mask is `QaftDropout`'s, ./dropout.ts).
+ * threaded pass each, a row at a time, with a vectorized exp: within 1e-6 of those kernels, and the dropout mask is
+ * `QaftDropout`'s (./dropout.ts) bit for bit.
  *
  * Registered for `native` only: elsewhere `nativeAttentionProbs` returns undefined and the model's attention
  * (src/model/ops.ts) keeps its op-by-op path.

@@ -12,11 +12,15 @@
  *    does. That is safe because TF.js reads the gradient of an op's output only at the node that produced it,
  *    once, walking the tape in reverse; no op here returns `dy`, a saved tensor, or one tensor for two inputs.
  *    (A `dy` passed in by a `tf.grad(f)(x, dy)` caller would be freed too: no op here is a model's last op.)
- * The forward pass runs the same kernels in the same order as the op-by-op formulation, so its values are
- * bit-identical to it; gradients are the textbook formulas (checked against PyTorch by the parity tests).
+ * Off `native`, the forward pass runs the same kernels in the same order as the op-by-op formulation, so its values
+ * are bit-identical to it; on `native`, the fused GELU and attention-probability kernels compute the same formulas
+ * with a vectorized erf and exp (within 1e-6). Gradients are the textbook formulas (checked against PyTorch by the
+ * parity tests).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeAttentionProbs, nativeAttentionProbsGrad, nativeDropoutBackward, nativeDropoutForward, nativeGelu, nativeAddLayerNorm, nativeAddLayerNormBackward } from '../engine/ops.js';
+import {
+  nativeAddLayerNorm, nativeAddLayerNormBackward, nativeAttentionProbs, nativeAttentionProbsGrad, nativeDropoutBackward, nativeDropoutForward, nativeGelu,
+} from '../engine/ops.js';
 import { at } from '../util/checked-index.js';
 import { replace } from '../util/tensor-chain.js';
 import { matMul, matMulTransposedBias, unbroadcast } from './gradients.js';
@@ -164,7 +168,7 @@ export function gelu<T extends tf.Tensor>(x: T): T {
   const f = tf.customGrad((...args: Args) => {
     const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([xi]);
-    // native: one fused pass each way, bit-identical to the op-by-op form below (src/engine/gelu.ts)
+    // native: one fused pass each way, within 1e-6 of the op-by-op form below (src/engine/gelu.ts)
     const fused = nativeGelu(xi);
     if (fused !== undefined) {
       return {
@@ -327,8 +331,8 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: Att
     const vh = split(vi); // [B, H, T, dh]
     let raw = tf.matMul(qs, kh, false, true); // [B, H, T, T]
     if (bi !== null) raw = replace(raw, (r) => tf.add(r, bi)); // [B, H, T, T]
-    // native: mask add, softmax and dropout in one pass each way (src/engine/attention-softmax.ts), bit-identical
-    // to the kernels below
+    // native: mask add, softmax and dropout in one pass each way (src/engine/attention-softmax.ts), within 1e-6 of
+    // the kernels below, the same dropout mask
     const fused = nativeAttentionProbs(raw, o.maskBias, drop);
     if (fused !== undefined) raw.dispose();
     const { probs, dropped } = fused ?? softmaxForward(raw, o.maskBias, drop); // [B, H, T, T] each
