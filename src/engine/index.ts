@@ -46,8 +46,8 @@ export async function registerNativeBackend(options: { threads?: number } = {}):
   if (tf.findBackendFactory(NATIVE_BACKEND) !== null) return { ok: true };
   // Released output arrays kept for reuse: up to 1/6 of the machine's memory, at most 4 GiB. A distilbert-base
   // 16×384 step saves ~3 GB of activations for its backward; with a 2 GiB pool the next step faulted in fresh
-  // pages for the rest (18.1 s a step, against 15.7 s with a bigger pool, at the same peak RSS). The price is with dynamic padding,
-  // whose many lengths fill the pool with assorted sizes: 7.1 GB peak over 4 steps against 5.8 GB.
+  // pages for the rest (18.1 s a step, against 15.7 s with a bigger pool, at the same peak RSS). The price comes
+  // with dynamic padding, whose many lengths fill the pool with assorted sizes: 7.1 GB peak over 4 steps, not 5.8.
   const poolBytes = Math.min(2 ** 32, Math.floor(os.totalmem() / 6));
   // Priority 0: never chosen implicitly over the defaults; qa-ft selects it by name.
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(poolBytes), 0);
