@@ -198,15 +198,23 @@ if (parts.has('profile')) {
   profileStep('distilbert-base', [...common, '--layers', '1']);
 }
 
+/** A training step of `model` on each of the `on` backends (measured at full size) beside transformers, as a table. */
+function trainBesideHf(model: BenchModel, on: readonly string[], s: { batch: number; seq: number; steps: number; warmup: number; layers?: number }): void {
+  const torch = torchWhyNot === undefined ? runHf({ model, threads, ...s }) : undefined;
+  const args = ['--mode', 'train', '--model', model, '--batch', String(s.batch), '--seq', String(s.seq), '--threads', String(threads),
+    '--steps', String(s.steps), '--warmup', String(s.warmup), ...(s.layers === undefined ? [] : ['--layers', String(s.layers)])];
+  const rows: Row[] = on.map((backend) => {
+    const whyNot = FULL_SIZE[backend];
+    return { label: `qa-ft ${backend}`, r: whyNot !== undefined ? { error: whyNot } : worker([...args, '--backend', backend]), ...(torch ? { torch } : {}) };
+  });
+  if (torch) rows.push({ label: 'transformers + torch 2.13', r: torch });
+  printTable(['run', 's/step', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch (ex/s)', ''], rows.map(rowCells));
+}
+
 if (parts.has('bert')) {
   const layers = opt.quick ? 2 : 12;
   log(`\n## BERT-base training step (${layers} layers), padded ${Q.batch}×${Q.seq}, ${steps} timed steps after 1 warm-up, beside transformers' BertForQuestionAnswering`);
-  const rows: Row[] = [];
-  const torch = torchWhyNot === undefined ? runHf({ model: 'bert-base', threads, batch: Q.batch, seq: Q.seq, steps, warmup: 1, layers }) : undefined;
-  const mine = native.ok ? worker(['--mode', 'train', '--backend', 'native', '--model', 'bert-base', ...common, '--layers', String(layers), '--steps', String(steps)]) : { error: native.reason };
-  rows.push({ label: 'qa-ft native', r: mine, ...(torch ? { torch } : {}) });
-  if (torch) rows.push({ label: 'transformers + torch 2.13', r: torch });
-  printTable(['run', 's/step', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch (ex/s)', ''], rows.map(rowCells));
+  trainBesideHf('bert-base', ['native'], { batch: Q.batch, seq: Q.seq, steps, warmup: 1, layers });
   log(`\n### per-kernel profile of one BERT layer, ${Q.batch}×${Q.seq}`);
   profileStep('bert-base', [...common, '--layers', '1']);
 }
@@ -214,16 +222,7 @@ if (parts.has('bert')) {
 if (parts.has('small')) {
   const shape = { batch: 16, seq: opt.quick ? 64 : 192, steps: 10, warmup: 2 };
   log(`\n## small model (distilbert at dim 128, 2 layers, 2 heads, FFN 512) training step, padded ${shape.batch}×${shape.seq}, ${shape.steps} timed steps after ${shape.warmup} warm-up`);
-  const args = ['--batch', String(shape.batch), '--seq', String(shape.seq), '--threads', String(threads), '--steps', String(shape.steps), '--warmup', String(shape.warmup)];
-  const torch = torchWhyNot === undefined ? runHf({ model: 'small', threads, ...shape }) : undefined;
-  const rows: Row[] = [];
-  for (const backend of backends.filter((b) => b in FULL_SIZE)) {
-    const whyNot = FULL_SIZE[backend];
-    const r = whyNot !== undefined ? { error: whyNot } : worker(['--mode', 'train', '--backend', backend, '--model', 'small', ...args]);
-    rows.push({ label: `qa-ft ${backend}`, r, ...(torch ? { torch } : {}) });
-  }
-  if (torch) rows.push({ label: 'transformers + torch 2.13', r: torch });
-  printTable(['run', 's/step', 'examples/s', 'peak RSS MB', 'qa-ft/PyTorch (ex/s)', ''], rows.map(rowCells));
+  trainBesideHf('small', backends.filter((b) => b in FULL_SIZE), shape);
 }
 
 const precisionArgs = ['--layers', String(Q.layers), '--batch', String(Q.batch), '--seq', String(Q.seq), '--steps', String(steps), '--threads', String(threads)];

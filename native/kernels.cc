@@ -80,18 +80,14 @@ void BatchMatMul(const float* a, const float* b, float* c, int64_t batch, const 
   const int threads = NumThreads();
   // Small matrices (attention heads) scale better one-per-thread than with BLAS threading inside each gemm.
   const bool perThread = batch >= threads && threads > 1 && m * n * k < (int64_t{1} << 27);
-  // A gemm this small (the QA head's [N, 2] products: k or m is 2) costs microseconds on one thread, but
-  // milliseconds when OpenBLAS splits it over threads (measured: 12 ms for [2, 3072]·[3072, 128] on 2 threads).
-  if (!perThread && batch * m * n * k < (int64_t{1} << 22)) {
-    SetBlasThreads(1);
-    for (int64_t i = 0; i < batch; ++i)
-      OneGemm(a + aIndex[i] * aSize, b + bIndex[i] * bSize, c + i * cSize, m, n, k, transA, transB, bias, act);
-    SetBlasThreads(threads);
-    return;
-  }
   if (!perThread) {
+    // A gemm this small (the QA head's [N, 2] products: k or m is 2) costs microseconds on one thread, but
+    // milliseconds when OpenBLAS splits it over threads (measured: 12 ms for [2, 3072]·[3072, 128] on 2 threads).
+    const bool tiny = batch * m * n * k < (int64_t{1} << 22);
+    if (tiny) SetBlasThreads(1);
     for (int64_t i = 0; i < batch; ++i)
       OneGemm(a + aIndex[i] * aSize, b + bIndex[i] * bSize, c + i * cSize, m, n, k, transA, transB, bias, act);
+    if (tiny) SetBlasThreads(threads);
     return;
   }
   SetBlasThreads(1);

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bf16Support } from '../../src/engine/index.js';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
-import { writeTinyModelDir } from '../helpers/tiny-model-dir.js';
-import { TINY_CONFIG, writeSyntheticSquad } from '../train/synthetic-squad.js';
+import { makeTempDir, runCli } from '../helpers/cli.js';
+import { BASE_TOKENIZER_DIR, writeTinyModelDir } from '../helpers/tiny-model-dir.js';
+import { prepareSynthetic } from '../train/synthetic-squad.js';
 
 const ASK = ['ask', '--question', 'Where did Bob go?', '--context', 'Bob went home.'];
 
@@ -51,14 +51,10 @@ describe('--bf16', () => {
   });
 
   test('train --bf16 trains in bf16 where it runs, else fails in one line before writing --out', { timeout: 120_000 }, async () => {
-    const tokenizer = join(sharedDir, 'models', 'distilbert-base-uncased');
-    await writeSyntheticSquad(join(tmp.dir, 'facts.json'), 16, 7);
-    await writeFile(join(tmp.dir, 'config.json'), JSON.stringify(TINY_CONFIG));
-    const prep = await runCli(['prepare', '--input', join(tmp.dir, 'facts.json'), '--split', 'train', '--tokenizer', tokenizer, '--max-length', '48', '--out', join(tmp.dir, 'data')]);
-    assert.equal(prep.code, 0, prep.stderr);
+    const { data, config } = await prepareSynthetic(tmp.dir, { rows: 16, seed: 7 });
     const out = join(tmp.dir, 'trained');
     const r = await runCli([
-      'train', '--data', join(tmp.dir, 'data'), '--model', tokenizer, '--init', 'random', '--config', join(tmp.dir, 'config.json'),
+      'train', '--data', data, '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', config,
       '--out', out, '--epochs', '1', '--batch-size', '8', '--backend', 'native', '--bf16',
     ]);
     if (bf16Support().ok) {
@@ -76,15 +72,11 @@ describe('--bf16', () => {
   test('train --bf16: a tiny random DistilBERT learns the one-fact synthetic QA (EM ≥ 90 on held-out questions)', {
     skip: support.ok ? false : `bf16 unavailable: ${support.reason}`, timeout: 240_000,
   }, async () => {
-    const tokenizer = join(sharedDir, 'models', 'distilbert-base-uncased');
     const dir = join(tmp.dir, 'learning');
     await mkdir(dir);
-    await writeSyntheticSquad(join(dir, 'facts.json'), 2000, 1);
-    await writeFile(join(dir, 'tiny-config.json'), JSON.stringify(TINY_CONFIG));
-    const prep = await runCli(['prepare', '--input', join(dir, 'facts.json'), '--split', 'train', '--tokenizer', tokenizer, '--max-length', '48', '--out', join(dir, 'data')]);
-    assert.equal(prep.code, 0, prep.stderr);
+    const { data, config } = await prepareSynthetic(dir, { rows: 2000, seed: 1 });
     const r = await runCli([
-      'train', '--data', join(dir, 'data'), '--model', tokenizer, '--init', 'random', '--config', join(dir, 'tiny-config.json'),
+      'train', '--data', data, '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', config,
       '--out', join(dir, 'model'), '--epochs', '2', '--lr', '3e-3', '--batch-size', '32', '--backend', 'native', '--bf16', '--json',
     ]);
     assert.equal(r.code, 0, r.stderr);

@@ -10,24 +10,21 @@ import { before, after, test } from 'node:test';
 import { EVENT, maskedCrc32c } from '../../src/train/tensorboard.js';
 import { makeTempDir, repoRoot, runCli } from '../helpers/cli.js';
 import { BASE_TOKENIZER_DIR } from '../helpers/tiny-model-dir.js';
-import { TINY_CONFIG, writeSyntheticSquad } from '../train/synthetic-squad.js';
+import { prepareSynthetic } from '../train/synthetic-squad.js';
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => {};
 
 before(async () => {
   ({ dir, cleanup } = await makeTempDir('qa-ft-controls-'));
-  await writeSyntheticSquad(join(dir, 'facts.json'), 60, 7);
-  await writeFile(join(dir, 'config.json'), JSON.stringify(TINY_CONFIG));
-  const prep = await runCli(['prepare', '--input', join(dir, 'facts.json'), '--split', 'train', '--test-size', '0.2', '--tokenizer', BASE_TOKENIZER_DIR, '--max-length', '48', '--out', join(dir, 'data')]);
-  assert.equal(prep.code, 0, prep.stderr);
+  await prepareSynthetic(dir, { rows: 60, seed: 7, prepareArgs: ['--test-size', '0.2'] });
 });
 after(() => cleanup());
 
 /** 48 train rows / batch 8 = 6 steps per epoch. */
 function trainArgs(out: string, ...extra: string[]): string[] {
   return [
-    'train', '--data', join(dir, 'data'), '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', join(dir, 'config.json'),
+    'train', '--data', join(dir, 'data'), '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', join(dir, 'tiny-config.json'),
     '--out', out, '--lr', '2e-3', '--batch-size', '8', '--backend', 'cpu', '--logging-steps', '1', '--seed', '3', '--quiet', ...extra,
   ];
 }

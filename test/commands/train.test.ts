@@ -1,22 +1,18 @@
 /** `qa-ft train` end to end on a tiny model: what a user reads when training goes wrong. */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
-import { TINY_CONFIG, writeSyntheticSquad } from '../train/synthetic-squad.js';
+import { prepareSynthetic } from '../train/synthetic-squad.js';
 
 const TOKENIZER = join(sharedDir, 'models', 'distilbert-base-uncased');
 
 test('a run that diverges before its first checkpoint says so in one line, without claiming a checkpoint is intact', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await makeTempDir('qa-ft-diverge-');
   try {
-    await writeSyntheticSquad(join(dir, 'facts.json'), 40, 7);
-    await writeFile(join(dir, 'config.json'), JSON.stringify(TINY_CONFIG));
-    const prep = await runCli(['prepare', '--input', join(dir, 'facts.json'), '--split', 'train', '--tokenizer', TOKENIZER, '--max-length', '48', '--out', join(dir, 'data')]);
-    assert.equal(prep.code, 0, prep.stderr);
+    const { data, config } = await prepareSynthetic(dir, { rows: 40, seed: 7 });
     const r = await runCli([
-      'train', '--data', join(dir, 'data'), '--model', TOKENIZER, '--init', 'random', '--config', join(dir, 'config.json'),
+      'train', '--data', data, '--model', TOKENIZER, '--init', 'random', '--config', config,
       '--out', join(dir, 'out'), '--epochs', '1', '--lr', '1e10', '--batch-size', '8', '--backend', 'cpu', '--quiet',
     ]);
     assert.equal(r.code, 1, r.stderr);

@@ -8,11 +8,11 @@
  * (measured: HasAns/NoAns EM 60/40 after epoch 1, 98/100 after 2, 100/100 after 3).
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
-import { TINY_CONFIG, writeSyntheticSquad } from './synthetic-squad.js';
+import { prepareSynthetic } from './synthetic-squad.js';
 
 const TOKENIZER = join(sharedDir, 'models', 'distilbert-base-uncased');
 const EPOCHS = 3;
@@ -20,14 +20,10 @@ const EPOCHS = 3;
 test('tiny random DistilBERT learns when a question has no answer: HasAns and NoAns EM ≥ 90 on held-out questions', { timeout: 300_000 }, async () => {
   const { dir, cleanup } = await makeTempDir('qa-ft-learning-v2-');
   try {
-    await writeSyntheticSquad(join(dir, 'facts.json'), 3000, 1, 0.5);
-    await writeFile(join(dir, 'tiny-config.json'), JSON.stringify(TINY_CONFIG));
-    const data = join(dir, 'data');
-    const prep = await runCli(['prepare', '--input', join(dir, 'facts.json'), '--split', 'train', '--tokenizer', TOKENIZER, '--max-length', '48', '--out', data, '--version-2-with-negative']);
-    assert.equal(prep.code, 0, prep.stderr);
+    const { data, config } = await prepareSynthetic(dir, { rows: 3000, seed: 1, noAnswerShare: 0.5, prepareArgs: ['--version-2-with-negative'] });
     const out = join(dir, 'model');
     const r = await runCli([
-      'train', '--data', data, '--model', TOKENIZER, '--init', 'random', '--config', join(dir, 'tiny-config.json'),
+      'train', '--data', data, '--model', TOKENIZER, '--init', 'random', '--config', config,
       '--out', out, '--epochs', String(EPOCHS), '--lr', '3e-3', '--batch-size', '32', '--backend', 'wasm', '--json',
     ]);
     assert.equal(r.code, 0, r.stderr);

@@ -6,12 +6,12 @@
  * metrics log, the curves and the printed summary.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { testBackends } from '../helpers/backends.js';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
-import { TINY_CONFIG, writeSyntheticSquad } from './synthetic-squad.js';
+import { prepareSynthetic, writeSyntheticSquad } from './synthetic-squad.js';
 
 const TOKENIZER = join(sharedDir, 'models', 'distilbert-base-uncased');
 
@@ -20,13 +20,10 @@ for (const { backend, skip } of await testBackends(['wasm', 'tensorflow'])) {
     const { dir, cleanup } = await makeTempDir('qa-ft-learning-');
     try {
       const started = Date.now();
-      await writeSyntheticSquad(join(dir, 'facts.json'), 2000, 1);
-      await writeFile(join(dir, 'tiny-config.json'), JSON.stringify(TINY_CONFIG));
-      const prep = await runCli(['prepare', '--input', join(dir, 'facts.json'), '--split', 'train', '--tokenizer', TOKENIZER, '--max-length', '48', '--out', join(dir, 'data')]);
-      assert.equal(prep.code, 0, prep.stderr);
+      const { data, config } = await prepareSynthetic(dir, { rows: 2000, seed: 1 });
       const out = join(dir, 'model');
       const r = await runCli([
-        'train', '--data', join(dir, 'data'), '--model', TOKENIZER, '--init', 'random', '--config', join(dir, 'tiny-config.json'),
+        'train', '--data', data, '--model', TOKENIZER, '--init', 'random', '--config', config,
         '--out', out, '--epochs', '2', '--lr', '3e-3', '--batch-size', '32', '--backend', backend, '--logging-steps', '5', '--json',
       ]);
       const seconds = (Date.now() - started) / 1000;

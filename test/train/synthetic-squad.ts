@@ -4,7 +4,11 @@
  * new word combinations (the model must learn span boundaries, not memorise answers). Seeded, so every run is
  * the same data. Written as SQuAD v1.1 JSON.
  */
+import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { BASE_TOKENIZER_DIR } from '../helpers/tiny-model-dir.js';
 
 const ENTITIES = [
   'alice', 'bob', 'carol', 'david', 'emma', 'frank', 'grace', 'henry', 'irene', 'jack', 'karen', 'leo', 'maria', 'nina',
@@ -79,3 +83,19 @@ export const TINY_CONFIG = {
   sinusoidal_pos_embds: false,
   vocab_size: 30522,
 };
+
+/**
+ * A training run's inputs in `dir`: `rows` synthetic facts (`seed`, `noAnswerShare`) as facts.json, the tiny model
+ * config (TINY_CONFIG unless `config`) as tiny-config.json, and facts.json prepared by `qa-ft prepare` (the
+ * distilbert-base tokenizer, max length 48, then `prepareArgs`) into `dir/data`, asserted to succeed.
+ */
+export async function prepareSynthetic(
+  dir: string, o: { rows: number; seed: number; noAnswerShare?: number; config?: object; prepareArgs?: string[] },
+): Promise<{ data: string; config: string }> {
+  const facts = join(dir, 'facts.json'), config = join(dir, 'tiny-config.json'), data = join(dir, 'data');
+  await writeSyntheticSquad(facts, o.rows, o.seed, o.noAnswerShare);
+  await writeFile(config, JSON.stringify(o.config ?? TINY_CONFIG));
+  const prep = await runCli(['prepare', '--input', facts, '--split', 'train', '--tokenizer', BASE_TOKENIZER_DIR, '--max-length', '48', '--out', data, ...(o.prepareArgs ?? [])]);
+  assert.equal(prep.code, 0, prep.stderr);
+  return { data, config };
+}
