@@ -3,7 +3,8 @@
  * median, with peak RSS, beside the PyTorch anchor of /work/shared/reference/ask_ref.py (2.2 s, 1013 MiB here).
  *
  * Builds a random model directory first (distilbert-base-uncased config and tokenizer files, HF init), in a
- * temporary directory that is removed afterwards. Runs the installed entry (bin/qa-ft.js over dist/) when
+ * temporary directory that is removed afterwards. Then the default backend (`auto`) beside `--backend native` on a
+ * tiny model (dim 32, 1 layer), where start-up is all of the time: `auto` must cost what native costs. Runs the installed entry (bin/qa-ft.js over dist/) when
  * `npm run build` has been run, else the dev entry (tsx compiling src/ on the fly, slower to start).
  *
  *   node --import tsx bench/ask-cold-start.ts [--runs 5] [--backend auto] [--tokens 200]
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/model/config.js';
 import { createRandomQaModel } from '../src/model/qa-model.js';
 import { MODEL_DIR, REPO_ROOT, SHARED_DIR } from './paths.js';
+import { writeTinyModelDir } from '../test/helpers/tiny-model-dir.js';
 
 const ANCHOR = { seconds: 2.2, mib: 1013 }; // recorded on this machine kind, idle
 
@@ -129,6 +131,21 @@ async function main(): Promise<void> {
     console.log(
       `PyTorch anchor (ask_ref.py, ${torch ? `measured now, CPU ${torch.cpu.toFixed(2)} s` : 'recorded in /work/shared'}): ${anchor.seconds.toFixed(2)} s, ${anchor.mib.toFixed(0)} MiB` +
         ` → qa-ft/PyTorch: time ×${(s / anchor.seconds).toFixed(2)}, memory ×${(m / anchor.mib).toFixed(2)}`,
+    );
+
+    const tinyDir = join(dir, 'tiny');
+    await writeTinyModelDir(tinyDir);
+    const tinyCmd = (backend: string): string[] => [...args, 'ask', '--model', tinyDir, '--backend', backend, '--question', 'When was the museum built?', '--context', context];
+    const tiny: Record<'auto' | 'native', RunResult[]> = { auto: [], native: [] };
+    for (let i = 0; i < runs; i++) {
+      for (const backend of ['auto', 'native'] as const) tiny[backend].push(await runOnce(tinyCmd(backend), REPO_ROOT));
+    }
+    const [autoS, nativeS] = [median(tiny.auto.map((r) => r.seconds)), median(tiny.native.map((r) => r.seconds))];
+    const [autoM, nativeM] = [median(tiny.auto.map((r) => r.mib)), median(tiny.native.map((r) => r.mib))];
+    console.log(
+      `tiny model (dim 32, 1 layer), ${runs} runs each, interleaved: --backend auto ${autoS.toFixed(2)} s, ${autoM.toFixed(0)} MiB; ` +
+        `--backend native ${nativeS.toFixed(2)} s, ${nativeM.toFixed(0)} MiB → auto/native: time ×${(autoS / nativeS).toFixed(2)}, memory ×${(autoM / nativeM).toFixed(2)}` +
+        ` (${tiny.auto[0]?.notice.split('\n')[0] ?? ''})`,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

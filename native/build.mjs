@@ -4,14 +4,15 @@
 // addon is built where it runs; QAFT_MARCH=x86-64-v3 (any -march value) builds for other machines, none for the
 // compiler's default target.
 // `--optional` (the npm install hook): never fails; without a BLAS or a compiler it prints one line and exits 0,
-// and qa-ft runs on its other backends.
+// and qa-ft runs on its other backends. QAFT_NATIVE_REQUIRED=1 (CI) makes the hook strict: a failed build fails
+// the install.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeGypCommand } from './node-gyp.mjs';
 
-const optional = process.argv.includes('--optional');
+const optional = process.argv.includes('--optional') && process.env.QAFT_NATIVE_REQUIRED !== '1';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const note = (msg) => console.log(`qa-ft: native engine not built (${msg}); the cpu/wasm backends still work. ` +
   'To enable it: install OpenBLAS (apt-get install libopenblas-dev) and a C++ toolchain, then `npm run build:native`.');

@@ -173,7 +173,7 @@ function answerOptions(o: AskOptions): AnswerOptions {
 async function openModel(o: AskOptions): Promise<OpenedModel> {
   const { openModelDir } = await import('../infer/model-dir.js');
   const dir = await resolveModelOption(o.model, o.hub);
-  return openModelDir(dir, { backend: o.backend, precision: o.precision, onNotice: info });
+  return openModelDir(dir, { backend: o.backend, precision: o.precision, ...(o.quiet ? {} : { onNotice: info }) });
 }
 
 async function answerOne(o: AskOptions, item: AskItem): Promise<void> {

@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempDir, runCli } from '../helpers/cli.js';
 import { BASE_TOKENIZER_DIR, writeTinyModelDir } from '../helpers/tiny-model-dir.js';
+import { skipUnlessRequired } from '../helpers/required.js';
 import { prepareSynthetic } from '../train/synthetic-squad.js';
 
 const ASK = ['ask', '--question', 'Where did Bob go?', '--context', 'Bob went home.'];
@@ -69,6 +70,7 @@ describe('--bf16', () => {
   });
 
   const support = bf16Support();
+  skipUnlessRequired('bf16', support.ok ? undefined : support.reason);
   test('train --bf16: a tiny random DistilBERT learns the one-fact synthetic QA (EM ≥ 90 on held-out questions)', {
     skip: support.ok ? false : `bf16 unavailable: ${support.reason}`, timeout: 240_000,
   }, async () => {

@@ -7,11 +7,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { nativeKernelCalls, registerNativeBackend } from '../../src/engine/index.js';
 import { at } from '../../src/util/checked-index.js';
+import { skipUnlessRequired } from '../helpers/required.js';
 
 tf.env().set('PROD', true); // silences the cpu backend's console banner
 const registered = await registerNativeBackend({});
 /** Why the native tests skip (the addon is not built), or undefined when they run. */
-export const skipReason: string | undefined = registered.ok ? undefined : registered.reason;
+export const skipReason: string | undefined = skipUnlessRequired('native', registered.ok ? undefined : registered.reason);
 
 /** Deterministic uniform values in [lo, hi) (mulberry32), so both backends see identical inputs. */
 export function randomValues(size: number, seed: number, lo = -1, hi = 1): Float32Array {

@@ -14,9 +14,11 @@ import { registerGradients } from '../../src/model/gradients.js';
 import { linear } from '../../src/model/ops.js';
 import { randomValues, skipReason } from './compare.js';
 import { at } from '../../src/util/checked-index.js';
+import { skipUnlessRequired } from '../helpers/required.js';
 
 registerGradients(); // the model's BatchMatMul gradient (tfjs-core's Node bundle ships none)
 const support = skipReason === undefined ? bf16Support() : { ok: false as const, reason: skipReason };
+skipUnlessRequired('bf16', support.ok ? undefined : support.reason);
 const linked = nativeAddon()?.bf16Support().linked === true;
 const MODES = [
   { name: 'oneDNN', emulate: undefined, skip: skipReason ?? (support.ok ? false : `oneDNN bf16 unavailable: ${support.reason}`) },

@@ -5,6 +5,7 @@
  */
 import { backendUnavailable } from '../../src/model/backend.js';
 import type { BackendName } from '../../src/model/types.js';
+import { skipUnlessRequired } from './required.js';
 
 export type TestBackend = Exclude<BackendName, 'auto'>;
 
@@ -17,7 +18,7 @@ export async function testBackends<B extends TestBackend>(
 ): Promise<{ backend: B; skip: string | false }[]> {
   const out: { backend: B; skip: string | false }[] = [];
   for (const backend of names) {
-    const reason = await backendUnavailable(backend);
+    const reason = skipUnlessRequired(backend, await backendUnavailable(backend));
     out.push({ backend, skip: reason === undefined ? false : `${backend} backend unavailable: ${reason}` });
   }
   return out;
