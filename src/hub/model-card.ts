@@ -5,10 +5,12 @@
  *
  * The log is read from the trained directory: `metrics.jsonl` (one record per line) or the `log_history` of
  * `trainer_state.json`, with the Trainer's keys (`loss`, `eval_loss`, `eval_exact_match`, `eval_f1`, `epoch`,
- * `step`); the run settings come from `trainer_state.json`'s `run`. Both are optional.
+ * `step`); the run settings come from qa-ft's own `qa-ft-state.json` (an older qa-ft's `trainer_state.json`), its
+ * `run`. All are optional.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { QA_FT_STATE_FILE } from '../hf-files.js';
 
 type LogRecord = Record<string, unknown>;
 
@@ -87,7 +89,10 @@ export async function readTrainingSummary(dir: string): Promise<TrainingSummary 
   if (stateOk) sources.push('trainer_state.json');
   if (sources.length === 0) return undefined;
   const stateHistory = stateOk && Array.isArray(state.log_history) ? (state.log_history as LogRecord[]) : [];
-  const run = stateOk && typeof state.run === 'object' && state.run !== null ? (state.run as Record<string, unknown>) : undefined;
+  const own = (await readJson(join(dir, QA_FT_STATE_FILE))) as Record<string, unknown> | undefined;
+  const withRun = [own, stateOk ? state : undefined].find((s) => typeof s?.run === 'object' && s.run !== null);
+  if (own !== undefined && withRun === own) sources.push(QA_FT_STATE_FILE);
+  const run = withRun ? (withRun.run as Record<string, unknown>) : undefined;
   return {
     history: lines && lines.length > 0 ? lines : stateHistory,
     run,
