@@ -23,3 +23,6 @@ export const TOKENIZER_NEEDS = 'tokenizer.json, vocab.txt, or vocab.json + merge
 export function makesTokenizer(has: (file: string) => boolean): boolean {
   return has('tokenizer.json') || has('vocab.txt') || (has('vocab.json') && has('merges.txt'));
 }
+
+/** qa-ft's own training state beside transformers' `trainer_state.json` (in checkpoints and the final model). */
+export const QA_FT_STATE_FILE = 'qa-ft-state.json';

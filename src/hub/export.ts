@@ -75,7 +75,7 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
 
   const training = await readTrainingSummary(modelDir);
   const name = options.name ?? basename(resolve(outDir));
-  const card = renderModelCard({ name, baseModel: options.baseModel, dataset: options.dataset, architecture: qaArchitecture(config), config, parameters, training });
+  const card = renderModelCard({ name, baseModel: options.baseModel, dataset: options.dataset, architecture: qaArchitecture(config), modelType: config.modelType, onnx: options.onnx === true, config, parameters, training });
   const hfConfig = sortKeys({ ...rawConfig, architectures: [qaArchitecture(config)], model_type: config.modelType });
 
   const configText = `${JSON.stringify(hfConfig, null, 2)}\n`;

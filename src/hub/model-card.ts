@@ -5,10 +5,12 @@
  *
  * The log is read from the trained directory: `metrics.jsonl` (one record per line) or the `log_history` of
  * `trainer_state.json`, with the Trainer's keys (`loss`, `eval_loss`, `eval_exact_match`, `eval_f1`, `epoch`,
- * `step`); the run settings come from `trainer_state.json`'s `run`. Both are optional.
+ * `step`); the run settings come from qa-ft's own `qa-ft-state.json` (an older qa-ft's `trainer_state.json`), its
+ * `run`. All are optional.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { QA_FT_STATE_FILE } from '../hf-files.js';
 
 type LogRecord = Record<string, unknown>;
 
@@ -38,6 +40,10 @@ export interface ModelCardInfo {
   readonly dataset?: string;
   /** The model's QA class, e.g. `BertForQuestionAnswering`. */
   readonly architecture: string;
+  /** config.json's `model_type` (`bert`, `deberta-v2`, …): the hub's family tag. */
+  readonly modelType: string;
+  /** Whether the export has `onnx/model.onnx` (what transformers.js loads). */
+  readonly onnx?: boolean;
   readonly config: { dim: number; nLayers: number; nHeads: number; hiddenDim: number; vocabSize: number; maxPositionEmbeddings: number };
   readonly parameters: number;
   readonly training?: TrainingSummary;
@@ -83,7 +89,10 @@ export async function readTrainingSummary(dir: string): Promise<TrainingSummary 
   if (stateOk) sources.push('trainer_state.json');
   if (sources.length === 0) return undefined;
   const stateHistory = stateOk && Array.isArray(state.log_history) ? (state.log_history as LogRecord[]) : [];
-  const run = stateOk && typeof state.run === 'object' && state.run !== null ? (state.run as Record<string, unknown>) : undefined;
+  const own = (await readJson(join(dir, QA_FT_STATE_FILE))) as Record<string, unknown> | undefined;
+  const withRun = [own, stateOk ? state : undefined].find((s) => typeof s?.run === 'object' && s.run !== null);
+  if (own !== undefined && withRun === own) sources.push(QA_FT_STATE_FILE);
+  const run = withRun ? (withRun.run as Record<string, unknown>) : undefined;
   return {
     history: lines && lines.length > 0 ? lines : stateHistory,
     run,
@@ -124,13 +133,67 @@ function resultsTable(history: readonly LogRecord[]): string[] {
   return ['| Training Loss | Epoch | Step | Validation Loss | Exact Match | F1 |', '|---|---|---|---|---|---|', ...rows];
 }
 
+/** The family's usual spelling in prose, by `model_type`. */
+const FAMILY_NAME: Readonly<Record<string, string>> = {
+  distilbert: 'DistilBERT', bert: 'BERT', roberta: 'RoBERTa', 'xlm-roberta': 'XLM-RoBERTa', camembert: 'CamemBERT',
+  electra: 'ELECTRA', albert: 'ALBERT', 'deberta-v2': 'DeBERTa-v2',
+};
+
+/**
+ * "How to use": transformers 5.x (no `pipeline("question-answering")` there) with the model and the decode the QA
+ * pipeline did — the best start ≤ end pair of context tokens, at most 30 tokens long, cut from the context by the
+ * fast tokenizer's offsets — then transformers.js and qa-ft.
+ */
+function usage(name: string, onnx: boolean): string[] {
+  return [
+    '## How to use',
+    '',
+    'With transformers (5.x, PyTorch):',
+    '',
+    '```python',
+    'import torch',
+    'from transformers import AutoModelForQuestionAnswering, AutoTokenizer',
+    '',
+    `model_id = ${q(name)}`,
+    'tokenizer = AutoTokenizer.from_pretrained(model_id)',
+    'model = AutoModelForQuestionAnswering.from_pretrained(model_id)',
+    '',
+    'question, context = "Who wrote it?", "It was written by Ada Lovelace in 1843."',
+    'inputs = tokenizer(question, context, truncation="only_second", max_length=384, return_offsets_mapping=True, return_tensors="pt")',
+    'offsets = inputs.pop("offset_mapping")[0].tolist()',
+    'in_context = torch.tensor([s == 1 for s in inputs.sequence_ids(0)])',
+    'with torch.no_grad():',
+    '    out = model(**inputs)',
+    'start = out.start_logits[0].masked_fill(~in_context, -torch.inf)',
+    'end = out.end_logits[0].masked_fill(~in_context, -torch.inf)',
+    'n = start.numel()',
+    'allowed = torch.ones(n, n, dtype=torch.bool).triu().tril(29)  # start <= end, at most 30 tokens',
+    'scores = (start[:, None] + end[None, :]).masked_fill(~allowed, -torch.inf)',
+    's, e = divmod(int(scores.argmax()), n)',
+    'print(context[offsets[s][0] : offsets[e][1]])',
+    '```',
+    '',
+    `With transformers.js (Node.js or the browser; it loads \`onnx/model_quantized.onnx\`${onnx ? '' : ', which `qa-ft export --onnx` writes'}):`,
+    '',
+    '```js',
+    "import { pipeline } from '@huggingface/transformers';",
+    '',
+    `const qa = await pipeline('question-answering', ${q(name)});`,
+    "console.log(await qa('Who wrote it?', 'It was written by Ada Lovelace in 1843.'));",
+    '```',
+    '',
+    'Or with qa-ft: `qa-ft ask --model <this directory> --question "…" --context "…"`.',
+    '',
+  ];
+}
+
 /** JSON strings are valid YAML scalars, so every string in the front matter is written as one. */
 const q = (s: string): string => JSON.stringify(s);
 
 export function renderModelCard(info: ModelCardInfo): string {
   const m = finalMetrics(info.training?.history ?? []);
   const hasEval = m.exactMatch !== undefined || m.f1 !== undefined;
-  const yaml: string[] = ['---', 'library_name: transformers', 'pipeline_tag: question-answering', 'tags:', '- question-answering', '- distilbert', '- qa-ft'];
+  const yaml: string[] = ['---', 'library_name: transformers', 'pipeline_tag: question-answering', 'tags:', '- question-answering', `- ${q(info.modelType)}`, '- qa-ft'];
   if (info.baseModel) yaml.push(`base_model: ${q(info.baseModel)}`);
   if (info.dataset) yaml.push('datasets:', `- ${q(info.dataset)}`);
   if (hasEval) {
@@ -142,7 +205,8 @@ export function renderModelCard(info: ModelCardInfo): string {
   }
   yaml.push('---');
 
-  const base = info.baseModel ? `a fine-tuned version of [${info.baseModel}](https://huggingface.co/${info.baseModel})` : 'a DistilBERT model';
+  const family = FAMILY_NAME[info.modelType] ?? info.modelType;
+  const base = info.baseModel ? `a fine-tuned version of [${info.baseModel}](https://huggingface.co/${info.baseModel})` : `a ${family} model`;
   const on = info.dataset ? ` on the ${info.dataset} dataset` : '';
   const body: string[] = ['', `# ${info.name}`, '', `This model is ${base} for extractive question answering${on}, trained with qa-ft (TensorFlow.js).`];
   if (hasEval) {
@@ -177,18 +241,6 @@ export function renderModelCard(info: ModelCardInfo): string {
     else if (m.trainingLoss !== undefined) body.push(`Final training loss: ${fmt(m.trainingLoss)} (step ${fmt(m.step, 0)}).`, '');
     body.push(`(From ${t.sources.join(' and ')} of the trained model.)`);
   }
-  body.push(
-    '',
-    '## How to use',
-    '',
-    '```python',
-    'from transformers import pipeline',
-    `qa = pipeline("question-answering", model=${q(info.name)})`,
-    'qa(question="Who wrote it?", context="It was written by Ada.")',
-    '```',
-    '',
-    'or with qa-ft: `qa-ft ask --model <this directory> --question "…" --context "…"`.',
-    '',
-  );
+  body.push('', ...usage(info.name, info.onnx === true));
   return [...yaml, ...body].join('\n');
 }

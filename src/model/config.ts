@@ -2,7 +2,7 @@
  * A model's `config.json` as Hugging Face writes it, parsed and validated once into a readonly typed object: the
  * family comes from `model_type` (DistilBERT here; the BERT-style families in config-bert.ts, DeBERTa-v2 in
  * config-deberta.ts). Fields qa-ft does
- * not use (`architectures`, `tie_weights_`, …) are accepted and ignored, as transformers does.
+ * not use (`architectures`, `tie_weights_`, …) are accepted and ignored, as transformers does, and written back on save.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,6 +33,8 @@ export interface DistilBertConfig {
   readonly padTokenId: number; // the word-embedding row that never receives a gradient (0)
   readonly initializerRange: number; // std of the normal init of new weights (0.02)
   readonly sinusoidalPosEmbds: false; // learned position embeddings only
+  /** The config.json object as read (frozen), written back by `save`. */
+  readonly json: Readonly<Record<string, unknown>>;
 }
 
 /** The `…ForQuestionAnswering` class transformers builds for a config (config.json's `architectures`). */
@@ -51,30 +53,12 @@ export function qaArchitecture(c: ModelConfig): string {
 }
 
 /**
- * The Hugging Face JSON form of a config (what `save` writes to config.json): DistilBERT's from its fields, the
- * other families' as read (every field kept, as save_pretrained does) with `architectures` the QA class.
+ * The Hugging Face JSON form of a config (what `save` writes to config.json): the object as read, every field kept
+ * (as save_pretrained keeps `dtype`, `transformers_version`, `tie_word_embeddings`, …), with `architectures` the QA
+ * class and `model_type` written out (a DistilBERT config may leave it implicit; transformers' Auto classes need it).
  */
 export function configToJson(c: ModelConfig): Record<string, unknown> {
-  if (c.modelType !== 'distilbert') return { ...c.json, architectures: [qaArchitecture(c)] };
-  return {
-    activation: c.activation,
-    architectures: ['DistilBertForQuestionAnswering'],
-    attention_dropout: c.attentionDropout,
-    dim: c.dim,
-    dropout: c.dropout,
-    hidden_dim: c.hiddenDim,
-    initializer_range: c.initializerRange,
-    max_position_embeddings: c.maxPositionEmbeddings,
-    model_type: c.modelType,
-    n_heads: c.nHeads,
-    n_layers: c.nLayers,
-    pad_token_id: c.padTokenId,
-    qa_dropout: c.qaDropout,
-    seq_classif_dropout: 0.2,
-    sinusoidal_pos_embds: c.sinusoidalPosEmbds,
-    tie_weights_: true,
-    vocab_size: c.vocabSize,
-  };
+  return { ...c.json, model_type: c.modelType, architectures: [qaArchitecture(c)] };
 }
 
 /**
@@ -135,6 +119,7 @@ export function parseDistilBertConfig(json: unknown, source: string): DistilBert
     padTokenId: pad,
     initializerRange: range,
     sinusoidalPosEmbds: false,
+    json: Object.freeze({ ...(json as Record<string, unknown>) }),
   });
 }
 

@@ -1,11 +1,14 @@
 /**
  * Checkpoints and the files a training run leaves, owned here: `checkpoint-STEP/` (HF's name) with `config.json` +
  * `model.safetensors` (the model's own `save`), the tokenizer files, `optimizer.safetensors` (AdamW moments by
- * parameter name, step in the metadata) and `trainer_state.json` (epoch, step, RNG state, best metric, metrics
- * history, the run's identity); the final model in `outDir` with its `trainer_state.json`; finding and loading the
+ * parameter name, step in the metadata) and `qa-ft-state.json` (epoch, step, RNG state, best metric, metrics
+ * history, the run's identity), which qa-ft resumes from; beside them what transformers' Trainer resumes from
+ * (`trainer_state.json`, `optimizer.pt`, `scheduler.pt`: hf-trainer-files.ts). Checkpoints of an older qa-ft, whose
+ * own state was in `trainer_state.json`, still resume. The final model in `outDir` with both state files; finding and loading the
  * checkpoint a resumed run continues from; deleting old ones (`--save-total-limit`). A checkpoint is filled in a
  * temporary sibling directory and renamed into place, and deleted by renaming it aside first, so a killed run never
- * leaves a half-written or half-deleted one; only directories with a `trainer_state.json` (written last) count.
+ * leaves a half-written or half-deleted one; only directories with a `qa-ft-state.json` (written last), or an older
+ * qa-ft's `trainer_state.json`, count.
  */
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -19,13 +22,17 @@ import { removeDirAtomic, tempSibling, writeDirAtomic } from '../util/atomic.js'
 import { FileSystemError, systemErrorCode, withFileSystemErrors } from '../util/fs-errors.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
-import { WEIGHTS_FILE } from '../hf-files.js';
+import { QA_FT_STATE_FILE, WEIGHTS_FILE } from '../hf-files.js';
+import { HF_TRAINER_STATE_FILE, hfTrainerStateJson, writeHfOptimizerFiles } from './hf-trainer-files.js';
 
 const CHECKPOINT_PREFIX = 'checkpoint-';
 /** `checkpoint-STEP`; `checkpoint-epoch-N` is an older qa-ft's name, still recognised as a run's output. */
 const CHECKPOINT_NAME = /^checkpoint-(?:epoch-)?\d+$/;
 const STEP_CHECKPOINT_NAME = /^checkpoint-(\d+)$/;
-const TRAINER_STATE_FILE = 'trainer_state.json';
+/** qa-ft's own state; written last, so its presence marks a checkpoint complete. */
+const STATE_FILE = QA_FT_STATE_FILE;
+/** Where an older qa-ft kept its own state (now the Trainer's `TrainerState`). */
+const OLD_STATE_FILE = HF_TRAINER_STATE_FILE;
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 const TRAINER_STATE_FORMAT = 'qa-ft-trainer-state/2';
 /** The name (of a temporary directory) the final model is staged under. */
@@ -134,7 +141,34 @@ function trainerStateJson(fields: RunStateFields, trainer: Pick<Trainer, 'optimi
   return `${JSON.stringify(state, null, 2)}\n`;
 }
 
-export async function saveCheckpoint(dir: string, parts: { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields }): Promise<void> {
+/** The run's step counts that transformers' `TrainerState` records (its arguments of the same names). */
+export interface HfRunFields {
+  readonly maxSteps: number;
+  readonly numTrainEpochs: number;
+  readonly loggingSteps: number;
+  readonly evalSteps: number;
+  readonly saveSteps: number;
+  readonly trainBatchSize: number;
+}
+
+/** What a checkpoint or the final model is saved from. */
+export interface SavedParts {
+  readonly model: QaModel;
+  readonly trainer: Trainer;
+  readonly tokenizerFiles: readonly string[];
+  readonly state: RunStateFields;
+  readonly hf: HfRunFields;
+}
+
+/** transformers' `trainer_state.json` of the run at the trainer's step. */
+function hfStateJson(parts: SavedParts): string {
+  const { state, hf } = parts;
+  return hfTrainerStateJson({
+    ...hf, epoch: state.epoch, globalStep: parts.trainer.optimizerStep, logHistory: state.log_history, bestMetric: state.best_metric, bestModelCheckpoint: state.best_model_checkpoint,
+  });
+}
+
+export async function saveCheckpoint(dir: string, parts: SavedParts): Promise<void> {
   const trainerState = await parts.trainer.exportState();
   await writeDirAtomic(dir, async (tmp) => {
     await parts.model.save(tmp);
@@ -142,7 +176,12 @@ export async function saveCheckpoint(dir: string, parts: { model: QaModel; train
     const tensors = new Map<string, TensorSource>();
     for (const [name, t] of trainerState.optimizer.tensors) tensors.set(name, t);
     await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors, { format: 'qa-ft-adamw', step: String(trainerState.optimizer.step) });
-    await writeFile(join(tmp, TRAINER_STATE_FILE), trainerStateJson(parts.state, parts.trainer)); // last: marks it complete
+    const shapes = new Map([...parts.model.params].map(([name, p]) => [name, p.shape]));
+    await writeHfOptimizerFiles(tmp, {
+      modelType: parts.model.config.modelType, shapes, moments: trainerState.optimizer.tensors, step: trainerState.optimizer.step, settings: parts.trainer.optimizerSettings,
+    });
+    await writeFile(join(tmp, HF_TRAINER_STATE_FILE), hfStateJson(parts));
+    await writeFile(join(tmp, STATE_FILE), trainerStateJson(parts.state, parts.trainer)); // last: marks it complete
   });
 }
 
@@ -150,14 +189,16 @@ export async function saveCheckpoint(dir: string, parts: { model: QaModel; train
  * The final model in `outDir` itself (HF layout, with the tokenizer and `trainer_state.json`): staged in a
  * temporary sibling, then each file renamed in.
  */
-export async function saveFinalModel(outDir: string, parts: { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields }): Promise<void> {
+export async function saveFinalModel(outDir: string, parts: SavedParts): Promise<void> {
   const tmp = tempSibling(join(outDir, FINAL_STAGING));
   await withFileSystemErrors({ path: outDir, operation: 'create directory' }, () => mkdir(tmp, { recursive: true }));
   try {
     const state = trainerStateJson(parts.state, parts.trainer);
+    const hfState = hfStateJson(parts);
     await parts.model.save(tmp);
     await copyTokenizerFiles(parts.tokenizerFiles, tmp);
-    await withFileSystemErrors({ path: join(outDir, TRAINER_STATE_FILE), operation: 'write', bytes: Buffer.byteLength(state) }, () => writeFile(join(tmp, TRAINER_STATE_FILE), state));
+    await withFileSystemErrors({ path: join(outDir, HF_TRAINER_STATE_FILE), operation: 'write', bytes: Buffer.byteLength(hfState) }, () => writeFile(join(tmp, HF_TRAINER_STATE_FILE), hfState));
+    await withFileSystemErrors({ path: join(outDir, STATE_FILE), operation: 'write', bytes: Buffer.byteLength(state) }, () => writeFile(join(tmp, STATE_FILE), state));
     for (const name of await readdir(tmp)) {
       await withFileSystemErrors({ path: join(outDir, name), operation: 'rename into place' }, () => rename(join(tmp, name), join(outDir, name)));
     }
@@ -187,11 +228,8 @@ export async function listCheckpoints(outDir: string): Promise<{ dir: string; st
     const m = STEP_CHECKPOINT_NAME.exec(name);
     if (!m) continue;
     const dir = join(outDir, name);
-    const complete = await stat(join(dir, TRAINER_STATE_FILE)).then(
-      (s) => s.isFile(),
-      () => false,
-    );
-    if (complete) found.push({ dir, step: Number(m[1]) });
+    const isFile = (f: string) => stat(join(dir, f)).then((s) => s.isFile(), () => false);
+    if ((await isFile(STATE_FILE)) || (await isFile(OLD_STATE_FILE))) found.push({ dir, step: Number(m[1]) });
   }
   return found.sort((a, b) => b.step - a.step);
 }
@@ -245,8 +283,10 @@ function damage(e: unknown): string {
   throw e;
 }
 
+/** qa-ft's state of a checkpoint: `qa-ft-state.json`, or an older qa-ft's `trainer_state.json`. */
 async function readTrainerState(dir: string): Promise<TrainerStateFile> {
-  const path = join(dir, TRAINER_STATE_FILE);
+  const own = join(dir, STATE_FILE);
+  const path = (await stat(own).then(() => true, () => false)) ? own : join(dir, OLD_STATE_FILE);
   let json: unknown;
   try {
     json = JSON.parse(await readFile(path, 'utf8'));

@@ -28,6 +28,7 @@ import {
   resumeFromCheckpoint,
   rotateCheckpoints,
   saveCheckpoint,
+  type SavedParts,
   saveFinalModel,
   type LossSums,
   type RunIdentity,
@@ -405,8 +406,13 @@ class StepRunner {
     await this.tensorboard?.add(record);
   }
 
-  savedParts(): { model: QaModel; trainer: Trainer; tokenizerFiles: readonly string[]; state: RunStateFields } {
+  savedParts(): SavedParts {
+    const evalSteps = this.options.evalEvery === 'epoch' ? this.plan.stepsPerEpoch : this.options.evalEvery;
     return {
+      hf: {
+        maxSteps: this.plan.totalSteps, numTrainEpochs: this.plan.epochs, loggingSteps: this.loggingSteps,
+        evalSteps, saveSteps: evalSteps, trainBatchSize: this.options.batchSize,
+      },
       model: this.model,
       trainer: this.trainer,
       tokenizerFiles: this.options.tokenizerFiles,

@@ -8,13 +8,13 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
-import { CONFIG_FILE, TOKENIZER_FILES, WEIGHTS_FILE } from '../hf-files.js';
+import { CONFIG_FILE, QA_FT_STATE_FILE, TOKENIZER_FILES, WEIGHTS_FILE } from '../hf-files.js';
 import { isTempName, removeDirAtomic, sweepStaleTemps } from '../util/atomic.js';
 import { acquireDirLock, lockPathIn, type DirLock } from '../util/dir-lock.js';
 import { isCheckpointName, isTrainOutput } from './checkpoint.js';
 
 /** Files that only a qa-ft training run leaves in its `--out`: any of them means a run was there. */
-const RUN_FILES: readonly string[] = ['trainer_state.json', 'metrics.jsonl', 'training-curves.svg', WEIGHTS_FILE];
+const RUN_FILES: readonly string[] = ['trainer_state.json', QA_FT_STATE_FILE, 'metrics.jsonl', 'training-curves.svg', WEIGHTS_FILE];
 /** The final model's other files: removed with the run's, not evidence of one on their own (a user may keep a config.json). */
 const FINAL_MODEL_FILES: readonly string[] = [CONFIG_FILE, ...TOKENIZER_FILES];
 

@@ -30,7 +30,11 @@ const SCHEMA = protobuf.Root.fromJSON({
     },
     Summary: {
       fields: { value: { rule: 'repeated', type: 'Value', id: 1 } },
-      nested: { Value: { fields: { tag: { type: 'string', id: 1 }, simple_value: { type: 'float', id: 2 } } } },
+      nested: {
+        // `simple_value` is a member of summary.proto's `oneof value`: declared so here, protobufjs writes it even
+        // when it is 0 (a plain proto3 float equal to 0 is omitted, and readers then see no value at all)
+        Value: { oneofs: { value: { oneof: ['simple_value'] } }, fields: { tag: { type: 'string', id: 1 }, simple_value: { type: 'float', id: 2 } } },
+      },
     },
   },
 });

@@ -13,6 +13,7 @@ import { mixSeed } from '../model/random.js';
 import type { QaModel } from '../model/types.js';
 import { AdamW, decaySummary, type AdamWState, type DecaySummary } from './adamw.js';
 import { clipCoefficient, globalNorm } from './clip.js';
+import type { OptimizerSettings } from './hf-trainer-files.js';
 import { learningRateAt, validateSchedule } from './schedule.js';
 
 export interface TrainerOptions {
@@ -62,6 +63,8 @@ export interface Trainer {
   /** Applies a pending partial accumulation (end of an epoch); undefined when nothing was pending. */
   flush(): Promise<StepResult | undefined>;
   exportState(): Promise<TrainerState>;
+  /** AdamW's settings and the schedule's peak rate and next step's rate (what a PyTorch checkpoint records). */
+  readonly optimizerSettings: OptimizerSettings;
   importState(state: TrainerState, source?: string): void;
   dispose(): void;
 }
@@ -210,6 +213,10 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
     async flush() {
       const step = accumulated.take();
       return step ? updateWith(step) : undefined;
+    },
+    get optimizerSettings() {
+      const { beta1, beta2, eps, weightDecay } = optimizer;
+      return { learningRate: options.learningRate, nextLearningRate: rate(), weightDecay, beta1, beta2, eps };
     },
     async exportState() {
       if (accumulated.pending) {

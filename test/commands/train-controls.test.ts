@@ -127,7 +127,7 @@ test('Ctrl-C once: finishes the step, saves checkpoint-STEP, prints it and the r
   const [, step, checkpoint, args] = m as unknown as [string, string, string, string];
   assert.equal(checkpoint, join(out, `checkpoint-${step}`));
   assert.ok(Number(step) >= 3 && Number(step) < 30);
-  assert.deepEqual((await readdir(checkpoint)).sort(), ['config.json', 'model.safetensors', 'optimizer.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json', 'vocab.txt']);
+  assert.deepEqual((await readdir(checkpoint)).sort(), ['config.json', 'model.safetensors', 'optimizer.pt', 'optimizer.safetensors', 'qa-ft-state.json', 'scheduler.pt', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json', 'vocab.txt']);
   assert.equal(args, trainArgs(out, '--max-steps', '30').slice(1).join(' '), 'the same arguments (none needs quoting here)');
   assert.equal((await readdir(out)).includes('model.safetensors'), false, 'no final model yet');
 
@@ -151,7 +151,7 @@ test('Ctrl-C twice: the process ends at once, by the signal; the checkpoints on 
   assert.equal(r.signal, 'SIGINT', `${r.code} ${r.stderr}`);
   assert.ok(Date.now() - started < 60_000);
   for (const name of (await readdir(out)).filter((n) => /^checkpoint-\d+$/.test(n))) {
-    assert.ok((await readdir(join(out, name))).includes('trainer_state.json'), `${name} complete`);
+    assert.ok((await readdir(join(out, name))).includes('qa-ft-state.json'), `${name} complete`);
   }
 });
 
@@ -162,17 +162,17 @@ test('--resume skips a damaged newest checkpoint (truncated weights) and one wit
   assert.equal((await runCli(args(straight))).code, 0);
   // a run killed after its checkpoint-6, whose checkpoint-6 and -4 were then damaged on disk
   assert.equal((await runCli(args(out))).code, 0);
-  for (const name of ['model.safetensors', 'trainer_state.json', 'metrics.jsonl', 'training-curves.svg', 'checkpoint-8']) {
+  for (const name of ['model.safetensors', 'trainer_state.json', 'qa-ft-state.json', 'metrics.jsonl', 'training-curves.svg', 'checkpoint-8']) {
     await rm(join(out, name), { recursive: true, force: true });
   }
   const weights = await readFile(join(out, 'checkpoint-6', 'model.safetensors'));
   await writeFile(join(out, 'checkpoint-6', 'model.safetensors'), weights.subarray(0, weights.length >> 1));
-  await writeFile(join(out, 'checkpoint-4', 'trainer_state.json'), '{"format": "qa-ft-tra');
+  await writeFile(join(out, 'checkpoint-4', 'qa-ft-state.json'), '{"format": "qa-ft-tra');
 
   const r = await runCli([...args(out), '--resume']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /^Skipping damaged checkpoint .*checkpoint-6 \(kept as it is\): .*model\.safetensors/m);
-  assert.match(r.stderr, /^Skipping damaged checkpoint .*checkpoint-4 \(kept as it is\): .*trainer_state\.json is not valid JSON/m);
+  assert.match(r.stderr, /^Skipping damaged checkpoint .*checkpoint-4 \(kept as it is\): .*qa-ft-state\.json is not valid JSON/m);
   assert.match(r.stderr, /Resuming from .*checkpoint-2 \(step 2/);
   assert.deepEqual(await readFile(join(out, 'model.safetensors')), await readFile(join(straight, 'model.safetensors')));
 });

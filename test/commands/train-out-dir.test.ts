@@ -45,7 +45,7 @@ function errorLine(r: CliResult): string {
 }
 
 async function seedOf(checkpoint: string): Promise<number> {
-  return (JSON.parse(await readFile(join(checkpoint, 'trainer_state.json'), 'utf8')) as { run: { seed: number } }).run.seed;
+  return (JSON.parse(await readFile(join(checkpoint, 'qa-ft-state.json'), 'utf8')) as { run: { seed: number } }).run.seed;
 }
 
 test("a second train into a finished run's --out is refused without --resume or --overwrite-output-dir, and changes nothing", { timeout: 120_000 }, async () => {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, test } from 'node:test';
 import { QaFtError } from '../../src/errors.js';
 import { exportModel } from '../../src/hub/export.js';
 import { renderModelCard } from '../../src/hub/model-card.js';
+import { loadConfig, qaArchitecture } from '../../src/model/config.js';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
 
 const tinyDir = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
@@ -122,6 +123,7 @@ test('a model card without a training log says no evaluation was recorded and ha
   const card = renderModelCard({
     name: 'x',
     architecture: 'BertForQuestionAnswering',
+    modelType: 'bert',
     config: { dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 64, vocabSize: 120, maxPositionEmbeddings: 64 },
     parameters: 20_000,
   });
@@ -129,3 +131,27 @@ test('a model card without a training log says no evaluation was recorded and ha
   assert.match(card, /^BertForQuestionAnswering: 2 layers, dim 32, /m, "the card names the model's own class");
   assert.doesNotMatch(card, /model-index/);
 });
+
+for (const family of ['distilbert', 'bert', 'roberta', 'electra', 'albert', 'deberta-v2'] as const) {
+  test(`${family}'s model card is tagged ${family} (not distilbert) and its usage runs on transformers 5.x and transformers.js`, async () => {
+    const config = await loadConfig(join(sharedDir, 'fixtures', `tiny-${family}-qa`));
+    const card = renderModelCard({ name: 'me/my-qa', architecture: qaArchitecture(config), modelType: config.modelType, config, parameters: 20_000 });
+    const tags = /\ntags:\n((?:- .*\n)+)/.exec(card)?.[1];
+    assert.deepEqual(tags?.trimEnd().split('\n'), ['- question-answering', `- "${family}"`, '- qa-ft']);
+    assert.match(card, new RegExp(`^${qaArchitecture(config)}: 2 layers`, 'm'));
+    if (family !== 'distilbert') assert.doesNotMatch(card, /distilbert|DistilBERT/, 'no trace of another family');
+    // transformers 5.x has no pipeline("question-answering"): the model, the tokenizer's offsets and the decode
+    assert.doesNotMatch(card, /pipeline\("question-answering"/);
+    const python = /```python\n([\s\S]*?)```/.exec(card)?.[1] ?? '';
+    assert.match(python, /from transformers import AutoModelForQuestionAnswering, AutoTokenizer/);
+    assert.match(python, /model_id = "me\/my-qa"/);
+    assert.match(python, /return_offsets_mapping=True/);
+    assert.match(python, /print\(context\[offsets\[s\]\[0\] : offsets\[e\]\[1\]\]\)/);
+    const js = /```js\n([\s\S]*?)```/.exec(card)?.[1] ?? '';
+    assert.match(js, /import \{ pipeline \} from '@huggingface\/transformers';/);
+    assert.match(js, /pipeline\('question-answering', "me\/my-qa"\)/);
+    assert.match(card, /which `qa-ft export --onnx` writes/, 'without ONNX files the card says how to get them');
+    const withOnnx = renderModelCard({ name: 'me/my-qa', architecture: qaArchitecture(config), modelType: config.modelType, onnx: true, config, parameters: 20_000 });
+    assert.doesNotMatch(withOnnx, /qa-ft export --onnx/);
+  });
+}

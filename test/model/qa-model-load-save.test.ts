@@ -92,6 +92,40 @@ describe('model directories', () => {
     assert.equal(await readFile(join(dir, 'optimizer.safetensors'), 'utf8'), 'keep me');
   });
 
+  test("DistilBERT's config.json as transformers 5.18 saves it is written back whole: dtype, tie_word_embeddings, transformers_version, bos/eos kept, nothing added", async () => {
+    // DistilBertForQuestionAnswering(DistilBertConfig(vocab_size=120, dim=32, …)).save_pretrained() in transformers 5.18
+    const hf5 = {
+      activation: 'gelu', architectures: ['DistilBertForQuestionAnswering'], attention_dropout: 0.1, bos_token_id: null, dim: 32, dropout: 0.1,
+      dtype: 'float32', eos_token_id: null, hidden_dim: 64, initializer_range: 0.02, max_position_embeddings: 64, model_type: 'distilbert',
+      n_heads: 4, n_layers: 2, pad_token_id: 0, qa_dropout: 0.1, seq_classif_dropout: 0.2, sinusoidal_pos_embds: false,
+      tie_word_embeddings: true, transformers_version: '5.18.0', vocab_size: 120,
+    };
+    const dir = await modelDir(await sub(), reference, {});
+    await writeFile(join(dir, 'config.json'), JSON.stringify(hf5));
+    const out = join(tmp, 'saved-hf5');
+    const model = await loadQaModel(dir, { backend: 'cpu' });
+    try {
+      await model.save(out);
+    } finally {
+      model.dispose();
+    }
+    assert.deepEqual(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')), hf5);
+  });
+
+  test('a DistilBERT config.json without model_type or architectures (a base checkpoint) is saved with both, its own fields kept', async () => {
+    const dir = await modelDir(await sub(), reference, {});
+    const bare = { dim: 32, n_heads: 4, n_layers: 2, hidden_dim: 64, vocab_size: 120, max_position_embeddings: 64, dropout: 0, custom_field: 'kept' };
+    await writeFile(join(dir, 'config.json'), JSON.stringify(bare));
+    const out = join(tmp, 'saved-bare');
+    const model = await loadQaModel(dir, { backend: 'cpu' });
+    try {
+      await model.save(out);
+    } finally {
+      model.dispose();
+    }
+    assert.deepEqual(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')), { ...bare, model_type: 'distilbert', architectures: ['DistilBertForQuestionAnswering'] });
+  });
+
   test('a weight whose shape disagrees with config.json → one-line error with both shapes', async () => {
     const dir = await modelDir(await sub(), reference, { hidden_dim: 48 });
     await rejectsWeights(dir, /tensor distilbert\.transformer\.layer\.0\.ffn\.lin1\.weight has shape \[64, 32\], but config\.json .* expects \[48, 32\]/);

@@ -43,15 +43,15 @@ for (const { backend, skip } of await testBackends(['wasm', 'tensorflow'])) {
 
       // what was written
       const files = await readdir(out);
-      for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt', 'trainer_state.json', 'metrics.jsonl', 'training-curves.svg', `checkpoint-${result.globalStep / 2}`, `checkpoint-${result.globalStep}`]) {
+      for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt', 'trainer_state.json', 'qa-ft-state.json', 'metrics.jsonl', 'training-curves.svg', `checkpoint-${result.globalStep / 2}`, `checkpoint-${result.globalStep}`]) {
         assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
       }
       assert.deepEqual(files.filter((f) => f.startsWith('.')), [], 'no temporary directories left');
       const ckpt = (await readdir(join(out, `checkpoint-${result.globalStep}`))).sort();
       assert.deepEqual(ckpt.filter((f) => !['tokenizer_config.json', 'special_tokens_map.json'].includes(f)), [
-        'config.json', 'model.safetensors', 'optimizer.safetensors', 'tokenizer.json', 'trainer_state.json', 'vocab.txt',
+        'config.json', 'model.safetensors', 'optimizer.pt', 'optimizer.safetensors', 'qa-ft-state.json', 'scheduler.pt', 'tokenizer.json', 'trainer_state.json', 'vocab.txt',
       ]);
-      const state = JSON.parse(await readFile(join(out, `checkpoint-${result.globalStep}`, 'trainer_state.json'), 'utf8')) as Record<string, unknown>;
+      const state = JSON.parse(await readFile(join(out, `checkpoint-${result.globalStep}`, 'qa-ft-state.json'), 'utf8')) as Record<string, unknown>;
       assert.equal(state.epoch, 2);
       assert.equal(state.global_step, result.globalStep);
       assert.equal(state.best_metric, Math.max(...evals.map((e) => e.eval_f1 as number)));

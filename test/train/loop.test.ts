@@ -92,7 +92,9 @@ test('NaN loss in epoch 2 → TRAINING_DIVERGED naming step and the kept end-of-
       assert.match(e.message, /epoch 2: loss is NaN at optimizer step 7; the last good checkpoint is .*checkpoint-5/);
       return true;
     });
+    assert.ok(existsSync(join(dir, 'checkpoint-5', 'qa-ft-state.json')));
     assert.ok(existsSync(join(dir, 'checkpoint-5', 'trainer_state.json')));
+    assert.ok(existsSync(join(dir, 'checkpoint-5', 'optimizer.pt')));
     assert.ok(existsSync(join(dir, 'checkpoint-5', 'optimizer.safetensors')));
     assert.ok(!existsSync(join(dir, 'checkpoint-10')));
     assert.ok(!existsSync(join(dir, 'model.safetensors')), 'no final model from a diverged run');

@@ -15,7 +15,7 @@ import { makeTempDir, repoRoot, runCli, sharedDir } from '../helpers/cli.js';
 import { TINY_CONFIG, writeSyntheticSquad } from './synthetic-squad.js';
 
 const TOKENIZER = join(sharedDir, 'models', 'distilbert-base-uncased');
-const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json'];
+const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.pt', 'optimizer.safetensors', 'qa-ft-state.json', 'scheduler.pt', 'trainer_state.json'];
 
 /** 12 optimizer steps (48 train rows / batch 8 × 2 epochs); an evaluation and a checkpoint every 2, one kept besides the best. */
 function trainArgs(dir: string, out: string): string[] {
