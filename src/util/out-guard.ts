@@ -72,7 +72,7 @@ export async function checkOutputTarget(path: string, spec: OutputSpec): Promise
     throw new QaFtError('BAD_ARGUMENT', `${at} ${what}; refusing to replace it`, { hint: spec.notOursHint });
   }
   if (spec.overwrite !== undefined && !spec.overwrite.given) {
-    throw new QaFtError('BAD_ARGUMENT', isDir ? `${at} exists and is not empty${holds}` : `${at} already exists (${spec.owner})`, { hint: spec.overwrite.hint });
+    throw new QaFtError('BAD_ARGUMENT', isDir ? `${at} exists and is not empty${holds}` : `${at} already exists: ${spec.owner}`, { hint: spec.overwrite.hint });
   }
   return 'ours';
 }
