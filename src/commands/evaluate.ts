@@ -52,6 +52,7 @@ interface RawEvaluateOptions extends HubFlags {
   nullScoreDiffThreshold: string;
   naProbs?: string;
   naProbThresh: string;
+  overwrite?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -140,29 +141,41 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
     });
   }
 
+  // --out is checked before anything is read or run (and again for null_odds.json once the data says SQuAD 2.0)
+  const { checkPredictionTargets } = await import('../infer/predictions-file.js');
+  const checkOut = (versionTwoWithNegative: boolean): Promise<void> =>
+    raw.predictions === undefined ? checkPredictionTargets(raw.out, { overwrite: Boolean(raw.overwrite), versionTwoWithNegative }) : Promise.resolve();
+  await checkOut(Boolean(raw.version2WithNegative));
+
   const progress = createProgress({ quiet: Boolean(raw.json || raw.quiet) });
   const hub = hubResolveOptions(raw, downloadProgress(progress));
   const examples = await readExamples(raw.data, raw.split, limit, hub, { versionTwoWithNegative: Boolean(raw.version2WithNegative) });
   progress.stop();
   if (examples.notice !== undefined && !raw.json) info(examples.notice);
   const v2 = examples.versionTwoWithNegative;
+  if (v2 && !raw.version2WithNegative) await checkOut(true);
   if (raw.naProbs !== undefined && !v2) {
     throw new QaFtError('BAD_ARGUMENT', '--na-probs applies to SQuAD 2.0 scoring only', { hint: 'pass --version-2-with-negative' });
   }
   if (raw.predictions !== undefined) {
-    const [{ readNaProbsFile, readPredictionsFile }, { referencesOf, squadMetrics }, { squadV2Metrics }] = await Promise.all([
+    const [{ readNaProbsFile, readPredictionsFile }, { referencesOf, squadMetrics, unansweredIds }, { squadV2Metrics }] = await Promise.all([
       import('../infer/predictions-file.js'),
       import('../infer/squad-metric.js'),
       import('../infer/squad-v2-metric.js'),
     ]);
     const predictions = await readPredictionsFile(raw.predictions);
+    const references = referencesOf(examples.rows);
     const source = { predictions: raw.predictions, data: examples.source };
-    if (v2) {
-      const naProbs = raw.naProbs === undefined ? undefined : await readNaProbsFile(raw.naProbs);
-      reportV2(Boolean(raw.json), { ...squadV2Metrics(predictions, referencesOf(examples.rows), naProbs, naProbThresh), ...source });
-      return;
+    const metrics = v2
+      ? squadV2Metrics(predictions, references, raw.naProbs === undefined ? undefined : await readNaProbsFile(raw.naProbs), naProbThresh)
+      : squadMetrics(predictions, references);
+    const unanswered = unansweredIds(predictions, references);
+    if (unanswered.length > 0) {
+      const shown = unanswered.slice(0, 3).map((id) => `'${id}'`).join(', ') + (unanswered.length > 3 ? ', …' : '');
+      info(`warning: ${unanswered.length} of ${examples.rows.length} questions have no answer in ${raw.predictions} and score 0 (unanswered: ${shown})`);
     }
-    report(Boolean(raw.json), { ...squadMetrics(predictions, referencesOf(examples.rows)), ...source });
+    if ('exact' in metrics) reportV2(Boolean(raw.json), { ...metrics, ...source });
+    else report(Boolean(raw.json), { ...metrics, ...source });
     return;
   }
 
@@ -219,7 +232,8 @@ export function evaluateCommand(): Command {
     .option('--model <dir>', 'model directory or hub id', DEFAULT_MODEL_DIR)
     .option('--split <spec>', "prepared directory: 'test' (default) or 'train'; file: a slice such as 'train[:500]'; hub: default 'validation'")
     .option('--limit <n>', 'evaluate only the first N examples')
-    .option('--out <file>', 'where to write {id: answer}; nbest_predictions.json goes beside it', 'predictions.json')
+    .option('--out <file>', 'where to write {id: answer}; nbest_predictions.json goes beside it (an existing one needs --overwrite)', 'predictions.json')
+    .option('--overwrite', 'replace the prediction files of an earlier evaluate at --out (never other files)')
     .option('--predictions <file>', 'score this predictions file against --data instead of running a model')
     .option('--max-length <n>', `tokens per window when tokenizing a file (default: ${DEFAULT_MAX_LENGTH}, or the model's positions if fewer)`)
     .option('--doc-stride <n>', `tokens shared by consecutive windows when tokenizing a file (default: ${DEFAULT_DOC_STRIDE}, at most half of --max-length)`)

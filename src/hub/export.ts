@@ -3,26 +3,33 @@
  * the hub and qa-ft all load: `config.json` (architectures the family's …ForQuestionAnswering), `model.safetensors`,
  * the tokenizer files and a model card README.md with the training metrics. Checkpoints, optimizer state,
  * logs and curves stay behind. The weights are checked against the config (every HF name, shape and a float
- * dtype) before anything is written, and the directory appears complete or not at all. With `onnx`, also
+ * dtype) before anything is written, and a new directory appears complete or not at all. An existing `--out` is
+ * written into only with `overwrite`, and then only the files an export writes are replaced (the user's other files
+ * stay, as with `train --overwrite-output-dir`); an `--out` that is or holds the model or tokenizer directory, and a
+ * symbolic link in them that leads elsewhere, are refused (src/util/out-guard.ts owns the rule). With `onnx`, also
  * `onnx/model.onnx` (fp32) and `onnx/model_quantized.onnx` (q8) beside them: the layout transformers.js's
  * `pipeline('question-answering', dir)` loads (it reads tokenizer.json, so that file is required then).
  *
  * Imports the model's config and safetensors parsers (rather than a second copy of them in src/hub): an
  * export must accept exactly what `loadQaModel` accepts.
  */
-import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { copyFile, lstat, mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { firstLine, QaFtError } from '../errors.js';
 import { parseModelConfig, qaArchitecture } from '../model/config.js';
 import { readSafetensors, SafetensorsFile } from '../model/safetensors.js';
 import { parameterShapes } from '../model/weights.js';
 import { ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE, onnxModels } from '../onnx/model.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { writeDirAtomic, writeIntoDir } from '../util/atomic.js';
+import { checkOutputOutside, checkOutputTarget, isWithin } from '../util/out-guard.js';
 import { isFile } from './cache.js';
 import { finalMetrics, readTrainingSummary, renderModelCard, type FinalMetrics } from './model-card.js';
 import { CONFIG_FILE, makesTokenizer, TOKENIZER_FILES, TOKENIZER_NEEDS, WEIGHTS_FILE } from '../hf-files.js';
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
+
+/** Every file an export may write: with --overwrite, an earlier export's files this one does not write are removed. */
+const EXPORT_FILES: readonly string[] = ['README.md', CONFIG_FILE, WEIGHTS_FILE, ...TOKENIZER_FILES, `${ONNX_DIR}/${ONNX_FP32_FILE}`, `${ONNX_DIR}/${ONNX_Q8_FILE}`];
 
 export interface ExportOptions {
   /** Where the tokenizer files come from (default: the model directory). */
@@ -33,7 +40,7 @@ export interface ExportOptions {
   baseModel?: string;
   /** The training dataset, for the card (`datasets`). */
   dataset?: string;
-  /** Replace a non-empty `outDir`. */
+  /** Write into a non-empty `outDir`, replacing the files an export writes (and only those). */
   overwrite?: boolean;
   /** Also write `onnx/model.onnx` (fp32) and `onnx/model_quantized.onnx` (q8 MatMul weights). */
   onnx?: boolean;
@@ -49,17 +56,30 @@ export interface ExportResult {
 }
 
 export async function exportModel(modelDir: string, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
-  if (resolve(modelDir) === resolve(outDir)) {
-    throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} is the model directory itself`, { hint: 'export into a new directory' });
-  }
-  await checkOutDir(outDir, options.overwrite === true);
+  const tokDir = options.tokenizerDir ?? modelDir;
+  const sources: Array<[string, string]> = [['the model directory', modelDir]];
+  if (options.tokenizerDir !== undefined) sources.push(['the --tokenizer directory', options.tokenizerDir]);
+  await checkOutputOutside('--out', outDir, sources);
+  const target = await checkOutputTarget(outDir, {
+    flag: '--out',
+    command: 'export',
+    kind: 'directory',
+    owner: 'an export',
+    isOurs: async () => true, // any directory: with --overwrite, export replaces only its own files in it
+    overwrite: {
+      flag: '--overwrite',
+      given: options.overwrite === true,
+      hint: 'pass --overwrite to write the export into it (only the files export writes are replaced; other files are kept), or choose a new directory',
+    },
+    notOursHint: 'choose a new directory',
+  });
 
-  const configPath = join(modelDir, CONFIG_FILE);
+  const configPath = await exportSource(modelDir, CONFIG_FILE);
   const rawConfig = await readJsonObject(configPath);
   const config = parseModelConfig(rawConfig, configPath);
-  const parameters = await checkWeights(join(modelDir, WEIGHTS_FILE), parameterShapes(config));
+  const weightsPath = await exportSource(modelDir, WEIGHTS_FILE);
+  const parameters = await checkWeights(weightsPath, parameterShapes(config));
 
-  const tokDir = options.tokenizerDir ?? modelDir;
   const tokenizerFiles: string[] = [];
   for (const f of TOKENIZER_FILES) if (await isFile(join(tokDir, f))) tokenizerFiles.push(f);
   if (!makesTokenizer((f) => tokenizerFiles.includes(f))) {
@@ -72,6 +92,8 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
       hint: 'pass --tokenizer with a directory or hub id that has tokenizer.json, e.g. distilbert-base-uncased',
     });
   }
+  const copies: Array<[string, string]> = [[weightsPath, WEIGHTS_FILE]];
+  for (const f of tokenizerFiles) copies.push([await exportSource(tokDir, f), f]);
 
   const training = await readTrainingSummary(modelDir);
   const name = options.name ?? basename(resolve(outDir));
@@ -79,24 +101,22 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   const hfConfig = sortKeys({ ...rawConfig, architectures: [qaArchitecture(config)], model_type: config.modelType });
 
   const configText = `${JSON.stringify(hfConfig, null, 2)}\n`;
-  const copies: Array<[string, string]> = [[join(modelDir, WEIGHTS_FILE), WEIGHTS_FILE], ...tokenizerFiles.map((f): [string, string] => [join(tokDir, f), f])];
-  const onnxFiles = options.onnx === true ? onnxModels(config, await readSafetensors(join(modelDir, WEIGHTS_FILE))) : null;
+  const onnxFiles = options.onnx === true ? onnxModels(config, await readSafetensors(weightsPath)) : null;
   let bytes = Buffer.byteLength(configText) + Buffer.byteLength(card) + (onnxFiles === null ? 0 : onnxFiles.fp32.length + onnxFiles.q8.length);
   for (const [from] of copies) bytes += (await stat(from)).size;
-  await writeDirAtomic(
-    outDir,
-    async (tmp) => {
-      await writeFile(join(tmp, CONFIG_FILE), configText);
-      for (const [from, name] of copies) await copyFile(from, join(tmp, name));
-      await writeFile(join(tmp, 'README.md'), card);
-      if (onnxFiles !== null) {
-        await mkdir(join(tmp, ONNX_DIR));
-        await writeFile(join(tmp, ONNX_DIR, ONNX_FP32_FILE), onnxFiles.fp32);
-        await writeFile(join(tmp, ONNX_DIR, ONNX_Q8_FILE), onnxFiles.q8);
-      }
-    },
-    { bytes }, // a file-system failure is reported at its path in outDir, with the whole export's size
-  );
+  const fill = async (tmp: string): Promise<void> => {
+    await writeFile(join(tmp, CONFIG_FILE), configText);
+    for (const [from, name] of copies) await copyFile(from, join(tmp, name));
+    await writeFile(join(tmp, 'README.md'), card);
+    if (onnxFiles !== null) {
+      await mkdir(join(tmp, ONNX_DIR));
+      await writeFile(join(tmp, ONNX_DIR, ONNX_FP32_FILE), onnxFiles.fp32);
+      await writeFile(join(tmp, ONNX_DIR, ONNX_Q8_FILE), onnxFiles.q8);
+    }
+  };
+  // a file-system failure is reported at its path in outDir, with the whole export's size
+  if (target === 'absent') await writeDirAtomic(outDir, fill, { bytes });
+  else await writeIntoDir(outDir, fill, { bytes, stale: EXPORT_FILES });
   return {
     outDir,
     files: ['README.md', CONFIG_FILE, WEIGHTS_FILE, ...tokenizerFiles, ...(onnxFiles === null ? [] : [`${ONNX_DIR}/${ONNX_FP32_FILE}`, `${ONNX_DIR}/${ONNX_Q8_FILE}`])].sort(),
@@ -106,17 +126,23 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   };
 }
 
-async function checkOutDir(outDir: string, overwrite: boolean): Promise<void> {
-  let info;
-  try {
-    info = await stat(outDir);
-  } catch {
-    return; // a new directory
-  }
-  if (!info.isDirectory()) throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} exists and is not a directory`);
-  if (!overwrite && (await readdir(outDir)).length > 0) {
-    throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} exists and is not empty`, { hint: 'pass --overwrite to replace it, or choose another directory' });
-  }
+/**
+ * `dir/name` to read for the export, refused when it is a symbolic link that leads out of `dir` (`vocab.txt ->
+ * /etc/passwd` would otherwise be copied in as a regular file, ready to upload). Links within `dir` are followed;
+ * so are a hub cache snapshot's links into its repository's `blobs/` (the cache's own layout, src/hub/cache.ts).
+ */
+async function exportSource(dir: string, name: string): Promise<string> {
+  const path = join(dir, name);
+  const info = await lstat(path).catch(() => undefined);
+  if (info === undefined || !info.isSymbolicLink()) return path;
+  const target = await realpath(path).catch(() => undefined);
+  if (target === undefined) return path; // dangling or a loop: reading it fails with its own message
+  const root = await realpath(dir);
+  const roots = basename(dirname(root)) === 'snapshots' ? [root, join(dirname(dirname(root)), 'blobs')] : [root];
+  if (roots.some((r) => isWithin(target, r))) return path;
+  throw new QaFtError('BAD_ARGUMENT', `${path} is a symbolic link to ${target}, outside ${dir}; refusing to export it`, {
+    hint: 'replace the link with the file it stands for, or remove it',
+  });
 }
 
 /** Checks every parameter against the config: names (missing/unexpected), shapes and a float dtype. Returns the parameter count. */

@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 import { resolveDatasetRepo } from './dataset.js';
 import type { ProgressCallback } from './download.js';
 import { hubSettings, type HubOverrides } from './env.js';
@@ -67,10 +67,17 @@ function looksLikePath(s: string): boolean {
   return isAbsolute(s) || s.startsWith('.') || s.startsWith('~') || s.includes('\\') || id.split('/').length > 2;
 }
 
+/**
+ * Whether `path` is a local directory; false when nothing is there (a hub id, then). A path that exists but cannot
+ * be followed (a symbolic link loop, no permission) is a one-line error, never taken for a hub id.
+ */
 async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
-  } catch {
-    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return false;
+    const why = code === 'ELOOP' ? 'is a symbolic link loop (ELOOP)' : `cannot be read (${code ?? firstLine(e)})`;
+    throw new QaFtError('FILE_NOT_FOUND', `'${path}' ${why}`, { hint: 'pass an existing model directory or a hub id such as distilbert-base-uncased' });
   }
 }

@@ -6,8 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { QaFtError } from '../errors.js';
+import { firstLine, QaFtError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { JsonBytesError, parseJsonObjectBytes } from '../util/large-json.js';
+import { checkOutputTarget } from '../util/out-guard.js';
 import type { EvaluateResult } from './evaluate.js';
 
 /** HF names the n-best file after the predictions file: predictions.json → nbest_predictions.json. */
@@ -41,19 +43,65 @@ export async function writePredictionFiles(
   return { predictions: predictionsPath, nbestPredictions: nbestPath, ...(nullOdds === undefined ? {} : { nullOdds }) };
 }
 
-/** A JSON object file, or a one-line error: `what` names it ("predictions file"), `shape` what it must hold. */
+/**
+ * Checks, before an evaluation runs, that writing its prediction files for `predictionsPath` replaces nothing of the
+ * user's: the predictions file, the n-best file beside it and (SQuAD 2.0) the null-odds file must each be absent, or
+ * with `overwrite` a file of its kind (what an earlier evaluate, or run_qa.py, wrote). src/util/out-guard.ts owns
+ * the rule; a file of its kind is one that reads back as such.
+ */
+export async function checkPredictionTargets(predictionsPath: string, options: { overwrite: boolean; versionTwoWithNegative: boolean }): Promise<void> {
+  const parses = (read: (path: string) => Promise<unknown>) => (path: string) =>
+    read(path).then(
+      () => true,
+      () => false,
+    );
+  const targets: Array<[string, string, string, (path: string) => Promise<boolean>]> = [
+    ['--out', predictionsPath, 'a predictions file ({id: answer})', parses(readPredictionsFile)],
+    ['the n-best file', nbestPathFor(predictionsPath), 'an n-best predictions file ({id: [candidates]})', parses(readNbestFile)],
+  ];
+  if (options.versionTwoWithNegative) targets.push(['the null-odds file', nullOddsPathFor(predictionsPath), 'a null-odds file ({id: number})', parses(readNaProbsFile)]);
+  for (const [flag, path, owner, isOurs] of targets) {
+    await checkOutputTarget(path, {
+      flag,
+      command: 'evaluate',
+      kind: 'file',
+      owner,
+      isOurs,
+      overwrite: { flag: '--overwrite', given: options.overwrite, hint: 'pass --overwrite to replace the earlier predictions, or choose another --out' },
+      notOursHint: 'choose another --out; evaluate replaces only prediction files it wrote',
+    });
+  }
+}
+
+/** An n-best file ({id: [candidate, …]}), checked as far as telling it from other JSON. */
+async function readNbestFile(path: string): Promise<Record<string, unknown>> {
+  const value = await readJsonObject(path, 'n-best file', '{id: [candidates]}');
+  for (const [id, list] of Object.entries(value)) {
+    if (!Array.isArray(list)) throw new QaFtError('BAD_FORMAT', `${path}: the n-best list for id '${id}' is not an array`);
+  }
+  return value;
+}
+
+/**
+ * A JSON object file, or a one-line error: `what` names it ("predictions file"), `shape` what it must hold. Read as
+ * bytes and split by member (src/util/large-json.ts), so a valid file larger than a JS string can hold still reads.
+ */
 async function readJsonObject(path: string, what: string, shape: string): Promise<Record<string, unknown>> {
-  let value: unknown;
+  let bytes: Buffer;
   try {
-    value = JSON.parse(await readFile(path, 'utf8'));
+    bytes = await readFile(path);
   } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new QaFtError(missing ? 'FILE_NOT_FOUND' : 'BAD_FORMAT', missing ? `${what} ${path} does not exist` : `${path} is not valid JSON`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new QaFtError('FILE_NOT_FOUND', `${what} ${path} does not exist`);
+    throw new QaFtError('BAD_FORMAT', `${what} ${path} cannot be read (${code === 'ERR_FS_FILE_TOO_LARGE' ? 'larger than the 2 GiB Node.js reads at once' : (code ?? firstLine(e))})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new QaFtError('BAD_FORMAT', `${path}: expected a JSON object ${shape}`);
+  try {
+    return parseJsonObjectBytes(bytes);
+  } catch (e) {
+    if (!(e instanceof JsonBytesError)) throw e;
+    if (e.message === 'expected a JSON object') throw new QaFtError('BAD_FORMAT', `${path}: expected a JSON object ${shape}`);
+    throw new QaFtError('BAD_FORMAT', `${path} is not valid JSON: ${e.message} at byte ${e.offset}`);
   }
-  return value as Record<string, unknown>;
 }
 
 /** A predictions file ({id: answer}), checked: a missing file, bad JSON or a non-string answer is a one-line error. */

@@ -107,6 +107,14 @@ export function checkKnownIds(scored: Readonly<Record<string, unknown>>, referen
   });
 }
 
+/**
+ * The reference ids `predictions` has no answer for (each scores 0): the official scripts print them one by one
+ * ("Unanswered question … will receive score 0." / "Missing prediction for …"); callers warn with the count.
+ */
+export function unansweredIds(predictions: Readonly<Record<string, unknown>>, references: Readonly<Record<string, unknown>>): string[] {
+  return Object.keys(references).filter((id) => !Object.hasOwn(predictions, id));
+}
+
 /** `squadMetrics`' references from SQuAD rows: {id: gold answer texts}. */
 export function referencesOf(rows: readonly SquadRow[]): Record<string, readonly string[]> {
   return Object.fromEntries(rows.map((r) => [r.id, r.answers.text]));

@@ -62,12 +62,16 @@ export function configToJson(c: ModelConfig): Record<string, unknown> {
 }
 
 /**
- * Validates a parsed `config.json` of any supported family, chosen by `model_type` (absent: DistilBERT, as
- * transformers' DistilBertConfig). `source` names the file in messages.
+ * Validates a parsed `config.json` of any supported family, chosen by `model_type`, which must be there (as
+ * transformers' AutoConfig requires: a file without it is some other JSON, not read as a default DistilBERT whose
+ * shapes then fail to match). `source` names the file in messages.
  */
 export function parseModelConfig(json: unknown, source: string): ModelConfig {
   const { o } = configReader(json, source);
-  const modelType = 'model_type' in o ? o.model_type : 'distilbert';
+  if (!Object.hasOwn(o, 'model_type')) {
+    throw bad(source, `has no model_type (expected one of ${MODEL_TYPES.join(', ')}); it is not a model's config.json`, 'a model directory holds the config.json that qa-ft train or transformers wrote');
+  }
+  const modelType = o.model_type;
   if (modelType === 'distilbert') return parseDistilBertConfig(json, source);
   const bertLike = BERT_LIKE_TYPES.find((t) => t === modelType);
   if (bertLike !== undefined) return parseBertLikeConfig(o, bertLike, source);

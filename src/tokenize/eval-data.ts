@@ -52,10 +52,27 @@ export async function readEvalExamples(source: EvalSource, limit?: number, optio
     loaded = { rows, features: null, source: source.path, versionTwoWithNegative };
   }
   if (loaded.rows.length === 0) throw new QaFtError('BAD_DATA', `${loaded.source} holds no examples`);
-  if (limit === undefined || limit >= loaded.rows.length) return loaded;
-  const rows = loaded.rows.slice(0, limit);
+  if (limit === undefined || limit >= loaded.rows.length) return checkUniqueIds(loaded);
+  const rows = checkUniqueIds({ ...loaded, rows: loaded.rows.slice(0, limit) }).rows;
   const keep = new Set(rows.map((r) => r.id));
   return { ...loaded, rows, features: loaded.features?.filter((f) => keep.has(f.exampleId)) ?? null };
+}
+
+/**
+ * Refuses examples that share an id. Predictions are keyed by id, so two questions under one id cannot both be
+ * answered, and the yardsticks disagree on scoring them: the official v1.1 script counts each against the one
+ * prediction, the 2.0 script keeps one, run_qa.py pools their windows into one example. SQuAD ids are unique; a
+ * duplicate is a data error (a file concatenated twice, a bad conversion), so it is named rather than guessed at.
+ */
+function checkUniqueIds(examples: EvalExamples): EvalExamples {
+  const seen = new Map<string, number>();
+  for (const r of examples.rows) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+  if (seen.size === examples.rows.length) return examples;
+  const dups = [...seen].filter(([, n]) => n > 1);
+  const shown = dups.slice(0, 3).map(([id, n]) => `'${id}' (${n} questions)`).join(', ');
+  throw new QaFtError('BAD_DATA', `${examples.source}: ${dups.length} id(s) name more than one question: ${shown}${dups.length > 3 ? ', …' : ''}`, {
+    hint: 'give each question its own id: predictions are keyed by id, so duplicates cannot be scored apart',
+  });
 }
 
 async function readPreparedExamples(dir: string, which: string, versionTwoWithNegative: boolean): Promise<EvalExamples> {

@@ -11,13 +11,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, constants, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { arrowToRows, parseArrow, rowsToTable, tableToBytes } from '../data/arrow.js';
 import type { Feature, SquadRow } from '../records.js';
-import { isTempName, sweepStaleTemps, tempSibling, writeDirAtomic } from '../util/atomic.js';
-import { LOCK_FILE, lockPathBeside, lockPathIn } from '../util/dir-lock.js';
+import { sweepStaleTemps, tempSibling, writeDirAtomic } from '../util/atomic.js';
+import { lockPathBeside, lockPathIn } from '../util/dir-lock.js';
+import { checkOutputTarget, type OutputTarget } from '../util/out-guard.js';
 import { fileSystemError, withFileSystemErrors } from '../util/fs-errors.js';
 import { featuresToTable, tableToFeatures } from './feature-table.js';
 
@@ -161,24 +162,14 @@ export async function writePrepared(
  * What is at `outDir`: nothing, an empty directory, or a prepared-data directory (which `writePrepared` may
  * replace). Anything else (a file, a directory of other things) is refused: prepare never deletes a user's files.
  */
-export async function checkPreparedTarget(outDir: string): Promise<'absent' | 'empty' | 'prepared'> {
-  let isDir: boolean;
-  try {
-    isDir = (await stat(outDir)).isDirectory();
-  } catch {
-    return 'absent';
-  }
-  if (!isDir) {
-    throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} is a file; prepare writes a directory and does not replace files`, {
-      hint: 'choose a new directory path for --out',
-    });
-  }
-  const entries = (await readdir(outDir)).filter((name) => !isTempName(name) && name !== LOCK_FILE);
-  if (entries.length === 0) return 'empty';
-  if (await isPreparedManifest(join(outDir, MANIFEST_FILE))) return 'prepared';
-  const shown = entries.sort().slice(0, 3).join(', ') + (entries.length > 3 ? `, … (${entries.length} entries)` : '');
-  throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} is not empty and is not a qa-ft prepared-data directory (it holds ${shown}); refusing to replace it`, {
-    hint: 'choose a new or empty directory; prepare only replaces a directory it wrote itself',
+export async function checkPreparedTarget(outDir: string): Promise<OutputTarget> {
+  return checkOutputTarget(outDir, {
+    flag: '--out',
+    command: 'prepare',
+    kind: 'directory',
+    owner: 'a qa-ft prepared-data directory',
+    isOurs: (dir) => isPreparedManifest(join(dir, MANIFEST_FILE)),
+    notOursHint: 'choose a new or empty directory; prepare only replaces a directory it wrote itself',
   });
 }
 

@@ -4,7 +4,7 @@
  * `.NAME.tmp-PID-STAMP`, and renamed into place last. `sweepStaleTemps` removes what a killed writer left
  * behind (its pid is gone) and finishes a directory swap it was in the middle of.
  */
-import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import { fileSystemError, FileSystemError, systemErrorCode, withFileSystemErrors, type FileSystemContext } from './fs-errors.js';
 
@@ -98,6 +98,60 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
     throw fileSystemError(e, { path: dir, operation: 'rename into place' });
   }
   if (hadOld) await rm(old, { recursive: true, force: true });
+}
+
+/** The temporary directory `writeIntoDir` stages in (`.qa-ft-staging.tmp-PID-STAMP` inside the directory). */
+const STAGING = 'qa-ft-staging';
+
+/**
+ * Writes what `fill` puts in a fresh directory into the existing `dir`, each file replacing its namesake and every
+ * other file of `dir` left as it is: `fill` writes a temporary directory inside `dir` (same file system), whose files
+ * are then renamed into place one by one (each rename atomic). `stale` names files an earlier write of the same
+ * kind may have left (relative paths): those this write does not replace are removed, so no stale file of it stays
+ * beside the new ones; directories are never removed. If `fill` throws, `dir` is untouched. A file-system failure
+ * is reported at its final path, as in `writeDirAtomic`. A kill part-way leaves the staging directory, which the
+ * next write into `dir` sweeps.
+ */
+export async function writeIntoDir(
+  dir: string,
+  fill: (tmpDir: string) => Promise<void>,
+  options: { bytes?: number; stale?: readonly string[] } = {},
+): Promise<void> {
+  await sweepStaleTemps(dir, (name) => name === STAGING);
+  const tmp = tempSibling(join(dir, STAGING));
+  await withFileSystemErrors({ path: dir, operation: 'create directory' }, () => mkdir(tmp));
+  try {
+    try {
+      await fill(tmp);
+    } catch (e) {
+      throw systemErrorCode(e) !== undefined || e instanceof FileSystemError ? await fillFailure(e, tmp, dir, options.bytes) : e;
+    }
+    const written = await treeFiles(tmp);
+    for (const name of options.stale ?? []) {
+      if (written.includes(name)) continue;
+      const path = join(dir, name);
+      const info = await lstat(path).catch(() => undefined);
+      if (info !== undefined && !info.isDirectory()) await withFileSystemErrors({ path, operation: 'remove' }, () => rm(path, { force: true }));
+    }
+    for (const name of written) {
+      const path = join(dir, name);
+      await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () => mkdir(dirname(path), { recursive: true }));
+      await withFileSystemErrors({ path, operation: 'rename into place' }, () => rename(join(tmp, name), path));
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The files under `dir`, as paths relative to it with `/` separators, sorted. */
+async function treeFiles(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...(await treeFiles(dir, name)));
+    else out.push(name);
+  }
+  return out.sort();
 }
 
 /**

@@ -99,7 +99,7 @@ test('a base model without a QA head is refused with a hint to train it first', 
   });
 });
 
-test('a non-empty --out is refused unless --overwrite; a model without tokenizer asks for --tokenizer', async () => {
+test('a non-empty --out is refused unless --overwrite, which keeps the other files; a model without tokenizer asks for --tokenizer', async () => {
   const model = await makeTrainedDir();
   const out = join(tmp.dir, 'out');
   await mkdir(out);
@@ -107,7 +107,8 @@ test('a non-empty --out is refused unless --overwrite; a model without tokenizer
   await assert.rejects(exportModel(model, out), /--out .* exists and is not empty/);
   assert.equal(await readFile(join(out, 'keep.txt'), 'utf8'), 'user data');
   await exportModel(model, out, { overwrite: true });
-  assert.ok(!(await readdir(out)).includes('keep.txt'));
+  assert.equal(await readFile(join(out, 'keep.txt'), 'utf8'), 'user data', '--overwrite keeps the files export does not write');
+  assert.ok((await readdir(out)).includes('model.safetensors'));
 
   const bare = join(tmp.dir, 'bare');
   await mkdir(bare);
