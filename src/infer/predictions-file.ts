@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkReadableFile } from '../util/text-file.js';
 import type { EvaluateResult } from './evaluate.js';
 
 /** HF names the n-best file after the predictions file: predictions.json → nbest_predictions.json. */
@@ -44,6 +45,7 @@ export async function writePredictionFiles(
 /** A JSON object file, or a one-line error: `what` names it ("predictions file"), `shape` what it must hold. */
 async function readJsonObject(path: string, what: string, shape: string): Promise<Record<string, unknown>> {
   let value: unknown;
+  await checkReadableFile(path, `${what} ${path}`, `a JSON object ${shape}`);
   try {
     value = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
