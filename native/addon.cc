@@ -14,6 +14,7 @@
 #include "kernels.h"
 #include "layernorm.h"
 #include "parallel.h"
+#include "stop-signals.h"
 
 namespace {
 
@@ -264,6 +265,13 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), qaft::NumThreads()); }
 
+Napi::Value ArmStopSignals(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), qaft::ArmStopSignals()); }
+
+Napi::Value DisarmStopSignals(const Napi::CallbackInfo& info) {
+  qaft::DisarmStopSignals();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matmul", Napi::Function::New(env, MatMul));
   exports.Set("matmulBf16", Napi::Function::New(env, MatMulBf16));
@@ -292,6 +300,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sumOfSquares", Napi::Function::New(env, SumOfSquares));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("armStopSignals", Napi::Function::New(env, ArmStopSignals));
+  exports.Set("disarmStopSignals", Napi::Function::New(env, DisarmStopSignals));
   return exports;
 }
 

@@ -27,6 +27,7 @@ import {
   type HubFlags,
 } from './options.js';
 import { createProgress, info, isInteractive, printJson } from './output.js';
+import { hookStopSignals } from './stop-signals.js';
 
 interface RawOptions extends HubFlags {
   data: string;
@@ -249,7 +250,9 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
 }
 
 /** Runs the library's training with the command's hub resolution, evaluation progress bar and printing. */
-async function run(o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: TrainEvent) => void, stopSignal: AbortSignal): Promise<TrainLoopResult> {
+async function run(
+  o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: TrainEvent) => void, stop: { signal: AbortSignal; hook: () => void },
+): Promise<TrainLoopResult> {
   const [{ resolveModel, resolveTokenizer }, { trainPrepared }, { evaluateModel }] = await Promise.all([
     import('../hub/index.js'),
     import('../train/run.js'),
@@ -272,35 +275,14 @@ async function run(o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: Tra
     onNotice: (line) => info(line),
     onModel: (model) => {
       if (!o.quiet) info(`Backend: ${model.backend}${model.precision === 'bf16' ? ' (bf16)' : ''}; model: ${o.init === 'random' ? `random init (${o.configFile ?? o.model})` : o.model}`);
+      // Until the model is built (downloads, reading the data, allocating the weights) a signal has its default
+      // action: the process ends at once, with nothing of this run written yet.
+      stop.hook();
     },
     evaluate,
     onEvent,
-    stopSignal,
+    stopSignal: stop.signal,
   });
-}
-
-/**
- * Ctrl-C (SIGINT) or SIGTERM while training: the first asks the loop to stop after the current step and save a
- * checkpoint; the second is re-raised with the default handler restored, so the process ends at once (checkpoints
- * on disk stay complete: each is renamed into place whole). Returns the signal and the function that unhooks it.
- */
-function stopOnSignals(onFirst: () => void): { signal: AbortSignal; unhook: () => void } {
-  const controller = new AbortController();
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
-  const unhook = (): void => {
-    for (const s of signals) process.off(s, handler);
-  };
-  function handler(signal: NodeJS.Signals): void {
-    if (!controller.signal.aborted) {
-      controller.abort();
-      onFirst();
-      return;
-    }
-    unhook();
-    process.kill(process.pid, signal);
-  }
-  for (const s of signals) process.on(s, handler);
-  return { signal: controller.signal, unhook };
 }
 
 /** The command line that continues this run: the same arguments, with `--resume` (and without `--overwrite-output-dir`). */
@@ -349,15 +331,22 @@ export function trainCommand(): Command {
     const print = makePrinter(o);
     const downloads = createProgress({ quiet: o.quiet });
     const hub = hubResolveOptions(raw, downloadProgress(downloads));
-    const stop = stopOnSignals(() => info('Stopping after this step to save a checkpoint (press Ctrl-C again to quit at once)'));
+    const controller = new AbortController();
+    let unhook = (): void => {};
+    const hook = (): void => {
+      unhook = hookStopSignals(() => {
+        controller.abort();
+        info('Stopping after this step to save a checkpoint (press Ctrl-C again to quit at once)');
+      });
+    };
     let result: TrainLoopResult;
     try {
       result = await run(o, hub, (e) => {
         downloads.stop();
         print(e);
-      }, stop.signal);
+      }, { signal: controller.signal, hook });
     } finally {
-      stop.unhook();
+      unhook();
     }
     if (result.interrupted) {
       throw new QaFtError('INTERRUPTED', `stopped at step ${result.globalStep}; saved ${result.interrupted.checkpoint}`, {

@@ -67,6 +67,14 @@ export interface NativeAddon {
   sumOfSquares(x: F32): number;
   setThreads(n: number): number;
   getThreads(): number;
+  /**
+   * Once JavaScript listens for SIGINT and SIGTERM: the first of them restores both to their default action (in the
+   * signal handler itself, so while JavaScript is busy too) and is then passed on to the listener; the second ends
+   * the process. False when there was no listener's handler to pass on to (native/stop-signals.h).
+   */
+  armStopSignals(): boolean;
+  /** Undoes `armStopSignals` if no signal came. */
+  disarmStopSignals(): void;
 }
 
 /** Op codes shared with native/kernels.h. */

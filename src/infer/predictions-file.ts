@@ -10,6 +10,7 @@ import { firstLine, QaFtError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { JsonBytesError, parseJsonObjectBytes } from '../util/large-json.js';
 import { checkOutputTarget } from '../util/out-guard.js';
+import { checkReadableFile } from '../util/text-file.js';
 import type { EvaluateResult } from './evaluate.js';
 
 /** HF names the n-best file after the predictions file: predictions.json → nbest_predictions.json. */
@@ -88,6 +89,7 @@ async function readNbestFile(path: string): Promise<Record<string, unknown>> {
  */
 async function readJsonObject(path: string, what: string, shape: string): Promise<Record<string, unknown>> {
   let bytes: Buffer;
+  await checkReadableFile(path, `${what} ${path}`, `a JSON object ${shape}`);
   try {
     bytes = await readFile(path);
   } catch (e) {

@@ -17,8 +17,7 @@
  * figure, as the v1.1 script does; with every prediction present the figures are the script's own.
  */
 import { QaFtError } from '../errors.js';
-import { checkKnownIds, normalizeAnswer, f1Score } from './squad-metric.js';
-import { pySplit } from '../util/py-string.js';
+import { checkKnownIds, normalizeAnswer, scoreAgainstGolds } from './squad-metric.js';
 
 export interface SquadV2Metrics {
   /** Exact match over all questions, percent. */
@@ -43,10 +42,7 @@ export const DEFAULT_NA_PROB_THRESH = 1.0;
 
 /** 2.0's F1: like v1.1's, except that two token-less answers agree (1) and one token-less answer scores 0. */
 export function f1ScoreV2(prediction: string, groundTruth: string): number {
-  const predEmpty = pySplit(normalizeAnswer(prediction)).length === 0;
-  const goldEmpty = pySplit(normalizeAnswer(groundTruth)).length === 0;
-  if (predEmpty || goldEmpty) return predEmpty && goldEmpty ? 1 : 0;
-  return f1Score(prediction, groundTruth);
+  return scoreAgainstGolds(prediction, [groundTruth], 'v2').f1;
 }
 
 /** A question's gold answers as the script scores them: those that normalise to non-empty, else [""]. */
@@ -82,9 +78,7 @@ export function squadV2Metrics(
   const questions: Question[] = Object.entries(references).map(([id, golds]) => {
     const prediction = predicted.get(id);
     if (prediction === undefined) return { id, hasAnswer: golds.length > 0, prediction, exact: 0, f1: 0 };
-    const scored = scoredGolds(golds);
-    const exact = Math.max(...scored.map((g) => (normalizeAnswer(g) === normalizeAnswer(prediction) ? 1 : 0)));
-    const f1 = Math.max(...scored.map((g) => f1ScoreV2(prediction, g)));
+    const { exact, f1 } = scoreAgainstGolds(prediction, scoredGolds(golds), 'v2');
     return { id, hasAnswer: golds.length > 0, prediction, exact, f1 };
   });
   // apply_no_ans_threshold: a question predicted "no answer" by its probability scores as an abstention

@@ -5,6 +5,7 @@
  * not use (`architectures`, `tie_weights_`, …) are accepted and ignored, as transformers does, and written back on save.
  */
 import { readFile } from 'node:fs/promises';
+import { checkReadableFile } from '../util/text-file.js';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { CONFIG_FILE } from '../hf-files.js';
@@ -141,6 +142,7 @@ export async function readConfigFile(
   missing: { readonly message: string; readonly hint?: string } = { message: 'config file does not exist' },
 ): Promise<ModelConfig> {
   let text: string;
+  await checkReadableFile(path, path, 'a config.json file');
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {

@@ -18,6 +18,7 @@ import { lossTargets, qaLoss, type DropoutContext, type LossTargets } from './la
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors.js';
 import type { QaBatch } from '../records.js';
 import type { BackendName, ForwardOutput, QaModel } from './types.js';
+import { checkModelFitsMemory, type MemoryPurpose } from './memory.js';
 import { initialTensor, loadWeights, parameterShapes, seedFor } from './weights.js';
 import { DEFAULT_SEED } from '../defaults.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../hf-files.js';
@@ -36,12 +37,18 @@ export interface LoadOptions {
   onNotice?: (message: string) => void;
   /** Seed of the init of a missing QA head (default 42, as HF's default seed). */
   seed?: number;
+  /**
+   * What the model is for (default `inference`): its memory floor (memory.ts) is checked against the memory
+   * available before anything is allocated.
+   */
+  purpose?: MemoryPurpose;
 }
 
 /** Loads `dir/config.json` + `dir/model.safetensors`. */
 export async function loadQaModel(dir: string, options: LoadOptions = {}): Promise<QaModel> {
-  await prepareBackend(options);
   const config = await loadConfig(dir);
+  checkModelFitsMemory(config, options.purpose ?? 'inference', join(dir, CONFIG_FILE));
+  await prepareBackend(options);
   const file = await SafetensorsFile.open(join(dir, WEIGHTS_FILE));
   try {
     const { params, notices } = await loadWeights(file, config, options.seed ?? DEFAULT_SEED);
@@ -55,8 +62,14 @@ export async function loadQaModel(dir: string, options: LoadOptions = {}): Promi
 /** A whole model from a config alone, with Hugging Face's initialisation. */
 export async function createRandomQaModel(
   config: ModelConfig,
-  options: { backend?: BackendName; threads?: number; precision?: Precision; seed?: number; onNotice?: (message: string) => void } = {},
+  options: {
+    backend?: BackendName; threads?: number; precision?: Precision; seed?: number; onNotice?: (message: string) => void;
+    purpose?: MemoryPurpose;
+    /** The config's file, for errors (default `config`). */
+    source?: string;
+  } = {},
 ): Promise<QaModel> {
+  checkModelFitsMemory(config, options.purpose ?? 'inference', options.source ?? 'config');
   await prepareBackend(options);
   const seed = options.seed ?? DEFAULT_SEED;
   const params = new Map<string, tf.Variable>();

@@ -7,6 +7,7 @@
  * Everything in the header is validated against the file before anything is allocated from it, and tensors are
  * read one at a time through a file handle, so loading a 265 MB checkpoint never holds two copies of it.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { open, type FileHandle } from 'node:fs/promises';
 import { QaFtError } from '../errors.js';
 import { writeFileAtomicWith } from '../util/atomic.js';
@@ -28,6 +29,9 @@ export interface SafetensorsEntry {
   readonly begin: number;
   readonly end: number;
 }
+
+/** The most values one tensor can hold here: one typed array's (V8's `TypedArray::kMaxLength`, Node's Buffer limit). */
+export const MAX_TENSOR_ELEMENTS = bufferConstants.MAX_LENGTH;
 
 /** The largest header accepted (the Rust reference implementation uses the same bound). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -88,6 +92,9 @@ export class SafetensorsFile {
       throw bad(this.path, `tensor ${name} has dtype ${e.dtype}; only F32, F16, BF16 and F64 can be loaded`);
     }
     const count = e.shape.reduce((a, b) => a * b, 1);
+    if (count > MAX_TENSOR_ELEMENTS) {
+      throw new QaFtError('BAD_WEIGHTS', `${this.path}: tensor ${name} [${e.shape.join(', ')}] has ${count.toLocaleString('en-US')} values, more than the ${MAX_TENSOR_ELEMENTS.toLocaleString('en-US')} one array can hold`);
+    }
     const out = new Float32Array(count);
     if (e.dtype === 'F32' && LITTLE_ENDIAN) {
       // Straight into the result's memory: no intermediate copy.

@@ -238,6 +238,7 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
         })
       : undefined;
     if (resumed) emit({ type: 'resumed', checkpoint: resumed.dir, epoch: resumed.state.epoch, step: resumed.state.global_step });
+    if (options.stopSignal?.aborted && !resumed) throw new QaFtError('INTERRUPTED', 'stopped before the first step; nothing was saved');
     const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), resumed?.state.log_history ?? []);
     // every event is appended as it comes: nothing is buffered, so nothing to close
     const tensorboard = options.reportTo?.includes('tensorboard') ? await TensorBoardWriter.open(join(options.outDir, 'runs')) : undefined;
@@ -340,15 +341,20 @@ class StepRunner {
       if (typeof this.options.evalEvery === 'number' && step % this.options.evalEvery === 0) lastEval = await this.evaluateAndSave();
       if (step >= this.plan.totalSteps) this.stopReason ??= 'max-steps';
     };
+    const accumulation = this.options.gradientAccumulationSteps;
     try {
       for (let i = skip; i < batches.length && this.stopReason === undefined; i++) {
+        // A step holds the thread (the backends compute synchronously): a turn of the event loop before each
+        // micro-batch lets a Ctrl-C listener run (microseconds; nothing else is waiting).
+        await yieldToEventLoop();
+        // a stop request saves between optimizer steps (an epoch starts on one: `skip` is a multiple of
+        // `accumulation`) once a step was taken; at the epoch's last step, after the epoch's evaluation below
+        if (this.options.stopSignal?.aborted && i % accumulation === 0 && this.trainer.optimizerStep > 0) return await this.saveOnce();
         const { batch } = batches[i] as (typeof batches)[number];
         const r = await this.trainer.step(batch);
         examples += batch.inputIds.length;
         if (!r.updated) continue;
         await afterUpdate(r, i);
-        // a stop request mid-epoch saves here; at the epoch's last step, after the epoch's evaluation below
-        if (this.options.stopSignal?.aborted && i < batches.length - 1) return await this.saveOnce();
       }
       if (this.stopReason === undefined) {
         const tail = await this.trainer.flush();
@@ -456,6 +462,11 @@ function metricValue(record: EvalRecord, metric: BestMetric): number {
 /** An evaluation's further figures as eval record keys (`HasAns_f1` → `eval_HasAns_f1`, as HF logs them). */
 function evalExtras(r: EvalResult): Record<string, number> {
   return Object.fromEntries(Object.entries(r.extraMetrics ?? {}).map(([k, v]) => [`eval_${k}`, v]));
+}
+
+/** Resolves after a turn of the event loop (its I/O and signal listeners run first). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function round4(x: number): number {

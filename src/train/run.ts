@@ -8,8 +8,9 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { QaFtError } from '../errors.js';
-import { TOKENIZER_NEEDS } from '../hf-files.js';
+import { CONFIG_FILE, TOKENIZER_NEEDS } from '../hf-files.js';
 import { loadConfig, readConfigFile, type ModelConfig } from '../model/config.js';
+import { checkModelFitsMemory, describeEstimate } from '../model/memory.js';
 import { createRandomQaModel, loadQaModel } from '../model/qa-model.js';
 import type { BackendName, Precision, QaModel } from '../model/types.js';
 import { checkDataFitsModel } from '../tokenize/model-fit.js';
@@ -38,23 +39,35 @@ interface TrainPreparedOptions extends Omit<TrainLoopOptions, 'maxLength' | 'pad
   readonly onModel?: (model: QaModel) => void;
 }
 
-/** The model to train (`init`) and the directory it came from, if any (for the tokenizer files). */
+/**
+ * The model to train (`init`) and the directory it came from, if any (for the tokenizer files). Its memory floor
+ * for training is checked (and said in a notice) before a weight is allocated.
+ */
 async function buildModel(options: TrainPreparedOptions): Promise<{ model: QaModel; modelDir?: string }> {
-  const load = { backend: options.backend, seed: options.seed, onNotice: options.onNotice, ...(options.precision ? { precision: options.precision } : {}) };
+  const load = { backend: options.backend, seed: options.seed, onNotice: options.onNotice, purpose: 'training' as const, ...(options.precision ? { precision: options.precision } : {}) };
+  const announce = (config: ModelConfig, source: string): void => {
+    const estimate = checkModelFitsMemory(config, 'training', source);
+    options.onNotice?.(`Building the model: ${describeEstimate(estimate, 'training')}`);
+  };
   if (options.init === 'pretrained') {
     const modelDir = await options.modelDir(true);
+    announce(await loadConfig(modelDir), join(modelDir, CONFIG_FILE));
     return { model: await loadQaModel(modelDir, load), modelDir };
   }
   let modelDir: string | undefined;
   let config: ModelConfig;
+  let source: string;
   if (options.configFile !== undefined) {
     config = await readConfigFile(options.configFile);
+    source = options.configFile;
     modelDir = await options.modelDir(false).catch(() => undefined); // the data's manifest names a tokenizer too
   } else {
     modelDir = await options.modelDir(false);
     config = await loadConfig(modelDir);
+    source = join(modelDir, CONFIG_FILE);
   }
-  return { model: await createRandomQaModel(config, load), modelDir };
+  announce(config, source);
+  return { model: await createRandomQaModel(config, { ...load, source }), modelDir };
 }
 
 /** The tokenizer the features were made with (the manifest's), else the model directory's. */

@@ -7,17 +7,18 @@ const SURROGATE = /[\uD800-\uDFFF]/;
 
 /** Characters Python's `str.isspace()` accepts (and so `str.strip()` removes). JS `trim()` differs: it also strips
  * U+FEFF and keeps U+001C–U+001F and U+0085. */
-const PY_WS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const PY_STRIP = new RegExp(`^[${PY_WS}]+|[${PY_WS}]+$`, 'g');
+/** Python's whitespace set as the inside of a RegExp character class. */
+export const PY_WHITESPACE_CHARS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_STRIP = new RegExp(`^[${PY_WHITESPACE_CHARS}]+|[${PY_WHITESPACE_CHARS}]+$`, 'g');
 
-const PY_WS_RUN = new RegExp(`[${PY_WS}]+`);
+const PY_WS_RUN = new RegExp(`[${PY_WHITESPACE_CHARS}]+`);
 
 /** Python's `s.split()` with no arguments: split on whitespace runs, dropping empty pieces. */
 export function pySplit(s: string): string[] {
   return s.split(PY_WS_RUN).filter((t) => t.length > 0);
 }
 
-const PY_LSTRIP = new RegExp(`^[${PY_WS}]+`);
+const PY_LSTRIP = new RegExp(`^[${PY_WHITESPACE_CHARS}]+`);
 
 /** Python's `s.lstrip()` with no arguments. */
 export function pyLstrip(s: string): string {

@@ -3,7 +3,7 @@
  * and `open(...).read()` refuse it), never U+FFFD in the data. Also reading a file with one-line errors that say
  * whether it is missing, a directory or unreadable, and splitting a byte stream into lines (stdin JSONL).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { QaFtError } from '../errors.js';
 
 /** Encodings a user may name for a text file; `latin1` is ISO-8859-1, as Python's and iconv's `latin1`. */
@@ -118,11 +118,24 @@ export function decodeText(bytes: Uint8Array, what: string, options: DecodeOptio
 }
 
 /**
+ * Refuses, in one line, what cannot be read whole as a file: a device (`/dev/zero` never ends; a terminal waits for
+ * typing), a socket. A regular file and a pipe (`<(…)`, `/dev/stdin` fed by one) pass; a path that is missing or a
+ * directory passes too, for the read itself to word. `what` names it, `expected` what it should be.
+ */
+export async function checkReadableFile(path: string, what: string, expected: string): Promise<void> {
+  const s = await stat(path).catch(() => undefined);
+  if (s === undefined || s.isFile() || s.isFIFO() || s.isDirectory()) return;
+  const kind = s.isCharacterDevice() ? 'a character device' : s.isBlockDevice() ? 'a block device' : s.isSocket() ? 'a socket' : 'not a regular file';
+  throw new QaFtError('BAD_ARGUMENT', `${what} is ${kind}, not a file; expected ${expected}`);
+}
+
+/**
  * A whole file's bytes. `what` names it in errors (`--context-file notes.txt`, `input file x.json`): missing →
- * FILE_NOT_FOUND "does not exist", a directory → "is a directory, expected <expected>", anything else → "cannot be
- * read (EACCES)".
+ * FILE_NOT_FOUND "does not exist", a directory → "is a directory, expected <expected>", a device → "is a character
+ * device, not a file" (`checkReadableFile`), anything else → "cannot be read (EACCES)".
  */
 export async function readFileBytes(path: string, what: string, options: { expected: string; hint?: string }): Promise<Uint8Array> {
+  await checkReadableFile(path, what, options.expected);
   try {
     return await readFile(path);
   } catch (e) {

@@ -101,3 +101,16 @@ test('predictions naming ids absent from the references are rejected with one li
 test('no references → zero counts, no division by zero', () => {
   assert.deepEqual(squadMetrics({}, {}), { exactMatch: 0, f1: 0, count: 0 });
 });
+
+test('a long answer is normalised in pieces cut at whitespace, to the same tokens as a short one (worked by hand)', () => {
+  // lower → '«the» éclair, an σ apple\u00a0the-end a'; no punctuation → '… éclair an σ apple\u00a0theend a';
+  // articles (whole words only: « and » are not word characters) → '« » éclair σ apple theend'
+  const unit = '«The» Éclair, an Σ Apple\u00a0the-end a';
+  assert.equal(normalizeAnswer(unit), '« » éclair σ apple theend');
+  const n = 120_000; // 4.4 M UTF-16 units: five pieces, cut wherever whitespace falls (NBSP included)
+  const long = Array(n).fill(unit).join(' ');
+  const expected = Array(n).fill('« » éclair σ apple theend').join(' ');
+  assert.equal(normalizeAnswer(long), expected);
+  assert.equal(exactMatchScore(long, expected), 1);
+  assert.ok(Math.abs(f1Score(long, 'apple pie') - (2 * (1 / (6 * n)) * 0.5) / (1 / (6 * n) + 0.5)) < 1e-15);
+});
