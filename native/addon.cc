@@ -86,6 +86,30 @@ Napi::Value MatMulBf16(const Napi::CallbackInfo& info) {
   return err == nullptr ? info.Env().Null() : Napi::String::New(info.Env(), err);
 }
 
+// matmulBf16Ready(a, b, c, aIndex, bIndex, m, n, k, transA, transB, bias|null, activation): a and b already
+// rounded (Uint16Array bf16 bits, or Float32Array holding bf16 values for the float32 test primitive), each in its
+// stored layout → null, or a one-line reason it could not run
+Napi::Value MatMulBf16Ready(const Napi::CallbackInfo& info) {
+  const bool f32Inputs = info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+  const char* err = qaft::MatMulDnnl(
+      Ptr<uint8_t>(info[0]), Ptr<uint8_t>(info[1]), Ptr<float>(info[2]), info[3].As<Napi::Int32Array>().ElementLength(),
+      Ptr<int32_t>(info[3]), Ptr<int32_t>(info[4]), I64(info[5]), I64(info[6]), I64(info[7]), info[8].ToBoolean(),
+      info[9].ToBoolean(), PtrOrNull<float>(info[10]), static_cast<qaft::Activation>(I32(info[11])), f32Inputs);
+  return err == nullptr ? info.Env().Null() : Napi::String::New(info.Env(), err);
+}
+
+// toBf16(src: Float32Array, dst: Uint16Array (bf16 bits) | Float32Array (bf16 values)), as many elements as dst
+Napi::Value ToBf16(const Napi::CallbackInfo& info) {
+  Napi::TypedArray dst = info[1].As<Napi::TypedArray>();
+  const int64_t n = static_cast<int64_t>(dst.ElementLength());
+  if (dst.TypedArrayType() == napi_float32_array) {
+    qaft::RoundBf16Array(Ptr<float>(info[0]), Ptr<float>(info[1]), n);
+  } else {
+    qaft::ToBf16Array(Ptr<float>(info[0]), Ptr<uint16_t>(info[1]), n);
+  }
+  return info.Env().Undefined();
+}
+
 // bf16Support() → { linked, hardware, isa }
 Napi::Value Bf16Support(const Napi::CallbackInfo& info) {
   const qaft::Bf16Support s = qaft::GetBf16Support();
@@ -96,9 +120,10 @@ Napi::Value Bf16Support(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// bf16Impl(m, n, k) → oneDNN's implementation name for that bf16 matmul
+// bf16Impl(m, n, k, transA?, transB?) → oneDNN's implementation name for that bf16 matmul
 Napi::Value Bf16Impl(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), qaft::Bf16ImplName(I64(info[0]), I64(info[1]), I64(info[2])));
+  return Napi::String::New(info.Env(), qaft::Bf16ImplName(I64(info[0]), I64(info[1]), I64(info[2]),
+                                                          info[3].ToBoolean(), info[4].ToBoolean()));
 }
 
 // unary(op, x, out)
@@ -275,6 +300,8 @@ Napi::Value DisarmStopSignals(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matmul", Napi::Function::New(env, MatMul));
   exports.Set("matmulBf16", Napi::Function::New(env, MatMulBf16));
+  exports.Set("matmulBf16Ready", Napi::Function::New(env, MatMulBf16Ready));
+  exports.Set("toBf16", Napi::Function::New(env, ToBf16));
   exports.Set("bf16Support", Napi::Function::New(env, Bf16Support));
   exports.Set("bf16Impl", Napi::Function::New(env, Bf16Impl));
   exports.Set("unary", Napi::Function::New(env, Unary));

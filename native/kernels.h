@@ -39,8 +39,21 @@ const char* BatchMatMulBf16Emulated(const float* a, const float* b, float* c, in
                                     const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
                                     const float* bias, Activation act);
 
-// oneDNN's implementation name for a [m,k]x[k,n] bf16 matmul (e.g. "brg:avx512_core_bf16"), or an error.
-const char* Bf16ImplName(int64_t m, int64_t n, int64_t k);
+// The same product on inputs already in bf16 (`a`, `b` bf16 bits; with `f32Inputs`, floats holding bf16 values),
+// each read in its stored layout: A [M,K] or, when transA, [K,M]; B [K,N] or, when transB, [N,K] (oneDNN reads them
+// through strides: no transpose pass). The bias is added to the float32 sums. Returns nullptr or why it could not run.
+const char* MatMulDnnl(const void* a, const void* b, float* c, int64_t batch, const int32_t* aIndex,
+                       const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
+                       const float* bias, Activation act, bool f32Inputs);
+
+// float32 → bf16 bits (round to nearest even, NaN stays NaN), threaded, at memory speed.
+void ToBf16Array(const float* src, uint16_t* dst, int64_t n);
+
+// The same rounding, written back as float32 (the test mode that runs oneDNN's float32 primitive on bf16 values).
+void RoundBf16Array(const float* src, float* dst, int64_t n);
+
+// oneDNN's implementation name for a [m,k]x[k,n] bf16 matmul with those transposes (e.g. "brg:avx512_core_bf16").
+const char* Bf16ImplName(int64_t m, int64_t n, int64_t k, bool transA, bool transB);
 
 // Threads oneDNN's OpenMP runtime uses (no-op without oneDNN).
 void SetDnnlThreads(int n);

@@ -15,6 +15,7 @@ import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-co
 import { replace } from '../util/tensor-chain.js';
 import type { NativeAddon } from './addon.js';
 import { f32, type KernelArgs } from './kernel-util.js';
+import { NativeBackend } from './backend.js';
 import { numberAttr, tensorInputs } from './kernel-args.js';
 
 const ADAMW = 'QaftAdamW';
@@ -39,6 +40,8 @@ interface AdamWHyper {
 export function adamwKernel(addon: NativeAddon, backendName: string): KernelConfig {
   const kernelFunc = ({ inputs, backend, attrs }: KernelArgs): TensorInfo[] => {
     const { param, grad, m, v } = tensorInputs(inputs, ['param', 'grad', 'm', 'v'], ADAMW);
+    // the weight changes in place: its bf16 copy (bf16 matmuls) is stale from here
+    if (backend instanceof NativeBackend) backend.forgetBf16(f32(backend, param));
     const h = (name: keyof AdamWHyper): number => numberAttr(attrs, name, ADAMW);
     addon.adamw(
       f32(backend, param), f32(backend, grad), f32(backend, m), f32(backend, v),

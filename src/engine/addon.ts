@@ -26,10 +26,20 @@ export interface NativeAddon {
     m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
     how: 0 | 1 | 2,
   ): string | null;
+  /**
+   * `matmulBf16` on inputs already rounded (`toBf16`): bf16 bits, or float32 values for the float32 test
+   * primitive; each read in its stored layout (transposes are strides, no copy). Returns null, or why it could not run.
+   */
+  matmulBf16Ready(
+    a: Uint16Array | F32, b: Uint16Array | F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
+    m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
+  ): string | null;
+  /** `src` rounded to bf16 (nearest even) into `dst`: bf16 bits, or float32 values; dst's length elements. */
+  toBf16(src: F32, dst: Uint16Array | F32): void;
   /** linked: built with oneDNN; hardware: the CPU has AVX512_BF16 as oneDNN sees it; isa: oneDNN's ISA name. */
   bf16Support(): { linked: boolean; hardware: boolean; isa: string };
   /** oneDNN's implementation of a [m,k]×[k,n] bf16 matmul (e.g. `brg:avx512_core_bf16`), or why none. */
-  bf16Impl(m: number, n: number, k: number): string;
+  bf16Impl(m: number, n: number, k: number, transA?: boolean, transB?: boolean): string;
   unary(op: number, x: F32, out: F32): void;
   binary(op: number, a: F32, b: F32, out: F32, shape: Float64Array, aStrides: Float64Array, bStrides: Float64Array): void;
   reduce(op: number, x: F32, out: F32, outer: number, inner: number): void;

@@ -8,6 +8,12 @@
  *  - no other tensor views its buffer (a kernel whose output aliases an input's buffer, like the cpu Slice's
  *    subarray, marks that input escaped: `noteAliases`, run after every kernel);
  *  - its storage was really freed (refCount 0).
+ *
+ * In bf16 mode it also keeps, per float32 array a matmul read, that array rounded to bf16 (`bf16Of`), so every
+ * tensor is converted once however many matmuls read it (q, k and v read one input; a linear's backward reads the
+ * input its forward read; a weight is read forward and backward, and by every batch of an evaluation). Tensors are
+ * immutable, so a copy stays valid while its array lives; it is dropped (to the pool) with the array, and by
+ * `forgetBf16` where a kernel writes an array in place (the AdamW update of a weight: once per optimizer step).
  */
 import type { DataId, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -34,8 +40,13 @@ export function pooledCapacity(n: number): number {
  */
 export type MatmulMode = 'fp32' | 'bf16' | 'bf16-sgemm' | 'bf16-onednn-f32';
 
+/** bf16 copies: bf16 bits, or (the `bf16-onednn-f32` test mode) float32 values rounded to bf16. */
+export type Bf16Copy = Uint16Array | Float32Array;
+
 export class NativeBackend extends MathBackendCPU {
   matmulMode: MatmulMode = 'fp32';
+
+  private readonly bf16Copies = new WeakMap<Float32Array, Bf16Copy>();
 
   private readonly free = new Map<number, ArrayBuffer[]>(); // by byte length
   private readonly order: ArrayBuffer[] = []; // oldest first, for eviction
@@ -74,6 +85,34 @@ export class NativeBackend extends MathBackendCPU {
     return fresh;
   }
 
+  /**
+   * `values` (a tensor's float32 array) rounded to bf16, converted by `convert` on first use and kept while the
+   * array lives (see the class comment); `bits`: bf16 bits (Uint16Array), else rounded float32 values.
+   */
+  bf16Of(values: Float32Array, bits: boolean, convert: (src: Float32Array, dst: Bf16Copy) => void): Bf16Copy {
+    const cached = this.bf16Copies.get(values);
+    if (cached !== undefined && cached instanceof Uint16Array === bits) return cached;
+    if (cached !== undefined) this.forgetBf16(values);
+    const n = values.length;
+    const copy = bits
+      ? n * 2 < MIN_POOLED_BYTES ? new Uint16Array(n) : new Uint16Array(this.takeBuffer(pooledCapacity(Math.ceil(n / 2)) * 4), 0, n)
+      : this.allocF32(n);
+    convert(values, copy);
+    this.bf16Copies.set(values, copy);
+    return copy;
+  }
+
+  /** Drops the bf16 copy of `values` (after a kernel wrote it in place), its storage back to the pool. */
+  forgetBf16(values: Float32Array): void {
+    const copy = this.bf16Copies.get(values);
+    if (copy === undefined) return;
+    this.bf16Copies.delete(values);
+    if (this.recyclable.has(copy.buffer as ArrayBuffer)) {
+      this.recyclable.delete(copy.buffer as ArrayBuffer);
+      this.release(copy.buffer as ArrayBuffer);
+    }
+  }
+
   /** A zeroed float32 array. */
   allocF32Zeroed(n: number): Float32Array {
     const pooled = n * 4 >= MIN_POOLED_BYTES && (this.free.get(pooledCapacity(n) * 4)?.length ?? 0) > 0;
@@ -103,6 +142,7 @@ export class NativeBackend extends MathBackendCPU {
   override disposeData(dataId: DataId, force = false): boolean {
     const values = this.data.get(dataId)?.values;
     const freed = super.disposeData(dataId, force);
+    if (freed && values instanceof Float32Array && !this.data.has(dataId)) this.forgetBf16(values);
     const pooled = values instanceof Float32Array || values instanceof Uint8Array;
     if (freed && pooled && !this.data.has(dataId) && this.recyclable.has(values.buffer as ArrayBuffer)) {
       this.recyclable.delete(values.buffer as ArrayBuffer);

@@ -73,9 +73,14 @@ function run(
   const mode = backend instanceof NativeBackend ? backend.matmulMode : 'fp32';
   if (mode === 'fp32') {
     addon.matmul(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation);
-  } else {
-    const how = ({ bf16: 0, 'bf16-sgemm': 1, 'bf16-onednn-f32': 2 } as const)[mode];
-    const error = addon.matmulBf16(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation, how);
+  } else if (mode === 'bf16-sgemm') {
+    addon.matmulBf16(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation, 1);
+  } else if (backend instanceof NativeBackend) {
+    // each input's bf16 copy, made once per tensor (backend.bf16Of), read by oneDNN in its stored layout
+    const convert = (src: Float32Array, dst: Uint16Array | Float32Array): void => addon.toBf16(src, dst);
+    const bits = mode === 'bf16';
+    const ab = backend.bf16Of(a, bits, convert), bb = backend.bf16Of(b, bits, convert);
+    const error = addon.matmulBf16Ready(ab, bb, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation);
     // setNativePrecision checked that bf16 runs here; a failure now is a bug, not a user error.
     if (error !== null) throw new QaFtError('INTERNAL', `bf16 matmul [${m},${p.k}]×[${p.k},${p.n}] failed: ${error}`);
   }

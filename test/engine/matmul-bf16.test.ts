@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activePrecision, bf16Support, nativeAddon, setNativePrecision } from '../../src/engine/index.js';
 import { registerGradients } from '../../src/model/gradients.js';
 import { linear } from '../../src/model/ops.js';
+import { adamwUpdate } from '../../src/engine/adamw.js';
 import { randomValues, skipReason } from './compare.js';
 import { at } from '../../src/util/checked-index.js';
 import { skipUnlessRequired } from '../helpers/required.js';
@@ -158,6 +159,37 @@ for (const mode of MODES) {
       expectRounded(dw!.dataSync(), reference(gv, xv, 1, one, one, f, d, bt, true, false), 'dW');
       tf.dispose([x, w, b, g, y, dx!, dw!, db!]);
     });
+
+    if (mode.emulate !== 'sgemm') {
+      test('each tensor is rounded once however many matmuls read it, and again after AdamW updates it in place', () => {
+        const addon = nativeAddon()!;
+        const convert = addon.toBf16;
+        let rounded = 0;
+        addon.toBf16 = (src, dst) => {
+          rounded++;
+          convert(src, dst);
+        };
+        try {
+          const [n, d, f] = [6, 10, 4];
+          const xv = randomValues(n * d, seed++), wv = randomValues(f * d, seed++), gv = randomValues(f * d, seed++);
+          const x = tf.tensor2d(xv, [n, d]), w = tf.tidy(() => tf.variable(tf.tensor2d(wv.slice(), [f, d]))); // w alone holds its storage (updated in place)
+          const m = tf.variable(tf.zerosLike(w)), v = tf.variable(tf.zerosLike(w)), g = tf.tensor2d(gv, [f, d]);
+          const one = (): number => 0;
+          const twice = tf.tidy(() => [tf.matMul(x, w, false, true), tf.matMul(x, w, false, true), tf.matMul(w, x, false, true)]);
+          assert.equal(rounded, 2, 'x and w rounded once each for three products');
+          for (const t of twice.slice(0, 2)) expectRounded(t.dataSync(), reference(xv, wv, 1, one, one, n, f, d, false, true), 'x·wᵀ');
+          adamwUpdate(w, g, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
+          const updated = w.dataSync() as Float32Array;
+          assert.ok(Math.abs(at(updated, 0) - at(wv, 0)) > 0.05, 'the update moved w');
+          const after = tf.tidy(() => tf.matMul(x, w, false, true));
+          assert.equal(rounded, 3, 'only the updated w rounded again');
+          expectRounded(after.dataSync(), reference(xv, updated, 1, one, one, n, f, d, false, true), 'x·wᵀ after the update');
+          tf.dispose([...twice, after, x, w, m, v, g]);
+        } finally {
+          addon.toBf16 = convert;
+        }
+      });
+    }
 
     test('the mode reports bf16, and fp32 comes back exact', () => {
       assert.equal(activePrecision(), 'bf16');
