@@ -51,6 +51,7 @@ export class BatchingAnswerer {
   private inFlightItems = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
+  private readonly batchListeners: ((windows: number, seconds: number) => void)[] = [];
 
   constructor(
     readonly model: QaModel,
@@ -72,6 +73,11 @@ export class BatchingAnswerer {
   ): Promise<BatchingAnswerer> {
     const { model, tokenizer } = await openModelDir(dir, options);
     return new BatchingAnswerer(model, tokenizer, options);
+  }
+
+  /** Also calls `listener` after each forward pass (windows, seconds), as `options.onBatch` does (metrics). */
+  onBatch(listener: (windows: number, seconds: number) => void): void {
+    this.batchListeners.push(listener);
   }
 
   /** Items being answered now (tokenizing, queued or in a forward pass). */
@@ -148,7 +154,9 @@ export class BatchingAnswerer {
         batch.map((p) => p.feature),
         { batchSize: batch.length, withLabels: false },
       );
-      this.options.onBatch?.(batch.length, (performance.now() - t0) / 1000);
+      const seconds = (performance.now() - t0) / 1000;
+      this.options.onBatch?.(batch.length, seconds);
+      for (const listener of this.batchListeners) listener(batch.length, seconds);
       logits.forEach((l, i) => batch[i]!.resolve({ startLogits: l.startLogits, endLogits: l.endLogits }));
     } catch (e) {
       for (const p of batch) p.reject(e);
