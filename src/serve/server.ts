@@ -3,7 +3,8 @@
  * the page (page.ts), `/health`, `/metrics` (prom-client, a registry of its own) and `/openapi.json`. Every error is
  * JSON `{"error"}` with its status; no route serves files. Bounded by a body limit and header/request timeouts (a
  * slow client cannot hold a connection); an API key, when set, is checked in constant time before the body is read.
- * `drain()` turns new requests away with 503 (the load balancer's cue), lets the ones in flight finish, and closes.
+ * `drain()` turns new requests away with 503 (the load balancer's cue, /health included), lets the ones in flight
+ * finish, then stops listening.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
@@ -38,7 +39,7 @@ export interface QaServer {
   readonly app: FastifyInstance;
   /** Listens; resolves to the URL (http://host:port). */
   listen(host: string, port: number): Promise<string>;
-  /** 503 to new requests, waits for those in flight, closes the server. */
+  /** 503 to new requests (and /health) while those in flight finish, then stops listening. */
   drain(): Promise<void>;
   readonly draining: boolean;
 }
@@ -179,7 +180,9 @@ export async function createQaServer(answerer: BatchingAnswerer, options: QaServ
     },
     async drain() {
       draining = true;
-      // close() stops listening and waits for the requests in flight (idle keep-alive sockets are closed)
+      // still listening while the answers in flight are computed, so that /health says 503 to the load balancer;
+      // then close() stops listening and waits for any request still being received or written
+      await answerer.idle();
       await app.close();
       await answerer.idle();
     },

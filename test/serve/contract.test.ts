@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BatchingAnswerer } from '../../src/infer/batching.js';
 import type { QaServer } from '../../src/serve/server.js';
 import { assertSameAnswers, fixtureServer, type PipelineCase } from './helpers.js';
@@ -42,7 +43,9 @@ test('each request answers exactly as the pipeline does (answer, start, end; sco
 
 test('all the cases sent at once are batched together and still answer as the pipeline does', async () => {
   batches.length = 0;
+  const tensors = tf.memory().numTensors;
   const replies = await Promise.all(fixture.cases.map((c) => ask(c.body)));
+  assert.equal(tf.memory().numTensors, tensors, 'tensors left behind by inference');
   replies.forEach((r, i) => {
     assert.equal(r.statusCode, 200, r.body);
     assertSameAnswers(r.json(), fixture.cases[i]!.expected, `${fixture.cases[i]!.name} (concurrent)`);
