@@ -13,6 +13,7 @@ import { trainCommand } from './commands/train.js';
 import { askCommand } from './commands/ask.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { exportCommand } from './commands/export.js';
+import { serveCommand } from './commands/serve.js';
 // COMMANDS-END
 
 function buildProgram(): Command {
@@ -27,6 +28,7 @@ function buildProgram(): Command {
   program.addCommand(askCommand());
   program.addCommand(evaluateCommand());
   program.addCommand(exportCommand());
+  program.addCommand(serveCommand());
   // REGISTER-END
   for (const command of program.commands) command.copyInheritedSettings(program);
   return program;

@@ -6,6 +6,9 @@ export { squadV2Metrics, type SquadV2Metrics } from './infer/squad-v2-metric.js'
 export { evaluateModel, type EvaluateOptions, type EvaluateResult, type NBestEntry } from './infer/evaluate.js';
 export { answerQuestions, type AskItem, type Answer, type AnswerOptions } from './infer/answer.js';
 export type { Strategy } from './infer/strategy.js';
+export { BatchingAnswerer, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_MS, type BatchingOptions } from './infer/batching.js';
+export { pipelineAnswers, pipelineWindows, PIPELINE_DEFAULTS, type PipelineAnswer, type PipelineParameters, type ScoredWindow } from './infer/pipeline-qa.js';
+export { createQaServer, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type QaServer, type QaServerOptions } from './serve/server.js';
 export { loadTokenizer, type QaTokenizer, type TextEncoding, type PairEncoding, type PairTemplate } from './tokenize/tokenizer.js';
 export { encodeWindows, cutWindows, type Window, type WindowOptions } from './tokenize/windows.js';
 export { answerTokenLabels, type LabelRule, type TokenLabels } from './tokenize/labels.js';

@@ -32,6 +32,8 @@ import { TOKENIZER_FILES, TOKENIZER_NEEDS } from '../hf-files.js';
 export interface TextEncoding {
   readonly ids: number[];
   readonly offsets: [number, number][];
+  /** Per token, the index of the pre-tokenizer word it belongs to (`word_ids()`); absent from hand-made encodings. */
+  readonly words?: (number | null)[];
 }
 
 /** A full pair encoding with special tokens and no truncation (what `tokenizer(q, c)` returns in Python). */
@@ -263,7 +265,7 @@ async function buildByteLevelBpe(vocabPath: string, mergesPath: string, config: 
 }
 
 function toTextEncoding(e: Encoding): TextEncoding {
-  return { ids: e.getIds(), offsets: e.getOffsets() as [number, number][] };
+  return { ids: e.getIds(), offsets: e.getOffsets() as [number, number][], words: e.getWordIds().map((w) => w ?? null) };
 }
 
 async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: TokenizerConfig): Promise<QaTokenizer> {

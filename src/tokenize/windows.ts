@@ -31,6 +31,11 @@ export interface Window {
   readonly contextEnd: number;
   /** Per token, the post-processor's token type id; absent when the tokenizer gives only type 0 (RoBERTa). */
   readonly tokenTypeIds?: number[];
+  /**
+   * Per token, the index of the context word it belongs to (null for question and special tokens), when the
+   * context's encoding has word ids: the pipeline widens answers to whole words with them (`align_to_words`).
+   */
+  readonly words?: (number | null)[];
 }
 
 type CutResult =
@@ -96,12 +101,13 @@ function makeWindow(template: PairTemplate, q: TextEncoding, c: TextEncoding, fr
     inputIds.push(id);
     offsets.push(null);
   }
+  const words = c.words === undefined ? {} : { words: [...offsets.slice(0, contextStart).map(() => null), ...c.words.slice(from, to), ...template.suffix.map(() => null)] };
   const t = template.typeIds;
-  if (t === undefined) return { inputIds, offsets, contextStart, contextEnd };
+  if (t === undefined) return { inputIds, offsets, contextStart, contextEnd, ...words };
   const tokenTypeIds = [...t.prefix, ...new Array<number>(q.ids.length).fill(t.question), ...t.middle];
   for (let i = contextStart; i <= contextEnd; i++) tokenTypeIds.push(t.context);
   tokenTypeIds.push(...t.suffix);
-  return { inputIds, offsets, contextStart, contextEnd, tokenTypeIds };
+  return { inputIds, offsets, contextStart, contextEnd, tokenTypeIds, ...words };
 }
 
 /**

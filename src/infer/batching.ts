@@ -1,0 +1,168 @@
+/**
+ * The batching answerer: answers (question, context) items with the question-answering pipeline's rules
+ * (pipeline-qa.ts), the windows of every caller's items that arrive close together going through the model in one
+ * forward pass. A pass starts when `maxBatchSize` windows wait, or when the oldest has waited `maxWaitMs`; one pass
+ * runs at a time, and the windows that queue up meanwhile make the next. What `qa-ft serve` runs on; an app can
+ * embed it without HTTP:
+ *
+ *     const answerer = await BatchingAnswerer.open('./qa-ft-model');
+ *     const [best] = await answerer.answer({ question, context }, { topK: 1 });
+ *
+ * Inference only: the model's forward keeps no gradients and disposes its tensors (forward.ts); per window only its
+ * logits are held, until its item is answered.
+ */
+import { QaFtError } from '../errors.js';
+import type { QaModel } from '../model/types.js';
+import type { QaTokenizer } from '../tokenize/tokenizer.js';
+import { windowFeature } from '../tokenize/features.js';
+import type { Window } from '../tokenize/windows.js';
+import type { Feature } from '../records.js';
+import { forwardFeatures } from './forward.js';
+import type { AskItem } from './answer.js';
+import { checkPipelineParameters, pipelineAnswers, pipelineWindows, type PipelineAnswer, type PipelineParameters } from './pipeline-qa.js';
+import { openModelDir } from './model-dir.js';
+import type { BackendName, Precision } from '../model/types.js';
+
+export interface BatchingOptions {
+  /** Most windows per forward pass (default 32). */
+  readonly maxBatchSize?: number;
+  /** Longest a window waits for others before its pass starts, in ms (default 2). */
+  readonly maxWaitMs?: number;
+  /** Called after each forward pass: its windows and how long it took. */
+  readonly onBatch?: (windows: number, seconds: number) => void;
+}
+
+export const DEFAULT_MAX_BATCH_SIZE = 32;
+export const DEFAULT_MAX_WAIT_MS = 2;
+
+interface Pending {
+  readonly feature: Feature;
+  readonly since: number;
+  readonly resolve: (logits: { startLogits: Float32Array; endLogits: Float32Array }) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class BatchingAnswerer {
+  readonly maxBatchSize: number;
+  readonly maxWaitMs: number;
+  private readonly queue: Pending[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlightItems = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private readonly batchListeners: ((windows: number, seconds: number) => void)[] = [];
+
+  constructor(
+    readonly model: QaModel,
+    readonly tokenizer: QaTokenizer,
+    private readonly options: BatchingOptions = {},
+  ) {
+    this.maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+    this.maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) {
+      throw new QaFtError('BAD_ARGUMENT', `max batch size must be an integer ≥ 1, got ${this.maxBatchSize}`);
+    }
+    if (!Number.isFinite(this.maxWaitMs) || this.maxWaitMs < 0) throw new QaFtError('BAD_ARGUMENT', `max wait must be ≥ 0 ms, got ${this.maxWaitMs}`);
+  }
+
+  /** Opens a model directory (what `qa-ft train` writes) and answers with it; `close()` disposes the model. */
+  static async open(
+    dir: string,
+    options: BatchingOptions & { backend?: BackendName; precision?: Precision; onNotice?: (message: string) => void } = {},
+  ): Promise<BatchingAnswerer> {
+    const { model, tokenizer } = await openModelDir(dir, options);
+    return new BatchingAnswerer(model, tokenizer, options);
+  }
+
+  /** Also calls `listener` after each forward pass (windows, seconds), as `options.onBatch` does (metrics). */
+  onBatch(listener: (windows: number, seconds: number) => void): void {
+    this.batchListeners.push(listener);
+  }
+
+  /** Items being answered now (tokenizing, queued or in a forward pass). */
+  get inFlight(): number {
+    return this.inFlightItems;
+  }
+
+  /**
+   * The pipeline's answers to one item, best first (at most `topK`; an empty list when the context offers no span).
+   * Bad parameters or an input the model cannot take: a QaFtError (BAD_ARGUMENT) naming the problem.
+   */
+  async answer(item: AskItem, params: PipelineParameters = {}): Promise<PipelineAnswer[]> {
+    if (this.closed) throw new QaFtError('INTERRUPTED', 'the answerer is closed');
+    this.inFlightItems++;
+    try {
+      checkPipelineParameters(params);
+      const windows = await pipelineWindows(this.tokenizer, item.question, item.context, params, this.model.config.maxPositionEmbeddings);
+      const logits = await Promise.all(windows.map((w) => this.enqueue(w)));
+      return pipelineAnswers(
+        item.context,
+        windows.map((window, i) => ({ window, ...logits[i]! })),
+        this.tokenizer.clsTokenId,
+        params,
+      );
+    } finally {
+      this.inFlightItems--;
+      if (this.inFlightItems === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** Resolves once nothing is in flight (a draining server waits on it). */
+  idle(): Promise<void> {
+    if (this.inFlightItems === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Waits for the items in flight, then refuses new ones and disposes the model. */
+  async close(): Promise<void> {
+    await this.idle();
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.model.dispose();
+  }
+
+  private enqueue(window: Window): Promise<{ startLogits: Float32Array; endLogits: Float32Array }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ feature: windowFeature('', window), since: performance.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Starts a pass now if a full batch waits, else when the oldest window's wait is up. */
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    if (this.queue.length >= this.maxBatchSize) {
+      void this.runBatch();
+      return;
+    }
+    if (this.timer !== undefined) return;
+    const waited = performance.now() - this.queue[0]!.since;
+    this.timer = setTimeout(() => void this.runBatch(), Math.max(0, this.maxWaitMs - waited));
+  }
+
+  private async runBatch(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const batch = this.queue.splice(0, this.maxBatchSize);
+    const t0 = performance.now();
+    try {
+      const { logits } = await forwardFeatures(
+        this.model,
+        batch.map((p) => p.feature),
+        { batchSize: batch.length, withLabels: false },
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      this.options.onBatch?.(batch.length, seconds);
+      for (const listener of this.batchListeners) listener(batch.length, seconds);
+      logits.forEach((l, i) => batch[i]!.resolve({ startLogits: l.startLogits, endLogits: l.endLogits }));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    } finally {
+      this.running = false;
+      this.schedule();
+    }
+  }
+}
