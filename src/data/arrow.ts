@@ -1,5 +1,6 @@
 /**
- * Arrow IPC (file and stream format, as the Hugging Face `datasets` cache stores them) ↔ SQuAD rows. Written
+ * Arrow IPC (file and stream format, as the Hugging Face `datasets` cache stores them) → records of any columns,
+ * and ↔ SQuAD rows (the prepared-data directory's tables). Written
  * tables use the `datasets` layout: id/title/context/question/answers{text[], answer_start[]}. (Features have
  * their table in tokenize/feature-table.ts.)
  */
@@ -13,10 +14,11 @@ import {
   tableFromIPC,
   tableToIPC,
   vectorFromArray,
-  type Vector,
+  Vector,
 } from 'apache-arrow';
 import { QaFtError } from '../errors.js';
 import type { SquadRow } from '../records.js';
+import type { SourceRecord } from './source-records.js';
 import { REQUIRED_COLUMNS, coerceRow, missingColumnError } from './validate.js';
 
 export function parseArrow(bytes: Uint8Array, file: string): Table {
@@ -64,6 +66,32 @@ export function arrowToRows(table: Table, file: string): SquadRow[] {
     );
   }
   return rows;
+}
+
+/** Every column of every row as plain values (structs as objects, lists as arrays), each named `row N`. */
+export function arrowRecords(table: Table): { records: SourceRecord[]; columns: string[] } {
+  const columns = table.schema.fields.map((f) => f.name);
+  const vectors = columns.map((c) => table.getChild(c));
+  const records: SourceRecord[] = new Array(table.numRows);
+  for (let i = 0; i < table.numRows; i++) {
+    const values: Record<string, unknown> = {};
+    columns.forEach((c, k) => {
+      values[c] = plain(vectors[k]?.get(i));
+    });
+    records[i] = { values, where: `row ${i}` };
+  }
+  return { records, columns };
+}
+
+/** An Arrow cell as plain JS: vectors and typed arrays → arrays, struct rows → objects. */
+function plain(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Vector) return Array.from(v as Iterable<unknown>, plain);
+  const json = (v as { toJSON?: () => unknown }).toJSON?.();
+  if (json !== null && typeof json === 'object' && json !== v) {
+    return Object.fromEntries(Object.entries(json as Record<string, unknown>).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
 }
 
 function toList(v: unknown): unknown {

@@ -1,13 +1,12 @@
 /**
- * Parquet in the hub's SQuAD layout (`answers` a struct of two lists, nested as pyarrow writes them) via hyparquet,
+ * Parquet with any columns (the hub's SQuAD layout: `answers` a struct of two lists, nested as pyarrow writes them) via hyparquet,
  * with the compressors pyarrow uses (snappy, zstd, gzip, brotli, lz4). The footer and the column chunk offsets are
  * checked against the file's size first, so a truncated file is reported as damaged.
  */
 import { parquetMetadata, parquetReadObjects, parquetSchema, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { firstLine, QaFtError } from '../errors.js';
-import type { SquadRow } from '../records.js';
-import { REQUIRED_COLUMNS, coerceRow, missingColumnError } from './validate.js';
+import type { SourceRecord } from './source-records.js';
 
 const damaged = (file: string, why: string): QaFtError =>
   new QaFtError('BAD_FORMAT', `${file}: damaged Parquet file (${why})`, { hint: 'copy or download the file again' });
@@ -41,7 +40,8 @@ function checkChunks(metadata: FileMetaData, dataEnd: number, file: string): voi
   });
 }
 
-export async function readParquetRows(bytes: Uint8Array, file: string): Promise<SquadRow[]> {
+/** Every column of every row, as plain values (structs as objects, lists as arrays), each named `row N`. */
+export async function readParquetRecords(bytes: Uint8Array, file: string): Promise<{ records: SourceRecord[]; columns: string[] }> {
   const dataEnd = checkFooter(bytes, file);
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let metadata;
@@ -52,13 +52,11 @@ export async function readParquetRows(bytes: Uint8Array, file: string): Promise<
   }
   checkChunks(metadata, dataEnd, file);
   const columns = parquetSchema(metadata).children.map((c) => c.element.name);
-  for (const c of REQUIRED_COLUMNS) if (!columns.includes(c)) throw missingColumnError(file, c, columns);
-  const wanted = ['id', 'title', 'context', 'question', 'answers', 'is_impossible'].filter((c) => columns.includes(c));
-  let records: Record<string, unknown>[];
+  let rows: Record<string, unknown>[];
   try {
-    records = await parquetReadObjects({ file: buffer, metadata, columns: wanted, compressors });
+    rows = await parquetReadObjects({ file: buffer, metadata, columns, compressors });
   } catch (e) {
     throw new QaFtError('BAD_FORMAT', `${file}: unreadable Parquet data: ${firstLine(e)}`);
   }
-  return records.map((r, i) => coerceRow(r, file, i));
+  return { records: rows.map((values, i) => ({ values, where: `row ${i}` })), columns };
 }

@@ -13,13 +13,14 @@ import { isUnanswerable, type SquadRow } from '../records.js';
 /** The columns a SQuAD source must have (`title` may be absent: it is not used for training). */
 export const REQUIRED_COLUMNS = ['id', 'context', 'question', 'answers'] as const;
 
-export function missingColumnError(file: string, column: string, present: readonly string[]): QaFtError {
+export function missingColumnError(file: string, column: string, present: readonly string[], hint?: string): QaFtError {
   return new QaFtError('BAD_FORMAT', `${file}: missing column '${column}' (found: ${present.join(', ') || 'none'})`, {
-    hint: 'expected the SQuAD columns id, title, context, question, answers{text[], answer_start[]}',
+    hint: hint ?? 'expected the SQuAD columns id, title, context, question, answers{text[], answer_start[]}',
   });
 }
 
-function describe(v: unknown): string {
+/** A value as an error message shows it: its type and the start of its text. */
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'nothing (the field is missing)';
   if (Array.isArray(v)) return 'a list';
@@ -27,7 +28,7 @@ function describe(v: unknown): string {
 }
 
 function fieldError(file: string, row: number, field: string, expected: string, got: unknown): QaFtError {
-  return new QaFtError('BAD_DATA', `${file}: row ${row}: field '${field}' must be ${expected}, got ${describe(got)}`);
+  return new QaFtError('BAD_DATA', `${file}: row ${row}: field '${field}' must be ${expected}, got ${describeValue(got)}`);
 }
 
 function asString(v: unknown, file: string, row: number, field: string): string {
@@ -66,7 +67,7 @@ export function coerceRow(raw: Record<string, unknown>, file: string, row: numbe
     );
   }
   const id = asString(raw.id, file, row, 'id');
-  checkImpossibleFlag(raw.is_impossible, text.length, file, row, id);
+  checkImpossibleFlag(raw.is_impossible, text.length, file, `row ${row}`, id);
   return {
     id,
     title: raw.title === undefined || raw.title === null ? '' : asString(raw.title, file, row, 'title'),
@@ -81,33 +82,38 @@ export function coerceRow(raw: Record<string, unknown>, file: string, row: numbe
  * are dropped, as `datasets`' squad_v2 loader does): such a row must have no answers, and a row marked answerable
  * must have at least one. Absent (SQuAD v1.1, Parquet, Arrow): empty answers alone mean unanswerable.
  */
-function checkImpossibleFlag(flag: unknown, answers: number, file: string, row: number, id: string): void {
+export function checkImpossibleFlag(flag: unknown, answers: number, file: string, where: string, id: string): void {
   if (flag === undefined || flag === null) return;
-  if (typeof flag !== 'boolean') throw fieldError(file, row, 'is_impossible', 'true or false', flag);
+  if (typeof flag !== 'boolean') {
+    throw new QaFtError('BAD_DATA', `${file}: ${where}: field 'is_impossible' must be true or false, got ${describeValue(flag)}`);
+  }
   if (flag && answers > 0) {
-    throw new QaFtError('BAD_DATA', `${file}: row ${row} (id ${id}) is marked is_impossible but has ${answers} answer${answers > 1 ? 's' : ''}`, {
+    throw new QaFtError('BAD_DATA', `${file}: ${where} (id ${id}) is marked is_impossible but has ${answers} answer${answers > 1 ? 's' : ''}`, {
       hint: 'an unanswerable question must have an empty answers list (its plausible answers go in plausible_answers)',
     });
   }
   if (!flag && answers === 0) {
-    throw new QaFtError('BAD_DATA', `${file}: row ${row} (id ${id}) is answerable (is_impossible false) but has no answers`, {
+    throw new QaFtError('BAD_DATA', `${file}: ${where} (id ${id}) is answerable (is_impossible false) but has no answers`, {
       hint: 'give its answers, or mark it is_impossible: true',
     });
   }
 }
 
 /** What is wrong with a row's content, or null. */
-function rowProblem(r: SquadRow): { kind: 'empty' | 'answer'; detail: string } | null {
+function rowProblem(r: SquadRow): { kind: ProblemKind; detail: string } | null {
   if (pyStrip(r.context) === '') return { kind: 'empty', detail: 'context is empty' };
   if (pyStrip(r.question) === '') return { kind: 'empty', detail: 'question is empty' };
   for (const [k, text] of r.answers.text.entries()) {
     const start = r.answers.answer_start[k];
-    if (start === undefined) return { kind: 'answer', detail: `answers.text[${k}] has no answers.answer_start[${k}]` };
+    if (start === undefined) return { kind: 'start', detail: `answers.text[${k}] has no answers.answer_start[${k}]` };
+    if (!r.context.includes(text)) {
+      return { kind: 'missing', detail: `answer ${JSON.stringify(text.slice(0, 40))} does not occur in the context` };
+    }
     const end = start + codePointLength(text);
     const found = start < 0 ? '' : codePointSlice(r.context, start, end);
     if (found !== text) {
       return {
-        kind: 'answer',
+        kind: 'start',
         detail: `answers.text[${k}] ${JSON.stringify(text.slice(0, 40))} is not at answer_start ${start} of the context (found ${JSON.stringify(found.slice(0, 40))})`,
       };
     }
@@ -115,55 +121,81 @@ function rowProblem(r: SquadRow): { kind: 'empty' | 'answer'; detail: string } |
   return null;
 }
 
+type ProblemKind = 'start' | 'missing' | 'empty';
+
+const PROBLEM_WORDS: Record<ProblemKind, [string, string]> = {
+  start: ['has an answer_start that does not match answers.text in the context', 'have an answer_start that does not match answers.text in the context'],
+  missing: ['has an answer that does not occur in its context', 'have an answer that does not occur in their context'],
+  empty: ['has an empty context or question', 'have an empty context or question'],
+};
+
+/** A row the content checks turned away: where it was, its id and why. */
+export interface RejectedRow {
+  readonly file: string;
+  readonly where: string;
+  readonly id: string;
+  readonly reason: string;
+  readonly row: SquadRow;
+}
+
+export interface CheckOptions {
+  readonly skipInvalid?: boolean;
+  /** File index of rows[0] (rows are named `row N` by it when `where` is absent). */
+  readonly firstRow?: number;
+  /** Where each row came from (`line 12`, `row 3`), parallel to the rows. */
+  readonly where?: readonly string[];
+  readonly versionTwoWithNegative?: boolean;
+}
+
 /**
- * Checks the content of `rows` (`firstRow` = file index of rows[0]). Invalid rows are an error naming how many
- * and the first one, or with `skipInvalid` are dropped and counted.
+ * Checks the content of `rows`. Invalid rows are an error naming how many and the first one (its line or row and
+ * id), or with `skipInvalid` are dropped, counted and returned with their reasons.
  */
 export function checkRows(
   rows: readonly SquadRow[],
   file: string,
-  options: { skipInvalid?: boolean; firstRow?: number; versionTwoWithNegative?: boolean } = {},
-): { rows: SquadRow[]; skippedInvalid: number } {
+  options: CheckOptions = {},
+): { rows: SquadRow[]; skippedInvalid: number; rejected: RejectedRow[]; where: string[] } {
   const good: SquadRow[] = [];
-  let bad = 0;
-  let first: { index: number; id: string; detail: string; kind: string } | undefined;
-  const counts = { empty: 0, answer: 0 };
+  const goodWhere: string[] = [];
+  const rejected: RejectedRow[] = [];
+  const counts: Record<ProblemKind, number> = { start: 0, missing: 0, empty: 0 };
+  const whereOf = (i: number): string => options.where?.[i] ?? `row ${(options.firstRow ?? 0) + i}`;
   rows.forEach((r, i) => {
     const p = rowProblem(r);
     if (!p) {
       good.push(r);
+      goodWhere.push(whereOf(i));
       return;
     }
-    bad++;
     counts[p.kind]++;
-    first ??= { index: (options.firstRow ?? 0) + i, id: r.id, detail: p.detail, kind: p.kind };
+    rejected.push({ file, where: whereOf(i), id: r.id, reason: p.detail, row: r });
   });
-  if (bad > 0 && !options.skipInvalid && first) {
-    const what =
-      counts.answer > 0 && counts.empty > 0
-        ? `${counts.answer} rows with an answer_start that does not match answers.text and ${counts.empty} with an empty context or question`
-        : counts.answer > 0
-          ? `${counts.answer} row${counts.answer > 1 ? 's have an' : ' has an'} answer_start that does not match answers.text in the context`
-          : `${counts.empty} row${counts.empty > 1 ? 's have' : ' has'} an empty context or question`;
-    throw new QaFtError('BAD_DATA', `${file}: ${what}; first: row ${first.index} (id ${first.id}): ${first.detail}`, {
-      hint: 'fix the data, or pass --skip-invalid to drop such rows',
+  const first = rejected[0];
+  if (first && !options.skipInvalid) {
+    const what = (Object.keys(counts) as ProblemKind[])
+      .filter((k) => counts[k] > 0)
+      .map((k) => `${counts[k]} row${counts[k] > 1 ? 's' : ''} ${PROBLEM_WORDS[k][counts[k] > 1 ? 1 : 0]}`)
+      .join(', ');
+    throw new QaFtError('BAD_DATA', `${file}: ${what}; first: ${first.where} (id ${first.id}): ${first.reason}`, {
+      hint: 'fix the data, or pass --skip-invalid to drop such rows (they are written to rejected.jsonl)',
     });
   }
-  if (!options.versionTwoWithNegative) refuseUnanswerable(good, rows, file, options.firstRow ?? 0);
-  return { rows: good, skippedInvalid: bad };
+  if (!options.versionTwoWithNegative) refuseUnanswerable(good, goodWhere, file);
+  return { rows: good, skippedInvalid: rejected.length, rejected, where: goodWhere };
 }
 
 /**
  * SQuAD v1 processing has no place for a question without an answer (run_qa.py would fail on it, other tools drop
  * or mislabel it silently): data with any is refused in one line unless it is read as SQuAD 2.0.
  */
-function refuseUnanswerable(good: readonly SquadRow[], all: readonly SquadRow[], file: string, firstRow: number): void {
+function refuseUnanswerable(good: readonly SquadRow[], where: readonly string[], file: string): void {
   const none = good.filter(isUnanswerable);
   const [first] = none;
   if (first === undefined) return;
   throw new QaFtError(
     'BAD_DATA',
-    `${file}: ${none.length} of ${good.length} rows have no answer (SQuAD 2.0 unanswerable questions; first: row ${firstRow + all.indexOf(first)}, id ${first.id}); pass --version-2-with-negative to use them`,
+    `${file}: ${none.length} of ${good.length} rows have no answer (SQuAD 2.0 unanswerable questions; first: ${where[good.indexOf(first)]}, id ${first.id}); pass --version-2-with-negative to use them`,
     { hint: 'with --version-2-with-negative they are labelled at [CLS] and scored by the official SQuAD 2.0 metric' },
   );
 }

@@ -1,11 +1,15 @@
 /**
- * A hub dataset split → local Parquet files, e.g. ('rajpurkar/squad', 'train') →
+ * A hub dataset split → local data files, e.g. ('rajpurkar/squad', 'train') →
  * `…/datasets--rajpurkar--squad/snapshots/{commit}/plain_text/train-00000-of-00001.parquet`.
  *
  * The file list comes from the hub API (`/api/datasets/{repo}/revision/{rev}`: commit sha + files, as
  * huggingface_hub's `dataset_info`); split files are picked with the layouts the `datasets` library writes and
  * reads (`{config}/{split}-00000-of-00001.parquet`, `data/{split}-…`, `{config}/{split}/0000.parquet`,
- * `{split}.parquet`). A split whose shards are all in the cache is used without any request.
+ * `{split}.parquet`; JSON Lines, JSON, CSV and TSV data files by the same names when a repo has no Parquet ones).
+ * A repo without data files of the split (a loading script, or files under other names) is read, as `datasets`
+ * does, from the Parquet export the hub keeps on its `refs/convert/parquet` branch
+ * (`{config}/{split}/0000.parquet`, `{config}/partial-{split}/0000.parquet` for a large split cut short).
+ * A split whose shards are all in the cache is used without any request.
  */
 import { firstLine, QaFtError } from '../errors.js';
 import { RepoCache } from './cache.js';
@@ -13,6 +17,12 @@ import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
 import { getFollowing, hubError, networkError, type RequestContext } from './http.js';
 import { describeRepo, infoUrl, type RepoRef } from './repo.js';
+
+/** The branch where the hub keeps its Parquet export of every dataset. */
+export const PARQUET_EXPORT_REVISION = 'refs/convert/parquet';
+
+/** Data file extensions a split file may have; Parquet preferred when a repo has several kinds for one split. */
+const DATA_EXTENSIONS = ['.parquet', '.jsonl', '.json', '.csv', '.tsv'] as const;
 
 interface SplitFile {
   path: string;
@@ -34,8 +44,9 @@ function baseSplit(split: string): string {
 function parseSplitFile(path: string): SplitFile | undefined {
   const dirs = path.split('/');
   const file = dirs.pop();
-  if (file === undefined || !file.endsWith('.parquet')) return undefined;
-  const base = file.slice(0, -'.parquet'.length);
+  const ext = DATA_EXTENSIONS.find((e) => file?.endsWith(e));
+  if (file === undefined || ext === undefined) return undefined;
+  const base = file.slice(0, -ext.length);
   let split: string;
   let shard: SplitFile['shard'];
   const [, shardSplit, index, count] = /^([\w.]+?)-(\d{5})-of-(\d{5})(?:-[\w]+)?$/.exec(base) ?? [];
@@ -44,7 +55,7 @@ function parseSplitFile(path: string): SplitFile | undefined {
     split = shardSplit;
     shard = { index: Number(index), count: Number(count) };
   } else if (/^\d+$/.test(base) && parent !== undefined) {
-    split = parent; // refs/convert/parquet: {config}/{split}/0000.parquet
+    split = parent.replace(/^partial-/, ''); // refs/convert/parquet: {config}/{split}/0000.parquet, {config}/partial-{split}/…
     dirs.pop();
   } else {
     split = base;
@@ -63,7 +74,10 @@ export function selectSplitFiles(
   split: string,
   config?: string,
 ): { files: string[]; complete: boolean; configs: string[]; splits: string[] } {
-  const parsed = paths.map(parseSplitFile).filter((f): f is SplitFile => f !== undefined);
+  const all = paths.map(parseSplitFile).filter((f): f is SplitFile => f !== undefined);
+  // Parquet first (what `datasets` reads when a repo has it beside other files), else the other data files
+  const parquet = all.filter((f) => f.path.endsWith('.parquet') && f.split === split);
+  const parsed = parquet.length > 0 ? all.filter((f) => f.path.endsWith('.parquet')) : all;
   const splits = [...new Set(parsed.map((f) => f.split))].sort();
   const ofSplit = parsed.filter((f) => f.split === split);
   const configs = [...new Set(ofSplit.map((f) => f.config))].sort();
@@ -86,14 +100,18 @@ export async function resolveDatasetRepo(
 ): Promise<string[]> {
   const split = baseSplit(splitSpec);
   const cache = new RepoCache(settings.cacheDir, ref);
-  const cachedCommit = await cache.commitFor(ref.revision);
-  if (cachedCommit) {
-    const cached = selectSplitFiles(await cache.listSnapshot(cachedCommit), split, options.config);
-    if (cached.complete) return cached.files.map((f) => cache.pointerPath(cachedCommit, f));
+  // the revision asked for, then (for the default branch) the hub's Parquet export of it
+  const revisions = ref.revision === 'main' ? [ref.revision, PARQUET_EXPORT_REVISION] : [ref.revision];
+  for (const revision of revisions) {
+    const cachedCommit = await cache.commitFor(revision);
+    if (cachedCommit) {
+      const cached = selectSplitFiles(await cache.listSnapshot(cachedCommit), split, options.config);
+      if (cached.complete) return cached.files.map((f) => cache.pointerPath(cachedCommit, f));
+    }
   }
   if (settings.offline) {
     // Python's `datasets` downloads by commit and records no ref: offline, any snapshot with the whole split will do
-    for (const commit of cachedCommit ? [] : await cache.snapshotCommits()) {
+    for (const commit of await cache.snapshotCommits()) {
       const found = selectSplitFiles(await cache.listSnapshot(commit), split, options.config);
       if (found.complete) return found.files.map((f) => cache.pointerPath(commit, f));
     }
@@ -102,21 +120,39 @@ export async function resolveDatasetRepo(
     });
   }
 
-  const { commit, files: repoFiles } = await repoInfo({ settings, ref, revision: ref.revision });
-  const chosen = selectSplitFiles(repoFiles, split, options.config);
+  let revision = ref.revision;
+  let { commit, files: repoFiles } = await repoInfo({ settings, ref, revision });
+  let chosen = selectSplitFiles(repoFiles, split, options.config);
+  if (chosen.files.length === 0 && chosen.configs.length === 0 && revisions.includes(PARQUET_EXPORT_REVISION)) {
+    // no data files of this split in the repo: the hub's Parquet export, as `datasets` falls back to
+    const exported = await repoInfo({ settings, ref, revision: PARQUET_EXPORT_REVISION }).catch((e: unknown) => {
+      if (e instanceof QaFtError && e.code === 'NOT_FOUND_ON_HUB') return undefined; // no export: report the repo's own files
+      throw e;
+    });
+    if (exported) {
+      const fromExport = selectSplitFiles(exported.files, split, options.config);
+      if (fromExport.files.length > 0 || fromExport.configs.length > 0) {
+        ({ commit, files: repoFiles } = exported);
+        chosen = fromExport;
+        revision = PARQUET_EXPORT_REVISION;
+      }
+    }
+  }
   if (chosen.files.length === 0) {
     const why =
       chosen.configs.length > 1
-        ? `split '${split}' exists in several configs (${chosen.configs.join(', ')}); choose one`
-        : `has no Parquet files for split '${split}'${chosen.splits.length ? ` (splits: ${chosen.splits.join(', ')})` : ''}`;
-    throw new QaFtError('NOT_FOUND_ON_HUB', `${describeRepo(ref)} ${why} at revision '${ref.revision}'`, {
-      hint: chosen.splits.length ? 'pick one of the listed splits' : 'qa-ft reads Parquet datasets; pass a local file with --input',
+        ? `split '${split}' exists in several configs (${chosen.configs.join(', ')}); choose one with --dataset-config`
+        : options.config !== undefined && chosen.configs.length > 0
+          ? `has no config '${options.config}' with split '${split}' (configs: ${chosen.configs.join(', ')})`
+          : `has no data files for split '${split}'${chosen.splits.length ? ` (splits: ${chosen.splits.join(', ')})` : ''}`;
+    throw new QaFtError('NOT_FOUND_ON_HUB', `${describeRepo(ref)} ${why} at revision '${revision}'`, {
+      hint: chosen.splits.length || chosen.configs.length ? 'pick one of the listed names' : 'qa-ft reads Parquet, JSON Lines, JSON and CSV datasets; pass a local file with --input',
     });
   }
   for (const file of chosen.files) {
     await fetchFile({ settings, ref, revision: commit, file }, cache, options.onProgress);
   }
-  await cache.writeRef(ref.revision, commit);
+  await cache.writeRef(revision, commit);
   return chosen.files.map((f) => cache.pointerPath(commit, f));
 }
 

@@ -1,13 +1,15 @@
 /**
- * The whole of `qa-ft prepare` as a library call: read SQuAD file(s), slice, check, split, tokenize and label,
- * write the prepared-data directory. Hub names are resolved by the caller (the command); this takes local paths.
+ * The whole of `qa-ft prepare` as a library call: read data file(s) in any format qa-ft reads (columns by name),
+ * slice, check, split (at random, or a validation file as the test split), tokenize and label, write the
+ * prepared-data directory (and `rejected.jsonl` of the rows `skipInvalid` dropped). Hub names are resolved by the
+ * caller (the command); this takes local paths.
  */
 import { QaFtError } from '../errors.js';
 import { checkPreparedTarget, preparedLockPath, writePrepared, type PreparedManifest } from './prepared.js';
-import { readSquadRows, type SourceFormat } from '../data/read.js';
-import { applySplit, parseSplit, splitRange, trainTestSplit, type SplitSpec } from '../data/split.js';
+import { readSquadRows, type FileReadOptions, type SourceFormat } from '../data/read.js';
+import { parseSplit, splitRange, trainTestSplit, type SplitSpec } from '../data/split.js';
 import { isUnanswerable, type SquadRow } from '../records.js';
-import { checkRows } from '../data/validate.js';
+import { checkRows, type RejectedRow } from '../data/validate.js';
 import { prepareFeatures, type FeatureStats } from './features.js';
 import { checkPrepareOptions } from './prepare-options.js';
 import { loadTokenizer, type TextEncoding } from './tokenizer.js';
@@ -20,7 +22,21 @@ export interface PrepareOptions {
   /** Hub dataset id the inputs came from, when they did (recorded in the manifest). */
   readonly dataset?: string;
   readonly split: string;
+  /** How to read the inputs (and validation inputs): the format (default: guessed per file) and column names. */
+  readonly read?: FileReadOptions;
+  /**
+   * Local files of the test split, used as they are (sliced by `validationSplit` only): no random split, so
+   * `testSize` must be 0. A hub dataset's validation split, or the user's `--validation-file`.
+   */
+  readonly validationInputs?: readonly string[];
+  /** The slice of the validation inputs (default: all of them), e.g. `validation[:500]`. */
+  readonly validationSplit?: string;
+  /** Fraction of the input held out for test at random (0 with `validationInputs`). */
   readonly testSize: number;
+  /** run_qa.py's `--max_train_samples`: the first N train examples only (after the split). */
+  readonly maxTrainSamples?: number;
+  /** run_qa.py's `--max_eval_samples`: the first N test examples only. */
+  readonly maxEvalSamples?: number;
   readonly seed: number;
   readonly maxLength: number;
   readonly docStride?: number;
@@ -54,6 +70,14 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
   checkPrepareOptions(options);
   const spec = parseSplit(options.split);
   if (options.inputs.length === 0) throw new QaFtError('BAD_ARGUMENT', 'no input file', { hint: 'pass --input FILE' });
+  if (options.validationInputs !== undefined && options.testSize !== 0) {
+    throw new QaFtError('BAD_ARGUMENT', '--test-size draws the test split from the input at random; with a validation file (or split) the test split is that data', {
+      hint: 'drop --test-size, or drop --validation-file / --validation-split',
+    });
+  }
+  for (const [flag, n] of [['--max-train-samples', options.maxTrainSamples], ['--max-eval-samples', options.maxEvalSamples]] as const) {
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new QaFtError('BAD_ARGUMENT', `${flag} must be an integer ≥ 1, got ${n}`);
+  }
   // one prepare per --out at a time
   const lock = await acquireDirLock(await preparedLockPath(options.outDir), { what: `--out ${options.outDir}`, onNotice: options.onNotice });
   try {
@@ -67,21 +91,18 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
 /** Reads, splits, tokenizes and writes, with `options.outDir` locked and checked. */
 async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: number, onProgress?: (p: PrepareProgress) => void): Promise<PrepareResult> {
 
-  const input = await readInputs(options.inputs, onProgress);
-  const selected = applySplit(input.rows, spec);
-  if (selected.length === 0) {
-    throw new QaFtError('BAD_ARGUMENT', `--split '${options.split}' selects no rows of ${input.label} (${input.rows.length} rows)`);
-  }
   const versionTwoWithNegative = options.versionTwoWithNegative ?? false;
-  const checked = checkRows(selected, input.label, {
-    skipInvalid: options.skipInvalid,
-    firstRow: splitRange(spec, input.rows.length).from,
-    versionTwoWithNegative,
-  });
-  if (checked.rows.length === 0) throw new QaFtError('BAD_DATA', `${input.label}: every selected row is invalid`);
+  const input = await readChecked(options.inputs, { spec, flag: `--split '${options.split}'` }, options, onProgress);
+  const validationSplit = options.validationSplit ?? 'validation';
+  const validation =
+    options.validationInputs === undefined
+      ? undefined
+      : await readChecked(options.validationInputs, { spec: parseSplit(validationSplit), flag: `--validation-split '${validationSplit}'` }, options);
 
   const tokenizer = await loadTokenizerFor(options);
-  const { train, test } = trainTestSplit(checked.rows, { testSize: options.testSize, seed: options.seed });
+  const drawn = validation === undefined ? trainTestSplit(input.rows, { testSize: options.testSize, seed: options.seed }) : { train: input.rows, test: validation.rows };
+  const train = options.maxTrainSamples === undefined ? drawn.train : drawn.train.slice(0, options.maxTrainSamples);
+  const test = options.maxEvalSamples === undefined ? drawn.test : drawn.test.slice(0, options.maxEvalSamples);
   const windowOptions = { maxLength: options.maxLength, docStride: options.docStride, contextCache: new Map<string, TextEncoding>() }; // test rows mostly share contexts with train rows
   const trainPrep = await prepareFeatures(train, tokenizer, windowOptions, (done, total) => onProgress?.({ phase: 'tokenize-train', done, total }));
   const testPrep = await prepareFeatures(test, tokenizer, windowOptions, (done, total) => onProgress?.({ phase: 'tokenize-test', done, total }));
@@ -94,6 +115,7 @@ async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: nu
   const trainRows = withoutIds(train, trainPrep.skippedExampleIds);
   const testRows = withoutIds(test, testPrep.skippedExampleIds);
   const sum = (k: keyof FeatureStats): number => trainPrep.stats[k] + testPrep.stats[k];
+  const rejected = [...input.rejected, ...(validation?.rejected ?? [])];
 
   onProgress?.({ phase: 'write', done: 0, total: 1 });
   const manifest = await writePrepared(options.outDir, {
@@ -102,9 +124,20 @@ async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: nu
         path: input.label,
         ...(options.dataset ? { dataset: options.dataset } : {}),
         format: input.formats.join('+'),
-        rows: input.rows.length,
+        rows: input.total,
       },
       split: options.split,
+      ...(validation === undefined
+        ? {}
+        : {
+            validation: {
+              path: validation.label,
+              ...(options.dataset ? { dataset: options.dataset } : {}),
+              ...(options.validationSplit === undefined ? {} : { split: options.validationSplit }),
+              format: validation.formats.join('+'),
+              rows: validation.total,
+            },
+          }),
       testSize: options.testSize,
       seed: options.seed,
       sizes: {
@@ -126,30 +159,65 @@ async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: nu
         unanswerable: sum('unanswerable'),
         noAnswerRows: [...trainRows, ...testRows].filter(isUnanswerable).length,
         skippedLongQuestion: sum('skippedLongQuestion'),
-        skippedInvalid: checked.skippedInvalid,
+        skippedInvalid: rejected.length,
+        locatedAnswers: input.located + (validation?.located ?? 0),
+        ambiguousAnswers: input.ambiguous + (validation?.ambiguous ?? 0),
       },
       createdAt: new Date().toISOString(),
     },
     train: { rows: trainRows, features: trainPrep.features },
     test: { rows: testRows, features: testPrep.features },
+    extras: { [REJECTED_FILE]: options.skipInvalid ? rejected.map((r) => `${JSON.stringify(rejectedLine(r))}\n`).join('') : null },
   });
   onProgress?.({ phase: 'write', done: 1, total: 1 });
   return { manifest, seconds: (performance.now() - started) / 1000 };
 }
 
-/** Every input file's rows, concatenated in order (hub datasets come in shards), with a label for messages. */
-async function readInputs(paths: readonly string[], onProgress?: (p: PrepareProgress) => void) {
+/** Where `prepare` writes the rows `skipInvalid` dropped, one JSON object a line. */
+export const REJECTED_FILE = 'rejected.jsonl';
+
+/** A rejected row as a line of rejected.jsonl: the row in the SQuAD columns (fix it and read it again), and why. */
+function rejectedLine(r: RejectedRow): Record<string, unknown> {
+  return { ...r.row, reason: r.reason, file: r.file, where: r.where };
+}
+
+/**
+ * Every file's rows, concatenated in order (hub datasets come in shards), sliced by `spec` and checked, with a label
+ * for messages.
+ */
+async function readChecked(
+  paths: readonly string[],
+  slice: { spec: SplitSpec; flag: string },
+  options: PrepareOptions,
+  onProgress?: (p: PrepareProgress) => void,
+) {
   onProgress?.({ phase: 'read', done: 0, total: paths.length });
   const rows: SquadRow[] = [];
+  const where: string[] = [];
   const formats = new Set<SourceFormat>();
+  let located = 0;
+  let ambiguous = 0;
   for (const [i, path] of paths.entries()) {
-    const file = await readSquadRows(path);
-    for (const r of file.rows) rows.push(r);
+    const file = await readSquadRows(path, options.read);
+    for (const [k, r] of file.rows.entries()) {
+      rows.push(r);
+      where.push(paths.length === 1 ? (file.where[k] ?? '') : `${path} ${file.where[k] ?? ''}`);
+    }
     formats.add(file.format);
+    located += file.located;
+    ambiguous += file.ambiguous;
     onProgress?.({ phase: 'read', done: i + 1, total: paths.length });
   }
   const label = paths.length === 1 ? String(paths[0]) : `${paths.length} files (${paths[0]}, …)`;
-  return { rows, formats: [...formats], label };
+  const range = splitRange(slice.spec, rows.length);
+  if (range.to <= range.from) throw new QaFtError('BAD_ARGUMENT', `${slice.flag} selects no rows of ${label} (${rows.length} rows)`);
+  const checked = checkRows(rows.slice(range.from, range.to), label, {
+    skipInvalid: options.skipInvalid,
+    where: where.slice(range.from, range.to),
+    versionTwoWithNegative: options.versionTwoWithNegative ?? false,
+  });
+  if (checked.rows.length === 0) throw new QaFtError('BAD_DATA', `${label}: every selected row is invalid`);
+  return { rows: checked.rows, rejected: checked.rejected, formats: [...formats], label, total: rows.length, located, ambiguous };
 }
 
 /** The tokenizer, checked against the window options (resolved only now, after the data was read and checked). */

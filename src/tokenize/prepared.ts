@@ -37,6 +37,11 @@ export interface PreparedManifest {
   /** The input file, or the hub dataset id it was resolved from. */
   readonly source: { readonly path: string; readonly dataset?: string; readonly format: string; readonly rows: number };
   readonly split: string;
+  /**
+   * The test split's source when it was given (`--validation-file`, a hub `--validation-split`), used as it is;
+   * absent when the test split was drawn from the input at random (`testSize`).
+   */
+  readonly validation?: { readonly path: string; readonly dataset?: string; readonly split?: string; readonly format: string; readonly rows: number };
   readonly testSize: number;
   readonly seed: number;
   readonly sizes: { readonly train: SplitCounts; readonly test: SplitCounts };
@@ -69,6 +74,10 @@ export interface PreparedManifest {
     readonly noAnswerRows?: number;
     readonly skippedLongQuestion: number;
     readonly skippedInvalid: number;
+    /** Answers given without a start, located in their context (the first occurrence); absent in older manifests. */
+    readonly locatedAnswers?: number;
+    /** Of those, answers that occur more than once in their context. */
+    readonly ambiguousAnswers?: number;
   };
   readonly files: { readonly train: string; readonly test: string; readonly trainFeatures: string; readonly testFeatures: string };
   /** Size and sha256 of each data file, by file name: checked on every read. */
@@ -106,9 +115,15 @@ export async function writePrepared(
     manifest: Omit<PreparedManifest, 'format' | 'version' | 'files' | 'checksums' | 'versionTwoWithNegative'> & { versionTwoWithNegative?: boolean };
     train: PreparedSplit;
     test: PreparedSplit;
+    /**
+     * Files beside the data that the manifest does not check (`rejected.jsonl`): written in the same step, or with
+     * null removed when an earlier prepare left one.
+     */
+    extras?: Readonly<Record<string, string | null>>;
   },
 ): Promise<PreparedManifest> {
   const target = await checkPreparedTarget(outDir);
+  const extras = Object.entries(data.extras ?? {});
   const contents = new Map<string, Uint8Array>([
     [PREPARED_FILES.train, tableToBytes(rowsToTable(data.train.rows))],
     [PREPARED_FILES.test, tableToBytes(rowsToTable(data.test.rows))],
@@ -126,7 +141,11 @@ export async function writePrepared(
     checksums,
   };
   // the manifest first: from then on the directory is recognisably a prepared one, whatever a kill interrupts
-  const files: [string, string | Uint8Array][] = [[MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`], ...contents];
+  const files: [string, string | Uint8Array][] = [
+    [MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`],
+    ...contents,
+    ...extras.filter((e): e is [string, string] => e[1] !== null),
+  ];
   const total = files.reduce((sum, [, bytes]) => sum + (typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength), 0);
   await sweepStaleTemps(dirname(outDir), (name) => name === basename(outDir));
   if (target === 'absent') {
@@ -155,6 +174,10 @@ export async function writePrepared(
     throw fileSystemError(e, { path: current, operation: 'write', bytes: total });
   }
   for (const { temp, path } of staged) await withFileSystemErrors({ path, operation: 'rename into place' }, () => rename(temp, path));
+  for (const [name] of extras.filter(([, text]) => text === null)) {
+    const path = join(outDir, name);
+    await withFileSystemErrors({ path, operation: 'remove' }, () => rm(path, { force: true }));
+  }
   return manifest;
 }
 

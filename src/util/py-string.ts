@@ -43,3 +43,9 @@ export function codePointSlice(s: string, start: number, end: number): string {
   if (!SURROGATE.test(s)) return s.slice(start, end);
   return Array.from(s).slice(start, end).join('');
 }
+
+/** The code-point index (Python's) of the UTF-16 index `i` in `s`. */
+export function codePointIndex(s: string, i: number): number {
+  if (!SURROGATE.test(s)) return i;
+  return codePointLength(s.slice(0, i));
+}

@@ -84,7 +84,7 @@ test('Parquet, Arrow IPC (file and stream) and SQuAD JSON / JSON Lines of the sa
   assert.ok(reference.features.length > rows.length, 'the stride makes extra windows');
   for (const [kind, path] of Object.entries(sources)) {
     const got = await readSquad(path);
-    assert.equal(got.format, kind === 'jsonl' ? 'json' : kind, path);
+    assert.equal(got.format, kind === 'json' ? 'squad-json' : kind, path);
     assert.deepEqual(got.rows, rows, kind);
     assert.deepEqual(await prepareFeatures(got.rows, tok, { maxLength: 256, docStride: 64 }), reference, kind);
   }
@@ -94,20 +94,20 @@ test('a split slices before the content checks and counts rows from the file sta
   const bad = rows.slice(0, 5).map((r, i) => (i === 3 ? { ...r, answers: { text: ['nowhere'], answer_start: [0] } } : r));
   const path = await write('slice.jsonl', bad.map((r) => JSON.stringify(r)).join('\n'));
   assert.equal((await readSquad(path, { split: parseSplit('train[:3]') })).rows.length, 3);
-  await assert.rejects(readSquad(path, { split: parseSplit('train[2:]') }), { message: /row 3 \(id/ });
+  await assert.rejects(readSquad(path, { split: parseSplit('train[2:]') }), { message: /first: line 4 \(id \w+\): answer "nowhere" does not occur in the context/ });
 });
 
 test('missing file → FILE_NOT_FOUND naming it', async () => {
   await assert.rejects(readSquad(join(tmp.dir, 'nope.parquet')), { code: 'FILE_NOT_FOUND', message: /nope\.parquet/ });
 });
 
-test('a file that is not Parquet, Arrow or JSON → BAD_FORMAT', async () => {
-  const path = await write('rows.csv', 'id,context\n1,abc\n');
-  await assert.rejects(readSquad(path), { code: 'BAD_FORMAT', message: /rows\.csv is not Parquet, Arrow IPC or SQuAD JSON/ });
+test('a file of no format qa-ft reads → BAD_FORMAT naming the formats and --format', async () => {
+  const path = await write('rows.txt', 'id context\n1 abc\n');
+  await assert.rejects(readSquad(path), (e: unknown) => e instanceof QaFtError && e.code === 'BAD_FORMAT' && /rows\.txt is not JSON Lines, .*CSV, TSV, Parquet or Arrow/.test(e.message) && /--format jsonl\|json\|squad-json\|csv\|tsv\|parquet\|arrow/.test(e.hint ?? ''));
 });
 
 test('a directory as input → "is a directory", not "does not exist"', async () => {
-  await assert.rejects(readSquad(tmp.dir), { code: 'BAD_ARGUMENT', message: /input file .* is a directory, expected a Parquet, Arrow IPC or SQuAD JSON file$/ });
+  await assert.rejects(readSquad(tmp.dir), { code: 'BAD_ARGUMENT', message: /input file .* is a directory, expected JSON Lines, .*Parquet or Arrow file$/ });
 });
 
 test('a truncated Parquet file → "damaged Parquet file", whether cut before the footer or in the middle', async () => {
@@ -158,7 +158,7 @@ test('SQuAD JSON with a UTF-8 BOM reads; UTF-16 JSON is refused with a hint to c
   const bom = await write('bom.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]));
   assert.deepEqual((await readSquad(bom)).rows, rows.slice(0, 5));
   const utf16 = await write('utf16.json', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
-  await assert.rejects(readSquad(utf16), (e: unknown) => e instanceof QaFtError && /is not Parquet/.test(e.message) && /UTF-16 .*iconv -f utf-16 -t utf-8/.test(e.hint ?? ''));
+  await assert.rejects(readSquad(utf16), (e: unknown) => e instanceof QaFtError && /utf16\.json is not JSON Lines/.test(e.message) && /UTF-16 .*iconv -f utf-16 -t utf-8/.test(e.hint ?? ''));
 });
 
 test('a missing column is named, in Arrow and in JSON Lines', async () => {
@@ -183,12 +183,12 @@ test('a mistyped field names the row and the field', async () => {
   });
   await assert.rejects(readSquad(await write('intctx.arrow', tableToIPC(intContext, 'file'))), {
     code: 'BAD_DATA',
-    message: /intctx\.arrow: row 0: field 'context' must be a string, got number 1/,
+    message: /intctx\.arrow: row 0 \(id \w+\): field 'context' must be a string, got number 1/,
   });
   const lines = [rows[0], { ...rows[1], answers: { text: ['x'], answer_start: ['7'] } }].map((r) => JSON.stringify(r)).join('\n');
   await assert.rejects(readSquad(await write('strstart.jsonl', lines)), {
     code: 'BAD_DATA',
-    message: /row 1: field 'answers.answer_start\[0\]' must be an integer/,
+    message: /line 2 \(id \w+\): field 'answers.answer_start\[0\]' must be an integer/,
   });
 });
 
@@ -216,7 +216,7 @@ test('an empty context or question is an error naming the row', async () => {
   const empty = [rows[0], { ...rows[1], question: '  ' }].map((r) => JSON.stringify(r)).join('\n');
   await assert.rejects(readSquad(await write('emptyq.jsonl', empty)), {
     code: 'BAD_DATA',
-    message: /1 row has an empty context or question; first: row 1 .*question is empty/,
+    message: /1 row has an empty context or question; first: line 2 .*question is empty/,
   });
   const emptyCtx = JSON.stringify({ ...rows[0], context: '', answers: { text: [], answer_start: [] } });
   await assert.rejects(readSquad(await write('emptyc.jsonl', emptyCtx)), { message: /context is empty/ });

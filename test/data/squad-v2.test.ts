@@ -91,7 +91,7 @@ test('is_impossible contradicting the answers is a one-line error naming the id'
     message: /ans-none\.json: row 0 \(id a\) is answerable \(is_impossible false\) but has no answers$/,
   });
   const typo = await write('imp-str.jsonl', JSON.stringify({ id: 'x', context, question: 'q?', answers: { text: [], answer_start: [] }, is_impossible: 'yes' }));
-  await assert.rejects(readSquad(typo, { versionTwoWithNegative: true }), { message: /row 0: field 'is_impossible' must be true or false, got string "yes"/ });
+  await assert.rejects(readSquad(typo, { versionTwoWithNegative: true }), { message: /line 1: field 'is_impossible' must be true or false, got string "yes"/ });
 });
 
 test('an empty context is still reported as such, not as an unanswerable row', async () => {

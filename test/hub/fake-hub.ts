@@ -3,7 +3,7 @@
  *   HEAD/GET /{repo}/resolve/{rev}/{file}, /datasets/{repo}/resolve/…  (X-Repo-Commit, ETag = git sha1;
  *     LFS files: 302 relative redirect to /cdn/{sha256} with X-Linked-Etag / X-Linked-Size)
  *   GET /cdn/{sha256}                       (Range → 206)
- *   GET /api/{models|datasets}/{repo}/revision/{rev}   ({ sha, siblings })
+ *   GET /api/{models|datasets}/{repo}/revision/{rev}   ({ sha, siblings }; other branches, e.g. refs/convert/parquet)
  * Errors carry X-Error-Code as the hub's do (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo).
  * Every request is logged; faults (a dropped connection, a stalled body, corrupted bytes) are injected per file,
  * 503 answers for the next requests. `silentServer` accepts connections and never answers.
@@ -32,6 +32,8 @@ export interface FakeRepo {
   gated?: boolean;
   /** An old name that redirects (relative 307) to `id`, as renamed hub repos do. */
   renamedFrom?: string;
+  /** Other branches with their own commit and files (the hub's `refs/convert/parquet` export). */
+  branches?: Record<string, { commit: string; files: FakeFile[] }>;
 }
 
 export interface LoggedRequest {
@@ -131,6 +133,8 @@ export class FakeHub {
       end(res, 401, { 'x-error-code': 'GatedRepo' });
       return undefined;
     }
+    const branch = Object.entries(repo.branches ?? {}).find(([name, b]) => rev === name || rev === b.commit)?.[1];
+    if (branch) return { ...repo, commit: branch.commit, files: branch.files };
     if (rev !== repo.commit && rev !== 'main' && !(repo.tags ?? []).includes(rev)) {
       end(res, 404, { 'x-error-code': 'RevisionNotFound' });
       return undefined;

@@ -76,7 +76,7 @@ test('offline: a cached split is used; a missing one is a one-line OFFLINE_MISS'
 test('unknown split → NOT_FOUND_ON_HUB listing the splits there are', async () => {
   await assert.rejects(resolveDatasetFiles('rajpurkar/squad', 'test'), (e: unknown) => {
     assert.ok(e instanceof QaFtError && e.code === 'NOT_FOUND_ON_HUB');
-    assert.match(e.message, /has no Parquet files for split 'test' \(splits: train, validation\)/);
+    assert.match(e.message, /has no data files for split 'test' \(splits: train, validation\)/);
     return true;
   });
   await assert.rejects(resolveDatasetFiles('nobody/nothing', 'train'), /dataset 'nobody\/nothing' was not found/);
