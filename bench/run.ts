@@ -13,6 +13,7 @@
  *   small    a small model's training step (distilbert at dim 128, 2 layers, 16×192) on native beside transformers:
  *            per-op overhead rather than FLOPs
  *   prepare, ask   the standalone bench/prepare.ts and bench/ask-cold-start.ts scripts, when present
+ *   serve          bench/serve.ts: `qa-ft serve` beside ../shared/reference/hf_serve.py under load (1 and 16 clients)
  *   precision      bench/precision.ts: fp32 against bf16, qa-ft native against transformers + PyTorch 2.13, in the
  *                  user's environment, at the run's shape
  * Each measurement runs in its own process (bench/worker.ts) so its peak RSS is its own.
@@ -33,7 +34,7 @@ import { printTable, fmt } from './table.js';
 import type { BenchModel } from './models.js';
 import { hfMissing, runHf } from './torch.js';
 
-const PARTS = ['matmul', 'train', 'infer', 'profile', 'bert', 'small', 'prepare', 'ask', 'precision'] as const;
+const PARTS = ['matmul', 'train', 'infer', 'profile', 'bert', 'small', 'prepare', 'ask', 'precision', 'serve'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: opt, positionals } = parseArgs({
@@ -227,7 +228,7 @@ if (parts.has('small')) {
 }
 
 const precisionArgs = ['--layers', String(Q.layers), '--batch', String(Q.batch), '--seq', String(Q.seq), '--steps', String(steps), '--threads', String(threads)];
-for (const [part, file, args] of [['prepare', 'prepare.ts', []], ['ask', 'ask-cold-start.ts', []], ['precision', 'precision.ts', precisionArgs]] as const) {
+for (const [part, file, args] of [['prepare', 'prepare.ts', []], ['ask', 'ask-cold-start.ts', []], ['precision', 'precision.ts', precisionArgs], ['serve', 'serve.ts', []]] as const) {
   if (!parts.has(part)) continue;
   log(`\n## ${part} (bench/${file})`);
   const script = path.join(REPO_ROOT, 'bench', file);

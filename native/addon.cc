@@ -47,6 +47,11 @@ const T* PtrOrNull(const Napi::Value& v) {
   return v.IsTypedArray() ? Ptr<T>(v) : nullptr;
 }
 
+template <typename T>
+T* MutOrNull(const Napi::Value& v) {
+  return v.IsTypedArray() ? Ptr<T>(v) : nullptr;
+}
+
 int64_t I64(const Napi::Value& v) { return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue()); }
 double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
 int I32(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
@@ -214,16 +219,17 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// gelu(x, out)
+// gelu(x, out, bf16|null)
 Napi::Value Gelu(const Napi::CallbackInfo& info) {
-  qaft::GeluErf(Ptr<float>(info[0]), Ptr<float>(info[1]), info[0].As<Napi::Float32Array>().ElementLength());
+  qaft::GeluErf(Ptr<float>(info[0]), Ptr<float>(info[1]), info[0].As<Napi::Float32Array>().ElementLength(),
+                MutOrNull<uint16_t>(info[2]));
   return info.Env().Undefined();
 }
 
-// geluGrad(x, dy, out)
+// geluGrad(x, dy, out, bf16|null)
 Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
   qaft::GeluErfGrad(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]),
-                    info[0].As<Napi::Float32Array>().ElementLength());
+                    info[0].As<Napi::Float32Array>().ElementLength(), MutOrNull<uint16_t>(info[3]));
   return info.Env().Undefined();
 }
 
@@ -253,20 +259,21 @@ Napi::Value MaskedScale(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// attentionProbs(scores, maskBias|null, probs, y|null, mask|null, batch, heads, tq, tk, maskRows, rate, seed, scale)
+// attentionProbs(scores, maskBias|null, probs, y|null, mask|null, batch, heads, tq, tk, maskRows, rate, seed, scale,
+//                bf16|null)
 Napi::Value AttentionProbs(const Napi::CallbackInfo& info) {
   qaft::AttentionProbs(Ptr<float>(info[0]), PtrOrNull<float>(info[1]), Ptr<float>(info[2]),
                        info[3].IsTypedArray() ? Ptr<float>(info[3]) : nullptr,
                        info[4].IsTypedArray() ? Ptr<uint8_t>(info[4]) : nullptr, I64(info[5]), I64(info[6]), I64(info[7]),
                        I64(info[8]), I64(info[9]), F64(info[10]), static_cast<uint64_t>(F64(info[11])),
-                       static_cast<float>(F64(info[12])));
+                       static_cast<float>(F64(info[12])), MutOrNull<uint16_t>(info[13]));
   return info.Env().Undefined();
 }
 
-// attentionProbsGrad(dw, probs, mask|null, ds, rows, tk, scale)
+// attentionProbsGrad(dw, probs, mask|null, ds, rows, tk, scale, bf16|null)
 Napi::Value AttentionProbsGrad(const Napi::CallbackInfo& info) {
   qaft::AttentionProbsGrad(Ptr<float>(info[0]), Ptr<float>(info[1]), PtrOrNull<uint8_t>(info[2]), Ptr<float>(info[3]),
-                           I64(info[4]), I64(info[5]), static_cast<float>(F64(info[6])));
+                           I64(info[4]), I64(info[5]), static_cast<float>(F64(info[6])), MutOrNull<uint16_t>(info[7]));
   return info.Env().Undefined();
 }
 

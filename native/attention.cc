@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "dropout-rule.h"
+#include "kernels.h"
 #include "parallel.h"
 #include "vector-math.h"
 
@@ -54,7 +55,8 @@ inline void SoftmaxRow(const float* s, float* o, int64_t n) {
 }  // namespace
 
 void AttentionProbs(const float* scores, const float* maskBias, float* probs, float* y, uint8_t* mask, int64_t batch,
-                    int64_t heads, int64_t tq, int64_t tk, int64_t maskRows, double rate, uint64_t seed, float scale) {
+                    int64_t heads, int64_t tq, int64_t tk, int64_t maskRows, double rate, uint64_t seed, float scale,
+                    uint16_t* bf16) {
   const int64_t rows = batch * heads * tq;
   const bool drop = y != nullptr && mask != nullptr;
   const DropoutRule shared(rate, seed);  // Dropout's (kernels.cc), so the same mask for the same seed
@@ -71,7 +73,10 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
       } else {
         SoftmaxRow(x, p, tk);
       }
-      if (!drop) continue;
+      if (!drop) {
+        if (bf16 != nullptr) ToBf16Block(p, bf16 + r * tk, tk);
+        continue;
+      }
       float* yr = y + r * tk;
       uint8_t* mr = mask + r * tk;
       const uint64_t base = static_cast<uint64_t>(r * tk);
@@ -85,12 +90,13 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
         mr[j] = keep ? 1 : 0;
         yr[j] = keep ? v : 0.f;
       }
+      if (bf16 != nullptr) ToBf16Block(yr, bf16 + r * tk, tk);
     }
   });
 }
 
 void AttentionProbsGrad(const float* dw, const float* probs, const uint8_t* mask, float* ds, int64_t rows, int64_t tk,
-                        float scale) {
+                        float scale, uint16_t* bf16) {
   ParallelFor(rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, tk)), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const float* d = dw + r * tk;
@@ -106,6 +112,7 @@ void AttentionProbsGrad(const float* dw, const float* probs, const uint8_t* mask
       for (int64_t j = 0; j < tk; ++j) acc += d[j] * p[j];
       const float dot = static_cast<float>(acc);
       for (int64_t j = 0; j < tk; ++j) o[j] = p[j] * (d[j] - dot);
+      if (bf16 != nullptr) ToBf16Block(o, bf16 + r * tk, tk);
     }
   });
 }

@@ -425,18 +425,28 @@ static inline NormalTerms Normal(float x) {
   return {x >= 0.f ? 1.f - halfErfc : halfErfc, gaussian};
 }
 
-void GeluErf(const float* x, float* out, int64_t size) {
+constexpr int64_t kBf16Block = 4096;  // elements rounded to bf16 while still in L1
+
+void GeluErf(const float* x, float* out, int64_t size, uint16_t* bf16) {
   ParallelFor(size, kGrain / 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) out[i] = x[i] * Normal(x[i]).cdf;
+    for (int64_t b = lo; b < hi; b += kBf16Block) {
+      const int64_t e = std::min(hi, b + kBf16Block);
+      for (int64_t i = b; i < e; ++i) out[i] = x[i] * Normal(x[i]).cdf;
+      if (bf16 != nullptr) ToBf16Block(out + b, bf16 + b, e - b);
+    }
   });
 }
 
-void GeluErfGrad(const float* x, const float* dy, float* out, int64_t size) {
+void GeluErfGrad(const float* x, const float* dy, float* out, int64_t size, uint16_t* bf16) {
   const float invSqrt2Pi = static_cast<float>(1.0 / std::sqrt(2.0 * M_PI));
   ParallelFor(size, kGrain / 4, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      const NormalTerms n = Normal(x[i]);
-      out[i] = dy[i] * (n.cdf + x[i] * (n.gaussian * invSqrt2Pi));
+    for (int64_t b = lo; b < hi; b += kBf16Block) {
+      const int64_t e = std::min(hi, b + kBf16Block);
+      for (int64_t i = b; i < e; ++i) {
+        const NormalTerms n = Normal(x[i]);
+        out[i] = dy[i] * (n.cdf + x[i] * (n.gaussian * invSqrt2Pi));
+      }
+      if (bf16 != nullptr) ToBf16Block(out + b, bf16 + b, e - b);
     }
   });
 }

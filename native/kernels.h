@@ -49,6 +49,9 @@ const char* MatMulDnnl(const void* a, const void* b, float* c, int64_t batch, co
 // float32 → bf16 bits (round to nearest even, NaN stays NaN), threaded, at memory speed.
 void ToBf16Array(const float* src, uint16_t* dst, int64_t n);
 
+// The same on the calling thread (kernels that round their output block by block while it is in cache).
+void ToBf16Block(const float* src, uint16_t* dst, int64_t n);
+
 // The same rounding, written back as float32 (the test mode that runs oneDNN's float32 primitive on bf16 values).
 void RoundBf16Array(const float* src, float* dst, int64_t n);
 
@@ -98,11 +101,12 @@ void Dropout(const float* x, float* out, uint8_t* mask, int64_t size, double rat
 // out[i] = mask[i] ? x[i] * scale : 0 (the dropout gradient).
 void MaskedScale(const float* x, const uint8_t* mask, float* out, int64_t size, float scale);
 
-// erf-GELU, out = x·Φ(x) with Φ(x) = erfc(−x/√2)/2, vectorized (within 1e-6 of float64).
-void GeluErf(const float* x, float* out, int64_t size);
+// erf-GELU, out = x·Φ(x) with Φ(x) = erfc(−x/√2)/2, vectorized (within 1e-6 of float64). `bf16` (nullable): out
+// rounded to bf16 too, a cache-sized block at a time (the next linear's bf16 matmul input: no separate pass).
+void GeluErf(const float* x, float* out, int64_t size, uint16_t* bf16 = nullptr);
 
-// Its gradient: out = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π).
-void GeluErfGrad(const float* x, const float* dy, float* out, int64_t size);
+// Its gradient: out = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π). `bf16` as for GeluErf.
+void GeluErfGrad(const float* x, const float* dy, float* out, int64_t size, uint16_t* bf16 = nullptr);
 
 // PyTorch AdamW, in place, with the gradient multiplied by gradScale (e.g. the clipping coefficient) first.
 void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, double lr, double beta1, double beta2,

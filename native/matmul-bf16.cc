@@ -144,6 +144,8 @@ constexpr int64_t kConvertGrain = int64_t{1} << 16;  // elements per thread belo
 
 }  // namespace
 
+void ToBf16Block(const float* src, uint16_t* dst, int64_t n) { ToBf16Range(src, dst, n); }
+
 void ToBf16Array(const float* src, uint16_t* dst, int64_t n) {
   ParallelFor(n, kConvertGrain, [&](int64_t lo, int64_t hi) { ToBf16Range(src + lo, dst + lo, hi - lo); });
 }

@@ -32,10 +32,13 @@ import {
   type HubFlags,
 } from './options.js';
 import { createProgress, info, printJson } from './output.js';
+import { addColumnOptions, columnOptions, type ColumnFlags } from './data-options.js';
+import type { FileReadOptions } from '../data/read.js';
 
-interface RawEvaluateOptions extends HubFlags {
+interface RawEvaluateOptions extends HubFlags, ColumnFlags {
   model: string;
   data: string;
+  datasetConfig?: string;
   split?: string;
   limit?: string;
   out: string;
@@ -63,13 +66,13 @@ async function readExamples(
   split: string | undefined,
   limit: number | undefined,
   hub: ResolveOptions,
-  options: { versionTwoWithNegative: boolean },
+  options: { versionTwoWithNegative: boolean; read: FileReadOptions },
 ): Promise<EvalExamples> {
   const { readEvalExamples } = await import('../tokenize/eval-data.js');
   if (existsSync(data)) return readEvalExamples({ path: data, ...(split === undefined ? {} : { split }) }, limit, options);
-  if (/^[./~]|\.(json|jsonl|parquet|arrow)$/i.test(data)) {
+  if (/^[./~]|\.(json|jsonl|ndjson|csv|tsv|parquet|arrow)$/i.test(data)) {
     throw new QaFtError('FILE_NOT_FOUND', `--data ${data} does not exist`, {
-      hint: 'pass a SQuAD file, a prepared directory, or a hub dataset id such as rajpurkar/squad',
+      hint: 'pass a data file, a prepared directory, or a hub dataset id such as rajpurkar/squad',
     });
   }
   const [{ parseSplit }, { resolveDatasetFiles }] = await Promise.all([import('../data/split.js'), import('../hub/index.js')]);
@@ -149,7 +152,8 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
 
   const progress = createProgress({ quiet: Boolean(raw.json || raw.quiet) });
   const hub = hubResolveOptions(raw, downloadProgress(progress));
-  const examples = await readExamples(raw.data, raw.split, limit, hub, { versionTwoWithNegative: Boolean(raw.version2WithNegative) });
+  const hubData = raw.datasetConfig === undefined ? hub : { ...hub, config: raw.datasetConfig };
+  const examples = await readExamples(raw.data, raw.split, limit, hubData, { versionTwoWithNegative: Boolean(raw.version2WithNegative), read: columnOptions(raw) });
   progress.stop();
   if (examples.notice !== undefined && !raw.json) info(examples.notice);
   const v2 = examples.versionTwoWithNegative;
@@ -228,7 +232,8 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
 export function evaluateCommand(): Command {
   const command = new Command('evaluate')
     .description('predict answers for SQuAD examples and print the official SQuAD v1.1 (or 2.0) exact match and F1')
-    .requiredOption('--data <path>', 'a prepared directory (qa-ft prepare), a SQuAD Parquet/Arrow/JSON file, or a hub dataset id')
+    .requiredOption('--data <path>', 'a prepared directory (qa-ft prepare), a data file (JSON Lines, JSON, SQuAD JSON, CSV, TSV, Parquet, Arrow; columns as prepare), or a hub dataset id')
+    .option('--dataset-config <name>', 'the config (subset) of a hub dataset --data')
     .option('--model <dir>', 'model directory or hub id', DEFAULT_MODEL_DIR)
     .option('--split <spec>', "prepared directory: 'test' (default) or 'train'; file: a slice such as 'train[:500]'; hub: default 'validation'")
     .option('--limit <n>', 'evaluate only the first N examples')
@@ -247,7 +252,7 @@ export function evaluateCommand(): Command {
     .option('--na-prob-thresh <p>', 'SQuAD 2.0: a question whose no-answer probability exceeds p counts as unanswered (the official default)', '1.0')
     .option('--json', 'print the metrics as JSON')
     .option('--quiet', 'no progress bars');
-  return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawEvaluateOptions) => {
+  return addHubOptions(addColumnOptions(addBf16Option(addBackendOption(command)))).action(async (raw: RawEvaluateOptions) => {
     await run(raw);
   });
 }

@@ -253,7 +253,7 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
 async function run(
   o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: TrainEvent) => void, stop: { signal: AbortSignal; hook: () => void },
 ): Promise<TrainLoopResult> {
-  const [{ resolveModel, resolveTokenizer }, { trainPrepared }, { evaluateModel }] = await Promise.all([
+  const [{ resolveModel, resolveTokenizer }, { trainPrepared }, { evaluateModel, evaluationMetricNames }] = await Promise.all([
     import('../hub/index.js'),
     import('../train/run.js'),
     import('../infer/evaluate.js'),
@@ -280,6 +280,7 @@ async function run(
       stop.hook();
     },
     evaluate,
+    evalMetricNames: (split) => evaluationMetricNames(split.rows, o.versionTwoWithNegative ? { versionTwoWithNegative: true } : {}),
     onEvent,
     stopSignal: stop.signal,
   });

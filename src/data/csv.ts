@@ -21,6 +21,8 @@ export function readCsvRecords(bytes: Uint8Array, file: string, delimiter: ',' |
       bom: true,
       delimiter,
       info: true,
+      // a quote inside an unquoted field is a character, as Python's csv module (and so pandas, datasets) reads it
+      relax_quotes: true,
       skip_empty_lines: true,
     }) as unknown as typeof parsed;
   } catch (e) {

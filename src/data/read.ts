@@ -91,7 +91,7 @@ const EXTENSIONS: Record<string, InputFormat> = {
 };
 
 export const FORMAT_LIST = 'JSON Lines, a JSON array of records, SQuAD JSON, CSV, TSV, Parquet or Arrow';
-const INPUT_HINT = `pass --input with ${FORMAT_LIST} (--format ${INPUT_FORMATS.join('|')} when the name does not say)`;
+const INPUT_HINT = 'pass --input FILE';
 const UTF8_HINT = 'text data must be UTF-8; convert it, e.g. iconv -f latin1 -t utf-8 IN > OUT';
 const UTF16_HINT = 'it starts with a UTF-16 byte-order mark, but text data must be UTF-8; convert it, e.g. iconv -f utf-16 -t utf-8 IN > OUT';
 
@@ -113,7 +113,7 @@ function chooseFormat(bytes: Uint8Array, path: string, given?: InputFormat): Inp
 
 /** A data file's records and columns, in the format given or guessed. */
 export async function readRecordFile(path: string, format?: InputFormat): Promise<RecordFile & { sourceFormat: SourceFormat }> {
-  const bytes = await readFileBytes(path, `input file ${path}`, { expected: `${FORMAT_LIST} file`, hint: INPUT_HINT });
+  const bytes = await readFileBytes(path, `input file ${path}`, { expected: `a data file (${FORMAT_LIST})`, hint: INPUT_HINT });
   const chosen = chooseFormat(bytes, path, format);
   const text = (): string => decodeText(bytes, path, { hint: utf16Bom(bytes) ? UTF16_HINT : UTF8_HINT });
   switch (chosen) {

@@ -178,7 +178,7 @@ export function checkRows(
       .map((k) => `${counts[k]} row${counts[k] > 1 ? 's' : ''} ${PROBLEM_WORDS[k][counts[k] > 1 ? 1 : 0]}`)
       .join(', ');
     throw new QaFtError('BAD_DATA', `${file}: ${what}; first: ${first.where} (id ${first.id}): ${first.reason}`, {
-      hint: 'fix the data, or pass --skip-invalid to drop such rows (they are written to rejected.jsonl)',
+      hint: 'fix the data, or pass --skip-invalid to drop such rows and list them in rejected.jsonl',
     });
   }
   if (!options.versionTwoWithNegative) refuseUnanswerable(good, goodWhere, file);

@@ -53,15 +53,20 @@ export interface NativeAddon {
   tile(x: Float32Array | Int32Array | Uint8Array, out: Float32Array | Int32Array | Uint8Array, elemSize: number, shape: Float64Array, reps: Float64Array): void;
   dropout(x: F32, out: F32, mask: Uint8Array, rate: number, seed: number, scale: number): void;
   maskedScale(x: F32, mask: Uint8Array, out: F32, scale: number): void;
-  gelu(x: F32, out: F32): void;
-  geluGrad(x: F32, dy: F32, out: F32): void;
-  /** Fused mask add + softmax (+ dropout when y and mask are given) over rows of tk (native/attention.h). */
+  /** erf-GELU; `bf16` (nullable) gets out rounded to bf16 in the same pass. */
+  gelu(x: F32, out: F32, bf16?: Uint16Array | null): void;
+  geluGrad(x: F32, dy: F32, out: F32, bf16?: Uint16Array | null): void;
+  /**
+   * Fused mask add + softmax (+ dropout when y and mask are given) over rows of tk (native/attention.h); `bf16`
+   * (nullable) gets the weights P·V reads (y, else probs) rounded to bf16 in the same pass.
+   */
   attentionProbs(
     scores: F32, maskBias: F32 | null, probs: F32, y: F32 | null, mask: Uint8Array | null,
     batch: number, heads: number, tq: number, tk: number, maskRows: number, rate: number, seed: number, scale: number,
+    bf16?: Uint16Array | null,
   ): void;
-  /** The fused dropout + softmax gradient over `rows` rows of tk (mask null: no dropout). */
-  attentionProbsGrad(dw: F32, probs: F32, mask: Uint8Array | null, ds: F32, rows: number, tk: number, scale: number): void;
+  /** The fused dropout + softmax gradient over `rows` rows of tk (mask null: no dropout); `bf16` gets ds rounded. */
+  attentionProbsGrad(dw: F32, probs: F32, mask: Uint8Array | null, ds: F32, rows: number, tk: number, scale: number, bf16?: Uint16Array | null): void;
   /**
    * LayerNorm(x + r) over rows of length d (r null, or adding its row i % rRows to row i): writes y and normed
    * (x's size) and std (one per row).

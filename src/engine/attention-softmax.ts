@@ -3,7 +3,8 @@
  * scores forward (mask Add, Softmax, Dropout) and five backward (MaskedScale, Multiply, Sum, Sub, Multiply), each
  * reading and writing ~100 MB per layer at training sizes; `QaftAttentionProbs` and `QaftAttentionProbsGrad` are one
  * threaded pass each, a row at a time, with a vectorized exp: within 1e-6 of those kernels, and the dropout mask is
- * `QaftDropout`'s (./dropout.ts) bit for bit.
+ * `QaftDropout`'s (./dropout.ts) bit for bit. In bf16 mode each also writes the bf16 copy of the output a matmul reads
+ * next (the weights for P·V, the scores' gradient for dq and dk) in the same pass.
  *
  * Registered for `native` only: elsewhere `nativeAttentionProbs` returns undefined and the model's attention
  * (src/model/ops.ts) keeps its op-by-op path.
@@ -11,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
-import { allocF32, allocU8, f32, output, valuesOf, type KernelArgs } from './kernel-util.js';
+import { allocF32, allocU8, bf16Beside, f32, output, valuesOf, type KernelArgs } from './kernel-util.js';
 import { numberAttr, tensorInputs } from './kernel-args.js';
 
 const PROBS = 'QaftAttentionProbs';
@@ -39,12 +40,14 @@ export function attentionSoftmaxKernels(addon: NativeAddon, backendName: string)
     const n = util.sizeFromShape(shape);
     const p = allocF32(backend, n);
     const dropped = rate > 0 ? { y: allocF32(backend, n), keep: allocU8(backend, n) } : null;
+    const bf16 = bf16Beside(backend, dropped?.y ?? p); // the weights P·V reads
     if (n > 0) {
       addon.attentionProbs(
         f32(backend, scores), mask === undefined ? null : f32(backend, mask), p, dropped?.y ?? null, dropped?.keep ?? null,
-        b, h, tq, tk, rows, rate, seed, rate > 0 ? 1 / (1 - rate) : 1,
+        b, h, tq, tk, rows, rate, seed, rate > 0 ? 1 / (1 - rate) : 1, bf16.copy,
       );
     }
+    bf16.adopt();
     const out = [output(backend, shape, 'float32', p)];
     return dropped === null ? out : [...out, output(backend, shape, 'float32', dropped.y), backend.makeTensorInfo(shape, 'bool', dropped.keep)];
   };
@@ -59,10 +62,12 @@ export function attentionSoftmaxKernels(addon: NativeAddon, backendName: string)
       throw new Error(`${PROBS_GRAD}: dy ${JSON.stringify(dy.shape)} and mask ${JSON.stringify(mask?.shape)} should match probs ${JSON.stringify(shape)}`);
     }
     const out = allocF32(backend, util.sizeFromShape(shape));
+    const bf16 = bf16Beside(backend, out); // the input of the dq and dk matmuls
     if (out.length > 0) {
       const keep = mask === undefined ? null : (valuesOf(backend, mask) as Uint8Array);
-      addon.attentionProbsGrad(f32(backend, dy), f32(backend, p), keep, out, out.length / tk, tk, numberAttr(attrs, 'scale', PROBS_GRAD));
+      addon.attentionProbsGrad(f32(backend, dy), f32(backend, p), keep, out, out.length / tk, tk, numberAttr(attrs, 'scale', PROBS_GRAD), bf16.copy);
     }
+    bf16.adopt();
     return output(backend, shape, 'float32', out);
   };
   return [

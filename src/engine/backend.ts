@@ -93,13 +93,28 @@ export class NativeBackend extends MathBackendCPU {
     const cached = this.bf16Copies.get(values);
     if (cached !== undefined && cached instanceof Uint16Array === bits) return cached;
     if (cached !== undefined) this.forgetBf16(values);
-    const n = values.length;
-    const copy = bits
-      ? n * 2 < MIN_POOLED_BYTES ? new Uint16Array(n) : new Uint16Array(this.takeBuffer(pooledCapacity(Math.ceil(n / 2)) * 4), 0, n)
-      : this.allocF32(n);
+    const copy = bits ? this.allocBf16(values.length) : this.allocF32(values.length);
     convert(values, copy);
     this.bf16Copies.set(values, copy);
     return copy;
+  }
+
+  /**
+   * In `bf16` mode, a pooled array for the bf16 copy of an `n`-element kernel output that bf16 matmuls will read,
+   * for the kernel to write in the same pass as the output (then `adoptBf16`); null in other modes.
+   */
+  bf16Output(n: number): Uint16Array | null {
+    return this.matmulMode === 'bf16' && n > 0 ? this.allocBf16(n) : null;
+  }
+
+  /** Records `copy` (written by the kernel that wrote `values`) as the bf16 copy of `values`. */
+  adoptBf16(values: Float32Array, copy: Uint16Array): void {
+    this.forgetBf16(values);
+    this.bf16Copies.set(values, copy);
+  }
+
+  private allocBf16(n: number): Uint16Array {
+    return n * 2 < MIN_POOLED_BYTES ? new Uint16Array(n) : new Uint16Array(this.takeBuffer(pooledCapacity(Math.ceil(n / 2)) * 4), 0, n);
   }
 
   /** Drops the bf16 copy of `values` (after a kernel wrote it in place), its storage back to the pool. */

@@ -2,14 +2,14 @@
  * Fused erf-GELU kernels. The model's op-by-op GELU runs 5 full-size kernels forward and 9 backward over the
  * [B, T, 4D] FFN activations (the biggest tensors of a layer after attention's); `QaftGelu` and `QaftGeluGrad`
  * are one threaded, vectorized pass each (erfc and exp as float polynomials, native/kernels.cc), within 1e-6 of a
- * float64 GELU.
+ * float64 GELU. In bf16 mode each also writes its output's bf16 copy in the same pass (a matmul reads it next).
  *
  * Registered for `native` only: elsewhere `nativeGelu` returns undefined and the model keeps its op-by-op GELU.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
-import { allocF32, f32, output, type KernelArgs } from './kernel-util.js';
+import { allocF32, bf16Beside, f32, output, type KernelArgs } from './kernel-util.js';
 import { tensorInputs } from './kernel-args.js';
 
 const GELU = 'QaftGelu';
@@ -19,13 +19,17 @@ export function geluKernels(addon: NativeAddon, backendName: string): KernelConf
   const gelu = ({ inputs, backend }: KernelArgs): TensorInfo => {
     const { x } = tensorInputs(inputs, ['x'], GELU);
     const out = allocF32(backend, util.sizeFromShape(x.shape));
-    if (out.length > 0) addon.gelu(f32(backend, x), out);
+    const bf16 = bf16Beside(backend, out); // the next linear's matmul input
+    if (out.length > 0) addon.gelu(f32(backend, x), out, bf16.copy);
+    bf16.adopt();
     return output(backend, [...x.shape], 'float32', out);
   };
   const geluGrad = ({ inputs, backend }: KernelArgs): TensorInfo => {
     const { x, dy } = tensorInputs(inputs, ['x', 'dy'], GELU_GRAD);
     const out = allocF32(backend, util.sizeFromShape(x.shape));
-    if (out.length > 0) addon.geluGrad(f32(backend, x), f32(backend, dy), out);
+    const bf16 = bf16Beside(backend, out); // the input of the linear's dX and dW matmuls
+    if (out.length > 0) addon.geluGrad(f32(backend, x), f32(backend, dy), out, bf16.copy);
+    bf16.adopt();
     return output(backend, [...x.shape], 'float32', out);
   };
   return [

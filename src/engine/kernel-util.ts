@@ -44,6 +44,15 @@ export function allocU8(backend: MathBackendCPU, n: number): Uint8Array {
   return backend instanceof NativeBackend ? backend.allocU8(n) : new Uint8Array(n);
 }
 
+/**
+ * In bf16 mode, the bf16 copy a kernel writes beside its float32 output `values` (the input of bf16 matmuls, which
+ * then skip rounding it): `copy` to pass to the addon (null otherwise), `adopt` to call once the kernel has run.
+ */
+export function bf16Beside(backend: MathBackendCPU, values: Float32Array): { copy: Uint16Array | null; adopt: () => void } {
+  const copy = backend instanceof NativeBackend ? backend.bf16Output(values.length) : null;
+  return { copy, adopt: () => { if (copy !== null) (backend as NativeBackend).adoptBf16(values, copy); } };
+}
+
 /** A zeroed output array (scatter-add targets). */
 export function allocF32Zeroed(backend: MathBackendCPU, n: number): Float32Array {
   return backend instanceof NativeBackend ? backend.allocF32Zeroed(n) : new Float32Array(n);

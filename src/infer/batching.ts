@@ -2,7 +2,8 @@
  * The batching answerer: answers (question, context) items with the question-answering pipeline's rules
  * (pipeline-qa.ts), the windows of every caller's items that arrive close together going through the model in one
  * forward pass. A pass starts when `maxBatchSize` windows wait, or when the oldest has waited `maxWaitMs`; one pass
- * runs at a time, and the windows that queue up meanwhile make the next. What `qa-ft serve` runs on; an app can
+ * runs at a time, and the windows that queue up meanwhile make the next; a batch's windows go through the model in
+ * passes of similar lengths (little padding). What `qa-ft serve` runs on; an app can
  * embed it without HTTP:
  *
  *     const answerer = await BatchingAnswerer.open('./qa-ft-model');
@@ -147,22 +148,53 @@ export class BatchingAnswerer {
     if (this.running || this.queue.length === 0) return;
     this.running = true;
     const batch = this.queue.splice(0, this.maxBatchSize);
-    const t0 = performance.now();
     try {
-      const { logits } = await forwardFeatures(
-        this.model,
-        batch.map((p) => p.feature),
-        { batchSize: batch.length, withLabels: false },
-      );
-      const seconds = (performance.now() - t0) / 1000;
-      this.options.onBatch?.(batch.length, seconds);
-      for (const listener of this.batchListeners) listener(batch.length, seconds);
-      logits.forEach((l, i) => batch[i]!.resolve({ startLogits: l.startLogits, endLogits: l.endLogits }));
+      for (const group of lengthGroups(batch)) {
+        const t0 = performance.now();
+        const { logits } = await forwardFeatures(
+          this.model,
+          group.map((p) => p.feature),
+          { batchSize: group.length, withLabels: false },
+        );
+        const seconds = (performance.now() - t0) / 1000;
+        this.options.onBatch?.(group.length, seconds);
+        for (const listener of this.batchListeners) listener(group.length, seconds);
+        logits.forEach((l, i) => group[i]!.resolve({ startLogits: l.startLogits, endLogits: l.endLogits }));
+      }
     } catch (e) {
-      for (const p of batch) p.reject(e);
+      for (const p of batch) p.reject(e); // a window already answered ignores this
     } finally {
       this.running = false;
       this.schedule();
     }
   }
+}
+
+/** Padding a forward pass may add, as a share of its real tokens, before the windows are split into two passes. */
+const MAX_PADDING = 0.2;
+
+/**
+ * The windows of one batch as forward passes of similar lengths, longest first: a pass pads every window to its
+ * longest, and SQuAD windows run from ~150 to 384 tokens, so one pass for all would spend much of its time on
+ * padding. Greedy over the windows sorted by length: a window joins the current pass while the pass's padding stays
+ * within MAX_PADDING of its tokens.
+ */
+function lengthGroups(batch: readonly Pending[]): Pending[][] {
+  const sorted = [...batch].sort((a, b) => b.feature.inputIds.length - a.feature.inputIds.length);
+  const groups: Pending[][] = [];
+  let group: Pending[] = [];
+  let tokens = 0;
+  for (const p of sorted) {
+    const n = p.feature.inputIds.length;
+    const longest = group[0]?.feature.inputIds.length ?? n;
+    if (group.length > 0 && longest * (group.length + 1) > (1 + MAX_PADDING) * (tokens + n)) {
+      groups.push(group);
+      group = [];
+      tokens = 0;
+    }
+    group.push(p);
+    tokens += n;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }

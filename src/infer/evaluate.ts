@@ -79,6 +79,26 @@ export interface EvaluateResult {
  */
 const EMPTY_PLACEHOLDER: NBestEntry = { start_logit: 0, end_logit: 0, text: 'empty', probability: 1 };
 
+/** Whether the evaluation of `rows` is SQuAD 2.0's: asked for, or by default when some row has no answer. */
+function isNullAware(rows: readonly SquadRow[], options: Pick<EvaluateOptions, 'versionTwoWithNegative'>): boolean {
+  return options.versionTwoWithNegative ?? rows.some(isUnanswerable);
+}
+
+/**
+ * The figures `evaluateModel` reports for `rows` (`eval_`-prefixed, as the training log names them), known before
+ * it runs: loss, EM and F1; for SQuAD 2.0 also HasAns_* (when some row has an answer), NoAns_* (when some has
+ * none) and best_*, as `squadV2Metrics` gives them. A training run checks its best-model metric against them.
+ */
+export function evaluationMetricNames(rows: readonly SquadRow[], options: Pick<EvaluateOptions, 'versionTwoWithNegative'> = {}): string[] {
+  const names = ['loss', 'exact_match', 'f1'];
+  if (isNullAware(rows, options) && rows.length > 0) {
+    if (rows.some((r) => !isUnanswerable(r))) names.push('HasAns_exact', 'HasAns_f1', 'HasAns_total');
+    if (rows.some(isUnanswerable)) names.push('NoAns_exact', 'NoAns_f1', 'NoAns_total');
+    names.push('best_exact', 'best_exact_thresh', 'best_f1', 'best_f1_thresh');
+  }
+  return names.map((n) => `eval_${n}`);
+}
+
 export async function evaluateModel(
   model: QaModel,
   rows: readonly SquadRow[],
@@ -111,7 +131,7 @@ export async function evaluateModel(
     windows.push({ offsets: feature.offsets, startLogits, endLogits });
   }
 
-  if (options.versionTwoWithNegative ?? rows.some(isUnanswerable)) return { evalLoss: loss, ...predictNullAware(examples, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }) };
+  if (isNullAware(rows, options)) return { evalLoss: loss, ...predictNullAware(examples, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }) };
   const predictions: Record<string, string> = {};
   const nbest: Record<string, NBestEntry[]> = {};
   for (const { row, windows } of examples) {

@@ -33,6 +33,9 @@ const PY_SPACE = new RegExp(`[${PY_WHITESPACE_CHARS}]`, 'g');
 /** Python whitespace other than the plain space: where a piece has none, `split(' ')` is Python's `split()`. */
 const OTHER_PY_SPACE = new RegExp(`[${PY_WHITESPACE_CHARS.replace(' ', '')}]`);
 
+/** A word of ASCII word characters only: an article there can only be the whole word. */
+const ASCII_WORD = /^[a-z0-9_]+$/;
+
 /**
  * An answer is normalised in pieces of about this many UTF-16 units, each cut at a whitespace character: every rule
  * (lower-casing, punctuation, articles, splitting) sees the same neighbours as on the whole string, so the tokens
@@ -48,8 +51,12 @@ const PIECE = 1 << 20;
  * hand, as the regular expressions cost a hundred times more per word.
  */
 export function forEachNormalizedToken(s: string, onToken: (text: string, start: number, end: number) => void): void {
-  const other = (word: string): void => {
-    for (const t of pySplit(word.replace(ARTICLES, ' '))) onToken(t, 0, t.length);
+  const word = (text: string, start: number, end: number, plain: boolean): void => {
+    if (plain) {
+      if (!isArticle(text, start, end)) onToken(text, start, end);
+    } else {
+      for (const t of pySplit(text.slice(start, end).replace(ARTICLES, ' '))) onToken(t, 0, t.length);
+    }
   };
   for (let at = 0; at < s.length;) {
     let end = s.length;
@@ -60,7 +67,7 @@ export function forEachNormalizedToken(s: string, onToken: (text: string, start:
     const piece = s.slice(at, end).toLowerCase().replace(PUNCTUATION, '');
     at = end;
     if (OTHER_PY_SPACE.test(piece)) {
-      for (const word of pySplit(piece)) other(word);
+      for (const w of pySplit(piece)) word(w, 0, w.length, ASCII_WORD.test(w));
       continue;
     }
     let start = 0;
@@ -71,10 +78,7 @@ export function forEachNormalizedToken(s: string, onToken: (text: string, start:
         plain &&= (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95;
         continue;
       }
-      if (i > start) {
-        if (!plain) other(piece.slice(start, i));
-        else if (!isArticle(piece, start, i)) onToken(piece, start, i);
-      }
+      if (i > start) word(piece, start, i, plain);
       start = i + 1;
       plain = true;
     }

@@ -1,13 +1,13 @@
 /**
  * The examples an evaluation scores, and their windows: a prepared directory's split (tokenized already), or
- * SQuAD rows from local files (one file sliced by a split spec, or a hub dataset's files), cut into windows with
+ * rows from local data files in any format `prepare` reads, columns by name (one file sliced by a split spec, or a hub dataset's files), cut into windows with
  * the model's tokenizer; either way checked to fit the model. Hub ids are resolved by the caller (the command);
  * this takes local paths.
  */
 import { statSync } from 'node:fs';
 import { QaFtError } from '../errors.js';
 import type { Feature, SquadRow } from '../records.js';
-import { readSquad } from '../data/read.js';
+import { readSquad, type FileReadOptions } from '../data/read.js';
 import { applySplit, parseSplit } from '../data/split.js';
 import { defaultDocStride, defaultMaxLength } from '../defaults.js';
 import { prepareFeatures } from './features.js';
@@ -28,7 +28,7 @@ export interface EvalExamples {
 }
 
 type EvalSource =
-  /** A prepared directory (its `test` split, or `train`) or a SQuAD file (sliced by `split`, e.g. `train[:500]`). */
+  /** A prepared directory (its `test` split, or `train`) or a data file (sliced by `split`, e.g. `train[:500]`). */
   | { readonly path: string; readonly split?: string }
   /** The local files of a hub dataset's split, read in order; `split` is its name and slice, e.g. `validation[:100]`. */
   | { readonly dataset: string; readonly files: readonly string[]; readonly split: string };
@@ -37,18 +37,23 @@ type EvalSource =
  * The examples of `source`, only the first `limit` of them (and their windows) when a limit is given. Files with
  * unanswerable rows are refused unless `versionTwoWithNegative` (a prepared directory's manifest says for itself).
  */
-export async function readEvalExamples(source: EvalSource, limit?: number, options: { versionTwoWithNegative?: boolean } = {}): Promise<EvalExamples> {
+export async function readEvalExamples(
+  source: EvalSource,
+  limit?: number,
+  options: { versionTwoWithNegative?: boolean; read?: FileReadOptions } = {},
+): Promise<EvalExamples> {
   let loaded: EvalExamples;
   const versionTwoWithNegative = options.versionTwoWithNegative ?? false;
+  const read = options.read ?? {};
   if ('dataset' in source) {
     const rows: SquadRow[] = [];
-    for (const f of source.files) rows.push(...(await readSquad(f, { versionTwoWithNegative })).rows);
+    for (const f of source.files) rows.push(...(await readSquad(f, { ...read, versionTwoWithNegative })).rows);
     loaded = { rows: applySplit(rows, parseSplit(source.split)), features: null, source: `${source.dataset} (${source.split})`, versionTwoWithNegative };
   } else if (statSync(source.path, { throwIfNoEntry: false })?.isDirectory()) {
     loaded = await readPreparedExamples(source.path, source.split ?? 'test', versionTwoWithNegative);
   } else {
     const split = source.split === undefined ? {} : { split: parseSplit(source.split) };
-    const { rows } = await readSquad(source.path, { ...split, versionTwoWithNegative });
+    const { rows } = await readSquad(source.path, { ...read, ...split, versionTwoWithNegative });
     loaded = { rows, features: null, source: source.path, versionTwoWithNegative };
   }
   if (loaded.rows.length === 0) throw new QaFtError('BAD_DATA', `${loaded.source} holds no examples`);

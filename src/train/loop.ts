@@ -103,6 +103,12 @@ export interface TrainLoopOptions {
   readonly tokenizerFiles: readonly string[];
   /** Scores the model on the test split (the command passes `evaluateModel`). */
   readonly evaluate: (model: QaModel, split: Split) => Promise<EvalResult>;
+  /**
+   * The eval record keys `evaluate` will report for a split (`eval_f1`, `eval_HasAns_f1`, …; the command passes
+   * `evaluationMetricNames`): `metricForBestModel` is checked against them before anything is written. Without it,
+   * the check waits for the first evaluation.
+   */
+  readonly evalMetricNames?: (split: Split) => readonly string[];
   readonly onEvent?: (event: TrainEvent) => void;
 }
 
@@ -131,8 +137,18 @@ export interface TrainLoopResult {
   readonly interrupted?: { readonly checkpoint: string };
 }
 
-/** The step counts and identity of a run, from its options and data (checked before anything is written). */
-function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions, precision: string) {
+/** The options `checkTrainLoopOptions` checks. */
+type CheckedOptions = Pick<
+  TrainLoopOptions,
+  'epochs' | 'maxSteps' | 'earlyStopping' | 'metricForBestModel' | 'saveTotalLimit' | 'loadBestModelAtEnd' | 'evalMetricNames'
+>;
+
+/**
+ * Every option checked against the data (and the evaluation, `checkAgainstEvaluation`), before a model is built or
+ * anything is written: `trainPrepared` calls it as soon as the data is read, `trainLoop` again. Returns the metric
+ * that picks the best model.
+ */
+export function checkTrainLoopOptions(data: { train: Split; test: Split }, options: CheckedOptions): BestMetric {
   if (!(Number.isInteger(options.epochs) && options.epochs >= 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--epochs must be an integer >= 1, got ${options.epochs}`);
   }
@@ -140,15 +156,22 @@ function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions,
     throw new QaFtError('BAD_ARGUMENT', `--max-steps must be an integer >= 1, got ${options.maxSteps}`);
   }
   if (data.train.features.length === 0) throw new QaFtError('BAD_DATA', 'the prepared train split has no features');
-  const batchesPerEpoch = Math.ceil(data.train.features.length / options.batchSize);
-  const stepsPerEpoch = Math.ceil(batchesPerEpoch / options.gradientAccumulationSteps);
-  const totalSteps = options.maxSteps ?? options.epochs * stepsPerEpoch;
-  const warmupSteps = options.warmupSteps ?? warmupStepsFromRatio(options.warmupRatio, totalSteps);
-  const metricName = options.metricForBestModel ?? (options.loadBestModelAtEnd ? 'loss' : 'f1');
   checkEarlyStoppingMetric(options.earlyStopping, options.metricForBestModel);
   if (options.saveTotalLimit !== undefined && !(Number.isInteger(options.saveTotalLimit) && options.saveTotalLimit >= 1)) {
     throw new QaFtError('BAD_ARGUMENT', `--save-total-limit must be an integer >= 1, got ${options.saveTotalLimit}`);
   }
+  const bestMetric = resolveBestMetric(options.metricForBestModel ?? (options.loadBestModelAtEnd ? 'loss' : 'f1'), EVAL_METRIC_KEYS);
+  checkAgainstEvaluation(data.test, options, bestMetric);
+  return bestMetric;
+}
+
+/** The step counts and identity of a run, from its options and data (checked before anything is written). */
+function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions, precision: string) {
+  const bestMetric = checkTrainLoopOptions(data, options);
+  const batchesPerEpoch = Math.ceil(data.train.features.length / options.batchSize);
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / options.gradientAccumulationSteps);
+  const totalSteps = options.maxSteps ?? options.epochs * stepsPerEpoch;
+  const warmupSteps = options.warmupSteps ?? warmupStepsFromRatio(options.warmupRatio, totalSteps);
   const run: RunIdentity = {
     data: dataFingerprint(data.train.features, data.test.features),
     seed: options.seed,
@@ -169,12 +192,43 @@ function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions,
     totalSteps,
     epochs: Math.ceil(totalSteps / stepsPerEpoch),
     warmupSteps,
-    bestMetric: resolveBestMetric(metricName, EVAL_METRIC_KEYS),
+    bestMetric,
     run,
   };
 }
 
 type RunPlan = ReturnType<typeof planRun>;
+
+/**
+ * The options that need evaluations, against the test split, before the first step (a refused run writes nothing):
+ * without a test split (`--test-size 0`) nothing is evaluated, so nothing can pick a best model or stop early; and the
+ * best-model metric must be one this data's evaluation reports (SQuAD 2.0 figures need unanswerable questions).
+ */
+function checkAgainstEvaluation(test: Split, options: CheckedOptions, metric: BestMetric): void {
+  if (test.features.length === 0) {
+    const needing = [
+      options.loadBestModelAtEnd ? '--load-best-model-at-end' : undefined,
+      options.metricForBestModel !== undefined ? '--metric-for-best-model' : undefined,
+      options.earlyStopping !== undefined ? '--early-stopping-patience' : undefined,
+    ].filter((f) => f !== undefined);
+    if (needing.length > 0) {
+      throw new QaFtError('BAD_ARGUMENT', `${needing.join(' and ')} need${needing.length === 1 ? 's' : ''} evaluations, but the prepared data has no test split`, {
+        hint: 'prepare with --test-size above 0',
+      });
+    }
+    return;
+  }
+  const names = options.evalMetricNames?.(test);
+  if (names !== undefined && !names.includes(metric.key)) throw notEvaluated(metric, names);
+}
+
+/** `--metric-for-best-model` names a figure the evaluation does not report (`available`: the ones it does). */
+function notEvaluated(metric: BestMetric, available: readonly string[]): QaFtError {
+  const shown = available.filter((k) => k !== 'eval_count');
+  return new QaFtError('BAD_ARGUMENT', `--metric-for-best-model ${metric.key} is not among this evaluation's metrics (${shown.join(', ')})`, {
+    hint: 'the SQuAD 2.0 figures (HasAns_f1, …) exist only for data with unanswerable questions, or with --version-2-with-negative',
+  });
+}
 
 /** The training loss of an epoch: its mean, and the window since the last log line (HF logs that window's mean). */
 class LossTracker {
@@ -453,10 +507,7 @@ function metricValue(record: EvalRecord, metric: BestMetric): number {
   const fields = record as unknown as Readonly<Record<string, unknown>>;
   const value = fields[metric.key];
   if (typeof value === 'number') return value;
-  const available = Object.keys(fields).filter((k) => k.startsWith('eval_') && k !== 'eval_count');
-  throw new QaFtError('BAD_ARGUMENT', `--metric-for-best-model ${metric.key} is not among this evaluation's metrics (${available.join(', ')})`, {
-    hint: 'the SQuAD 2.0 figures (HasAns_f1, …) exist only for data with unanswerable questions',
-  });
+  throw notEvaluated(metric, Object.keys(fields).filter((k) => k.startsWith('eval_')));
 }
 
 /** An evaluation's further figures as eval record keys (`HasAns_f1` → `eval_HasAns_f1`, as HF logs them). */

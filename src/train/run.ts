@@ -16,7 +16,7 @@ import type { BackendName, Precision, QaModel } from '../model/types.js';
 import { checkDataFitsModel } from '../tokenize/model-fit.js';
 import { readPrepared, type PreparedManifest } from '../tokenize/prepared.js';
 import { tokenizerFilesIn } from '../tokenize/tokenizer.js';
-import { trainLoop, type TrainLoopOptions, type TrainLoopResult } from './loop.js';
+import { checkTrainLoopOptions, trainLoop, type TrainLoopOptions, type TrainLoopResult } from './loop.js';
 
 interface TrainPreparedOptions extends Omit<TrainLoopOptions, 'maxLength' | 'padTokenId' | 'tokenizerFiles'> {
   /** The prepared-data directory (`qa-ft prepare`'s output). */
@@ -83,6 +83,7 @@ function tokenizerFiles(manifest: PreparedManifest, modelDir: string | undefined
 
 export async function trainPrepared(options: TrainPreparedOptions): Promise<TrainLoopResult> {
   const data = await readPrepared(options.dataDir);
+  checkTrainLoopOptions(data, options); // before the model is built: a refused run costs nothing
   const { model, modelDir } = await buildModel(options);
   try {
     checkDataFitsModel({ manifest: data.manifest, dir: options.dataDir }, model.config);

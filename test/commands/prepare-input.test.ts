@@ -41,7 +41,7 @@ describe('prepare refuses damaged or mis-encoded input', { concurrency: 3 }, () 
     const path = join(tmp.dir, 'latin1.json');
     await writeFile(path, bytes);
     const offset = bytes.indexOf(0xe9);
-    await assertPrepareRefuses(path, new RegExp(`latin1\\.json: invalid UTF-8 at byte ${offset} \\(line 1, 0xe9: invalid continuation byte\\) \\(SQuAD JSON must be UTF-8; convert it, e\\.g\\. iconv -f latin1 -t utf-8`));
+    await assertPrepareRefuses(path, new RegExp(`latin1\\.json: invalid UTF-8 at byte ${offset} \\(line 1, 0xe9: invalid continuation byte\\) \\(text data must be UTF-8; convert it, e\\.g\\. iconv -f latin1 -t utf-8`));
   });
 
   test('a truncated Parquet file → damaged Parquet file, not "not Parquet, Arrow IPC or SQuAD JSON"', async () => {
@@ -53,6 +53,6 @@ describe('prepare refuses damaged or mis-encoded input', { concurrency: 3 }, () 
   test('a directory as --input → "is a directory"', async () => {
     const dir = join(tmp.dir, 'a-dir');
     await mkdir(dir);
-    await assertPrepareRefuses(dir, /input file .*a-dir is a directory, expected a Parquet, Arrow IPC or SQuAD JSON file/);
+    await assertPrepareRefuses(dir, /input file .*a-dir is a directory, expected a data file \(JSON Lines, .*Parquet or Arrow\)/);
   });
 });

@@ -89,10 +89,16 @@ describe('bad input: one line, exit ≠ 0, no stack trace, nothing written', { c
     await assertRefused({ ...r, out: join(base, 'out') }, /missing\.parquet does not exist/);
   });
 
-  test('a file that is not Parquet, Arrow or JSON', async () => {
+  test('a file of no format qa-ft reads', async () => {
+    const path = join(tmp.dir, 'data.txt');
+    await writeFile(path, 'id context\n');
+    await assertRefused(await prepare(['--input', path]), /data\.txt is not JSON Lines, .*CSV, TSV, Parquet or Arrow/);
+  });
+
+  test('a CSV without the question column: the columns it has are listed, with the flag to name it', async () => {
     const path = join(tmp.dir, 'data.csv');
-    await writeFile(path, 'id,context\n');
-    await assertRefused(await prepare(['--input', path]), /data\.csv is not Parquet, Arrow IPC or SQuAD JSON/);
+    await writeFile(path, 'id,context\n1,abc\n');
+    await assertRefused(await prepare(['--input', path]), /data\.csv: missing column 'question' \(found: id, context\) \(name the file's column with --question-column\)/);
   });
 
   test('a missing column', async () => {
@@ -102,7 +108,7 @@ describe('bad input: one line, exit ≠ 0, no stack trace, nothing written', { c
 
   test('a mistyped column', async () => {
     const path = await jsonl('badtype.jsonl', rows.map((r, i) => (i === 5 ? { ...r, context: 42 } : r)));
-    await assertRefused(await prepare(['--input', path]), /badtype\.jsonl: row 5: field 'context' must be a string, got number 42/);
+    await assertRefused(await prepare(['--input', path]), /badtype\.jsonl: line 6 \(id \w+\): field 'context' must be a string, got number 42/);
   });
 
   test("answer_start that does not match the text: count reported; --skip-invalid skips them and says how many", async () => {
@@ -117,12 +123,12 @@ describe('bad input: one line, exit ≠ 0, no stack trace, nothing written', { c
 
   test('an empty context', async () => {
     const path = await jsonl('emptyctx.jsonl', rows.map((r, i) => (i === 2 ? { ...r, context: '', answers: { text: [], answer_start: [] } } : r)));
-    await assertRefused(await prepare(['--input', path]), /row 2 .*context is empty/);
+    await assertRefused(await prepare(['--input', path]), /first: line 3 \(id \w+\): context is empty/);
   });
 
   test('an empty question', async () => {
     const path = await jsonl('emptyq.jsonl', rows.map((r, i) => (i === 4 ? { ...r, question: ' ' } : r)));
-    await assertRefused(await prepare(['--input', path]), /row 4 .*question is empty/);
+    await assertRefused(await prepare(['--input', path]), /first: line 5 \(id \w+\): question is empty/);
   });
 
   test('a question so long that no context fits is skipped with a count; if every one is, it is an error', async () => {

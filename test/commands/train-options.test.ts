@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { isQaFtError } from '../../src/errors.js';
 import { parseTrainOptions, trainCommand } from '../../src/commands/train.js';
 import { makeTempDir, runCli } from '../helpers/cli.js';
+import { BASE_TOKENIZER_DIR } from '../helpers/tiny-model-dir.js';
+import { prepareSynthetic } from '../train/synthetic-squad.js';
 
 /** Parses `args` with the real command's options and defaults, without running it. */
 async function parse(args: string[]) {
@@ -76,6 +81,37 @@ test('a --data directory that was never prepared → exit 1 with a one-line hint
     const r = await runCli(['train', '--data', dir, '--out', `${dir}/out`]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^qa-ft: error: .* is not a prepared-data directory \(no manifest\.json\) \(run `qa-ft prepare --out DIR` first\)\n$/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('options that need evaluations are checked against the data before the first step: nothing is written for a refused run', async () => {
+  const { dir, cleanup } = await makeTempDir();
+  try {
+    const { data, config } = await prepareSynthetic(dir, { rows: 20, seed: 7, prepareArgs: ['--test-size', '0.2'] }); // SQuAD 1.1
+    await mkdir(join(dir, 'no-test'));
+    const { data: noTest } = await prepareSynthetic(join(dir, 'no-test'), { rows: 10, seed: 7, prepareArgs: ['--test-size', '0'] });
+    const train = (d: string, out: string, ...extra: string[]) =>
+      runCli(['train', '--data', d, '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', config, '--out', out, '--backend', 'cpu', '--quiet', ...extra]);
+    const cases: [string, string[], RegExp][] = [
+      [data, ['--metric-for-best-model', 'HasAns_f1'], /^qa-ft: error: --metric-for-best-model eval_HasAns_f1 is not among this evaluation's metrics \(eval_loss, eval_exact_match, eval_f1\) \(the SQuAD 2\.0 figures/m],
+      [data, ['--load-best-model-at-end', '--metric-for-best-model', 'NoAns_f1', '--version-2-with-negative'], /--metric-for-best-model eval_NoAns_f1 is not among this evaluation's metrics \(eval_loss, eval_exact_match, eval_f1, eval_HasAns_exact, eval_HasAns_f1, eval_HasAns_total, eval_best_exact/],
+      [noTest, ['--load-best-model-at-end'], /^qa-ft: error: --load-best-model-at-end needs evaluations, but the prepared data has no test split \(prepare with --test-size above 0\)$/m],
+      [noTest, ['--metric-for-best-model', 'f1', '--early-stopping-patience', '2'], /--metric-for-best-model and --early-stopping-patience need evaluations, but the prepared data has no test split/],
+    ];
+    for (const [[d, extra, pattern], i] of cases.map((c, k) => [c, k] as const)) {
+      const out = join(dir, `out-${i}`);
+      const r = await train(d, out, ...extra);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, pattern);
+      assert.doesNotMatch(r.stderr, /Building the model/, 'refused before the model is built');
+      assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('qa-ft:')).length, 1, r.stderr);
+      assert.deepEqual(existsSync(out) ? await readdir(out) : [], [], `nothing written for ${extra.join(' ')}`);
+    }
+    // the same options where the data has what they need: the run goes on (one step)
+    const ok = await train(data, join(dir, 'ok'), '--metric-for-best-model', 'f1', '--load-best-model-at-end', '--max-steps', '1');
+    assert.equal(ok.code, 0, ok.stderr);
   } finally {
     await cleanup();
   }

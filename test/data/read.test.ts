@@ -107,7 +107,7 @@ test('a file of no format qa-ft reads → BAD_FORMAT naming the formats and --fo
 });
 
 test('a directory as input → "is a directory", not "does not exist"', async () => {
-  await assert.rejects(readSquad(tmp.dir), { code: 'BAD_ARGUMENT', message: /input file .* is a directory, expected JSON Lines, .*Parquet or Arrow file$/ });
+  await assert.rejects(readSquad(tmp.dir), { code: 'BAD_ARGUMENT', message: /input file .* is a directory, expected a data file \(JSON Lines, .*Parquet or Arrow\)$/ });
 });
 
 test('a truncated Parquet file → "damaged Parquet file", whether cut before the footer or in the middle', async () => {

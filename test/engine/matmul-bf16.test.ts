@@ -13,6 +13,8 @@ import { activePrecision, bf16Support, nativeAddon, setNativePrecision } from '.
 import { registerGradients } from '../../src/model/gradients.js';
 import { linear } from '../../src/model/ops.js';
 import { adamwUpdate } from '../../src/engine/adamw.js';
+import { nativeGelu } from '../../src/engine/gelu.js';
+import { nativeAttentionProbs, nativeAttentionProbsGrad } from '../../src/engine/attention-softmax.js';
 import { randomValues, skipReason } from './compare.js';
 import { at } from '../../src/util/checked-index.js';
 import { skipUnlessRequired } from '../helpers/required.js';
@@ -188,6 +190,37 @@ for (const mode of MODES) {
         } finally {
           addon.toBf16 = convert;
         }
+      });
+    }
+
+    if (mode.emulate === undefined) {
+      test('kernels that write a matmul input (GELU, attention weights, their gradients) round it as the matmul would', () => {
+        const [rows, tk] = [2 * 3 * 5, 37];
+        const sv = randomValues(rows * tk, seed++, -4, 4), bv = randomValues(tk * 6, seed++), dv = randomValues(rows * tk, seed++);
+        const b = tf.tensor2d(bv, [tk, 6]), dy = tf.tensor(dv, [2, 3, 5, tk]), scores = tf.tensor(sv, [2, 3, 5, tk]);
+        const gelu = nativeGelu(scores)!;
+        const probs = nativeAttentionProbs(scores, null, { rate: 0.2, seed: 7 })!;
+        const outputs = tf.tidy(() => [gelu.forward(), gelu.backward(dy), probs.dropped!.y, nativeAttentionProbsGrad(dy, probs.probs, { mask: probs.dropped!.mask, rate: 0.2 })]);
+        const addon = nativeAddon()!;
+        const convert = addon.toBf16;
+        let rounded = 0;
+        addon.toBf16 = (src, dst) => {
+          rounded++;
+          convert(src, dst);
+        };
+        tf.tidy(() => tf.matMul(tf.ones([1, tk]), b)); // b's copy made
+        for (const [i, out] of outputs.entries()) {
+          // the kernel's own bf16 copy (no rounding in the matmul), against a fresh tensor of the same values that
+          // the matmul rounds itself
+          rounded = 0;
+          const viaKernel = tf.tidy(() => tf.matMul(tf.reshape(out, [rows, tk]), b));
+          assert.equal(rounded, 0, `output ${i}: the matmul used the kernel's bf16 copy`);
+          const viaMatmul = tf.tidy(() => tf.matMul(tf.tensor2d(out.dataSync().slice(), [rows, tk]), b));
+          assert.deepEqual(viaKernel.dataSync(), viaMatmul.dataSync(), `output ${i}`);
+          tf.dispose([viaKernel, viaMatmul]);
+        }
+        addon.toBf16 = convert;
+        tf.dispose([...outputs, b, dy, scores, probs.probs, probs.dropped!.y, probs.dropped!.mask]);
       });
     }
 

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import { join } from 'node:path';
 import type { SquadRow } from '../../src/records.js';
 import { QaFtError } from '../../src/errors.js';
-import { evaluateModel } from '../../src/infer/evaluate.js';
+import { evaluateModel, evaluationMetricNames } from '../../src/infer/evaluate.js';
 import { prepareFeatures } from '../../src/tokenize/features.js';
 import { loadTokenizer, type QaTokenizer } from '../../src/tokenize/tokenizer.js';
 import type { Feature } from '../../src/records.js';
@@ -102,6 +102,13 @@ test('SQuAD 2.0: the null answer wins where [CLS] outscores every span; null odd
   assert.deepEqual(Object.keys(r.extraMetrics ?? {}).sort(), [
     'HasAns_exact', 'HasAns_f1', 'HasAns_total', 'NoAns_exact', 'NoAns_f1', 'NoAns_total', 'best_exact', 'best_exact_thresh', 'best_f1', 'best_f1_thresh',
   ]);
+  // what a training run checks --metric-for-best-model against, before evaluating: the same names
+  const logged = (x: { extraMetrics?: Readonly<Record<string, number>> }) => ['eval_loss', 'eval_exact_match', 'eval_f1', ...Object.keys(x.extraMetrics ?? {}).map((k) => `eval_${k}`)].sort();
+  assert.deepEqual(evaluationMetricNames(rows, { versionTwoWithNegative: true }).sort(), logged(r));
+  assert.deepEqual(evaluationMetricNames(rows).sort(), logged(r));
+  const onlyA = rows.slice(0, 1), featuresA = features.filter((f) => f.exampleId === 'a');
+  assert.deepEqual(evaluationMetricNames(onlyA), ['eval_loss', 'eval_exact_match', 'eval_f1']);
+  assert.deepEqual(evaluationMetricNames(onlyA, { versionTwoWithNegative: true }).sort(), logged(await evaluateModel(model, onlyA, featuresA, { versionTwoWithNegative: true })));
   // rows without an answer make it SQuAD 2.0 by default; answerable rows alone stay v1.1
   assert.deepEqual((await evaluateModel(model, rows, features)).predictions, r.predictions);
   assert.equal((await evaluateModel(model, rows.slice(0, 1), features.filter((f) => f.exampleId === 'a'))).squadV2, undefined);
