@@ -67,6 +67,8 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
 interface Load {
   requests: number;
   errors: number;
+  /** The first few errors, for the report. */
+  samples: string[];
   seconds: number;
   latencies: number[];
 }
@@ -74,6 +76,7 @@ interface Load {
 /** `clients` closed-loop clients for `seconds` (or `count` requests in all), cycling through `bodies`. */
 async function load(url: string, bodies: readonly string[], clients: number, limit: { seconds?: number; count?: number }): Promise<Load> {
   const latencies: number[] = [];
+  const samples: string[] = [];
   let errors = 0;
   let next = 0;
   const t0 = performance.now();
@@ -84,16 +87,21 @@ async function load(url: string, bodies: readonly string[], clients: number, lim
       const s = performance.now();
       try {
         const r = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-        const json = (await r.json()) as { answer?: unknown };
-        if (!r.ok || typeof json.answer !== 'string') errors++;
-      } catch {
+        const text = await r.text();
+        const json = JSON.parse(text) as { answer?: unknown };
+        if (!r.ok || typeof json.answer !== 'string') {
+          errors++;
+          if (samples.length < 3) samples.push(`${r.status} ${text.slice(0, 120)}`);
+        }
+      } catch (e) {
         errors++;
+        if (samples.length < 3) samples.push(`${String(e)} ${String((e as { cause?: unknown }).cause ?? '')}`);
       }
       latencies.push(performance.now() - s);
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
-  return { requests: latencies.length, errors, seconds: (performance.now() - t0) / 1000, latencies };
+  return { requests: latencies.length, errors, samples, seconds: (performance.now() - t0) / 1000, latencies };
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -109,6 +117,7 @@ interface Row {
   p50: number;
   p99: number;
   errors: number;
+  samples: string[];
 }
 
 async function measure(name: string, url: string, bodies: string[]): Promise<Row> {
@@ -123,6 +132,7 @@ async function measure(name: string, url: string, bodies: string[]): Promise<Row
     p50: pct(many.latencies, 50),
     p99: pct(many.latencies, 99),
     errors: single.errors + many.errors,
+    samples: [...single.samples, ...many.samples],
   };
 }
 
@@ -169,5 +179,6 @@ console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
   console.log(`| ${r.server} | ${r.singleMedian.toFixed(0)} | ${r.singleP99.toFixed(0)} | ${r.rps.toFixed(2)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.errors} |`);
 }
+for (const r of results) for (const e of r.samples) console.log(`error (${r.server}): ${e}`);
 const [a, b] = results;
 if (a && b) console.log(`\nthroughput at ${CLIENTS} clients: ${(a.rps / b.rps).toFixed(2)}× the reference; single-client median ${(a.singleMedian / b.singleMedian).toFixed(2)}× its latency`);

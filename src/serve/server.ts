@@ -81,7 +81,9 @@ export async function createQaServer(answerer: BatchingAnswerer, options: QaServ
     requestTimeout,
     // Node checks the header/request timeouts on this period (default 30 s: too coarse for short limits)
     http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 2))) },
-    keepAliveTimeout: 5_000,
+    // longer than a load balancer's idle timeout (60 s on the common ones), so the balancer closes first; a server
+    // busy in forward passes for seconds would otherwise race clients reusing a socket it is closing
+    keepAliveTimeout: 65_000,
     forceCloseConnections: 'idle',
     return503OnClosing: false, // draining answers its own JSON 503 (onRequest below)
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } }, // "3" is not an integer

@@ -16,7 +16,7 @@ test('--help lists the program and exits 0', async () => {
 });
 
 test('every command takes --quiet (as the HF scripts let every run be quiet)', async () => {
-  for (const command of ['prepare', 'train', 'ask', 'evaluate', 'export']) {
+  for (const command of ['prepare', 'train', 'ask', 'evaluate', 'export', 'serve']) {
     const r = await runCli([command, '--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /--quiet/, `${command} --help`);
