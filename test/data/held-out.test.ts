@@ -97,8 +97,8 @@ test('held-out SQuAD rows in four shapes give exactly the source rows and run_qa
   // --validation-file: the test split is the file as it is (train: the first 10 rows, any will do)
   const train = join(tmp.dir, 'train.jsonl');
   await writeFile(train, shapes.datasetsJsonl(source.slice(0, 10)));
-  // the column options apply to both files: the train JSON Lines has no column qid
-  await assert.rejects(prepared('d', [train], { columns: CSV_COLUMNS }, [files.csv]), { message: /train\.jsonl: missing column 'qid'/ });
+  // the column options apply to both files: the train JSON Lines has no column query
+  await assert.rejects(prepared('d', [train], { columns: CSV_COLUMNS }, [files.csv]), { message: /train\.jsonl: missing column 'query'/ });
   const withValidation = await prepared('e', [train], {}, [files.datasetsJsonl]);
   assert.deepEqual(withValidation.test.rows.map((r) => r.id), fixture.heldOut.ids);
   assert.deepEqual(ours(withValidation.test.features), python());
