@@ -16,7 +16,10 @@ export { prepareFeatures, type FeatureOptions, type FeatureStats, type PreparedF
 export { makeBatches, batchOrder, lengthGroupedOrder, type BatchOptions, type IndexedBatch } from './tokenize/batches.js';
 export { prepareDataset, type PrepareOptions, type PrepareResult, type PrepareProgress } from './tokenize/pipeline.js';
 export type { Feature, QaBatch, SquadRow } from './records.js';
-export { readSquad, detectFormat, type ReadOptions, type ReadResult, type SourceFormat } from './data/read.js';
+export { readSquad, readSquadRows, detectFormat, type FileReadOptions, type ReadOptions, type ReadResult, type SourceFormat } from './data/read.js';
+export { DEFAULT_COLUMNS, type ColumnOptions } from './data/columns.js';
+export { INPUT_FORMATS, type InputFormat } from './data/source-records.js';
+export type { RejectedRow } from './data/validate.js';
 export { parseSplit, applySplit, splitRange, trainTestSplit, type SplitSpec } from './data/split.js';
 export { permutation } from './data/rng.js';
 export { writePrepared, readPrepared, readPreparedManifest, type PreparedData, type PreparedManifest } from './tokenize/prepared.js';

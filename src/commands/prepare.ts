@@ -116,7 +116,7 @@ function summarize(m: PreparedManifest, outDir: string, seconds: number, REJECTE
   const located = m.counts.locatedAnswers ?? 0;
   if (located > 0) {
     const twice = m.counts.ambiguousAnswers ?? 0;
-    skipped.push(`${located} answers without a start were located in their context${twice > 0 ? ` (${twice} occur more than once: the first occurrence was used)` : ''}`);
+    skipped.push(`${located} answers without a start were located in their context${twice > 0 ? ` (${twice} occur${twice === 1 ? "s" : ""} more than once: the first occurrence was used)` : ''}`);
   }
   const test = m.validation
     ? `test: ${m.validation.dataset ? `${m.validation.split ?? 'validation'} of ${m.validation.dataset}` : m.validation.path} (${m.validation.format}, ${m.validation.rows} rows), as it is`
