@@ -10,9 +10,29 @@ import type { BertLikeConfig } from './config-bert.js';
 import { bertInputs, embeddings, embeddingShapes } from './bert.js';
 import { linearShapes, normShapes, type Family } from './family.js';
 import type { ModelInputs } from './inputs.js';
-import { dense, feedForward, layerNorm, maybeDropout, qaHead, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import { dense, feedForward, layerNorm, maybeDropout, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import { qaHead } from './qa-head.js';
 
 const GROUPS = 'albert.encoder.albert_layer_groups';
+
+/** The module prefix of inner layer `j` of shared group `g`. */
+function groupLayer(g: number, j: number): string {
+  return `${GROUPS}.${g}.albert_layers.${j}`;
+}
+
+/**
+ * The module prefix of every layer run in order, num_hidden_layers × inner_group_num of them: run k is layer
+ * i = ⌊k / inner⌋ of the stack, which runs group ⌊i / (layers / groups)⌋ (config-bert checks it divides), inner
+ * layer k mod inner of that group, as transformers' AlbertTransformer. The ONNX graph (src/onnx/albert.ts) runs
+ * the same list.
+ */
+export function albertLayerRuns(c: BertLikeConfig): string[] {
+  const perGroup = c.nLayers / c.numHiddenGroups;
+  return Array.from({ length: c.nLayers * c.innerGroupNum }, (_, k) => {
+    const i = Math.floor(k / c.innerGroupNum); // the layer of the stack
+    return groupLayer(Math.floor(i / perGroup), k % c.innerGroupNum);
+  });
+}
 
 function layerShapes(s: Map<string, number[]>, l: string, c: BertLikeConfig): void {
   for (const m of ['query', 'key', 'value', 'dense']) linearShapes(s, `${l}.attention.${m}`, c.dim, c.dim);
@@ -32,12 +52,7 @@ function layer(c: BertLikeConfig, x: tf.Tensor3D, p: Params, l: string, inp: Mod
 }
 
 export function albertFamily(c: BertLikeConfig): Family {
-  const perGroup = c.nLayers / c.numHiddenGroups; // layers that share one group (config-bert checks it divides)
-  /** The k-th layer run: layer ⌊k / inner⌋ of the stack, inner layer k mod inner of its group. */
-  const layerName = (k: number): string => {
-    const group = Math.floor(Math.floor(k / c.innerGroupNum) / perGroup);
-    return `${GROUPS}.${group}.albert_layers.${k % c.innerGroupNum}`;
-  };
+  const runs = albertLayerRuns(c);
   return {
     inputs: bertInputs(c),
     prefix: 'albert',
@@ -48,14 +63,13 @@ export function albertFamily(c: BertLikeConfig): Family {
       embeddingShapes(s, 'albert.embeddings', c);
       linearShapes(s, 'albert.encoder.embedding_hidden_mapping_in', c.embeddingSize, c.dim);
       for (let g = 0; g < c.numHiddenGroups; g++) {
-        for (let j = 0; j < c.innerGroupNum; j++) layerShapes(s, `${GROUPS}.${g}.albert_layers.${j}`, c);
+        for (let j = 0; j < c.innerGroupNum; j++) layerShapes(s, groupLayer(g, j), c);
       }
-      linearShapes(s, 'qa_outputs', c.dim, 2);
       return s;
     },
     logits(p, inp, ctx) {
       const embed = () => dense(embeddings(c, p, 'albert.embeddings', inp, ctx), p, 'albert.encoder.embedding_hidden_mapping_in'); // [B, T, D]
-      const x = stack(embed, c.nLayers * c.innerGroupNum, (h, k) => layer(c, h, p, layerName(k), inp, ctx)); // [B, T, D]
+      const x = stack(embed, runs.length, (h, k) => layer(c, h, p, runs[k] as string, inp, ctx)); // [B, T, D]
       const out = qaHead(x, p, inp, 0, ctx);
       x.dispose();
       return out;

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { robertaPositions, type BertLikeConfig } from './config-bert.js';
 import { linearShapes, normShapes, type Family } from './family.js';
 import type { InputSpec, ModelInputs } from './inputs.js';
-import { dense, feedForward, layerNorm, maybeDropout, param, qaHead, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import { dense, feedForward, layerNorm, maybeDropout, param, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import { qaHead } from './qa-head.js';
 import { embedding } from './ops.js';
 
 /** The inputs of a BERT-style family: token types always (RoBERTa's table has one row), RoBERTa's positions. */
@@ -70,7 +71,6 @@ export function bertArchitecture(c: BertLikeConfig, prefix: string, otherHeads: 
       const s = new Map<string, number[]>();
       embeddingShapes(s, `${prefix}.embeddings`, c);
       for (let i = 0; i < c.nLayers; i++) layerShapes(s, `${prefix}.encoder.layer.${i}`, c);
-      linearShapes(s, 'qa_outputs', c.dim, 2);
       return s;
     },
     logits(p, inp, ctx) {

@@ -16,7 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { attentionSpan, type DebertaV2Config } from './config-deberta.js';
 import { linearShapes, normShapes, type Family } from './family.js';
 import type { ModelInputs } from './inputs.js';
-import { dense, feedForward, layerNorm, maybeDropout, param, qaHead, stack, type DropoutContext, type Params } from './layers.js';
+import { activeDropout, dense, feedForward, layerNorm, maybeDropout, param, stack, type DropoutContext, type Params } from './layers.js';
+import { qaHead } from './qa-head.js';
 import { addLayerNorm, attention, embedding, linear, skewRelative } from './ops.js';
 
 const P = 'deberta';
@@ -85,7 +86,6 @@ function shapes(c: DebertaV2Config): Map<string, number[]> {
   }
   if (c.relativeAttention) s.set(`${P}.encoder.rel_embeddings.weight`, [2 * attentionSpan(c), c.dim]);
   if (c.normRelEmbedding) normShapes(s, `${P}.encoder.LayerNorm`, c.dim);
-  linearShapes(s, 'qa_outputs', c.dim, 2);
   return s;
 }
 
@@ -144,7 +144,7 @@ function layer(c: DebertaV2Config, x: tf.Tensor3D, p: Params, i: number, inp: Mo
     }
     bias = terms.length === 2 ? (tf.add(terms[0] as tf.Tensor4D, terms[1] as tf.Tensor4D) as tf.Tensor4D) : terms[0]; // [B, H, T, T]
   }
-  const drop = ctx.training && c.attentionDropout > 0 ? { rate: c.attentionDropout, seed: ctx.nextSeed() } : null;
+  const drop = activeDropout(c.attentionDropout, ctx);
   const context = attention(q, k, v, { heads: c.nHeads, maskBias: inp.maskBias, dropout: drop, scale, maskedFill: true, ...(bias === undefined ? {} : { bias }) }); // [B, T, D]
   const a = maybeDropout(dense(context, p, `${l}.attention.output.dense`), c.hiddenDropout, ctx); // [B, T, D]
   const y = layerNorm(a, x, p, `${l}.attention.output.LayerNorm`, c.layerNormEps); // [B, T, D]

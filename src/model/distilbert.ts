@@ -7,10 +7,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { DistilBertConfig } from './config.js';
 import { linearShapes, normShapes, type Family } from './family.js';
 import type { ModelInputs } from './inputs.js';
-import { dense, feedForward, layerNorm, maybeDropout, param, qaHead, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import { dense, feedForward, layerNorm, maybeDropout, param, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import { qaHead } from './qa-head.js';
 import { embedding } from './ops.js';
 
-const LAYER_NORM_EPS = 1e-12;
+/** Every LayerNorm's eps: modeling_distilbert fixes it (DistilBertConfig has no layer_norm_eps); the ONNX graph reads it here. */
+export const LAYER_NORM_EPS = 1e-12;
 const WORDS = 'distilbert.embeddings.word_embeddings.weight';
 
 function shapes(c: DistilBertConfig): Map<string, number[]> {
@@ -26,7 +28,6 @@ function shapes(c: DistilBertConfig): Map<string, number[]> {
     linearShapes(s, `${l}.ffn.lin2`, c.hiddenDim, c.dim);
     normShapes(s, `${l}.output_layer_norm`, c.dim);
   }
-  linearShapes(s, 'qa_outputs', c.dim, 2);
   return s;
 }
 

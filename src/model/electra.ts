@@ -7,7 +7,8 @@
 import type { BertLikeConfig } from './config-bert.js';
 import { embeddings, embeddingShapes, bertInputs, layer, layerShapes } from './bert.js';
 import { linearShapes, type Family } from './family.js';
-import { dense, qaHead, stack } from './layers.js';
+import { dense, stack } from './layers.js';
+import { qaHead } from './qa-head.js';
 
 export function electraFamily(c: BertLikeConfig): Family {
   const projected = c.embeddingSize !== c.dim;
@@ -21,7 +22,6 @@ export function electraFamily(c: BertLikeConfig): Family {
       embeddingShapes(s, 'electra.embeddings', c);
       if (projected) linearShapes(s, 'electra.embeddings_project', c.embeddingSize, c.dim);
       for (let i = 0; i < c.nLayers; i++) layerShapes(s, `electra.encoder.layer.${i}`, c);
-      linearShapes(s, 'qa_outputs', c.dim, 2);
       return s;
     },
     logits(p, inp, ctx) {

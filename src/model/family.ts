@@ -1,7 +1,7 @@
 /**
  * What qa-model.ts and weights.ts need from a model family (one file each: distilbert.ts, bert.ts, roberta.ts,
- * electra.ts, albert.ts): its parameters by Hugging Face name, the inputs it takes, the checkpoint tensors it
- * ignores, and its graph.
+ * electra.ts, albert.ts, deberta-v2.ts): its encoder's parameters by Hugging Face name, the inputs it takes, the
+ * checkpoint tensors it ignores, and its graph, which ends in the shared QA head (qa-head.ts).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { InputSpec, ModelInputs } from './inputs.js';
@@ -15,7 +15,10 @@ export interface Family {
   readonly otherHeads: RegExp;
   /** Embedding tables with nn.Embedding's padding_idx (= pad_token_id): that row is 0 at init and never trained. */
   readonly paddedTables: readonly string[];
-  /** Every trainable parameter with its shape, in module order. torch.nn.Linear weights are [out, in]. */
+  /**
+   * Every trainable parameter of the encoder with its shape, in module order; the QA head's follow (weights.ts
+   * `parameterShapes`). torch.nn.Linear weights are [out, in].
+   */
   shapes(): Map<string, number[]>;
   /** Start and end logits, each [B, T]. */
   logits(p: Params, inp: ModelInputs, ctx: DropoutContext): { start: tf.Tensor2D; end: tf.Tensor2D };

@@ -1,11 +1,12 @@
 /**
- * Gradients of the TF.js kernels the DistilBERT forward pass records on the tape.
+ * Gradients of the stock TF.js kernels every family's forward pass and the QA loss record on the tape (the fused
+ * ops of ops.ts carry their own).
  *
  * Hand-written because `@tensorflow/tfjs-core`'s Node bundle registers no gradients at all: they ship with the
  * `@tensorflow/tfjs` union package, which qa-ft does not depend on. Each gradient is registered only when none
  * is registered yet, so loading `@tensorflow/tfjs` (e.g. through `@tensorflow/tfjs-node`) keeps its own.
  * The math is the textbook one (dL/dx for each kernel, broadcast inputs reduced back to their shape);
- * test/model/qa-model.test.ts checks every parameter's gradient against PyTorch.
+ * test/model/parity.test.ts checks them against PyTorch (DistilBERT's every gradient; every family's training).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { numberOrListAttr, numbersAttr } from '../engine/ops.js';

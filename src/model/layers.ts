@@ -1,8 +1,8 @@
 /**
- * The pieces every family's graph is made of, over the fused ops of ops.ts: parameters looked up by Hugging Face
- * name, torch.nn.Linear and LayerNorm by module prefix, seeded dropout in training, the FFN activations,
- * multi-head self-attention, and the QA head with Hugging Face's loss. Pure functions of parameters and inputs;
- * the caller owns gradient tapes.
+ * The pieces every family's encoder is made of, over the fused ops of ops.ts: parameters looked up by Hugging
+ * Face name, torch.nn.Linear and LayerNorm by module prefix, seeded dropout in training, the FFN activations,
+ * multi-head self-attention, the layer stack (the QA head on top is qa-head.ts's). Pure functions of parameters
+ * and inputs; the caller owns gradient tapes.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from './config-bert.js';
@@ -24,10 +24,15 @@ export function param<T extends tf.Tensor = tf.Tensor>(p: Params, name: string):
   return t as T;
 }
 
-/** Seeded dropout when training with a non-zero rate; the input itself otherwise. */
+/** Every dropout's rule: it runs when training with a non-zero rate, on a new seed; null (no dropout) otherwise. */
+export function activeDropout(rate: number, ctx: DropoutContext): { rate: number; seed: number } | null {
+  return ctx.training && rate > 0 ? { rate, seed: ctx.nextSeed() } : null;
+}
+
+/** Seeded dropout where `activeDropout` says it runs; the input itself otherwise. */
 export function maybeDropout<T extends tf.Tensor>(x: T, rate: number, ctx: DropoutContext): T {
-  if (!ctx.training || rate === 0) return x;
-  return dropout(x, rate, ctx.nextSeed());
+  const drop = activeDropout(rate, ctx);
+  return drop === null ? x : dropout(x, drop.rate, drop.seed);
 }
 
 /** LayerNorm(x + residual) with the module's `weight` and `bias`. */
@@ -79,20 +84,7 @@ export function selfAttention(x: tf.Tensor3D, p: Params, s: AttentionSpec, inp: 
   const q = dense(x, p, s.query); // [B, T, D]
   const k = dense(x, p, s.key); // [B, T, D]
   const v = dense(x, p, s.value); // [B, T, D]
-  const drop = ctx.training && s.dropout > 0 ? { rate: s.dropout, seed: ctx.nextSeed() } : null;
-  return attention(q, k, v, { heads: s.heads, maskBias: inp.maskBias, dropout: drop }); // [B, T, D]
-}
-
-/**
- * Start and end logits [B, T] each from the last hidden states [B, T, D] through `qa_outputs` (D → 2), after
- * dropout at `dropoutRate` (DistilBERT's qa_dropout; 0 for the other families).
- */
-export function qaHead(x: tf.Tensor3D, p: Params, inp: ModelInputs, dropoutRate: number, ctx: DropoutContext): { start: tf.Tensor2D; end: tf.Tensor2D } {
-  const logits = tf.tidy(() => dense(maybeDropout(x, dropoutRate, ctx), p, 'qa_outputs')); // [B, T, 2]
-  const [b, t] = [inp.batch, inp.seqLen];
-  const start = tf.reshape(tf.slice(logits, [0, 0, 0], [b, t, 1]), [b, t]) as tf.Tensor2D; // [B, T]
-  const end = tf.reshape(tf.slice(logits, [0, 0, 1], [b, t, 1]), [b, t]) as tf.Tensor2D; // [B, T]
-  return { start, end };
+  return attention(q, k, v, { heads: s.heads, maskBias: inp.maskBias, dropout: activeDropout(s.dropout, ctx) }); // [B, T, D]
 }
 
 /**
@@ -107,40 +99,4 @@ export function stack(embed: () => tf.Tensor3D, layers: number, block: (x: tf.Te
     prev.dispose();
   }
   return h;
-}
-
-/** Targets for the loss, built outside the tape: one-hot rows (all zero where ignored) and the count of kept rows. */
-export interface LossTargets {
-  startOneHot: tf.Tensor2D; // [B, T]
-  endOneHot: tf.Tensor2D; // [B, T]
-  startCount: number;
-  endCount: number;
-}
-
-/**
- * Hugging Face's QA loss: positions clamped to [0, T], T ignored, mean cross-entropy over the kept rows for the
- * start and for the end, then the mean of the two. A batch whose rows are all ignored gives NaN, as PyTorch does.
- */
-export function qaLoss(start: tf.Tensor2D, end: tf.Tensor2D, targets: LossTargets): tf.Scalar {
-  const ce = (logits: tf.Tensor2D, oneHot: tf.Tensor2D, count: number): tf.Scalar =>
-    tf.div(tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits, -1), oneHot))), count); // []
-  return tf.div(tf.add(ce(start, targets.startOneHot, targets.startCount), ce(end, targets.endOneHot, targets.endCount)), 2);
-}
-
-export function lossTargets(startPositions: readonly number[], endPositions: readonly number[], seqLen: number): LossTargets {
-  const build = (positions: readonly number[]): { oneHot: tf.Tensor2D; count: number } => {
-    const values = new Float32Array(positions.length * seqLen);
-    let count = 0;
-    positions.forEach((p, row) => {
-      const clamped = Math.min(Math.max(p, 0), seqLen); // T means "ignore"
-      if (clamped < seqLen) {
-        values[row * seqLen + clamped] = 1;
-        count++;
-      }
-    });
-    return { oneHot: tf.tensor2d(values, [positions.length, seqLen]), count };
-  };
-  const s = build(startPositions);
-  const e = build(endPositions);
-  return { startOneHot: s.oneHot, endOneHot: e.oneHot, startCount: s.count, endCount: e.count };
 }

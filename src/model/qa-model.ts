@@ -14,7 +14,8 @@ import { configToJson, loadConfig, type ModelConfig } from './config.js';
 import type { Family } from './family.js';
 import { familyOf } from './families.js';
 import { disposeInputs, modelInputs, validateBatch, type ModelInputs } from './inputs.js';
-import { lossTargets, qaLoss, type DropoutContext, type LossTargets } from './layers.js';
+import type { DropoutContext } from './layers.js';
+import { lossTargets, qaLoss, type LossTargets } from './qa-head.js';
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors.js';
 import type { QaBatch } from '../records.js';
 import type { BackendName, ForwardOutput, QaModel } from './types.js';
@@ -187,7 +188,7 @@ class EncoderQa implements QaModel {
       return fn(inp, targets);
     } finally {
       disposeInputs(inp);
-      if (targets !== null) tf.dispose([targets.startOneHot, targets.endOneHot]);
+      if (targets !== null) tf.dispose([targets.startWeights, targets.endWeights]);
     }
   }
 

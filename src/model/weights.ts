@@ -7,15 +7,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 import { familyOf } from './families.js';
+import { qaHeadShapes } from './qa-head.js';
 import { mixSeed, normalSample } from './random.js';
 import { SafetensorsFile } from './safetensors.js';
 
-/** Every trainable parameter with its shape, in module order. torch.nn.Linear weights are [out, in]. */
+/**
+ * Every trainable parameter with its shape, in module order: the family's encoder, then the QA head.
+ * torch.nn.Linear weights are [out, in].
+ */
 export function parameterShapes(c: ModelConfig): Map<string, number[]> {
-  return familyOf(c).shapes();
+  return new Map([...familyOf(c).shapes(), ...qaHeadShapes(c.dim)]);
 }
-
-const QA_HEAD = ['qa_outputs.weight', 'qa_outputs.bias'] as const;
 
 /**
  * Whether a parameter belongs to a LayerNorm (`…LayerNorm.weight`, `…sa_layer_norm.bias`): initialised to 1 and 0,
@@ -57,7 +59,8 @@ interface LoadedWeights {
  */
 export async function loadWeights(file: SafetensorsFile, c: ModelConfig, seed: number): Promise<LoadedWeights> {
   const family = familyOf(c);
-  const expected = family.shapes();
+  const expected = parameterShapes(c);
+  const head = qaHeadShapes(c.dim);
   const names = [...file.entries.keys()];
   const prefix = `${family.prefix}.`;
   const bare = !names.some((n) => n.startsWith(prefix)) && names.some((n) => n.startsWith('embeddings.'));
@@ -86,7 +89,7 @@ export async function loadWeights(file: SafetensorsFile, c: ModelConfig, seed: n
   }
   const unused = names.filter((n) => !used.has(n));
   const unexpected = unused.filter((n) => !family.otherHeads.test(n));
-  const newHead = missing.length > 0 && missing.every((n) => (QA_HEAD as readonly string[]).includes(n));
+  const newHead = missing.length > 0 && missing.every((n) => head.has(n));
   if ((missing.length > 0 && !newHead) || unexpected.length > 0) {
     const parts: string[] = [];
     if (missing.length > 0) parts.push(`missing ${list(missing)}`);

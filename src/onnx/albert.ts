@@ -1,15 +1,14 @@
 /**
  * AlbertForQuestionAnswering as an ONNX graph, as src/model/albert.ts: BERT's embeddings at width E, the
- * projection embedding_hidden_mapping_in (E → D), then num_hidden_layers runs of the shared layer groups, each
- * run the same initializers (stored once).
+ * projection embedding_hidden_mapping_in (E → D), then the runs of the shared layers (model/albert.ts
+ * `albertLayerRuns`), each run the same initializers (stored once).
  */
+import { albertLayerRuns } from '../model/albert.js';
 import type { BertLikeConfig } from '../model/config-bert.js';
 import { embeddings, takesTokenTypes } from './bert.js';
 import type { OnnxFamily } from './family.js';
 import type { GraphBuilder } from './graph.js';
 import { feedForward, layerNorm, linear, maskBias, selfAttention } from './layers.js';
-
-const GROUPS = 'albert.encoder.albert_layer_groups';
 
 function layer(g: GraphBuilder, c: BertLikeConfig, x: string, l: string, bias: string): string {
   const spec = { query: `${l}.attention.query`, key: `${l}.attention.key`, value: `${l}.attention.value`, heads: c.nHeads, dim: c.dim };
@@ -20,16 +19,12 @@ function layer(g: GraphBuilder, c: BertLikeConfig, x: string, l: string, bias: s
 }
 
 export function albertGraph(c: BertLikeConfig): OnnxFamily {
-  const perGroup = c.nLayers / c.numHiddenGroups; // layers sharing one group (the config parser checks it divides)
   return {
     tokenTypeIds: takesTokenTypes(c),
     hidden(g) {
       const bias = maskBias(g); // [B, 1, 1, T]
       let x = linear(g, embeddings(g, c, 'albert.embeddings'), 'albert.encoder.embedding_hidden_mapping_in'); // [B, T, D]
-      for (let k = 0; k < c.nLayers * c.innerGroupNum; k++) {
-        const group = Math.floor(Math.floor(k / c.innerGroupNum) / perGroup);
-        x = layer(g, c, x, `${GROUPS}.${group}.albert_layers.${k % c.innerGroupNum}`, bias);
-      }
+      for (const l of albertLayerRuns(c)) x = layer(g, c, x, l, bias);
       return x;
     },
   };

@@ -3,10 +3,9 @@
  * embeddings and LayerNorm, then per block attention → out_lin → sa_layer_norm → FFN → output_layer_norm.
  */
 import type { DistilBertConfig } from '../model/config.js';
+import { LAYER_NORM_EPS } from '../model/distilbert.js';
 import type { OnnxFamily } from './family.js';
 import { absolutePositions, feedForward, layerNorm, linear, maskBias, selfAttention, wordEmbeddings } from './layers.js';
-
-const LAYER_NORM_EPS = 1e-12;
 
 export function distilBertGraph(c: DistilBertConfig): OnnxFamily {
   return {

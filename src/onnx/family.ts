@@ -1,7 +1,7 @@
 /**
  * What the ONNX writer needs from a model family (one file each: distilbert.ts, bert.ts for BERT, RoBERTa and
- * ELECTRA, albert.ts): whether the graph takes token_type_ids, and the nodes from the inputs to the last hidden
- * states [B, T, D], which the shared QA head (layers.ts) turns into the graph's outputs.
+ * ELECTRA, albert.ts, deberta-v2.ts): whether the graph takes token_type_ids, and the nodes from the inputs to the
+ * last hidden states [B, T, D], which the shared QA head (layers.ts) turns into the graph's outputs.
  */
 import type { GraphBuilder } from './graph.js';
 

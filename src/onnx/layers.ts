@@ -6,6 +6,7 @@
  * (sequence_length).
  */
 import type { Activation } from '../model/config-bert.js';
+import { QA_OUTPUTS } from '../model/qa-head.js';
 import { floatAttr, intAttr, intsAttr, type GraphBuilder } from './graph.js';
 import { DataType } from './proto.js';
 
@@ -102,7 +103,7 @@ export function robertaPositions(g: GraphBuilder, table: string, padTokenId: num
 
 /** qa_outputs (D → 2) on the last hidden states, split into the graph outputs start_logits and end_logits [B, T]. */
 export function qaHead(g: GraphBuilder, x: string): void {
-  const logits = linear(g, x, 'qa_outputs'); // [B, T, 2]
+  const logits = linear(g, x, QA_OUTPUTS); // [B, T, 2]
   g.named('start_logits', 'Gather', [logits, g.int64s([0], [])], [intAttr('axis', 2)]);
   g.named('end_logits', 'Gather', [logits, g.int64s([1], [])], [intAttr('axis', 2)]);
 }

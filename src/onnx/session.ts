@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { QaFtError } from '../errors.js';
 import { loadConfig, type ModelConfig } from '../model/config.js';
+import { qaLossOfRows } from '../model/qa-head.js';
 import type { QaModel } from '../model/types.js';
 import { ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE, onnxInputNames } from './model.js';
 
@@ -28,27 +29,6 @@ async function loadOrt(): Promise<Ort> {
 export interface OnnxQaModel extends QaModel {
   /** The .onnx file it runs. */
   readonly path: string;
-}
-
-/**
- * Hugging Face's QA loss on host arrays, as src/model/layers.ts's `qaLoss` computes it on tensors: positions
- * clamped to [0, T], T ignored, mean cross-entropy over the kept rows for start and for end, then their mean.
- */
-export function qaLossOf(start: readonly (readonly number[])[], end: readonly (readonly number[])[], starts: readonly number[], ends: readonly number[]): number {
-  const ce = (logits: readonly (readonly number[])[], positions: readonly number[]): number => {
-    let sum = 0;
-    let kept = 0;
-    logits.forEach((row, i) => {
-      const p = Math.min(Math.max(positions[i] ?? row.length, 0), row.length);
-      if (p === row.length) return;
-      const max = Math.max(...row);
-      const logSumExp = max + Math.log(row.reduce((acc, x) => acc + Math.exp(x - max), 0));
-      sum += logSumExp - (row[p] as number);
-      kept++;
-    });
-    return sum / kept; // NaN when every row is ignored, as PyTorch gives
-  };
-  return (ce(start, starts) + ce(end, ends)) / 2;
 }
 
 function int64Matrix(ort: Ort, rows: readonly (readonly number[])[], t: number): InstanceType<Ort['Tensor']> {
@@ -100,7 +80,8 @@ export async function openOnnxModel(path: string, config: ModelConfig, options: 
       if (!(start instanceof Float32Array) || !(end instanceof Float32Array)) throw new QaFtError('BAD_FORMAT', `${path}: no float32 start_logits/end_logits outputs`);
       const [startLogits, endLogits] = [matrix(start, b, t), matrix(end, b, t)];
       const { startPositions: s, endPositions: e } = batch;
-      return s === undefined || e === undefined ? { startLogits, endLogits } : { startLogits, endLogits, loss: qaLossOf(startLogits, endLogits, s, e) };
+      if (s === undefined || e === undefined) return { startLogits, endLogits };
+      return { startLogits, endLogits, loss: qaLossOfRows(startLogits, endLogits, s, e) };
     },
     dispose() {
       // onnxruntime-node frees the native session synchronously; release() only wraps that in a promise

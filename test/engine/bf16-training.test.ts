@@ -14,19 +14,14 @@ import { skipReason } from './compare.js';
 import { activePrecision, bf16Support, nativeAddon, setNativePrecision } from '../../src/engine/index.js';
 import { loadQaModel } from '../../src/model/qa-model.js';
 import { createTrainer } from '../../src/train/trainer.js';
-import { sharedDir } from '../helpers/cli.js';
 import { at } from '../../src/util/checked-index.js';
+import { fixtureDir, readFixtureJson } from '../model/tiny-fixture.js';
 
-const FIXTURE = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
+const FIXTURE = fixtureDir('distilbert');
 const REFERENCE = join(import.meta.dirname, 'fixtures', 'bf16-losses.json');
 
-interface FixtureJson {
-  batches: { input_ids: number[][]; attention_mask: number[][]; start_positions: number[]; end_positions: number[] }[];
-  train: { lr: number; weight_decay: number; max_grad_norm: number; steps: number; losses: number[] };
-}
-
 test('bf16: 4 trainer steps on the tiny fixture give PyTorch autocast losses within 1e-3 relative', { skip: skipReason ?? false }, async (t) => {
-  const fixture = JSON.parse(await readFile(join(FIXTURE, 'fixture.json'), 'utf8')) as FixtureJson;
+  const fixture = readFixtureJson(FIXTURE, 'distilbert');
   const reference = JSON.parse(await readFile(REFERENCE, 'utf8')) as { bf16_losses: number[] };
   const support = bf16Support();
 

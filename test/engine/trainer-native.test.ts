@@ -3,7 +3,6 @@
  * of the tiny fixture through `createTrainer(...).step`, which on native uses the fused AdamW and Σg² kernels.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,18 +10,13 @@ import { skipReason } from './compare.js';
 import { loadQaModel } from '../../src/model/qa-model.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { createTrainer } from '../../src/train/trainer.js';
-import { sharedDir } from '../helpers/cli.js';
 import { at } from '../../src/util/checked-index.js';
+import { fixtureDir, readFixtureJson } from '../model/tiny-fixture.js';
 
-const FIXTURE = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
-
-interface FixtureJson {
-  batches: { input_ids: number[][]; attention_mask: number[][]; start_positions: number[]; end_positions: number[] }[];
-  train: { lr: number; weight_decay: number; max_grad_norm: number; steps: number; losses: number[]; grad_norms: number[] };
-}
+const FIXTURE = fixtureDir('distilbert');
 
 test('native: 4 trainer steps on the tiny fixture give PyTorch losses, grad norms and weights within 1e-4', { skip: skipReason ?? false }, async () => {
-  const fixture = JSON.parse(await readFile(join(FIXTURE, 'fixture.json'), 'utf8')) as FixtureJson;
+  const fixture = readFixtureJson(FIXTURE, 'distilbert');
   const model = await loadQaModel(FIXTURE, { backend: 'native' });
   assert.equal(model.backend, 'native');
   const t = fixture.train;

@@ -1,7 +1,7 @@
 // The tutorial's argmax decode and evaluation on the PyTorch fixture model (/work/shared/fixtures/tiny-distilbert-qa).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { tutorialDecode } from '../../src/infer/answer.js';
@@ -11,14 +11,10 @@ import { loadQaModel } from '../../src/model/qa-model.js';
 import type { QaModel } from '../../src/model/types.js';
 import { loadTokenizer, type QaTokenizer } from '../../src/tokenize/tokenizer.js';
 import type { Feature } from '../../src/records.js';
-import { makeTempDir, sharedDir } from '../helpers/cli.js';
+import { makeTempDir } from '../helpers/cli.js';
+import { fixtureDir, readFixtureJson, type FixtureJson as Fixture } from '../model/tiny-fixture.js';
 
-const FIXTURE_DIR = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
-
-interface Fixture {
-  batches: { input_ids: number[][]; attention_mask: number[][]; start_positions: number[]; end_positions: number[] }[];
-  forward: { start_logits: number[][]; end_logits: number[][]; loss: number };
-}
+const FIXTURE_DIR = fixtureDir('distilbert');
 
 let fixture: Fixture;
 let tokenizer: QaTokenizer;
@@ -33,7 +29,7 @@ let tmp: { dir: string; cleanup: () => Promise<void> };
 const WORDS: Record<number, string> = { 0: '[PAD]', 1: '[UNK]', 2: '[CLS]', 3: '[MASK]', 5: '[SEP]', 80: 'it', 95: "'", 90: 's', 18: 'a', 104: 'cat', 78: '##s', 105: 'new', 58: 'york', 111: ',', 68: '.' };
 
 before(async () => {
-  fixture = JSON.parse(await readFile(join(FIXTURE_DIR, 'fixture.json'), 'utf8')) as Fixture;
+  fixture = readFixtureJson(FIXTURE_DIR, 'distilbert');
   tmp = await makeTempDir('qa-ft-fixture-tok-');
   const vocab = Array.from({ length: 120 }, (_, i) => WORDS[i] ?? `w${i}`);
   await writeFile(join(tmp.dir, 'vocab.txt'), `${vocab.join('\n')}\n`);

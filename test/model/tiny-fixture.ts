@@ -1,13 +1,23 @@
 /**
  * The PyTorch parity fixtures `../shared/fixtures/tiny-*-qa` (see each fixture.json → doc): the DistilBERT one made
- * by reference/make_fixture.py (with every gradient), the other families' by make_hf_fixture.py (transformers'
- * own modules, with the parameters whose gradient is only rounding noise listed in `noise_params`).
+ * by test/fixtures/make_fixture.py (with every gradient), the other families' by test/fixtures/make_hf_fixture.py
+ * (transformers' own modules, with the parameters whose gradient is only rounding noise listed in `noise_params`).
+ * test/fixtures/parity-fixtures.json holds each one's command and the fixture version the loader checks.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QaBatch } from '../../src/records.js';
-import { sharedDir } from '../helpers/cli.js';
+import { repoRoot, sharedDir } from '../helpers/cli.js';
 import { at } from '../../src/util/checked-index.js';
+
+/** What made the fixtures: the version of their format and, per family, the command that regenerates it. */
+interface ParityFixtures {
+  fixture_version: number;
+  regenerate: Record<string, string>;
+}
+
+const MANIFEST = 'test/fixtures/parity-fixtures.json';
+const parity = JSON.parse(readFileSync(join(repoRoot, MANIFEST), 'utf8')) as ParityFixtures;
 
 interface FixtureBatchJson {
   input_ids: number[][];
@@ -18,6 +28,8 @@ interface FixtureBatchJson {
 }
 
 export interface FixtureJson {
+  /** The generator's format version (parity-fixtures.json); absent in fixtures made before it was written: 1. */
+  fixture_version?: number;
   batches: FixtureBatchJson[];
   forward: { start_logits: number[][]; end_logits: number[][]; loss: number };
   train: { lr: number; weight_decay: number; max_grad_norm: number; steps: number; lrs: number[]; losses: number[]; grad_norms: number[] };
@@ -35,9 +47,33 @@ export interface Fixture {
 
 export const FAMILIES = ['distilbert', 'bert', 'roberta', 'electra', 'albert', 'deberta-v2'] as const;
 
+/**
+ * `dir/fixture.json`, refused — with the command that regenerates it — when it is missing or its version is not
+ * the one the tests read, so a stale fixture fails with a hint instead of as a wrong number.
+ */
+export function readFixtureJson(dir: string, family: string): FixtureJson {
+  const file = join(dir, 'fixture.json');
+  const regenerate = `regenerate it: ${parity.regenerate[family] ?? `see ${MANIFEST}`}`;
+  let json: FixtureJson;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8')) as FixtureJson;
+  } catch (e) {
+    throw new Error(`${file}: cannot read the ${family} parity fixture (${(e as Error).message.split('\n')[0]}); ${regenerate}`);
+  }
+  const version = json.fixture_version ?? 1;
+  if (version !== parity.fixture_version) {
+    throw new Error(`${file}: fixture version ${version}, but the tests read version ${parity.fixture_version} (${MANIFEST}); ${regenerate}`);
+  }
+  return json;
+}
+
+export function fixtureDir(family: string): string {
+  return join(sharedDir, 'fixtures', `tiny-${family}-qa`);
+}
+
 export function loadFixture(family: string): Fixture {
-  const dir = join(sharedDir, 'fixtures', `tiny-${family}-qa`);
-  const json = JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8')) as FixtureJson;
+  const dir = fixtureDir(family);
+  const json = readFixtureJson(dir, family);
   return {
     family,
     dir,

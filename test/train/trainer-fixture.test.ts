@@ -4,7 +4,6 @@
  * learning rates and the final weights, within 1e-4 relative.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,14 +11,9 @@ import { loadQaModel } from '../../src/model/qa-model.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { createTrainer } from '../../src/train/trainer.js';
 import { testBackends } from '../helpers/backends.js';
-import { sharedDir } from '../helpers/cli.js';
+import { fixtureDir, readFixtureJson, type FixtureJson } from '../model/tiny-fixture.js';
 
-const FIXTURE = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
-
-interface FixtureJson {
-  batches: { input_ids: number[][]; attention_mask: number[][]; start_positions: number[]; end_positions: number[] }[];
-  train: { lr: number; weight_decay: number; max_grad_norm: number; steps: number; lrs: number[]; losses: number[]; grad_norms: number[] };
-}
+const FIXTURE = fixtureDir('distilbert');
 
 function assertRelClose(actual: number, expected: number, what: string, rel = 1e-4): void {
   assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} vs PyTorch ${expected}`);
@@ -27,7 +21,7 @@ function assertRelClose(actual: number, expected: number, what: string, rel = 1e
 
 for (const { backend, skip } of await testBackends()) {
   test(`${backend}: 4 AdamW steps on the tiny fixture: losses, grad norms, lrs and final weights = PyTorch within 1e-4`, { skip }, async () => {
-    const fixture = JSON.parse(await readFile(join(FIXTURE, 'fixture.json'), 'utf8')) as FixtureJson;
+    const fixture = readFixtureJson(FIXTURE, 'distilbert');
     const model = await loadQaModel(FIXTURE, { backend });
     const h = fixture.train;
     const trainer = createTrainer(model, { learningRate: h.lr, weightDecay: h.weight_decay, maxGradNorm: h.max_grad_norm, totalSteps: h.steps });
@@ -76,7 +70,7 @@ for (const { backend, skip } of await testBackends()) {
 
 for (const { backend, skip } of await testBackends(['cpu', 'native', 'tensorflow'])) {
   test(`${backend}: tf.memory().numTensors is flat across 50 training steps (after the first creates the AdamW moments)`, { skip }, async () => {
-    const fixture = JSON.parse(await readFile(join(FIXTURE, 'fixture.json'), 'utf8')) as FixtureJson;
+    const fixture = readFixtureJson(FIXTURE, 'distilbert');
     const model = await loadQaModel(FIXTURE, { backend });
     const trainer = createTrainer(model, { learningRate: 1e-3, weightDecay: 0.01, maxGradNorm: 1, totalSteps: 51, gradientAccumulationSteps: 1 });
     const batchAt = (k: number) => {

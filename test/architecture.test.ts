@@ -1,7 +1,8 @@
 /**
- * The import graph of src/, read with TypeScript's own pre-processor: imports run one way between the layers of
- * ARCHITECTURE.md (a layer imports only the layers it names below it), the leaves import no layer, and no group
- * of files imports itself round a cycle.
+ * The architecture of src/: `MAY_IMPORT` is the source of truth for its layers and which may import which (add a
+ * folder or an import direction here first). Over the import graph, read with TypeScript's own pre-processor:
+ * imports run one way (a layer imports only the layers it names below it), the leaves import no layer, and no
+ * group of files imports itself round a cycle.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
