@@ -112,9 +112,9 @@ describe('model directories', () => {
     assert.deepEqual(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')), hf5);
   });
 
-  test('a DistilBERT config.json without model_type or architectures (a base checkpoint) is saved with both, its own fields kept', async () => {
+  test('a DistilBERT config.json without architectures (a base checkpoint) is saved with the QA architecture, its own fields kept', async () => {
     const dir = await modelDir(await sub(), reference, {});
-    const bare = { dim: 32, n_heads: 4, n_layers: 2, hidden_dim: 64, vocab_size: 120, max_position_embeddings: 64, dropout: 0, custom_field: 'kept' };
+    const bare = { model_type: 'distilbert', dim: 32, n_heads: 4, n_layers: 2, hidden_dim: 64, vocab_size: 120, max_position_embeddings: 64, dropout: 0, custom_field: 'kept' };
     await writeFile(join(dir, 'config.json'), JSON.stringify(bare));
     const out = join(tmp, 'saved-bare');
     const model = await loadQaModel(dir, { backend: 'cpu' });
@@ -123,7 +123,18 @@ describe('model directories', () => {
     } finally {
       model.dispose();
     }
-    assert.deepEqual(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')), { ...bare, model_type: 'distilbert', architectures: ['DistilBertForQuestionAnswering'] });
+    assert.deepEqual(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')), { ...bare, architectures: ['DistilBertForQuestionAnswering'] });
+  });
+
+  test('a config.json without model_type is refused in one line (as AutoConfig does), not read as a default DistilBERT', async () => {
+    const dir = await modelDir(await sub(), reference, {});
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ dim: 32, n_heads: 4, n_layers: 2, hidden_dim: 64, vocab_size: 120 }));
+    await assert.rejects(loadQaModel(dir, { backend: 'cpu' }), (e: unknown) => {
+      assert.ok(e instanceof Error);
+      assert.match(e.message, /config\.json: has no model_type/);
+      assert.ok(!e.message.includes('\n'));
+      return true;
+    });
   });
 
   test('a weight whose shape disagrees with config.json → one-line error with both shapes', async () => {
