@@ -86,7 +86,7 @@ async function metricSteps(out: string): Promise<number[]> {
   return text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { step: number }).step);
 }
 
-const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json', 'vocab.txt'];
+const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.pt', 'optimizer.safetensors', 'qa-ft-state.json', 'scheduler.pt', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json', 'vocab.txt'];
 
 test('one SIGINT mid-epoch, logging and evaluation far away: exit 130 within a couple of step-times, a complete checkpoint-STEP, --out unlocked; --resume continues', { skip: nativeSkip }, async () => {
   const out = join(dir, 'once');
