@@ -23,7 +23,7 @@ import { FileSystemError, systemErrorCode, withFileSystemErrors } from '../util/
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
 import { QA_FT_STATE_FILE, WEIGHTS_FILE } from '../hf-files.js';
-import { HF_TRAINER_STATE_FILE, hfTrainerStateJson, writeHfOptimizerFiles } from './hf-trainer-files.js';
+import { HF_TRAINER_STATE_FILE, hfTrainerStateJson, writeHfOptimizerFiles, type HfRunFields } from './hf-trainer-files.js';
 
 const CHECKPOINT_PREFIX = 'checkpoint-';
 /** `checkpoint-STEP`; `checkpoint-epoch-N` is an older qa-ft's name, still recognised as a run's output. */
@@ -139,16 +139,6 @@ export type RunStateFields = Omit<TrainerStateFile, 'format' | 'micro_step' | 'g
 function trainerStateJson(fields: RunStateFields, trainer: Pick<Trainer, 'optimizerStep' | 'microStep'>): string {
   const state: TrainerStateFile = { format: TRAINER_STATE_FORMAT, ...fields, global_step: trainer.optimizerStep, micro_step: trainer.microStep };
   return `${JSON.stringify(state, null, 2)}\n`;
-}
-
-/** The run's step counts that transformers' `TrainerState` records (its arguments of the same names). */
-export interface HfRunFields {
-  readonly maxSteps: number;
-  readonly numTrainEpochs: number;
-  readonly loggingSteps: number;
-  readonly evalSteps: number;
-  readonly saveSteps: number;
-  readonly trainBatchSize: number;
 }
 
 /** What a checkpoint or the final model is saved from. */

@@ -123,16 +123,20 @@ export function schedulerStateDict(step: number, s: OptimizerSettings, groups = 
   ]);
 }
 
-/** What `TrainerState` holds that qa-ft's loop knows. */
-export interface HfTrainerStateFields {
-  readonly epoch: number;
-  readonly globalStep: number;
+/** The run's step counts that transformers' `TrainerState` records (its arguments of the same names). */
+export interface HfRunFields {
   readonly maxSteps: number;
   readonly numTrainEpochs: number;
   readonly loggingSteps: number;
   readonly evalSteps: number;
   readonly saveSteps: number;
   readonly trainBatchSize: number;
+}
+
+/** What `TrainerState` holds that qa-ft's loop knows. */
+export interface HfTrainerStateFields extends HfRunFields {
+  readonly epoch: number;
+  readonly globalStep: number;
   readonly logHistory: readonly object[];
   readonly bestMetric: number | null;
   readonly bestModelCheckpoint: string | null;
