@@ -7,10 +7,12 @@ import { exportModel } from '../../src/hub/export.js';
 import { renderModelCard } from '../../src/hub/model-card.js';
 import { loadConfig, qaArchitecture } from '../../src/model/config.js';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
+import { writeSmallTokenizer } from '../helpers/small-tokenizer.js';
 
 const tinyDir = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
-const baseDir = join(sharedDir, 'models', 'distilbert-base-uncased');
 let tmp: { dir: string; cleanup: () => Promise<void> };
+/** A tokenizer that fits the 120-row fixture model. */
+let baseDir: string;
 
 /** A directory shaped like `qa-ft train` output: final model, tokenizer, logs, a checkpoint and curves. */
 async function makeTrainedDir(): Promise<string> {
@@ -42,6 +44,7 @@ async function makeTrainedDir(): Promise<string> {
 
 beforeEach(async () => {
   tmp = await makeTempDir('qa-ft-export-');
+  baseDir = await writeSmallTokenizer(join(tmp.dir, 'small-tokenizer'));
 });
 afterEach(async () => {
   await tmp.cleanup();
