@@ -85,6 +85,17 @@ test('weights that do not fit the config → BAD_WEIGHTS naming the tensor, and 
   await assert.rejects(readdir(out));
 });
 
+test('a tokenizer with more tokens than the model has embedding rows is refused in one line, and nothing is written', async () => {
+  const model = await makeTrainedDir();
+  const out = join(tmp.dir, 'out');
+  // the 30,522-token distilbert-base-uncased tokenizer beside the 120-row fixture
+  const r = await runCli(['export', '--model', model, '--tokenizer', join(sharedDir, 'models', 'distilbert-base-uncased'), '--out', out]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /the tokenizer in .*distilbert-base-uncased has token ids up to 30521, but the model \(.*trained\/config\.json\) has 120 embedding rows \(vocab_size\)/);
+  await assert.rejects(readdir(out));
+});
+
 test('a base model without a QA head is refused with a hint to train it first', async () => {
   const model = await makeTrainedDir();
   const { SafetensorsFile } = await import('../../src/model/safetensors.js');
