@@ -10,6 +10,8 @@ export const WEIGHTS_FILE = 'model.safetensors';
  * `merges.txt`) and their settings; each optional.
  */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'vocab.json', 'merges.txt', 'special_tokens_map.json'] as const;
+/** The tokenizer's settings (its class, special tokens, lower-casing), one of `TOKENIZER_FILES`. */
+export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 /**
  * The tokenizer files fetched from the hub: `special_tokens_map.json` is left out, as `tokenizer.json` carries the
  * special tokens (and a cache Python wrote often lacks it, which would cost a request on every run).

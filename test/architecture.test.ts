@@ -19,7 +19,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   index: ['serve', 'hub', 'onnx', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
   // the HTTP server (fastify) around the batching answerer: speaks the API, runs no model code of its own
   serve: ['infer'],
-  hub: ['model', 'onnx'],
+  // the export reads the tokenizer to check it against the model
+  hub: ['model', 'onnx', 'tokenize'],
   // ONNX graphs of the model families (export) and onnxruntime sessions over them: reads configs and weights only
   onnx: ['model'],
   train: ['model', 'tokenize', 'ops'],

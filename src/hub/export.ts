@@ -3,7 +3,8 @@
  * the hub and qa-ft all load: `config.json` (architectures the family's …ForQuestionAnswering), `model.safetensors`,
  * the tokenizer files and a model card README.md with the training metrics. Checkpoints, optimizer state,
  * logs and curves stay behind. The weights are checked against the config (every HF name, shape and a float
- * dtype) before anything is written, and a new directory appears complete or not at all. An existing `--out` is
+ * dtype), and the tokenizer against the model (no id beyond its embedding rows, the same special tokens), before
+ * anything is written, and a new directory appears complete or not at all. An existing `--out` is
  * written into only with `overwrite`, and then only the files an export writes are replaced (the user's other files
  * stay, as with `train --overwrite-output-dir`); an `--out` that is or holds the model or tokenizer directory, and a
  * symbolic link in them that leads elsewhere, are refused (src/util/out-guard.ts owns the rule). With `onnx`, also
@@ -19,6 +20,8 @@ import { firstLine, QaFtError } from '../errors.js';
 import { parseModelConfig, qaArchitecture } from '../model/config.js';
 import { readSafetensors, SafetensorsFile } from '../model/safetensors.js';
 import { parameterShapes } from '../model/weights.js';
+import { checkTokenizerFitsModel } from '../tokenize/model-fit.js';
+import { loadTokenizer } from '../tokenize/tokenizer.js';
 import { ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE, onnxModels } from '../onnx/model.js';
 import { writeDirAtomic, writeIntoDir } from '../util/atomic.js';
 import { checkOutputOutside, checkOutputTarget, isWithin } from '../util/out-guard.js';
@@ -94,6 +97,8 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   }
   const copies: Array<[string, string]> = [[weightsPath, WEIGHTS_FILE]];
   for (const f of tokenizerFiles) copies.push([await exportSource(tokDir, f), f]);
+  // after exportSource has refused links out of tokDir: the tokenizer read here is the one copied
+  checkTokenizerFitsModel(await loadTokenizer(tokDir), config, configPath, 'pass --tokenizer with the tokenizer the model was trained with');
 
   const training = await readTrainingSummary(modelDir);
   const name = options.name ?? basename(resolve(outDir));

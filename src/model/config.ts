@@ -53,6 +53,27 @@ export function qaArchitecture(c: ModelConfig): string {
   return name[c.modelType];
 }
 
+/** The model inside a tokenizer (tokenizer.json's `model.type`). */
+export type TokenizerModelType = 'WordPiece' | 'BPE' | 'Unigram';
+
+/**
+ * The tokenizer class transformers' AutoTokenizer maps a config's `model_type` to (its TOKENIZER_MAPPING_NAMES, without
+ * the `Fast` that save_pretrained drops), and the tokenizer model that class is built on.
+ */
+export function familyTokenizer(c: ModelConfig): { readonly tokenizerClass: string; readonly model: TokenizerModelType } {
+  const tokenizers: Record<ModelConfig['modelType'], { tokenizerClass: string; model: TokenizerModelType }> = {
+    distilbert: { tokenizerClass: 'DistilBertTokenizer', model: 'WordPiece' },
+    bert: { tokenizerClass: 'BertTokenizer', model: 'WordPiece' },
+    electra: { tokenizerClass: 'ElectraTokenizer', model: 'WordPiece' },
+    roberta: { tokenizerClass: 'RobertaTokenizer', model: 'BPE' },
+    'xlm-roberta': { tokenizerClass: 'XLMRobertaTokenizer', model: 'Unigram' },
+    camembert: { tokenizerClass: 'CamembertTokenizer', model: 'Unigram' },
+    albert: { tokenizerClass: 'AlbertTokenizer', model: 'Unigram' },
+    'deberta-v2': { tokenizerClass: 'DebertaV2Tokenizer', model: 'Unigram' },
+  };
+  return tokenizers[c.modelType];
+}
+
 /**
  * The Hugging Face JSON form of a config (what `save` writes to config.json): the object as read, every field kept
  * (as save_pretrained keeps `dtype`, `transformers_version`, `tie_word_embeddings`, …), with `architectures` the QA

@@ -1,7 +1,8 @@
 /**
  * Does tokenized data fit the model it is about to be fed to? Windows no longer than the model's position table,
  * token ids within its vocabulary, token type ids within its type table (and present when it has types to tell
- * apart): a one-line error otherwise, naming both numbers and what to do.
+ * apart): a one-line error otherwise, naming both numbers and what to do. And does a tokenizer fit the model it is
+ * saved or exported with: no id beyond its embedding rows, the same padding, classifier and separator tokens.
  *
  * Training checks what the prepared-data manifest declares: it pads batches to the declared max length and copies
  * the declared tokenizer into the saved model. Evaluation checks the windows themselves, as they are fed.
@@ -9,6 +10,7 @@
 import { QaFtError } from '../errors.js';
 import type { Feature } from '../records.js';
 import type { PreparedManifest } from './prepared.js';
+import type { QaTokenizer } from './tokenizer.js';
 
 /** What a model can take (a model config has these). */
 export interface ModelLimits {
@@ -77,6 +79,57 @@ export function checkDataFitsModel(data: TokenizedData, model: ModelLimits): voi
       throw new QaFtError('BAD_DATA', `example '${f.exampleId}' has token id ${id}, beyond the model's ${model.vocabSize}-token vocabulary`, {
         hint: "the data was prepared with another model's tokenizer: run `qa-ft prepare --tokenizer` with this model",
       });
+    }
+  }
+}
+
+/** What a model's config says of its tokens (a model config has these). */
+export interface ModelTokens {
+  readonly vocabSize: number;
+  readonly padTokenId: number;
+  /** config.json as read: its `cls_token_id` / `bos_token_id` and `sep_token_id` / `eos_token_id`, where stated. */
+  readonly json: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Refuses a tokenizer that does not go with the model (`modelSource`: its config.json, for messages): an id at or
+ * above the model's embedding rows (`vocab_size`), which would index past the table; a padding id other than
+ * `pad_token_id` (the row the model never trains); a classifier or separator id other than the one the config
+ * states (`cls_token_id`, else `bos_token_id`, as RoBERTa's and ALBERT's configs name `<s>` / `[CLS]`; likewise
+ * `sep_token_id`, else `eos_token_id`). Configs that state neither (BERT's, DistilBERT's) are not compared.
+ */
+export function checkTokenizerFitsModel(
+  tokenizer: Pick<QaTokenizer, 'dir' | 'idLimit' | 'padTokenId' | 'clsTokenId' | 'sepTokenId' | 'idToToken'>,
+  model: ModelTokens,
+  modelSource: string,
+  hint: string,
+): void {
+  const where = `the tokenizer in ${tokenizer.dir}`;
+  const limit = tokenizer.idLimit();
+  if (limit > model.vocabSize) {
+    throw new QaFtError('BAD_CONFIG', `${where} has token ids up to ${limit - 1}, but the model (${modelSource}) has ${model.vocabSize} embedding rows (vocab_size)`, { hint });
+  }
+  const name = (id: number): string => {
+    const token = tokenizer.idToToken(id);
+    return token === null ? `${id}` : `${id} (${token})`;
+  };
+  if (tokenizer.padTokenId !== model.padTokenId) {
+    throw new QaFtError('BAD_CONFIG', `${where} pads with id ${name(tokenizer.padTokenId)}, but the model (${modelSource}) has pad_token_id ${model.padTokenId}`, { hint });
+  }
+  const stated = (...fields: string[]): [string, number] | undefined => {
+    for (const field of fields) {
+      const v = model.json[field];
+      if (typeof v === 'number') return [field, v];
+    }
+    return undefined;
+  };
+  const specials: Array<[string, number, [string, number] | undefined]> = [
+    ['classifier token', tokenizer.clsTokenId, stated('cls_token_id', 'bos_token_id')],
+    ['separator token', tokenizer.sepTokenId, stated('sep_token_id', 'eos_token_id')],
+  ];
+  for (const [what, id, config] of specials) {
+    if (config !== undefined && config[1] !== id) {
+      throw new QaFtError('BAD_CONFIG', `${where} has the ${what} ${name(id)}, but the model (${modelSource}) has ${config[0]} ${config[1]}`, { hint });
     }
   }
 }

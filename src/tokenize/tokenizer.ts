@@ -76,7 +76,15 @@ export interface QaTokenizer {
   /** The classifier token (`[CLS]`, `<s>`): SQuAD 2.0's no-answer label points at it. */
   readonly clsTokenId: number;
   readonly sepTokenId: number;
+  /** Tokens in the vocabulary, added tokens included. */
   readonly vocabSize: number;
+  /**
+   * One more than the highest id it can give: the embedding rows it needs (above `vocabSize` only when an added
+   * token's id leaves a gap). Walks the whole vocabulary: for a check made once, not per question.
+   */
+  idLimit(): number;
+  /** The tokenizer's model: `WordPiece`, `BPE`, `Unigram`, … (tokenizer.json's `model.type`; read on demand). */
+  modelType(): Promise<string>;
   /** `model_max_length` of tokenizer_config.json (the model's positions), when it states a real one. */
   readonly modelMaxLength?: number;
   readonly pairTemplate: PairTemplate;
@@ -139,7 +147,10 @@ export async function loadTokenizer(dir: string): Promise<QaTokenizer> {
   const jsonPath = join(absDir, 'tokenizer.json');
   const present = (f: string): boolean => existsSync(join(absDir, f));
   let tokenizer: Tokenizer;
+  let modelType: () => Promise<string>;
   if (present('tokenizer.json')) {
+    // the binding does not say which model it built: read it off the file, when asked (a 30k vocabulary's JSON takes ~0.1 s)
+    modelType = async () => String((JSON.parse(await readFile(jsonPath, 'utf8')) as { model?: { type?: unknown } }).model?.type ?? 'unknown');
     try {
       tokenizer = Tokenizer.fromString(await readFile(jsonPath, 'utf8'));
     } catch (e) {
@@ -147,15 +158,17 @@ export async function loadTokenizer(dir: string): Promise<QaTokenizer> {
     }
   } else if (present('vocab.txt')) {
     tokenizer = await buildWordPiece(join(absDir, 'vocab.txt'), config);
+    modelType = () => Promise.resolve('WordPiece');
   } else if (present('vocab.json') && present('merges.txt')) {
     tokenizer = await buildByteLevelBpe(join(absDir, 'vocab.json'), join(absDir, 'merges.txt'), config);
+    modelType = () => Promise.resolve('BPE');
   } else {
     const half = present('vocab.json') ? ' (vocab.json without merges.txt)' : present('merges.txt') ? ' (merges.txt without vocab.json)' : '';
     throw new QaFtError('FILE_NOT_FOUND', `no ${TOKENIZER_NEEDS} in ${dir}${half}`, {
       hint: 'pass --tokenizer DIR pointing at a model directory with its tokenizer files (a SentencePiece model needs its tokenizer.json)',
     });
   }
-  return wrap(tokenizer, absDir, files, config);
+  return wrap(tokenizer, absDir, files, config, modelType);
 }
 
 async function readConfig(path: string): Promise<TokenizerConfig> {
@@ -268,7 +281,7 @@ function toTextEncoding(e: Encoding): TextEncoding {
   return { ids: e.getIds(), offsets: e.getOffsets() as [number, number][], words: e.getWordIds().map((w) => w ?? null) };
 }
 
-async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: TokenizerConfig): Promise<QaTokenizer> {
+async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: TokenizerConfig, modelType: () => Promise<string>): Promise<QaTokenizer> {
   // Many hub tokenizer.json files are saved with truncation and padding on; Python's fast tokenizer turns both off
   // for a call that asks for neither, and windows.ts cuts and batches.ts pads: whole, unpadded encodings here.
   tokenizer.disableTruncation();
@@ -293,6 +306,12 @@ async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: 
     clsTokenId,
     sepTokenId,
     vocabSize: tokenizer.getVocabSize(true),
+    idLimit() {
+      let highest = -1;
+      for (const id of Object.values(tokenizer.getVocab(true))) if (id > highest) highest = id;
+      return Math.max(tokenizer.getVocabSize(true), highest + 1);
+    },
+    modelType,
     // transformers writes a huge sentinel (1e30) when the length is unknown
     ...(typeof config.model_max_length === 'number' && config.model_max_length < 1e9 ? { modelMaxLength: config.model_max_length } : {}),
     pairTemplate,

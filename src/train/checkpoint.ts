@@ -22,7 +22,7 @@ import { removeDirAtomic, tempSibling, writeDirAtomic } from '../util/atomic.js'
 import { FileSystemError, systemErrorCode, withFileSystemErrors } from '../util/fs-errors.js';
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
-import { QA_FT_STATE_FILE, WEIGHTS_FILE } from '../hf-files.js';
+import { QA_FT_STATE_FILE, TOKENIZER_CONFIG_FILE, WEIGHTS_FILE } from '../hf-files.js';
 import { HF_TRAINER_STATE_FILE, hfTrainerStateJson, writeHfOptimizerFiles, type HfRunFields } from './hf-trainer-files.js';
 
 const CHECKPOINT_PREFIX = 'checkpoint-';
@@ -126,10 +126,17 @@ export function isCheckpointName(name: string): boolean {
 }
 
 /** Copies the tokenizer files into `dir`. */
-async function copyTokenizerFiles(files: readonly string[], dir: string): Promise<void> {
-  for (const f of files) {
+/** The tokenizer files into `dir`; `config`, when given, is written as its tokenizer_config.json instead of a copy. */
+async function saveTokenizer(parts: Pick<SavedParts, 'tokenizerFiles' | 'tokenizerConfig'>, dir: string): Promise<void> {
+  const config = parts.tokenizerConfig;
+  for (const f of parts.tokenizerFiles) {
+    if (config !== undefined && basename(f) === TOKENIZER_CONFIG_FILE) continue;
     const to = join(dir, basename(f));
     await withFileSystemErrors({ path: to, operation: 'copy to' }, () => copyFile(f, to));
+  }
+  if (config !== undefined) {
+    const to = join(dir, TOKENIZER_CONFIG_FILE);
+    await withFileSystemErrors({ path: to, operation: 'write', bytes: Buffer.byteLength(config) }, () => writeFile(to, config));
   }
 }
 
@@ -146,6 +153,8 @@ export interface SavedParts {
   readonly model: QaModel;
   readonly trainer: Trainer;
   readonly tokenizerFiles: readonly string[];
+  /** tokenizer_config.json's text, written in place of a copied one (fitted to the model). */
+  readonly tokenizerConfig?: string;
   readonly state: RunStateFields;
   readonly hf: HfRunFields;
 }
@@ -162,7 +171,7 @@ export async function saveCheckpoint(dir: string, parts: SavedParts): Promise<vo
   const trainerState = await parts.trainer.exportState();
   await writeDirAtomic(dir, async (tmp) => {
     await parts.model.save(tmp);
-    await copyTokenizerFiles(parts.tokenizerFiles, tmp);
+    await saveTokenizer(parts, tmp);
     const tensors = new Map<string, TensorSource>();
     for (const [name, t] of trainerState.optimizer.tensors) tensors.set(name, t);
     await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors, { format: 'qa-ft-adamw', step: String(trainerState.optimizer.step) });
@@ -186,7 +195,7 @@ export async function saveFinalModel(outDir: string, parts: SavedParts): Promise
     const state = trainerStateJson(parts.state, parts.trainer);
     const hfState = hfStateJson(parts);
     await parts.model.save(tmp);
-    await copyTokenizerFiles(parts.tokenizerFiles, tmp);
+    await saveTokenizer(parts, tmp);
     await withFileSystemErrors({ path: join(outDir, HF_TRAINER_STATE_FILE), operation: 'write', bytes: Buffer.byteLength(hfState) }, () => writeFile(join(tmp, HF_TRAINER_STATE_FILE), hfState));
     await withFileSystemErrors({ path: join(outDir, STATE_FILE), operation: 'write', bytes: Buffer.byteLength(state) }, () => writeFile(join(tmp, STATE_FILE), state));
     for (const name of await readdir(tmp)) {

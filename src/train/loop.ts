@@ -101,6 +101,8 @@ export interface TrainLoopOptions {
   readonly overwriteOutputDir?: boolean;
   /** Tokenizer files copied into every checkpoint and the final model. */
   readonly tokenizerFiles: readonly string[];
+  /** The tokenizer_config.json written with them, in place of a copied one (fitted to the model: saved-tokenizer.ts). */
+  readonly tokenizerConfig?: string;
   /** Scores the model on the test split (the command passes `evaluateModel`). */
   readonly evaluate: (model: QaModel, split: Split) => Promise<EvalResult>;
   /**
@@ -476,6 +478,7 @@ class StepRunner {
       model: this.model,
       trainer: this.trainer,
       tokenizerFiles: this.options.tokenizerFiles,
+      ...(this.options.tokenizerConfig === undefined ? {} : { tokenizerConfig: this.options.tokenizerConfig }),
       state: {
         epoch: this.epochProgress,
         rng: { seed: this.options.seed },

@@ -9,16 +9,24 @@ import { copyFile, lstat, mkdir, readFile, rename, rm, symlink, writeFile } from
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeTempDir, runCli, sharedDir, type CliResult } from '../helpers/cli.js';
+import { writeSmallTokenizer } from '../helpers/small-tokenizer.js';
 import { treeHashes } from '../helpers/tree-hash.js';
 
 const tinyDir = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
-const baseDir = join(sharedDir, 'models', 'distilbert-base-uncased');
 let tmp: { dir: string; cleanup: () => Promise<void> };
+/** A tokenizer that fits the 120-row fixture model, in a directory of its own. */
+let tokenizerTmp: { dir: string; cleanup: () => Promise<void> };
+let baseDir: string;
 
 before(async () => {
   tmp = await makeTempDir('qa-ft-export-out-');
+  tokenizerTmp = await makeTempDir('qa-ft-export-out-tokenizer-');
+  baseDir = await writeSmallTokenizer(tokenizerTmp.dir);
 });
-after(() => tmp.cleanup());
+after(async () => {
+  await tmp.cleanup();
+  await tokenizerTmp.cleanup();
+});
 
 /** A trained-looking model directory at `dir`: config, weights, a WordPiece tokenizer and a checkpoint. */
 async function modelAt(dir: string): Promise<string> {

@@ -7,10 +7,12 @@ import { exportModel } from '../../src/hub/export.js';
 import { renderModelCard } from '../../src/hub/model-card.js';
 import { loadConfig, qaArchitecture } from '../../src/model/config.js';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
+import { writeSmallTokenizer } from '../helpers/small-tokenizer.js';
 
 const tinyDir = join(sharedDir, 'fixtures', 'tiny-distilbert-qa');
-const baseDir = join(sharedDir, 'models', 'distilbert-base-uncased');
 let tmp: { dir: string; cleanup: () => Promise<void> };
+/** A tokenizer that fits the 120-row fixture model. */
+let baseDir: string;
 
 /** A directory shaped like `qa-ft train` output: final model, tokenizer, logs, a checkpoint and curves. */
 async function makeTrainedDir(): Promise<string> {
@@ -42,6 +44,7 @@ async function makeTrainedDir(): Promise<string> {
 
 beforeEach(async () => {
   tmp = await makeTempDir('qa-ft-export-');
+  baseDir = await writeSmallTokenizer(join(tmp.dir, 'small-tokenizer'));
 });
 afterEach(async () => {
   await tmp.cleanup();
@@ -79,6 +82,17 @@ test('weights that do not fit the config → BAD_WEIGHTS naming the tensor, and 
     assert.match(e.message, /distilbert\.embeddings\.word_embeddings\.weight is \[120, 32\], expected \[121, 32\]/);
     return true;
   });
+  await assert.rejects(readdir(out));
+});
+
+test('a tokenizer with more tokens than the model has embedding rows is refused in one line, and nothing is written', async () => {
+  const model = await makeTrainedDir();
+  const out = join(tmp.dir, 'out');
+  // the 30,522-token distilbert-base-uncased tokenizer beside the 120-row fixture
+  const r = await runCli(['export', '--model', model, '--tokenizer', join(sharedDir, 'models', 'distilbert-base-uncased'), '--out', out]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /the tokenizer in .*distilbert-base-uncased has token ids up to 30521, but the model \(.*trained\/config\.json\) has 120 embedding rows \(vocab_size\)/);
   await assert.rejects(readdir(out));
 });
 
