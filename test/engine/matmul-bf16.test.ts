@@ -76,6 +76,24 @@ function reference(
   return out;
 }
 
+/** Counts the addon's float32 → bf16 roundings (its `toBf16` calls) until `restore()`. */
+function countBf16Roundings(): { readonly count: number; reset(): void; restore(): void } {
+  const addon = nativeAddon()!;
+  const convert = addon.toBf16;
+  let count = 0;
+  addon.toBf16 = (src, dst) => {
+    count++;
+    convert(src, dst);
+  };
+  return {
+    get count() {
+      return count;
+    },
+    reset: () => (count = 0),
+    restore: () => (addon.toBf16 = convert),
+  };
+}
+
 /** `got` is within tolerance of the rounded reference, and (unless `exactToo`) visibly off the unrounded one. */
 function expectRounded(got: ArrayLike<number>, want: Reference, what: string, exactToo = false): void {
   assert.equal(got.length, want.rounded.length, `${what}: size`);
@@ -164,13 +182,7 @@ for (const mode of MODES) {
 
     if (mode.emulate !== 'sgemm') {
       test('each tensor is rounded once however many matmuls read it, and again after AdamW updates it in place', () => {
-        const addon = nativeAddon()!;
-        const convert = addon.toBf16;
-        let rounded = 0;
-        addon.toBf16 = (src, dst) => {
-          rounded++;
-          convert(src, dst);
-        };
+        const rounded = countBf16Roundings();
         try {
           const [n, d, f] = [6, 10, 4];
           const xv = randomValues(n * d, seed++), wv = randomValues(f * d, seed++), gv = randomValues(f * d, seed++);
@@ -178,17 +190,17 @@ for (const mode of MODES) {
           const m = tf.variable(tf.zerosLike(w)), v = tf.variable(tf.zerosLike(w)), g = tf.tensor2d(gv, [f, d]);
           const one = (): number => 0;
           const twice = tf.tidy(() => [tf.matMul(x, w, false, true), tf.matMul(x, w, false, true), tf.matMul(w, x, false, true)]);
-          assert.equal(rounded, 2, 'x and w rounded once each for three products');
+          assert.equal(rounded.count, 2, 'x and w rounded once each for three products');
           for (const t of twice.slice(0, 2)) expectRounded(t.dataSync(), reference(xv, wv, 1, one, one, n, f, d, false, true), 'x·wᵀ');
           adamwUpdate(w, g, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
           const updated = w.dataSync() as Float32Array;
           assert.ok(Math.abs(at(updated, 0) - at(wv, 0)) > 0.05, 'the update moved w');
           const after = tf.tidy(() => tf.matMul(x, w, false, true));
-          assert.equal(rounded, 3, 'only the updated w rounded again');
+          assert.equal(rounded.count, 3, 'only the updated w rounded again');
           expectRounded(after.dataSync(), reference(xv, updated, 1, one, one, n, f, d, false, true), 'x·wᵀ after the update');
           tf.dispose([...twice, after, x, w, m, v, g]);
         } finally {
-          addon.toBf16 = convert;
+          rounded.restore();
         }
       });
     }
@@ -201,25 +213,22 @@ for (const mode of MODES) {
         const gelu = nativeGelu(scores)!;
         const probs = nativeAttentionProbs(scores, null, { rate: 0.2, seed: 7 })!;
         const outputs = tf.tidy(() => [gelu.forward(), gelu.backward(dy), probs.dropped!.y, nativeAttentionProbsGrad(dy, probs.probs, { mask: probs.dropped!.mask, rate: 0.2 })]);
-        const addon = nativeAddon()!;
-        const convert = addon.toBf16;
-        let rounded = 0;
-        addon.toBf16 = (src, dst) => {
-          rounded++;
-          convert(src, dst);
-        };
-        tf.tidy(() => tf.matMul(tf.ones([1, tk]), b)); // b's copy made
-        for (const [i, out] of outputs.entries()) {
-          // the kernel's own bf16 copy (no rounding in the matmul), against a fresh tensor of the same values that
-          // the matmul rounds itself
-          rounded = 0;
-          const viaKernel = tf.tidy(() => tf.matMul(tf.reshape(out, [rows, tk]), b));
-          assert.equal(rounded, 0, `output ${i}: the matmul used the kernel's bf16 copy`);
-          const viaMatmul = tf.tidy(() => tf.matMul(tf.tensor2d(out.dataSync().slice(), [rows, tk]), b));
-          assert.deepEqual(viaKernel.dataSync(), viaMatmul.dataSync(), `output ${i}`);
-          tf.dispose([viaKernel, viaMatmul]);
+        const rounded = countBf16Roundings();
+        try {
+          tf.tidy(() => tf.matMul(tf.ones([1, tk]), b)); // b's copy made
+          for (const [i, out] of outputs.entries()) {
+            // the kernel's own bf16 copy (no rounding in the matmul), against a fresh tensor of the same values that
+            // the matmul rounds itself
+            rounded.reset();
+            const viaKernel = tf.tidy(() => tf.matMul(tf.reshape(out, [rows, tk]), b));
+            assert.equal(rounded.count, 0, `output ${i}: the matmul used the kernel's bf16 copy`);
+            const viaMatmul = tf.tidy(() => tf.matMul(tf.tensor2d(out.dataSync().slice(), [rows, tk]), b));
+            assert.deepEqual(viaKernel.dataSync(), viaMatmul.dataSync(), `output ${i}`);
+            tf.dispose([viaKernel, viaMatmul]);
+          }
+        } finally {
+          rounded.restore();
         }
-        addon.toBf16 = convert;
         tf.dispose([...outputs, b, dy, scores, probs.probs, probs.dropped!.y, probs.dropped!.mask]);
       });
     }
