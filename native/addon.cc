@@ -233,22 +233,22 @@ Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// addLayerNorm(x, r|null, rRows, w, b, eps, d, y, normed, std)
+// addLayerNorm(x, r|null, rRows, w, b, eps, d, y, normed, std, yBf16|null)
 Napi::Value AddLayerNorm(const Napi::CallbackInfo& info) {
   const int64_t d = I64(info[6]);
   qaft::AddLayerNorm(Ptr<float>(info[0]), PtrOrNull<float>(info[1]), I64(info[2]), Ptr<float>(info[3]),
                      Ptr<float>(info[4]), static_cast<float>(F64(info[5])),
                      static_cast<int64_t>(info[0].As<Napi::Float32Array>().ElementLength()) / d, d, Ptr<float>(info[7]),
-                     Ptr<float>(info[8]), Ptr<float>(info[9]));
+                     Ptr<float>(info[8]), Ptr<float>(info[9]), MutOrNull<uint16_t>(info[10]));
   return info.Env().Undefined();
 }
 
-// addLayerNormGrad(dy, normed, std, w, d, dx, dw, db)
+// addLayerNormGrad(dy, normed, std, w, d, dx, dw, db, dxBf16|null)
 Napi::Value AddLayerNormGrad(const Napi::CallbackInfo& info) {
   const int64_t d = I64(info[4]);
   qaft::AddLayerNormGrad(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]), Ptr<float>(info[3]),
                          static_cast<int64_t>(info[0].As<Napi::Float32Array>().ElementLength()) / d, d,
-                         Ptr<float>(info[5]), Ptr<float>(info[6]), Ptr<float>(info[7]));
+                         Ptr<float>(info[5]), Ptr<float>(info[6]), Ptr<float>(info[7]), MutOrNull<uint16_t>(info[8]));
   return info.Env().Undefined();
 }
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels.h"
 #include "parallel.h"
 
 // No fused multiply-adds: y = normed·w + b must round twice, as the two kernels of the op-by-op form do (GCC in
@@ -50,7 +51,7 @@ constexpr int64_t kRowBlock = 64;
 }  // namespace
 
 void AddLayerNorm(const float* x, const float* r, int64_t rRows, const float* w, const float* b, float eps,
-                  int64_t rows, int64_t d, float* y, float* normed, float* std) {
+                  int64_t rows, int64_t d, float* y, float* normed, float* std, uint16_t* yBf16) {
   ParallelFor(rows, RowGrain(d), [&](int64_t lo, int64_t hi) {
     for (int64_t first = lo; first < hi; first += kGroup) {
       const int64_t k = std::min(kGroup, hi - first);
@@ -88,12 +89,13 @@ void AddLayerNorm(const float* x, const float* r, int64_t rRows, const float* w,
           out[i] = scaled + b[i];
         }
       }
+      if (yBf16 != nullptr) ToBf16Block(py, yBf16 + first * d, k * d);
     }
   });
 }
 
 void AddLayerNormGrad(const float* dy, const float* normed, const float* std, const float* w, int64_t rows, int64_t d,
-                      float* dx, float* dw, float* db) {
+                      float* dx, float* dw, float* db, uint16_t* dxBf16) {
   const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
   // per block: d partial sums of dy·normed, then d of dy
   std::vector<double> partial(static_cast<size_t>(blocks * 2 * d), 0.0);
@@ -133,6 +135,7 @@ void AddLayerNormGrad(const float* dy, const float* normed, const float* std, co
             accB[i] += grad[i];
           }
         }
+        if (dxBf16 != nullptr) ToBf16Block(pdx, dxBf16 + first * d, k * d);
       }
     }
   });

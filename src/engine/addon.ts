@@ -71,9 +71,9 @@ export interface NativeAddon {
    * LayerNorm(x + r) over rows of length d (r null, or adding its row i % rRows to row i): writes y and normed
    * (x's size) and std (one per row).
    */
-  addLayerNorm(x: F32, r: F32 | null, rRows: number, w: F32, b: F32, eps: number, d: number, y: F32, normed: F32, std: F32): void;
+  addLayerNorm(x: F32, r: F32 | null, rRows: number, w: F32, b: F32, eps: number, d: number, y: F32, normed: F32, std: F32, yBf16: Uint16Array | null): void;
   /** Its gradient from dy and the forward's normed, std: dx (dy's size), dw and db (d each). */
-  addLayerNormGrad(dy: F32, normed: F32, std: F32, w: F32, d: number, dx: F32, dw: F32, db: F32): void;
+  addLayerNormGrad(dy: F32, normed: F32, std: F32, w: F32, d: number, dx: F32, dw: F32, db: F32, dxBf16: Uint16Array | null): void;
   segmentSum(x: F32, ids: Int32Array, out: F32, inner: number, numSegments: number): void;
   adamw(
     param: F32, grad: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,

@@ -4,6 +4,7 @@
  * (native/layernorm.cc), in the same float32 operations in the same order: on `native` the output, the saved
  * normalised values and standard deviations, and the input gradient are bit-identical to the op-by-op forms; the
  * weight and bias gradients are the same double sums added in a fixed blocked order (a last-bit difference at most).
+ * In bf16 mode each also writes, in the same pass, the bf16 copy of the output a matmul reads next (y, dx).
  *
  * Registered for `native` only: elsewhere `nativeAddLayerNorm` returns undefined and the model keeps its op-by-op
  * LayerNorm.
@@ -11,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
-import { allocF32, f32, output, type KernelArgs } from './kernel-util.js';
+import { allocF32, bf16Beside, f32, output, type KernelArgs } from './kernel-util.js';
 import { dim, numberAttr, tensorInputs } from './kernel-args.js';
 
 const LAYER_NORM = 'QaftAddLayerNorm';
@@ -32,14 +33,18 @@ export function layerNormKernels(addon: NativeAddon, backendName: string): Kerne
     const n = util.sizeFromShape(x.shape);
     const y = allocF32(backend, n), normed = allocF32(backend, n), std = allocF32(backend, n / d);
     const rRows = r === undefined ? 0 : util.sizeFromShape(r.shape) / d;
-    addon.addLayerNorm(f32(backend, x), r === undefined ? null : f32(backend, r), rRows, f32(backend, w), f32(backend, b), eps, d, y, normed, std);
+    const bf16 = bf16Beside(backend, y); // the next linear's matmul input
+    addon.addLayerNorm(f32(backend, x), r === undefined ? null : f32(backend, r), rRows, f32(backend, w), f32(backend, b), eps, d, y, normed, std, bf16.copy);
+    bf16.adopt();
     return [output(backend, [...x.shape], 'float32', y), output(backend, [...x.shape], 'float32', normed), output(backend, rowShape(x.shape), 'float32', std)];
   };
   const grad = ({ inputs, backend }: KernelArgs): TensorInfo[] => {
     const { dy, normed, std, w } = tensorInputs(inputs, ['dy', 'normed', 'std', 'w'], LAYER_NORM_GRAD);
     const d = dim(dy.shape, dy.shape.length - 1, LAYER_NORM_GRAD);
     const dx = allocF32(backend, util.sizeFromShape(dy.shape)), dw = allocF32(backend, d), db = allocF32(backend, d);
-    addon.addLayerNormGrad(f32(backend, dy), f32(backend, normed), f32(backend, std), f32(backend, w), d, dx, dw, db);
+    const bf16 = bf16Beside(backend, dx); // dY of the previous linear's dX and dW matmuls
+    addon.addLayerNormGrad(f32(backend, dy), f32(backend, normed), f32(backend, std), f32(backend, w), d, dx, dw, db, bf16.copy);
+    bf16.adopt();
     return [output(backend, [...dy.shape], 'float32', dx), output(backend, [d], 'float32', dw), output(backend, [d], 'float32', db)];
   };
   return [

@@ -14,6 +14,7 @@ import { registerGradients } from '../../src/model/gradients.js';
 import { linear } from '../../src/model/ops.js';
 import { adamwUpdate } from '../../src/engine/adamw.js';
 import { nativeGelu } from '../../src/engine/gelu.js';
+import { nativeAddLayerNorm, nativeAddLayerNormBackward } from '../../src/engine/layernorm.js';
 import { nativeAttentionProbs, nativeAttentionProbsGrad } from '../../src/engine/attention-softmax.js';
 import { randomValues, skipReason } from './compare.js';
 import { at } from '../../src/util/checked-index.js';
@@ -206,13 +207,17 @@ for (const mode of MODES) {
     }
 
     if (mode.emulate === undefined) {
-      test('kernels that write a matmul input (GELU, attention weights, their gradients) round it as the matmul would', () => {
+      test('kernels that write a matmul input (GELU, attention weights, LayerNorm, their gradients) round it as the matmul would', () => {
         const [rows, tk] = [2 * 3 * 5, 37];
         const sv = randomValues(rows * tk, seed++, -4, 4), bv = randomValues(tk * 6, seed++), dv = randomValues(rows * tk, seed++);
         const b = tf.tensor2d(bv, [tk, 6]), dy = tf.tensor(dv, [2, 3, 5, tk]), scores = tf.tensor(sv, [2, 3, 5, tk]);
         const gelu = nativeGelu(scores)!;
         const probs = nativeAttentionProbs(scores, null, { rate: 0.2, seed: 7 })!;
+        const lnW = tf.tensor1d(randomValues(tk, seed++)), lnB = tf.tensor1d(randomValues(tk, seed++));
+        const norm = nativeAddLayerNorm(scores, null, lnW, lnB, 1e-12)!;
+        const normGrad = nativeAddLayerNormBackward(dy, norm.normed, norm.std, lnW);
         const outputs = tf.tidy(() => [gelu.forward(), gelu.backward(dy), probs.dropped!.y, nativeAttentionProbsGrad(dy, probs.probs, { mask: probs.dropped!.mask, rate: 0.2 })]);
+        outputs.push(norm.y, normGrad.dx);
         const rounded = countBf16Roundings();
         try {
           tf.tidy(() => tf.matMul(tf.ones([1, tk]), b)); // b's copy made
@@ -229,7 +234,7 @@ for (const mode of MODES) {
         } finally {
           rounded.restore();
         }
-        tf.dispose([...outputs, b, dy, scores, probs.probs, probs.dropped!.y, probs.dropped!.mask]);
+        tf.dispose([...outputs, b, dy, scores, probs.probs, probs.dropped!.y, probs.dropped!.mask, lnW, lnB, norm.normed, norm.std, normGrad.dw, normGrad.db]);
       });
     }
 
