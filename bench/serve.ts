@@ -174,7 +174,7 @@ if (!existsSync(opt.python)) {
     await stop(ref);
   }
 }
-console.log('\n| server | 1 client median ms | 1 client p99 ms | req/s at ' + CLIENTS + ' | p50 ms at ' + CLIENTS + ' | p99 ms at ' + CLIENTS + ' | errors |');
+console.log(`\n| server | 1 client median ms | 1 client p99 ms | req/s at ${CLIENTS} | p50 ms at ${CLIENTS} | p99 ms at ${CLIENTS} | errors |`);
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
   console.log(`| ${r.server} | ${r.singleMedian.toFixed(0)} | ${r.singleP99.toFixed(0)} | ${r.rps.toFixed(2)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.errors} |`);

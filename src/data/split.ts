@@ -3,7 +3,7 @@
  * `train[-10%:](pct1_dropremainder)`) and the seeded train/test split of `Dataset.train_test_split`.
  */
 import { QaFtError } from '../errors.js';
-import { at } from '../util/checked-index.js';
+import { at, type Defined } from '../util/checked-index.js';
 import { permutation } from './rng.js';
 
 export interface SplitSpec {
@@ -89,7 +89,7 @@ export function checkTestSize(testSize: number): void {
  * `np.random.default_rng(seed).permutation(n)`, train = the rest, both in permutation order.
  * `testSize` 0 keeps every row in train, in its original order.
  */
-export function trainTestSplit<T extends {} | null>(rows: readonly T[], options: { testSize: number; seed: number }): TrainTest<T> {
+export function trainTestSplit<T extends Defined>(rows: readonly T[], options: { testSize: number; seed: number }): TrainTest<T> {
   const { testSize, seed } = options;
   checkTestSize(testSize);
   if (!Number.isInteger(seed) || seed < 0) {

@@ -11,7 +11,7 @@ import { firstLine, QaFtError } from '../errors.js';
 import { RepoCache } from './cache.js';
 import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
-import { HubError, isEntryNotFound } from './http.js';
+import { type HubError, isEntryNotFound } from './http.js';
 import { describeRepo, isCommitHash, type RepoRef } from './repo.js';
 import { CONFIG_FILE as CONFIG, DOWNLOADED_TOKENIZER_FILES, makesTokenizer, TOKENIZER_NEEDS, WEIGHTS_FILE as WEIGHTS } from '../hf-files.js';
 

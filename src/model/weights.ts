@@ -9,7 +9,7 @@ import type { ModelConfig } from './config.js';
 import { familyOf } from './families.js';
 import { qaHeadShapes } from './qa-head.js';
 import { mixSeed, normalSample } from './random.js';
-import { SafetensorsFile } from './safetensors.js';
+import type { SafetensorsFile } from './safetensors.js';
 
 /**
  * Every trainable parameter with its shape, in module order: the family's encoder, then the QA head.

@@ -14,6 +14,7 @@ const CLIP_EPS = 1e-6;
 export function clipCoefficient(totalNorm: number, maxNorm: number): number {
   if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) return 1; // maxNorm <= 0 or Infinity: no clipping
   const coef = maxNorm / (totalNorm + CLIP_EPS);
+  // biome-ignore lint/complexity/useMathMinMax: a NaN norm gives 1 here (no scaling); Math.min would give NaN.
   return coef < 1 ? coef : 1;
 }
 

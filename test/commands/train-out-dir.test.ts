@@ -113,7 +113,10 @@ test('two concurrent train runs into one --out: exactly one proceeds, the other 
   const out = join(tmp.dir, 'concurrent');
   const runs = [start(trainArgs(out, ['--seed', '1'], 'large')), start(trainArgs(out, ['--seed', '2'], 'large'))];
   const finished: number[] = [];
-  const results = await Promise.all(runs.map((r, i) => r.done.then((result) => (finished.push(i), result))));
+  const results = await Promise.all(runs.map((r, i) => r.done.then((result) => {
+    finished.push(i);
+    return result;
+  })));
   const winner = results.findIndex((r) => r.code === 0);
   assert.notEqual(winner, -1, results.map((r) => r.stderr).join('\n---\n'));
   const loserIndex = 1 - winner;

@@ -44,7 +44,7 @@ const csvField = (v: string | number): string => `"${String(v).replace(/"/g, '""
 
 const shapes = {
   /** `Dataset.to_json`: one row a line in the hub's columns. */
-  datasetsJsonl: (rows: readonly SquadRow[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n',
+  datasetsJsonl: (rows: readonly SquadRow[]) => `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`,
   /** Other column names, one answer in flat columns. */
   csv: (rows: readonly SquadRow[]) =>
     ['qid,query,passage,answer,answer_start', ...rows.map((r) => [r.id, r.question, r.context, r.answers.text[0] ?? '', r.answers.answer_start[0] ?? ''].map(csvField).join(','))].join('\r\n'),

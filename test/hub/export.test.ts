@@ -34,7 +34,7 @@ async function makeTrainedDir(): Promise<string> {
     { step: 40, epoch: 2, loss: 3.5, learning_rate: 0, grad_norm: 1 },
     { step: 40, epoch: 2, eval_loss: 3.75, eval_exact_match: 31.25, eval_f1: 40.5, eval_count: 100 },
   ];
-  await writeFile(join(dir, 'metrics.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writeFile(join(dir, 'metrics.jsonl'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
   await writeFile(
     join(dir, 'trainer_state.json'),
     JSON.stringify({ format: 'qa-ft-trainer-state/1', epoch: 2, global_step: 40, run: { seed: 42, batchSize: 16, learningRate: 2e-5 }, log_history: records }),

@@ -50,7 +50,7 @@ async function startHub(env: Record<string, string> = {}): Promise<FakeHub> {
   return hub;
 }
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 test('a hub that accepts connections and never answers → NETWORK error naming the host after HF_HUB_ETAG_TIMEOUT, retried once', async () => {
   const silent = await silentServer();
@@ -60,7 +60,7 @@ test('a hub that accepts connections and never answers → NETWORK error naming 
   const e = await rejectsWith(
     resolveModel('org/tiny'),
     'NETWORK',
-    new RegExp(`^the Hugging Face hub at ${escape(silent.endpoint)} did not answer within 1 s \\(HEAD ${escape(silent.endpoint)}/org/tiny/resolve/main/config\\.json; 2 attempts\\) for model 'org/tiny'$`),
+    new RegExp(`^the Hugging Face hub at ${escapeRegExp(silent.endpoint)} did not answer within 1 s \\(HEAD ${escapeRegExp(silent.endpoint)}/org/tiny/resolve/main/config\\.json; 2 attempts\\) for model 'org/tiny'$`),
   );
   const seconds = (Date.now() - started) / 1000;
   assert.ok(seconds >= 2 && seconds < 5, `took ${seconds} s; expected 1 s + 0.5 s backoff + 1 s`);

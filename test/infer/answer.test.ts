@@ -48,7 +48,7 @@ test('a context 3× longer than 384 tokens is answered from its last window', as
 
 test('without the stride the answer would be lost: a one-window cut never sees it', async () => {
   // the check above is meaningful only if the first window alone cannot answer
-  const context = FILLER.repeat(105) + 'a zebra met a lion';
+  const context = `${FILLER.repeat(105)}a zebra met a lion`;
   const [first] = await encodeWindows(tokenizer, 'Who?', context, { maxLength: 384 });
   assert.ok(!first!.inputIds.includes(zebra));
 });

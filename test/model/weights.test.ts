@@ -69,7 +69,10 @@ describe('assignWeights', () => {
     const path = join(dir, 'model.safetensors');
     await writeSafetensors(path, new Map(Object.entries(tensors).map(([n, t]) => [n, { shape: t.shape, data: Float32Array.from(t.data) }])));
     const file = await SafetensorsFile.open(path);
-    return { file, cleanup: async () => (await file.close(), await cleanup()) };
+    return { file, cleanup: async () => {
+      await file.close();
+      await cleanup();
+    } };
   }
 
   test('overwrites each parameter with the same-named tensor, and leaks no tensors', async () => {
