@@ -1,9 +1,11 @@
 /**
  * The batching answerer: answers (question, context) items with the question-answering pipeline's rules
  * (pipeline-qa.ts), the windows of every caller's items that arrive close together going through the model in one
- * forward pass. A pass starts when `maxBatchSize` windows wait, or when the oldest has waited `maxWaitMs`; one pass
- * runs at a time, and the windows that queue up meanwhile make the next; a batch's windows go through the model in
- * passes of similar lengths (little padding). What `qa-ft serve` runs on; an app can
+ * forward pass. A pass starts when `maxBatchSize` windows wait, or when the oldest has waited `maxWaitMs` (longer,
+ * up to TOKENIZING_WAIT_MS, while items that arrived are still being tokenized: a pass blocks the thread, so requests
+ * that arrive during one are all tokenized together afterwards, and starting on the first few would split them);
+ * one pass runs at a time, and the windows that queue up meanwhile make the next; a batch's windows go through the
+ * model in passes of similar lengths (little padding). What `qa-ft serve` runs on; an app can
  * embed it without HTTP:
  *
  *     const answerer = await BatchingAnswerer.open('./qa-ft-model');
@@ -35,6 +37,8 @@ export interface BatchingOptions {
 
 export const DEFAULT_MAX_BATCH_SIZE = 32;
 export const DEFAULT_MAX_WAIT_MS = 2;
+/** Longest the oldest window waits for items still being tokenized (their windows join its pass), in ms. */
+const TOKENIZING_WAIT_MS = 20;
 
 interface Pending {
   readonly feature: Feature;
@@ -50,6 +54,8 @@ export class BatchingAnswerer {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private inFlightItems = 0;
+  /** Items whose windows are being cut (tokenizing): they queue windows soon. */
+  private tokenizing = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   private readonly batchListeners: ((windows: number, seconds: number) => void)[] = [];
@@ -95,7 +101,7 @@ export class BatchingAnswerer {
     this.inFlightItems++;
     try {
       checkPipelineParameters(params);
-      const windows = await pipelineWindows(this.tokenizer, item.question, item.context, params, this.model.config.maxPositionEmbeddings);
+      const windows = await this.cutWindows(item, params);
       const logits = await Promise.all(windows.map((w) => this.enqueue(w)));
       return pipelineAnswers(
         item.context,
@@ -106,6 +112,21 @@ export class BatchingAnswerer {
     } finally {
       this.inFlightItems--;
       if (this.inFlightItems === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private async cutWindows(item: AskItem, params: PipelineParameters): Promise<Window[]> {
+    this.tokenizing++;
+    try {
+      return await pipelineWindows(this.tokenizer, item.question, item.context, params, this.model.config.maxPositionEmbeddings);
+    } finally {
+      this.tokenizing--;
+      if (this.tokenizing === 0 && this.timer !== undefined) {
+        // the pass no longer waits for anyone: due now if the oldest window's own wait is up
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        this.schedule();
+      }
     }
   }
 
@@ -130,7 +151,7 @@ export class BatchingAnswerer {
     });
   }
 
-  /** Starts a pass now if a full batch waits, else when the oldest window's wait is up. */
+  /** Starts a pass now if a full batch waits, else when the oldest window's wait is up (see the file comment). */
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
     if (this.queue.length >= this.maxBatchSize) {
@@ -139,7 +160,8 @@ export class BatchingAnswerer {
     }
     if (this.timer !== undefined) return;
     const waited = performance.now() - this.queue[0]!.since;
-    this.timer = setTimeout(() => void this.runBatch(), Math.max(0, this.maxWaitMs - waited));
+    const wait = this.tokenizing > 0 ? Math.max(this.maxWaitMs, TOKENIZING_WAIT_MS) : this.maxWaitMs;
+    this.timer = setTimeout(() => void this.runBatch(), Math.max(0, wait - waited));
   }
 
   private async runBatch(): Promise<void> {
