@@ -118,13 +118,31 @@ interface Row {
   p99: number;
   errors: number;
   samples: string[];
+  /** qa-ft only, from its /metrics over the concurrent run: windows per forward pass, share of the time in passes. */
+  passes?: { windows: number; busy: number };
+}
+
+/** The sums and counts of qa-ft serve's batch histograms (undefined for a server without them). */
+async function batchTotals(url: string): Promise<{ windows: number; passes: number; seconds: number } | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string): number | undefined => {
+    const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const windows = value('qaft_batch_windows_sum'), passes = value('qaft_batch_windows_count'), seconds = value('qaft_batch_duration_seconds_sum');
+  return windows === undefined || passes === undefined || seconds === undefined ? undefined : { windows, passes, seconds };
 }
 
 async function measure(name: string, url: string, bodies: string[]): Promise<Row> {
   await load(url, bodies.slice(0, 8), 4, { count: 8 }); // warm-up
   const single = await load(url, bodies, 1, { count: SINGLE });
+  const before = await batchTotals(url);
   const many = await load(url, bodies.slice(SINGLE), CLIENTS, { seconds: SECONDS });
+  const after = await batchTotals(url);
   return {
+    ...(before && after
+      ? { passes: { windows: (after.windows - before.windows) / (after.passes - before.passes), busy: (after.seconds - before.seconds) / many.seconds } }
+      : {}),
     server: name,
     singleMedian: pct(single.latencies, 50),
     singleP99: pct(single.latencies, 99),
@@ -180,5 +198,8 @@ for (const r of results) {
   console.log(`| ${r.server} | ${r.singleMedian.toFixed(0)} | ${r.singleP99.toFixed(0)} | ${r.rps.toFixed(2)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.errors} |`);
 }
 for (const r of results) for (const e of r.samples) console.log(`error (${r.server}): ${e}`);
+for (const r of results) {
+  if (r.passes) console.log(`${r.server} at ${CLIENTS} clients: ${r.passes.windows.toFixed(1)} windows per forward pass, ${(100 * r.passes.busy).toFixed(0)}% of the time in passes`);
+}
 const [a, b] = results;
 if (a && b) console.log(`\nthroughput at ${CLIENTS} clients: ${(a.rps / b.rps).toFixed(2)}× the reference; single-client median ${(a.singleMedian / b.singleMedian).toFixed(2)}× its latency`);
