@@ -2,7 +2,7 @@
 // so a burst of requests goes through the model in one pass rather than split at whoever finished tokenizing first.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { BatchingAnswerer } from '../../src/infer/batching.js';
+import { lengthGroups, type BatchingAnswerer } from '../../src/infer/batching.js';
 import { openFixture } from './helpers.js';
 
 let answerer: BatchingAnswerer;
@@ -29,4 +29,18 @@ test('items tokenized a few ms apart share one forward pass even with no wait se
   assert.equal(answers.length, 6);
   for (const a of answers) assert.deepEqual(a, answers[0]);
   assert.deepEqual(passes, [6], `windows per pass: ${passes.join(', ')}`);
+});
+
+const windowsOf = (...lengths: number[]) => lengths.map((n) => ({ feature: { inputIds: new Array<number>(n).fill(0) } }));
+const lengthsOf = (groups: { feature: { inputIds: ArrayLike<number> } }[][]) => groups.map((g) => g.map((w) => w.feature.inputIds.length));
+
+test('a batch of two length clusters goes through the model as two passes, longest first', () => {
+  // one pass: 5 × 384 padded tokens; two: 2 × 384 + 3 × 200, which saves more than a pass's overhead
+  assert.deepEqual(lengthsOf(lengthGroups(windowsOf(190, 384, 200, 180, 380))), [[384, 380], [200, 190, 180]]);
+});
+
+test('windows of equal or close lengths share one pass', () => {
+  assert.deepEqual(lengthsOf(lengthGroups(windowsOf(150, 150, 150, 150))), [[150, 150, 150, 150]]);
+  assert.deepEqual(lengthsOf(lengthGroups(windowsOf(160, 170, 150))), [[170, 160, 150]]);
+  assert.deepEqual(lengthGroups([]), []);
 });
