@@ -8,7 +8,7 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { formatUserError, QaFtError } from '../errors.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_DOC_STRIDE, DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 import { readFileBytes, decodeText, TEXT_ENCODINGS, utf16Bom, type TextEncodingName } from '../util/text-file.js';
 import type { Answer, AnswerOptions, AskItem } from '../infer/answer.js';
 import { checkStrategy, type Strategy } from '../infer/strategy.js';
@@ -101,7 +101,7 @@ function impossibleAnswerOptions(raw: RawAskOptions, strategy: Strategy): Pick<A
   if (handleImpossibleAnswer && strategy === 'argmax') {
     throw new QaFtError('BAD_ARGUMENT', '--handle-impossible-answer needs --strategy best (argmax has no null score)');
   }
-  return { handleImpossibleAnswer, nullScoreDiffThreshold: parseNumberOption('--null-score-diff-threshold', raw.nullScoreDiffThreshold ?? '0.0') };
+  return { handleImpossibleAnswer, nullScoreDiffThreshold: parseNumberOption('--null-score-diff-threshold', raw.nullScoreDiffThreshold ?? String(DEFAULTS.nullScoreDiffThreshold)) };
 }
 
 const ENCODING_ALIASES: Readonly<Record<string, TextEncodingName>> = {
@@ -256,13 +256,13 @@ export function askCommand(): Command {
     .option('--encoding <name>', 'encoding of --question-file and --context-file: utf-8, latin1 or utf-16le (stdin is always UTF-8)', 'utf-8')
     .option('--model <dir>', 'model directory or hub id (the output of `qa-ft train`)', DEFAULT_MODEL_DIR)
     .option('--top-k <n>', 'how many answers to give, best first', '1')
-    .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULT_MAX_ANSWER_LENGTH))
-    .option('--doc-stride <n>', `tokens shared by consecutive windows of a long context (default: ${DEFAULT_DOC_STRIDE}, at most half of --max-length)`)
-    .option('--max-length <n>', `tokens per window, special tokens included (default: ${DEFAULT_MAX_LENGTH}, or the model's positions if fewer)`)
+    .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULTS.maxAnswerLength))
+    .option('--doc-stride <n>', `tokens shared by consecutive windows of a long context (default: ${DEFAULTS.docStride}, at most half of --max-length)`)
+    .option('--max-length <n>', `tokens per window, special tokens included (default: ${DEFAULTS.maxLength}, or the model's positions if fewer)`)
     .option('--strategy <best|argmax>', "best: HF run_qa's n-best spans; argmax: the seed notebook's decode", 'best')
-    .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
+    .option('--batch-size <n>', 'windows per forward pass', String(DEFAULTS.batchSize))
     .option('--handle-impossible-answer', 'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins (automatic for a model qa-ft trained on SQuAD 2.0)')
-    .option('--null-score-diff-threshold <x>', 'with --handle-impossible-answer: no answer when null score − best span score > x', '0.0')
+    .option('--null-score-diff-threshold <x>', 'with --handle-impossible-answer: no answer when null score − best span score > x', String(DEFAULTS.nullScoreDiffThreshold))
     .option('--quiet', 'no notes on stderr')
     .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; on stdin one line per input, {error} for a bad one)');
   return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawAskOptions) => {

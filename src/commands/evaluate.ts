@@ -10,7 +10,7 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { QaFtError } from '../errors.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_DOC_STRIDE, DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 import type { ResolveOptions } from '../hub/index.js';
 import type { SquadV2Metrics } from '../infer/squad-v2-metric.js';
 import type { QaModel } from '../model/types.js';
@@ -240,16 +240,16 @@ export function evaluateCommand(): Command {
     .option('--out <file>', 'where to write {id: answer}; nbest_predictions.json goes beside it (an existing one needs --overwrite)', 'predictions.json')
     .option('--overwrite', 'replace the prediction files of an earlier evaluate at --out (never other files)')
     .option('--predictions <file>', 'score this predictions file against --data instead of running a model')
-    .option('--max-length <n>', `tokens per window when tokenizing a file (default: ${DEFAULT_MAX_LENGTH}, or the model's positions if fewer)`)
-    .option('--doc-stride <n>', `tokens shared by consecutive windows when tokenizing a file (default: ${DEFAULT_DOC_STRIDE}, at most half of --max-length)`)
-    .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULT_MAX_ANSWER_LENGTH))
-    .option('--n-best <n>', 'start/end candidates and n-best list size', String(DEFAULT_N_BEST))
-    .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
+    .option('--max-length <n>', `tokens per window when tokenizing a file (default: ${DEFAULTS.maxLength}, or the model's positions if fewer)`)
+    .option('--doc-stride <n>', `tokens shared by consecutive windows when tokenizing a file (default: ${DEFAULTS.docStride}, at most half of --max-length)`)
+    .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULTS.maxAnswerLength))
+    .option('--n-best <n>', 'start/end candidates and n-best list size', String(DEFAULTS.nBest))
+    .option('--batch-size <n>', 'windows per forward pass', String(DEFAULTS.batchSize))
     .option('--engine <name>', 'tfjs (the model on --backend), or onnx / onnx-q8: the fp32 / q8 file of a qa-ft export --onnx directory on onnxruntime-node', 'tfjs')
     .option('--version-2-with-negative', 'SQuAD 2.0: questions may have no answer; predict "" when the null score wins, score by the official 2.0 metric')
-    .option('--null-score-diff-threshold <x>', 'SQuAD 2.0: answer "" when null score − best span score > x', '0.0')
+    .option('--null-score-diff-threshold <x>', 'SQuAD 2.0: answer "" when null score − best span score > x', String(DEFAULTS.nullScoreDiffThreshold))
     .option('--na-probs <file>', 'SQuAD 2.0, with --predictions: no-answer probabilities {id: p} (e.g. null_odds.json) for best_exact/best_f1')
-    .option('--na-prob-thresh <p>', 'SQuAD 2.0: a question whose no-answer probability exceeds p counts as unanswered (the official default)', '1.0')
+    .option('--na-prob-thresh <p>', 'SQuAD 2.0: a question whose no-answer probability exceeds p counts as unanswered (the official default)', String(DEFAULTS.naProbThresh))
     .option('--json', 'print the metrics as JSON')
     .option('--quiet', 'no progress bars');
   return addHubOptions(addColumnOptions(addBf16Option(addBackendOption(command)))).action(async (raw: RawEvaluateOptions) => {

@@ -16,7 +16,7 @@
  * as in run_qa.py, where padded positions are filled with -100 before post-processing.
  */
 import { codePointLength, codePointSlice } from '../util/py-string.js';
-import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** One window's post-processing input. */
 export interface WindowLogits {
@@ -34,7 +34,7 @@ interface SpanOptions {
   readonly nBest: number;
 }
 
-export const DEFAULT_SPAN_OPTIONS: SpanOptions = { maxAnswerLength: DEFAULT_MAX_ANSWER_LENGTH, nBest: DEFAULT_N_BEST };
+export const DEFAULT_SPAN_OPTIONS: SpanOptions = { maxAnswerLength: DEFAULTS.maxAnswerLength, nBest: DEFAULTS.nBest };
 
 /** One n-best entry. */
 interface SpanCandidate {
@@ -201,7 +201,7 @@ export function nullAwareSpans(
   const nullOut = nbest.find((e) => e.kind === 'null');
   if (nullOut === undefined || best === undefined) return { answer: best?.text ?? '', nbest, best, null: nullOut, scoreDiff: 0 };
   const scoreDiff = nullOut.score - best.startLogit - best.endLogit;
-  const threshold = options.nullScoreDiffThreshold ?? 0;
+  const threshold = options.nullScoreDiffThreshold ?? DEFAULTS.nullScoreDiffThreshold;
   return { answer: scoreDiff > threshold ? '' : best.text, nbest, best, null: nullOut, scoreDiff };
 }
 
