@@ -18,6 +18,7 @@ import { copyFile, lstat, mkdir, readFile, realpath, stat, writeFile } from 'nod
 import { basename, dirname, join, resolve } from 'node:path';
 import { firstLine, QaFtError } from '../errors.js';
 import { parseModelConfig, qaArchitecture } from '../model/config.js';
+import { QA_OUTPUTS } from '../model/qa-head.js';
 import { readSafetensors, SafetensorsFile } from '../model/safetensors.js';
 import { parameterShapes } from '../model/weights.js';
 import { checkTokenizerFitsModel } from '../tokenize/model-fit.js';
@@ -169,7 +170,7 @@ async function checkWeights(path: string, expected: Map<string, number[]>): Prom
     }
     if (problems.length > 0) {
       throw new QaFtError('BAD_WEIGHTS', `${path} does not match its config.json: ${problems.slice(0, 4).join('; ')}`, {
-        hint: missing.includes('qa_outputs.weight') ? 'this is not a question-answering model; train it first (qa-ft train)' : 'export the directory that qa-ft train wrote',
+        hint: missing.includes(`${QA_OUTPUTS}.weight`) ? 'this is not a question-answering model; train it first (qa-ft train)' : 'export the directory that qa-ft train wrote',
       });
     }
     return count;
