@@ -67,7 +67,7 @@ export function precisionOption(raw: { bf16?: boolean }): Precision {
 }
 
 /**
- * `--backend` typed as given, unchecked: `selectBackend` (src/model/backend.ts) owns the list of backends and
+ * `--backend` typed as given, unchecked: `selectBackend` (src/model/backend-select.ts) owns the list of backends and
  * rejects an unknown name when the model loads.
  */
 export function asBackendName(value: string): BackendName {

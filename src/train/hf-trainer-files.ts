@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { QA_OUTPUTS } from '../model/qa-head.js';
-import { isDecayed } from './adamw.js';
+import { isDecayed } from './optimizer.js';
 import { FloatTensor, int, PyTuple, torchSave, type PyDict, type PyValue } from './torch-save.js';
 
 export const HF_TRAINER_STATE_FILE = 'trainer_state.json';

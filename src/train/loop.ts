@@ -19,7 +19,7 @@ import { makeBatches } from '../tokenize/batches.js';
 import { takesTokenTypeIds } from '../tokenize/model-fit.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { DirLock } from '../util/dir-lock.js';
-import type { DecaySummary } from './adamw.js';
+import type { DecaySummary } from './optimizer.js';
 import { recordEvaluation, resolveBestMetric, type BestMetric, type BestState, type EarlyStoppingOptions } from './best-model.js';
 import {
   checkpointDirName,

@@ -11,7 +11,7 @@ import type { QaBatch } from '../records.js';
 import { DEFAULTS } from '../defaults.js';
 import { mixSeed } from '../model/random.js';
 import type { QaModel } from '../model/types.js';
-import { AdamW, decaySummary, type AdamWState, type DecaySummary } from './adamw.js';
+import { AdamW, decaySummary, type AdamWState, type DecaySummary } from './optimizer.js';
 import { clipCoefficient, globalNorm } from './clip.js';
 import type { OptimizerSettings } from './hf-trainer-files.js';
 import { learningRateAt, validateSchedule } from './schedule.js';
