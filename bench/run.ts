@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { nativeAvailable, registerNativeBackend } from '../src/engine/index.js';
-import { backendUnavailable } from '../src/model/backend.js';
+import { backendUnavailable } from '../src/model/backend-select.js';
 import { benchMatmul } from './matmul.js';
 import { epochShapes, readLengths } from './batches.js';
 import { LENGTHS_FILE, REPO_ROOT } from './paths.js';

@@ -47,3 +47,49 @@ export function formatUserError(e: QaFtError): string {
 export function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
 }
+
+/** An option named in an error's text: the library's field name, which a command re-spells as its flag. */
+export class OptionName {
+  constructor(readonly field: string) {}
+}
+
+/** Text that names options: plain strings and `OptionName`s. */
+export type OptionText = readonly (string | OptionName)[];
+
+/** Tagged template for `OptionText`: `` opt`${field('epochs')} must be ≥ 1` ``; other values become strings. */
+export function opt(strings: TemplateStringsArray, ...values: unknown[]): OptionText {
+  const parts: (string | OptionName)[] = [];
+  strings.forEach((s, i) => {
+    parts.push(s);
+    if (i < values.length) parts.push(values[i] instanceof OptionName ? (values[i] as OptionName) : String(values[i]));
+  });
+  return parts;
+}
+
+/** An option field, for `opt`. */
+export const field = (name: string): OptionName => new OptionName(name);
+
+/** `text` with each option spelled as `names` says (a field not in it stays as it is). */
+export function spellOptions(text: OptionText, names: (field: string) => string | undefined = () => undefined): string {
+  return text.map((p) => (typeof p === 'string' ? p : (names(p.field) ?? p.field))).join('');
+}
+
+/**
+ * A user error about options. The library names them by field (`epochs must be …`, `lower learningRate`); a command
+ * re-spells them as its flags with `respelled` (`--epochs must be …`), so the library never knows the CLI.
+ */
+export class OptionError extends QaFtError {
+  constructor(
+    code: ErrorCode,
+    readonly text: OptionText,
+    readonly options: { readonly hint?: OptionText; readonly cause?: unknown } = {},
+  ) {
+    super(code, spellOptions(text), { hint: options.hint === undefined ? undefined : spellOptions(options.hint), cause: options.cause });
+  }
+
+  /** This error with the options spelled as `names` says. */
+  respelled(names: (field: string) => string | undefined): QaFtError {
+    const hint = this.options.hint === undefined ? undefined : spellOptions(this.options.hint, names);
+    return new QaFtError(this.code, spellOptions(this.text, names), { hint, cause: this });
+  }
+}

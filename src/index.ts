@@ -1,5 +1,6 @@
 /** The public library API of qa-ft (`import { … } from 'qa-ft'`). */
-export { QaFtError, isQaFtError } from './errors.js';
+export { QaFtError, isQaFtError, OptionError, spellOptions, type OptionText } from './errors.js';
+export { DEFAULTS } from './defaults.js';
 // EXPORTS-BEGIN
 export { squadMetrics, normalizeAnswer, type SquadMetrics } from './infer/squad-metric.js';
 export { squadV2Metrics, type SquadV2Metrics } from './infer/squad-v2-metric.js';
@@ -31,16 +32,17 @@ export {
 export type { BertLikeConfig } from './model/config-bert.js';
 export type { DebertaV2Config } from './model/config-deberta.js';
 export { readSafetensors, writeSafetensors, SafetensorsFile, type HostTensor, type SafetensorsContents, type TensorSource } from './model/safetensors.js';
-export { selectBackend, type BackendChoice } from './model/backend.js';
+export { selectBackend, type BackendChoice } from './model/backend-select.js';
 export type { QaModel, BackendName, ForwardOutput, Precision } from './model/types.js';
 export { createTrainer, type Trainer, type TrainerOptions, type StepResult, type TrainerState } from './train/trainer.js';
-export { AdamW, isDecayed, decaySummary, type AdamWOptions, type AdamWState, type DecaySummary } from './train/adamw.js';
-export { learningRateAt, linearScheduleFactor, scheduleFactor, LR_SCHEDULER_TYPES, type LrSchedulerType } from './train/schedule.js';
+export { AdamW, isDecayed, decaySummary, type AdamWOptions, type AdamWState, type DecaySummary } from './train/optimizer.js';
+export { learningRateAt, linearScheduleFactor, scheduleFactor } from './train/schedule.js';
+export { checkTrainOptions, LR_SCHEDULER_TYPES, TRAIN_NUMBER_RULES, type LrSchedulerType } from './train/options.js';
 export { clipCoefficient, globalNorm } from './train/clip.js';
 export { trainLoop, type TrainLoopOptions, type TrainEvent, type TrainLoopResult, type EvalResult as TrainEvalResult } from './train/loop.js';
 export { resolveModel, resolveTokenizer, resolveDatasetFiles, hubSettings, type ResolveOptions, type DownloadProgress, type ProgressCallback, type HubSettings, type ModelFiles } from './hub/index.js';
-export { exportModel, type ExportOptions, type ExportResult } from './hub/export.js';
+export { exportModel, type ExportOptions, type ExportResult } from './export/write-export.js';
 export { onnxModels, qaGraph, ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE } from './onnx/model.js';
 export { openOnnxModel, openOnnxExport, ONNX_ENGINES, type OnnxQaModel, type OnnxEngine } from './onnx/session.js';
-export { renderModelCard, readTrainingSummary, type ModelCardInfo, type TrainingSummary, type FinalMetrics } from './hub/model-card.js';
+export { renderModelCard, readTrainingSummary, type ModelCardInfo, type TrainingSummary, type FinalMetrics } from './export/model-card.js';
 // EXPORTS-END

@@ -15,12 +15,15 @@ const SRC = join(repoRoot, 'src');
 
 /** What each layer may import (below it); only these, so that e.g. the optimizer reaches the engine through ops. */
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  commands: ['index', 'serve', 'hub', 'onnx', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
-  index: ['serve', 'hub', 'onnx', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
+  commands: ['index', 'serve', 'export', 'hub', 'onnx', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
+  index: ['serve', 'export', 'hub', 'onnx', 'train', 'infer', 'model', 'tokenize', 'data', 'engine', 'ops'],
   // the HTTP server (fastify) around the batching answerer: speaks the API, runs no model code of its own
   serve: ['infer'],
-  // the export reads the tokenizer to check it against the model
-  hub: ['model', 'onnx', 'tokenize'],
+  // packaging a trained model (export, model card, ONNX files): checks weights with the model's parsers and the
+  // tokenizer against the model; never downloads
+  export: ['model', 'onnx', 'tokenize'],
+  // hub I/O: downloads, the cache, resolving ids; knows no model
+  hub: [],
   // ONNX graphs of the model families (export) and onnxruntime sessions over them: reads configs and weights only
   onnx: ['model'],
   train: ['model', 'tokenize', 'ops'],

@@ -8,7 +8,6 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { formatUserError, QaFtError } from '../errors.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_DOC_STRIDE, DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH } from '../defaults.js';
 import { readFileBytes, decodeText, TEXT_ENCODINGS, utf16Bom, type TextEncodingName } from '../util/text-file.js';
 import type { Answer, AnswerOptions, AskItem } from '../infer/answer.js';
 import { checkStrategy, type Strategy } from '../infer/strategy.js';
@@ -24,51 +23,41 @@ import {
   DEFAULT_MODEL_DIR,
   hubResolveOptions,
   parseIntOption,
-  parseNumberOption,
   precisionOption,
   resolveModelOption,
   type HubFlags,
 } from './options.js';
 import { info } from './output.js';
+import { addSpanOptions, parseSpanOptions, type SpanCommandOptions, type SpanFlags } from './span-options.js';
 
 const NOTHING_HINT = 'give --question and --context, or pipe JSONL {"question","context"} lines on stdin';
 
-export interface RawAskOptions extends HubFlags {
+export interface RawAskOptions extends HubFlags, SpanFlags {
   question?: string;
   questionFile?: string;
   context?: string;
   contextFile?: string;
   model: string;
   topK: string;
-  maxAnswerLength: string;
-  docStride?: string;
-  maxLength?: string;
   strategy: string;
-  batchSize: string;
   backend: string;
   bf16?: boolean;
   encoding?: string;
   handleImpossibleAnswer?: boolean;
-  nullScoreDiffThreshold?: string;
   json?: boolean;
   quiet?: boolean;
 }
 
-interface AskOptions {
+interface AskOptions extends Omit<SpanCommandOptions, 'nBest'> {
   readonly model: string;
   readonly topK: number;
-  readonly maxAnswerLength: number;
-  readonly docStride?: number;
-  readonly maxLength?: number;
   readonly strategy: Strategy;
-  readonly batchSize: number;
   readonly backend: BackendName;
   readonly precision: Precision;
   /** Of --question-file and --context-file (stdin JSONL is always UTF-8). */
   readonly encoding: TextEncodingName;
   /** SQuAD 2.0 models: "no answer" when the null score wins by more than `nullScoreDiffThreshold`. */
   readonly handleImpossibleAnswer: boolean;
-  readonly nullScoreDiffThreshold: number;
   readonly json: boolean;
   /** No notes on stderr. */
   readonly quiet: boolean;
@@ -80,28 +69,25 @@ export function parseAskOptions(raw: RawAskOptions): AskOptions {
   return {
     model: raw.model,
     topK: parseIntOption('--top-k', raw.topK),
-    maxAnswerLength: parseIntOption('--max-answer-length', raw.maxAnswerLength),
-    ...(raw.docStride === undefined ? {} : { docStride: parseIntOption('--doc-stride', raw.docStride, 0) }),
-    ...(raw.maxLength === undefined ? {} : { maxLength: parseIntOption('--max-length', raw.maxLength) }),
+    ...parseSpanOptions(raw),
     strategy,
-    batchSize: parseIntOption('--batch-size', raw.batchSize),
     backend: asBackendName(raw.backend),
     precision: precisionOption(raw),
     encoding: parseEncoding(raw.encoding ?? 'utf-8'),
-    ...impossibleAnswerOptions(raw, strategy),
+    handleImpossibleAnswer: impossibleAnswer(raw, strategy),
     json: Boolean(raw.json),
     quiet: Boolean(raw.quiet),
     hub: hubResolveOptions(raw),
   };
 }
 
-/** `--handle-impossible-answer` and its threshold, checked against the strategy (argmax has no null score). */
-function impossibleAnswerOptions(raw: RawAskOptions, strategy: Strategy): Pick<AskOptions, 'handleImpossibleAnswer' | 'nullScoreDiffThreshold'> {
+/** `--handle-impossible-answer`, checked against the strategy (argmax has no null score). */
+function impossibleAnswer(raw: RawAskOptions, strategy: Strategy): boolean {
   const handleImpossibleAnswer = Boolean(raw.handleImpossibleAnswer);
   if (handleImpossibleAnswer && strategy === 'argmax') {
     throw new QaFtError('BAD_ARGUMENT', '--handle-impossible-answer needs --strategy best (argmax has no null score)');
   }
-  return { handleImpossibleAnswer, nullScoreDiffThreshold: parseNumberOption('--null-score-diff-threshold', raw.nullScoreDiffThreshold ?? '0.0') };
+  return handleImpossibleAnswer;
 }
 
 const ENCODING_ALIASES: Readonly<Record<string, TextEncodingName>> = {
@@ -256,16 +242,11 @@ export function askCommand(): Command {
     .option('--encoding <name>', 'encoding of --question-file and --context-file: utf-8, latin1 or utf-16le (stdin is always UTF-8)', 'utf-8')
     .option('--model <dir>', 'model directory or hub id (the output of `qa-ft train`)', DEFAULT_MODEL_DIR)
     .option('--top-k <n>', 'how many answers to give, best first', '1')
-    .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULT_MAX_ANSWER_LENGTH))
-    .option('--doc-stride <n>', `tokens shared by consecutive windows of a long context (default: ${DEFAULT_DOC_STRIDE}, at most half of --max-length)`)
-    .option('--max-length <n>', `tokens per window, special tokens included (default: ${DEFAULT_MAX_LENGTH}, or the model's positions if fewer)`)
     .option('--strategy <best|argmax>', "best: HF run_qa's n-best spans; argmax: the seed notebook's decode", 'best')
-    .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
     .option('--handle-impossible-answer', 'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins (automatic for a model qa-ft trained on SQuAD 2.0)')
-    .option('--null-score-diff-threshold <x>', 'with --handle-impossible-answer: no answer when null score − best span score > x', '0.0')
     .option('--quiet', 'no notes on stderr')
     .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; on stdin one line per input, {error} for a bad one)');
-  return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawAskOptions) => {
+  return addHubOptions(addBf16Option(addBackendOption(addSpanOptions(command, { nBest: false })))).action(async (raw: RawAskOptions) => {
     await run(raw);
   });
 }

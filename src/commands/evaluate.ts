@@ -10,10 +10,10 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { QaFtError } from '../errors.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_DOC_STRIDE, DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 import type { ResolveOptions } from '../hub/index.js';
 import type { SquadV2Metrics } from '../infer/squad-v2-metric.js';
-import type { QaModel } from '../model/types.js';
+import type { BackendName, Precision, QaModel } from '../model/types.js';
 import type { OnnxEngine } from '../onnx/session.js';
 import type { QaTokenizer } from '../tokenize/tokenizer.js';
 import type { EvalExamples } from '../tokenize/eval-data.js';
@@ -31,11 +31,12 @@ import {
   resolveModelOption,
   type HubFlags,
 } from './options.js';
-import { createProgress, info, printJson } from './output.js';
+import { createProgress, info, printJson, type ProgressReporter } from './output.js';
+import { addSpanOptions, parseSpanOptions, type SpanCommandOptions, type SpanFlags } from './span-options.js';
 import { addColumnOptions, columnOptions, type ColumnFlags } from './data-options.js';
 import type { FileReadOptions } from '../data/read.js';
 
-interface RawEvaluateOptions extends HubFlags, ColumnFlags {
+interface RawEvaluateOptions extends HubFlags, ColumnFlags, SpanFlags {
   model: string;
   data: string;
   datasetConfig?: string;
@@ -43,21 +44,66 @@ interface RawEvaluateOptions extends HubFlags, ColumnFlags {
   limit?: string;
   out: string;
   predictions?: string;
-  maxLength?: string;
-  docStride?: string;
-  maxAnswerLength: string;
-  nBest: string;
-  batchSize: string;
   backend: string;
   engine: string;
   bf16?: boolean;
   version2WithNegative?: boolean;
-  nullScoreDiffThreshold: string;
   naProbs?: string;
   naProbThresh: string;
   overwrite?: boolean;
   json?: boolean;
   quiet?: boolean;
+}
+
+interface EvaluateCommandOptions extends SpanCommandOptions {
+  readonly model: string;
+  readonly data: string;
+  readonly datasetConfig?: string;
+  readonly split?: string;
+  readonly limit?: number;
+  readonly out: string;
+  /** Score this predictions file instead of running a model. */
+  readonly predictions?: string;
+  readonly backend: BackendName;
+  readonly precision: Precision;
+  readonly engine: 'tfjs' | OnnxEngine;
+  /** SQuAD 2.0 even for data without unanswerable rows. */
+  readonly versionTwoWithNegative: boolean;
+  readonly naProbs?: string;
+  readonly naProbThresh: number;
+  readonly overwrite: boolean;
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly read: FileReadOptions;
+}
+
+/** Typed, checked options: everything checkable before a file is read. */
+export async function parseEvaluateOptions(raw: RawEvaluateOptions): Promise<EvaluateCommandOptions> {
+  if (raw.naProbs !== undefined && raw.predictions === undefined) {
+    throw new QaFtError('BAD_ARGUMENT', '--na-probs scores a given --predictions file; it needs --predictions', {
+      hint: 'running a model writes null_odds.json beside the predictions: score them with --predictions P --na-probs null_odds.json',
+    });
+  }
+  return {
+    model: raw.model,
+    data: raw.data,
+    ...(raw.datasetConfig === undefined ? {} : { datasetConfig: raw.datasetConfig }),
+    ...(raw.split === undefined ? {} : { split: raw.split }),
+    ...(raw.limit === undefined ? {} : { limit: parseIntOption('--limit', raw.limit) }),
+    out: raw.out,
+    ...(raw.predictions === undefined ? {} : { predictions: raw.predictions }),
+    ...parseSpanOptions(raw),
+    backend: asBackendName(raw.backend),
+    precision: precisionOption(raw),
+    engine: await parseEngine(raw.engine),
+    versionTwoWithNegative: Boolean(raw.version2WithNegative),
+    ...(raw.naProbs === undefined ? {} : { naProbs: raw.naProbs }),
+    naProbThresh: parseNumberOption('--na-prob-thresh', raw.naProbThresh),
+    overwrite: Boolean(raw.overwrite),
+    json: Boolean(raw.json),
+    quiet: Boolean(raw.quiet),
+    read: columnOptions(raw),
+  };
 }
 
 /** `--data`: a prepared directory or SQuAD file, else a hub dataset id (its files resolved here, default split validation). */
@@ -127,106 +173,87 @@ async function openOnnxDir(dir: string, engine: OnnxEngine): Promise<{ model: Qa
   }
 }
 
-async function run(raw: RawEvaluateOptions): Promise<void> {
-  const limit = raw.limit === undefined ? undefined : parseIntOption('--limit', raw.limit);
-  const maxAnswerLength = parseIntOption('--max-answer-length', raw.maxAnswerLength);
-  const nBest = parseIntOption('--n-best', raw.nBest);
-  const batchSize = parseIntOption('--batch-size', raw.batchSize);
-  const docStride = raw.docStride === undefined ? undefined : parseIntOption('--doc-stride', raw.docStride, 0);
-  const maxLength = raw.maxLength === undefined ? undefined : parseIntOption('--max-length', raw.maxLength);
-  const backend = asBackendName(raw.backend);
-  const engine = await parseEngine(raw.engine);
-  const nullScoreDiffThreshold = parseNumberOption('--null-score-diff-threshold', raw.nullScoreDiffThreshold);
-  const naProbThresh = parseNumberOption('--na-prob-thresh', raw.naProbThresh);
-  if (raw.naProbs !== undefined && raw.predictions === undefined) {
-    throw new QaFtError('BAD_ARGUMENT', '--na-probs scores a given --predictions file; it needs --predictions', {
-      hint: 'running a model writes null_odds.json beside the predictions: score them with --predictions P --na-probs null_odds.json',
-    });
+/** Scores `o.predictions` against the examples (the official scripts' job). */
+async function scorePredictions(o: EvaluateCommandOptions, predictionsFile: string, examples: EvalExamples): Promise<void> {
+  const [{ readNaProbsFile, readPredictionsFile }, { referencesOf, squadMetrics, unansweredIds }, { squadV2Metrics }] = await Promise.all([
+    import('../infer/predictions-file.js'),
+    import('../infer/squad-metric.js'),
+    import('../infer/squad-v2-metric.js'),
+  ]);
+  const predictions = await readPredictionsFile(predictionsFile);
+  const references = referencesOf(examples.rows);
+  const source = { predictions: predictionsFile, data: examples.source };
+  const metrics = examples.versionTwoWithNegative
+    ? squadV2Metrics(predictions, references, o.naProbs === undefined ? undefined : await readNaProbsFile(o.naProbs), o.naProbThresh)
+    : squadMetrics(predictions, references);
+  const unanswered = unansweredIds(predictions, references);
+  if (unanswered.length > 0) {
+    const shown = unanswered.slice(0, 3).map((id) => `'${id}'`).join(', ') + (unanswered.length > 3 ? ', …' : '');
+    info(`warning: ${unanswered.length} of ${examples.rows.length} questions have no answer in ${predictionsFile} and score 0 (unanswered: ${shown})`);
   }
+  if ('exact' in metrics) reportV2(o.json, { ...metrics, ...source });
+  else report(o.json, { ...metrics, ...source });
+}
 
-  // --out is checked before anything is read or run (and again for null_odds.json once the data says SQuAD 2.0)
-  const { checkPredictionTargets } = await import('../infer/predictions-file.js');
-  const checkOut = (versionTwoWithNegative: boolean): Promise<void> =>
-    raw.predictions === undefined ? checkPredictionTargets(raw.out, { overwrite: Boolean(raw.overwrite), versionTwoWithNegative }) : Promise.resolve();
-  await checkOut(Boolean(raw.version2WithNegative));
-
-  const progress = createProgress({ quiet: Boolean(raw.json || raw.quiet) });
-  const hub = hubResolveOptions(raw, downloadProgress(progress));
-  const hubData = raw.datasetConfig === undefined ? hub : { ...hub, config: raw.datasetConfig };
-  const examples = await readExamples(raw.data, raw.split, limit, hubData, { versionTwoWithNegative: Boolean(raw.version2WithNegative), read: columnOptions(raw) });
-  progress.stop();
-  if (examples.notice !== undefined && !raw.json) info(examples.notice);
-  const v2 = examples.versionTwoWithNegative;
-  if (v2 && !raw.version2WithNegative) await checkOut(true);
-  if (raw.naProbs !== undefined && !v2) {
-    throw new QaFtError('BAD_ARGUMENT', '--na-probs applies to SQuAD 2.0 scoring only', { hint: 'pass --version-2-with-negative' });
-  }
-  if (raw.predictions !== undefined) {
-    const [{ readNaProbsFile, readPredictionsFile }, { referencesOf, squadMetrics, unansweredIds }, { squadV2Metrics }] = await Promise.all([
-      import('../infer/predictions-file.js'),
-      import('../infer/squad-metric.js'),
-      import('../infer/squad-v2-metric.js'),
-    ]);
-    const predictions = await readPredictionsFile(raw.predictions);
-    const references = referencesOf(examples.rows);
-    const source = { predictions: raw.predictions, data: examples.source };
-    const metrics = v2
-      ? squadV2Metrics(predictions, references, raw.naProbs === undefined ? undefined : await readNaProbsFile(raw.naProbs), naProbThresh)
-      : squadMetrics(predictions, references);
-    const unanswered = unansweredIds(predictions, references);
-    if (unanswered.length > 0) {
-      const shown = unanswered.slice(0, 3).map((id) => `'${id}'`).join(', ') + (unanswered.length > 3 ? ', …' : '');
-      info(`warning: ${unanswered.length} of ${examples.rows.length} questions have no answer in ${raw.predictions} and score 0 (unanswered: ${shown})`);
-    }
-    if ('exact' in metrics) reportV2(Boolean(raw.json), { ...metrics, ...source });
-    else report(Boolean(raw.json), { ...metrics, ...source });
-    return;
-  }
-
+/** Runs the model over the examples, writes the prediction files and reports the metrics. */
+async function runModel(o: EvaluateCommandOptions, examples: EvalExamples, hub: ResolveOptions, progress: ProgressReporter): Promise<void> {
   const [{ openModelDir }, { evalFeatures }, { evaluateModel }, { writePredictionFiles }] = await Promise.all([
     import('../infer/model-dir.js'),
     import('../tokenize/eval-data.js'),
     import('../infer/evaluate.js'),
     import('../infer/predictions-file.js'),
   ]);
-  const dir = await resolveModelOption(raw.model, hub);
+  const dir = await resolveModelOption(o.model, hub);
   progress.stop();
   const { model, tokenizer } =
-    engine === 'tfjs' ? await openModelDir(dir, { backend, precision: precisionOption(raw), onNotice: info }) : await openOnnxDir(dir, engine);
+    o.engine === 'tfjs' ? await openModelDir(dir, { backend: o.backend, precision: o.precision, onNotice: info }) : await openOnnxDir(dir, o.engine);
+  const onProgress = (label: string) => (done: number, total: number): void => {
+    if (done === 0) progress.start(label, total);
+    else progress.update(done);
+  };
   try {
-    const features = await evalFeatures(examples, tokenizer, model.config, { maxLength, docStride }, (done, total) => {
-      if (done === 0) progress.start('Tokenizing', total);
-      else progress.update(done);
-    });
+    const features = await evalFeatures(examples, tokenizer, model.config, { maxLength: o.maxLength, docStride: o.docStride }, onProgress('Tokenizing'));
     const result = await evaluateModel(model, examples.rows, features, {
-      batchSize,
-      maxAnswerLength,
-      nBest,
-      versionTwoWithNegative: v2,
-      nullScoreDiffThreshold,
-      onProgress: (done, total) => {
-        if (done === 0) progress.start('Evaluating', total);
-        else progress.update(done);
-      },
+      batchSize: o.batchSize,
+      maxAnswerLength: o.maxAnswerLength,
+      nBest: o.nBest,
+      versionTwoWithNegative: examples.versionTwoWithNegative,
+      nullScoreDiffThreshold: o.nullScoreDiffThreshold,
+      onProgress: onProgress('Evaluating'),
     });
     progress.stop();
-    const files = await writePredictionFiles(raw.out, result);
+    const files = await writePredictionFiles(o.out, result);
     if (result.squadV2 !== undefined) {
-      reportV2(Boolean(raw.json), { ...result.squadV2, evalLoss: result.evalLoss, ...files, data: examples.source });
+      reportV2(o.json, { ...result.squadV2, evalLoss: result.evalLoss, ...files, data: examples.source });
       return;
     }
-    report(Boolean(raw.json), {
-      exactMatch: result.exactMatch,
-      f1: result.f1,
-      count: result.count,
-      evalLoss: result.evalLoss,
-      ...files,
-      data: examples.source,
-    });
+    report(o.json, { exactMatch: result.exactMatch, f1: result.f1, count: result.count, evalLoss: result.evalLoss, ...files, data: examples.source });
   } finally {
     progress.stop();
     model.dispose();
   }
+}
+
+async function run(raw: RawEvaluateOptions): Promise<void> {
+  const o = await parseEvaluateOptions(raw);
+  // --out is checked before anything is read or run (and again for null_odds.json once the data says SQuAD 2.0)
+  const { checkPredictionTargets } = await import('../infer/predictions-file.js');
+  const checkOut = (versionTwoWithNegative: boolean): Promise<void> =>
+    o.predictions === undefined ? checkPredictionTargets(o.out, { overwrite: o.overwrite, versionTwoWithNegative }) : Promise.resolve();
+  await checkOut(o.versionTwoWithNegative);
+
+  const progress = createProgress({ quiet: o.json || o.quiet });
+  const hub = hubResolveOptions(raw, downloadProgress(progress));
+  const hubData = o.datasetConfig === undefined ? hub : { ...hub, config: o.datasetConfig };
+  const examples = await readExamples(o.data, o.split, o.limit, hubData, { versionTwoWithNegative: o.versionTwoWithNegative, read: o.read });
+  progress.stop();
+  if (examples.notice !== undefined && !o.json) info(examples.notice);
+  if (examples.versionTwoWithNegative && !o.versionTwoWithNegative) await checkOut(true);
+  if (o.naProbs !== undefined && !examples.versionTwoWithNegative) {
+    throw new QaFtError('BAD_ARGUMENT', '--na-probs applies to SQuAD 2.0 scoring only', { hint: 'pass --version-2-with-negative' });
+  }
+  if (o.predictions !== undefined) return scorePredictions(o, o.predictions, examples);
+  return runModel(o, examples, hub, progress);
 }
 
 export function evaluateCommand(): Command {
@@ -240,19 +267,13 @@ export function evaluateCommand(): Command {
     .option('--out <file>', 'where to write {id: answer}; nbest_predictions.json goes beside it (an existing one needs --overwrite)', 'predictions.json')
     .option('--overwrite', 'replace the prediction files of an earlier evaluate at --out (never other files)')
     .option('--predictions <file>', 'score this predictions file against --data instead of running a model')
-    .option('--max-length <n>', `tokens per window when tokenizing a file (default: ${DEFAULT_MAX_LENGTH}, or the model's positions if fewer)`)
-    .option('--doc-stride <n>', `tokens shared by consecutive windows when tokenizing a file (default: ${DEFAULT_DOC_STRIDE}, at most half of --max-length)`)
-    .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULT_MAX_ANSWER_LENGTH))
-    .option('--n-best <n>', 'start/end candidates and n-best list size', String(DEFAULT_N_BEST))
-    .option('--batch-size <n>', 'windows per forward pass', String(DEFAULT_BATCH_SIZE))
     .option('--engine <name>', 'tfjs (the model on --backend), or onnx / onnx-q8: the fp32 / q8 file of a qa-ft export --onnx directory on onnxruntime-node', 'tfjs')
     .option('--version-2-with-negative', 'SQuAD 2.0: questions may have no answer; predict "" when the null score wins, score by the official 2.0 metric')
-    .option('--null-score-diff-threshold <x>', 'SQuAD 2.0: answer "" when null score − best span score > x', '0.0')
     .option('--na-probs <file>', 'SQuAD 2.0, with --predictions: no-answer probabilities {id: p} (e.g. null_odds.json) for best_exact/best_f1')
-    .option('--na-prob-thresh <p>', 'SQuAD 2.0: a question whose no-answer probability exceeds p counts as unanswered (the official default)', '1.0')
+    .option('--na-prob-thresh <p>', 'SQuAD 2.0: a question whose no-answer probability exceeds p counts as unanswered (the official default)', String(DEFAULTS.naProbThresh))
     .option('--json', 'print the metrics as JSON')
     .option('--quiet', 'no progress bars');
-  return addHubOptions(addColumnOptions(addBf16Option(addBackendOption(command)))).action(async (raw: RawEvaluateOptions) => {
+  return addHubOptions(addColumnOptions(addBf16Option(addBackendOption(addSpanOptions(command, { nBest: true }))))).action(async (raw: RawEvaluateOptions) => {
     await run(raw);
   });
 }

@@ -23,7 +23,7 @@ interface RawExportOptions {
 }
 
 async function run(raw: RawExportOptions): Promise<void> {
-  const [{ resolveModel, resolveTokenizer }, { exportModel }] = await Promise.all([import('../hub/index.js'), import('../hub/export.js')]);
+  const [{ resolveModel, resolveTokenizer }, { exportModel }] = await Promise.all([import('../hub/index.js'), import('../export/write-export.js')]);
   const progress = createProgress({ quiet: raw.json || raw.quiet });
   try {
     const hub = hubResolveOptions(raw, downloadProgress(progress));

@@ -4,7 +4,8 @@
  * `--offline`, download progress) of every command that takes a hub id.
  */
 import type { Command } from 'commander';
-import { QaFtError } from '../errors.js';
+import { OptionError, QaFtError } from '../errors.js';
+import { checkNumber, type NumberRule } from '../util/number-rule.js';
 import type { ProgressCallback, ResolveOptions } from '../hub/index.js';
 import type { BackendName, Precision } from '../model/types.js';
 import type { ProgressReporter } from './output.js';
@@ -14,30 +15,32 @@ export const DEFAULT_DATA_DIR = './qa-ft-data';
 /** Where `qa-ft train` writes the model and `ask`/`evaluate` look for it. */
 export const DEFAULT_MODEL_DIR = './qa-ft-model';
 
-interface NumberRule {
-  readonly int?: boolean;
-  readonly min?: number;
-  /** `min` itself is not allowed. */
-  readonly minExclusive?: boolean;
-  readonly max?: number;
-}
-
 /** A number option as typed on the command line, or a one-line error naming the flag and the allowed range. */
 export function parseNumberOption(flag: string, value: string, rule: NumberRule = {}): number {
-  const n = Number(value);
-  const ok =
-    value.trim() !== '' &&
-    Number.isFinite(n) &&
-    (!rule.int || Number.isInteger(n)) &&
-    (rule.min === undefined || (rule.minExclusive ? n > rule.min : n >= rule.min)) &&
-    (rule.max === undefined || n <= rule.max);
-  if (!ok) {
-    const kind = rule.int ? 'an integer' : 'a number';
-    const low = rule.min === undefined ? '' : ` ${rule.minExclusive ? '>' : '≥'} ${rule.min}`;
-    const high = rule.max === undefined ? '' : `${low ? ' and' : ''} ≤ ${rule.max}`;
-    throw new QaFtError('BAD_ARGUMENT', `${flag} must be ${kind}${low}${high}, got '${value}'`);
+  return checkNumber(flag, value, rule);
+}
+
+/**
+ * A library option field as this command's flag: `maxGradNorm` → `--max-grad-norm`, `earlyStopping.patience` →
+ * `--early-stopping-patience`, unless `renamed` names it otherwise (`learningRate` → `--lr`). Flags stay as they are.
+ */
+export function flagNames(renamed: Readonly<Record<string, string>> = {}): (name: string) => string {
+  return (name) => (name.startsWith('-') ? name : (renamed[name] ?? `--${name.replace(/\./g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`));
+}
+
+/** `e` with the option fields an `OptionError` names spelled by `names` (other errors as they are). */
+export function withFlags(e: unknown, names: (name: string) => string): unknown {
+  return e instanceof OptionError ? e.respelled(names) : e;
+}
+
+/** Runs `fn`, its `OptionError`s re-spelled with `names` (the command's flags). */
+export function flagged<T>(names: (name: string) => string, fn: () => T): T {
+  try {
+    const result = fn();
+    return (result instanceof Promise ? result.catch((e: unknown) => Promise.reject(withFlags(e, names))) : result) as T;
+  } catch (e) {
+    throw withFlags(e, names);
   }
-  return n;
 }
 
 /** A positive (or, with `min` 0, non-negative) integer option. */
@@ -64,7 +67,7 @@ export function precisionOption(raw: { bf16?: boolean }): Precision {
 }
 
 /**
- * `--backend` typed as given, unchecked: `selectBackend` (src/model/backend.ts) owns the list of backends and
+ * `--backend` typed as given, unchecked: `selectBackend` (src/model/backend-select.ts) owns the list of backends and
  * rejects an unknown name when the model loads.
  */
 export function asBackendName(value: string): BackendName {

@@ -6,7 +6,7 @@
  */
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { DEFAULT_DATASET_ID, DEFAULT_MAX_LENGTH, DEFAULT_MODEL_ID, DEFAULT_SEED, SQUAD_V2_DATASET_ID } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 import { resolveDatasetFiles, resolveTokenizer } from '../hub/index.js';
 import { parseSplit } from '../data/split.js';
 import { addColumnOptions, columnOptions, type ColumnFlags } from './data-options.js';
@@ -14,7 +14,7 @@ import { QaFtError } from '../errors.js';
 import type { PrepareOptions, PreparePhase } from '../tokenize/pipeline.js';
 import { checkPrepareOptions } from '../tokenize/prepare-options.js';
 import type { PreparedManifest } from '../tokenize/prepared.js';
-import { addHubOptions, DEFAULT_DATA_DIR, downloadProgress, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
+import { addHubOptions, DEFAULT_DATA_DIR, downloadProgress, flagged, flagNames, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
 import { createProgress, info, printJson } from './output.js';
 
 interface RawOptions extends HubFlags, ColumnFlags {
@@ -141,13 +141,13 @@ async function run(raw: RawOptions): Promise<void> {
   let dataset: string | undefined;
   if (o.input !== undefined) inputs = [o.input];
   else {
-    dataset = o.dataset ?? (o.versionTwoWithNegative ? SQUAD_V2_DATASET_ID : DEFAULT_DATASET_ID);
+    dataset = o.dataset ?? (o.versionTwoWithNegative ? DEFAULTS.squadV2DatasetId : DEFAULTS.datasetId);
     const hubData = { ...hub, ...(o.datasetConfig === undefined ? {} : { config: o.datasetConfig }) };
     inputs = await resolveDatasetFiles(dataset, parseSplit(o.split).name, hubData);
     if (o.validationSplit !== undefined) validationInputs = await resolveDatasetFiles(dataset, parseSplit(o.validationSplit).name, hubData);
   }
   if (o.validationFile !== undefined) validationInputs = [o.validationFile];
-  const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULT_MODEL_ID, hub);
+  const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULTS.modelId, hub);
   // loaded here so that other commands do not pay for the tokenizer, Arrow and Parquet modules at start-up
   const { prepareDataset, REJECTED_FILE } = await import('../tokenize/pipeline.js');
   let phase: PreparePhase | undefined;
@@ -191,7 +191,7 @@ Examples:
   qa-ft prepare --input sheet.csv --question-column query --context-column passage --answer-column answer
   qa-ft prepare --dataset rajpurkar/squad --split train --validation-split validation`,
     )
-    .option('--input <file>', `your data file (formats below; default: the hub dataset ${DEFAULT_DATASET_ID}, train[:5000])`)
+    .option('--input <file>', `your data file (formats below; default: the hub dataset ${DEFAULTS.datasetId}, train[:5000])`)
     .option('--validation-file <file>', 'the test split, used as it is (same format and columns as --input); no random split')
     .option('--dataset <id[@rev]>', 'a hub dataset with QA columns, e.g. rajpurkar/squad or adversarial_qa (its Parquet files, or the hub\'s Parquet export)')
     .option('--dataset-config <name>', 'the config (subset) of --dataset, e.g. adversarialQA')
@@ -200,16 +200,16 @@ Examples:
     .option('--test-size <fraction>', `fraction of rows held out for test at random, in [0, 1); 0 keeps all rows in train (default ${DEFAULT_TEST_SIZE}; not with a validation file or split)`)
     .option('--max-train-samples <n>', 'use only the first N train examples (as run_qa.py)')
     .option('--max-eval-samples <n>', 'use only the first N test examples (as run_qa.py)')
-    .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', String(DEFAULT_SEED))
-    .option('--max-length <n>', 'tokens per window, special tokens included', String(DEFAULT_MAX_LENGTH))
+    .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', String(DEFAULTS.seed))
+    .option('--max-length <n>', 'tokens per window, special tokens included', String(DEFAULTS.maxLength))
     .option('--doc-stride <n>', 'split long contexts into overlapping windows sharing N tokens (run_qa.py uses 128); off by default')
-    .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json, vocab.txt, or vocab.json + merges.txt; no config.json needed) or hub model id (default: ${DEFAULT_MODEL_ID})`)
+    .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json, vocab.txt, or vocab.json + merges.txt; no config.json needed) or hub model id (default: ${DEFAULTS.modelId})`)
     .option('--out <dir>', 'output directory', DEFAULT_DATA_DIR)
     .option('--skip-invalid', 'drop rows whose answer is not in the context (or not at its answer_start), or with an empty context or question; they go to rejected.jsonl in --out')
-    .option('--version-2-with-negative', `SQuAD 2.0: keep questions without an answer, labelled at [CLS] (default data: ${SQUAD_V2_DATASET_ID})`)
+    .option('--version-2-with-negative', `SQuAD 2.0: keep questions without an answer, labelled at [CLS] (default data: ${DEFAULTS.squadV2DatasetId})`)
     .option('--json', 'print the manifest as JSON instead of the summary')
     .option('--quiet', 'no progress bars');
   return addHubOptions(addColumnOptions(command)).action(async (raw: RawOptions) => {
-    await run(raw);
+    await flagged(flagNames(), () => run(raw)); // the library's option fields are this command's flags
   });
 }

@@ -6,13 +6,21 @@
  * and training modules take seconds to import, which every other command would otherwise pay at start-up.
  */
 import { Command } from 'commander';
-import { QaFtError } from '../errors.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_MODEL_ID, DEFAULT_SEED } from '../defaults.js';
+import { QaFtError, spellOptions } from '../errors.js';
+import { DEFAULTS } from '../defaults.js';
 import type { ResolveOptions } from '../hub/index.js';
 import type { BackendName, Precision, QaModel } from '../model/types.js';
 import type { ReportTarget, Split, TrainEvent, TrainLoopResult } from '../train/loop.js';
-import { checkEarlyStoppingMetric } from '../train/best-model.js';
-import { checkLrSchedulerType, LR_SCHEDULER_TYPES, type LrSchedulerType } from '../train/schedule.js';
+import {
+  checkEarlyStoppingMetric,
+  checkEvalEvery,
+  checkLrSchedulerType,
+  checkResumeOrOverwrite,
+  LR_SCHEDULER_TYPES,
+  trainNumber,
+  type LrSchedulerType,
+  type TrainNumberField,
+} from '../train/options.js';
 import {
   addBackendOption,
   addBf16Option,
@@ -21,8 +29,9 @@ import {
   DEFAULT_DATA_DIR,
   DEFAULT_MODEL_DIR,
   downloadProgress,
+  flagged,
+  flagNames,
   hubResolveOptions,
-  parseNumberOption,
   precisionOption,
   type HubFlags,
 } from './options.js';
@@ -114,59 +123,66 @@ function parseReportTo(value: string): ReportTarget[] {
   return names as ReportTarget[];
 }
 
-/** Typed, validated options: everything checkable before a file is read. */
+/** The library's option fields as this command's flags (for its errors and notices). */
+const TRAIN_FLAGS = flagNames({
+  learningRate: '--lr',
+  outDir: '--out',
+  dataDir: '--data',
+  precision: '--bf16',
+  versionTwoWithNegative: '--version-2-with-negative',
+});
+
+/**
+ * Typed options, checked before a file is read: by the library's rules (src/train/options.ts), its errors
+ * re-spelled as this command's flags.
+ */
 export function parseTrainOptions(raw: RawOptions): TrainCommandOptions {
+  return flagged(TRAIN_FLAGS, () => parseTrainFlags(raw));
+}
+
+function parseTrainFlags(raw: RawOptions): TrainCommandOptions {
   if (raw.init !== 'pretrained' && raw.init !== 'random') {
     throw new QaFtError('BAD_ARGUMENT', `--init must be 'pretrained' or 'random', got '${raw.init}'`);
   }
   if (raw.config !== undefined && raw.init !== 'random') {
     throw new QaFtError('BAD_ARGUMENT', '--config only applies with --init random', { hint: 'a pretrained model brings its own config.json' });
   }
-  const everyN = Number(raw.evalEvery);
-  if (raw.evalEvery !== 'epoch' && !(Number.isInteger(everyN) && everyN >= 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `--eval-every must be 'epoch' or a number of steps >= 1, got '${raw.evalEvery}'`);
-  }
-  if (raw.resume && raw.overwriteOutputDir) {
-    throw new QaFtError('BAD_ARGUMENT', '--resume and --overwrite-output-dir contradict each other: one continues the run in --out, the other deletes it', {
-      hint: 'pass one of them',
-    });
-  }
-  const evalEvery = raw.evalEvery === 'epoch' ? 'epoch' : everyN;
-  const batchSize = parseNumberOption('--batch-size', raw.batchSize, { int: true, min: 1 });
+  const evalEvery = checkEvalEvery(raw.evalEvery);
+  checkResumeOrOverwrite(raw);
+  const batchSize = trainNumber('batchSize', raw.batchSize);
   checkEarlyStoppingMetric(raw.earlyStoppingPatience, raw.metricForBestModel);
-  const optionalInt = (flag: string, value: string | undefined, min: number): number | undefined =>
-    value === undefined ? undefined : parseNumberOption(flag, value, { int: true, min });
-  const patience = optionalInt('--early-stopping-patience', raw.earlyStoppingPatience, 1);
+  const optional = (name: TrainNumberField, value: string | undefined): number | undefined => (value === undefined ? undefined : trainNumber(name, value));
+  const patience = optional('earlyStopping.patience', raw.earlyStoppingPatience);
   return {
     dataDir: raw.data,
     model: raw.model,
     init: raw.init,
     configFile: raw.config,
     outDir: raw.out,
-    epochs: parseNumberOption('--epochs', raw.epochs, { int: true, min: 1 }),
-    learningRate: parseNumberOption('--lr', raw.lr, { min: 0, minExclusive: true }),
+    epochs: trainNumber('epochs', raw.epochs),
+    learningRate: trainNumber('learningRate', raw.lr),
     batchSize,
-    evalBatchSize: raw.evalBatchSize === undefined ? batchSize : parseNumberOption('--eval-batch-size', raw.evalBatchSize, { int: true, min: 1 }),
-    weightDecay: parseNumberOption('--weight-decay', raw.weightDecay, { min: 0 }),
-    warmupRatio: parseNumberOption('--warmup-ratio', raw.warmupRatio, { min: 0, max: 1 }),
-    maxGradNorm: parseNumberOption('--max-grad-norm', raw.maxGradNorm, { min: 0 }),
-    gradientAccumulationSteps: parseNumberOption('--gradient-accumulation-steps', raw.gradientAccumulationSteps, { int: true, min: 1 }),
-    seed: parseNumberOption('--seed', raw.seed, { int: true, min: 0 }),
+    evalBatchSize: optional('evalBatchSize', raw.evalBatchSize) ?? batchSize,
+    weightDecay: trainNumber('weightDecay', raw.weightDecay),
+    warmupRatio: trainNumber('warmupRatio', raw.warmupRatio),
+    maxGradNorm: trainNumber('maxGradNorm', raw.maxGradNorm),
+    gradientAccumulationSteps: trainNumber('gradientAccumulationSteps', raw.gradientAccumulationSteps),
+    seed: trainNumber('seed', raw.seed),
     backend: asBackendName(raw.backend),
     precision: precisionOption(raw),
     resume: Boolean(raw.resume),
     overwriteOutputDir: Boolean(raw.overwriteOutputDir),
     evalEvery,
     padToMaxLength: Boolean(raw.padToMaxLength),
-    loggingSteps: parseNumberOption('--logging-steps', raw.loggingSteps, { int: true, min: 1 }),
+    loggingSteps: trainNumber('loggingSteps', raw.loggingSteps),
     versionTwoWithNegative: Boolean(raw.version2WithNegative),
-    maxSteps: optionalInt('--max-steps', raw.maxSteps, 1),
-    warmupSteps: optionalInt('--warmup-steps', raw.warmupSteps, 0),
+    maxSteps: optional('maxSteps', raw.maxSteps),
+    warmupSteps: optional('warmupSteps', raw.warmupSteps),
     lrSchedulerType: checkLrSchedulerType(raw.lrSchedulerType),
-    saveTotalLimit: optionalInt('--save-total-limit', raw.saveTotalLimit, 1),
+    saveTotalLimit: optional('saveTotalLimit', raw.saveTotalLimit),
     loadBestModelAtEnd: Boolean(raw.loadBestModelAtEnd),
     metricForBestModel: raw.metricForBestModel,
-    earlyStopping: patience === undefined ? undefined : { patience, threshold: parseNumberOption('--early-stopping-threshold', raw.earlyStoppingThreshold, { min: 0 }) },
+    earlyStopping: patience === undefined ? undefined : { patience, threshold: trainNumber('earlyStopping.threshold', raw.earlyStoppingThreshold) },
     reportTo: parseReportTo(raw.reportTo),
     json: Boolean(raw.json),
     quiet: Boolean(raw.quiet),
@@ -198,7 +214,7 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
         info(`Resuming from ${e.checkpoint} (step ${e.step}, epoch ${e.epoch})`);
         break;
       case 'notice':
-        info(e.message);
+        info(e.text === undefined ? e.message : spellOptions(e.text, TRAIN_FLAGS));
         break;
       case 'epoch-start':
         progress.start(`Epoch ${e.epoch}/${epochs}`, e.batches);
@@ -297,33 +313,33 @@ export function trainCommand(): Command {
   const command = new Command('train')
     .description('fine-tune a QA model on prepared data (AdamW, schedules, evaluation and checkpoints, best model, early stopping)')
     .option('--data <dir>', 'prepared-data directory from `qa-ft prepare`', DEFAULT_DATA_DIR)
-    .option('--model <id-or-dir>', 'model to fine-tune: a local directory or a hub id', DEFAULT_MODEL_ID)
+    .option('--model <id-or-dir>', 'model to fine-tune: a local directory or a hub id', DEFAULTS.modelId)
     .option('--init <how>', "'pretrained' (load the model's weights) or 'random' (its config only, new weights)", 'pretrained')
     .option('--config <file>', 'with --init random: a config.json to build the model from (instead of the model’s)')
     .option('--out <dir>', 'output directory: checkpoints, metrics and the final model', DEFAULT_MODEL_DIR)
-    .option('--epochs <n>', 'training epochs', '3')
-    .option('--lr <rate>', 'peak learning rate (AdamW, linear decay to 0)', '2e-5')
-    .option('--batch-size <n>', 'training batch size', String(DEFAULT_BATCH_SIZE))
+    .option('--epochs <n>', 'training epochs', String(DEFAULTS.epochs))
+    .option('--lr <rate>', 'peak learning rate (AdamW, linear decay to 0)', String(DEFAULTS.learningRate))
+    .option('--batch-size <n>', 'training batch size', String(DEFAULTS.batchSize))
     .option('--eval-batch-size <n>', 'evaluation batch size (default: --batch-size)')
-    .option('--weight-decay <w>', 'decoupled weight decay (not on biases or LayerNorm)', '0.01')
-    .option('--warmup-ratio <r>', 'fraction of the steps with linear warm-up', '0')
-    .option('--max-grad-norm <n>', 'clip the global gradient norm (0 disables)', '1.0')
-    .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', '1')
-    .option('--seed <n>', 'seed of the shuffling, dropout and random init', String(DEFAULT_SEED))
+    .option('--weight-decay <w>', 'decoupled weight decay (not on biases or LayerNorm)', String(DEFAULTS.weightDecay))
+    .option('--warmup-ratio <r>', 'fraction of the steps with linear warm-up', String(DEFAULTS.warmupRatio))
+    .option('--max-grad-norm <n>', 'clip the global gradient norm (0 disables)', String(DEFAULTS.maxGradNorm))
+    .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', String(DEFAULTS.gradientAccumulationSteps))
+    .option('--seed <n>', 'seed of the shuffling, dropout and random init', String(DEFAULTS.seed))
     .option('--resume', 'continue from the newest complete, valid checkpoint of this run in --out')
     .option('--overwrite-output-dir', "delete a previous run's checkpoints and outputs in --out first (other files are kept)")
     .option('--eval-every <when>', "evaluate and save a checkpoint after each 'epoch' or every N optimizer steps", 'epoch')
     .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
-    .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', '10')
+    .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', String(DEFAULTS.loggingSteps))
     .option('--version-2-with-negative', 'SQuAD 2.0 evaluation: the null answer competes, HasAns/NoAns figures logged (automatic for data prepared with it)')
     .option('--max-steps <n>', 'train for N optimizer steps (overrides --epochs)')
     .option('--warmup-steps <n>', 'optimizer steps of linear warm-up (overrides --warmup-ratio)')
-    .option('--lr-scheduler-type <type>', `learning-rate schedule: ${LR_SCHEDULER_TYPES.join(', ')}`, 'linear')
+    .option('--lr-scheduler-type <type>', `learning-rate schedule: ${LR_SCHEDULER_TYPES.join(', ')}`, DEFAULTS.lrSchedulerType)
     .option('--save-total-limit <k>', 'keep at most K checkpoints: the newest, and the best with --load-best-model-at-end')
     .option('--load-best-model-at-end', 'the final model is the best checkpoint (by --metric-for-best-model), not the last')
     .option('--metric-for-best-model <name>', 'f1, exact_match, loss, or with SQuAD 2.0 data HasAns_f1, NoAns_f1, best_f1, … (default: loss with --load-best-model-at-end)')
     .option('--early-stopping-patience <n>', 'stop when the best-model metric has not improved for N evaluations')
-    .option('--early-stopping-threshold <t>', 'how much the metric must improve by to count', '0')
+    .option('--early-stopping-threshold <t>', 'how much the metric must improve by to count', String(DEFAULTS.earlyStoppingThreshold))
     .option('--report-to <where>', "also write the metrics for 'tensorboard' (event files under --out/runs), or 'none'", 'none')
     .option('--json', 'print the result (history, best metric) as JSON on stdout')
     .option('--quiet', 'no progress bars');
@@ -342,10 +358,10 @@ export function trainCommand(): Command {
     };
     let result: TrainLoopResult;
     try {
-      result = await run(o, hub, (e) => {
+      result = await flagged(TRAIN_FLAGS, () => run(o, hub, (e) => {
         downloads.stop();
         print(e);
-      }, { signal: controller.signal, hook });
+      }, { signal: controller.signal, hook }));
     } finally {
       unhook();
     }

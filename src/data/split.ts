@@ -2,7 +2,7 @@
  * Hugging Face `datasets` split strings (`train`, `train[:5000]`, `train[100:200]`, `train[:10%]`,
  * `train[-10%:](pct1_dropremainder)`) and the seeded train/test split of `Dataset.train_test_split`.
  */
-import { QaFtError } from '../errors.js';
+import { field, OptionError, opt, QaFtError } from '../errors.js';
 import { at, type Defined } from '../util/checked-index.js';
 import { permutation } from './rng.js';
 
@@ -78,8 +78,8 @@ interface TrainTest<T> {
 /** The fraction held out for test: in [0, 1) (0 keeps every row in train). */
 export function checkTestSize(testSize: number): void {
   if (!(testSize >= 0 && testSize < 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `--test-size must be in [0, 1), got ${testSize}`, {
-      hint: 'e.g. 0.2 for an 80/20 split, 0 to keep every row in train',
+    throw new OptionError('BAD_ARGUMENT', opt`${field('testSize')} must be in [0, 1), got ${testSize}`, {
+      hint: opt`e.g. 0.2 for an 80/20 split, 0 to keep every row in train`,
     });
   }
 }

@@ -7,7 +7,7 @@
  * next (the weights for P·V, the scores' gradient for dq and dk) in the same pass.
  *
  * Registered for `native` only: elsewhere `nativeAttentionProbs` returns undefined and the model's attention
- * (src/model/ops.ts) keeps its op-by-op path.
+ * (src/model/fused-ops.ts) keeps its op-by-op path.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';

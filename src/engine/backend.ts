@@ -1,19 +1,10 @@
 /**
- * The `native` backend object: TF.js's MathBackendCPU plus a pool of released output arrays. On this VM the first
- * write to a freshly allocated 100 MB array costs more than the kernel itself (page faults: 1.2 s against 12-40 ms
- * warm, measured), and a training step allocates gigabytes, so native kernels take their outputs from arrays that
- * earlier tensors released. An array is recycled only when nothing else can still see it:
- *  - it was allocated here for a kernel output (never an array a user passed to `tf.tensor`);
- *  - it never left TF.js (`dataSync`/`data`/`array` hand out a copy of it, so it stays the pool's);
- *  - no other tensor views its buffer (a kernel whose output aliases an input's buffer, like the cpu Slice's
- *    subarray, marks that input escaped: `noteAliases`, run after every kernel);
- *  - its storage was really freed (refCount 0).
- *
- * In bf16 mode it also keeps, per float32 array a matmul read, that array rounded to bf16 (`bf16Of`), so every
- * tensor is converted once however many matmuls read it (q, k and v read one input; a linear's backward reads the
- * input its forward read; a weight is read forward and backward, and by every batch of an evaluation). Tensors are
- * immutable, so a copy stays valid while its array lives; it is dropped (to the pool) with the array, and by
- * `forgetBf16` where a kernel writes an array in place (the AdamW update of a weight: once per optimizer step).
+ * The `native` backend object: TF.js's MathBackendCPU plus a pool of released output arrays (the first write to a
+ * fresh large array costs more than a kernel in page faults, and a training step allocates gigabytes). An array is
+ * recycled only when nothing else can still see it: allocated here for a kernel output, never handed out of TF.js,
+ * no other tensor viewing its buffer (`noteAliases`), and its storage freed (refCount 0). In bf16 mode it also keeps
+ * each float32 array a matmul read rounded to bf16 (`bf16Of`), converted once however many matmuls read it; the copy
+ * goes with the array, or with `forgetBf16` where a kernel writes the array in place (AdamW).
  */
 import type { DataId, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';

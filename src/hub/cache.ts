@@ -15,6 +15,7 @@ import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { fileSystemError, FileSystemError, isDiskFull, type FileSystemContext } from '../util/fs-errors.js';
 import { isCommitHash, repoFolderName, type RepoRef } from './repo.js';
+import { isFile } from '../util/is-file.js';
 
 export class RepoCache {
   readonly root: string;
@@ -177,11 +178,3 @@ async function cacheWrite<T>(context: FileSystemContext, write: () => Promise<T>
   }
 }
 
-/** True when `path` exists and is a regular file (after following links). */
-export async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}

@@ -15,7 +15,7 @@ import { encodeWindows, type Window } from '../tokenize/windows.js';
 import { forwardFeatures } from './forward.js';
 import { argmaxSpan, bestSpans, cleanUpTokenization, nullAwareSpans, type WindowLogits } from './postprocess.js';
 import { checkStrategy, type Strategy } from './strategy.js';
-import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST, defaultDocStride, defaultMaxLength } from '../defaults.js';
+import { DEFAULTS, defaultDocStride, defaultMaxLength } from '../defaults.js';
 
 export interface AskItem {
   readonly question: string;
@@ -96,7 +96,7 @@ export async function answerQuestions(
   options: AnswerOptions = {},
 ): Promise<Answer[][]> {
   const topK = options.topK ?? 1;
-  const maxAnswerLength = options.maxAnswerLength ?? DEFAULT_MAX_ANSWER_LENGTH;
+  const maxAnswerLength = options.maxAnswerLength ?? DEFAULTS.maxAnswerLength;
   const maxLength = options.maxLength ?? defaultMaxLength(model.config.maxPositionEmbeddings);
   const docStride = options.docStride ?? defaultDocStride(maxLength);
   const strategy = checkStrategy(options.strategy ?? 'best');
@@ -139,7 +139,7 @@ export async function answerQuestions(
       results.push([await argmaxAnswer(tokenizer, windows)]);
       continue;
     }
-    const spanOptions = { maxAnswerLength, nBest: Math.max(DEFAULT_N_BEST, topK) /* raised to top-k when more answers are asked for */ };
+    const spanOptions = { maxAnswerLength, nBest: Math.max(DEFAULTS.nBest, topK) /* raised to top-k when more answers are asked for */ };
     if (options.handleImpossibleAnswer) {
       results.push(nullAwareAnswers(item.context, windows, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }, topK));
       continue;

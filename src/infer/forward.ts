@@ -6,7 +6,7 @@
  * Memory: the model's `forward` returns plain arrays and owns its tensors, so nothing here allocates a tensor; only
  * a Float32Array of logits per feature is kept.
  */
-import { DEFAULT_BATCH_SIZE } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 import type { QaModel } from '../model/types.js';
 import type { Feature } from '../records.js';
 import { makeBatches } from '../tokenize/batches.js';
@@ -40,7 +40,7 @@ interface ForwardResult {
 
 export async function forwardFeatures(model: QaModel, features: readonly Feature[], options: ForwardOptions): Promise<ForwardResult> {
   const batches = makeBatches(features, {
-    batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
+    batchSize: options.batchSize ?? DEFAULTS.batchSize,
     shuffle: false,
     padTokenId: model.config.padTokenId,
     tokenTypeIds: takesTokenTypeIds(model.config),

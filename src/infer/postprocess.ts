@@ -16,7 +16,7 @@
  * as in run_qa.py, where padded positions are filled with -100 before post-processing.
  */
 import { codePointLength, codePointSlice } from '../util/py-string.js';
-import { DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_N_BEST } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** One window's post-processing input. */
 export interface WindowLogits {
@@ -34,7 +34,7 @@ interface SpanOptions {
   readonly nBest: number;
 }
 
-export const DEFAULT_SPAN_OPTIONS: SpanOptions = { maxAnswerLength: DEFAULT_MAX_ANSWER_LENGTH, nBest: DEFAULT_N_BEST };
+export const DEFAULT_SPAN_OPTIONS: SpanOptions = { maxAnswerLength: DEFAULTS.maxAnswerLength, nBest: DEFAULTS.nBest };
 
 /** One n-best entry. */
 interface SpanCandidate {
@@ -62,6 +62,21 @@ function logitAt(values: ArrayLike<number>, i: number): number {
   const v = values[i];
   if (v === undefined) throw new RangeError(`logit ${i} is past the end of ${values.length} logits`);
   return v;
+}
+
+/** A window needs a start and an end logit per token (`n` of them); fewer is a caller's bug. */
+function checkLogitLength(w: WindowLogits, n: number, window?: number): void {
+  if (w.startLogits.length < n || w.endLogits.length < n) {
+    const which = window === undefined ? 'window' : `window ${window}`;
+    throw new Error(`${which} has ${n} tokens but ${w.startLogits.length}/${w.endLogits.length} start/end logits`);
+  }
+}
+
+/** `entries` with `probability`: the softmax of their scores over the list (utils_qa's n-best probabilities). */
+function withProbabilities<T extends { readonly score: number }>(entries: readonly T[]): (T & { probability: number })[] {
+  const maxScore = Math.max(...entries.map((e) => e.score));
+  const total = entries.reduce((sum, e) => sum + Math.exp(e.score - maxScore), 0);
+  return entries.map((e) => ({ ...e, probability: Math.exp(e.score - maxScore) / total }));
 }
 
 /** A token index with its logit. */
@@ -97,11 +112,7 @@ export function bestSpans(context: string, windows: readonly WindowLogits[], opt
   const prelim = candidateSpans(codePointLength(context), windows, options);
   // Array.prototype.sort is stable, like Python's sorted(..., reverse=True).
   const top = prelim.sort((a, b) => b.score - a.score).slice(0, options.nBest);
-  const [first] = top;
-  if (first === undefined) return [];
-  const maxScore = first.score;
-  const total = top.reduce((sum, p) => sum + Math.exp(p.score - maxScore), 0);
-  return top.map((p) => ({ ...p, text: codePointSlice(context, p.start, p.end), probability: Math.exp(p.score - maxScore) / total }));
+  return withProbabilities(top.map((p) => ({ ...p, text: codePointSlice(context, p.start, p.end) })));
 }
 
 type Prelim = Omit<SpanCandidate, 'text' | 'probability'>;
@@ -111,9 +122,7 @@ function candidateSpans(contextLength: number, windows: readonly WindowLogits[],
   const prelim: Prelim[] = [];
   windows.forEach((w, window) => {
     const n = w.offsets.length;
-    if (w.startLogits.length < n || w.endLogits.length < n) {
-      throw new Error(`window ${window} has ${n} tokens but ${w.startLogits.length}/${w.endLogits.length} start/end logits`);
-    }
+    checkLogitLength(w, n, window);
     const starts = topIndices(w.startLogits, n, options.nBest);
     const ends = topIndices(w.endLogits, n, options.nBest);
     for (const { index: s, value: startLogit } of starts) {
@@ -194,14 +203,12 @@ export function nullAwareSpans(
   const texted = top.map((e) => ({ ...e, text: e.kind === 'span' ? codePointSlice(context, e.start ?? 0, e.end ?? 0) : '' }));
   const [only] = texted;
   if (only === undefined || (texted.length === 1 && only.text === '')) texted.unshift({ ...PLACEHOLDER });
-  const maxScore = Math.max(...texted.map((e) => e.score));
-  const total = texted.reduce((sum, e) => sum + Math.exp(e.score - maxScore), 0);
-  const nbest: NullAwareEntry[] = texted.map((e) => ({ ...e, probability: Math.exp(e.score - maxScore) / total }));
+  const nbest: NullAwareEntry[] = withProbabilities(texted);
   const best = nbest.find((e) => e.text !== '');
   const nullOut = nbest.find((e) => e.kind === 'null');
   if (nullOut === undefined || best === undefined) return { answer: best?.text ?? '', nbest, best, null: nullOut, scoreDiff: 0 };
   const scoreDiff = nullOut.score - best.startLogit - best.endLogit;
-  const threshold = options.nullScoreDiffThreshold ?? 0;
+  const threshold = options.nullScoreDiffThreshold ?? DEFAULTS.nullScoreDiffThreshold;
   return { answer: scoreDiff > threshold ? '' : best.text, nbest, best, null: nullOut, scoreDiff };
 }
 
@@ -241,9 +248,7 @@ function softmaxAt(values: ArrayLike<number>, length: number, at: number): numbe
 /** The tutorial's decode positions for one window: `input_ids[argmax(start) : argmax(end) + 1]`. */
 export function argmaxSpan(inputIds: readonly number[], w: WindowLogits): ArgmaxSpan {
   const n = inputIds.length;
-  if (w.startLogits.length < n || w.endLogits.length < n) {
-    throw new Error(`window has ${n} tokens but ${w.startLogits.length}/${w.endLogits.length} start/end logits`);
-  }
+  checkLogitLength(w, n);
   const start = argmax(w.startLogits, n);
   const end = argmax(w.endLogits, n);
   const s = start.index;

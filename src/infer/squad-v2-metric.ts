@@ -16,6 +16,7 @@
  * Where the script stops with a KeyError (a question without a prediction), this scores the question 0 in every
  * figure, as the v1.1 script does; with every prediction present the figures are the script's own.
  */
+import { DEFAULTS } from '../defaults.js';
 import { QaFtError } from '../errors.js';
 import { checkKnownIds, normalizeAnswer, scoreAgainstGolds } from './squad-metric.js';
 
@@ -36,9 +37,6 @@ export interface SquadV2Metrics {
   readonly best_f1?: number;
   readonly best_f1_thresh?: number;
 }
-
-/** The script's default `--na-prob-thresh`: a probability never exceeds it, so predictions count as given. */
-export const DEFAULT_NA_PROB_THRESH = 1.0;
 
 /** 2.0's F1: like v1.1's, except that two token-less answers agree (1) and one token-less answer scores 0. */
 export function f1ScoreV2(prediction: string, groundTruth: string): number {
@@ -70,7 +68,7 @@ export function squadV2Metrics(
   predictions: Readonly<Record<string, string>>,
   references: Readonly<Record<string, readonly string[]>>,
   naProbs?: Readonly<Record<string, number>>,
-  naProbThresh: number = DEFAULT_NA_PROB_THRESH,
+  naProbThresh: number = DEFAULTS.naProbThresh,
 ): SquadV2Metrics {
   checkKnownIds(predictions, references, 'predictions');
   const predicted = new Map(Object.entries(predictions)); // own entries only: an id such as 'constructor' is safe

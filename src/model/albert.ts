@@ -8,7 +8,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BertLikeConfig } from './config-bert.js';
 import { bertInputs, embeddings, embeddingShapes } from './bert.js';
-import { linearShapes, normShapes, type Family } from './family.js';
+import { linearShapes, normShapes, type Family } from './family-spec.js';
 import type { ModelInputs } from './inputs.js';
 import { dense, feedForward, layerNorm, maybeDropout, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
 import { qaHead } from './qa-head.js';

@@ -6,11 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { robertaPositions, type BertLikeConfig } from './config-bert.js';
-import { linearShapes, normShapes, type Family } from './family.js';
+import { linearShapes, normShapes, type Family } from './family-spec.js';
 import type { InputSpec, ModelInputs } from './inputs.js';
 import { dense, feedForward, layerNorm, maybeDropout, param, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
 import { qaHead } from './qa-head.js';
-import { embedding } from './ops.js';
+import { embedding } from './fused-ops.js';
 
 /** The inputs of a BERT-style family: token types always (RoBERTa's table has one row), RoBERTa's positions. */
 export function bertInputs(c: BertLikeConfig): InputSpec {

@@ -9,7 +9,7 @@ import { bad, configReader } from './config-fields.js';
 export const BERT_LIKE_TYPES = ['bert', 'roberta', 'xlm-roberta', 'camembert', 'electra', 'albert'] as const;
 export type BertLikeType = (typeof BERT_LIKE_TYPES)[number];
 
-/** transformers' ACT2FN names qa-ft implements (src/model/ops.ts): erf-GELU, tanh-GELU, ReLU. */
+/** transformers' ACT2FN names qa-ft implements (src/model/fused-ops.ts): erf-GELU, tanh-GELU, ReLU. */
 export const ACTIVATIONS = ['gelu', 'gelu_new', 'relu'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
 

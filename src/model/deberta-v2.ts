@@ -9,16 +9,16 @@
  * pos_key_proj/pos_query_proj, and δ is the log-bucketed, clamped relative distance. transformers projects the
  * whole table and gathers [T, T] scores from it; here the 2T − 1 rows the distances need are gathered first
  * (row selection commutes with the projection), projected, multiplied per head into [B, H, T, 2T − 1], and skewed
- * into [B, H, T, T] (row i of the result starts T − 1 − i columns in; ops.ts `skewRelative`): gathers, matMuls and
+ * into [B, H, T, T] (row i of the result starts T − 1 − i columns in; fused-ops.ts `skewRelative`): gathers, matMuls and
  * reshapes, all kernels the engine already has.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionSpan, type DebertaV2Config } from './config-deberta.js';
-import { linearShapes, normShapes, type Family } from './family.js';
+import { linearShapes, normShapes, type Family } from './family-spec.js';
 import type { ModelInputs } from './inputs.js';
 import { activeDropout, dense, feedForward, layerNorm, maybeDropout, param, stack, type DropoutContext, type Params } from './layers.js';
 import { qaHead } from './qa-head.js';
-import { addLayerNorm, attention, embedding, linear, skewRelative } from './ops.js';
+import { addLayerNorm, attention, embedding, linear, skewRelative } from './fused-ops.js';
 
 const P = 'deberta';
 const WORDS = `${P}.embeddings.word_embeddings.weight`;

@@ -5,11 +5,11 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { DistilBertConfig } from './config.js';
-import { linearShapes, normShapes, type Family } from './family.js';
+import { linearShapes, normShapes, type Family } from './family-spec.js';
 import type { ModelInputs } from './inputs.js';
 import { dense, feedForward, layerNorm, maybeDropout, param, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
 import { qaHead } from './qa-head.js';
-import { embedding } from './ops.js';
+import { embedding } from './fused-ops.js';
 
 /** Every LayerNorm's eps: modeling_distilbert fixes it (DistilBertConfig has no layer_norm_eps); the ONNX graph reads it here. */
 export const LAYER_NORM_EPS = 1e-12;

@@ -6,7 +6,7 @@
  */
 import type { BertLikeConfig } from './config-bert.js';
 import { embeddings, embeddingShapes, bertInputs, layer, layerShapes } from './bert.js';
-import { linearShapes, type Family } from './family.js';
+import { linearShapes, type Family } from './family-spec.js';
 import { dense, stack } from './layers.js';
 import { qaHead } from './qa-head.js';
 

@@ -5,7 +5,7 @@ import type { ModelConfig } from './config.js';
 import { debertaV2Family } from './deberta-v2.js';
 import { distilBertFamily } from './distilbert.js';
 import { electraFamily } from './electra.js';
-import type { Family } from './family.js';
+import type { Family } from './family-spec.js';
 import { robertaFamily } from './roberta.js';
 
 export function familyOf(c: ModelConfig): Family {

@@ -1,6 +1,6 @@
 /**
  * Gradients of the stock TF.js kernels every family's forward pass and the QA loss record on the tape (the fused
- * ops of ops.ts carry their own).
+ * ops of fused-ops.ts carry their own).
  *
  * Hand-written because `@tensorflow/tfjs-core`'s Node bundle registers no gradients at all: they ship with the
  * `@tensorflow/tfjs` union package, which qa-ft does not depend on. Each gradient is registered only when none

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import type { QaBatch } from '../records.js';
-import { FLOAT32_MIN } from './ops.js';
+import { FLOAT32_MIN } from './fused-ops.js';
 
 /** What a family needs from its inputs. */
 export interface InputSpec {

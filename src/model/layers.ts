@@ -1,5 +1,5 @@
 /**
- * The pieces every family's encoder is made of, over the fused ops of ops.ts: parameters looked up by Hugging
+ * The pieces every family's encoder is made of, over the fused ops of fused-ops.ts: parameters looked up by Hugging
  * Face name, torch.nn.Linear and LayerNorm by module prefix, seeded dropout in training, the FFN activations,
  * multi-head self-attention, the layer stack (the QA head on top is qa-head.ts's). Pure functions of parameters
  * and inputs; the caller owns gradient tapes.
@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from './config-bert.js';
 import type { ModelInputs } from './inputs.js';
-import { addLayerNorm, attention, dropout, gelu, geluTanh, linear, relu } from './ops.js';
+import { addLayerNorm, attention, dropout, gelu, geluTanh, linear, relu } from './fused-ops.js';
 
 /** Parameters by Hugging Face name. */
 export type Params = ReadonlyMap<string, tf.Tensor>;
@@ -89,7 +89,7 @@ export function selfAttention(x: tf.Tensor3D, p: Params, s: AttentionSpec, inp: 
 
 /**
  * The embeddings, then `layers` blocks in turn, each in its own tidy, so only the tensors the gradient tape saved
- * (see ops.ts) outlive it: inference holds one layer's intermediates at a time, training what backward needs.
+ * (see fused-ops.ts) outlive it: inference holds one layer's intermediates at a time, training what backward needs.
  */
 export function stack(embed: () => tf.Tensor3D, layers: number, block: (x: tf.Tensor3D, i: number) => tf.Tensor3D): tf.Tensor3D {
   let h = tf.tidy(embed);

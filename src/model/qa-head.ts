@@ -5,7 +5,7 @@
  * TF.js evaluation) and the host form (the ONNX engine, src/onnx/session.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { linearShapes } from './family.js';
+import { linearShapes } from './family-spec.js';
 import type { ModelInputs } from './inputs.js';
 import { dense, maybeDropout, type DropoutContext, type Params } from './layers.js';
 

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { QaFtError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { selectBackend } from './backend.js';
+import { selectBackend } from './backend-select.js';
 import { activePrecision, setNativePrecision, type Precision } from '../engine/index.js';
 import { configToJson, loadConfig, type ModelConfig } from './config.js';
-import type { Family } from './family.js';
+import type { Family } from './family-spec.js';
 import { familyOf } from './families.js';
 import { disposeInputs, modelInputs, validateBatch, type ModelInputs } from './inputs.js';
 import type { DropoutContext } from './layers.js';
@@ -21,7 +21,7 @@ import type { QaBatch } from '../records.js';
 import type { BackendName, ForwardOutput, QaModel } from './types.js';
 import { checkModelFitsMemory, type MemoryPurpose } from './memory.js';
 import { initialTensor, loadWeights, parameterShapes, seedFor } from './weights.js';
-import { DEFAULT_SEED } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../hf-files.js';
 
 export interface LoadOptions {
@@ -52,7 +52,7 @@ export async function loadQaModel(dir: string, options: LoadOptions = {}): Promi
   await prepareBackend(options);
   const file = await SafetensorsFile.open(join(dir, WEIGHTS_FILE));
   try {
-    const { params, notices } = await loadWeights(file, config, options.seed ?? DEFAULT_SEED);
+    const { params, notices } = await loadWeights(file, config, options.seed ?? DEFAULTS.seed);
     for (const n of notices) options.onNotice?.(n);
     return new EncoderQa(config, params);
   } finally {
@@ -72,7 +72,7 @@ export async function createRandomQaModel(
 ): Promise<QaModel> {
   checkModelFitsMemory(config, options.purpose ?? 'inference', options.source ?? 'config');
   await prepareBackend(options);
-  const seed = options.seed ?? DEFAULT_SEED;
+  const seed = options.seed ?? DEFAULTS.seed;
   const params = new Map<string, tf.Variable>();
   for (const [name, shape] of parameterShapes(config)) {
     const initial = initialTensor(config, name, shape, seedFor(seed, name));

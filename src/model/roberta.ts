@@ -6,7 +6,7 @@
  */
 import type { BertLikeConfig } from './config-bert.js';
 import { bertArchitecture } from './bert.js';
-import type { Family } from './family.js';
+import type { Family } from './family-spec.js';
 
 export function robertaFamily(c: BertLikeConfig): Family {
   return bertArchitecture(c, 'roberta', /^(lm_head|classifier)\.|^(roberta\.)?pooler\.|position_ids$|token_type_ids$/, [

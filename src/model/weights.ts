@@ -21,7 +21,7 @@ export function parameterShapes(c: ModelConfig): Map<string, number[]> {
 
 /**
  * Whether a parameter belongs to a LayerNorm (`…LayerNorm.weight`, `…sa_layer_norm.bias`): initialised to 1 and 0,
- * never weight-decayed (train/adamw.ts `isDecayed`).
+ * never weight-decayed (train/optimizer.ts `isDecayed`).
  */
 export function isLayerNorm(name: string): boolean {
   return /layernorm|layer_norm/i.test(name);

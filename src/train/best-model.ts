@@ -5,7 +5,7 @@
  * evaluations that fail to beat the previous best by more than the threshold and stops after `patience` of them,
  * comparing with the best *before* this evaluation (HF calls it from `on_evaluate`, ahead of the best-metric update).
  */
-import { QaFtError } from '../errors.js';
+import { field, OptionError, opt } from '../errors.js';
 
 /** How a run picks its best checkpoint. */
 export interface BestMetric {
@@ -19,7 +19,7 @@ export function resolveBestMetric(name: string, available: readonly string[]): B
   const key = name.startsWith('eval_') ? name : `eval_${name}`;
   if (!available.includes(key)) {
     const names = available.map((k) => k.replace(/^eval_/, '')).join(', ');
-    throw new QaFtError('BAD_ARGUMENT', `--metric-for-best-model '${name}' is not an evaluation metric; expected one of ${names}`);
+    throw new OptionError('BAD_ARGUMENT', opt`${field('metricForBestModel')} '${name}' is not an evaluation metric; expected one of ${names}`);
   }
   return { key, greaterIsBetter: !key.endsWith('loss') };
 }
@@ -29,13 +29,6 @@ export interface EarlyStoppingOptions {
   readonly patience: number;
   /** How much the metric must beat the previous best by to count as an improvement (default 0). */
   readonly threshold?: number;
-}
-
-/** Early stopping watches the best-model metric, so it needs one named (HF asserts the same). */
-export function checkEarlyStoppingMetric(earlyStopping: unknown, metricForBestModel: string | undefined): void {
-  if (earlyStopping !== undefined && metricForBestModel === undefined) {
-    throw new QaFtError('BAD_ARGUMENT', '--early-stopping-patience needs --metric-for-best-model (the metric whose improvement it watches)');
-  }
 }
 
 /** Where the best-model search stands: what checkpoints record and a resumed run continues. */

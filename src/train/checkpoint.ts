@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { firstLine, isQaFtError, QaFtError } from '../errors.js';
+import { field, firstLine, isQaFtError, OptionError, opt, QaFtError, type OptionText } from '../errors.js';
 import type { QaModel } from '../model/types.js';
 import type { Feature } from '../records.js';
 import { readSafetensors, SafetensorsFile, writeSafetensors, type TensorSource } from '../model/safetensors.js';
@@ -57,19 +57,19 @@ export interface RunIdentity {
 }
 
 /** The option that sets each part of the identity, for messages. */
-const IDENTITY_OPTION: Record<keyof RunIdentity, string> = {
-  data: '--data',
-  seed: '--seed',
-  batchSize: '--batch-size',
-  gradientAccumulationSteps: '--gradient-accumulation-steps',
-  totalSteps: 'the total steps (--max-steps, or --epochs × steps per epoch)',
-  learningRate: '--lr',
-  lrSchedulerType: '--lr-scheduler-type',
-  weightDecay: '--weight-decay',
-  warmupSteps: 'the warm-up steps (--warmup-steps or --warmup-ratio)',
-  maxGradNorm: '--max-grad-norm',
-  padToMaxLength: '--pad-to-max-length',
-  precision: 'the precision (--bf16)',
+const IDENTITY_OPTION: Record<keyof RunIdentity, OptionText> = {
+  data: opt`${field('dataDir')}`,
+  seed: opt`${field('seed')}`,
+  batchSize: opt`${field('batchSize')}`,
+  gradientAccumulationSteps: opt`${field('gradientAccumulationSteps')}`,
+  totalSteps: opt`the total steps (${field('maxSteps')}, or ${field('epochs')} × steps per epoch)`,
+  learningRate: opt`${field('learningRate')}`,
+  lrSchedulerType: opt`${field('lrSchedulerType')}`,
+  weightDecay: opt`${field('weightDecay')}`,
+  warmupSteps: opt`the warm-up steps (${field('warmupSteps')} or ${field('warmupRatio')})`,
+  maxGradNorm: opt`${field('maxGradNorm')}`,
+  padToMaxLength: opt`${field('padToMaxLength')}`,
+  precision: opt`the precision (${field('precision')})`,
 };
 
 /**
@@ -244,9 +244,9 @@ export async function resumeFromCheckpoint(
   outDir: string,
   run: RunIdentity,
   restore: (dir: string, state: TrainerStateFile) => Promise<void>,
-  report: { onDamaged: (dir: string, why: string) => void; onOtherRun: (dir: string, why: string) => void },
+  report: { onDamaged: (dir: string, why: string) => void; onOtherRun: (dir: string, why: OptionText) => void },
 ): Promise<{ dir: string; state: TrainerStateFile }> {
-  const skipped: { dir: string; difference: QaFtError; sameData: boolean }[] = [];
+  const skipped: { dir: string; difference: OptionError; sameData: boolean }[] = [];
   for (const { dir } of await listCheckpoints(outDir)) {
     let state: TrainerStateFile;
     try {
@@ -266,13 +266,13 @@ export async function resumeFromCheckpoint(
       report.onDamaged(dir, damage(e));
       continue;
     }
-    for (const s of skipped) report.onOtherRun(s.dir, s.difference.message);
+    for (const s of skipped) report.onOtherRun(s.dir, s.difference.text);
     return { dir, state };
   }
   const closest = skipped.find((s) => s.sameData) ?? skipped[0];
   if (closest) throw closest.difference;
-  throw new QaFtError('FILE_NOT_FOUND', `--resume: no complete, valid checkpoint-STEP in ${outDir}`, {
-    hint: 'train without --resume to start from the beginning',
+  throw new OptionError('FILE_NOT_FOUND', opt`${field('resume')}: no complete, valid checkpoint-STEP in ${outDir}`, {
+    hint: opt`train without ${field('resume')} to start from the beginning`,
   });
 }
 
@@ -315,17 +315,15 @@ export async function restoreCheckpoint(dir: string, model: QaModel, trainer: Tr
 }
 
 /** How a checkpoint's run differs from this one (a one-line error), or undefined when it is the same run. */
-function runDifference(checkpoint: Partial<RunIdentity>, current: RunIdentity, source: string): QaFtError | undefined {
+function runDifference(checkpoint: Partial<RunIdentity>, current: RunIdentity, source: string): OptionError | undefined {
   for (const key of Object.keys(current) as (keyof RunIdentity)[]) {
     if (checkpoint[key] === current[key]) continue;
     const was = checkpoint[key] === undefined ? 'an unrecorded value (an older qa-ft)' : String(checkpoint[key]);
-    const message =
+    const text =
       key === 'data'
-        ? `${source} was trained on other data (features ${was}; this run's --data has ${current.data})`
-        : `${source} was trained with ${IDENTITY_OPTION[key]} = ${was}, this run has ${current[key]}`;
-    return new QaFtError('BAD_ARGUMENT', message, {
-      hint: 'resume with the same data and options, or train into a new --out',
-    });
+        ? opt`${source} was trained on other data (features ${was}; this run's ${field('dataDir')} has ${current.data})`
+        : [...opt`${source} was trained with `, ...IDENTITY_OPTION[key], ` = ${was}, this run has ${current[key]}`];
+    return new OptionError('BAD_ARGUMENT', text, { hint: opt`resume with the same data and options, or train into a new ${field('outDir')}` });
   }
   return undefined;
 }

@@ -10,7 +10,8 @@
  * logs that the data order's randomness is not restored, and goes on; qa-ft's RNG is not PyTorch's anyway).
  */
 import { join } from 'node:path';
-import { isDecayed } from './adamw.js';
+import { QA_OUTPUTS } from '../model/qa-head.js';
+import { isDecayed } from './optimizer.js';
 import { FloatTensor, int, PyTuple, torchSave, type PyDict, type PyValue } from './torch-save.js';
 
 export const HF_TRAINER_STATE_FILE = 'trainer_state.json';
@@ -51,7 +52,7 @@ export function torchParameterOrder(modelType: string, names: readonly string[])
     return rank(a) - rank(b) || (index.get(a) as number) - (index.get(b) as number);
   });
   if (modelType !== 'xlm-roberta' && modelType !== 'camembert') return out;
-  const head = (n: string) => n.startsWith('qa_outputs.');
+  const head = (n: string) => n.startsWith(`${QA_OUTPUTS}.`);
   return [...out.filter(head), ...out.filter((n) => !head(n))];
 }
 

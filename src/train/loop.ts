@@ -11,15 +11,16 @@
  * so the final weights equal an uninterrupted run's. Progress goes out through `onEvent`; nothing here prints.
  */
 import { basename, join } from 'node:path';
-import { QaFtError, isQaFtError } from '../errors.js';
+import { DEFAULTS } from '../defaults.js';
+import { field, OptionError, opt, QaFtError, isQaFtError, spellOptions, type OptionText } from '../errors.js';
 import type { Feature, SquadRow } from '../records.js';
 import type { QaModel } from '../model/types.js';
 import { makeBatches } from '../tokenize/batches.js';
 import { takesTokenTypeIds } from '../tokenize/model-fit.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { DirLock } from '../util/dir-lock.js';
-import type { DecaySummary } from './adamw.js';
-import { checkEarlyStoppingMetric, recordEvaluation, resolveBestMetric, type BestMetric, type BestState, type EarlyStoppingOptions } from './best-model.js';
+import type { DecaySummary } from './optimizer.js';
+import { recordEvaluation, resolveBestMetric, type BestMetric, type BestState, type EarlyStoppingOptions } from './best-model.js';
 import {
   checkpointDirName,
   dataFingerprint,
@@ -37,7 +38,8 @@ import {
 import { renderTrainingCurves } from './curves-svg.js';
 import { EVAL_METRIC_KEYS, MetricsLog, type EvalRecord, type MetricsRecord } from './metrics-log.js';
 import { claimOutDir } from './out-dir.js';
-import { warmupStepsFromRatio, type LrSchedulerType } from './schedule.js';
+import { checkTrainOptions, type CheckedTrainOptions, type LrSchedulerType } from './options.js';
+import { warmupStepsFromRatio } from './schedule.js';
 import { TensorBoardWriter } from './tensorboard.js';
 import { createTrainer, type Trainer } from './trainer.js';
 
@@ -80,7 +82,7 @@ export interface TrainLoopOptions {
   readonly padTokenId: number;
   /** Evaluate and save a checkpoint after each epoch, or every N optimizer steps. */
   readonly evalEvery: 'epoch' | number;
-  /** A step record goes to `metrics.jsonl` every this many optimizer steps (default 10). */
+  /** A step record goes to `metrics.jsonl` every this many optimizer steps (default `DEFAULTS.loggingSteps`). */
   readonly loggingSteps?: number;
   /** Keep at most this many checkpoints (the newest, and the best with `loadBestModelAtEnd`); default all. */
   readonly saveTotalLimit?: number;
@@ -117,7 +119,8 @@ export interface TrainLoopOptions {
 export type TrainEvent =
   | { type: 'start'; decay: DecaySummary; totalSteps: number; warmupSteps: number; stepsPerEpoch: number; epochs: number; trainFeatures: number; testFeatures: number }
   | { type: 'resumed'; checkpoint: string; epoch: number; step: number }
-  | { type: 'notice'; message: string }
+  /** `message` names options by field; `text` holds them for a command to re-spell (`spellOptions`). */
+  | { type: 'notice'; message: string; text?: OptionText }
   | { type: 'epoch-start'; epoch: number; batches: number; skipped: number }
   | { type: 'step'; epoch: number; batch: number; batches: number; step: number; loss: number; learningRate: number; gradNorm: number; examplesPerSecond: number; etaSeconds: number }
   | { type: 'eval-start'; epoch: number; step: number }
@@ -139,11 +142,8 @@ export interface TrainLoopResult {
   readonly interrupted?: { readonly checkpoint: string };
 }
 
-/** The options `checkTrainLoopOptions` checks. */
-type CheckedOptions = Pick<
-  TrainLoopOptions,
-  'epochs' | 'maxSteps' | 'earlyStopping' | 'metricForBestModel' | 'saveTotalLimit' | 'loadBestModelAtEnd' | 'evalMetricNames'
->;
+/** The options `checkTrainLoopOptions` checks: any of a run's (`checkTrainOptions`), and those below against the data. */
+type CheckedOptions = CheckedTrainOptions & Pick<TrainLoopOptions, 'earlyStopping' | 'metricForBestModel' | 'loadBestModelAtEnd' | 'evalMetricNames'>;
 
 /**
  * Every option checked against the data (and the evaluation, `checkAgainstEvaluation`), before a model is built or
@@ -151,17 +151,8 @@ type CheckedOptions = Pick<
  * that picks the best model.
  */
 export function checkTrainLoopOptions(data: { train: Split; test: Split }, options: CheckedOptions): BestMetric {
-  if (!(Number.isInteger(options.epochs) && options.epochs >= 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `--epochs must be an integer >= 1, got ${options.epochs}`);
-  }
-  if (options.maxSteps !== undefined && !(Number.isInteger(options.maxSteps) && options.maxSteps >= 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `--max-steps must be an integer >= 1, got ${options.maxSteps}`);
-  }
+  checkTrainOptions(options);
   if (data.train.features.length === 0) throw new QaFtError('BAD_DATA', 'the prepared train split has no features');
-  checkEarlyStoppingMetric(options.earlyStopping, options.metricForBestModel);
-  if (options.saveTotalLimit !== undefined && !(Number.isInteger(options.saveTotalLimit) && options.saveTotalLimit >= 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `--save-total-limit must be an integer >= 1, got ${options.saveTotalLimit}`);
-  }
   const bestMetric = resolveBestMetric(options.metricForBestModel ?? (options.loadBestModelAtEnd ? 'loss' : 'f1'), EVAL_METRIC_KEYS);
   checkAgainstEvaluation(data.test, options, bestMetric);
   return bestMetric;
@@ -181,7 +172,7 @@ function planRun(data: { train: Split; test: Split }, options: TrainLoopOptions,
     gradientAccumulationSteps: options.gradientAccumulationSteps,
     totalSteps,
     learningRate: options.learningRate,
-    lrSchedulerType: options.lrSchedulerType ?? 'linear',
+    lrSchedulerType: options.lrSchedulerType ?? DEFAULTS.lrSchedulerType,
     weightDecay: options.weightDecay,
     warmupSteps,
     maxGradNorm: options.maxGradNorm,
@@ -209,13 +200,14 @@ type RunPlan = ReturnType<typeof planRun>;
 function checkAgainstEvaluation(test: Split, options: CheckedOptions, metric: BestMetric): void {
   if (test.features.length === 0) {
     const needing = [
-      options.loadBestModelAtEnd ? '--load-best-model-at-end' : undefined,
-      options.metricForBestModel !== undefined ? '--metric-for-best-model' : undefined,
-      options.earlyStopping !== undefined ? '--early-stopping-patience' : undefined,
+      options.loadBestModelAtEnd ? field('loadBestModelAtEnd') : undefined,
+      options.metricForBestModel !== undefined ? field('metricForBestModel') : undefined,
+      options.earlyStopping !== undefined ? field('earlyStopping.patience') : undefined,
     ].filter((f) => f !== undefined);
     if (needing.length > 0) {
-      throw new QaFtError('BAD_ARGUMENT', `${needing.join(' and ')} need${needing.length === 1 ? 's' : ''} evaluations, but the prepared data has no test split`, {
-        hint: 'prepare with --test-size above 0',
+      const names = needing.flatMap((f, i) => (i === 0 ? [f] : [' and ', f]));
+      throw new OptionError('BAD_ARGUMENT', [...names, ` need${needing.length === 1 ? 's' : ''} evaluations, but the prepared data has no test split`], {
+        hint: opt`prepare with --test-size above 0`,
       });
     }
     return;
@@ -224,11 +216,11 @@ function checkAgainstEvaluation(test: Split, options: CheckedOptions, metric: Be
   if (names !== undefined && !names.includes(metric.key)) throw notEvaluated(metric, names);
 }
 
-/** `--metric-for-best-model` names a figure the evaluation does not report (`available`: the ones it does). */
+/** `metricForBestModel` names a figure the evaluation does not report (`available`: the ones it does). */
 function notEvaluated(metric: BestMetric, available: readonly string[]): QaFtError {
   const shown = available.filter((k) => k !== 'eval_count');
-  return new QaFtError('BAD_ARGUMENT', `--metric-for-best-model ${metric.key} is not among this evaluation's metrics (${shown.join(', ')})`, {
-    hint: 'the SQuAD 2.0 figures (HasAns_f1, …) exist only for data with unanswerable questions, or with --version-2-with-negative',
+  return new OptionError('BAD_ARGUMENT', opt`${field('metricForBestModel')} ${metric.key} is not among this evaluation's metrics (${shown.join(', ')})`, {
+    hint: opt`the SQuAD 2.0 figures (HasAns_f1, …) exist only for data with unanswerable questions, or with ${field('versionTwoWithNegative')}`,
   });
 }
 
@@ -265,10 +257,18 @@ function throughput(startedMs: number, examples: number, remainingExamples: numb
   return { examplesPerSecond, etaSeconds: examplesPerSecond > 0 ? remainingExamples / examplesPerSecond : 0 };
 }
 
+/** A notice event of `text`. */
+function notice(text: OptionText): TrainEvent {
+  return { type: 'notice', message: spellOptions(text), text };
+}
+
 /** A divergence error with where it happened and what was kept. */
-function divergedIn(epoch: number, lastCheckpoint: string | undefined, e: QaFtError): QaFtError {
-  const kept = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint} (--resume continues from it)` : 'no checkpoint was written yet';
-  return new QaFtError('TRAINING_DIVERGED', `training diverged in epoch ${epoch}: ${e.message}; ${kept}`, { hint: e.hint, cause: e });
+function divergedIn(epoch: number, lastCheckpoint: string | undefined, e: QaFtError): OptionError {
+  const kept = lastCheckpoint ? opt`the last good checkpoint is ${lastCheckpoint} (${field('resume')} continues from it)` : opt`no checkpoint was written yet`;
+  const cause = e instanceof OptionError ? e : undefined;
+  const text = cause?.text ?? opt`${e.message}`;
+  const hint = cause?.options.hint ?? (e.hint === undefined ? undefined : opt`${e.hint}`);
+  return new OptionError('TRAINING_DIVERGED', [...opt`training diverged in epoch ${epoch}: `, ...text, '; ', ...kept], { hint, cause: e });
 }
 
 export async function trainLoop(model: QaModel, data: { train: Split; test: Split }, options: TrainLoopOptions): Promise<TrainLoopResult> {
@@ -281,7 +281,7 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
     lock = await claimOutDir(options.outDir, {
       resume: options.resume,
       overwriteOutputDir: options.overwriteOutputDir ?? false,
-      onNotice: (message) => emit({ type: 'notice', message }),
+      onNotice: (text) => emit(notice(text)),
     });
     emit({
       type: 'start', decay: trainer.decaySummary, totalSteps: plan.totalSteps, warmupSteps: plan.warmupSteps, stepsPerEpoch: plan.stepsPerEpoch,
@@ -290,7 +290,7 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
     const resumed = options.resume
       ? await resumeFromCheckpoint(options.outDir, plan.run, (dir, state) => restoreCheckpoint(dir, model, trainer, state), {
           onDamaged: (dir, why) => emit({ type: 'notice', message: `Skipping damaged checkpoint ${dir} (kept as it is): ${why}` }),
-          onOtherRun: (dir, why) => emit({ type: 'notice', message: `Skipping ${dir}, another run's: ${why}` }),
+          onOtherRun: (dir, why) => emit(notice([`Skipping ${dir}, another run's: `, ...why])),
         })
       : undefined;
     if (resumed) emit({ type: 'resumed', checkpoint: resumed.dir, epoch: resumed.state.epoch, step: resumed.state.global_step });
@@ -342,7 +342,7 @@ class StepRunner {
     private readonly emit: (e: TrainEvent) => void,
     resumed: { dir: string; state: RunStateFields & { global_step: number } } | undefined,
   ) {
-    this.loggingSteps = options.loggingSteps ?? 10;
+    this.loggingSteps = options.loggingSteps ?? DEFAULTS.loggingSteps;
     const s = resumed?.state;
     this.best = { bestMetric: s?.best_metric ?? null, bestCheckpoint: s?.best_model_checkpoint ?? null, patienceCounter: s?.early_stopping_patience_counter ?? 0 };
     if (resumed && s) {

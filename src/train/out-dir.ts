@@ -7,11 +7,12 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { QaFtError } from '../errors.js';
+import { field, OptionError, opt, type OptionText } from '../errors.js';
 import { CONFIG_FILE, QA_FT_STATE_FILE, TOKENIZER_FILES, WEIGHTS_FILE } from '../hf-files.js';
 import { isTempName, removeDirAtomic, sweepStaleTemps } from '../util/atomic.js';
 import { acquireDirLock, lockPathIn, type DirLock } from '../util/dir-lock.js';
 import { isCheckpointName, isTrainOutput } from './checkpoint.js';
+import { checkResumeOrOverwrite } from './options.js';
 
 /** Files that only a qa-ft training run leaves in its `--out`: any of them means a run was there. */
 const RUN_FILES: readonly string[] = ['trainer_state.json', QA_FT_STATE_FILE, 'metrics.jsonl', 'training-curves.svg', WEIGHTS_FILE];
@@ -45,7 +46,7 @@ async function removePreviousRun(outDir: string, found: readonly string[]): Prom
 export interface ClaimOptions {
   readonly resume: boolean;
   readonly overwriteOutputDir: boolean;
-  readonly onNotice: (message: string) => void;
+  readonly onNotice: (message: OptionText) => void;
 }
 
 /**
@@ -55,26 +56,23 @@ export interface ClaimOptions {
  * lock.
  */
 export async function claimOutDir(outDir: string, options: ClaimOptions): Promise<DirLock> {
-  if (options.resume && options.overwriteOutputDir) {
-    throw new QaFtError('BAD_ARGUMENT', '--resume and --overwrite-output-dir contradict each other: one continues the run in --out, the other deletes it', {
-      hint: 'pass one of them',
-    });
-  }
-  const lock = await acquireDirLock(lockPathIn(outDir), { what: `--out ${outDir}`, onNotice: options.onNotice });
+  checkResumeOrOverwrite(options);
+  const notice = (line: string): void => options.onNotice([line]);
+  const lock = await acquireDirLock(lockPathIn(outDir), { what: opt`${field('outDir')} ${outDir}`, onNotice: notice });
   try {
     const swept = await sweepStaleTemps(outDir, isTrainOutput);
-    if (swept.length > 0) options.onNotice(`Removed what killed runs left in ${outDir}: ${swept.join(', ')}`);
+    if (swept.length > 0) notice(`Removed what killed runs left in ${outDir}: ${swept.join(', ')}`);
     if (options.resume) return lock;
     const found = await previousRunOutputs(outDir);
     if (found.length === 0) return lock;
     if (!options.overwriteOutputDir) {
       const shown = found.slice(0, 3).join(', ') + (found.length > 3 ? `, … (${found.length})` : '');
-      throw new QaFtError('BAD_ARGUMENT', `--out ${outDir} holds another training run's outputs (${shown})`, {
-        hint: 'pass --resume to continue that run, or --overwrite-output-dir to delete its checkpoints and outputs first; or use a new --out',
+      throw new OptionError('BAD_ARGUMENT', opt`${field('outDir')} ${outDir} holds another training run's outputs (${shown})`, {
+        hint: opt`pass ${field('resume')} to continue that run, or ${field('overwriteOutputDir')} to delete its checkpoints and outputs first; or use a new ${field('outDir')}`,
       });
     }
     const removed = await removePreviousRun(outDir, found);
-    options.onNotice(`--overwrite-output-dir: removed the previous run's ${removed.join(', ')} from ${outDir}`);
+    options.onNotice(opt`${field('overwriteOutputDir')}: removed the previous run's ${removed.join(', ')} from ${outDir}`);
     return lock;
   } catch (e) {
     await lock.release();

@@ -4,10 +4,9 @@
  * `cosine` (warm-up, then half a cosine wave to 0), `constant`, and `constant_with_warmup`.
  * Pure and separately tested; the trainer asks for the rate of the optimizer step it is about to take.
  */
-import { QaFtError } from '../errors.js';
-
-export const LR_SCHEDULER_TYPES = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
-export type LrSchedulerType = (typeof LR_SCHEDULER_TYPES)[number];
+import { DEFAULTS } from '../defaults.js';
+import { checkLrSchedulerType, trainNumber, TRAIN_NUMBER_RULES, type LrSchedulerType } from './options.js';
+import { checkNumber } from '../util/number-rule.js';
 
 interface ScheduleOptions {
   /** Peak learning rate (reached at the end of warm-up). */
@@ -18,14 +17,6 @@ interface ScheduleOptions {
   readonly warmupSteps?: number;
   /** Default `linear`. */
   readonly lrSchedulerType?: LrSchedulerType;
-}
-
-/** `value` as a scheduler type, or a one-line error naming `--lr-scheduler-type` and the choices. */
-export function checkLrSchedulerType(value: string): LrSchedulerType {
-  if (!(LR_SCHEDULER_TYPES as readonly string[]).includes(value)) {
-    throw new QaFtError('BAD_ARGUMENT', `--lr-scheduler-type must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${value}'`);
-  }
-  return value as LrSchedulerType;
 }
 
 /** The multiplier HF's `lr_lambda` of `type` returns for 0-based optimizer step `step`. */
@@ -50,27 +41,18 @@ export function linearScheduleFactor(step: number, totalSteps: number, warmupSte
 
 /** The learning rate used by the optimizer step with 0-based index `step`. */
 export function learningRateAt(step: number, options: ScheduleOptions): number {
-  return options.learningRate * scheduleFactor(options.lrSchedulerType ?? 'linear', step, options.totalSteps, options.warmupSteps ?? 0);
+  return options.learningRate * scheduleFactor(options.lrSchedulerType ?? DEFAULTS.lrSchedulerType, step, options.totalSteps, options.warmupSteps ?? 0);
 }
 
 /** Warm-up steps from `--warmup-ratio`, rounded up as HF `TrainingArguments.get_warmup_steps` does. */
 export function warmupStepsFromRatio(ratio: number, totalSteps: number): number {
-  if (!(ratio >= 0 && ratio <= 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `--warmup-ratio must be in [0, 1], got ${ratio}`);
-  }
-  return Math.ceil(totalSteps * ratio);
+  return Math.ceil(totalSteps * trainNumber('warmupRatio', ratio));
 }
 
+/** Checks a schedule's options (errors name the fields). */
 export function validateSchedule(options: ScheduleOptions): void {
-  const { learningRate, totalSteps, warmupSteps = 0 } = options;
-  if (!(Number.isFinite(learningRate) && learningRate >= 0)) {
-    throw new QaFtError('BAD_ARGUMENT', `learning rate must be a finite number >= 0, got ${learningRate}`);
-  }
-  if (!(Number.isInteger(totalSteps) && totalSteps >= 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `totalSteps must be an integer >= 1, got ${totalSteps}`);
-  }
-  if (!(Number.isInteger(warmupSteps) && warmupSteps >= 0)) {
-    throw new QaFtError('BAD_ARGUMENT', `warmupSteps must be an integer >= 0, got ${warmupSteps}`);
-  }
+  trainNumber('learningRate', options.learningRate);
+  checkNumber('totalSteps', options.totalSteps, TRAIN_NUMBER_RULES.maxSteps);
+  if (options.warmupSteps !== undefined) trainNumber('warmupSteps', options.warmupSteps);
   if (options.lrSchedulerType !== undefined) checkLrSchedulerType(options.lrSchedulerType);
 }

@@ -6,15 +6,16 @@
  * The trainer owns the optimizer state and nothing else: data, evaluation and checkpoints live in the loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { QaFtError } from '../errors.js';
+import { field, OptionError, opt, QaFtError } from '../errors.js';
 import type { QaBatch } from '../records.js';
-import { DEFAULT_SEED } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 import { mixSeed } from '../model/random.js';
 import type { QaModel } from '../model/types.js';
-import { AdamW, decaySummary, type AdamWState, type DecaySummary } from './adamw.js';
+import { AdamW, decaySummary, type AdamWState, type DecaySummary } from './optimizer.js';
 import { clipCoefficient, globalNorm } from './clip.js';
 import type { OptimizerSettings } from './hf-trainer-files.js';
 import { learningRateAt, validateSchedule } from './schedule.js';
+import { trainNumber } from './options.js';
 
 export interface TrainerOptions {
   readonly learningRate: number;
@@ -77,13 +78,8 @@ export function dropoutSeedFor(seed: number, microStep: number): number {
 /** Checks the options a trainer cannot run with, before any state is built. */
 function checkTrainerOptions(options: TrainerOptions): void {
   validateSchedule(options);
-  const accumulation = options.gradientAccumulationSteps ?? 1;
-  if (!(Number.isInteger(accumulation) && accumulation >= 1)) {
-    throw new QaFtError('BAD_ARGUMENT', `gradientAccumulationSteps must be an integer >= 1, got ${accumulation}`);
-  }
-  if (!(options.maxGradNorm >= 0)) {
-    throw new QaFtError('BAD_ARGUMENT', `maxGradNorm must be >= 0, got ${options.maxGradNorm}`);
-  }
+  if (options.gradientAccumulationSteps !== undefined) trainNumber('gradientAccumulationSteps', options.gradientAccumulationSteps);
+  trainNumber('maxGradNorm', options.maxGradNorm);
 }
 
 /**
@@ -157,14 +153,14 @@ async function finiteLoss(loss: tf.Scalar, grads: Map<string, tf.Tensor>, stepNu
   }
   if (!Number.isFinite(value)) {
     tf.dispose([...grads.values()]);
-    throw new QaFtError('TRAINING_DIVERGED', `loss is ${value} at optimizer step ${stepNumber}`, { hint: 'lower --lr' });
+    throw new OptionError('TRAINING_DIVERGED', opt`loss is ${value} at optimizer step ${stepNumber}`, { hint: opt`lower ${field('learningRate')}` });
   }
   return value;
 }
 
 export function createTrainer(model: QaModel, options: TrainerOptions): Trainer {
   checkTrainerOptions(options);
-  const seed = options.seed ?? DEFAULT_SEED;
+  const seed = options.seed ?? DEFAULTS.seed;
   const optimizer = new AdamW(model.params, options);
   const accumulated = new GradientAccumulator(options.gradientAccumulationSteps ?? 1);
   let optimizerStep = 0;
@@ -176,8 +172,8 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
     const gradNorm = await globalNorm(grads.values());
     const stepNumber = optimizerStep + 1;
     if (!Number.isFinite(gradNorm)) {
-      throw new QaFtError('TRAINING_DIVERGED', `gradient norm is ${gradNorm} at optimizer step ${stepNumber}`, {
-        hint: 'lower --lr, or keep --max-grad-norm on',
+      throw new OptionError('TRAINING_DIVERGED', opt`gradient norm is ${gradNorm} at optimizer step ${stepNumber}`, {
+        hint: opt`lower ${field('learningRate')}, or keep ${field('maxGradNorm')} on`,
       });
     }
     const learningRate = rate();

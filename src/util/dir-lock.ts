@@ -9,7 +9,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { QaFtError } from '../errors.js';
+import { OptionError, type OptionText } from '../errors.js';
 import { fileSystemError, withFileSystemErrors } from './fs-errors.js';
 
 /** The lock's name inside a directory a run writes into (`--out` of `train`). */
@@ -39,8 +39,8 @@ export interface DirLock {
 }
 
 export interface AcquireOptions {
-  /** What is locked, for the message (e.g. `--out /x`); default the lock's path. */
-  readonly what?: string;
+  /** What is locked, for the message (e.g. `--out /x`, or the option field `outDir` and its path); default the lock's path. */
+  readonly what?: string | OptionText;
   /** The holder's command line, recorded in the lock (default this process's arguments). */
   readonly command?: string;
   /** Told when a stale lock is taken over. */
@@ -88,7 +88,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Holds `path` for this process until `release` (or the process exits), or throws naming the holder. */
 export async function acquireDirLock(path: string, options: AcquireOptions = {}): Promise<DirLock> {
-  const what = options.what ?? path;
+  const what: OptionText = typeof options.what === 'object' ? options.what : [options.what ?? path];
   const me: LockHolder = { pid: process.pid, hostname: hostname(), command: options.command ?? defaultCommand(), startedAt: new Date().toISOString() };
   const content = `${JSON.stringify(me)}\n`;
   await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () => mkdir(dirname(path), { recursive: true }));
@@ -110,8 +110,9 @@ export async function acquireDirLock(path: string, options: AcquireOptions = {})
     }
     if (holder !== undefined && (holder.hostname !== me.hostname || isProcessAlive(holder.pid))) {
       const where = holder.hostname === me.hostname ? '' : ` on host ${holder.hostname}`;
-      throw new QaFtError('BAD_ARGUMENT', `${what} is in use by another qa-ft run: pid ${holder.pid}${where} (${holder.command}, started ${holder.startedAt})`, {
-        hint: holder.hostname === me.hostname ? 'wait for it to finish, or use another directory' : `wait for it to finish; if it is gone, remove ${path}`,
+      const inUse = ` is in use by another qa-ft run: pid ${holder.pid}${where} (${holder.command}, started ${holder.startedAt})`;
+      throw new OptionError('BAD_ARGUMENT', [...what, inUse], {
+        hint: [holder.hostname === me.hostname ? 'wait for it to finish, or use another directory' : `wait for it to finish; if it is gone, remove ${path}`],
       });
     }
     if (await removeIfUnchanged(path, text)) {

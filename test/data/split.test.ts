@@ -51,7 +51,7 @@ test('train_test_split(test_size=0.2, seed=42): test = first ceil(0.2n) of the N
 test('test size 0 keeps every row in train in order; sizes outside [0, 1) and empty train are errors', () => {
   assert.deepEqual(trainTestSplit([1, 2, 3], { testSize: 0, seed: 42 }), { train: [1, 2, 3], test: [] });
   for (const t of [1, 1.5, -0.1, Number.NaN]) {
-    assert.throws(() => trainTestSplit(rows, { testSize: t, seed: 42 }), { code: 'BAD_ARGUMENT', message: /^--test-size must be in \[0, 1\), got / });
+    assert.throws(() => trainTestSplit(rows, { testSize: t, seed: 42 }), { code: 'BAD_ARGUMENT', message: /^testSize must be in \[0, 1\), got / });
   }
   assert.throws(() => trainTestSplit([1], { testSize: 0.5, seed: 42 }), { code: 'BAD_ARGUMENT', message: /train split would be empty/ });
 });

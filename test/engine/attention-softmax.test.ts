@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeAttentionProbs, nativeAttentionProbsGrad, nativeDropoutForward } from '../../src/engine/ops.js';
 import { registerGradients } from '../../src/model/gradients.js';
-import { attention, FLOAT32_MIN } from '../../src/model/ops.js';
+import { attention, FLOAT32_MIN } from '../../src/model/fused-ops.js';
 import { at } from '../../src/util/checked-index.js';
 import { randomValues, skipReason } from './compare.js';
 
@@ -97,7 +97,7 @@ async function fused(c: Case): Promise<Result> {
   return out;
 }
 
-/** The op-by-op forward of src/model/ops.ts's attention, kernel by kernel on native: probs and the Dropout kernel's mask. */
+/** The op-by-op forward of src/model/fused-ops.ts's attention, kernel by kernel on native: probs and the Dropout kernel's mask. */
 async function opByOpNative(c: Case): Promise<Pick<Result, 'probs' | 'keep'>> {
   await tf.setBackend('native');
   return tf.tidy(() => {

@@ -1,5 +1,5 @@
 /**
- * Dropout as training runs it (src/model/ops.ts `dropout`): the engine's kernels on `native`, the seeded JS mask
+ * Dropout as training runs it (src/model/fused-ops.ts `dropout`): the engine's kernels on `native`, the seeded JS mask
  * elsewhere.
  */
 import { describe, test } from 'node:test';
@@ -10,7 +10,7 @@ import { registerNativeBackend } from '../../src/engine/index.js';
 import { nativeDropoutForward } from '../../src/engine/ops.js';
 import { registerGradients } from '../../src/model/gradients.js';
 import { parseDistilBertConfig } from '../../src/model/config.js';
-import { dropout } from '../../src/model/ops.js';
+import { dropout } from '../../src/model/fused-ops.js';
 import { createRandomQaModel } from '../../src/model/qa-model.js';
 import { dropoutMask } from '../../src/model/random.js';
 import { at } from '../../src/util/checked-index.js';

@@ -1,14 +1,14 @@
 /**
  * The fused erf-GELU kernels (src/engine/gelu.ts) against a float64 GELU computed here (erf by its Taylor series,
  * erfc by its continued fraction in the tails) and within 1e-6 of TF.js's cpu kernels (whose erf is an
- * approximation), values and gradients, directly and through the model's `gelu` (src/model/ops.ts).
+ * approximation), values and gradients, directly and through the model's `gelu` (src/model/fused-ops.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeGelu } from '../../src/engine/ops.js';
 import { registerGradients } from '../../src/model/gradients.js';
-import { gelu } from '../../src/model/ops.js';
+import { gelu } from '../../src/model/fused-ops.js';
 import { at } from '../../src/util/checked-index.js';
 import { randomValues, skipReason } from './compare.js';
 

@@ -1,6 +1,6 @@
 /**
  * The fused LayerNorm(x + r) kernels (src/engine/layernorm.ts) through the model's `addLayerNorm`
- * (src/model/ops.ts) on `native`, against TF.js autodiff (`tf.grads`) of the op-by-op formula on the cpu
+ * (src/model/fused-ops.ts) on `native`, against TF.js autodiff (`tf.grads`) of the op-by-op formula on the cpu
  * backend: values and the gradients of x, r, w and b, with no residual, a same-shape one and a [T, D] one under
  * [B, T, D]; odd and BERT-sized rows; both epsilons the families use. Plus: forward bit-identical to the formula's
  * own kernels on native, the weight gradients the same on 1 and 2 threads, memory flat.
@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernelCalls, nativeThreads, registerNativeBackend } from '../../src/engine/index.js';
 import { nativeAddLayerNorm, nativeAddLayerNormBackward } from '../../src/engine/ops.js';
 import { registerGradients } from '../../src/model/gradients.js';
-import { addLayerNorm } from '../../src/model/ops.js';
+import { addLayerNorm } from '../../src/model/fused-ops.js';
 import { at } from '../../src/util/checked-index.js';
 import { randomValues, skipReason } from './compare.js';
 
@@ -122,7 +122,7 @@ describe('fused LayerNorm(x + r)', { skip: skipReason ?? false }, () => {
       const fused = nativeAddLayerNorm(t.x, t.r, t.w, t.b, c.eps)!;
       const grads = nativeAddLayerNormBackward(t.dy, fused.normed, fused.std, t.w);
       const ops = tf.tidy(() => {
-        // the op-by-op gradient of src/model/ops.ts's addLayerNorm, from the fused forward's normed and std
+        // the op-by-op gradient of src/model/fused-ops.ts's addLayerNorm, from the fused forward's normed and std
         const [n, sd] = [fused.normed, fused.std];
         const g = tf.mul(t.dy, t.w);
         const along = tf.mul(n, tf.mean(tf.mul(g, n), -1, true));

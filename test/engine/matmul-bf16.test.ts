@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { activePrecision, bf16Support, nativeAddon, setNativePrecision } from '../../src/engine/index.js';
 import { registerGradients } from '../../src/model/gradients.js';
-import { linear } from '../../src/model/ops.js';
+import { linear } from '../../src/model/fused-ops.js';
 import { adamwUpdate } from '../../src/engine/adamw.js';
 import { nativeGelu } from '../../src/engine/gelu.js';
 import { nativeAddLayerNorm, nativeAddLayerNormBackward } from '../../src/engine/layernorm.js';

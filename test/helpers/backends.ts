@@ -3,7 +3,7 @@
  * smoke run), each with its node:test `skip` reason where it cannot run here (native not built, tfjs-node not
  * installed: see scripts/build-tfjs-node.mjs), so a run that skipped one says so instead of passing silently.
  */
-import { backendUnavailable } from '../../src/model/backend.js';
+import { backendUnavailable } from '../../src/model/backend-select.js';
 import type { BackendName } from '../../src/model/types.js';
 import { skipUnlessRequired } from './required.js';
 

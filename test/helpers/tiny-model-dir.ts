@@ -6,7 +6,7 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRandomQaModel } from '../../src/model/qa-model.js';
 import { parseDistilBertConfig } from '../../src/model/config.js';
-import { sharedDir } from '../helpers/cli.js';
+import { sharedDir } from './cli.js';
 
 export const BASE_TOKENIZER_DIR = join(sharedDir, 'models', 'distilbert-base-uncased');
 

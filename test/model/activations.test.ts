@@ -1,9 +1,9 @@
-/** The FFN activations beside erf-GELU (src/model/ops.ts): values and gradients against PyTorch's ACT2FN. */
+/** The FFN activations beside erf-GELU (src/model/fused-ops.ts): values and gradients against PyTorch's ACT2FN. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '../../src/model/backend.js';
-import { geluTanh, relu } from '../../src/model/ops.js';
+import { selectBackend } from '../../src/model/backend-select.js';
+import { geluTanh, relu } from '../../src/model/fused-ops.js';
 
 const X = [-3, -1, -0.25, 0, 0.5, 2];
 

@@ -1,5 +1,5 @@
 /**
- * Memory of a forward + backward pass: only what backward truly needs may stay alive (see src/model/ops.ts).
+ * Memory of a forward + backward pass: only what backward truly needs may stay alive (see src/model/fused-ops.ts).
  * Peak tensor bytes are read from `tf.profile` (a snapshot of `tf.memory().numBytes` after every kernel).
  */
 import assert from 'node:assert/strict';

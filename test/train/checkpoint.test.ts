@@ -56,7 +56,7 @@ test("the resume checkpoint is the newest of this run; with none, the error is t
     const changed = { ...run, learningRate: 3e-5 };
     await assert.rejects(resumeFromCheckpoint(dir, changed, restoreNothing, { ...noReports, onOtherRun: () => assert.fail('nothing is skipped when nothing resumes') }), {
       code: 'BAD_ARGUMENT',
-      message: `${join(dir, 'checkpoint-10')} was trained with --lr = 0.00002, this run has 0.00003`,
+      message: `${join(dir, 'checkpoint-10')} was trained with learningRate = 0.00002, this run has 0.00003`,
     });
   } finally {
     await cleanup();
@@ -103,7 +103,7 @@ test('with only damaged checkpoints, --resume says there is no valid one', async
     await writeCheckpoint(dir, 10, undefined, 'null');
     await assert.rejects(resumeFromCheckpoint(dir, run, restoreNothing, { onDamaged: () => {}, onOtherRun: () => {} }), {
       code: 'FILE_NOT_FOUND',
-      message: `--resume: no complete, valid checkpoint-STEP in ${dir}`,
+      message: `resume: no complete, valid checkpoint-STEP in ${dir}`,
     });
   } finally {
     await cleanup();
@@ -115,7 +115,7 @@ test('a checkpoint of an older qa-ft without the newer identity fields is not re
   try {
     const { data: _data, weightDecay: _wd, warmupSteps: _ws, maxGradNorm: _mg, ...older } = run;
     await writeCheckpoint(dir, 10, older);
-    await assert.rejects(resumeFromCheckpoint(dir, run, restoreNothing, noReports), /trained on other data \(features an unrecorded value \(an older qa-ft\); this run's --data has d1\)/);
+    await assert.rejects(resumeFromCheckpoint(dir, run, restoreNothing, noReports), /trained on other data \(features an unrecorded value \(an older qa-ft\); this run's dataDir has d1\)/);
   } finally {
     await cleanup();
   }

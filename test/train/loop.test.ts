@@ -180,7 +180,7 @@ test('resume with no complete checkpoint in the output directory → FILE_NOT_FO
   try {
     await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir, { resume: true })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'FILE_NOT_FOUND');
-      assert.equal(e.message, `--resume: no complete, valid checkpoint-STEP in ${dir}`);
+      assert.equal(e.message, `resume: no complete, valid checkpoint-STEP in ${dir}`);
       return true;
     });
   } finally {
@@ -197,7 +197,7 @@ test('resume with different run settings (another --seed) → BAD_ARGUMENT namin
     await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1 }));
     await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1, resume: true, seed: 2 })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.match(e.message, /checkpoint-2 was trained with --seed = 1, this run has 2/);
+      assert.match(e.message, /checkpoint-2 was trained with seed = 1, this run has 2/);
       return true;
     });
   } finally {
@@ -214,17 +214,17 @@ test('resume refuses every change that alters the trajectory, naming the option 
   try {
     await trainLoop(model, data, options(dir, { epochs: 1 }));
     const changes: [Partial<TrainLoopOptions>, RegExp][] = [
-      [{ batchSize: 2 }, /--batch-size = 4, this run has 2/],
-      [{ gradientAccumulationSteps: 2 }, /--gradient-accumulation-steps = 1, this run has 2/],
-      [{ epochs: 2 }, /the total steps \(--max-steps, or --epochs × steps per epoch\) = 2, this run has 4/],
+      [{ batchSize: 2 }, /batchSize = 4, this run has 2/],
+      [{ gradientAccumulationSteps: 2 }, /gradientAccumulationSteps = 1, this run has 2/],
+      [{ epochs: 2 }, /the total steps \(maxSteps, or epochs × steps per epoch\) = 2, this run has 4/],
       [{ maxSteps: 3 }, /the total steps .* = 2, this run has 3/],
-      [{ lrSchedulerType: 'cosine' }, /--lr-scheduler-type = linear, this run has cosine/],
-      [{ learningRate: 0.2 }, /--lr = 0\.1, this run has 0\.2/],
-      [{ weightDecay: 0.01 }, /--weight-decay = 0, this run has 0\.01/],
-      [{ warmupRatio: 0.5 }, /the warm-up steps \(--warmup-steps or --warmup-ratio\) = 0, this run has 1/],
+      [{ lrSchedulerType: 'cosine' }, /lrSchedulerType = linear, this run has cosine/],
+      [{ learningRate: 0.2 }, /learningRate = 0\.1, this run has 0\.2/],
+      [{ weightDecay: 0.01 }, /weightDecay = 0, this run has 0\.01/],
+      [{ warmupRatio: 0.5 }, /the warm-up steps \(warmupSteps or warmupRatio\) = 0, this run has 1/],
       [{ warmupSteps: 2 }, /the warm-up steps .* = 0, this run has 2/],
-      [{ maxGradNorm: 0 }, /--max-grad-norm = 1, this run has 0/],
-      [{ padToMaxLength: true }, /--pad-to-max-length = false, this run has true/],
+      [{ maxGradNorm: 0 }, /maxGradNorm = 1, this run has 0/],
+      [{ padToMaxLength: true }, /padToMaxLength = false, this run has true/],
     ];
     for (const [change, message] of changes) {
       await assert.rejects(trainLoop(model, data, options(dir, { epochs: 1, resume: true, ...change })), (e) => {
@@ -235,12 +235,12 @@ test('resume refuses every change that alters the trajectory, naming the option 
       });
     }
     const bf16 = Object.assign(standInModel(), { precision: 'bf16' as const });
-    await assert.rejects(trainLoop(bf16, data, options(dir, { epochs: 1, resume: true })), /the precision \(--bf16\) = fp32, this run has bf16/);
+    await assert.rejects(trainLoop(bf16, data, options(dir, { epochs: 1, resume: true })), /the precision \(precision\) = fp32, this run has bf16/);
     bf16.dispose();
     const other = { train: split(9), test: split(4) };
     await assert.rejects(trainLoop(model, other, options(dir, { epochs: 1, resume: true })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.match(e.message, /checkpoint-2 was trained on other data \(features [0-9a-f]{16}; this run's --data has [0-9a-f]{16}\)/);
+      assert.match(e.message, /checkpoint-2 was trained on other data \(features [0-9a-f]{16}; this run's dataDir has [0-9a-f]{16}\)/);
       return true;
     });
     const relabelled = { train: data.train, test: { ...data.test, features: data.test.features.map((f) => ({ ...f, startPosition: 2 })) } };
@@ -443,7 +443,7 @@ test('--metric-for-best-model HasAns_f1 on an evaluation without SQuAD 2.0 figur
   try {
     await assert.rejects(trainLoop(model, { train: split(8), test: split(4) }, options(dir, { epochs: 1, metricForBestModel: 'HasAns_f1' })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.equal(e.message, "--metric-for-best-model eval_HasAns_f1 is not among this evaluation's metrics (eval_loss, eval_exact_match, eval_f1)");
+      assert.equal(e.message, "metricForBestModel eval_HasAns_f1 is not among this evaluation's metrics (eval_loss, eval_exact_match, eval_f1)");
       return true;
     });
   } finally {

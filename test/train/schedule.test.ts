@@ -37,9 +37,9 @@ test('constant ignores warm-up (HF get_constant_schedule); constant_with_warmup 
   assert.deepEqual([0, 1, 2, 5, 6].map((k) => scheduleFactor('constant_with_warmup', k, 6, 2)), [0, 0.5, 1, 1, 1]);
 });
 
-test('an unknown scheduler type → BAD_ARGUMENT naming --lr-scheduler-type', () => {
+test('an unknown scheduler type → BAD_ARGUMENT naming the option field lrSchedulerType', () => {
   assert.throws(
     () => validateSchedule({ learningRate: 1, totalSteps: 2, lrSchedulerType: 'poly' as 'linear' }),
-    (e) => isQaFtError(e) && e.code === 'BAD_ARGUMENT' && e.message.includes('--lr-scheduler-type'),
+    (e) => isQaFtError(e) && e.code === 'BAD_ARGUMENT' && e.message.startsWith('lrSchedulerType must be one of'),
   );
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { isDecayed } from '../../src/train/adamw.js';
+import { isDecayed } from '../../src/train/optimizer.js';
 import { parseModelConfig } from '../../src/model/config.js';
 import { parameterShapes } from '../../src/model/weights.js';
 import { learningRateAt } from '../../src/train/schedule.js';

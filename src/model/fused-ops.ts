@@ -1,21 +1,10 @@
 /**
- * The encoders' building blocks as fused TF.js ops with hand-written gradients, written for memory.
- *
- * TF.js's gradient tape (tfjs-core `Engine.gradients`) keeps every tensor an op saves for its gradient, and the
- * gradient of every op output, until the whole backward pass has ended. Recorded kernel by kernel, a layer saved
- * ~25 tensors (each Add and Reshape saves its inputs just to read their shapes, GELU five [B, T, F] tensors, the
- * attention mask two [B, H, T, T] ones) and left a gradient per kernel: every intermediate of all six layers, and
- * then its gradient, was alive at once. Each op here is one tape node that
- *  - saves only what its backward needs (a linear its input, GELU its input, LayerNorm its normalised output and
- *    standard deviation, attention its heads, probabilities and dropout mask, dropout its mask), and
- *  - frees those saved tensors and its output gradient `dy` as soon as its backward has run, as PyTorch's autograd
- *    does. That is safe because TF.js reads the gradient of an op's output only at the node that produced it,
- *    once, walking the tape in reverse; no op here returns `dy`, a saved tensor, or one tensor for two inputs.
- *    (A `dy` passed in by a `tf.grad(f)(x, dy)` caller would be freed too: no op here is a model's last op.)
- * Off `native`, the forward pass runs the same kernels in the same order as the op-by-op formulation, so its values
- * are bit-identical to it; on `native`, the fused GELU and attention-probability kernels compute the same formulas
- * with a vectorized erf and exp (within 1e-6). Gradients are the textbook formulas (checked against PyTorch by the
- * parity tests).
+ * The encoders' building blocks as fused TF.js ops with hand-written gradients, written for memory. TF.js's tape
+ * keeps what every kernel saves, and every output's gradient, until backward ends; each op here is one tape node
+ * that saves only what its backward needs and frees it, and its `dy`, as soon as its backward has run (as
+ * PyTorch's autograd does: safe since TF.js reads an output's gradient once, at the node that made it, and no op
+ * here returns `dy` or a saved tensor). Off `native` the forward runs the op-by-op kernels in the same order
+ * (bit-identical); on `native`, fused GELU and attention kernels compute the same formulas within 1e-6.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {

@@ -1,16 +1,8 @@
 /**
- * AdamW for TF.js, with PyTorch's update (`torch.optim.AdamW`, decoupled weight decay). Hand-written because
- * TF.js has none: its `tf.train.adam` has no decoupled decay, defaults to eps 1e-7 and keeps state by position.
- *
- * Per parameter p with gradient g (already multiplied by the clipping coefficient `gradScale`), step t ≥ 1:
- *   p ← p · (1 − lr·wd)                                  (only for decayed tensors)
- *   m ← β1·m + (1 − β1)·g
- *   v ← β2·v + (1 − β2)·g²
- *   p ← p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)
- *
- * State (m, v) is keyed by the parameter's Hugging Face name and created on the first update, like torch.
- * Each parameter's update is one call of the engine's `adamwUpdate` op: a fused in-place kernel on `native`
- * (no temporary), TF.js ops with at most three temporaries of the parameter's size elsewhere.
+ * The AdamW optimizer of training: PyTorch's `torch.optim.AdamW` (decoupled weight decay, not on biases or
+ * LayerNorm), hand-written because TF.js's `tf.train.adam` has no decoupled decay, uses eps 1e-7 and keys state by
+ * position. State (m, v) is keyed by Hugging Face parameter name, created on the first update as torch does; each
+ * parameter's update is the engine's `adamwUpdate` op (src/engine/adamw.ts states the formula).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwUpdate } from '../engine/ops.js';

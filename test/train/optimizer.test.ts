@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { AdamW, decaySummary, isDecayed } from '../../src/train/adamw.js';
+import { AdamW, decaySummary, isDecayed } from '../../src/train/optimizer.js';
 import { isQaFtError } from '../../src/errors.js';
 import { adamwReference } from '../engine/adamw-reference.js';
 

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeAvailable } from '../../src/engine/index.js';
 import { QaFtError } from '../../src/errors.js';
-import { backendUnavailable, selectBackend } from '../../src/model/backend.js';
+import { backendUnavailable, selectBackend } from '../../src/model/backend-select.js';
 import type { BackendName } from '../../src/model/types.js';
 import { repoRoot } from '../helpers/cli.js';
 
@@ -74,7 +74,7 @@ describe('backend selection', () => {
   test('auto loads no backend past the one it takes: with native built, libtensorflow stays unloaded', async (t) => {
     if (!nativeAvailable().ok) return t.skip('native not built: auto goes on to tensorflow');
     const script = [
-      "import { selectBackend } from './src/model/backend.ts';",
+      "import { selectBackend } from './src/model/backend-select.ts';",
       "import * as tf from '@tensorflow/tfjs-core';",
       "const c = await selectBackend('auto');",
       "console.log(JSON.stringify({ name: c.name, tensorflow: tf.findBackendFactory('tensorflow') !== null,",

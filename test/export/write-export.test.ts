@@ -3,8 +3,8 @@ import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { QaFtError } from '../../src/errors.js';
-import { exportModel } from '../../src/hub/export.js';
-import { renderModelCard } from '../../src/hub/model-card.js';
+import { exportModel } from '../../src/export/write-export.js';
+import { renderModelCard } from '../../src/export/model-card.js';
 import { loadConfig, qaArchitecture } from '../../src/model/config.js';
 import { makeTempDir, runCli, sharedDir } from '../helpers/cli.js';
 import { writeSmallTokenizer } from '../helpers/small-tokenizer.js';

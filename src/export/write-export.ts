@@ -1,23 +1,14 @@
 /**
- * `exportModel`: a trained model directory → a clean Hugging Face model directory that `from_pretrained`,
- * the hub and qa-ft all load: `config.json` (architectures the family's …ForQuestionAnswering), `model.safetensors`,
- * the tokenizer files and a model card README.md with the training metrics. Checkpoints, optimizer state,
- * logs and curves stay behind. The weights are checked against the config (every HF name, shape and a float
- * dtype), and the tokenizer against the model (no id beyond its embedding rows, the same special tokens), before
- * anything is written, and a new directory appears complete or not at all. An existing `--out` is
- * written into only with `overwrite`, and then only the files an export writes are replaced (the user's other files
- * stay, as with `train --overwrite-output-dir`); an `--out` that is or holds the model or tokenizer directory, and a
- * symbolic link in them that leads elsewhere, are refused (src/util/out-guard.ts owns the rule). With `onnx`, also
- * `onnx/model.onnx` (fp32) and `onnx/model_quantized.onnx` (q8) beside them: the layout transformers.js's
- * `pipeline('question-answering', dir)` loads (it reads tokenizer.json, so that file is required then).
- *
- * Imports the model's config and safetensors parsers (rather than a second copy of them in src/hub): an
- * export must accept exactly what `loadQaModel` accepts.
+ * `exportModel`: a trained model directory → a clean Hugging Face model directory (config.json, model.safetensors,
+ * tokenizer files, a model card; with `onnx`, transformers.js's onnx/ files). Weights and tokenizer are checked
+ * against the config (with the model's own parsers, so an export accepts exactly what `loadQaModel` does) before
+ * anything is written; the directory appears complete or not at all, and `--out` follows src/util/out-guard.ts.
  */
 import { copyFile, lstat, mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { firstLine, QaFtError } from '../errors.js';
 import { parseModelConfig, qaArchitecture } from '../model/config.js';
+import { QA_OUTPUTS } from '../model/qa-head.js';
 import { readSafetensors, SafetensorsFile } from '../model/safetensors.js';
 import { parameterShapes } from '../model/weights.js';
 import { checkTokenizerFitsModel } from '../tokenize/model-fit.js';
@@ -25,7 +16,7 @@ import { loadTokenizer } from '../tokenize/tokenizer.js';
 import { ONNX_DIR, ONNX_FP32_FILE, ONNX_Q8_FILE, onnxModels } from '../onnx/model.js';
 import { writeDirAtomic, writeIntoDir } from '../util/atomic.js';
 import { checkOutputOutside, checkOutputTarget, isWithin } from '../util/out-guard.js';
-import { isFile } from './cache.js';
+import { isFile } from '../util/is-file.js';
 import { finalMetrics, readTrainingSummary, renderModelCard, type FinalMetrics } from './model-card.js';
 import { CONFIG_FILE, makesTokenizer, TOKENIZER_FILES, TOKENIZER_NEEDS, WEIGHTS_FILE } from '../hf-files.js';
 
@@ -169,7 +160,7 @@ async function checkWeights(path: string, expected: Map<string, number[]>): Prom
     }
     if (problems.length > 0) {
       throw new QaFtError('BAD_WEIGHTS', `${path} does not match its config.json: ${problems.slice(0, 4).join('; ')}`, {
-        hint: missing.includes('qa_outputs.weight') ? 'this is not a question-answering model; train it first (qa-ft train)' : 'export the directory that qa-ft train wrote',
+        hint: missing.includes(`${QA_OUTPUTS}.weight`) ? 'this is not a question-answering model; train it first (qa-ft train)' : 'export the directory that qa-ft train wrote',
       });
     }
     return count;
