@@ -6,7 +6,7 @@
   "targets": [
     {
       "target_name": "qaft_native",
-      "sources": ["native/addon.cc", "native/kernels.cc", "native/parallel.cc", "native/matmul-bf16.cc", "native/layernorm.cc", "native/attention.cc", "native/stop-signals.cc"],
+      "sources": ["native/addon.cc", "native/matmul.cc", "native/elementwise.cc", "native/reduce.cc", "native/movement.cc", "native/optimizer.cc", "native/parallel.cc", "native/matmul-bf16.cc", "native/layernorm.cc", "native/attention.cc", "native/stop-signals.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"],

@@ -291,7 +291,7 @@ Napi::Value SumOfSquares(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  qaft::SetNumThreads(I32(info[0]));
+  qaft::SetEngineThreads(I32(info[0]));
   return Napi::Number::New(info.Env(), qaft::NumThreads());
 }
 

@@ -22,9 +22,6 @@ namespace qaft {
 
 namespace {
 
-// Rows per thread below which threading does not pay: about 32k elements of work per thread.
-int64_t RowGrain(int64_t d) { return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, d)); }
-
 // Rows whose means are summed together: each row's double sum is a chain of dependent adds (latency-bound), so
 // several rows' chains run interleaved; each keeps its own order, so every mean is exactly the one-row result.
 constexpr int64_t kGroup = 4;
