@@ -12,11 +12,8 @@
 
 #include "parallel.h"
 
-// No fused multiply-adds: y = normed·w + b must round twice, as the two kernels of the op-by-op form do (GCC in
-// ISO C++ mode never contracts; clang does within an expression unless told).
-#ifdef __clang__
-#pragma clang fp contract(off)
-#endif
+// y = normed·w + b rounds twice, as the two kernels of the op-by-op form do: binding.gyp builds without fused
+// multiply-adds (-ffp-contract=off).
 
 namespace qaft {
 
