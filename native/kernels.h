@@ -6,10 +6,25 @@
 
 namespace qaft {
 
-enum class Unary : int { kExp = 0, kErf, kTanh, kSqrt, kRsqrt, kSquare, kNeg, kRelu, kSigmoid, kLog, kAbs, kReciprocal, kFloor };
-enum class Binary : int { kAdd = 0, kSub, kMul, kDiv, kSquaredDiff, kMax, kMin };
-enum class Reduce : int { kSum = 0, kMax, kMin, kMean };
-enum class Activation : int { kLinear = 0, kRelu };
+// The op codes JavaScript passes, one list per kind: an op's code is its position in the list, and the string is
+// its name in src/engine/addon.ts's table (a TF.js kernel name). The addon exports these lists (`opCodes`) and
+// addon.ts refuses an addon whose codes differ from its own.
+#define QAFT_UNARY_OPS(X)                                                                                \
+  X(kExp, "Exp") X(kErf, "Erf") X(kTanh, "Tanh") X(kSqrt, "Sqrt") X(kRsqrt, "Rsqrt") X(kSquare, "Square") \
+  X(kNeg, "Neg") X(kRelu, "Relu") X(kSigmoid, "Sigmoid") X(kLog, "Log") X(kAbs, "Abs")                     \
+  X(kReciprocal, "Reciprocal") X(kFloor, "Floor")
+#define QAFT_BINARY_OPS(X)                                                                        \
+  X(kAdd, "Add") X(kSub, "Sub") X(kMul, "Multiply") X(kDiv, "RealDiv") X(kSquaredDiff, "SquaredDifference") \
+  X(kMax, "Maximum") X(kMin, "Minimum")
+#define QAFT_REDUCE_OPS(X) X(kSum, "Sum") X(kMax, "Max") X(kMin, "Min") X(kMean, "Mean")
+#define QAFT_ACTIVATIONS(X) X(kLinear, "linear") X(kRelu, "relu")
+
+#define QAFT_ENUMERATOR(id, name) id,
+enum class Unary : int { QAFT_UNARY_OPS(QAFT_ENUMERATOR) };
+enum class Binary : int { QAFT_BINARY_OPS(QAFT_ENUMERATOR) };
+enum class Reduce : int { QAFT_REDUCE_OPS(QAFT_ENUMERATOR) };
+enum class Activation : int { QAFT_ACTIVATIONS(QAFT_ENUMERATOR) };
+#undef QAFT_ENUMERATOR
 
 // ---- matmul.cc ------------------------------------------------------------------------------------------------------
 
