@@ -8,16 +8,18 @@ namespace qaft {
 
 // The op codes JavaScript passes, one list per kind: an op's code is its position in the list, and the string is
 // its name in src/engine/addon.ts's table (a TF.js kernel name). The addon exports these lists (`opCodes`) and
-// addon.ts refuses an addon whose codes differ from its own.
-#define QAFT_UNARY_OPS(X)                                                                                \
+// addon.ts refuses an addon whose codes differ from its own. (clang-format would break the lists as statements.)
+// clang-format off
+#define QAFT_UNARY_OPS(X)                                                                                 \
   X(kExp, "Exp") X(kErf, "Erf") X(kTanh, "Tanh") X(kSqrt, "Sqrt") X(kRsqrt, "Rsqrt") X(kSquare, "Square") \
-  X(kNeg, "Neg") X(kRelu, "Relu") X(kSigmoid, "Sigmoid") X(kLog, "Log") X(kAbs, "Abs")                     \
+  X(kNeg, "Neg") X(kRelu, "Relu") X(kSigmoid, "Sigmoid") X(kLog, "Log") X(kAbs, "Abs")                    \
   X(kReciprocal, "Reciprocal") X(kFloor, "Floor")
-#define QAFT_BINARY_OPS(X)                                                                        \
+#define QAFT_BINARY_OPS(X)                                                                                 \
   X(kAdd, "Add") X(kSub, "Sub") X(kMul, "Multiply") X(kDiv, "RealDiv") X(kSquaredDiff, "SquaredDifference") \
   X(kMax, "Maximum") X(kMin, "Minimum")
 #define QAFT_REDUCE_OPS(X) X(kSum, "Sum") X(kMax, "Max") X(kMin, "Min") X(kMean, "Mean")
 #define QAFT_ACTIVATIONS(X) X(kLinear, "linear") X(kRelu, "relu")
+// clang-format on
 
 #define QAFT_ENUMERATOR(id, name) id,
 enum class Unary : int { QAFT_UNARY_OPS(QAFT_ENUMERATOR) };
