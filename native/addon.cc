@@ -291,7 +291,7 @@ Napi::Value SumOfSquares(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  qaft::SetNumThreads(I32(info[0]));
+  qaft::SetEngineThreads(I32(info[0]));
   return Napi::Number::New(info.Env(), qaft::NumThreads());
 }
 
@@ -304,7 +304,28 @@ Napi::Value DisarmStopSignals(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// { unary, binary, reduce, activation }: each kind's { name: code }, from kernels.h's lists (addon.ts checks them).
+Napi::Object OpCodes(Napi::Env env) {
+  Napi::Object codes = Napi::Object::New(env);
+#define QAFT_CODE(id, name) o.Set(name, static_cast<int>(Enum::id));
+#define QAFT_KIND(key, EnumType, LIST)       \
+  {                                          \
+    using Enum = EnumType;                   \
+    Napi::Object o = Napi::Object::New(env); \
+    LIST(QAFT_CODE)                          \
+    codes.Set(key, o);                       \
+  }
+  QAFT_KIND("unary", qaft::Unary, QAFT_UNARY_OPS)
+  QAFT_KIND("binary", qaft::Binary, QAFT_BINARY_OPS)
+  QAFT_KIND("reduce", qaft::Reduce, QAFT_REDUCE_OPS)
+  QAFT_KIND("activation", qaft::Activation, QAFT_ACTIVATIONS)
+#undef QAFT_KIND
+#undef QAFT_CODE
+  return codes;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("opCodes", OpCodes(env));
   exports.Set("matmul", Napi::Function::New(env, MatMul));
   exports.Set("matmulBf16", Napi::Function::New(env, MatMulBf16));
   exports.Set("matmulBf16Ready", Napi::Function::New(env, MatMulBf16Ready));

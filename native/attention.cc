@@ -15,8 +15,6 @@ namespace qaft {
 
 namespace {
 
-constexpr int64_t kGrainElements = 1 << 15;  // per thread, below which threading does not pay (as kernels.cc)
-
 // Below this, float exp is exactly 0 (e^-104 is under half the smallest subnormal, 2^-150): masked keys (scores
 // near the float32 minimum) get exactly 0, where ExpApprox would give its clamp value.
 constexpr float kExpIsZeroBelow = -104.f;
@@ -59,8 +57,8 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
                     uint16_t* bf16) {
   const int64_t rows = batch * heads * tq;
   const bool drop = y != nullptr && mask != nullptr;
-  const DropoutRule shared(rate, seed);  // Dropout's (kernels.cc), so the same mask for the same seed
-  ParallelFor(rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, tk)), [&](int64_t lo, int64_t hi) {
+  const DropoutRule shared(rate, seed);  // Dropout's (elementwise.cc), so the same mask for the same seed
+  ParallelFor(rows, RowGrain(tk), [&](int64_t lo, int64_t hi) {
     const DropoutRule rule = shared;
     for (int64_t r = lo; r < hi; ++r) {
       const float* x = scores + r * tk;
@@ -97,7 +95,7 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
 
 void AttentionProbsGrad(const float* dw, const float* probs, const uint8_t* mask, float* ds, int64_t rows, int64_t tk,
                         float scale, uint16_t* bf16) {
-  ParallelFor(rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, tk)), [&](int64_t lo, int64_t hi) {
+  ParallelFor(rows, RowGrain(tk), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const float* d = dw + r * tk;
       const float* p = probs + r * tk;

@@ -1,4 +1,4 @@
-// Inverted dropout's random rule, one owner for the Dropout kernel (kernels.cc) and the fused attention
+// Inverted dropout's random rule, one owner for the Dropout kernel (elementwise.cc) and the fused attention
 // probabilities (attention.cc), which must draw the same mask for the same seed: element i (its flat index) is kept
 // when u >= ceil(rate·2^24), u the top 24 bits of splitmix64(key ^ i), key = splitmix64(seed). Counter-based, so the
 // same seed gives the same mask on any thread count.

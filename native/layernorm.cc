@@ -13,18 +13,12 @@
 #include "kernels.h"
 #include "parallel.h"
 
-// No fused multiply-adds: y = normed·w + b must round twice, as the two kernels of the op-by-op form do (GCC in
-// ISO C++ mode never contracts; clang does within an expression unless told).
-#ifdef __clang__
-#pragma clang fp contract(off)
-#endif
+// y = normed·w + b rounds twice, as the two kernels of the op-by-op form do: binding.gyp builds without fused
+// multiply-adds (-ffp-contract=off).
 
 namespace qaft {
 
 namespace {
-
-// Rows per thread below which threading does not pay: about 32k elements of work per thread.
-int64_t RowGrain(int64_t d) { return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, d)); }
 
 // Rows whose means are summed together: each row's double sum is a chain of dependent adds (latency-bound), so
 // several rows' chains run interleaved; each keeps its own order, so every mean is exactly the one-row result.

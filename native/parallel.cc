@@ -105,12 +105,23 @@ class Pool {
   std::atomic<bool> stop_{false};
 };
 
+int g_threads = 0;  // 0: the hardware's count
 std::atomic<bool> g_busy{false};
 // Never destroyed: at process exit the workers may be waiting, and joining them from a static destructor while
 // Node tears down is not worth the risk; the OS reclaims them.
 Pool* g_pool = nullptr;
 
 }  // namespace
+
+int NumThreads() {
+  if (g_threads <= 0) {
+    const unsigned hc = std::thread::hardware_concurrency();
+    g_threads = hc == 0 ? 1 : static_cast<int>(hc);
+  }
+  return g_threads;
+}
+
+void SetNumThreads(int n) { g_threads = n > 0 ? n : 0; }
 
 void RunParallel(int count, const std::function<void(int)>& task) {
   if (count <= 1 || g_busy.exchange(true)) {

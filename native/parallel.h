@@ -9,8 +9,16 @@
 
 namespace qaft {
 
+// Threads the pool's kernels run on: set by SetNumThreads (n <= 0: the hardware's count), the hardware's count by
+// default.
 int NumThreads();
 void SetNumThreads(int n);
+
+// Elements of work per thread below which threading does not pay: every kernel's grain derives from it.
+constexpr int64_t kGrain = int64_t{1} << 15;
+
+// The grain, in rows, for rows of `rowLen` elements: a kGrain's worth of elements, at least one row.
+inline int64_t RowGrain(int64_t rowLen) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, rowLen)); }
 
 // Runs task(i) for i in [0, count) on the calling thread (i = 0) and count - 1 pool workers, and returns when all
 // have finished. A call made while another is running (from inside a task) runs its tasks one after another on

@@ -1,7 +1,8 @@
 /**
- * Loading the compiled addon (`build/Release/qaft_native.node`, built by node-gyp from `native/`). Typed arrays
- * passed in are read and written in place; shapes travel as Float64Array. Neither the addon nor this loader checks
- * types or sizes: the TypeScript kernels that call it (src/engine) size every array from the tensor shapes.
+ * Loading the compiled addon (`build/Release/qaft_native.node`, built by node-gyp from `native/`), refused when its
+ * op codes are not this source's. Typed arrays passed in are read and written in place; shapes travel as
+ * Float64Array. Neither the addon nor this loader checks types or sizes: the TypeScript kernels that call it
+ * (src/engine) size every array from the tensor shapes.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -12,6 +13,8 @@ export type F32 = Float32Array;
 export type Any32 = Float32Array | Int32Array;
 
 export interface NativeAddon {
+  /** Each kind's op codes by name, from native/kernels.h's lists (checked against OP_CODES on load). */
+  readonly opCodes: OpCodes;
   matmul(
     a: F32, b: F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
     m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
@@ -92,13 +95,36 @@ export interface NativeAddon {
   disarmStopSignals(): void;
 }
 
-/** Op codes shared with native/kernels.h. */
+/**
+ * Op codes, by the TF.js kernel names the kernels register under. native/kernels.h's lists own them (a code is the
+ * op's position there); these copies give the kernels typed constants, and `loadAddonFile` refuses an addon whose
+ * `opCodes` differ from them (`opCodeMismatch`).
+ */
 export const UNARY = {
   Exp: 0, Erf: 1, Tanh: 2, Sqrt: 3, Rsqrt: 4, Square: 5, Neg: 6, Relu: 7, Sigmoid: 8, Log: 9, Abs: 10, Reciprocal: 11, Floor: 12,
 } as const;
 export const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 } as const;
 export const REDUCE = { Sum: 0, Max: 1, Min: 2, Mean: 3 } as const;
 export const ACTIVATION = { linear: 0, relu: 1 } as const;
+export const OP_CODES = { unary: UNARY, binary: BINARY, reduce: REDUCE, activation: ACTIVATION } as const;
+export type OpCodes = Record<keyof typeof OP_CODES, Record<string, number>>;
+
+/** The first difference between an addon's `opCodes` and OP_CODES, in words; undefined when they agree. */
+export function opCodeMismatch(codes: unknown): string | undefined {
+  if (typeof codes !== 'object' || codes === null) return 'it exports no op codes';
+  for (const [kind, ours] of Object.entries(OP_CODES)) {
+    const theirs: unknown = (codes as Record<string, unknown>)[kind];
+    if (typeof theirs !== 'object' || theirs === null) return `it has no ${kind} op codes`;
+    const table = theirs as Record<string, unknown>;
+    for (const [name, code] of Object.entries(ours)) {
+      if (!(name in table)) return `it has no ${kind} op ${name}`;
+      if (table[name] !== code) return `${kind} op ${name} is ${code} here but ${String(table[name])} in the addon`;
+    }
+    const extra = Object.keys(table).find((name) => !(name in ours));
+    if (extra !== undefined) return `it has a ${kind} op ${extra} this qa-ft does not know`;
+  }
+  return undefined;
+}
 
 const HOW_TO_GET =
   'install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev; macOS uses Accelerate) and a C++ compiler, then run `npm run build:native` (or `npm rebuild qa-ft`)';
@@ -110,9 +136,14 @@ function packageRoot(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
+/** The addon file: build/Release/qaft_native.node, or QAFT_NATIVE_PATH's (another build: the sanitizer script's). */
+export function addonPath(): string {
+  return process.env['QAFT_NATIVE_PATH'] ?? path.join(packageRoot(), 'build', 'Release', 'qaft_native.node');
+}
+
 /** Loads the addon once; on failure says in one line why and how to get it. */
 export function loadAddon(): { addon: NativeAddon } | { reason: string } {
-  cached ??= loadAddonFile(path.join(packageRoot(), 'build', 'Release', 'qaft_native.node'));
+  cached ??= loadAddonFile(addonPath());
   return cached;
 }
 
@@ -128,7 +159,12 @@ export function loadAddonFile(file: string): { addon: NativeAddon } | { reason: 
     // the library loads, so it is set before the addon (and with it OpenBLAS) is loaded; a user's value wins.
     process.env['OPENBLAS_THREAD_TIMEOUT'] ??= '4';
     const require = createRequire(import.meta.url);
-    return { addon: require(file) as NativeAddon };
+    const addon = require(file) as NativeAddon;
+    const mismatch = opCodeMismatch(addon.opCodes);
+    if (mismatch !== undefined) {
+      return { reason: `the native engine (${file}) does not match this qa-ft's sources (${mismatch}): run \`npm run build:native\`` };
+    }
+    return { addon };
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
     return { reason: `the native engine failed to load (${msg}): ${HOW_TO_GET}` };

@@ -1,7 +1,7 @@
 /**
  * Fused erf-GELU kernels. The model's op-by-op GELU runs 5 full-size kernels forward and 9 backward over the
  * [B, T, 4D] FFN activations (the biggest tensors of a layer after attention's); `QaftGelu` and `QaftGeluGrad`
- * are one threaded, vectorized pass each (erfc and exp as float polynomials, native/kernels.cc), within 1e-6 of a
+ * are one threaded, vectorized pass each (erfc and exp as float polynomials, native/elementwise.cc), within 1e-6 of a
  * float64 GELU. In bf16 mode each also writes its output's bf16 copy in the same pass (a matmul reads it next).
  *
  * Registered for `native` only: elsewhere `nativeGelu` returns undefined and the model keeps its op-by-op GELU.

@@ -6,6 +6,7 @@ import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo, TypedArr
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { NativeBackend } from './backend.js';
+import { zip } from '../util/checked-index.js';
 
 export interface KernelArgs {
   inputs: NamedTensorInfoMap;
@@ -19,6 +20,24 @@ type NativeImpl = (args: KernelArgs, addon: NativeAddon) => TensorInfo | undefin
 export interface NativeKernel {
   readonly name: string;
   readonly impl: NativeImpl;
+}
+
+/** One dimension of two broadcast shapes: a's size, b's, and the output's. */
+export interface BroadcastDim {
+  da: number;
+  db: number;
+  n: number;
+}
+
+/**
+ * NumPy broadcasting of two shapes, outermost dimension first: the shorter is padded with leading 1s, and each pair
+ * of sizes must be equal or have a 1 (undefined otherwise: the cpu kernel then reports the error).
+ */
+export function broadcastDims(aShape: readonly number[], bShape: readonly number[]): BroadcastDim[] | undefined {
+  const rank = Math.max(aShape.length, bShape.length);
+  const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
+  const dims = zip(pad(aShape), pad(bShape)).map(([da, db]) => ({ da, db, n: da === 1 ? db : da }));
+  return dims.some(({ da, db }) => da !== db && da !== 1 && db !== 1) ? undefined : dims;
 }
 
 /** The backing array of a tensor stored on a MathBackendCPU (the one the tensor lives on). */

@@ -5,7 +5,7 @@
  */
 import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { BINARY, UNARY, type Any32, type NativeAddon } from './addon.js';
-import { allocF32, allocF32Zeroed, f32, isF32, output, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, allocF32Zeroed, broadcastDims, f32, isF32, output, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
 import { numbersAttr, tensorInputs } from './kernel-args.js';
 import { zip } from '../util/checked-index.js';
 
@@ -18,16 +18,14 @@ interface BroadcastPlan {
 
 /** NumPy broadcast of two shapes, with adjacent dimensions merged wherever both operands allow. */
 function planBroadcast(aShape: readonly number[], bShape: readonly number[]): BroadcastPlan | undefined {
-  const rank = Math.max(aShape.length, bShape.length);
-  const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
+  const aligned = broadcastDims(aShape, bShape);
+  if (aligned === undefined) return undefined;
   // Innermost dimension first, so row-major strides are running products; a stride is 0 along a dimension the
   // operand is broadcast over. Size-1 output dims are dropped from the loop.
   const outShape: number[] = [];
   const dims: { n: number; sa: number; sb: number }[] = []; // innermost first
   let strideA = 1, strideB = 1;
-  for (const [da, db] of zip(pad(aShape), pad(bShape)).reverse()) {
-    if (da !== db && da !== 1 && db !== 1) return undefined;
-    const n = da === 1 ? db : da;
+  for (const { da, db, n } of aligned.reverse()) {
     outShape.push(n);
     if (n !== 1) dims.push({ n, sa: da === 1 ? 0 : strideA, sb: db === 1 ? 0 : strideB });
     strideA *= da;

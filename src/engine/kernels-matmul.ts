@@ -7,9 +7,8 @@ import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { ACTIVATION, type NativeAddon } from './addon.js';
 import { NativeBackend } from './backend.js';
 import { QaFtError } from '../errors.js';
-import { allocF32, f32, isF32, output, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import { allocF32, broadcastDims, f32, isF32, output, type KernelArgs, type NativeKernel } from './kernel-util.js';
 import { dim, tensorInputs } from './kernel-args.js';
-import { zip } from '../util/checked-index.js';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 interface Plan {
@@ -35,11 +34,8 @@ function planMatMul(aShape: readonly number[], bShape: readonly number[], transA
   const kb = transB ? bCols : bRows;
   const n = transB ? bRows : bCols;
   if (k !== kb) return undefined;
-  // Batch dims, NumPy-broadcast: the shorter list is padded with leading 1s.
-  const rank = Math.max(ra, rb) - 2;
-  const pad = (s: readonly number[]): number[] => [...new Array<number>(rank - s.length).fill(1), ...s];
-  const outer = zip(pad(aShape.slice(0, -2)), pad(bShape.slice(0, -2))).map(([da, db]) => ({ da, db, n: da === 1 ? db : da }));
-  if (outer.some(({ da, db }) => da !== db && da !== 1 && db !== 1)) return undefined;
+  const outer = broadcastDims(aShape.slice(0, -2), bShape.slice(0, -2)); // the batch dims
+  if (outer === undefined) return undefined;
   const outOuter = outer.map((o) => o.n);
   const innermostFirst = [...outer].reverse();
   const batch = util.sizeFromShape(outOuter);
