@@ -2,7 +2,11 @@
  * fp32 against bf16, qa-ft native against transformers + PyTorch (hf_bench.py, python3.11), one training step
  * (forward, backward, clip, AdamW) of distilbert-base-shaped models, each in its own process:
  *
- *   node --import tsx bench/precision.ts [--layers 6] [--batch 16] [--seq 384] [--steps 2] [--threads N] [--infer]
+ *   node --import tsx bench/precision.ts [--layers 6] [--batch 16] [--seq 384] [--steps 2] [--warmup 2] [--threads N]
+ *     [--infer]
+ *
+ * Two warm-up steps by default: qa-ft's first two steps fault in the memory its pool of released arrays then
+ * recycles (a steady-state step allocates nothing new), so the third step is the first like the thousands after it.
  *
  * Runs as a user would: without this workplace's OpenBLAS pin (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset in the
  * children alone), plus qa-ft fp32 under the pin for comparison. bf16 rows say why when bf16 cannot run here
@@ -23,12 +27,13 @@ const { values: o } = parseArgs({
     batch: { type: 'string', default: '16' },
     seq: { type: 'string', default: '384' },
     steps: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '2' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
     infer: { type: 'boolean', default: false },
     'skip-hf-bf16': { type: 'boolean', default: false },
   },
 });
-const shape = { layers: Number(o.layers), batch: Number(o.batch), seq: Number(o.seq), steps: Number(o.steps), threads: Number(o.threads) };
+const shape = { layers: Number(o.layers), batch: Number(o.batch), seq: Number(o.seq), steps: Number(o.steps), warmup: Number(o.warmup), threads: Number(o.threads) };
 const mode = o.infer ? 'infer' : 'train';
 
 type Result = Record<string, unknown> | { error: string };
@@ -44,7 +49,7 @@ function userEnv(): NodeJS.ProcessEnv {
 
 function qaft(precision: 'fp32' | 'bf16', env: NodeJS.ProcessEnv): Result {
   const args = ['--import', 'tsx', path.join(REPO_ROOT, 'bench', 'worker.ts'), '--mode', mode, '--backend', 'native',
-    '--batch', String(shape.batch), '--seq', String(shape.seq), '--layers', String(shape.layers), '--steps', String(shape.steps),
+    '--batch', String(shape.batch), '--seq', String(shape.seq), '--layers', String(shape.layers), '--steps', String(shape.steps), '--warmup', String(shape.warmup),
     '--threads', String(shape.threads), '--precision', precision];
   const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, env, encoding: 'utf8', maxBuffer: 1 << 26 });
   try {
@@ -59,13 +64,13 @@ function qaft(precision: 'fp32' | 'bf16', env: NodeJS.ProcessEnv): Result {
 const support = bf16Support();
 const hfWhyNot = hfMissing();
 const pinned = process.env['OPENBLAS_CORETYPE'];
-console.log(`## ${mode} step, distilbert-base shapes, ${shape.layers} layers, batch ${shape.batch}×${shape.seq}, ${shape.steps} timed steps after 1 warm-up, threads ${shape.threads}`);
+console.log(`## ${mode} step, distilbert-base shapes, ${shape.layers} layers, batch ${shape.batch}×${shape.seq}, ${shape.steps} timed steps after ${shape.warmup} warm-up, threads ${shape.threads}`);
 console.log(`bf16 on qa-ft: ${support.ok ? `yes (oneDNN ${support.isa})` : `no: ${support.reason}`}`);
 if (hfWhyNot !== undefined) console.log(`transformers rows skipped: ${hfWhyNot}`);
 
 const env = userEnv();
 const hf = (bf16: boolean): Result =>
-  hfWhyNot !== undefined ? { error: hfWhyNot } : runHf({ ...shape, warmup: 1, bf16, ...(o.infer ? { infer: true } : {}) });
+  hfWhyNot !== undefined ? { error: hfWhyNot } : runHf({ ...shape, bf16, ...(o.infer ? { infer: true } : {}) });
 const rows: { label: string; r: Result; anchor?: Result }[] = [];
 console.log('qa-ft fp32…');
 const qf = qaft('fp32', env);
@@ -88,3 +93,4 @@ printTable(['run', 's/step', 'peak RSS MB', 'speed vs transformers, same precisi
   const a = anchor && !isErr(anchor) ? (anchor['s_per_step'] as number) : undefined;
   return [label, fmt(s, 2), String(r['peak_rss_mb']), a ? `${fmt(a / s, 2)}×` : ''];
 }));
+if (!isErr(qf) && !isErr(qb)) console.log(`qa-ft bf16 / fp32 ${mode} step: ${fmt((qb['s_per_step'] as number) / (qf['s_per_step'] as number), 2)}×`);

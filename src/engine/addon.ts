@@ -158,6 +158,9 @@ export function loadAddonFile(file: string): { addon: NativeAddon } | { reason: 
     // small model's step, measured). 2^4 cycles: sleep at once (waking costs microseconds per gemm). Read when
     // the library loads, so it is set before the addon (and with it OpenBLAS) is loaded; a user's value wins.
     process.env['OPENBLAS_THREAD_TIMEOUT'] ??= '4';
+    // The same for oneDNN's OpenMP threads (bf16 matmuls): libgomp's idle threads spin ~300k pauses after every
+    // parallel region unless told otherwise, taking the cores our kernel threads run on between matmuls.
+    if (process.env['GOMP_SPINCOUNT'] === undefined) process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
     const require = createRequire(import.meta.url);
     const addon = require(file) as NativeAddon;
     const mismatch = opCodeMismatch(addon.opCodes);
