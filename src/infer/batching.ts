@@ -1,12 +1,12 @@
 /**
  * The batching answerer: answers (question, context) items with the question-answering pipeline's rules
  * (pipeline-qa.ts), the windows of every caller's items that arrive close together going through the model in one
- * forward pass. A pass starts when `maxBatchSize` windows wait, or when the oldest has waited `maxWaitMs` (longer,
- * up to TOKENIZING_WAIT_MS, while items that arrived are still being tokenized: a pass blocks the thread, so requests
- * that arrive during one are all tokenized together afterwards, and starting on the first few would split them);
- * one pass runs at a time, and the windows that queue up meanwhile make the next; a batch's windows go through the
- * model in passes of similar lengths (little padding). What `qa-ft serve` runs on; an app can
- * embed it without HTTP:
+ * forward pass. A pass starts when `maxBatchSize` windows wait, or once no item has arrived for `maxWaitMs` and
+ * none is still being tokenized, or when the oldest window has waited GATHER_CAP_MS (or `maxWaitMs` if longer).
+ * A pass blocks the thread, so the requests that arrive during one are read together afterwards, tokenized
+ * together, and go through the model together; one pass runs at a time, and the windows that queue up meanwhile
+ * make the next, gathering afresh from its end (the callers just answered send their next requests then); a batch's windows go through the model in passes of similar lengths (little padding). What
+ * `qa-ft serve` runs on; an app can embed it without HTTP:
  *
  *     const answerer = await BatchingAnswerer.open('./qa-ft-model');
  *     const [best] = await answerer.answer({ question, context }, { topK: 1 });
@@ -29,7 +29,7 @@ import type { BackendName, Precision } from '../model/types.js';
 export interface BatchingOptions {
   /** Most windows per forward pass (default 32). */
   readonly maxBatchSize?: number;
-  /** Longest a window waits for others before its pass starts, in ms (default 2). */
+  /** How long no new item may arrive before a pass starts, in ms (default 2). */
   readonly maxWaitMs?: number;
   /** Called after each forward pass: its windows and how long it took. */
   readonly onBatch?: (windows: number, seconds: number) => void;
@@ -37,8 +37,8 @@ export interface BatchingOptions {
 
 export const DEFAULT_MAX_BATCH_SIZE = 32;
 export const DEFAULT_MAX_WAIT_MS = 2;
-/** Longest the oldest window waits for items still being tokenized (their windows join its pass), in ms. */
-const TOKENIZING_WAIT_MS = 20;
+/** Longest a window waits for company (items still arriving or being tokenized) before its pass starts, in ms. */
+const GATHER_CAP_MS = 20;
 
 interface Pending {
   readonly feature: Feature;
@@ -56,6 +56,9 @@ export class BatchingAnswerer {
   private inFlightItems = 0;
   /** Items whose windows are being cut (tokenizing): they queue windows soon. */
   private tokenizing = 0;
+  /** When the latest item arrived, and when the latest pass ended (performance.now()). */
+  private lastArrival = 0;
+  private lastPassEnd = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   private readonly batchListeners: ((windows: number, seconds: number) => void)[] = [];
@@ -101,8 +104,20 @@ export class BatchingAnswerer {
     this.inFlightItems++;
     try {
       checkPipelineParameters(params);
-      const windows = await this.cutWindows(item, params);
-      const logits = await Promise.all(windows.map((w) => this.enqueue(w)));
+      this.lastArrival = performance.now();
+      this.tokenizing++;
+      let windows: Window[];
+      try {
+        windows = await pipelineWindows(this.tokenizer, item.question, item.context, params, this.model.config.maxPositionEmbeddings);
+      } catch (e) {
+        this.tokenizing--;
+        this.schedule(); // a pass may have waited for this item
+        throw e;
+      }
+      this.tokenizing--; // in the tick its windows queue: a pass that starts now takes them
+      const pending = windows.map((w) => this.enqueue(w));
+      this.schedule();
+      const logits = await Promise.all(pending);
       return pipelineAnswers(
         item.context,
         windows.map((window, i) => ({ window, ...logits[i]! })),
@@ -112,21 +127,6 @@ export class BatchingAnswerer {
     } finally {
       this.inFlightItems--;
       if (this.inFlightItems === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    }
-  }
-
-  private async cutWindows(item: AskItem, params: PipelineParameters): Promise<Window[]> {
-    this.tokenizing++;
-    try {
-      return await pipelineWindows(this.tokenizer, item.question, item.context, params, this.model.config.maxPositionEmbeddings);
-    } finally {
-      this.tokenizing--;
-      if (this.tokenizing === 0 && this.timer !== undefined) {
-        // the pass no longer waits for anyone: due now if the oldest window's own wait is up
-        clearTimeout(this.timer);
-        this.timer = undefined;
-        this.schedule();
-      }
     }
   }
 
@@ -147,21 +147,25 @@ export class BatchingAnswerer {
   private enqueue(window: Window): Promise<{ startLogits: Float32Array; endLogits: Float32Array }> {
     return new Promise((resolve, reject) => {
       this.queue.push({ feature: windowFeature('', window), since: performance.now(), resolve, reject });
-      this.schedule();
     });
   }
 
-  /** Starts a pass now if a full batch waits, else when the oldest window's wait is up (see the file comment). */
+  /** Starts a pass now if one is due (see the file comment), else asks again when it will be. */
   private schedule(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.running || this.queue.length === 0) return;
-    if (this.queue.length >= this.maxBatchSize) {
+    const now = performance.now();
+    // windows that queued during a pass gather afresh when it ends: the callers it answered are about to send more
+    const gatherFrom = Math.max(this.queue[0]!.since, this.lastPassEnd);
+    const capLeft = Math.max(GATHER_CAP_MS, this.maxWaitMs) - (now - gatherFrom);
+    const quietLeft = this.tokenizing > 0 ? Infinity : this.maxWaitMs - (now - Math.max(this.lastArrival, this.lastPassEnd));
+    const due = Math.min(capLeft, quietLeft);
+    if (this.queue.length >= this.maxBatchSize || due <= 0) {
       void this.runBatch();
       return;
     }
-    if (this.timer !== undefined) return;
-    const waited = performance.now() - this.queue[0]!.since;
-    const wait = this.tokenizing > 0 ? Math.max(this.maxWaitMs, TOKENIZING_WAIT_MS) : this.maxWaitMs;
-    this.timer = setTimeout(() => void this.runBatch(), Math.max(0, wait - waited));
+    this.timer = setTimeout(() => this.schedule(), due);
   }
 
   private async runBatch(): Promise<void> {
@@ -187,6 +191,7 @@ export class BatchingAnswerer {
       for (const p of batch) p.reject(e); // a window already answered ignores this
     } finally {
       this.running = false;
+      this.lastPassEnd = performance.now();
       this.schedule();
     }
   }
