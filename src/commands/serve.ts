@@ -125,7 +125,7 @@ export function serveCommand(): Command {
     .option('--port <n>', 'port to listen on (0: any free port)', '8080')
     .option('--api-key <key>', `require Authorization: Bearer <key> on POST / (or set ${API_KEY_ENV})`)
     .option('--max-batch-size <n>', 'most windows per forward pass, across concurrent requests', '32')
-    .option('--max-wait-ms <ms>', 'longest a window waits for others to batch with', '2')
+    .option('--max-wait-ms <ms>', 'a batch starts once no request has arrived for this long (at most 20 ms, or this, after its first)', '2')
     .option('--max-body-bytes <n>', 'largest request body (413 above)', String(4 * 1024 * 1024))
     .option('--request-timeout-ms <ms>', 'time a client has to send a whole request (headers: at most 10 s)', '30000')
     .option('--cors-origin <origin>', 'allow browser calls from this origin (no CORS by default)')
