@@ -46,13 +46,19 @@ function makeContext(tokens: number): string {
 }
 
 function entryArgs(): { args: string[]; mode: string } {
-  if (existsSync(join(REPO_ROOT, 'dist', 'cli.js'))) return { args: [join(REPO_ROOT, 'bin', 'qa-ft.js')], mode: 'installed entry (bin/qa-ft.js → dist/)' };
-  return { args: ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts')], mode: 'dev entry (tsx, src/ compiled on the fly; `npm run build` for the installed figure)' };
+  if (existsSync(join(REPO_ROOT, 'dist', 'cli.js')))
+    return { args: [join(REPO_ROOT, 'bin', 'qa-ft.js')], mode: 'installed entry (bin/qa-ft.js → dist/)' };
+  return {
+    args: ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts')],
+    mode: 'dev entry (tsx, src/ compiled on the fly; `npm run build` for the installed figure)',
+  };
 }
 
 function runOnce(cmd: string[], cwd: string): Promise<RunResult> {
   const haveTime = existsSync('/usr/bin/time');
-  const [file, ...args] = haveTime ? ['/usr/bin/time', '-f', '__RSS_KB__ %M %U %S', process.execPath, ...cmd] : [process.execPath, ...cmd];
+  const [file, ...args] = haveTime
+    ? ['/usr/bin/time', '-f', '__RSS_KB__ %M %U %S', process.execPath, ...cmd]
+    : [process.execPath, ...cmd];
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     let firstOut: bigint | undefined;
@@ -86,18 +92,28 @@ function runOnce(cmd: string[], cwd: string): Promise<RunResult> {
 function runTorchAnchor(modelDir: string): { seconds: number; mib: number; cpu: number } | null {
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
   if (probe.status !== 0) return null;
-  const r = spawnSync('/usr/bin/time', ['-f', '__RSS_KB__ %M %U %S', '/usr/bin/python3', join(SHARED_DIR, 'reference', 'ask_ref.py'), modelDir, '200'], {
-    cwd: join(SHARED_DIR, 'reference'),
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    '/usr/bin/time',
+    ['-f', '__RSS_KB__ %M %U %S', '/usr/bin/python3', join(SHARED_DIR, 'reference', 'ask_ref.py'), modelDir, '200'],
+    {
+      cwd: join(SHARED_DIR, 'reference'),
+      encoding: 'utf8',
+    },
+  );
   const out = /"seconds": ([\d.]+)/.exec(r.stdout ?? '');
   const rss = /__RSS_KB__ (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
-  return out && rss ? { seconds: Number(out[1]), mib: Number(rss[1]) / 1024, cpu: Number(rss[2]) + Number(rss[3]) } : null;
+  return out && rss
+    ? { seconds: Number(out[1]), mib: Number(rss[1]) / 1024, cpu: Number(rss[2]) + Number(rss[3]) }
+    : null;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '5' }, backend: { type: 'string', default: 'auto' }, tokens: { type: 'string', default: '200' } },
+    options: {
+      runs: { type: 'string', default: '5' },
+      backend: { type: 'string', default: 'auto' },
+      tokens: { type: 'string', default: '200' },
+    },
   });
   const runs = Number(values.runs);
   const dir = await mkdtemp(join(tmpdir(), 'qa-ft-ask-bench-'));
@@ -109,18 +125,34 @@ async function main(): Promise<void> {
     const params = [...model.params.values()].reduce((n, v) => n + v.size, 0);
     await model.save(modelDir);
     model.dispose();
-    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) await copyFile(join(MODEL_DIR, f), join(modelDir, f));
-    console.log(`random distilbert-base QA model: ${(params / 1e6).toFixed(1)}M parameters, built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
+      await copyFile(join(MODEL_DIR, f), join(modelDir, f));
+    console.log(
+      `random distilbert-base QA model: ${(params / 1e6).toFixed(1)}M parameters, built in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
 
     const { args, mode } = entryArgs();
     const context = makeContext(Number(values.tokens));
-    const cmd = [...args, 'ask', '--model', modelDir, '--backend', values.backend!, '--question', 'When was the museum built?', '--context', context];
+    const cmd = [
+      ...args,
+      'ask',
+      '--model',
+      modelDir,
+      '--backend',
+      values.backend!,
+      '--question',
+      'When was the museum built?',
+      '--context',
+      context,
+    ];
     console.log(`qa-ft ask, ${mode}, backend ${values.backend}, ~${values.tokens}-token context, ${runs} runs`);
     const results: RunResult[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await runOnce(cmd, REPO_ROOT);
       results.push(r);
-      console.log(`  run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpu.toFixed(2)} s), peak RSS ${r.mib.toFixed(0)} MiB${i === 0 && r.notice ? ` (${r.notice.split('\n')[0]})` : ''}`);
+      console.log(
+        `  run ${i + 1}: ${r.seconds.toFixed(2)} s (CPU ${r.cpu.toFixed(2)} s), peak RSS ${r.mib.toFixed(0)} MiB${i === 0 && r.notice ? ` (${r.notice.split('\n')[0]})` : ''}`,
+      );
     }
     const s = median(results.map((r) => r.seconds));
     const m = median(results.map((r) => r.mib));
@@ -135,7 +167,18 @@ async function main(): Promise<void> {
 
     const tinyDir = join(dir, 'tiny');
     await writeTinyModelDir(tinyDir);
-    const tinyCmd = (backend: string): string[] => [...args, 'ask', '--model', tinyDir, '--backend', backend, '--question', 'When was the museum built?', '--context', context];
+    const tinyCmd = (backend: string): string[] => [
+      ...args,
+      'ask',
+      '--model',
+      tinyDir,
+      '--backend',
+      backend,
+      '--question',
+      'When was the museum built?',
+      '--context',
+      context,
+    ];
     const tiny: Record<'auto' | 'native', RunResult[]> = { auto: [], native: [] };
     for (let i = 0; i < runs; i++) {
       for (const backend of ['auto', 'native'] as const) tiny[backend].push(await runOnce(tinyCmd(backend), REPO_ROOT));

@@ -6,11 +6,19 @@ import { readFile } from 'node:fs/promises';
 import type { QaBatch } from '../src/records.js';
 
 export async function readLengths(file: string): Promise<number[]> {
-  return (await readFile(file, 'utf8')).split(/\s+/).filter((s) => s !== '').map(Number);
+  return (await readFile(file, 'utf8'))
+    .split(/\s+/)
+    .filter((s) => s !== '')
+    .map(Number);
 }
 
 /** Sequence length of each of the first `count` batches. */
-export async function batchShapes(batch: number, seq: number, lengthsFile: string | undefined, count: number): Promise<number[]> {
+export async function batchShapes(
+  batch: number,
+  seq: number,
+  lengthsFile: string | undefined,
+  count: number,
+): Promise<number[]> {
   if (lengthsFile === undefined) return new Array<number>(count).fill(seq);
   const lengths = await readLengths(lengthsFile);
   return Array.from({ length: count }, (_, i) => {
@@ -34,7 +42,9 @@ export function randomBatch(batch: number, seqLen: number, vocab: number, seed: 
     s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
     return s / 4294967296;
   };
-  const inputIds = Array.from({ length: batch }, () => Array.from({ length: seqLen }, () => 1000 + Math.floor(next() * (vocab - 1000))));
+  const inputIds = Array.from({ length: batch }, () =>
+    Array.from({ length: seqLen }, () => 1000 + Math.floor(next() * (vocab - 1000))),
+  );
   const attentionMask = Array.from({ length: batch }, () => new Array<number>(seqLen).fill(1));
   const startPositions = Array.from({ length: batch }, () => Math.floor(next() * seqLen));
   const endPositions = startPositions.map((p) => Math.min(p + 3, seqLen - 1));

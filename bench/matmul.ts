@@ -31,7 +31,8 @@ interface Variant {
 }
 
 export function variants(scale: number): Variant[] {
-  const n = Math.max(1, Math.round(6144 * scale)), bh = Math.max(1, Math.round(192 * scale));
+  const n = Math.max(1, Math.round(6144 * scale)),
+    bh = Math.max(1, Math.round(192 * scale));
   return [
     { name: 'plain (q/k/v/out_lin fwd)', a: [n, 768], b: [768, 768], transA: false, transB: false },
     { name: 'plain (lin1 fwd)', a: [n, 768], b: [768, 3072], transA: false, transB: false },
@@ -40,7 +41,13 @@ export function variants(scale: number): Variant[] {
     { name: 'transposeA (dW = xᵀ·dY)', a: [n, 768], b: [n, 3072], transA: true, transB: false },
     { name: 'both transposed', a: [768, n], b: [3072, 768], transA: true, transB: true },
     { name: 'fused bias (x·Wᵀ + b)', a: [n, 768], b: [3072, 768], transA: false, transB: true, bias: true },
-    { name: 'broadcast [B,T,D]×[D,F]', a: [Math.max(1, Math.round(16 * scale)), 384, 768], b: [768, 768], transA: false, transB: false },
+    {
+      name: 'broadcast [B,T,D]×[D,F]',
+      a: [Math.max(1, Math.round(16 * scale)), 384, 768],
+      b: [768, 768],
+      transA: false,
+      transB: false,
+    },
     { name: 'batched QKᵀ (attention)', a: [bh, 384, 64], b: [bh, 384, 64], transA: false, transB: true },
     { name: 'batched P·V (attention)', a: [bh, 384, 384], b: [bh, 384, 64], transA: false, transB: false },
     { name: 'batched dP = dY·Vᵀ', a: [bh, 384, 64], b: [bh, 384, 64], transA: false, transB: true },
@@ -49,7 +56,8 @@ export function variants(scale: number): Variant[] {
 }
 
 function flops(v: Variant): { flops: number; m: number; n: number; k: number; batch: number } {
-  const ra = v.a.length, rb = v.b.length;
+  const ra = v.a.length,
+    rb = v.b.length;
   const m = v.transA ? v.a[ra - 1]! : v.a[ra - 2]!;
   const k = v.transA ? v.a[ra - 2]! : v.a[ra - 1]!;
   const n = v.transB ? v.b[rb - 2]! : v.b[rb - 1]!;
@@ -67,7 +75,8 @@ function median(xs: number[]): number {
 function timePair(f: () => void, g: () => void, reps: number): [number, number] {
   f();
   g();
-  const tf_: number[] = [], tg: number[] = [];
+  const tf_: number[] = [],
+    tg: number[] = [];
   for (let i = 0; i < reps; i++) {
     let t0 = performance.now();
     f();
@@ -91,16 +100,20 @@ export function benchMatmul(options: { scale: number; reps: number }): MatmulRow
     const b = tf.randomUniform(v.b, -1, 1);
     const bias = v.bias ? tf.randomUniform([n], -1, 1) : undefined;
     const run = (): void => {
-      const c = bias ? tf.fused.matMul({ a, b, transposeA: v.transA, transposeB: v.transB, bias }) : tf.matMul(a, b, v.transA, v.transB);
+      const c = bias
+        ? tf.fused.matMul({ a, b, transposeA: v.transA, transposeB: v.transB, bias })
+        : tf.matMul(a, b, v.transA, v.transB);
       c.dispose();
     };
-    const av = a.dataSync() as Float32Array, bv = b.dataSync() as Float32Array;
+    const av = a.dataSync() as Float32Array,
+      bv = b.dataSync() as Float32Array;
     const biasV = bias ? (bias.dataSync() as Float32Array) : null;
     const out = new Float32Array(batch * m * n);
     const rawRank = v.b.length === 2 && batch > 1; // one shared B: the kernel folds it into one gemm, as raw does
     const idx = Int32Array.from({ length: rawRank ? 1 : batch }, (_, i) => i);
     const bIdx = v.b.length === 2 ? new Int32Array(idx.length) : idx;
-    const raw = (): void => addon.matmul(av, bv, out, idx, bIdx, rawRank ? batch * m : m, n, k, v.transA, v.transB, biasV, 0);
+    const raw = (): void =>
+      addon.matmul(av, bv, out, idx, bIdx, rawRank ? batch * m : m, n, k, v.transA, v.transB, biasV, 0);
     const [nativeS, rawS] = timePair(run, raw, options.reps);
     let bf16S: number | undefined, bf16CachedS: number | undefined;
     if (bf16) {
@@ -121,7 +134,9 @@ export function benchMatmul(options: { scale: number; reps: number }): MatmulRow
       nativeGflops: f / nativeS / 1e9,
       rawGflops: f / rawS / 1e9,
       ratio: rawS / nativeS,
-      ...(bf16S === undefined || bf16CachedS === undefined ? {} : { bf16Gflops: f / bf16S / 1e9, bf16CachedGflops: f / bf16CachedS / 1e9 }),
+      ...(bf16S === undefined || bf16CachedS === undefined
+        ? {}
+        : { bf16Gflops: f / bf16S / 1e9, bf16CachedGflops: f / bf16CachedS / 1e9 }),
     });
     tf.dispose([a, b, ...(bias ? [bias] : [])]);
   }

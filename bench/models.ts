@@ -42,7 +42,11 @@ const BERT_BASE: ConfigJson = {
 /** The model's config.json; `layers` replaces its number of layers (the field name differs by family). */
 export function benchConfig(model: BenchModel, layers?: number): ConfigJson {
   const c: ConfigJson =
-    model === 'bert-base' ? { ...BERT_BASE } : model === 'small' ? { ...distilbertBase(), dim: 128, n_layers: 2, n_heads: 2, hidden_dim: 512 } : distilbertBase();
+    model === 'bert-base'
+      ? { ...BERT_BASE }
+      : model === 'small'
+        ? { ...distilbertBase(), dim: 128, n_layers: 2, n_heads: 2, hidden_dim: 512 }
+        : distilbertBase();
   if (layers !== undefined) c[c['model_type'] === 'distilbert' ? 'n_layers' : 'num_hidden_layers'] = layers;
   return c;
 }

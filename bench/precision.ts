@@ -33,7 +33,14 @@ const { values: o } = parseArgs({
     'skip-hf-bf16': { type: 'boolean', default: false },
   },
 });
-const shape = { layers: Number(o.layers), batch: Number(o.batch), seq: Number(o.seq), steps: Number(o.steps), warmup: Number(o.warmup), threads: Number(o.threads) };
+const shape = {
+  layers: Number(o.layers),
+  batch: Number(o.batch),
+  seq: Number(o.seq),
+  steps: Number(o.steps),
+  warmup: Number(o.warmup),
+  threads: Number(o.threads),
+};
 const mode = o.infer ? 'infer' : 'train';
 
 type Result = Record<string, unknown> | { error: string };
@@ -48,15 +55,38 @@ function userEnv(): NodeJS.ProcessEnv {
 }
 
 function qaft(precision: 'fp32' | 'bf16', env: NodeJS.ProcessEnv): Result {
-  const args = ['--import', 'tsx', path.join(REPO_ROOT, 'bench', 'worker.ts'), '--mode', mode, '--backend', 'native',
-    '--batch', String(shape.batch), '--seq', String(shape.seq), '--layers', String(shape.layers), '--steps', String(shape.steps), '--warmup', String(shape.warmup),
-    '--threads', String(shape.threads), '--precision', precision];
+  const args = [
+    '--import',
+    'tsx',
+    path.join(REPO_ROOT, 'bench', 'worker.ts'),
+    '--mode',
+    mode,
+    '--backend',
+    'native',
+    '--batch',
+    String(shape.batch),
+    '--seq',
+    String(shape.seq),
+    '--layers',
+    String(shape.layers),
+    '--steps',
+    String(shape.steps),
+    '--warmup',
+    String(shape.warmup),
+    '--threads',
+    String(shape.threads),
+    '--precision',
+    precision,
+  ];
   const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, env, encoding: 'utf8', maxBuffer: 1 << 26 });
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
   } catch {
     // the thrown error's own line (`QaFtError: bf16 is not available: …`), not the source frame tsx prints
-    const why = (r.stderr || r.stdout).trim().split('\n').find((l) => /^\w*Error: /.test(l));
+    const why = (r.stderr || r.stdout)
+      .trim()
+      .split('\n')
+      .find((l) => /^\w*Error: /.test(l));
     return { error: why?.replace(/^\w*Error: /, '') ?? `worker exited with ${r.status ?? r.signal}` };
   }
 }
@@ -64,7 +94,9 @@ function qaft(precision: 'fp32' | 'bf16', env: NodeJS.ProcessEnv): Result {
 const support = bf16Support();
 const hfWhyNot = hfMissing();
 const pinned = process.env['OPENBLAS_CORETYPE'];
-console.log(`## ${mode} step, distilbert-base shapes, ${shape.layers} layers, batch ${shape.batch}×${shape.seq}, ${shape.steps} timed steps after ${shape.warmup} warm-up, threads ${shape.threads}`);
+console.log(
+  `## ${mode} step, distilbert-base shapes, ${shape.layers} layers, batch ${shape.batch}×${shape.seq}, ${shape.steps} timed steps after ${shape.warmup} warm-up, threads ${shape.threads}`,
+);
 console.log(`bf16 on qa-ft: ${support.ok ? `yes (oneDNN ${support.isa})` : `no: ${support.reason}`}`);
 if (hfWhyNot !== undefined) console.log(`transformers rows skipped: ${hfWhyNot}`);
 
@@ -87,10 +119,16 @@ if (pinned !== undefined) {
 }
 rows.push({ label: 'transformers + torch fp32', r: hf32 }, { label: 'transformers + torch bf16 autocast', r: hb16 });
 
-printTable(['run', 's/step', 'peak RSS MB', 'speed vs transformers, same precision'], rows.map(({ label, r, anchor }) => {
-  if (isErr(r)) return [label, `— ${r.error}`, '', ''];
-  const s = r['s_per_step'] as number;
-  const a = anchor && !isErr(anchor) ? (anchor['s_per_step'] as number) : undefined;
-  return [label, fmt(s, 2), String(r['peak_rss_mb']), a ? `${fmt(a / s, 2)}×` : ''];
-}));
-if (!isErr(qf) && !isErr(qb)) console.log(`qa-ft bf16 / fp32 ${mode} step: ${fmt((qb['s_per_step'] as number) / (qf['s_per_step'] as number), 2)}×`);
+printTable(
+  ['run', 's/step', 'peak RSS MB', 'speed vs transformers, same precision'],
+  rows.map(({ label, r, anchor }) => {
+    if (isErr(r)) return [label, `— ${r.error}`, '', ''];
+    const s = r['s_per_step'] as number;
+    const a = anchor && !isErr(anchor) ? (anchor['s_per_step'] as number) : undefined;
+    return [label, fmt(s, 2), String(r['peak_rss_mb']), a ? `${fmt(a / s, 2)}×` : ''];
+  }),
+);
+if (!isErr(qf) && !isErr(qb))
+  console.log(
+    `qa-ft bf16 / fp32 ${mode} step: ${fmt((qb['s_per_step'] as number) / (qf['s_per_step'] as number), 2)}×`,
+  );

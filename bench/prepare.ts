@@ -23,7 +23,12 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 const work = await mkdtemp(path.join(tmpdir(), 'qa-ft-bench-prepare-'));
 try {
-  console.log(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores`);
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${os.availableParallelism()} cores`,
+  );
   for (const docStride of [undefined, 128]) {
     const walls: number[] = [];
     const cpus: number[] = [];
@@ -60,8 +65,13 @@ try {
       cpus.push((cpu.user + cpu.system) / 1e6);
       summary = `${manifest.sizes.train.features} + ${manifest.sizes.test.features} features, ${manifest.counts.truncated} truncated`;
     }
-    const label = docStride === undefined ? 'prepare 5000 rows, max length 384' : 'prepare 5000 rows, max length 384, doc stride 128';
-    const byPhase = Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(2)}`).join(', ');
+    const label =
+      docStride === undefined
+        ? 'prepare 5000 rows, max length 384'
+        : 'prepare 5000 rows, max length 384, doc stride 128';
+    const byPhase = Object.entries(phases)
+      .map(([k, v]) => `${k} ${median(v).toFixed(2)}`)
+      .join(', ');
     console.log(
       `${label}: ${median(walls).toFixed(2)} s wall (median of ${runs}; target ≤ ${TARGET_S} s), ${median(cpus).toFixed(2)} s CPU; ${summary}; phases: ${byPhase}`,
     );
@@ -70,11 +80,27 @@ try {
   const t0 = performance.now();
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli.ts'), 'prepare', '--input', PARQUET, '--tokenizer', MODEL_DIR, '--out', path.join(work, 'cli'), '--json'],
+    [
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'src', 'cli.ts'),
+      'prepare',
+      '--input',
+      PARQUET,
+      '--tokenizer',
+      MODEL_DIR,
+      '--out',
+      path.join(work, 'cli'),
+      '--json',
+    ],
     { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, CI: '1' } },
   );
   const cliSeconds = (performance.now() - t0) / 1000;
-  console.log(r.status === 0 ? `qa-ft prepare (CLI, process start to exit): ${cliSeconds.toFixed(2)} s` : `qa-ft prepare CLI failed: ${r.stderr.trim().split('\n').pop()}`);
+  console.log(
+    r.status === 0
+      ? `qa-ft prepare (CLI, process start to exit): ${cliSeconds.toFixed(2)} s`
+      : `qa-ft prepare CLI failed: ${r.stderr.trim().split('\n').pop()}`,
+  );
 } finally {
   await rm(work, { recursive: true, force: true });
 }

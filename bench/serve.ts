@@ -39,7 +39,10 @@ const SQUAD = path.join(SHARED_DIR, 'data', 'squad-v1.1', 'train-first5000.parqu
 /** distilbert-base-uncased's config and tokenizer with random weights (none are stored here), made once. */
 async function benchModel(): Promise<string> {
   if (existsSync(path.join(BENCH_MODEL, 'model.safetensors'))) return BENCH_MODEL;
-  const config = parseDistilBertConfig(JSON.parse(await readFile(path.join(MODEL_DIR, 'config.json'), 'utf8')) as Record<string, unknown>, 'distilbert-base-uncased');
+  const config = parseDistilBertConfig(
+    JSON.parse(await readFile(path.join(MODEL_DIR, 'config.json'), 'utf8')) as Record<string, unknown>,
+    'distilbert-base-uncased',
+  );
   const model = await createRandomQaModel(config, { backend: 'cpu', seed: 42 });
   try {
     await model.save(BENCH_MODEL);
@@ -47,7 +50,8 @@ async function benchModel(): Promise<string> {
     model.dispose();
   }
   await mkdir(BENCH_MODEL, { recursive: true });
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) await copyFile(path.join(MODEL_DIR, f), path.join(BENCH_MODEL, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
+    await copyFile(path.join(MODEL_DIR, f), path.join(BENCH_MODEL, f));
   return BENCH_MODEL;
 }
 
@@ -74,7 +78,12 @@ interface Load {
 }
 
 /** `clients` closed-loop clients for `seconds` (or `count` requests in all), cycling through `bodies`. */
-async function load(url: string, bodies: readonly string[], clients: number, limit: { seconds?: number; count?: number }): Promise<Load> {
+async function load(
+  url: string,
+  bodies: readonly string[],
+  clients: number,
+  limit: { seconds?: number; count?: number },
+): Promise<Load> {
   const latencies: number[] = [];
   const samples: string[] = [];
   let errors = 0;
@@ -129,8 +138,12 @@ async function batchTotals(url: string): Promise<{ windows: number; passes: numb
     const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
     return m ? Number(m[1]) : undefined;
   };
-  const windows = value('qaft_batch_windows_sum'), passes = value('qaft_batch_windows_count'), seconds = value('qaft_batch_duration_seconds_sum');
-  return windows === undefined || passes === undefined || seconds === undefined ? undefined : { windows, passes, seconds };
+  const windows = value('qaft_batch_windows_sum'),
+    passes = value('qaft_batch_windows_count'),
+    seconds = value('qaft_batch_duration_seconds_sum');
+  return windows === undefined || passes === undefined || seconds === undefined
+    ? undefined
+    : { windows, passes, seconds };
 }
 
 async function measure(name: string, url: string, bodies: string[]): Promise<Row> {
@@ -141,7 +154,12 @@ async function measure(name: string, url: string, bodies: string[]): Promise<Row
   const after = await batchTotals(url);
   return {
     ...(before && after
-      ? { passes: { windows: (after.windows - before.windows) / (after.passes - before.passes), busy: (after.seconds - before.seconds) / many.seconds } }
+      ? {
+          passes: {
+            windows: (after.windows - before.windows) / (after.passes - before.passes),
+            busy: (after.seconds - before.seconds) / many.seconds,
+          },
+        }
       : {}),
     server: name,
     singleMedian: pct(single.latencies, 50),
@@ -166,15 +184,38 @@ function stop(child: ChildProcess): Promise<void> {
 const dir = await benchModel();
 const { rows } = await readSquad(SQUAD);
 const bodies = rows.slice(0, 1000).map((r) => JSON.stringify({ inputs: { question: r.question, context: r.context } }));
-console.log(`serve bench — ${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`model: ${dir} (distilbert-base-uncased config, random weights); SQuAD train pairs; single client ${SINGLE} requests, ${CLIENTS} clients for ${SECONDS} s`);
+console.log(
+  `serve bench — ${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}, load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+console.log(
+  `model: ${dir} (distilbert-base-uncased config, random weights); SQuAD train pairs; single client ${SINGLE} requests, ${CLIENTS} clients for ${SECONDS} s`,
+);
 const env = { ...process.env };
 delete env['OPENBLAS_CORETYPE'];
 delete env['OPENBLAS_L2_SIZE'];
 
 const results: Row[] = [];
 const backend = nativeAvailable() ? 'native' : 'auto';
-const ours = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli.ts'), 'serve', '--model', dir, '--port', '18431', '--backend', backend, '--quiet'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+const ours = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    path.join(REPO_ROOT, 'src', 'cli.ts'),
+    'serve',
+    '--model',
+    dir,
+    '--port',
+    '18431',
+    '--backend',
+    backend,
+    '--quiet',
+  ],
+  { env, stdio: ['ignore', 'ignore', 'inherit'] },
+);
 try {
   await waitFor('http://127.0.0.1:18431', ours, 'qa-ft serve');
   results.push(await measure(`qa-ft serve (${backend}, batched)`, 'http://127.0.0.1:18431', bodies));
@@ -192,14 +233,24 @@ if (!existsSync(opt.python)) {
     await stop(ref);
   }
 }
-console.log(`\n| server | 1 client median ms | 1 client p99 ms | req/s at ${CLIENTS} | p50 ms at ${CLIENTS} | p99 ms at ${CLIENTS} | errors |`);
+console.log(
+  `\n| server | 1 client median ms | 1 client p99 ms | req/s at ${CLIENTS} | p50 ms at ${CLIENTS} | p99 ms at ${CLIENTS} | errors |`,
+);
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
-  console.log(`| ${r.server} | ${r.singleMedian.toFixed(0)} | ${r.singleP99.toFixed(0)} | ${r.rps.toFixed(2)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.errors} |`);
+  console.log(
+    `| ${r.server} | ${r.singleMedian.toFixed(0)} | ${r.singleP99.toFixed(0)} | ${r.rps.toFixed(2)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.errors} |`,
+  );
 }
 for (const r of results) for (const e of r.samples) console.log(`error (${r.server}): ${e}`);
 for (const r of results) {
-  if (r.passes) console.log(`${r.server} at ${CLIENTS} clients: ${r.passes.windows.toFixed(1)} windows per forward pass, ${(100 * r.passes.busy).toFixed(0)}% of the time in passes`);
+  if (r.passes)
+    console.log(
+      `${r.server} at ${CLIENTS} clients: ${r.passes.windows.toFixed(1)} windows per forward pass, ${(100 * r.passes.busy).toFixed(0)}% of the time in passes`,
+    );
 }
 const [a, b] = results;
-if (a && b) console.log(`\nthroughput at ${CLIENTS} clients: ${(a.rps / b.rps).toFixed(2)}× the reference; single-client median ${(a.singleMedian / b.singleMedian).toFixed(2)}× its latency`);
+if (a && b)
+  console.log(
+    `\nthroughput at ${CLIENTS} clients: ${(a.rps / b.rps).toFixed(2)}× the reference; single-client median ${(a.singleMedian / b.singleMedian).toFixed(2)}× its latency`,
+  );

@@ -34,8 +34,21 @@ export function runHf(o: HfOptions): Record<string, unknown> | { error: string }
   const model = o.model ?? 'distilbert-base';
   const script = benchConfig(model)['model_type'] === 'distilbert' ? HF_BENCH : HF_BENCH_AUTO;
   const configDir = writeBenchConfig(model, o.layers);
-  const args = [script, '--config-dir', configDir, '--threads', String(o.threads), '--batch', String(o.batch),
-    '--seq', String(o.seq), '--steps', String(o.steps), '--warmup', String(o.warmup)];
+  const args = [
+    script,
+    '--config-dir',
+    configDir,
+    '--threads',
+    String(o.threads),
+    '--batch',
+    String(o.batch),
+    '--seq',
+    String(o.seq),
+    '--steps',
+    String(o.steps),
+    '--warmup',
+    String(o.warmup),
+  ];
   if (o.lengths !== undefined) args.push('--lengths', o.lengths);
   if (o.infer) args.push('--infer');
   if (o.bf16) args.push('--bf16');

@@ -36,14 +36,23 @@ const { values: a } = parseArgs({
   },
 });
 
-const batch = Number(a.batch), seq = Number(a.seq), steps = Number(a.steps), warmup = Number(a.warmup);
-if (!(BENCH_MODELS as readonly string[]).includes(a.model)) throw new Error(`--model: one of ${BENCH_MODELS.join(', ')}`);
+const batch = Number(a.batch),
+  seq = Number(a.seq),
+  steps = Number(a.steps),
+  warmup = Number(a.warmup);
+if (!(BENCH_MODELS as readonly string[]).includes(a.model))
+  throw new Error(`--model: one of ${BENCH_MODELS.join(', ')}`);
 const configDir = writeBenchConfig(a.model as BenchModel, a.layers === undefined ? undefined : Number(a.layers));
 const config = await loadConfig(configDir);
 rmSync(configDir, { recursive: true, force: true });
 const threads = a.threads === undefined ? undefined : Number(a.threads);
 const precision = a.precision as Precision; // checked where the model loads
-const model = await createRandomQaModel(config, { backend: a.backend as BackendName, precision, seed: 0, ...(threads ? { threads } : {}) });
+const model = await createRandomQaModel(config, {
+  backend: a.backend as BackendName,
+  precision,
+  seed: 0,
+  ...(threads ? { threads } : {}),
+});
 const shapes = await batchShapes(batch, seq, a.lengths, warmup + steps);
 const trainer = createTrainer(model, { learningRate: 2e-5, weightDecay: 0.01, maxGradNorm: 1, totalSteps: 1000 });
 
@@ -87,7 +96,9 @@ for (let i = 0; i < warmup + steps; i++) {
       byName.set(k.name, e);
     }
     const calls = nativeKernelCalls();
-    profile = [...byName].map(([name, e]) => ({ name, ...e, engine: engineOf(name, calls.get(name)) })).sort((x, y) => y.ms - x.ms);
+    profile = [...byName]
+      .map(([name, e]) => ({ name, ...e, engine: engineOf(name, calls.get(name)) }))
+      .sort((x, y) => y.ms - x.ms);
     break;
   }
   const t0 = performance.now();

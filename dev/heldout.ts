@@ -11,8 +11,14 @@ import { chromium } from 'playwright-core';
 import { assertSameAnswers } from '../test/serve/helpers.js';
 
 const out = process.argv[2] ?? '/tmp/heldout';
-const { cases } = JSON.parse(readFileSync(path.join(out, 'expected.json'), 'utf8')) as { cases: { id: string; body: unknown; expected: unknown }[] };
-const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--model', path.join(out, 'model'), '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const { cases } = JSON.parse(readFileSync(path.join(out, 'expected.json'), 'utf8')) as {
+  cases: { id: string; body: unknown; expected: unknown }[];
+};
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'src/cli.ts', 'serve', '--model', path.join(out, 'model'), '--port', '0', '--quiet'],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 const url = await new Promise<string>((resolve) => {
   let s = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -22,7 +28,11 @@ const url = await new Promise<string>((resolve) => {
   });
 });
 const ask = async (body: unknown): Promise<unknown> => {
-  const r = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const r = await fetch(url, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
   return r.json();
 };
@@ -45,13 +55,16 @@ try {
   check(one, `one at a time (${((performance.now() - t0) / cases.length).toFixed(1)} ms each)`);
   const many: unknown[] = [];
   t0 = performance.now();
-  for (let i = 0; i < cases.length; i += 40) many.push(...(await Promise.all(cases.slice(i, i + 40).map((c) => ask(c.body)))));
+  for (let i = 0; i < cases.length; i += 40)
+    many.push(...(await Promise.all(cases.slice(i, i + 40).map((c) => ask(c.body)))));
   check(many, `40 at once (${((performance.now() - t0) / cases.length).toFixed(1)} ms per request)`);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   const page = await browser.newPage();
   await page.goto(url);
   let same = 0;
-  const plain = cases.filter((c) => JSON.stringify((c.body as { parameters: object }).parameters) === '{}').slice(0, 10);
+  const plain = cases
+    .filter((c) => JSON.stringify((c.body as { parameters: object }).parameters) === '{}')
+    .slice(0, 10);
   for (const c of plain) {
     const { question, context } = (c.body as { inputs: { question: string; context: string } }).inputs;
     const expected = (c.expected as { answer: string }).answer;
@@ -63,7 +76,10 @@ try {
     const shown = await page.getByTestId('answer').textContent();
     const marked = await page.locator('#context-view mark').textContent();
     if (shown === expected && marked === expected) same++;
-    else console.log(`  page: ${c.id} shows ${JSON.stringify(shown)} (marked ${JSON.stringify(marked)}), pipeline ${JSON.stringify(expected)}`);
+    else
+      console.log(
+        `  page: ${c.id} shows ${JSON.stringify(shown)} (marked ${JSON.stringify(marked)}), pipeline ${JSON.stringify(expected)}`,
+      );
   }
   console.log(`page in chromium: ${same}/${plain.length} answers shown and highlighted as the pipeline's`);
   await browser.close();

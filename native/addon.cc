@@ -127,8 +127,8 @@ Napi::Value Bf16Support(const Napi::CallbackInfo& info) {
 
 // bf16Impl(m, n, k, transA?, transB?) → oneDNN's implementation name for that bf16 matmul
 Napi::Value Bf16Impl(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), qaft::Bf16ImplName(I64(info[0]), I64(info[1]), I64(info[2]),
-                                                          info[3].ToBoolean(), info[4].ToBoolean()));
+  return Napi::String::New(info.Env(), qaft::Bf16ImplName(I64(info[0]), I64(info[1]), I64(info[2]), info[3].ToBoolean(),
+                                                          info[4].ToBoolean()));
 }
 
 // unary(op, x, out)
@@ -141,8 +141,8 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
 // binary(op, a, b, out, shape, aStrides, bStrides)
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   std::vector<int64_t> shape = Shape(info[4]), as = Shape(info[5]), bs = Shape(info[6]);
-  qaft::BinaryOp(static_cast<qaft::Binary>(I32(info[0])), Ptr<float>(info[1]), Ptr<float>(info[2]),
-                 Ptr<float>(info[3]), static_cast<int>(shape.size()), shape.data(), as.data(), bs.data());
+  qaft::BinaryOp(static_cast<qaft::Binary>(I32(info[0])), Ptr<float>(info[1]), Ptr<float>(info[2]), Ptr<float>(info[3]),
+                 static_cast<int>(shape.size()), shape.data(), as.data(), bs.data());
   return info.Env().Undefined();
 }
 
@@ -264,8 +264,8 @@ Napi::Value MaskedScale(const Napi::CallbackInfo& info) {
 Napi::Value AttentionProbs(const Napi::CallbackInfo& info) {
   qaft::AttentionProbs(Ptr<float>(info[0]), PtrOrNull<float>(info[1]), Ptr<float>(info[2]),
                        info[3].IsTypedArray() ? Ptr<float>(info[3]) : nullptr,
-                       info[4].IsTypedArray() ? Ptr<uint8_t>(info[4]) : nullptr, I64(info[5]), I64(info[6]), I64(info[7]),
-                       I64(info[8]), I64(info[9]), F64(info[10]), static_cast<uint64_t>(F64(info[11])),
+                       info[4].IsTypedArray() ? Ptr<uint8_t>(info[4]) : nullptr, I64(info[5]), I64(info[6]),
+                       I64(info[7]), I64(info[8]), I64(info[9]), F64(info[10]), static_cast<uint64_t>(F64(info[11])),
                        static_cast<float>(F64(info[12])), MutOrNull<uint16_t>(info[13]));
   return info.Env().Undefined();
 }
@@ -280,8 +280,8 @@ Napi::Value AttentionProbsGrad(const Napi::CallbackInfo& info) {
 // adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step, gradScale)
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
   qaft::AdamW(Ptr<float>(info[0]), Ptr<float>(info[1]), Ptr<float>(info[2]), Ptr<float>(info[3]),
-              info[0].As<Napi::Float32Array>().ElementLength(), F64(info[4]), F64(info[5]), F64(info[6]),
-              F64(info[7]), F64(info[8]), I64(info[9]), F64(info[10]));
+              info[0].As<Napi::Float32Array>().ElementLength(), F64(info[4]), F64(info[5]), F64(info[6]), F64(info[7]),
+              F64(info[8]), I64(info[9]), F64(info[10]));
   return info.Env().Undefined();
 }
 
@@ -297,7 +297,9 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), qaft::NumThreads()); }
 
-Napi::Value ArmStopSignals(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), qaft::ArmStopSignals()); }
+Napi::Value ArmStopSignals(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), qaft::ArmStopSignals());
+}
 
 Napi::Value DisarmStopSignals(const Napi::CallbackInfo& info) {
   qaft::DisarmStopSignals();

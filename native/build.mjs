@@ -14,8 +14,11 @@ import { nodeGypCommand } from './node-gyp.mjs';
 
 const optional = process.argv.includes('--optional') && process.env.QAFT_NATIVE_REQUIRED !== '1';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const note = (msg) => console.log(`qa-ft: native engine not built (${msg}); the cpu/wasm backends still work. ` +
-  'To enable it: install OpenBLAS (apt-get install libopenblas-dev) and a C++ toolchain, then `npm run build:native`.');
+const note = (msg) =>
+  console.log(
+    `qa-ft: native engine not built (${msg}); the cpu/wasm backends still work. ` +
+      'To enable it: install OpenBLAS (apt-get install libopenblas-dev) and a C++ toolchain, then `npm run build:native`.',
+  );
 
 function fail(msg) {
   if (optional) {
@@ -32,7 +35,10 @@ if (process.platform === 'linux') {
   if (!dirs.some((d) => existsSync(path.join(d, 'cblas.h')))) fail('no OpenBLAS header cblas.h found');
   const dnnl = process.env.QAFT_DNNL !== '0' && existsSync('/usr/include/oneapi/dnnl/dnnl.h');
   process.env.QAFT_DNNL = dnnl ? '1' : '0'; // read by binding.gyp
-  if (!dnnl) console.log(`qa-ft: building without oneDNN (${process.env.QAFT_DNNL === '0' ? 'QAFT_DNNL=0' : 'apt-get install libdnnl-dev for it'}): no bf16 matmuls`);
+  if (!dnnl)
+    console.log(
+      `qa-ft: building without oneDNN (${process.env.QAFT_DNNL === '0' ? 'QAFT_DNNL=0' : 'apt-get install libdnnl-dev for it'}): no bf16 matmuls`,
+    );
 } else if (process.platform !== 'darwin') {
   fail(`no BLAS configuration for ${process.platform}`);
 }
@@ -44,7 +50,11 @@ const args = [...gyp.args, 'rebuild'];
 
 const r = spawnSync(gyp.command, args, { cwd: root, encoding: 'utf8', stdio: optional ? 'pipe' : 'inherit' });
 if (r.status !== 0) {
-  const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(-1)[0];
+  const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`
+    .trim()
+    .split('\n')
+    .filter((l) => /error/i.test(l))
+    .slice(-1)[0];
   fail(tail ? tail.trim() : `node-gyp exited with ${r.status}`);
 }
 if (optional) console.log('qa-ft: native engine built (build/Release/qaft_native.node)');

@@ -37,8 +37,8 @@ void UnaryOp(Unary op, const float* x, float* out, int64_t size) {
 }
 
 template <typename F>
-static void MapBinary(const float* a, const float* b, float* out, int rank, const int64_t* shape,
-                      const int64_t* as, const int64_t* bs, F f) {
+static void MapBinary(const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* as,
+                      const int64_t* bs, F f) {
   const int64_t inner = rank > 0 ? shape[rank - 1] : 1;
   const int64_t sa = rank > 0 ? as[rank - 1] : 0, sb = rank > 0 ? bs[rank - 1] : 0;
   int64_t rows = 1;
@@ -71,8 +71,8 @@ static void MapBinary(const float* a, const float* b, float* out, int rank, cons
   });
 }
 
-void BinaryOp(Binary op, const float* a, const float* b, float* out, int rank, const int64_t* shape,
-              const int64_t* as, const int64_t* bs) {
+void BinaryOp(Binary op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* as,
+              const int64_t* bs) {
   switch (op) {
     case Binary::kAdd: return MapBinary(a, b, out, rank, shape, as, bs, [](float x, float y) { return x + y; });
     case Binary::kSub: return MapBinary(a, b, out, rank, shape, as, bs, [](float x, float y) { return x - y; });

@@ -35,9 +35,8 @@ void SetEngineThreads(int n);
 
 // C[b] = op(A[aIndex[b]]) x op(B[bIndex[b]]) (+ bias[N] row-broadcast) (then activation), b in [0, batch).
 // A matrix is [M,K] ([K,M] when transA); B is [K,N] ([N,K] when transB); C is [M,N].
-void BatchMatMul(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex,
-                 const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
-                 const float* bias, Activation act);
+void BatchMatMul(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex, const int32_t* bIndex,
+                 int64_t m, int64_t n, int64_t k, bool transA, bool transB, const float* bias, Activation act);
 
 // ---- matmul-bf16.cc -------------------------------------------------------------------------------------------------
 

@@ -63,7 +63,8 @@ void AddLayerNorm(const float* x, const float* r, int64_t rRows, const float* w,
         }
       }
       float mean[kGroup], variance[kGroup];
-      GroupMeans(k, d, [&](int64_t j, int64_t i) { return pn[j * d + i]; }, mean);
+      GroupMeans(
+          k, d, [&](int64_t j, int64_t i) { return pn[j * d + i]; }, mean);
       // centred values; their squares in y's rows (overwritten below): float products, then their double means
       for (int64_t j = 0; j < k; ++j) {
         float* c = pn + j * d;
@@ -71,7 +72,8 @@ void AddLayerNorm(const float* x, const float* r, int64_t rRows, const float* w,
         for (int64_t i = 0; i < d; ++i) c[i] = c[i] - mean[j];
         for (int64_t i = 0; i < d; ++i) sq[i] = c[i] * c[i];
       }
-      GroupMeans(k, d, [&](int64_t j, int64_t i) { return py[j * d + i]; }, variance);
+      GroupMeans(
+          k, d, [&](int64_t j, int64_t i) { return py[j * d + i]; }, variance);
       for (int64_t j = 0; j < k; ++j) {
         const float sd = std::sqrt(variance[j] + eps);
         std[first + j] = sd;
@@ -108,11 +110,15 @@ void AddLayerNormGrad(const float* dy, const float* normed, const float* std, co
         for (int64_t j = 0; j < k; ++j)
           for (int64_t i = 0; i < d; ++i) pdx[j * d + i] = pdy[j * d + i] * w[i];
         float gMean[kGroup], gnMean[kGroup];
-        GroupMeans(k, d, [&](int64_t j, int64_t i) { return pdx[j * d + i]; }, gMean);
-        GroupMeans(k, d, [&](int64_t j, int64_t i) {
-          const float gn = pdx[j * d + i] * pn[j * d + i];
-          return gn;
-        }, gnMean);
+        GroupMeans(
+            k, d, [&](int64_t j, int64_t i) { return pdx[j * d + i]; }, gMean);
+        GroupMeans(
+            k, d,
+            [&](int64_t j, int64_t i) {
+              const float gn = pdx[j * d + i] * pn[j * d + i];
+              return gn;
+            },
+            gnMean);
         for (int64_t j = 0; j < k; ++j) {
           const float sd = std[first + j];
           const float* n = pn + j * d;

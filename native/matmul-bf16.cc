@@ -19,8 +19,8 @@
 #include "parallel.h"
 
 #ifdef QAFT_DNNL
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 #endif
 
 namespace qaft {
@@ -40,7 +40,9 @@ inline uint16_t ToBf16(float f) {
 template <typename Out>
 Out Round(float f);
 template <>
-inline uint16_t Round<uint16_t>(float f) { return ToBf16(f); }
+inline uint16_t Round<uint16_t>(float f) {
+  return ToBf16(f);
+}
 template <>
 inline float Round<float>(float f) {
   const uint32_t u = static_cast<uint32_t>(ToBf16(f)) << 16;
@@ -49,11 +51,10 @@ inline float Round<float>(float f) {
   return r;
 }
 
-// dst[rows, cols] (row-major, rounded to bf16) = src viewed as [rows, cols] with strides (rowStride, colStride) in floats.
-// Transposed reads go in 32x32 tiles so that both sides stay in cache.
+// dst[rows, cols] (row-major, rounded to bf16) = src viewed as [rows, cols] with strides (rowStride, colStride) in
+// floats. Transposed reads go in 32x32 tiles so that both sides stay in cache.
 template <typename Out>
-void ConvertMatrix(const float* src, Out* dst, int64_t rows, int64_t cols, int64_t rowStride,
-                   int64_t colStride) {
+void ConvertMatrix(const float* src, Out* dst, int64_t rows, int64_t cols, int64_t rowStride, int64_t colStride) {
   if (colStride == 1) {
     for (int64_t r = 0; r < rows; ++r) {
       const float* s = src + r * rowStride;
@@ -291,7 +292,8 @@ const char* Execute(Gemm* g, const void* a, const void* b, float* c, const float
     args[count++] = {DNNL_ARG_BIAS, g->bias};
   }
   Engine& e = GetEngine();
-  if (dnnl_primitive_execute(g->prim, e.stream, count, args) != dnnl_success || dnnl_stream_wait(e.stream) != dnnl_success) {
+  if (dnnl_primitive_execute(g->prim, e.stream, count, args) != dnnl_success ||
+      dnnl_stream_wait(e.stream) != dnnl_success) {
     return "oneDNN failed to run a bf16 matmul";
   }
   return nullptr;
@@ -322,16 +324,21 @@ std::vector<T> Scratch<T>::b;
 template <typename In>
 void ConvertAll(const float* src, In* dst, int64_t n);
 template <>
-void ConvertAll<uint16_t>(const float* src, uint16_t* dst, int64_t n) { ToBf16Array(src, dst, n); }
+void ConvertAll<uint16_t>(const float* src, uint16_t* dst, int64_t n) {
+  ToBf16Array(src, dst, n);
+}
 template <>
-void ConvertAll<float>(const float* src, float* dst, int64_t n) { RoundBf16Array(src, dst, n); }
+void ConvertAll<float>(const float* src, float* dst, int64_t n) {
+  RoundBf16Array(src, dst, n);
+}
 
 template <typename In>
 const char* ConvertAndRun(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex,
                           const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
                           const float* bias, Activation act) {
   // every matrix the indices reach, converted in its stored layout
-  const int64_t aCount = *std::max_element(aIndex, aIndex + batch) + 1, bCount = *std::max_element(bIndex, bIndex + batch) + 1;
+  const int64_t aCount = *std::max_element(aIndex, aIndex + batch) + 1,
+                bCount = *std::max_element(bIndex, bIndex + batch) + 1;
   std::vector<In>& sa = Scratch<In>::a;
   std::vector<In>& sb = Scratch<In>::b;
   sa.resize(static_cast<size_t>(aCount * m * k));
@@ -388,8 +395,10 @@ const char* MatMulDnnl(const void* a, const void* b, float* c, int64_t batch, co
   const bool relu = act == Activation::kRelu;
   if (k == 0) {
     for (int64_t i = 0; i < batch * m; ++i) {
-      if (bias) std::memcpy(c + i * n, bias, sizeof(float) * n);
-      else std::memset(c + i * n, 0, sizeof(float) * n);
+      if (bias)
+        std::memcpy(c + i * n, bias, sizeof(float) * n);
+      else
+        std::memset(c + i * n, 0, sizeof(float) * n);
     }
   } else {
     const dnnl_data_type_t in = f32Inputs ? dnnl_f32 : dnnl_bf16;
@@ -407,7 +416,8 @@ const char* MatMulDnnl(const void* a, const void* b, float* c, int64_t batch, co
       // other broadcasts (tests, rare shapes): one product at a time
       if (const char* err = GetGemm(1, 1, m, n, k, in, transA, transB, bias != nullptr, relu, &g)) return err;
       for (int64_t i = 0; i < batch; ++i) {
-        if (const char* err = Execute(g, pa + aIndex[i] * m * k * elem, pb + bIndex[i] * k * n * elem, c + i * m * n, bias))
+        if (const char* err =
+                Execute(g, pa + aIndex[i] * m * k * elem, pb + bIndex[i] * k * n * elem, c + i * m * n, bias))
           return err;
       }
     }

@@ -36,8 +36,8 @@ void Epilogue(float* c, int64_t m, int64_t n, Activation act) {
   }
 }
 
-void OneGemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool transA,
-             bool transB, const float* bias, Activation act) {
+void OneGemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
+             const float* bias, Activation act) {
   float beta = 0.f;
   if (bias != nullptr) {
     for (int64_t i = 0; i < m; ++i) std::memcpy(c + i * n, bias, sizeof(float) * n);
@@ -47,8 +47,8 @@ void OneGemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int
     if (bias == nullptr) std::memset(c, 0, sizeof(float) * m * n);
   } else {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.f, a,
-                static_cast<int>(transA ? m : k), b, static_cast<int>(transB ? k : n), beta, c, static_cast<int>(n));
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.f, a, static_cast<int>(transA ? m : k),
+                b, static_cast<int>(transB ? k : n), beta, c, static_cast<int>(n));
   }
   Epilogue(c, m, n, act);
 }
@@ -60,9 +60,8 @@ void SetEngineThreads(int n) {
   SetDnnlThreads(NumThreads());  // OpenBLAS's count follows NumThreads() at the next BatchMatMul
 }
 
-void BatchMatMul(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex,
-                 const int32_t* bIndex, int64_t m, int64_t n, int64_t k, bool transA, bool transB,
-                 const float* bias, Activation act) {
+void BatchMatMul(const float* a, const float* b, float* c, int64_t batch, const int32_t* aIndex, const int32_t* bIndex,
+                 int64_t m, int64_t n, int64_t k, bool transA, bool transB, const float* bias, Activation act) {
   if (batch == 0 || m == 0 || n == 0) return;
   const int64_t aSize = m * k, bSize = k * n, cSize = m * n;
   const int threads = NumThreads();

@@ -22,7 +22,8 @@ void AdamW(float* param, const float* grad, float* m, float* v, int64_t size, do
     // locals: read through the captured references, the arrays could alias the scalars, which kept the loop scalar
     float *p = param, *mo = m, *vo = v;
     const float* gr = grad;
-    const float b1l = b1, b2l = b2, c1l = c1, c2l = c2, gsl = gs, decayl = decay, stepl = stepSize, bc2l = invSqrtBc2, el = e;
+    const float b1l = b1, b2l = b2, c1l = c1, c2l = c2, gsl = gs, decayl = decay, stepl = stepSize, bc2l = invSqrtBc2,
+                el = e;
     for (int64_t i = lo; i < hi; ++i) {
       const float g = gr[i] * gsl;
       const float mi = b1l * mo[i] + c1l * g;

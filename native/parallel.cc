@@ -100,7 +100,7 @@ class Pool {
   std::condition_variable wake_, done_;
   std::vector<std::thread> threads_;
   const std::function<void(int)>* task_ = nullptr;  // written before ticket_ changes
-  std::atomic<uint64_t> ticket_{0};  // a sequence number << 16 | the number of tasks
+  std::atomic<uint64_t> ticket_{0};                 // a sequence number << 16 | the number of tasks
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
 };

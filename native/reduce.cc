@@ -24,7 +24,10 @@ void ReduceInner(Reduce op, const float* x, float* out, int64_t outer, int64_t i
         float best = inner > 0 ? p[0] : 0.f;
         for (int64_t i = 1; i < inner; ++i) {
           const float v = p[i];
-          if (std::isnan(v)) { best = v; break; }
+          if (std::isnan(v)) {
+            best = v;
+            break;
+          }
           if (op == Reduce::kMax ? v > best : v < best) best = v;
         }
         out[r] = best;

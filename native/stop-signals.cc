@@ -57,7 +57,8 @@ bool ArmStopSignals() {
 void DisarmStopSignals() {
   for (int i = 0; i < kCount; i++) {
     struct sigaction current;
-    if (sigaction(kSignals[i], nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == OnStopSignal) {
+    if (sigaction(kSignals[i], nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) == 0 &&
+        current.sa_handler == OnStopSignal) {
       sigaction(kSignals[i], &g_previous[i], nullptr);
     }
   }

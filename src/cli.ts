@@ -18,7 +18,9 @@ import { serveCommand } from './commands/serve.js';
 
 function buildProgram(): Command {
   const program = new Command('qa-ft')
-    .description('Fine-tune transformer encoders (DistilBERT, BERT, RoBERTa, ELECTRA, ALBERT, DeBERTa) for extractive question answering on TensorFlow.js')
+    .description(
+      'Fine-tune transformer encoders (DistilBERT, BERT, RoBERTa, ELECTRA, ALBERT, DeBERTa) for extractive question answering on TensorFlow.js',
+    )
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
@@ -58,7 +60,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`qa-ft: error: ${formatUserError(userError)}\n`);
       return 1;
     }
-    process.stderr.write(`qa-ft: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      `qa-ft: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
     return 70;
   }
 }

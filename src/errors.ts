@@ -84,7 +84,10 @@ export class OptionError extends QaFtError {
     readonly text: OptionText,
     readonly options: { readonly hint?: OptionText; readonly cause?: unknown } = {},
   ) {
-    super(code, spellOptions(text), { hint: options.hint === undefined ? undefined : spellOptions(options.hint), cause: options.cause });
+    super(code, spellOptions(text), {
+      hint: options.hint === undefined ? undefined : spellOptions(options.hint),
+      cause: options.cause,
+    });
   }
 
   /** This error with the options spelled as `names` says. */

@@ -9,7 +9,14 @@ export const WEIGHTS_FILE = 'model.safetensors';
  * A fast tokenizer's files (`tokenizer.json`, or WordPiece's `vocab.txt`, or byte-level BPE's `vocab.json` +
  * `merges.txt`) and their settings; each optional.
  */
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'vocab.json', 'merges.txt', 'special_tokens_map.json'] as const;
+export const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.txt',
+  'vocab.json',
+  'merges.txt',
+  'special_tokens_map.json',
+] as const;
 /** The tokenizer's settings (its class, special tokens, lower-casing), one of `TOKENIZER_FILES`. */
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 /**

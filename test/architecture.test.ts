@@ -70,7 +70,10 @@ const graph = new Map(files.map((f) => [f, importsOf(f)]));
 
 test('every src/ file belongs to a known layer or leaf', () => {
   const unknown = files.filter((f) => !(layerOf(f) in MAY_IMPORT) && !LEAVES.has(layerOf(f)));
-  assert.deepEqual(unknown.map((f) => relative(repoRoot, f)), []);
+  assert.deepEqual(
+    unknown.map((f) => relative(repoRoot, f)),
+    [],
+  );
 });
 
 test('no import runs from a lower layer to a higher one, and leaves import no layer', () => {
@@ -126,5 +129,8 @@ test('no src/ files import each other, directly or round a cycle', () => {
 test('the checks see a violation: a model file importing train would be reported', () => {
   assert.equal(allowedFrom('model').has('train'), false);
   assert.equal(allowedFrom('train').has('engine'), false, 'not through model');
-  assert.ok([...graph.values()].some((imports) => imports.length > 0), 'imports were read');
+  assert.ok(
+    [...graph.values()].some((imports) => imports.length > 0),
+    'imports were read',
+  );
 });

@@ -19,7 +19,9 @@ export function parseJsonlLine(text: string, line: number): AskItem {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new QaFtError('BAD_DATA', `${where}: not valid JSON`, { hint: 'expected one {"question": …, "context": …} object per line' });
+    throw new QaFtError('BAD_DATA', `${where}: not valid JSON`, {
+      hint: 'expected one {"question": …, "context": …} object per line',
+    });
   }
   const o = value as { question?: unknown; context?: unknown } | null;
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
@@ -32,11 +34,16 @@ export function parseJsonlLine(text: string, line: number): AskItem {
 }
 
 function notAString(where: string, field: string, value: unknown): QaFtError {
-  return new QaFtError('BAD_DATA', `${where}: "${field}" must be a string, got ${value === undefined ? 'nothing' : typeof value}`);
+  return new QaFtError(
+    'BAD_DATA',
+    `${where}: "${field}" must be a string, got ${value === undefined ? 'nothing' : typeof value}`,
+  );
 }
 
 /** A non-blank stdin line: what to answer, or why it cannot be answered. */
-export type StdinEntry = { readonly line: number; readonly item: AskItem } | { readonly line: number; readonly error: QaFtError };
+export type StdinEntry =
+  | { readonly line: number; readonly item: AskItem }
+  | { readonly line: number; readonly error: QaFtError };
 
 /** The non-blank JSONL lines of a byte stream, parsed, in groups as they arrive; a bad line is an error entry. */
 export async function* stdinEntries(stream: AsyncIterable<Uint8Array>): AsyncGenerator<StdinEntry[]> {
@@ -82,10 +89,16 @@ async function answerEach(
   let todo = [...entries.entries()]; // [index into entries, entry]
   while (todo.length > 0) {
     try {
-      const answers = await answerQuestions(opened.model, opened.tokenizer, todo.map(([, entry]) => entry.item), options);
+      const answers = await answerQuestions(
+        opened.model,
+        opened.tokenizer,
+        todo.map(([, entry]) => entry.item),
+        options,
+      );
       for (const [k, [i]] of todo.entries()) {
         const answer = answers[k];
-        if (answer === undefined) throw new Error(`answerQuestions gave ${answers.length} answers for ${todo.length} items`);
+        if (answer === undefined)
+          throw new Error(`answerQuestions gave ${answers.length} answers for ${todo.length} items`);
         results[i] = answer;
       }
       break;
@@ -110,7 +123,10 @@ interface StdinAnswering {
 }
 
 /** Answers the JSONL lines of `stream`; returns how many non-blank lines there were and how many failed. */
-export async function answerStdin(stream: AsyncIterable<Uint8Array>, answering: StdinAnswering): Promise<{ lines: number; failed: number }> {
+export async function answerStdin(
+  stream: AsyncIterable<Uint8Array>,
+  answering: StdinAnswering,
+): Promise<{ lines: number; failed: number }> {
   const { checkItems } = await import('../infer/answer.js');
   let opened: OpenedModel | undefined;
   let lines = 0;
@@ -138,7 +154,8 @@ export async function answerStdin(stream: AsyncIterable<Uint8Array>, answering: 
         for (const entry of entries) {
           lines++;
           const result = 'error' in entry ? entry.error : results[k++];
-          if (result === undefined) throw new Error(`stdin line ${entry.line}: no result (${results.length} for ${toAnswer.length} lines)`);
+          if (result === undefined)
+            throw new Error(`stdin line ${entry.line}: no result (${results.length} for ${toAnswer.length} lines)`);
           if (result instanceof QaFtError) failed++;
           answering.onResult(entry.line, result);
         }

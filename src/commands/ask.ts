@@ -100,14 +100,18 @@ const ENCODING_ALIASES: Readonly<Record<string, TextEncodingName>> = {
 export function parseEncoding(value: string): TextEncodingName {
   const v = value.toLowerCase();
   const found = (TEXT_ENCODINGS as readonly string[]).includes(v) ? (v as TextEncodingName) : ENCODING_ALIASES[v];
-  if (found === undefined) throw new QaFtError('BAD_ARGUMENT', `unknown --encoding '${value}'`, { hint: `choose ${TEXT_ENCODINGS.join(', ')}` });
+  if (found === undefined)
+    throw new QaFtError('BAD_ARGUMENT', `unknown --encoding '${value}'`, {
+      hint: `choose ${TEXT_ENCODINGS.join(', ')}`,
+    });
   return found;
 }
 
 /** What to do about a text file that does not decode (a UTF-16 file read as UTF-8 fails at byte 0). */
 function encodingHint(bytes: Uint8Array, encoding: TextEncodingName): string {
   const bom = utf16Bom(bytes);
-  if (bom === 'utf-16le' && encoding !== 'utf-16le') return 'it starts with a UTF-16LE byte-order mark: pass --encoding utf-16le';
+  if (bom === 'utf-16le' && encoding !== 'utf-16le')
+    return 'it starts with a UTF-16LE byte-order mark: pass --encoding utf-16le';
   if (bom === 'utf-16be') return 'it is UTF-16BE: convert it, e.g. iconv -f utf-16be -t utf-8';
   return 'save it as UTF-8, or name its encoding with --encoding latin1 or --encoding utf-16le';
 }
@@ -152,7 +156,9 @@ function answerOptions(o: AskOptions): AnswerOptions {
     ...(o.docStride === undefined ? {} : { docStride: o.docStride }),
     batchSize: o.batchSize,
     ...(o.maxLength === undefined ? {} : { maxLength: o.maxLength }),
-    ...(o.handleImpossibleAnswer ? { handleImpossibleAnswer: true, nullScoreDiffThreshold: o.nullScoreDiffThreshold } : {}),
+    ...(o.handleImpossibleAnswer
+      ? { handleImpossibleAnswer: true, nullScoreDiffThreshold: o.nullScoreDiffThreshold }
+      : {}),
   };
 }
 
@@ -175,7 +181,9 @@ async function answerOne(o: AskOptions, item: AskItem): Promise<void> {
   const { model, tokenizer } = await openModel(o);
   try {
     const [answers] = await answerQuestions(model, tokenizer, [item], answerOptions(o)).catch(plain);
-    process.stdout.write(o.json ? `${JSON.stringify(toJson(answers!, o.topK), null, 2)}\n` : `${formatText(answers!)}\n`);
+    process.stdout.write(
+      o.json ? `${JSON.stringify(toJson(answers!, o.topK), null, 2)}\n` : `${formatText(answers!)}\n`,
+    );
   } finally {
     model.dispose();
   }
@@ -190,7 +198,8 @@ async function answerLines(o: AskOptions): Promise<void> {
     options: answerOptions(o),
     open: () => openModel(o),
     onResult: (line, result) => {
-      if (!(result instanceof QaFtError)) process.stdout.write(o.json ? `${JSON.stringify(toJson(result, o.topK))}\n` : `${formatText(result)}\n`);
+      if (!(result instanceof QaFtError))
+        process.stdout.write(o.json ? `${JSON.stringify(toJson(result, o.topK))}\n` : `${formatText(result)}\n`);
       else if (o.json) process.stdout.write(`${JSON.stringify({ error: formatUserError(result), line })}\n`);
       else process.stderr.write(`qa-ft: error: ${formatUserError(result)}\n`);
     },
@@ -213,7 +222,8 @@ async function withSquadV2Default(o: AskOptions): Promise<AskOptions> {
   if (o.handleImpossibleAnswer || o.strategy === 'argmax' || !existsSync(o.model)) return o;
   const { trainedOnSquadV2 } = await import('../infer/model-dir.js');
   if (!trainedOnSquadV2(o.model)) return o;
-  if (!o.json && !o.quiet) info(`note: ${o.model} was trained on SQuAD 2.0: it may answer "no answer" (--handle-impossible-answer)`);
+  if (!o.json && !o.quiet)
+    info(`note: ${o.model} was trained on SQuAD 2.0: it may answer "no answer" (--handle-impossible-answer)`);
   return { ...o, handleImpossibleAnswer: true };
 }
 
@@ -234,19 +244,33 @@ async function run(raw: RawAskOptions): Promise<void> {
 
 export function askCommand(): Command {
   const command = new Command('ask')
-    .description('answer a question about a context (or JSONL {"question","context"} lines on stdin) with a fine-tuned model')
+    .description(
+      'answer a question about a context (or JSONL {"question","context"} lines on stdin) with a fine-tuned model',
+    )
     .option('--question <text>', 'the question')
     .option('--question-file <file>', 'read the question from a file')
     .option('--context <text>', 'the text that holds the answer; long texts are split into overlapping windows')
     .option('--context-file <file>', 'read the context from a file')
-    .option('--encoding <name>', 'encoding of --question-file and --context-file: utf-8, latin1 or utf-16le (stdin is always UTF-8)', 'utf-8')
+    .option(
+      '--encoding <name>',
+      'encoding of --question-file and --context-file: utf-8, latin1 or utf-16le (stdin is always UTF-8)',
+      'utf-8',
+    )
     .option('--model <dir>', 'model directory or hub id (the output of `qa-ft train`)', DEFAULT_MODEL_DIR)
     .option('--top-k <n>', 'how many answers to give, best first', '1')
     .option('--strategy <best|argmax>', "best: HF run_qa's n-best spans; argmax: the seed notebook's decode", 'best')
-    .option('--handle-impossible-answer', 'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins (automatic for a model qa-ft trained on SQuAD 2.0)')
+    .option(
+      '--handle-impossible-answer',
+      'a SQuAD 2.0 model: answer "no answer" ("" with --json) when the null score wins (automatic for a model qa-ft trained on SQuAD 2.0)',
+    )
     .option('--quiet', 'no notes on stderr')
-    .option('--json', 'print {answer, score, start, end} (a list with --top-k > 1; on stdin one line per input, {error} for a bad one)');
-  return addHubOptions(addBf16Option(addBackendOption(addSpanOptions(command, { nBest: false })))).action(async (raw: RawAskOptions) => {
-    await run(raw);
-  });
+    .option(
+      '--json',
+      'print {answer, score, start, end} (a list with --top-k > 1; on stdin one line per input, {error} for a bad one)',
+    );
+  return addHubOptions(addBf16Option(addBackendOption(addSpanOptions(command, { nBest: false })))).action(
+    async (raw: RawAskOptions) => {
+      await run(raw);
+    },
+  );
 }

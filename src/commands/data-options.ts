@@ -19,11 +19,21 @@ export interface ColumnFlags {
 
 export function addColumnOptions(command: Command): Command {
   return command
-    .option('--format <name>', `read data files as ${INPUT_FORMATS.join('|')} (default: guessed from the name and first bytes)`)
+    .option(
+      '--format <name>',
+      `read data files as ${INPUT_FORMATS.join('|')} (default: guessed from the name and first bytes)`,
+    )
     .option('--question-column <name>', 'column holding the question', 'question')
     .option('--context-column <name>', 'column holding the context', 'context')
-    .option('--answer-column <name>', 'column holding the answers: {text[], answer_start[]}, a list of strings or one string', 'answers')
-    .option('--answer-start-column <name>', 'column holding the answer starts (character offsets, as Python counts them); without one, answers lacking a start are located in the context')
+    .option(
+      '--answer-column <name>',
+      'column holding the answers: {text[], answer_start[]}, a list of strings or one string',
+      'answers',
+    )
+    .option(
+      '--answer-start-column <name>',
+      'column holding the answer starts (character offsets, as Python counts them); without one, answers lacking a start are located in the context',
+    )
     .option('--id-column <name>', "column holding the example id (default 'id'; without one, ids are the row numbers)");
 }
 
@@ -31,7 +41,8 @@ export function columnOptions(raw: ColumnFlags): FileReadOptions {
   let format: InputFormat | undefined;
   if (raw.format !== undefined) {
     format = INPUT_FORMATS.find((f) => f === raw.format);
-    if (format === undefined) throw new QaFtError('BAD_ARGUMENT', `--format ${raw.format}: expected ${INPUT_FORMATS.join(', ')}`);
+    if (format === undefined)
+      throw new QaFtError('BAD_ARGUMENT', `--format ${raw.format}: expected ${INPUT_FORMATS.join(', ')}`);
   }
   const columns: ColumnOptions = {
     ...(raw.questionColumn === undefined ? {} : { question: raw.questionColumn }),

@@ -23,7 +23,10 @@ interface RawExportOptions {
 }
 
 async function run(raw: RawExportOptions): Promise<void> {
-  const [{ resolveModel, resolveTokenizer }, { exportModel }] = await Promise.all([import('../hub/index.js'), import('../export/write-export.js')]);
+  const [{ resolveModel, resolveTokenizer }, { exportModel }] = await Promise.all([
+    import('../hub/index.js'),
+    import('../export/write-export.js'),
+  ]);
   const progress = createProgress({ quiet: raw.json || raw.quiet });
   try {
     const hub = hubResolveOptions(raw, downloadProgress(progress));
@@ -47,7 +50,9 @@ async function run(raw: RawExportOptions): Promise<void> {
       m.exactMatch !== undefined || m.f1 !== undefined
         ? `; EM ${m.exactMatch?.toFixed(2) ?? '—'}, F1 ${m.f1?.toFixed(2) ?? '—'} (from ${result.trainingSources.join(' and ')})`
         : '; no evaluation metrics found (metrics.jsonl / trainer_state.json)';
-    info(`Exported ${(result.parameters / 1e6).toFixed(2)} M parameters to ${result.outDir}: ${result.files.join(', ')}${scores}.`);
+    info(
+      `Exported ${(result.parameters / 1e6).toFixed(2)} M parameters to ${result.outDir}: ${result.files.join(', ')}${scores}.`,
+    );
   } finally {
     progress.stop();
   }
@@ -55,15 +60,26 @@ async function run(raw: RawExportOptions): Promise<void> {
 
 export function exportCommand(): Command {
   const command = new Command('export')
-    .description('write a clean Hugging Face model directory (config, safetensors, tokenizer, model card) from a trained model')
+    .description(
+      'write a clean Hugging Face model directory (config, safetensors, tokenizer, model card) from a trained model',
+    )
     .requiredOption('--model <dir>', 'trained model directory (what `qa-ft train` wrote) or hub id')
-    .requiredOption('--out <dir>', 'the directory to write (new or empty, unless --overwrite; never the model or tokenizer directory or one holding them)')
-    .option('--tokenizer <dir>', 'take the tokenizer files from this directory or hub id (default: the model directory)')
+    .requiredOption(
+      '--out <dir>',
+      'the directory to write (new or empty, unless --overwrite; never the model or tokenizer directory or one holding them)',
+    )
+    .option(
+      '--tokenizer <dir>',
+      'take the tokenizer files from this directory or hub id (default: the model directory)',
+    )
     .option('--name <name>', 'model name in the card (default: the --out directory name)')
     .option('--base-model <id>', 'the model it was fine-tuned from, for the card (e.g. distilbert-base-uncased)')
     .option('--dataset <id>', 'the training dataset, for the card (e.g. rajpurkar/squad)')
     .option('--overwrite', 'write into a non-empty --out directory: replace the files export writes, keep the others')
-    .option('--onnx', 'also write onnx/model.onnx (fp32) and onnx/model_quantized.onnx (q8) for ONNX Runtime and transformers.js');
+    .option(
+      '--onnx',
+      'also write onnx/model.onnx (fp32) and onnx/model_quantized.onnx (q8) for ONNX Runtime and transformers.js',
+    );
   return addHubOptions(command)
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress bars')

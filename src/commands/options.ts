@@ -25,7 +25,10 @@ export function parseNumberOption(flag: string, value: string, rule: NumberRule 
  * `--early-stopping-patience`, unless `renamed` names it otherwise (`learningRate` → `--lr`). Flags stay as they are.
  */
 export function flagNames(renamed: Readonly<Record<string, string>> = {}): (name: string) => string {
-  return (name) => (name.startsWith('-') ? name : (renamed[name] ?? `--${name.replace(/\./g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`));
+  return (name) =>
+    name.startsWith('-')
+      ? name
+      : (renamed[name] ?? `--${name.replace(/\./g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
 /** `e` with the option fields an `OptionError` names spelled by `names` (other errors as they are). */
@@ -37,7 +40,9 @@ export function withFlags(e: unknown, names: (name: string) => string): unknown 
 export function flagged<T>(names: (name: string) => string, fn: () => T): T {
   try {
     const result = fn();
-    return (result instanceof Promise ? result.catch((e: unknown) => Promise.reject(withFlags(e, names))) : result) as T;
+    return (
+      result instanceof Promise ? result.catch((e: unknown) => Promise.reject(withFlags(e, names))) : result
+    ) as T;
   } catch (e) {
     throw withFlags(e, names);
   }
@@ -50,7 +55,11 @@ export function parseIntOption(flag: string, value: string, min = 1): number {
 
 /** Adds `--backend`, shared by every command that runs the model. */
 export function addBackendOption(command: Command): Command {
-  return command.option('--backend <name>', 'TF.js backend: auto (the fastest available), native, tensorflow, wasm or cpu', 'auto');
+  return command.option(
+    '--backend <name>',
+    'TF.js backend: auto (the fastest available), native, tensorflow, wasm or cpu',
+    'auto',
+  );
 }
 
 /** Adds `--bf16` (HF's flag) to a command that runs the model; `precisionOption` reads it. */
@@ -81,7 +90,9 @@ export async function resolveModelOption(model: string, hub: ResolveOptions = {}
     return await resolveModel(model, hub);
   } catch (e) {
     if (e instanceof QaFtError && model === DEFAULT_MODEL_DIR) {
-      throw new QaFtError(e.code, e.message, { hint: `train one with \`qa-ft train\` (it writes ${DEFAULT_MODEL_DIR}) or pass --model DIR` });
+      throw new QaFtError(e.code, e.message, {
+        hint: `train one with \`qa-ft train\` (it writes ${DEFAULT_MODEL_DIR}) or pass --model DIR`,
+      });
     }
     throw e;
   }

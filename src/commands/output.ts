@@ -17,7 +17,9 @@ export function isInteractive(stream: NodeJS.WriteStream = process.stderr): bool
 }
 
 /** Progress on stderr: a redrawn bar on a TTY; otherwise a plain line at most every `plainEveryMs`. */
-export function createProgress(options: { quiet?: boolean; plainEveryMs?: number; format?: string } = {}): ProgressReporter {
+export function createProgress(
+  options: { quiet?: boolean; plainEveryMs?: number; format?: string } = {},
+): ProgressReporter {
   if (options.quiet) return { start() {}, update() {}, stop() {} };
   if (isInteractive()) {
     const bar = new cliProgress.SingleBar(

@@ -14,7 +14,16 @@ import { QaFtError } from '../errors.js';
 import type { PrepareOptions, PreparePhase } from '../tokenize/pipeline.js';
 import { checkPrepareOptions } from '../tokenize/prepare-options.js';
 import type { PreparedManifest } from '../tokenize/prepared.js';
-import { addHubOptions, DEFAULT_DATA_DIR, downloadProgress, flagged, flagNames, hubResolveOptions, parseNumberOption, type HubFlags } from './options.js';
+import {
+  addHubOptions,
+  DEFAULT_DATA_DIR,
+  downloadProgress,
+  flagged,
+  flagNames,
+  hubResolveOptions,
+  parseNumberOption,
+  type HubFlags,
+} from './options.js';
 import { createProgress, info, printJson } from './output.js';
 
 interface RawOptions extends HubFlags, ColumnFlags {
@@ -54,22 +63,35 @@ type ParsedOptions = Omit<PrepareOptions, 'inputs' | 'tokenizerDir' | 'validatio
 /** Typed, validated options (everything checkable without reading a file). */
 function parsePrepareOptions(raw: RawOptions): ParsedOptions {
   if (raw.input !== undefined && raw.dataset !== undefined) {
-    throw new QaFtError('BAD_ARGUMENT', '--input and --dataset both name the data; pass one', { hint: '--input FILE for a local file, --dataset ID for a hub dataset' });
+    throw new QaFtError('BAD_ARGUMENT', '--input and --dataset both name the data; pass one', {
+      hint: '--input FILE for a local file, --dataset ID for a hub dataset',
+    });
   }
   if (raw.validationSplit !== undefined && raw.input !== undefined) {
-    throw new QaFtError('BAD_ARGUMENT', '--validation-split names a split of a hub dataset; with --input the validation data is a file', { hint: 'pass --validation-file FILE' });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      '--validation-split names a split of a hub dataset; with --input the validation data is a file',
+      { hint: 'pass --validation-file FILE' },
+    );
   }
   if (raw.validationSplit !== undefined && raw.validationFile !== undefined) {
     throw new QaFtError('BAD_ARGUMENT', '--validation-file and --validation-split both name the test split; pass one');
   }
   const given = raw.validationFile !== undefined || raw.validationSplit !== undefined;
   if (given && raw.testSize !== undefined) {
-    throw new QaFtError('BAD_ARGUMENT', `--test-size draws the test split from the input at random; with ${raw.validationFile !== undefined ? '--validation-file' : '--validation-split'} the test split is that data, as it is`, {
-      hint: 'drop --test-size (use --max-eval-samples N to evaluate on fewer rows)',
-    });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      `--test-size draws the test split from the input at random; with ${raw.validationFile !== undefined ? '--validation-file' : '--validation-split'} the test split is that data, as it is`,
+      {
+        hint: 'drop --test-size (use --max-eval-samples N to evaluate on fewer rows)',
+      },
+    );
   }
   if (raw.datasetConfig !== undefined && raw.input !== undefined) {
-    throw new QaFtError('BAD_ARGUMENT', '--dataset-config names a config of a hub dataset; it does not apply to --input');
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      '--dataset-config names a config of a hub dataset; it does not apply to --input',
+    );
   }
   const split = raw.split ?? (raw.input !== undefined || raw.dataset !== undefined ? 'train' : DEFAULT_SPLIT);
   const testSize = given ? 0 : parseNumberOption('--test-size', raw.testSize ?? DEFAULT_TEST_SIZE);
@@ -77,9 +99,16 @@ function parsePrepareOptions(raw: RawOptions): ParsedOptions {
   if (raw.validationSplit !== undefined) parseSplit(raw.validationSplit);
   const seed = parseNumberOption('--seed', raw.seed, { int: true, min: 0 });
   const maxLength = parseNumberOption('--max-length', raw.maxLength, { int: true });
-  const docStride = raw.docStride === undefined ? undefined : parseNumberOption('--doc-stride', raw.docStride, { int: true });
-  const maxTrainSamples = raw.maxTrainSamples === undefined ? undefined : parseNumberOption('--max-train-samples', raw.maxTrainSamples, { int: true, min: 1 });
-  const maxEvalSamples = raw.maxEvalSamples === undefined ? undefined : parseNumberOption('--max-eval-samples', raw.maxEvalSamples, { int: true, min: 1 });
+  const docStride =
+    raw.docStride === undefined ? undefined : parseNumberOption('--doc-stride', raw.docStride, { int: true });
+  const maxTrainSamples =
+    raw.maxTrainSamples === undefined
+      ? undefined
+      : parseNumberOption('--max-train-samples', raw.maxTrainSamples, { int: true, min: 1 });
+  const maxEvalSamples =
+    raw.maxEvalSamples === undefined
+      ? undefined
+      : parseNumberOption('--max-eval-samples', raw.maxEvalSamples, { int: true, min: 1 });
   return {
     input: raw.input,
     validationFile: raw.validationFile,
@@ -112,21 +141,29 @@ const PHASE_LABEL: Record<PreparePhase, string> = {
 function summarize(m: PreparedManifest, outDir: string, seconds: number, REJECTED_FILE: string): string {
   const stride = m.docStride === null ? 'no doc stride' : `doc stride ${m.docStride}`;
   const skipped: string[] = [];
-  if (m.counts.skippedInvalid > 0) skipped.push(`${m.counts.skippedInvalid} invalid rows skipped (written with their reasons to ${join(outDir, REJECTED_FILE)})`);
+  if (m.counts.skippedInvalid > 0)
+    skipped.push(
+      `${m.counts.skippedInvalid} invalid rows skipped (written with their reasons to ${join(outDir, REJECTED_FILE)})`,
+    );
   const located = m.counts.locatedAnswers ?? 0;
   if (located > 0) {
     const twice = m.counts.ambiguousAnswers ?? 0;
-    skipped.push(`${located} answers without a start were located in their context${twice > 0 ? ` (${twice} occur${twice === 1 ? "s" : ""} more than once: the first occurrence was used)` : ''}`);
+    skipped.push(
+      `${located} answers without a start were located in their context${twice > 0 ? ` (${twice} occur${twice === 1 ? 's' : ''} more than once: the first occurrence was used)` : ''}`,
+    );
   }
   const test = m.validation
     ? `test: ${m.validation.dataset ? `${m.validation.split ?? 'validation'} of ${m.validation.dataset}` : m.validation.path} (${m.validation.format}, ${m.validation.rows} rows), as it is`
     : `test size ${m.testSize}, seed ${m.seed}`;
-  if (m.counts.skippedLongQuestion > 0) skipped.push(`${m.counts.skippedLongQuestion} rows skipped because the question leaves no room for context`);
+  if (m.counts.skippedLongQuestion > 0)
+    skipped.push(`${m.counts.skippedLongQuestion} rows skipped because the question leaves no room for context`);
   return (
     `Prepared ${m.split} of ${m.source.dataset ?? m.source.path} (${m.source.format}, ${m.source.rows} rows): ` +
     `${m.sizes.train.rows} train and ${m.sizes.test.rows} test examples (${test}) → ` +
     `${m.sizes.train.features} train and ${m.sizes.test.features} test features, max length ${m.maxLength}, ${stride}. ` +
-    (m.versionTwoWithNegative ? `SQuAD 2.0: ${m.counts.noAnswerRows ?? 0} questions have no answer (labelled at [CLS]). ` : '') +
+    (m.versionTwoWithNegative
+      ? `SQuAD 2.0: ${m.counts.noAnswerRows ?? 0} questions have no answer (labelled at [CLS]). `
+      : '') +
     `${m.counts.truncated} contexts were truncated; ${m.counts.unanswerable} windows do not hold their answer and are labelled (0, 0)` +
     `${skipped.length ? `; ${skipped.join('; ')}` : ''}. Tokenizer: ${m.tokenizer.dir}. Written to ${outDir} in ${seconds.toFixed(1)} s.`
   );
@@ -144,7 +181,8 @@ async function run(raw: RawOptions): Promise<void> {
     dataset = o.dataset ?? (o.versionTwoWithNegative ? DEFAULTS.squadV2DatasetId : DEFAULTS.datasetId);
     const hubData = { ...hub, ...(o.datasetConfig === undefined ? {} : { config: o.datasetConfig }) };
     inputs = await resolveDatasetFiles(dataset, parseSplit(o.split).name, hubData);
-    if (o.validationSplit !== undefined) validationInputs = await resolveDatasetFiles(dataset, parseSplit(o.validationSplit).name, hubData);
+    if (o.validationSplit !== undefined)
+      validationInputs = await resolveDatasetFiles(dataset, parseSplit(o.validationSplit).name, hubData);
   }
   if (o.validationFile !== undefined) validationInputs = [o.validationFile];
   const tokenizerDir = (): Promise<string> => resolveTokenizer(o.tokenizer ?? DEFAULTS.modelId, hub);
@@ -153,7 +191,14 @@ async function run(raw: RawOptions): Promise<void> {
   let phase: PreparePhase | undefined;
   try {
     const onNotice = (line: string): void => info(line);
-    const options = { ...o, inputs, ...(validationInputs === undefined ? {} : { validationInputs }), dataset, tokenizerDir, onNotice };
+    const options = {
+      ...o,
+      inputs,
+      ...(validationInputs === undefined ? {} : { validationInputs }),
+      dataset,
+      tokenizerDir,
+      onNotice,
+    };
     const { manifest, seconds } = await prepareDataset(options, (p) => {
       if (p.phase !== phase) {
         phase = p.phase;
@@ -171,7 +216,9 @@ async function run(raw: RawOptions): Promise<void> {
 
 export function prepareCommand(): Command {
   const command = new Command('prepare')
-    .description('tokenize QA data (your own file, a hub dataset, or by default SQuAD) into labelled train/test features')
+    .description(
+      'tokenize QA data (your own file, a hub dataset, or by default SQuAD) into labelled train/test features',
+    )
     .addHelpText(
       'after',
       `
@@ -191,22 +238,56 @@ Examples:
   qa-ft prepare --input sheet.csv --question-column query --context-column passage --answer-column answer
   qa-ft prepare --dataset rajpurkar/squad --split train --validation-split validation`,
     )
-    .option('--input <file>', `your data file (formats below; default: the hub dataset ${DEFAULTS.datasetId}, train[:5000])`)
-    .option('--validation-file <file>', 'the test split, used as it is (same format and columns as --input); no random split')
-    .option('--dataset <id[@rev]>', 'a hub dataset with QA columns, e.g. rajpurkar/squad or adversarial_qa (its Parquet files, or the hub\'s Parquet export)')
+    .option(
+      '--input <file>',
+      `your data file (formats below; default: the hub dataset ${DEFAULTS.datasetId}, train[:5000])`,
+    )
+    .option(
+      '--validation-file <file>',
+      'the test split, used as it is (same format and columns as --input); no random split',
+    )
+    .option(
+      '--dataset <id[@rev]>',
+      "a hub dataset with QA columns, e.g. rajpurkar/squad or adversarial_qa (its Parquet files, or the hub's Parquet export)",
+    )
     .option('--dataset-config <name>', 'the config (subset) of --dataset, e.g. adversarialQA')
-    .option('--split <spec>', `split and datasets slice to read: 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]' (default: all of --input or --dataset's train; ${DEFAULT_SPLIT} of the default dataset)`)
-    .option('--validation-split <spec>', "a split of the hub dataset used as the test split as it is, e.g. 'validation'")
-    .option('--test-size <fraction>', `fraction of rows held out for test at random, in [0, 1); 0 keeps all rows in train (default ${DEFAULT_TEST_SIZE}; not with a validation file or split)`)
+    .option(
+      '--split <spec>',
+      `split and datasets slice to read: 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]' (default: all of --input or --dataset's train; ${DEFAULT_SPLIT} of the default dataset)`,
+    )
+    .option(
+      '--validation-split <spec>',
+      "a split of the hub dataset used as the test split as it is, e.g. 'validation'",
+    )
+    .option(
+      '--test-size <fraction>',
+      `fraction of rows held out for test at random, in [0, 1); 0 keeps all rows in train (default ${DEFAULT_TEST_SIZE}; not with a validation file or split)`,
+    )
     .option('--max-train-samples <n>', 'use only the first N train examples (as run_qa.py)')
     .option('--max-eval-samples <n>', 'use only the first N test examples (as run_qa.py)')
-    .option('--seed <n>', 'seed of the train/test split (the same rows as datasets train_test_split(seed=n))', String(DEFAULTS.seed))
+    .option(
+      '--seed <n>',
+      'seed of the train/test split (the same rows as datasets train_test_split(seed=n))',
+      String(DEFAULTS.seed),
+    )
     .option('--max-length <n>', 'tokens per window, special tokens included', String(DEFAULTS.maxLength))
-    .option('--doc-stride <n>', 'split long contexts into overlapping windows sharing N tokens (run_qa.py uses 128); off by default')
-    .option('--tokenizer <dir|id>', `tokenizer directory (tokenizer.json, vocab.txt, or vocab.json + merges.txt; no config.json needed) or hub model id (default: ${DEFAULTS.modelId})`)
+    .option(
+      '--doc-stride <n>',
+      'split long contexts into overlapping windows sharing N tokens (run_qa.py uses 128); off by default',
+    )
+    .option(
+      '--tokenizer <dir|id>',
+      `tokenizer directory (tokenizer.json, vocab.txt, or vocab.json + merges.txt; no config.json needed) or hub model id (default: ${DEFAULTS.modelId})`,
+    )
     .option('--out <dir>', 'output directory', DEFAULT_DATA_DIR)
-    .option('--skip-invalid', 'drop rows whose answer is not in the context (or not at its answer_start), or with an empty context or question; they go to rejected.jsonl in --out')
-    .option('--version-2-with-negative', `SQuAD 2.0: keep questions without an answer, labelled at [CLS] (default data: ${DEFAULTS.squadV2DatasetId})`)
+    .option(
+      '--skip-invalid',
+      'drop rows whose answer is not in the context (or not at its answer_start), or with an empty context or question; they go to rejected.jsonl in --out',
+    )
+    .option(
+      '--version-2-with-negative',
+      `SQuAD 2.0: keep questions without an answer, labelled at [CLS] (default data: ${DEFAULTS.squadV2DatasetId})`,
+    )
     .option('--json', 'print the manifest as JSON instead of the summary')
     .option('--quiet', 'no progress bars');
   return addHubOptions(addColumnOptions(command)).action(async (raw: RawOptions) => {

@@ -42,7 +42,8 @@ interface RawServeOptions extends HubFlags {
 
 function parseServeOptions(raw: RawServeOptions) {
   const apiKey = raw.apiKey ?? process.env[API_KEY_ENV];
-  if (apiKey !== undefined && apiKey.length === 0) throw new QaFtError('BAD_ARGUMENT', `the API key is empty`, { hint: `give a key, or unset ${API_KEY_ENV}` });
+  if (apiKey !== undefined && apiKey.length === 0)
+    throw new QaFtError('BAD_ARGUMENT', `the API key is empty`, { hint: `give a key, or unset ${API_KEY_ENV}` });
   if (raw.host.trim() === '') throw new QaFtError('BAD_ARGUMENT', '--host is empty');
   return {
     model: raw.model,
@@ -63,7 +64,10 @@ function parseServeOptions(raw: RawServeOptions) {
 
 async function run(raw: RawServeOptions): Promise<void> {
   const o = parseServeOptions(raw);
-  const [{ BatchingAnswerer }, { createQaServer }] = await Promise.all([import('../infer/batching.js'), import('../serve/server.js')]);
+  const [{ BatchingAnswerer }, { createQaServer }] = await Promise.all([
+    import('../infer/batching.js'),
+    import('../serve/server.js'),
+  ]);
   const dir = await resolveModelOption(o.model, o.hub);
   const answerer = await BatchingAnswerer.open(dir, {
     backend: o.backend,
@@ -79,7 +83,10 @@ async function run(raw: RawServeOptions): Promise<void> {
     ...(o.corsOrigin === undefined ? {} : { corsOrigin: o.corsOrigin }),
     modelName: basename(resolve(dir)),
     version: '0.1.0',
-    onInternalError: (e) => process.stderr.write(`qa-ft: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`),
+    onInternalError: (e) =>
+      process.stderr.write(
+        `qa-ft: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+      ),
   });
   let url: string;
   try {
@@ -87,14 +94,23 @@ async function run(raw: RawServeOptions): Promise<void> {
   } catch (e) {
     await answerer.close();
     const code = (e as { code?: string }).code;
-    if (code === 'EADDRINUSE') throw new QaFtError('BAD_ARGUMENT', `${o.host}:${o.port} is already in use`, { hint: 'choose another --port (0 picks a free one)' });
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new QaFtError('BAD_ARGUMENT', `cannot listen on --host ${o.host}: no such local address`);
-    if (code === 'EACCES') throw new QaFtError('BAD_ARGUMENT', `not allowed to listen on port ${o.port}`, { hint: 'ports below 1024 need privileges: choose another --port' });
+    if (code === 'EADDRINUSE')
+      throw new QaFtError('BAD_ARGUMENT', `${o.host}:${o.port} is already in use`, {
+        hint: 'choose another --port (0 picks a free one)',
+      });
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+      throw new QaFtError('BAD_ARGUMENT', `cannot listen on --host ${o.host}: no such local address`);
+    if (code === 'EACCES')
+      throw new QaFtError('BAD_ARGUMENT', `not allowed to listen on port ${o.port}`, {
+        hint: 'ports below 1024 need privileges: choose another --port',
+      });
     throw e;
   }
   process.stdout.write(`qa-ft serve: listening on ${url}\n`);
   if (!o.quiet) {
-    info(`model ${dir} on ${answerer.model.backend}; batches of up to ${o.maxBatchSize} windows, ${o.maxWaitMs} ms wait${o.apiKey === undefined ? '' : '; API key required'}`);
+    info(
+      `model ${dir} on ${answerer.model.backend}; batches of up to ${o.maxBatchSize} windows, ${o.maxWaitMs} ms wait${o.apiKey === undefined ? '' : '; API key required'}`,
+    );
   }
   await new Promise<void>((done) => {
     const stop = (signal: NodeJS.Signals): void => {
@@ -119,13 +135,19 @@ async function run(raw: RawServeOptions): Promise<void> {
 
 export function serveCommand(): Command {
   const command = new Command('serve')
-    .description("serve a fine-tuned model over HTTP: the Hugging Face Inference API's question-answering contract on POST /, a page on GET /")
+    .description(
+      "serve a fine-tuned model over HTTP: the Hugging Face Inference API's question-answering contract on POST /, a page on GET /",
+    )
     .option('--model <dir>', 'model directory or hub id (the output of `qa-ft train`)', DEFAULT_MODEL_DIR)
     .option('--host <address>', 'address to listen on (0.0.0.0 exposes the server to the network)', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free port)', '8080')
     .option('--api-key <key>', `require Authorization: Bearer <key> on POST / (or set ${API_KEY_ENV})`)
     .option('--max-batch-size <n>', 'most windows per forward pass, across concurrent requests', '32')
-    .option('--max-wait-ms <ms>', 'a batch starts once no request has arrived for this long (at most 20 ms, or this, after its first)', '2')
+    .option(
+      '--max-wait-ms <ms>',
+      'a batch starts once no request has arrived for this long (at most 20 ms, or this, after its first)',
+      '2',
+    )
     .option('--max-body-bytes <n>', 'largest request body (413 above)', String(4 * 1024 * 1024))
     .option('--request-timeout-ms <ms>', 'time a client has to send a whole request (headers: at most 10 s)', '30000')
     .option('--cors-origin <origin>', 'allow browser calls from this origin (no CORS by default)')

@@ -31,8 +31,14 @@ export interface SpanCommandOptions {
 /** Adds the span options; `nBest`: with `--n-best` (evaluate's n-best files; ask's list is `--top-k`). */
 export function addSpanOptions(command: Command, which: { readonly nBest: boolean }): Command {
   command
-    .option('--max-length <n>', `tokens per window, special tokens included (default: ${DEFAULTS.maxLength}, or the model's positions if fewer)`)
-    .option('--doc-stride <n>', `tokens shared by consecutive windows of a long context (default: ${DEFAULTS.docStride}, at most half of --max-length)`)
+    .option(
+      '--max-length <n>',
+      `tokens per window, special tokens included (default: ${DEFAULTS.maxLength}, or the model's positions if fewer)`,
+    )
+    .option(
+      '--doc-stride <n>',
+      `tokens shared by consecutive windows of a long context (default: ${DEFAULTS.docStride}, at most half of --max-length)`,
+    )
     .option('--batch-size <n>', 'windows per forward pass', String(DEFAULTS.batchSize))
     .option('--max-answer-length <n>', 'longest answer in tokens', String(DEFAULTS.maxAnswerLength));
   if (which.nBest) command.option('--n-best <n>', 'start/end candidates and n-best list size', String(DEFAULTS.nBest));
@@ -51,6 +57,9 @@ export function parseSpanOptions(raw: SpanFlags): SpanCommandOptions {
     batchSize: parseIntOption('--batch-size', raw.batchSize),
     maxAnswerLength: parseIntOption('--max-answer-length', raw.maxAnswerLength),
     ...(raw.nBest === undefined ? {} : { nBest: parseIntOption('--n-best', raw.nBest) }),
-    nullScoreDiffThreshold: parseNumberOption('--null-score-diff-threshold', raw.nullScoreDiffThreshold ?? String(DEFAULTS.nullScoreDiffThreshold)),
+    nullScoreDiffThreshold: parseNumberOption(
+      '--null-score-diff-threshold',
+      raw.nullScoreDiffThreshold ?? String(DEFAULTS.nullScoreDiffThreshold),
+    ),
   };
 }

@@ -114,7 +114,10 @@ interface TrainCommandOptions {
 const REPORT_TARGETS: readonly ReportTarget[] = ['tensorboard'];
 
 function parseReportTo(value: string): ReportTarget[] {
-  const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '' && n !== 'none');
+  const names = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '' && n !== 'none');
   for (const n of names) {
     if (!(REPORT_TARGETS as readonly string[]).includes(n)) {
       throw new QaFtError('BAD_ARGUMENT', `--report-to must be 'tensorboard' or 'none', got '${n}'`);
@@ -145,13 +148,16 @@ function parseTrainFlags(raw: RawOptions): TrainCommandOptions {
     throw new QaFtError('BAD_ARGUMENT', `--init must be 'pretrained' or 'random', got '${raw.init}'`);
   }
   if (raw.config !== undefined && raw.init !== 'random') {
-    throw new QaFtError('BAD_ARGUMENT', '--config only applies with --init random', { hint: 'a pretrained model brings its own config.json' });
+    throw new QaFtError('BAD_ARGUMENT', '--config only applies with --init random', {
+      hint: 'a pretrained model brings its own config.json',
+    });
   }
   const evalEvery = checkEvalEvery(raw.evalEvery);
   checkResumeOrOverwrite(raw);
   const batchSize = trainNumber('batchSize', raw.batchSize);
   checkEarlyStoppingMetric(raw.earlyStoppingPatience, raw.metricForBestModel);
-  const optional = (name: TrainNumberField, value: string | undefined): number | undefined => (value === undefined ? undefined : trainNumber(name, value));
+  const optional = (name: TrainNumberField, value: string | undefined): number | undefined =>
+    value === undefined ? undefined : trainNumber(name, value);
   const patience = optional('earlyStopping.patience', raw.earlyStoppingPatience);
   return {
     dataDir: raw.data,
@@ -182,14 +188,18 @@ function parseTrainFlags(raw: RawOptions): TrainCommandOptions {
     saveTotalLimit: optional('saveTotalLimit', raw.saveTotalLimit),
     loadBestModelAtEnd: Boolean(raw.loadBestModelAtEnd),
     metricForBestModel: raw.metricForBestModel,
-    earlyStopping: patience === undefined ? undefined : { patience, threshold: trainNumber('earlyStopping.threshold', raw.earlyStoppingThreshold) },
+    earlyStopping:
+      patience === undefined
+        ? undefined
+        : { patience, threshold: trainNumber('earlyStopping.threshold', raw.earlyStoppingThreshold) },
     reportTo: parseReportTo(raw.reportTo),
     json: Boolean(raw.json),
     quiet: Boolean(raw.quiet),
   };
 }
 
-const fmt = (x: number | undefined, digits: number): string => (x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits));
+const fmt = (x: number | undefined, digits: number): string =>
+  x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits);
 const count = (n: number): string => n.toLocaleString('en-US');
 
 /** Prints events: one progress bar per epoch, the summary table, notices. */
@@ -205,9 +215,16 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
       case 'start': {
         const d = e.decay;
         epochs = e.epochs;
-        info(`AdamW: ${d.decayed.tensors} tensors decayed (${count(d.decayed.parameters)} parameters), ${d.notDecayed.tensors} not decayed (${count(d.notDecayed.parameters)} parameters: biases and LayerNorm)`);
-        const steps = o.maxSteps === undefined ? `${e.epochs} epochs × ${e.stepsPerEpoch} steps = ${e.totalSteps}` : `--max-steps ${e.totalSteps} (${e.stepsPerEpoch} per epoch)`;
-        info(`${e.trainFeatures} train features, ${e.testFeatures} test features; ${steps} optimizer steps (batch ${o.batchSize} × accumulation ${o.gradientAccumulationSteps}, ${o.lrSchedulerType} schedule, warm-up ${e.warmupSteps}, ${o.padToMaxLength ? 'padded to max length' : 'dynamic padding, grouped by length'})`);
+        info(
+          `AdamW: ${d.decayed.tensors} tensors decayed (${count(d.decayed.parameters)} parameters), ${d.notDecayed.tensors} not decayed (${count(d.notDecayed.parameters)} parameters: biases and LayerNorm)`,
+        );
+        const steps =
+          o.maxSteps === undefined
+            ? `${e.epochs} epochs × ${e.stepsPerEpoch} steps = ${e.totalSteps}`
+            : `--max-steps ${e.totalSteps} (${e.stepsPerEpoch} per epoch)`;
+        info(
+          `${e.trainFeatures} train features, ${e.testFeatures} test features; ${steps} optimizer steps (batch ${o.batchSize} × accumulation ${o.gradientAccumulationSteps}, ${o.lrSchedulerType} schedule, warm-up ${e.warmupSteps}, ${o.padToMaxLength ? 'padded to max length' : 'dynamic padding, grouped by length'})`,
+        );
         break;
       }
       case 'resumed':
@@ -221,7 +238,11 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
         if (e.skipped > 0) progress.update(e.skipped, {});
         break;
       case 'step': {
-        const payload: Record<string, string | number> = { loss: e.loss, lr: e.learningRate, 'ex/s': e.examplesPerSecond.toFixed(1) };
+        const payload: Record<string, string | number> = {
+          loss: e.loss,
+          lr: e.learningRate,
+          'ex/s': e.examplesPerSecond.toFixed(1),
+        };
         if (!interactive) payload.eta = `${Math.round(e.etaSeconds)}s`;
         progress.update(e.batch, payload);
         break;
@@ -233,20 +254,31 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
         progress.stop();
         if (!headerShown) {
           v2Columns = e.eval?.eval_HasAns_f1 !== undefined || e.eval?.eval_NoAns_f1 !== undefined; // SQuAD 2.0 data
-          info(`(validation loss: HF's unmasked QA loss over eval batches of ${o.evalBatchSize} features in order, each padded to its longest; the tutorial pads to 384)`);
+          info(
+            `(validation loss: HF's unmasked QA loss over eval batches of ${o.evalBatchSize} features in order, each padded to its longest; the tutorial pads to 384)`,
+          );
           info(v2Columns ? `${header} | ${'HasAns F1'.padStart(9)} | ${'NoAns F1'.padStart(8)}` : header);
           headerShown = true;
         }
         const ev = e.eval;
-        const v2 = v2Columns ? ` | ${fmt(ev?.eval_HasAns_f1, 2).padStart(9)} | ${fmt(ev?.eval_NoAns_f1, 2).padStart(8)}` : '';
-        info(`${String(e.epoch).padStart(5)} | ${fmt(e.trainingLoss, 6).padStart(13)} | ${fmt(ev?.eval_loss, 6).padStart(15)} | ${fmt(ev?.eval_exact_match, 2).padStart(11)} | ${fmt(ev?.eval_f1, 2).padStart(6)}${v2}`);
+        const v2 = v2Columns
+          ? ` | ${fmt(ev?.eval_HasAns_f1, 2).padStart(9)} | ${fmt(ev?.eval_NoAns_f1, 2).padStart(8)}`
+          : '';
+        info(
+          `${String(e.epoch).padStart(5)} | ${fmt(e.trainingLoss, 6).padStart(13)} | ${fmt(ev?.eval_loss, 6).padStart(15)} | ${fmt(ev?.eval_exact_match, 2).padStart(11)} | ${fmt(ev?.eval_f1, 2).padStart(6)}${v2}`,
+        );
         break;
       }
       case 'eval':
         if (o.evalEvery !== 'epoch') {
           const r = e.record;
-          const v2 = r.eval_HasAns_f1 === undefined && r.eval_NoAns_f1 === undefined ? '' : `, HasAns F1 ${fmt(r.eval_HasAns_f1, 2)}, NoAns F1 ${fmt(r.eval_NoAns_f1, 2)}`;
-          info(`eval at step ${r.step}: loss ${fmt(r.eval_loss, 4)}, EM ${fmt(r.eval_exact_match, 2)}, F1 ${fmt(r.eval_f1, 2)}${v2}`);
+          const v2 =
+            r.eval_HasAns_f1 === undefined && r.eval_NoAns_f1 === undefined
+              ? ''
+              : `, HasAns F1 ${fmt(r.eval_HasAns_f1, 2)}, NoAns F1 ${fmt(r.eval_NoAns_f1, 2)}`;
+          info(
+            `eval at step ${r.step}: loss ${fmt(r.eval_loss, 4)}, EM ${fmt(r.eval_exact_match, 2)}, F1 ${fmt(r.eval_f1, 2)}${v2}`,
+          );
         }
         break;
       case 'checkpoint':
@@ -267,20 +299,24 @@ function makePrinter(o: TrainCommandOptions): (e: TrainEvent) => void {
 
 /** Runs the library's training with the command's hub resolution, evaluation progress bar and printing. */
 async function run(
-  o: TrainCommandOptions, hub: ResolveOptions, onEvent: (e: TrainEvent) => void, stop: { signal: AbortSignal; hook: () => void },
+  o: TrainCommandOptions,
+  hub: ResolveOptions,
+  onEvent: (e: TrainEvent) => void,
+  stop: { signal: AbortSignal; hook: () => void },
 ): Promise<TrainLoopResult> {
-  const [{ resolveModel, resolveTokenizer }, { trainPrepared }, { evaluateModel, evaluationMetricNames }] = await Promise.all([
-    import('../hub/index.js'),
-    import('../train/run.js'),
-    import('../infer/evaluate.js'),
-  ]);
+  const [{ resolveModel, resolveTokenizer }, { trainPrepared }, { evaluateModel, evaluationMetricNames }] =
+    await Promise.all([import('../hub/index.js'), import('../train/run.js'), import('../infer/evaluate.js')]);
   const evaluate = async (m: QaModel, split: Split) => {
     const progress = createProgress({ quiet: o.quiet });
     progress.start('Evaluating', Math.ceil(split.features.length / o.evalBatchSize));
     try {
       // SQuAD 2.0 also without the flag when the data has unanswerable rows (a v2 prepared directory)
       const v2 = o.versionTwoWithNegative ? { versionTwoWithNegative: true } : {};
-      return await evaluateModel(m, split.rows, split.features, { batchSize: o.evalBatchSize, ...v2, onProgress: (done) => progress.update(done) });
+      return await evaluateModel(m, split.rows, split.features, {
+        batchSize: o.evalBatchSize,
+        ...v2,
+        onProgress: (done) => progress.update(done),
+      });
     } finally {
       progress.stop();
     }
@@ -290,13 +326,17 @@ async function run(
     modelDir: (weights) => (weights ? resolveModel : resolveTokenizer)(o.model, hub),
     onNotice: (line) => info(line),
     onModel: (model) => {
-      if (!o.quiet) info(`Backend: ${model.backend}${model.precision === 'bf16' ? ' (bf16)' : ''}; model: ${o.init === 'random' ? `random init (${o.configFile ?? o.model})` : o.model}`);
+      if (!o.quiet)
+        info(
+          `Backend: ${model.backend}${model.precision === 'bf16' ? ' (bf16)' : ''}; model: ${o.init === 'random' ? `random init (${o.configFile ?? o.model})` : o.model}`,
+        );
       // Until the model is built (downloads, reading the data, allocating the weights) a signal has its default
       // action: the process ends at once, with nothing of this run written yet.
       stop.hook();
     },
     evaluate,
-    evalMetricNames: (split) => evaluationMetricNames(split.rows, o.versionTwoWithNegative ? { versionTwoWithNegative: true } : {}),
+    evalMetricNames: (split) =>
+      evaluationMetricNames(split.rows, o.versionTwoWithNegative ? { versionTwoWithNegative: true } : {}),
     onEvent,
     stopSignal: stop.signal,
   });
@@ -311,10 +351,16 @@ function resumeCommand(argv: readonly string[]): string {
 
 export function trainCommand(): Command {
   const command = new Command('train')
-    .description('fine-tune a QA model on prepared data (AdamW, schedules, evaluation and checkpoints, best model, early stopping)')
+    .description(
+      'fine-tune a QA model on prepared data (AdamW, schedules, evaluation and checkpoints, best model, early stopping)',
+    )
     .option('--data <dir>', 'prepared-data directory from `qa-ft prepare`', DEFAULT_DATA_DIR)
     .option('--model <id-or-dir>', 'model to fine-tune: a local directory or a hub id', DEFAULTS.modelId)
-    .option('--init <how>', "'pretrained' (load the model's weights) or 'random' (its config only, new weights)", 'pretrained')
+    .option(
+      '--init <how>',
+      "'pretrained' (load the model's weights) or 'random' (its config only, new weights)",
+      'pretrained',
+    )
     .option('--config <file>', 'with --init random: a config.json to build the model from (instead of the model’s)')
     .option('--out <dir>', 'output directory: checkpoints, metrics and the final model', DEFAULT_MODEL_DIR)
     .option('--epochs <n>', 'training epochs', String(DEFAULTS.epochs))
@@ -324,23 +370,58 @@ export function trainCommand(): Command {
     .option('--weight-decay <w>', 'decoupled weight decay (not on biases or LayerNorm)', String(DEFAULTS.weightDecay))
     .option('--warmup-ratio <r>', 'fraction of the steps with linear warm-up', String(DEFAULTS.warmupRatio))
     .option('--max-grad-norm <n>', 'clip the global gradient norm (0 disables)', String(DEFAULTS.maxGradNorm))
-    .option('--gradient-accumulation-steps <n>', 'micro-batches per optimizer step', String(DEFAULTS.gradientAccumulationSteps))
+    .option(
+      '--gradient-accumulation-steps <n>',
+      'micro-batches per optimizer step',
+      String(DEFAULTS.gradientAccumulationSteps),
+    )
     .option('--seed <n>', 'seed of the shuffling, dropout and random init', String(DEFAULTS.seed))
     .option('--resume', 'continue from the newest complete, valid checkpoint of this run in --out')
-    .option('--overwrite-output-dir', "delete a previous run's checkpoints and outputs in --out first (other files are kept)")
-    .option('--eval-every <when>', "evaluate and save a checkpoint after each 'epoch' or every N optimizer steps", 'epoch')
+    .option(
+      '--overwrite-output-dir',
+      "delete a previous run's checkpoints and outputs in --out first (other files are kept)",
+    )
+    .option(
+      '--eval-every <when>',
+      "evaluate and save a checkpoint after each 'epoch' or every N optimizer steps",
+      'epoch',
+    )
     .option('--pad-to-max-length', 'pad every batch to the max length (the tutorial) instead of dynamic padding')
     .option('--logging-steps <n>', 'write a metrics.jsonl line every N optimizer steps', String(DEFAULTS.loggingSteps))
-    .option('--version-2-with-negative', 'SQuAD 2.0 evaluation: the null answer competes, HasAns/NoAns figures logged (automatic for data prepared with it)')
+    .option(
+      '--version-2-with-negative',
+      'SQuAD 2.0 evaluation: the null answer competes, HasAns/NoAns figures logged (automatic for data prepared with it)',
+    )
     .option('--max-steps <n>', 'train for N optimizer steps (overrides --epochs)')
     .option('--warmup-steps <n>', 'optimizer steps of linear warm-up (overrides --warmup-ratio)')
-    .option('--lr-scheduler-type <type>', `learning-rate schedule: ${LR_SCHEDULER_TYPES.join(', ')}`, DEFAULTS.lrSchedulerType)
-    .option('--save-total-limit <k>', 'keep at most K checkpoints: the newest, and the best with --load-best-model-at-end')
-    .option('--load-best-model-at-end', 'the final model is the best checkpoint (by --metric-for-best-model), not the last')
-    .option('--metric-for-best-model <name>', 'f1, exact_match, loss, or with SQuAD 2.0 data HasAns_f1, NoAns_f1, best_f1, … (default: loss with --load-best-model-at-end)')
+    .option(
+      '--lr-scheduler-type <type>',
+      `learning-rate schedule: ${LR_SCHEDULER_TYPES.join(', ')}`,
+      DEFAULTS.lrSchedulerType,
+    )
+    .option(
+      '--save-total-limit <k>',
+      'keep at most K checkpoints: the newest, and the best with --load-best-model-at-end',
+    )
+    .option(
+      '--load-best-model-at-end',
+      'the final model is the best checkpoint (by --metric-for-best-model), not the last',
+    )
+    .option(
+      '--metric-for-best-model <name>',
+      'f1, exact_match, loss, or with SQuAD 2.0 data HasAns_f1, NoAns_f1, best_f1, … (default: loss with --load-best-model-at-end)',
+    )
     .option('--early-stopping-patience <n>', 'stop when the best-model metric has not improved for N evaluations')
-    .option('--early-stopping-threshold <t>', 'how much the metric must improve by to count', String(DEFAULTS.earlyStoppingThreshold))
-    .option('--report-to <where>', "also write the metrics for 'tensorboard' (event files under --out/runs), or 'none'", 'none')
+    .option(
+      '--early-stopping-threshold <t>',
+      'how much the metric must improve by to count',
+      String(DEFAULTS.earlyStoppingThreshold),
+    )
+    .option(
+      '--report-to <where>',
+      "also write the metrics for 'tensorboard' (event files under --out/runs), or 'none'",
+      'none',
+    )
     .option('--json', 'print the result (history, best metric) as JSON on stdout')
     .option('--quiet', 'no progress bars');
   return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawOptions) => {
@@ -358,17 +439,28 @@ export function trainCommand(): Command {
     };
     let result: TrainLoopResult;
     try {
-      result = await flagged(TRAIN_FLAGS, () => run(o, hub, (e) => {
-        downloads.stop();
-        print(e);
-      }, { signal: controller.signal, hook }));
+      result = await flagged(TRAIN_FLAGS, () =>
+        run(
+          o,
+          hub,
+          (e) => {
+            downloads.stop();
+            print(e);
+          },
+          { signal: controller.signal, hook },
+        ),
+      );
     } finally {
       unhook();
     }
     if (result.interrupted) {
-      throw new QaFtError('INTERRUPTED', `stopped at step ${result.globalStep}; saved ${result.interrupted.checkpoint}`, {
-        hint: `continue with: ${resumeCommand(process.argv)}`,
-      });
+      throw new QaFtError(
+        'INTERRUPTED',
+        `stopped at step ${result.globalStep}; saved ${result.interrupted.checkpoint}`,
+        {
+          hint: `continue with: ${resumeCommand(process.argv)}`,
+        },
+      );
     }
     if (o.json) printJson(result);
   });

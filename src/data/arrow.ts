@@ -25,7 +25,10 @@ export function parseArrow(bytes: Uint8Array, file: string): Table {
   try {
     return tableFromIPC(bytes);
   } catch (e) {
-    throw new QaFtError('BAD_FORMAT', `${file}: unreadable Arrow IPC data: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${file}: unreadable Arrow IPC data: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    );
   }
 }
 
@@ -38,7 +41,10 @@ export function arrowToRows(table: Table, file: string): SquadRow[] {
   const answerNames = answers.type instanceof Struct ? answers.type.children.map((f: Field) => f.name) : [];
   for (const c of ['text', 'answer_start']) {
     if (!answerNames.includes(c)) {
-      throw new QaFtError('BAD_FORMAT', `${file}: column 'answers' must be a struct with fields text and answer_start (found ${answers.type})`);
+      throw new QaFtError(
+        'BAD_FORMAT',
+        `${file}: column 'answers' must be a struct with fields text and answer_start (found ${answers.type})`,
+      );
     }
   }
   const text = answers.getChild('text') as Vector;
@@ -59,7 +65,9 @@ export function arrowToRows(table: Table, file: string): SquadRow[] {
         context: context.get(i),
         question: question.get(i),
         is_impossible: impossible ? impossible.get(i) : undefined,
-        answers: answers.isValid(i) ? { text: t === null ? t : toList(t), answer_start: s === null ? s : toList(s) } : null,
+        answers: answers.isValid(i)
+          ? { text: t === null ? t : toList(t), answer_start: s === null ? s : toList(s) }
+          : null,
       },
       file,
       i,
@@ -86,7 +94,8 @@ export function arrowRecords(table: Table): { records: SourceRecord[]; columns: 
 /** An Arrow cell as plain JS: vectors and typed arrays → arrays, struct rows → objects. */
 function plain(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Vector) return Array.from(v as Iterable<unknown>, plain);
+  if (Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Vector)
+    return Array.from(v as Iterable<unknown>, plain);
   const json = (v as { toJSON?: () => unknown }).toJSON?.();
   if (json !== null && typeof json === 'object' && json !== v) {
     return Object.fromEntries(Object.entries(json as Record<string, unknown>).map(([k, x]) => [k, plain(x)]));
@@ -105,10 +114,22 @@ const answersType = new Struct([
 
 export function rowsToTable(rows: readonly SquadRow[]): Table {
   return new Table({
-    id: vectorFromArray(rows.map((r) => r.id), new Utf8()),
-    title: vectorFromArray(rows.map((r) => r.title), new Utf8()),
-    context: vectorFromArray(rows.map((r) => r.context), new Utf8()),
-    question: vectorFromArray(rows.map((r) => r.question), new Utf8()),
+    id: vectorFromArray(
+      rows.map((r) => r.id),
+      new Utf8(),
+    ),
+    title: vectorFromArray(
+      rows.map((r) => r.title),
+      new Utf8(),
+    ),
+    context: vectorFromArray(
+      rows.map((r) => r.context),
+      new Utf8(),
+    ),
+    question: vectorFromArray(
+      rows.map((r) => r.question),
+      new Utf8(),
+    ),
     answers: vectorFromArray(
       rows.map((r) => ({ text: [...r.answers.text], answer_start: [...r.answers.answer_start] })),
       answersType,

@@ -61,7 +61,8 @@ function text(v: unknown, field: string): string {
 }
 
 function int(v: unknown, field: string, fromText: boolean): number {
-  const n = typeof v === 'bigint' ? Number(v) : fromText && typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
+  const n =
+    typeof v === 'bigint' ? Number(v) : fromText && typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n)) throw new RowError(field, 'an integer', v);
   return n;
 }
@@ -79,12 +80,17 @@ function jsonCell(v: unknown, textCells: boolean): unknown {
 
 function asArray(v: unknown): unknown[] | undefined {
   if (Array.isArray(v)) return v;
-  if (v !== null && typeof v === 'object' && Symbol.iterator in v && typeof v !== 'string') return Array.from(v as Iterable<unknown>);
+  if (v !== null && typeof v === 'object' && Symbol.iterator in v && typeof v !== 'string')
+    return Array.from(v as Iterable<unknown>);
   return undefined;
 }
 
 /** An answer cell → texts and their starts (undefined where none is given). */
-function parseAnswers(cell: unknown, field: string, textCells: boolean): { texts: string[]; starts: (number | undefined)[] } {
+function parseAnswers(
+  cell: unknown,
+  field: string,
+  textCells: boolean,
+): { texts: string[]; starts: (number | undefined)[] } {
   const v = jsonCell(cell, textCells);
   if (v === null || v === undefined) return { texts: [], starts: [] };
   if (typeof v === 'string') return v === '' ? { texts: [], starts: [] } : { texts: [v], starts: [undefined] };
@@ -95,7 +101,11 @@ function parseAnswers(cell: unknown, field: string, textCells: boolean): { texts
     list.forEach((a, k) => {
       if (isObject(a)) {
         texts.push(text(a.text, `${field}[${k}].text`));
-        starts.push(a.answer_start === undefined || a.answer_start === null ? undefined : int(a.answer_start, `${field}[${k}].answer_start`, false));
+        starts.push(
+          a.answer_start === undefined || a.answer_start === null
+            ? undefined
+            : int(a.answer_start, `${field}[${k}].answer_start`, false),
+        );
       } else {
         texts.push(text(a, `${field}[${k}]`));
         starts.push(undefined);
@@ -109,9 +119,17 @@ function parseAnswers(cell: unknown, field: string, textCells: boolean): { texts
     if (texts === undefined) throw new RowError(`${field}.text`, 'a list of strings', t);
     const s = v.answer_start;
     if (s === undefined || s === null) return { texts, starts: texts.map(() => undefined) };
-    const starts = typeof s === 'number' || typeof s === 'bigint' ? [int(s, `${field}.answer_start`, false)] : asArray(s)?.map((x, k) => int(x, `${field}.answer_start[${k}]`, false));
+    const starts =
+      typeof s === 'number' || typeof s === 'bigint'
+        ? [int(s, `${field}.answer_start`, false)]
+        : asArray(s)?.map((x, k) => int(x, `${field}.answer_start[${k}]`, false));
     if (starts === undefined) throw new RowError(`${field}.answer_start`, 'a list of integers', s);
-    if (starts.length !== texts.length) throw new RowError(`${field}.answer_start`, `${texts.length} integer${texts.length === 1 ? '' : 's'} (one per answer text)`, s);
+    if (starts.length !== texts.length)
+      throw new RowError(
+        `${field}.answer_start`,
+        `${texts.length} integer${texts.length === 1 ? '' : 's'} (one per answer text)`,
+        s,
+      );
     return { texts, starts };
   }
   throw new RowError(field, 'a struct {text, answer_start}, a list of strings or a string', v);
@@ -151,7 +169,8 @@ export function recordsToRows(source: RecordFile, file: string, options: ColumnO
   if (options.id !== undefined) need.push('id');
   for (const k of need) {
     const name = col[k];
-    if (name !== undefined && !present.includes(name)) throw missingColumnError(file, name, present, `name the file's column with ${FLAGS[k]}`);
+    if (name !== undefined && !present.includes(name))
+      throw missingColumnError(file, name, present, `name the file's column with ${FLAGS[k]}`);
   }
   const hasId = present.includes(col.id);
   const rows: SquadRow[] = [];
@@ -172,7 +191,12 @@ export function recordsToRows(source: RecordFile, file: string, options: ColumnO
       if (col.answerStart !== undefined) {
         const given = parseStarts(v[col.answerStart], col.answerStart, source.textCells);
         if (given !== undefined) {
-          if (given.length !== texts.length) throw new RowError(col.answerStart, `${texts.length} start${texts.length === 1 ? '' : 's'} (one per answer)`, v[col.answerStart]);
+          if (given.length !== texts.length)
+            throw new RowError(
+              col.answerStart,
+              `${texts.length} start${texts.length === 1 ? '' : 's'} (one per answer)`,
+              v[col.answerStart],
+            );
           given.forEach((s, k) => {
             starts[k] = s;
           });
@@ -188,12 +212,26 @@ export function recordsToRows(source: RecordFile, file: string, options: ColumnO
       });
       checkImpossibleFlag(v.is_impossible, texts.length, file, record.where, id);
       const title = v.title;
-      rows.push({ id, title: typeof title === 'string' ? title : '', context, question, answers: { text: texts, answer_start: answerStart } });
+      rows.push({
+        id,
+        title: typeof title === 'string' ? title : '',
+        context,
+        question,
+        answers: { text: texts, answer_start: answerStart },
+      });
       where.push(record.where);
     } catch (e) {
       if (!(e instanceof RowError)) throw e;
-      const which = hasId || e.field === col.id ? (typeof v[col.id] === 'string' ? ` (id ${String(v[col.id])})` : '') : ` (id ${id})`;
-      throw new QaFtError('BAD_DATA', `${file}: ${record.where}${which}: field '${e.field}' must be ${e.expected}, got ${describeValue(e.got)}`);
+      const which =
+        hasId || e.field === col.id
+          ? typeof v[col.id] === 'string'
+            ? ` (id ${String(v[col.id])})`
+            : ''
+          : ` (id ${id})`;
+      throw new QaFtError(
+        'BAD_DATA',
+        `${file}: ${record.where}${which}: field '${e.field}' must be ${e.expected}, got ${describeValue(e.got)}`,
+      );
     }
   });
   return { rows, where, located, ambiguous };

@@ -13,7 +13,11 @@ import type { SourceRecord } from './source-records.js';
 const CR = 0x0d;
 const LF = 0x0a;
 
-export function readCsvRecords(bytes: Uint8Array, file: string, delimiter: ',' | '\t'): { records: SourceRecord[]; columns: string[] } {
+export function readCsvRecords(
+  bytes: Uint8Array,
+  file: string,
+  delimiter: ',' | '\t',
+): { records: SourceRecord[]; columns: string[] } {
   const kind = delimiter === ',' ? 'CSV' : 'TSV';
   let parsed: { record: string[]; info: { bytes: number } }[];
   try {

@@ -20,7 +20,8 @@ function checkFooter(bytes: Uint8Array, file: string): number {
   const tail = n >= 12 ? String.fromCharCode(...bytes.subarray(n - 4)) : '';
   if (tail !== 'PAR1') throw damaged(file, `${n} bytes, no closing 'PAR1' magic: truncated?`);
   const metadataLength = new DataView(bytes.buffer, bytes.byteOffset + n - 8, 4).getUint32(0, true);
-  if (metadataLength > n - 12) throw damaged(file, `the footer gives ${metadataLength} bytes of metadata but the file has ${n}`);
+  if (metadataLength > n - 12)
+    throw damaged(file, `the footer gives ${metadataLength} bytes of metadata but the file has ${n}`);
   return n - 8 - metadataLength;
 }
 
@@ -30,18 +31,25 @@ function checkChunks(metadata: FileMetaData, dataEnd: number, file: string): voi
     for (const { meta_data: meta } of group.columns) {
       if (!meta) continue;
       const dictionary = Number(meta.dictionary_page_offset ?? 0);
-      const start = dictionary > 0 ? Math.min(dictionary, Number(meta.data_page_offset)) : Number(meta.data_page_offset);
+      const start =
+        dictionary > 0 ? Math.min(dictionary, Number(meta.data_page_offset)) : Number(meta.data_page_offset);
       const end = start + Number(meta.total_compressed_size);
       if (start < 4 || end > dataEnd) {
         const column = meta.path_in_schema.join('.');
-        throw damaged(file, `column '${column}' of row group ${g} spans bytes ${start}–${end}, but the data ends at byte ${dataEnd}`);
+        throw damaged(
+          file,
+          `column '${column}' of row group ${g} spans bytes ${start}–${end}, but the data ends at byte ${dataEnd}`,
+        );
       }
     }
   });
 }
 
 /** Every column of every row, as plain values (structs as objects, lists as arrays), each named `row N`. */
-export async function readParquetRecords(bytes: Uint8Array, file: string): Promise<{ records: SourceRecord[]; columns: string[] }> {
+export async function readParquetRecords(
+  bytes: Uint8Array,
+  file: string,
+): Promise<{ records: SourceRecord[]; columns: string[] }> {
   const dataEnd = checkFooter(bytes, file);
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let metadata;

@@ -93,7 +93,8 @@ const EXTENSIONS: Record<string, InputFormat> = {
 export const FORMAT_LIST = 'JSON Lines, a JSON array of records, SQuAD JSON, CSV, TSV, Parquet or Arrow';
 const INPUT_HINT = 'pass --input FILE';
 const UTF8_HINT = 'text data must be UTF-8; convert it, e.g. iconv -f latin1 -t utf-8 IN > OUT';
-const UTF16_HINT = 'it starts with a UTF-16 byte-order mark, but text data must be UTF-8; convert it, e.g. iconv -f utf-16 -t utf-8 IN > OUT';
+const UTF16_HINT =
+  'it starts with a UTF-16 byte-order mark, but text data must be UTF-8; convert it, e.g. iconv -f utf-16 -t utf-8 IN > OUT';
 
 /** The format to read `bytes` of `path` as: `--format`, else magic bytes, else the extension, else the first character. */
 function chooseFormat(bytes: Uint8Array, path: string, given?: InputFormat): InputFormat {
@@ -112,8 +113,14 @@ function chooseFormat(bytes: Uint8Array, path: string, given?: InputFormat): Inp
 }
 
 /** A data file's records and columns, in the format given or guessed. */
-export async function readRecordFile(path: string, format?: InputFormat): Promise<RecordFile & { sourceFormat: SourceFormat }> {
-  const bytes = await readFileBytes(path, `input file ${path}`, { expected: `a data file (${FORMAT_LIST})`, hint: INPUT_HINT });
+export async function readRecordFile(
+  path: string,
+  format?: InputFormat,
+): Promise<RecordFile & { sourceFormat: SourceFormat }> {
+  const bytes = await readFileBytes(path, `input file ${path}`, {
+    expected: `a data file (${FORMAT_LIST})`,
+    hint: INPUT_HINT,
+  });
   const chosen = chooseFormat(bytes, path, format);
   const text = (): string => decodeText(bytes, path, { hint: utf16Bom(bytes) ? UTF16_HINT : UTF8_HINT });
   switch (chosen) {
@@ -123,16 +130,30 @@ export async function readRecordFile(path: string, format?: InputFormat): Promis
       const kind = detectFormat(bytes);
       if (kind === 'arrow-file' && (bytes.length < 12 || ascii(bytes, bytes.length - 6, bytes.length) !== 'ARROW1')) {
         // the file format ends with the magic too (after the footer); without it the file was cut short
-        throw new QaFtError('BAD_FORMAT', `${path}: damaged Arrow IPC file (${bytes.length} bytes, no closing 'ARROW1' magic: truncated?)`, {
-          hint: 'copy or download the file again',
-        });
+        throw new QaFtError(
+          'BAD_FORMAT',
+          `${path}: damaged Arrow IPC file (${bytes.length} bytes, no closing 'ARROW1' magic: truncated?)`,
+          {
+            hint: 'copy or download the file again',
+          },
+        );
       }
-      return { ...arrowRecords(parseArrow(bytes, path)), format: chosen, sourceFormat: kind === 'arrow-file' ? 'arrow-file' : 'arrow-stream', textCells: false };
+      return {
+        ...arrowRecords(parseArrow(bytes, path)),
+        format: chosen,
+        sourceFormat: kind === 'arrow-file' ? 'arrow-file' : 'arrow-stream',
+        textCells: false,
+      };
     }
     case 'csv':
     case 'tsv':
       text(); // strict UTF-8 first: an invalid byte is named by its offset
-      return { ...readCsvRecords(bytes, path, chosen === 'csv' ? ',' : '\t'), format: chosen, sourceFormat: chosen, textCells: true };
+      return {
+        ...readCsvRecords(bytes, path, chosen === 'csv' ? ',' : '\t'),
+        format: chosen,
+        sourceFormat: chosen,
+        textCells: true,
+      };
     case 'json': {
       const records = readJsonArrayRecords(text(), path);
       return { records, columns: columnsOf(records), format: chosen, sourceFormat: chosen, textCells: false };
@@ -150,7 +171,13 @@ export async function readRecordFile(path: string, format?: InputFormat): Promis
         }
         if (isSquadJson(doc) || format === 'squad-json') {
           const records = readSquadJsonRecords(t, path);
-          return { records, columns: ['id', 'title', 'context', 'question', 'answers'], format: 'squad-json', sourceFormat: 'squad-json', textCells: false };
+          return {
+            records,
+            columns: ['id', 'title', 'context', 'question', 'answers'],
+            format: 'squad-json',
+            sourceFormat: 'squad-json',
+            textCells: false,
+          };
         }
       }
       const records = readJsonLinesRecords(t, path);
@@ -176,5 +203,13 @@ export async function readSquad(path: string, options: ReadOptions = {}): Promis
     where: where.slice(range.from, range.to),
     versionTwoWithNegative: options.versionTwoWithNegative,
   });
-  return { rows: checked.rows, skippedInvalid: checked.skippedInvalid, rejected: checked.rejected, format, totalRows: all.length, located, ambiguous };
+  return {
+    rows: checked.rows,
+    skippedInvalid: checked.skippedInvalid,
+    rejected: checked.rejected,
+    format,
+    totalRows: all.length,
+    located,
+    ambiguous,
+  };
 }

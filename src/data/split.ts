@@ -89,7 +89,10 @@ export function checkTestSize(testSize: number): void {
  * `np.random.default_rng(seed).permutation(n)`, train = the rest, both in permutation order.
  * `testSize` 0 keeps every row in train, in its original order.
  */
-export function trainTestSplit<T extends Defined>(rows: readonly T[], options: { testSize: number; seed: number }): TrainTest<T> {
+export function trainTestSplit<T extends Defined>(
+  rows: readonly T[],
+  options: { testSize: number; seed: number },
+): TrainTest<T> {
   const { testSize, seed } = options;
   checkTestSize(testSize);
   if (!Number.isInteger(seed) || seed < 0) {

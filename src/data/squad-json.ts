@@ -27,7 +27,10 @@ export function readSquadJsonRecords(text: string, file: string): SourceRecord[]
       hint: 'expected SQuAD v1.1/2.0 JSON {data: [{title, paragraphs: [...]}]}',
     });
   }
-  if (!isSquadJson(doc)) throw new QaFtError('BAD_FORMAT', `${file}: JSON without a 'data' list`, { hint: 'expected SQuAD v1.1 JSON {data: [{title, paragraphs: [...]}]}' });
+  if (!isSquadJson(doc))
+    throw new QaFtError('BAD_FORMAT', `${file}: JSON without a 'data' list`, {
+      hint: 'expected SQuAD v1.1 JSON {data: [{title, paragraphs: [...]}]}',
+    });
   return flattenSquad(doc as Json, file);
 }
 
@@ -42,7 +45,10 @@ function flattenSquad(doc: Json, file: string): SourceRecord[] {
     }
     article.paragraphs.forEach((p: unknown, k) => {
       if (!isObject(p) || !Array.isArray(p.qas)) {
-        throw new QaFtError('BAD_FORMAT', `${file}: ${where}.paragraphs[${k}] must be an object with 'context' and a 'qas' list`);
+        throw new QaFtError(
+          'BAD_FORMAT',
+          `${file}: ${where}.paragraphs[${k}] must be an object with 'context' and a 'qas' list`,
+        );
       }
       for (const qa of p.qas as unknown[]) {
         const q = isObject(qa) ? qa : {};
@@ -76,7 +82,9 @@ export function readJsonLinesRecords(text: string, file: string): SourceRecord[]
     try {
       rec = JSON.parse(line);
     } catch {
-      throw new QaFtError('BAD_FORMAT', `${file}: line ${n + 1} is not valid JSON`, { hint: 'expected JSON Lines: one JSON object a line' });
+      throw new QaFtError('BAD_FORMAT', `${file}: line ${n + 1} is not valid JSON`, {
+        hint: 'expected JSON Lines: one JSON object a line',
+      });
     }
     if (!isObject(rec)) throw new QaFtError('BAD_FORMAT', `${file}: line ${n + 1} is not a JSON object`);
     records.push({ values: rec, where: `line ${n + 1}` });
@@ -90,9 +98,15 @@ export function readJsonArrayRecords(text: string, file: string): SourceRecord[]
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new QaFtError('BAD_FORMAT', `${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`, { hint: 'expected a JSON array of records' });
+    throw new QaFtError('BAD_FORMAT', `${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
+      hint: 'expected a JSON array of records',
+    });
   }
-  if (!Array.isArray(doc)) throw new QaFtError('BAD_FORMAT', `${file}: expected a JSON array of records, got ${isObject(doc) ? 'an object' : typeof doc}`);
+  if (!Array.isArray(doc))
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${file}: expected a JSON array of records, got ${isObject(doc) ? 'an object' : typeof doc}`,
+    );
   return doc.map((rec: unknown, i) => {
     if (!isObject(rec)) throw new QaFtError('BAD_FORMAT', `${file}: row ${i} of the JSON array is not an object`);
     return { values: rec, where: `row ${i}` };

@@ -24,11 +24,16 @@ export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'nothing (the field is missing)';
   if (Array.isArray(v)) return 'a list';
-  return typeof v === 'object' ? 'a struct' : `${typeof v} ${JSON.stringify(typeof v === 'bigint' ? String(v) : v)?.slice(0, 40)}`;
+  return typeof v === 'object'
+    ? 'a struct'
+    : `${typeof v} ${JSON.stringify(typeof v === 'bigint' ? String(v) : v)?.slice(0, 40)}`;
 }
 
 function fieldError(file: string, row: number, field: string, expected: string, got: unknown): QaFtError {
-  return new QaFtError('BAD_DATA', `${file}: row ${row}: field '${field}' must be ${expected}, got ${describeValue(got)}`);
+  return new QaFtError(
+    'BAD_DATA',
+    `${file}: row ${row}: field '${field}' must be ${expected}, got ${describeValue(got)}`,
+  );
 }
 
 function asString(v: unknown, file: string, row: number, field: string): string {
@@ -85,17 +90,28 @@ export function coerceRow(raw: Record<string, unknown>, file: string, row: numbe
 export function checkImpossibleFlag(flag: unknown, answers: number, file: string, where: string, id: string): void {
   if (flag === undefined || flag === null) return;
   if (typeof flag !== 'boolean') {
-    throw new QaFtError('BAD_DATA', `${file}: ${where}: field 'is_impossible' must be true or false, got ${describeValue(flag)}`);
+    throw new QaFtError(
+      'BAD_DATA',
+      `${file}: ${where}: field 'is_impossible' must be true or false, got ${describeValue(flag)}`,
+    );
   }
   if (flag && answers > 0) {
-    throw new QaFtError('BAD_DATA', `${file}: ${where} (id ${id}) is marked is_impossible but has ${answers} answer${answers > 1 ? 's' : ''}`, {
-      hint: 'an unanswerable question must have an empty answers list (its plausible answers go in plausible_answers)',
-    });
+    throw new QaFtError(
+      'BAD_DATA',
+      `${file}: ${where} (id ${id}) is marked is_impossible but has ${answers} answer${answers > 1 ? 's' : ''}`,
+      {
+        hint: 'an unanswerable question must have an empty answers list (its plausible answers go in plausible_answers)',
+      },
+    );
   }
   if (!flag && answers === 0) {
-    throw new QaFtError('BAD_DATA', `${file}: ${where} (id ${id}) is answerable (is_impossible false) but has no answers`, {
-      hint: 'give its answers, or mark it is_impossible: true',
-    });
+    throw new QaFtError(
+      'BAD_DATA',
+      `${file}: ${where} (id ${id}) is answerable (is_impossible false) but has no answers`,
+      {
+        hint: 'give its answers, or mark it is_impossible: true',
+      },
+    );
   }
 }
 
@@ -124,7 +140,10 @@ function rowProblem(r: SquadRow): { kind: ProblemKind; detail: string } | null {
 type ProblemKind = 'start' | 'missing' | 'empty';
 
 const PROBLEM_WORDS: Record<ProblemKind, [string, string]> = {
-  start: ['has an answer_start that does not match answers.text in the context', 'have an answer_start that does not match answers.text in the context'],
+  start: [
+    'has an answer_start that does not match answers.text in the context',
+    'have an answer_start that does not match answers.text in the context',
+  ],
   missing: ['has an answer that does not occur in its context', 'have an answer that does not occur in their context'],
   empty: ['has an empty context or question', 'have an empty context or question'],
 };

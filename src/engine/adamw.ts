@@ -44,8 +44,17 @@ export function adamwKernel(addon: NativeAddon, backendName: string): KernelConf
     if (backend instanceof NativeBackend) backend.forgetBf16(f32(backend, param));
     const h = (name: keyof AdamWHyper): number => numberAttr(attrs, name, ADAMW);
     addon.adamw(
-      f32(backend, param), f32(backend, grad), f32(backend, m), f32(backend, v),
-      h('lr'), h('beta1'), h('beta2'), h('eps'), h('weightDecay'), h('step'), h('gradScale'),
+      f32(backend, param),
+      f32(backend, grad),
+      f32(backend, m),
+      f32(backend, v),
+      h('lr'),
+      h('beta1'),
+      h('beta2'),
+      h('eps'),
+      h('weightDecay'),
+      h('step'),
+      h('gradScale'),
     );
     return [];
   };
@@ -59,7 +68,9 @@ export function adamwKernel(addon: NativeAddon, backendName: string): KernelConf
  */
 export function adamwUpdate(param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper): void {
   const all = [param, grad, m, v];
-  const fused = tf.getKernel(ADAMW, tf.getBackend()) !== undefined && all.every((t) => t.dtype === 'float32' && t.size === param.size);
+  const fused =
+    tf.getKernel(ADAMW, tf.getBackend()) !== undefined &&
+    all.every((t) => t.dtype === 'float32' && t.size === param.size);
   if (!fused) {
     updateWithOps(param, grad, m, v, h);
     return;

@@ -16,8 +16,18 @@ export interface NativeAddon {
   /** Each kind's op codes by name, from native/kernels.h's lists (checked against OP_CODES on load). */
   readonly opCodes: OpCodes;
   matmul(
-    a: F32, b: F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
-    m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
+    a: F32,
+    b: F32,
+    c: F32,
+    aIndex: Int32Array,
+    bIndex: Int32Array,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    bias: F32 | null,
+    activation: number,
   ): void;
   /**
    * `matmul` with torch.autocast(cpu, bfloat16) semantics (inputs rounded to bf16, float32 sums and output). `how`:
@@ -25,8 +35,18 @@ export interface NativeAddon {
    * oneDNN path with a float32 primitive. Returns null, or why it could not run.
    */
   matmulBf16(
-    a: F32, b: F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
-    m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
+    a: F32,
+    b: F32,
+    c: F32,
+    aIndex: Int32Array,
+    bIndex: Int32Array,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    bias: F32 | null,
+    activation: number,
     how: 0 | 1 | 2,
   ): string | null;
   /**
@@ -34,8 +54,18 @@ export interface NativeAddon {
    * primitive; each read in its stored layout (transposes are strides, no copy). Returns null, or why it could not run.
    */
   matmulBf16Ready(
-    a: Uint16Array | F32, b: Uint16Array | F32, c: F32, aIndex: Int32Array, bIndex: Int32Array,
-    m: number, n: number, k: number, transA: boolean, transB: boolean, bias: F32 | null, activation: number,
+    a: Uint16Array | F32,
+    b: Uint16Array | F32,
+    c: F32,
+    aIndex: Int32Array,
+    bIndex: Int32Array,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    bias: F32 | null,
+    activation: number,
   ): string | null;
   /** `src` rounded to bf16 (nearest even) into `dst`: bf16 bits, or float32 values; dst's length elements. */
   toBf16(src: F32, dst: Uint16Array | F32): void;
@@ -44,7 +74,15 @@ export interface NativeAddon {
   /** oneDNN's implementation of a [m,k]×[k,n] bf16 matmul (e.g. `brg:avx512_core_bf16`), or why none. */
   bf16Impl(m: number, n: number, k: number, transA?: boolean, transB?: boolean): string;
   unary(op: number, x: F32, out: F32): void;
-  binary(op: number, a: F32, b: F32, out: F32, shape: Float64Array, aStrides: Float64Array, bStrides: Float64Array): void;
+  binary(
+    op: number,
+    a: F32,
+    b: F32,
+    out: F32,
+    shape: Float64Array,
+    aStrides: Float64Array,
+    bStrides: Float64Array,
+  ): void;
   reduce(op: number, x: F32, out: F32, outer: number, inner: number): void;
   reduceMiddle(op: number, x: F32, out: F32, pre: number, red: number, post: number): void;
   fill(out: F32, value: number): void;
@@ -53,7 +91,13 @@ export interface NativeAddon {
   /** Returns the position of the first out-of-range index, or -1. */
   gather(x: Any32, indices: Int32Array, out: Any32, outer: number, axisDim: number, inner: number): number;
   select(cond: Uint8Array, t: Any32, e: Any32, out: Any32): void;
-  tile(x: Float32Array | Int32Array | Uint8Array, out: Float32Array | Int32Array | Uint8Array, elemSize: number, shape: Float64Array, reps: Float64Array): void;
+  tile(
+    x: Float32Array | Int32Array | Uint8Array,
+    out: Float32Array | Int32Array | Uint8Array,
+    elemSize: number,
+    shape: Float64Array,
+    reps: Float64Array,
+  ): void;
   dropout(x: F32, out: F32, mask: Uint8Array, rate: number, seed: number, scale: number): void;
   maskedScale(x: F32, mask: Uint8Array, out: F32, scale: number): void;
   /** erf-GELU; `bf16` (nullable) gets out rounded to bf16 in the same pass. */
@@ -64,23 +108,74 @@ export interface NativeAddon {
    * (nullable) gets the weights P·V reads (y, else probs) rounded to bf16 in the same pass.
    */
   attentionProbs(
-    scores: F32, maskBias: F32 | null, probs: F32, y: F32 | null, mask: Uint8Array | null,
-    batch: number, heads: number, tq: number, tk: number, maskRows: number, rate: number, seed: number, scale: number,
+    scores: F32,
+    maskBias: F32 | null,
+    probs: F32,
+    y: F32 | null,
+    mask: Uint8Array | null,
+    batch: number,
+    heads: number,
+    tq: number,
+    tk: number,
+    maskRows: number,
+    rate: number,
+    seed: number,
+    scale: number,
     bf16?: Uint16Array | null,
   ): void;
   /** The fused dropout + softmax gradient over `rows` rows of tk (mask null: no dropout); `bf16` gets ds rounded. */
-  attentionProbsGrad(dw: F32, probs: F32, mask: Uint8Array | null, ds: F32, rows: number, tk: number, scale: number, bf16?: Uint16Array | null): void;
+  attentionProbsGrad(
+    dw: F32,
+    probs: F32,
+    mask: Uint8Array | null,
+    ds: F32,
+    rows: number,
+    tk: number,
+    scale: number,
+    bf16?: Uint16Array | null,
+  ): void;
   /**
    * LayerNorm(x + r) over rows of length d (r null, or adding its row i % rRows to row i): writes y and normed
    * (x's size) and std (one per row).
    */
-  addLayerNorm(x: F32, r: F32 | null, rRows: number, w: F32, b: F32, eps: number, d: number, y: F32, normed: F32, std: F32, yBf16: Uint16Array | null): void;
+  addLayerNorm(
+    x: F32,
+    r: F32 | null,
+    rRows: number,
+    w: F32,
+    b: F32,
+    eps: number,
+    d: number,
+    y: F32,
+    normed: F32,
+    std: F32,
+    yBf16: Uint16Array | null,
+  ): void;
   /** Its gradient from dy and the forward's normed, std: dx (dy's size), dw and db (d each). */
-  addLayerNormGrad(dy: F32, normed: F32, std: F32, w: F32, d: number, dx: F32, dw: F32, db: F32, dxBf16: Uint16Array | null): void;
+  addLayerNormGrad(
+    dy: F32,
+    normed: F32,
+    std: F32,
+    w: F32,
+    d: number,
+    dx: F32,
+    dw: F32,
+    db: F32,
+    dxBf16: Uint16Array | null,
+  ): void;
   segmentSum(x: F32, ids: Int32Array, out: F32, inner: number, numSegments: number): void;
   adamw(
-    param: F32, grad: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number, gradScale: number,
+    param: F32,
+    grad: F32,
+    m: F32,
+    v: F32,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+    gradScale: number,
   ): void;
   sumOfSquares(x: F32): number;
   setThreads(n: number): number;
@@ -101,9 +196,29 @@ export interface NativeAddon {
  * `opCodes` differ from them (`opCodeMismatch`).
  */
 export const UNARY = {
-  Exp: 0, Erf: 1, Tanh: 2, Sqrt: 3, Rsqrt: 4, Square: 5, Neg: 6, Relu: 7, Sigmoid: 8, Log: 9, Abs: 10, Reciprocal: 11, Floor: 12,
+  Exp: 0,
+  Erf: 1,
+  Tanh: 2,
+  Sqrt: 3,
+  Rsqrt: 4,
+  Square: 5,
+  Neg: 6,
+  Relu: 7,
+  Sigmoid: 8,
+  Log: 9,
+  Abs: 10,
+  Reciprocal: 11,
+  Floor: 12,
 } as const;
-export const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 } as const;
+export const BINARY = {
+  Add: 0,
+  Sub: 1,
+  Multiply: 2,
+  RealDiv: 3,
+  SquaredDifference: 4,
+  Maximum: 5,
+  Minimum: 6,
+} as const;
 export const REDUCE = { Sum: 0, Max: 1, Min: 2, Mean: 3 } as const;
 export const ACTIVATION = { linear: 0, relu: 1 } as const;
 export const OP_CODES = { unary: UNARY, binary: BINARY, reduce: REDUCE, activation: ACTIVATION } as const;
@@ -165,7 +280,9 @@ export function loadAddonFile(file: string): { addon: NativeAddon } | { reason: 
     const addon = require(file) as NativeAddon;
     const mismatch = opCodeMismatch(addon.opCodes);
     if (mismatch !== undefined) {
-      return { reason: `the native engine (${file}) does not match this qa-ft's sources (${mismatch}): run \`npm run build:native\`` };
+      return {
+        reason: `the native engine (${file}) does not match this qa-ft's sources (${mismatch}): run \`npm run build:native\``,
+      };
     }
     return { addon };
   } catch (e) {

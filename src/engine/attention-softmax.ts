@@ -30,12 +30,15 @@ export function attentionSoftmaxKernels(addon: NativeAddon, backendName: string)
   const probs = ({ inputs, backend, attrs }: KernelArgs): TensorInfo[] => {
     const { scores } = tensorInputs(inputs, ['scores'], PROBS);
     const mask = inputs['maskBias'];
-    const rate = numberAttr(attrs, 'rate', PROBS), seed = numberAttr(attrs, 'seed', PROBS);
+    const rate = numberAttr(attrs, 'rate', PROBS),
+      seed = numberAttr(attrs, 'seed', PROBS);
     const shape = [...scores.shape];
     const [b = 0, h = 0, tq = 0, tk = 0] = shape;
     const rows = mask === undefined ? 1 : maskRows(shape, mask.shape);
     if (shape.length !== 4 || rows === undefined) {
-      throw new Error(`${PROBS}: expected scores [B, H, Tq, Tk] and a mask [B, 1, 1 | Tq, Tk], got ${JSON.stringify(shape)} and ${JSON.stringify(mask?.shape)}`);
+      throw new Error(
+        `${PROBS}: expected scores [B, H, Tq, Tk] and a mask [B, 1, 1 | Tq, Tk], got ${JSON.stringify(shape)} and ${JSON.stringify(mask?.shape)}`,
+      );
     }
     const n = util.sizeFromShape(shape);
     const p = allocF32(backend, n);
@@ -43,13 +46,27 @@ export function attentionSoftmaxKernels(addon: NativeAddon, backendName: string)
     const bf16 = bf16Beside(backend, dropped?.y ?? p); // the weights P·V reads
     if (n > 0) {
       addon.attentionProbs(
-        f32(backend, scores), mask === undefined ? null : f32(backend, mask), p, dropped?.y ?? null, dropped?.keep ?? null,
-        b, h, tq, tk, rows, rate, seed, rate > 0 ? 1 / (1 - rate) : 1, bf16.copy,
+        f32(backend, scores),
+        mask === undefined ? null : f32(backend, mask),
+        p,
+        dropped?.y ?? null,
+        dropped?.keep ?? null,
+        b,
+        h,
+        tq,
+        tk,
+        rows,
+        rate,
+        seed,
+        rate > 0 ? 1 / (1 - rate) : 1,
+        bf16.copy,
       );
     }
     bf16.adopt();
     const out = [output(backend, shape, 'float32', p)];
-    return dropped === null ? out : [...out, output(backend, shape, 'float32', dropped.y), backend.makeTensorInfo(shape, 'bool', dropped.keep)];
+    return dropped === null
+      ? out
+      : [...out, output(backend, shape, 'float32', dropped.y), backend.makeTensorInfo(shape, 'bool', dropped.keep)];
   };
   // inputs: dy (the gradient of the probabilities, after dropout when mask is given), probs, mask (optional, bool);
   // attrs: scale (dropout's 1 / (1 − rate))
@@ -59,13 +76,24 @@ export function attentionSoftmaxKernels(addon: NativeAddon, backendName: string)
     const shape = [...p.shape];
     const tk = shape.at(-1) ?? 0;
     if (!util.arraysEqual(dy.shape, shape) || (mask !== undefined && !util.arraysEqual(mask.shape, shape))) {
-      throw new Error(`${PROBS_GRAD}: dy ${JSON.stringify(dy.shape)} and mask ${JSON.stringify(mask?.shape)} should match probs ${JSON.stringify(shape)}`);
+      throw new Error(
+        `${PROBS_GRAD}: dy ${JSON.stringify(dy.shape)} and mask ${JSON.stringify(mask?.shape)} should match probs ${JSON.stringify(shape)}`,
+      );
     }
     const out = allocF32(backend, util.sizeFromShape(shape));
     const bf16 = bf16Beside(backend, out); // the input of the dq and dk matmuls
     if (out.length > 0) {
       const keep = mask === undefined ? null : (valuesOf(backend, mask) as Uint8Array);
-      addon.attentionProbsGrad(f32(backend, dy), f32(backend, p), keep, out, out.length / tk, tk, numberAttr(attrs, 'scale', PROBS_GRAD), bf16.copy);
+      addon.attentionProbsGrad(
+        f32(backend, dy),
+        f32(backend, p),
+        keep,
+        out,
+        out.length / tk,
+        tk,
+        numberAttr(attrs, 'scale', PROBS_GRAD),
+        bf16.copy,
+      );
     }
     bf16.adopt();
     return output(backend, shape, 'float32', out);
@@ -89,10 +117,17 @@ export interface AttentionProbs {
  * kernel, tensors that are not float32, scores not of rank 4, another mask shape, or a rate outside (0, 1).
  */
 export function nativeAttentionProbs(
-  scores: tf.Tensor, maskBias: tf.Tensor | null, dropout: { readonly rate: number; readonly seed: number } | null,
+  scores: tf.Tensor,
+  maskBias: tf.Tensor | null,
+  dropout: { readonly rate: number; readonly seed: number } | null,
 ): AttentionProbs | undefined {
   if (tf.getKernel(PROBS, tf.getBackend()) === undefined) return undefined;
-  if (scores.dtype !== 'float32' || scores.rank !== 4 || (maskBias !== null && (maskBias.dtype !== 'float32' || maskRows(scores.shape, maskBias.shape) === undefined))) return undefined;
+  if (
+    scores.dtype !== 'float32' ||
+    scores.rank !== 4 ||
+    (maskBias !== null && (maskBias.dtype !== 'float32' || maskRows(scores.shape, maskBias.shape) === undefined))
+  )
+    return undefined;
   if (dropout !== null && !(dropout.rate > 0 && dropout.rate < 1)) return undefined;
   const inputs: tf.NamedTensorMap = maskBias === null ? { scores } : { scores, maskBias };
   const attrs = { rate: dropout?.rate ?? 0, seed: dropout?.seed ?? 0 };
@@ -109,7 +144,13 @@ export function nativeAttentionProbs(
  * weights the forward returned (its `y` when `dropped`, else `probs`), with g = dy masked and scaled by
  * 1 / (1 − rate) when `dropped` is given (its mask from `nativeAttentionProbs`), else dy.
  */
-export function nativeAttentionProbsGrad(dy: tf.Tensor, probs: tf.Tensor, dropped: { readonly mask: tf.Tensor; readonly rate: number } | null): tf.Tensor {
+export function nativeAttentionProbsGrad(
+  dy: tf.Tensor,
+  probs: tf.Tensor,
+  dropped: { readonly mask: tf.Tensor; readonly rate: number } | null,
+): tf.Tensor {
   const inputs: tf.NamedTensorMap = dropped === null ? { dy, probs } : { dy, probs, mask: dropped.mask };
-  return tf.engine().runKernel(PROBS_GRAD, inputs, { scale: dropped === null ? 1 : 1 / (1 - dropped.rate) }) as tf.Tensor;
+  return tf
+    .engine()
+    .runKernel(PROBS_GRAD, inputs, { scale: dropped === null ? 1 : 1 / (1 - dropped.rate) }) as tf.Tensor;
 }

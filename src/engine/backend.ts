@@ -114,7 +114,9 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   private allocBf16(n: number): Uint16Array {
-    return n * 2 < MIN_POOLED_BYTES ? new Uint16Array(n) : new Uint16Array(this.takeBuffer(pooledCapacity(Math.ceil(n / 2)) * 4), 0, n);
+    return n * 2 < MIN_POOLED_BYTES
+      ? new Uint16Array(n)
+      : new Uint16Array(this.takeBuffer(pooledCapacity(Math.ceil(n / 2)) * 4), 0, n);
   }
 
   /** Drops the bf16 copy of `values` (after a kernel wrote it in place), its storage back to the pool. */
@@ -148,7 +150,10 @@ export class NativeBackend extends MathBackendCPU {
    */
   override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
     const values = this.data.get(dataId)?.values;
-    if ((values instanceof Float32Array || values instanceof Uint8Array) && this.recyclable.has(values.buffer as ArrayBuffer)) {
+    if (
+      (values instanceof Float32Array || values instanceof Uint8Array) &&
+      this.recyclable.has(values.buffer as ArrayBuffer)
+    ) {
       return values.slice();
     }
     return super.readSync(dataId);
@@ -186,7 +191,8 @@ export class NativeBackend extends MathBackendCPU {
     let watched: Set<ArrayBufferLike> | undefined;
     for (const t of Object.values(inputs)) {
       const v = t === undefined ? undefined : this.data.get(t.dataId)?.values;
-      if ((v instanceof Float32Array || v instanceof Uint8Array) && this.recyclable.has(v.buffer as ArrayBuffer)) (watched ??= new Set()).add(v.buffer);
+      if ((v instanceof Float32Array || v instanceof Uint8Array) && this.recyclable.has(v.buffer as ArrayBuffer))
+        (watched ??= new Set()).add(v.buffer);
     }
     if (watched === undefined) return;
     const inputIds = new Set(Object.values(inputs).map((t) => t?.dataId));
@@ -198,7 +204,6 @@ export class NativeBackend extends MathBackendCPU {
       }
     }
   }
-
 }
 
 /** Wraps a kernel of the native backend so that its outputs are checked for aliasing (see `noteAliases`). */

@@ -20,8 +20,10 @@ export function dropoutKernels(addon: NativeAddon, backendName: string): KernelC
   const dropout = ({ inputs, backend, attrs }: KernelArgs): TensorInfo[] => {
     const { x } = tensorInputs(inputs, ['x'], DROPOUT);
     const n = util.sizeFromShape(x.shape);
-    const out = allocF32(backend, n), mask = allocU8(backend, n);
-    const rate = numberAttr(attrs, 'rate', DROPOUT), seed = numberAttr(attrs, 'seed', DROPOUT);
+    const out = allocF32(backend, n),
+      mask = allocU8(backend, n);
+    const rate = numberAttr(attrs, 'rate', DROPOUT),
+      seed = numberAttr(attrs, 'seed', DROPOUT);
     if (n > 0) addon.dropout(f32(backend, x), out, mask, rate, seed, 1 / (1 - rate));
     return [output(backend, [...x.shape], 'float32', out), backend.makeTensorInfo([...x.shape], 'bool', mask)];
   };
@@ -44,7 +46,11 @@ export function dropoutKernels(addon: NativeAddon, backendName: string): KernelC
  * mask is a pure function of (seed, element index). Undefined for a rate outside (0, 1), a tensor that is not
  * float32, or a backend without the kernel.
  */
-export function nativeDropoutForward(x: tf.Tensor, rate: number, seed: number): { y: tf.Tensor; mask: tf.Tensor } | undefined {
+export function nativeDropoutForward(
+  x: tf.Tensor,
+  rate: number,
+  seed: number,
+): { y: tf.Tensor; mask: tf.Tensor } | undefined {
   if (!(rate > 0 && rate < 1) || x.dtype !== 'float32') return undefined;
   if (tf.getKernel(DROPOUT, tf.getBackend()) === undefined) return undefined;
   const [y, mask] = tf.engine().runKernel(DROPOUT, { x }, { rate, seed }) as tf.Tensor[];

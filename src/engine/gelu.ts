@@ -42,12 +42,15 @@ export function geluKernels(addon: NativeAddon, backendName: string): KernelConf
  * The fused kernels, untaped, for a GELU op that writes its own gradient: `forward` is x·Φ(x), `backward` is
  * dy·(Φ(x) + x·φ(x)) for the same x. Undefined for a tensor that is not float32 or a backend without the kernels.
  */
-export function nativeGelu(x: tf.Tensor): { forward: () => tf.Tensor; backward: (dy: tf.Tensor) => tf.Tensor } | undefined {
+export function nativeGelu(
+  x: tf.Tensor,
+): { forward: () => tf.Tensor; backward: (dy: tf.Tensor) => tf.Tensor } | undefined {
   if (x.dtype !== 'float32' || tf.getKernel(GELU, tf.getBackend()) === undefined) return undefined;
   return {
     forward: () => tf.engine().runKernel(GELU, { x }) as tf.Tensor,
     backward: (dy) => {
-      if (!util.arraysEqual(dy.shape, x.shape)) throw new Error(`${GELU_GRAD}: dy ${JSON.stringify(dy.shape)} vs x ${JSON.stringify(x.shape)}`);
+      if (!util.arraysEqual(dy.shape, x.shape))
+        throw new Error(`${GELU_GRAD}: dy ${JSON.stringify(dy.shape)} vs x ${JSON.stringify(x.shape)}`);
       return tf.engine().runKernel(GELU_GRAD, { x, dy }) as tf.Tensor;
     },
   };

@@ -24,7 +24,12 @@ import { reduceKernels } from './kernels-reduce.js';
 const NATIVE_BACKEND = 'native';
 
 /** Every stock TF.js kernel the addon implements (the rest of the backend is the cpu backend's). */
-const NATIVE_KERNELS: readonly NativeKernel[] = [...matmulKernels, ...elementwiseKernels, ...reduceKernels, ...indexingKernels];
+const NATIVE_KERNELS: readonly NativeKernel[] = [
+  ...matmulKernels,
+  ...elementwiseKernels,
+  ...reduceKernels,
+  ...indexingKernels,
+];
 
 type RegisterResult = { ok: true } | { ok: false; reason: string };
 
@@ -57,7 +62,14 @@ export async function registerNativeBackend(options: { threads?: number } = {}):
     const kernelFunc = mine === undefined ? k.kernelFunc : withFallback(mine, k.kernelFunc, addon);
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guardAliases(kernelFunc) });
   }
-  for (const k of [...dropoutKernels(addon, NATIVE_BACKEND), ...geluKernels(addon, NATIVE_BACKEND), ...layerNormKernels(addon, NATIVE_BACKEND), ...attentionSoftmaxKernels(addon, NATIVE_BACKEND), adamwKernel(addon, NATIVE_BACKEND), sumOfSquaresKernel(addon, NATIVE_BACKEND)]) {
+  for (const k of [
+    ...dropoutKernels(addon, NATIVE_BACKEND),
+    ...geluKernels(addon, NATIVE_BACKEND),
+    ...layerNormKernels(addon, NATIVE_BACKEND),
+    ...attentionSoftmaxKernels(addon, NATIVE_BACKEND),
+    adamwKernel(addon, NATIVE_BACKEND),
+    sumOfSquaresKernel(addon, NATIVE_BACKEND),
+  ]) {
     tf.registerKernel(k);
   }
   return { ok: true };
@@ -77,7 +89,11 @@ export function bf16Support(): { ok: true; isa: string } | { ok: false; reason: 
   if (!('addon' in loaded)) return { ok: false, reason: loaded.reason };
   const s = loaded.addon.bf16Support();
   if (!s.linked) return { ok: false, reason: `the native engine was built without oneDNN (${BF16_HOW_TO_GET})` };
-  if (!s.hardware) return { ok: false, reason: `this CPU has no AVX512_BF16 (oneDNN sees ${s.isa}), so bf16 matmuls would be slower than fp32` };
+  if (!s.hardware)
+    return {
+      ok: false,
+      reason: `this CPU has no AVX512_BF16 (oneDNN sees ${s.isa}), so bf16 matmuls would be slower than fp32`,
+    };
   return { ok: true, isa: s.isa };
 }
 
@@ -91,7 +107,9 @@ export function setNativePrecision(precision: Precision, options: { emulate?: 's
   const backend = tf.getBackend() === NATIVE_BACKEND ? tf.findBackend(NATIVE_BACKEND) : null;
   if (!(backend instanceof NativeBackend)) {
     if (precision === 'fp32') return; // every other backend computes in fp32
-    throw new QaFtError('BACKEND_UNAVAILABLE', `bf16 needs the native backend (active: ${tf.getBackend()})`, { hint: 'use --backend native' });
+    throw new QaFtError('BACKEND_UNAVAILABLE', `bf16 needs the native backend (active: ${tf.getBackend()})`, {
+      hint: 'use --backend native',
+    });
   }
   let mode: MatmulMode = precision;
   if (precision === 'bf16') {

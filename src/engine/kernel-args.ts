@@ -18,11 +18,16 @@ function attrError(kernel: string, name: string, expected: string, v: unknown): 
 }
 
 /** The tensor inputs `names` of `kernel`, each present. */
-export function tensorInputs<K extends string>(inputs: NamedTensorInfoMap, names: readonly K[], kernel: string): Record<K, TensorInfo> {
+export function tensorInputs<K extends string>(
+  inputs: NamedTensorInfoMap,
+  names: readonly K[],
+  kernel: string,
+): Record<K, TensorInfo> {
   const picked: Partial<Record<K, TensorInfo>> = {};
   for (const name of names) {
     const t = inputs[name];
-    if (t === undefined) throw new Error(`${kernel}: input '${name}' is missing (got ${Object.keys(inputs).join(', ')})`);
+    if (t === undefined)
+      throw new Error(`${kernel}: input '${name}' is missing (got ${Object.keys(inputs).join(', ')})`);
     picked[name] = t;
   }
   return picked as Record<K, TensorInfo>; // every name was just set
@@ -57,7 +62,8 @@ export function numbersAttr(attrs: Attrs, name: string, kernel: string): number[
 export function numberOrListAttr(attrs: Attrs, name: string, kernel: string): number | number[] | undefined {
   const v = attrs[name];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' && !isNumberList(v)) throw attrError(kernel, name, 'a number, a list of numbers or absent', v);
+  if (typeof v !== 'number' && !isNumberList(v))
+    throw attrError(kernel, name, 'a number, a list of numbers or absent', v);
   return v;
 }
 

@@ -67,9 +67,17 @@ export function allocU8(backend: MathBackendCPU, n: number): Uint8Array {
  * In bf16 mode, the bf16 copy a kernel writes beside its float32 output `values` (the input of bf16 matmuls, which
  * then skip rounding it): `copy` to pass to the addon (null otherwise), `adopt` to call once the kernel has run.
  */
-export function bf16Beside(backend: MathBackendCPU, values: Float32Array): { copy: Uint16Array | null; adopt: () => void } {
+export function bf16Beside(
+  backend: MathBackendCPU,
+  values: Float32Array,
+): { copy: Uint16Array | null; adopt: () => void } {
   const copy = backend instanceof NativeBackend ? backend.bf16Output(values.length) : null;
-  return { copy, adopt: () => { if (copy !== null) (backend as NativeBackend).adoptBf16(values, copy); } };
+  return {
+    copy,
+    adopt: () => {
+      if (copy !== null) (backend as NativeBackend).adoptBf16(values, copy);
+    },
+  };
 }
 
 /** A zeroed output array (scatter-add targets). */
@@ -78,7 +86,12 @@ export function allocF32Zeroed(backend: MathBackendCPU, n: number): Float32Array
 }
 
 /** Registers `values` as a new tensor on the backend (no copy). */
-export function output(backend: MathBackendCPU, shape: number[], dtype: 'float32' | 'int32', values: TypedArray): TensorInfo {
+export function output(
+  backend: MathBackendCPU,
+  shape: number[],
+  dtype: 'float32' | 'int32',
+  values: TypedArray,
+): TensorInfo {
   return backend.makeTensorInfo(shape, dtype, values);
 }
 

@@ -5,7 +5,17 @@
  */
 import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { BINARY, UNARY, type Any32, type NativeAddon } from './addon.js';
-import { allocF32, allocF32Zeroed, broadcastDims, f32, isF32, output, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import {
+  allocF32,
+  allocF32Zeroed,
+  broadcastDims,
+  f32,
+  isF32,
+  output,
+  valuesOf,
+  type KernelArgs,
+  type NativeKernel,
+} from './kernel-util.js';
 import { numbersAttr, tensorInputs } from './kernel-args.js';
 import { zip } from '../util/checked-index.js';
 
@@ -24,7 +34,8 @@ function planBroadcast(aShape: readonly number[], bShape: readonly number[]): Br
   // operand is broadcast over. Size-1 output dims are dropped from the loop.
   const outShape: number[] = [];
   const dims: { n: number; sa: number; sb: number }[] = []; // innermost first
-  let strideA = 1, strideB = 1;
+  let strideA = 1,
+    strideB = 1;
   for (const { da, db, n } of aligned.reverse()) {
     outShape.push(n);
     if (n !== 1) dims.push({ n, sa: da === 1 ? 0 : strideA, sb: db === 1 ? 0 : strideB });
@@ -71,7 +82,8 @@ function binary(name: string, op: number) {
     const plan = planBroadcast(a.shape, b.shape);
     if (plan === undefined) return undefined;
     const out = allocF32(backend, util.sizeFromShape(plan.outShape));
-    if (out.length > 0) addon.binary(op, f32(backend, a), f32(backend, b), out, plan.shape, plan.aStrides, plan.bStrides);
+    if (out.length > 0)
+      addon.binary(op, f32(backend, a), f32(backend, b), out, plan.shape, plan.aStrides, plan.bStrides);
     return output(backend, plan.outShape, 'float32', out);
   };
 }
@@ -85,20 +97,27 @@ function addN({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo |
   const size = util.sizeFromShape(shape);
   const out = allocF32(backend, size);
   out.set(f32(backend, first));
-  const flat = Float64Array.of(size), one = Float64Array.of(1);
+  const flat = Float64Array.of(size),
+    one = Float64Array.of(1);
   for (const x of rest) if (size > 0) addon.binary(BINARY.Add, out, f32(backend, x), out, flat, one, one);
   return output(backend, [...shape], 'float32', out);
 }
 
 function select({ inputs, backend }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
   const { condition, t, e } = tensorInputs(inputs, ['condition', 't', 'e'], 'Select');
-  if (condition.dtype !== 'bool' || t.dtype !== e.dtype || (t.dtype !== 'float32' && t.dtype !== 'int32')) return undefined;
+  if (condition.dtype !== 'bool' || t.dtype !== e.dtype || (t.dtype !== 'float32' && t.dtype !== 'int32'))
+    return undefined;
   const same = (s: number[]): boolean => s.length === t.shape.length && s.every((d, i) => d === t.shape[i]);
   if (!same(condition.shape) || !same(e.shape)) return undefined; // the cpu kernel's row-select form
   const n = util.sizeFromShape(t.shape);
   const out = t.dtype === 'float32' ? allocF32(backend, n) : new Int32Array(n);
   if (n > 0) {
-    addon.select(valuesOf(backend, condition) as Uint8Array, valuesOf(backend, t) as Any32, valuesOf(backend, e) as Any32, out);
+    addon.select(
+      valuesOf(backend, condition) as Uint8Array,
+      valuesOf(backend, t) as Any32,
+      valuesOf(backend, e) as Any32,
+      out,
+    );
   }
   return output(backend, [...t.shape], t.dtype, out);
 }
@@ -116,8 +135,13 @@ function tile({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): Tenso
   else if (x.dtype === 'bool') out = new Uint8Array(n);
   else return undefined;
   if (n > 0) {
-    addon.tile(valuesOf(backend, x) as Float32Array | Int32Array | Uint8Array, out, out.BYTES_PER_ELEMENT,
-      Float64Array.from(x.shape), Float64Array.from(reps));
+    addon.tile(
+      valuesOf(backend, x) as Float32Array | Int32Array | Uint8Array,
+      out,
+      out.BYTES_PER_ELEMENT,
+      Float64Array.from(x.shape),
+      Float64Array.from(reps),
+    );
   }
   return backend.makeTensorInfo(outShape, x.dtype, out);
 }

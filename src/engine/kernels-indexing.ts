@@ -5,12 +5,24 @@
  */
 import { slice_util, util, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { Any32, NativeAddon } from './addon.js';
-import { allocF32, allocF32Zeroed, f32, isF32, output, valuesOf, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import {
+  allocF32,
+  allocF32Zeroed,
+  f32,
+  isF32,
+  output,
+  valuesOf,
+  type KernelArgs,
+  type NativeKernel,
+} from './kernel-util.js';
 import { dim, numberAttr, numberOrListAttr, numbersAttr, optionalNumberAttr, tensorInputs } from './kernel-args.js';
 
 /** Transposes a 4-byte array; size-1 dims dropped and axes that stay adjacent merged first. */
 export function transposeValues(
-  addon: NativeAddon, x: Any32, shape: readonly number[], perm: readonly number[],
+  addon: NativeAddon,
+  x: Any32,
+  shape: readonly number[],
+  perm: readonly number[],
   alloc: (n: number) => Any32 = (n) => new (x.constructor as new (n: number) => Any32)(n),
 ): Any32 {
   const out = alloc(x.length);
@@ -47,8 +59,16 @@ function transpose({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): 
   const perm = numbersAttr(attrs, 'perm', 'Transpose');
   if (perm.length !== x.shape.length) return undefined;
   const xs = valuesOf(backend, x) as Any32;
-  const out = xs instanceof Float32Array ? transposeValues(addon, xs, x.shape, perm, (n) => allocF32(backend, n)) : transposeValues(addon, xs, x.shape, perm);
-  return output(backend, perm.map((p) => dim(x.shape, p, 'Transpose')), x.dtype, out);
+  const out =
+    xs instanceof Float32Array
+      ? transposeValues(addon, xs, x.shape, perm, (n) => allocF32(backend, n))
+      : transposeValues(addon, xs, x.shape, perm);
+  return output(
+    backend,
+    perm.map((p) => dim(x.shape, p, 'Transpose')),
+    x.dtype,
+    out,
+  );
 }
 
 function gatherV2({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): TensorInfo | undefined {
@@ -59,10 +79,14 @@ function gatherV2({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): T
   const axis = rawAxis < 0 ? rawAxis + x.shape.length : rawAxis;
   if (axis < 0 || axis >= x.shape.length) return undefined;
   const axisDim = dim(x.shape, axis, 'GatherV2');
-  const outer = util.sizeFromShape(x.shape.slice(0, axis)), inner = util.sizeFromShape(x.shape.slice(axis + 1));
+  const outer = util.sizeFromShape(x.shape.slice(0, axis)),
+    inner = util.sizeFromShape(x.shape.slice(axis + 1));
   const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
   const xs = valuesOf(backend, x) as Any32;
-  const out = xs instanceof Float32Array ? allocF32(backend, util.sizeFromShape(outShape)) : new Int32Array(util.sizeFromShape(outShape));
+  const out =
+    xs instanceof Float32Array
+      ? allocF32(backend, util.sizeFromShape(outShape))
+      : new Int32Array(util.sizeFromShape(outShape));
   const bad = addon.gather(xs, valuesOf(backend, indices) as Int32Array, out, outer, axisDim, inner);
   if (bad >= 0) return undefined; // the cpu kernel throws its "index not in [0, N-1]" error
   return output(backend, outShape, x.dtype, out);
@@ -77,7 +101,13 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs, addon: Nativ
   const rowShape = x.shape.slice(idRank);
   const out = allocF32Zeroed(backend, numSegments * util.sizeFromShape(rowShape));
   if (out.length > 0) {
-    addon.segmentSum(f32(backend, x), valuesOf(backend, segmentIds) as Int32Array, out, util.sizeFromShape(rowShape), numSegments);
+    addon.segmentSum(
+      f32(backend, x),
+      valuesOf(backend, segmentIds) as Int32Array,
+      out,
+      util.sizeFromShape(rowShape),
+      numSegments,
+    );
   }
   return output(backend, [numSegments, ...rowShape], 'float32', out);
 }
@@ -105,7 +135,15 @@ function scatterNd({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): 
  * element through coordinate arrays (~0.3-1.8 µs an element, measured on the QA head's [16, 192, 2] logits), while
  * this loop is plain typed-array indexing; the boxes here are small, so a native pass would gain little more.
  */
-function copyBox(src: Any32, srcShape: readonly number[], srcBegin: readonly number[], dst: Any32, dstShape: readonly number[], dstBegin: readonly number[], size: readonly number[]): void {
+function copyBox(
+  src: Any32,
+  srcShape: readonly number[],
+  srcBegin: readonly number[],
+  dst: Any32,
+  dstShape: readonly number[],
+  dstBegin: readonly number[],
+  size: readonly number[],
+): void {
   const rank = size.length;
   if (rank === 0) {
     dst[0] = src[0]!;
@@ -116,11 +154,13 @@ function copyBox(src: Any32, srcShape: readonly number[], srcBegin: readonly num
     for (let d = rank - 2; d >= 0; d--) st[d] = st[d + 1]! * shape[d + 1]!;
     return st;
   };
-  const ss = strides(srcShape), ds = strides(dstShape);
+  const ss = strides(srcShape),
+    ds = strides(dstShape);
   const inner = size[rank - 1]!;
   const rows = util.sizeFromShape(size.slice(0, -1));
   const idx = new Array<number>(rank).fill(0); // position in the box, odometer over all but the last axis
-  let so = srcBegin.reduce((o, b, d) => o + b * ss[d]!, 0), dOff = dstBegin.reduce((o, b, d) => o + b * ds[d]!, 0);
+  let so = srcBegin.reduce((o, b, d) => o + b * ss[d]!, 0),
+    dOff = dstBegin.reduce((o, b, d) => o + b * ds[d]!, 0);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < inner; j++) dst[dOff + j] = src[so + j]!;
     for (let d = rank - 2; d >= 0; d--) {
@@ -144,15 +184,24 @@ function slice({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   if (begins === undefined || sizes === undefined) return undefined;
   const n = util.sizeFromShape(sizes);
   const out = x.dtype === 'float32' ? allocF32(backend, n) : new Int32Array(n);
-  if (n > 0) copyBox(valuesOf(backend, x) as Any32, x.shape, begins, out, sizes, new Array<number>(sizes.length).fill(0), sizes);
+  if (n > 0)
+    copyBox(valuesOf(backend, x) as Any32, x.shape, begins, out, sizes, new Array<number>(sizes.length).fill(0), sizes);
   return output(backend, sizes, x.dtype, out);
 }
 
 function padV2({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   const { x } = tensorInputs(inputs, ['x'], 'PadV2');
-  const paddings = attrs['paddings'], value = attrs['constantValue'];
-  if (x.dtype !== 'float32' || typeof value !== 'number' || !Array.isArray(paddings) || paddings.length !== x.shape.length) return undefined;
-  const before: number[] = [], outShape: number[] = [];
+  const paddings = attrs['paddings'],
+    value = attrs['constantValue'];
+  if (
+    x.dtype !== 'float32' ||
+    typeof value !== 'number' ||
+    !Array.isArray(paddings) ||
+    paddings.length !== x.shape.length
+  )
+    return undefined;
+  const before: number[] = [],
+    outShape: number[] = [];
   for (const [d, p] of paddings.entries()) {
     if (!Array.isArray(p) || typeof p[0] !== 'number' || typeof p[1] !== 'number') return undefined;
     before.push(p[0]);
@@ -160,7 +209,8 @@ function padV2({ inputs, backend, attrs }: KernelArgs): TensorInfo | undefined {
   }
   const n = util.sizeFromShape(outShape);
   const out = value === 0 ? allocF32Zeroed(backend, n) : allocF32(backend, n).fill(value);
-  if (util.sizeFromShape(x.shape) > 0) copyBox(f32(backend, x), x.shape, new Array<number>(x.shape.length).fill(0), out, outShape, before, x.shape);
+  if (util.sizeFromShape(x.shape) > 0)
+    copyBox(f32(backend, x), x.shape, new Array<number>(x.shape.length).fill(0), out, outShape, before, x.shape);
   return output(backend, outShape, 'float32', out);
 }
 

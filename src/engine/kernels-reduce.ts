@@ -15,7 +15,8 @@ function reduce(name: keyof typeof REDUCE, axisAttr: 'axis' | 'reductionIndices'
     const axisParam = numberOrListAttr(attrs, axisAttr, name) ?? x.shape.map((_, d) => d);
     const axes = [...util.parseAxisParam(axisParam, x.shape)].sort((p, q) => p - q);
     const outShape = x.shape.filter((_, d) => !axes.includes(d));
-    const first = axes[0] ?? 0, last = axes[axes.length - 1] ?? -1;
+    const first = axes[0] ?? 0,
+      last = axes[axes.length - 1] ?? -1;
     const red = util.sizeFromShape(x.shape.slice(first, last + 1));
     if (red === 0 && op !== REDUCE.Sum) return undefined; // max/mean of nothing: the cpu kernel's answer
     const out = allocF32(backend, util.sizeFromShape(outShape));
@@ -23,7 +24,15 @@ function reduce(name: keyof typeof REDUCE, axisAttr: 'axis' | 'reductionIndices'
       out.set(f32(backend, x));
     } else if (last - first + 1 === axes.length) {
       // One contiguous block of axes (the last ones, the leading ones, or a middle run): no transpose needed.
-      if (out.length > 0) addon.reduceMiddle(op, f32(backend, x), out, util.sizeFromShape(x.shape.slice(0, first)), red, util.sizeFromShape(x.shape.slice(last + 1)));
+      if (out.length > 0)
+        addon.reduceMiddle(
+          op,
+          f32(backend, x),
+          out,
+          util.sizeFromShape(x.shape.slice(0, first)),
+          red,
+          util.sizeFromShape(x.shape.slice(last + 1)),
+        );
     } else {
       const perm = backend_util.getAxesPermutation(axes, rank)!;
       const moved = transposeValues(addon, f32(backend, x), x.shape, perm) as Float32Array; // reduced axes last

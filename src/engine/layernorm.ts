@@ -31,21 +31,55 @@ export function layerNormKernels(addon: NativeAddon, backendName: string): Kerne
     const eps = numberAttr(attrs, 'eps', LAYER_NORM);
     const d = dim(x.shape, x.shape.length - 1, LAYER_NORM);
     const n = util.sizeFromShape(x.shape);
-    const y = allocF32(backend, n), normed = allocF32(backend, n), std = allocF32(backend, n / d);
+    const y = allocF32(backend, n),
+      normed = allocF32(backend, n),
+      std = allocF32(backend, n / d);
     const rRows = r === undefined ? 0 : util.sizeFromShape(r.shape) / d;
     const bf16 = bf16Beside(backend, y); // the next linear's matmul input
-    addon.addLayerNorm(f32(backend, x), r === undefined ? null : f32(backend, r), rRows, f32(backend, w), f32(backend, b), eps, d, y, normed, std, bf16.copy);
+    addon.addLayerNorm(
+      f32(backend, x),
+      r === undefined ? null : f32(backend, r),
+      rRows,
+      f32(backend, w),
+      f32(backend, b),
+      eps,
+      d,
+      y,
+      normed,
+      std,
+      bf16.copy,
+    );
     bf16.adopt();
-    return [output(backend, [...x.shape], 'float32', y), output(backend, [...x.shape], 'float32', normed), output(backend, rowShape(x.shape), 'float32', std)];
+    return [
+      output(backend, [...x.shape], 'float32', y),
+      output(backend, [...x.shape], 'float32', normed),
+      output(backend, rowShape(x.shape), 'float32', std),
+    ];
   };
   const grad = ({ inputs, backend }: KernelArgs): TensorInfo[] => {
     const { dy, normed, std, w } = tensorInputs(inputs, ['dy', 'normed', 'std', 'w'], LAYER_NORM_GRAD);
     const d = dim(dy.shape, dy.shape.length - 1, LAYER_NORM_GRAD);
-    const dx = allocF32(backend, util.sizeFromShape(dy.shape)), dw = allocF32(backend, d), db = allocF32(backend, d);
+    const dx = allocF32(backend, util.sizeFromShape(dy.shape)),
+      dw = allocF32(backend, d),
+      db = allocF32(backend, d);
     const bf16 = bf16Beside(backend, dx); // dY of the previous linear's dX and dW matmuls
-    addon.addLayerNormGrad(f32(backend, dy), f32(backend, normed), f32(backend, std), f32(backend, w), d, dx, dw, db, bf16.copy);
+    addon.addLayerNormGrad(
+      f32(backend, dy),
+      f32(backend, normed),
+      f32(backend, std),
+      f32(backend, w),
+      d,
+      dx,
+      dw,
+      db,
+      bf16.copy,
+    );
     bf16.adopt();
-    return [output(backend, [...dy.shape], 'float32', dx), output(backend, [d], 'float32', dw), output(backend, [d], 'float32', db)];
+    return [
+      output(backend, [...dy.shape], 'float32', dx),
+      output(backend, [d], 'float32', dw),
+      output(backend, [d], 'float32', db),
+    ];
   };
   return [
     { kernelName: LAYER_NORM, backendName, kernelFunc: forward as unknown as KernelConfig['kernelFunc'] },
@@ -68,21 +102,36 @@ function rowsOfX(r: tf.Tensor, x: tf.Tensor): boolean {
  * without them, a tensor that is not float32, an empty x, w or b not [D], or an r that does not add row by row.
  */
 export function nativeAddLayerNorm(
-  x: tf.Tensor, r: tf.Tensor | null, w: tf.Tensor, b: tf.Tensor, eps: number,
+  x: tf.Tensor,
+  r: tf.Tensor | null,
+  w: tf.Tensor,
+  b: tf.Tensor,
+  eps: number,
 ): { y: tf.Tensor; normed: tf.Tensor; std: tf.Tensor } | undefined {
   if (tf.getKernel(LAYER_NORM, tf.getBackend()) === undefined) return undefined;
   const d = x.shape.at(-1);
   if (d === undefined || x.size === 0 || [x, r ?? x, w, b].some((t) => t.dtype !== 'float32')) return undefined;
-  if (!util.arraysEqual(w.shape, [d]) || !util.arraysEqual(b.shape, [d]) || (r !== null && !rowsOfX(r, x))) return undefined;
-  const [y, normed, std] = tf.engine().runKernel(LAYER_NORM, r === null ? { x, w, b } : { x, r, w, b }, { eps }) as tf.Tensor[];
-  if (y === undefined || normed === undefined || std === undefined) throw new Error(`${LAYER_NORM}: expected three outputs (y, normed, std)`);
+  if (!util.arraysEqual(w.shape, [d]) || !util.arraysEqual(b.shape, [d]) || (r !== null && !rowsOfX(r, x)))
+    return undefined;
+  const [y, normed, std] = tf
+    .engine()
+    .runKernel(LAYER_NORM, r === null ? { x, w, b } : { x, r, w, b }, { eps }) as tf.Tensor[];
+  if (y === undefined || normed === undefined || std === undefined)
+    throw new Error(`${LAYER_NORM}: expected three outputs (y, normed, std)`);
   return { y, normed, std };
 }
 
 /** The gradient of `nativeAddLayerNorm`'s y: dx (dy's shape), dw and db ([D]). */
-export function nativeAddLayerNormBackward(dy: tf.Tensor, normed: tf.Tensor, std: tf.Tensor, w: tf.Tensor): { dx: tf.Tensor; dw: tf.Tensor; db: tf.Tensor } {
-  if (!util.arraysEqual(dy.shape, normed.shape)) throw new Error(`${LAYER_NORM_GRAD}: dy ${JSON.stringify(dy.shape)} vs normed ${JSON.stringify(normed.shape)}`);
+export function nativeAddLayerNormBackward(
+  dy: tf.Tensor,
+  normed: tf.Tensor,
+  std: tf.Tensor,
+  w: tf.Tensor,
+): { dx: tf.Tensor; dw: tf.Tensor; db: tf.Tensor } {
+  if (!util.arraysEqual(dy.shape, normed.shape))
+    throw new Error(`${LAYER_NORM_GRAD}: dy ${JSON.stringify(dy.shape)} vs normed ${JSON.stringify(normed.shape)}`);
   const [dx, dw, db] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy, normed, std, w }) as tf.Tensor[];
-  if (dx === undefined || dw === undefined || db === undefined) throw new Error(`${LAYER_NORM_GRAD}: expected three outputs (dx, dw, db)`);
+  if (dx === undefined || dw === undefined || db === undefined)
+    throw new Error(`${LAYER_NORM_GRAD}: expected three outputs (dx, dw, db)`);
   return { dx, dw, db };
 }

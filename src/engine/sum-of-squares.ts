@@ -26,10 +26,15 @@ export function sumOfSquaresKernel(addon: NativeAddon, backendName: string): Ker
 
 /** Σx² over all elements of all `tensors`, as a float32 scalar (0 for none). */
 export function sumOfSquares(tensors: readonly tf.Tensor[]): tf.Scalar {
-  const kernel = tensors.length > 0 && tf.getKernel(SUM_OF_SQUARES, tf.getBackend()) !== undefined && tensors.every((t) => t.dtype === 'float32');
+  const kernel =
+    tensors.length > 0 &&
+    tf.getKernel(SUM_OF_SQUARES, tf.getBackend()) !== undefined &&
+    tensors.every((t) => t.dtype === 'float32');
   if (kernel) {
     const inputs: NamedTensorMap = Object.fromEntries(tensors.map((t, i) => [String(i), t]));
     return tf.engine().runKernel(SUM_OF_SQUARES, inputs) as tf.Scalar;
   }
-  return tf.tidy(() => (tensors.length === 0 ? tf.scalar(0) : tf.addN(tensors.map((t) => tf.sum(tf.square(t)))) as tf.Scalar)); // []
+  return tf.tidy(() =>
+    tensors.length === 0 ? tf.scalar(0) : (tf.addN(tensors.map((t) => tf.sum(tf.square(t)))) as tf.Scalar),
+  ); // []
 }

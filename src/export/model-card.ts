@@ -44,7 +44,14 @@ export interface ModelCardInfo {
   readonly modelType: string;
   /** Whether the export has `onnx/model.onnx` (what transformers.js loads). */
   readonly onnx?: boolean;
-  readonly config: { dim: number; nLayers: number; nHeads: number; hiddenDim: number; vocabSize: number; maxPositionEmbeddings: number };
+  readonly config: {
+    dim: number;
+    nLayers: number;
+    nHeads: number;
+    hiddenDim: number;
+    vocabSize: number;
+    maxPositionEmbeddings: number;
+  };
   readonly parameters: number;
   readonly training?: TrainingSummary;
 }
@@ -104,7 +111,9 @@ export async function readTrainingSummary(dir: string): Promise<TrainingSummary 
 
 /** The last evaluation and the last training loss of the log. */
 export function finalMetrics(history: readonly LogRecord[]): FinalMetrics {
-  const lastEval = [...history].reverse().find((r) => num(r.eval_f1) !== undefined || num(r.eval_exact_match) !== undefined);
+  const lastEval = [...history]
+    .reverse()
+    .find((r) => num(r.eval_f1) !== undefined || num(r.eval_exact_match) !== undefined);
   const lastTrain = [...history].reverse().find((r) => num(r.loss) !== undefined);
   return {
     exactMatch: num(lastEval?.eval_exact_match),
@@ -127,16 +136,28 @@ function resultsTable(history: readonly LogRecord[]): string[] {
   for (const r of history) {
     if (num(r.loss) !== undefined) trainLoss = num(r.loss);
     if (num(r.eval_f1) === undefined && num(r.eval_exact_match) === undefined) continue;
-    rows.push(`| ${fmt(trainLoss)} | ${fmt(num(r.epoch), 2)} | ${fmt(num(r.step), 0)} | ${fmt(num(r.eval_loss))} | ${fmt(num(r.eval_exact_match), 2)} | ${fmt(num(r.eval_f1), 2)} |`);
+    rows.push(
+      `| ${fmt(trainLoss)} | ${fmt(num(r.epoch), 2)} | ${fmt(num(r.step), 0)} | ${fmt(num(r.eval_loss))} | ${fmt(num(r.eval_exact_match), 2)} | ${fmt(num(r.eval_f1), 2)} |`,
+    );
   }
   if (rows.length === 0) return [];
-  return ['| Training Loss | Epoch | Step | Validation Loss | Exact Match | F1 |', '|---|---|---|---|---|---|', ...rows];
+  return [
+    '| Training Loss | Epoch | Step | Validation Loss | Exact Match | F1 |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ];
 }
 
 /** The family's usual spelling in prose, by `model_type`. */
 const FAMILY_NAME: Readonly<Record<string, string>> = {
-  distilbert: 'DistilBERT', bert: 'BERT', roberta: 'RoBERTa', 'xlm-roberta': 'XLM-RoBERTa', camembert: 'CamemBERT',
-  electra: 'ELECTRA', albert: 'ALBERT', 'deberta-v2': 'DeBERTa-v2',
+  distilbert: 'DistilBERT',
+  bert: 'BERT',
+  roberta: 'RoBERTa',
+  'xlm-roberta': 'XLM-RoBERTa',
+  camembert: 'CamemBERT',
+  electra: 'ELECTRA',
+  albert: 'ALBERT',
+  'deberta-v2': 'DeBERTa-v2',
 };
 
 /**
@@ -193,22 +214,45 @@ const q = (s: string): string => JSON.stringify(s);
 export function renderModelCard(info: ModelCardInfo): string {
   const m = finalMetrics(info.training?.history ?? []);
   const hasEval = m.exactMatch !== undefined || m.f1 !== undefined;
-  const yaml: string[] = ['---', 'library_name: transformers', 'pipeline_tag: question-answering', 'tags:', '- question-answering', `- ${q(info.modelType)}`, '- qa-ft'];
+  const yaml: string[] = [
+    '---',
+    'library_name: transformers',
+    'pipeline_tag: question-answering',
+    'tags:',
+    '- question-answering',
+    `- ${q(info.modelType)}`,
+    '- qa-ft',
+  ];
   if (info.baseModel) yaml.push(`base_model: ${q(info.baseModel)}`);
   if (info.dataset) yaml.push('datasets:', `- ${q(info.dataset)}`);
   if (hasEval) {
-    yaml.push('model-index:', `- name: ${q(info.name)}`, '  results:', '  - task:', '      type: question-answering', '      name: Question Answering');
+    yaml.push(
+      'model-index:',
+      `- name: ${q(info.name)}`,
+      '  results:',
+      '  - task:',
+      '      type: question-answering',
+      '      name: Question Answering',
+    );
     if (info.dataset) yaml.push('    dataset:', `      type: ${q(info.dataset)}`, `      name: ${q(info.dataset)}`);
     yaml.push('    metrics:');
-    if (m.exactMatch !== undefined) yaml.push('    - type: exact_match', `      value: ${m.exactMatch}`, '      name: Exact Match');
+    if (m.exactMatch !== undefined)
+      yaml.push('    - type: exact_match', `      value: ${m.exactMatch}`, '      name: Exact Match');
     if (m.f1 !== undefined) yaml.push('    - type: f1', `      value: ${m.f1}`, '      name: F1');
   }
   yaml.push('---');
 
   const family = FAMILY_NAME[info.modelType] ?? info.modelType;
-  const base = info.baseModel ? `a fine-tuned version of [${info.baseModel}](https://huggingface.co/${info.baseModel})` : `a ${family} model`;
+  const base = info.baseModel
+    ? `a fine-tuned version of [${info.baseModel}](https://huggingface.co/${info.baseModel})`
+    : `a ${family} model`;
   const on = info.dataset ? ` on the ${info.dataset} dataset` : '';
-  const body: string[] = ['', `# ${info.name}`, '', `This model is ${base} for extractive question answering${on}, trained with qa-ft (TensorFlow.js).`];
+  const body: string[] = [
+    '',
+    `# ${info.name}`,
+    '',
+    `This model is ${base} for extractive question answering${on}, trained with qa-ft (TensorFlow.js).`,
+  ];
   if (hasEval) {
     body.push('It achieves the following results on the evaluation set:');
     if (m.evalLoss !== undefined) body.push(`- Loss: ${fmt(m.evalLoss)}`);
@@ -228,7 +272,9 @@ export function renderModelCard(info: ModelCardInfo): string {
   const t = info.training;
   if (t) {
     body.push('', '## Training procedure', '');
-    const settings = Object.entries(t.run ?? {}).filter(([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean');
+    const settings = Object.entries(t.run ?? {}).filter(
+      ([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean',
+    );
     if (t.epochs !== undefined) settings.push(['num_epochs', t.epochs]);
     if (t.globalStep !== undefined) settings.push(['optimizer_steps', t.globalStep]);
     if (settings.length > 0) {
@@ -238,7 +284,8 @@ export function renderModelCard(info: ModelCardInfo): string {
     }
     const table = resultsTable(t.history);
     if (table.length > 0) body.push('### Training results', '', ...table, '');
-    else if (m.trainingLoss !== undefined) body.push(`Final training loss: ${fmt(m.trainingLoss)} (step ${fmt(m.step, 0)}).`, '');
+    else if (m.trainingLoss !== undefined)
+      body.push(`Final training loss: ${fmt(m.trainingLoss)} (step ${fmt(m.step, 0)}).`, '');
     body.push(`(From ${t.sources.join(' and ')} of the trained model.)`);
   }
   body.push('', ...usage(info.name, info.onnx === true));

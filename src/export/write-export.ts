@@ -23,7 +23,14 @@ import { CONFIG_FILE, makesTokenizer, TOKENIZER_FILES, TOKENIZER_NEEDS, WEIGHTS_
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
 /** Every file an export may write: with --overwrite, an earlier export's files this one does not write are removed. */
-const EXPORT_FILES: readonly string[] = ['README.md', CONFIG_FILE, WEIGHTS_FILE, ...TOKENIZER_FILES, `${ONNX_DIR}/${ONNX_FP32_FILE}`, `${ONNX_DIR}/${ONNX_Q8_FILE}`];
+const EXPORT_FILES: readonly string[] = [
+  'README.md',
+  CONFIG_FILE,
+  WEIGHTS_FILE,
+  ...TOKENIZER_FILES,
+  `${ONNX_DIR}/${ONNX_FP32_FILE}`,
+  `${ONNX_DIR}/${ONNX_Q8_FILE}`,
+];
 
 export interface ExportOptions {
   /** Where the tokenizer files come from (default: the model directory). */
@@ -49,7 +56,11 @@ export interface ExportResult {
   readonly trainingSources: readonly string[];
 }
 
-export async function exportModel(modelDir: string, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
+export async function exportModel(
+  modelDir: string,
+  outDir: string,
+  options: ExportOptions = {},
+): Promise<ExportResult> {
   const tokDir = options.tokenizerDir ?? modelDir;
   const sources: Array<[string, string]> = [['the model directory', modelDir]];
   if (options.tokenizerDir !== undefined) sources.push(['the --tokenizer directory', options.tokenizerDir]);
@@ -82,23 +93,45 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
     });
   }
   if (options.onnx === true && !tokenizerFiles.includes('tokenizer.json')) {
-    throw new QaFtError('FILE_NOT_FOUND', `no tokenizer.json in ${tokDir}: transformers.js needs it beside the ONNX files (vocab.txt is not enough)`, {
-      hint: 'pass --tokenizer with a directory or hub id that has tokenizer.json, e.g. distilbert-base-uncased',
-    });
+    throw new QaFtError(
+      'FILE_NOT_FOUND',
+      `no tokenizer.json in ${tokDir}: transformers.js needs it beside the ONNX files (vocab.txt is not enough)`,
+      {
+        hint: 'pass --tokenizer with a directory or hub id that has tokenizer.json, e.g. distilbert-base-uncased',
+      },
+    );
   }
   const copies: Array<[string, string]> = [[weightsPath, WEIGHTS_FILE]];
   for (const f of tokenizerFiles) copies.push([await exportSource(tokDir, f), f]);
   // after exportSource has refused links out of tokDir: the tokenizer read here is the one copied
-  checkTokenizerFitsModel(await loadTokenizer(tokDir), config, configPath, 'pass --tokenizer with the tokenizer the model was trained with');
+  checkTokenizerFitsModel(
+    await loadTokenizer(tokDir),
+    config,
+    configPath,
+    'pass --tokenizer with the tokenizer the model was trained with',
+  );
 
   const training = await readTrainingSummary(modelDir);
   const name = options.name ?? basename(resolve(outDir));
-  const card = renderModelCard({ name, baseModel: options.baseModel, dataset: options.dataset, architecture: qaArchitecture(config), modelType: config.modelType, onnx: options.onnx === true, config, parameters, training });
+  const card = renderModelCard({
+    name,
+    baseModel: options.baseModel,
+    dataset: options.dataset,
+    architecture: qaArchitecture(config),
+    modelType: config.modelType,
+    onnx: options.onnx === true,
+    config,
+    parameters,
+    training,
+  });
   const hfConfig = sortKeys({ ...rawConfig, architectures: [qaArchitecture(config)], model_type: config.modelType });
 
   const configText = `${JSON.stringify(hfConfig, null, 2)}\n`;
   const onnxFiles = options.onnx === true ? onnxModels(config, await readSafetensors(weightsPath)) : null;
-  let bytes = Buffer.byteLength(configText) + Buffer.byteLength(card) + (onnxFiles === null ? 0 : onnxFiles.fp32.length + onnxFiles.q8.length);
+  let bytes =
+    Buffer.byteLength(configText) +
+    Buffer.byteLength(card) +
+    (onnxFiles === null ? 0 : onnxFiles.fp32.length + onnxFiles.q8.length);
   for (const [from] of copies) bytes += (await stat(from)).size;
   const fill = async (tmp: string): Promise<void> => {
     await writeFile(join(tmp, CONFIG_FILE), configText);
@@ -115,7 +148,13 @@ export async function exportModel(modelDir: string, outDir: string, options: Exp
   else await writeIntoDir(outDir, fill, { bytes, stale: EXPORT_FILES });
   return {
     outDir,
-    files: ['README.md', CONFIG_FILE, WEIGHTS_FILE, ...tokenizerFiles, ...(onnxFiles === null ? [] : [`${ONNX_DIR}/${ONNX_FP32_FILE}`, `${ONNX_DIR}/${ONNX_Q8_FILE}`])].sort(),
+    files: [
+      'README.md',
+      CONFIG_FILE,
+      WEIGHTS_FILE,
+      ...tokenizerFiles,
+      ...(onnxFiles === null ? [] : [`${ONNX_DIR}/${ONNX_FP32_FILE}`, `${ONNX_DIR}/${ONNX_Q8_FILE}`]),
+    ].sort(),
     parameters,
     metrics: finalMetrics(training?.history ?? []),
     trainingSources: training?.sources ?? [],
@@ -136,9 +175,13 @@ async function exportSource(dir: string, name: string): Promise<string> {
   const root = await realpath(dir);
   const roots = basename(dirname(root)) === 'snapshots' ? [root, join(dirname(dirname(root)), 'blobs')] : [root];
   if (roots.some((r) => isWithin(target, r))) return path;
-  throw new QaFtError('BAD_ARGUMENT', `${path} is a symbolic link to ${target}, outside ${dir}; refusing to export it`, {
-    hint: 'replace the link with the file it stands for, or remove it',
-  });
+  throw new QaFtError(
+    'BAD_ARGUMENT',
+    `${path} is a symbolic link to ${target}, outside ${dir}; refusing to export it`,
+    {
+      hint: 'replace the link with the file it stands for, or remove it',
+    },
+  );
 }
 
 /** Checks every parameter against the config: names (missing/unexpected), shapes and a float dtype. Returns the parameter count. */
@@ -148,19 +191,26 @@ async function checkWeights(path: string, expected: Map<string, number[]>): Prom
     const missing = [...expected.keys()].filter((n) => !file.entries.has(n));
     const unexpected = [...file.entries.keys()].filter((n) => !expected.has(n));
     const problems: string[] = [];
-    if (missing.length) problems.push(`missing ${missing.length} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
-    if (unexpected.length) problems.push(`unexpected ${unexpected.length} (${unexpected.slice(0, 3).join(', ')}${unexpected.length > 3 ? ', …' : ''})`);
+    if (missing.length)
+      problems.push(`missing ${missing.length} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
+    if (unexpected.length)
+      problems.push(
+        `unexpected ${unexpected.length} (${unexpected.slice(0, 3).join(', ')}${unexpected.length > 3 ? ', …' : ''})`,
+      );
     let count = 0;
     for (const [name, shape] of expected) {
       const e = file.entries.get(name);
       if (!e) continue;
-      if (e.shape.join(',') !== shape.join(',')) problems.push(`${name} is [${e.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      if (e.shape.join(',') !== shape.join(','))
+        problems.push(`${name} is [${e.shape.join(', ')}], expected [${shape.join(', ')}]`);
       if (!FLOAT_DTYPES.has(e.dtype)) problems.push(`${name} has dtype ${e.dtype}, expected F32, F16 or BF16`);
       count += shape.reduce((a, b) => a * b, 1);
     }
     if (problems.length > 0) {
       throw new QaFtError('BAD_WEIGHTS', `${path} does not match its config.json: ${problems.slice(0, 4).join('; ')}`, {
-        hint: missing.includes(`${QA_OUTPUTS}.weight`) ? 'this is not a question-answering model; train it first (qa-ft train)' : 'export the directory that qa-ft train wrote',
+        hint: missing.includes(`${QA_OUTPUTS}.weight`)
+          ? 'this is not a question-answering model; train it first (qa-ft train)'
+          : 'export the directory that qa-ft train wrote',
       });
     }
     return count;
@@ -184,7 +234,8 @@ async function readJsonObject(path: string): Promise<Record<string, unknown>> {
   } catch (e) {
     throw new QaFtError('BAD_CONFIG', `${path}: not valid JSON (${firstLine(e)})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new QaFtError('BAD_CONFIG', `${path}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new QaFtError('BAD_CONFIG', `${path}: expected a JSON object`);
   return json as Record<string, unknown>;
 }
 

@@ -100,7 +100,9 @@ export class RepoCache {
   async linkPointer(commit: string, file: string, etag: string): Promise<void> {
     const pointer = this.pointerPath(commit, file);
     const blob = this.blobPath(etag);
-    await cacheWrite({ path: dirname(pointer), operation: 'create directory' }, () => mkdir(dirname(pointer), { recursive: true }));
+    await cacheWrite({ path: dirname(pointer), operation: 'create directory' }, () =>
+      mkdir(dirname(pointer), { recursive: true }),
+    );
     const tmp = `${pointer}.tmp-${process.pid}-${Date.now().toString(36)}`;
     await cacheWrite({ path: pointer, operation: 'write' }, async () => {
       try {
@@ -164,7 +166,9 @@ export class RepoCache {
 
 /** What to do about a failed write in the cache: it can move (HF_HUB_CACHE / HF_HOME). */
 export function cacheHint(errno: string | undefined): string {
-  return isDiskFull(errno) ? 'free some space, or set HF_HUB_CACHE to a disk with room' : 'check permissions, or set HF_HUB_CACHE / HF_HOME to a writable directory';
+  return isDiskFull(errno)
+    ? 'free some space, or set HF_HUB_CACHE to a disk with room'
+    : 'check permissions, or set HF_HUB_CACHE / HF_HOME to a writable directory';
 }
 
 /** Runs a write into the cache; a file-system failure becomes a DISK error naming `context.path`, with the cache's hint. */
@@ -177,4 +181,3 @@ async function cacheWrite<T>(context: FileSystemContext, write: () => Promise<T>
     throw mapped instanceof FileSystemError ? mapped.with({ hint: cacheHint(mapped.errno) }) : mapped;
   }
 }
-

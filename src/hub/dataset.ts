@@ -35,7 +35,10 @@ interface SplitFile {
 function baseSplit(split: string): string {
   const base = split.replace(/\[.*\]$/, '').trim();
   if (!/^[\w.-]+$/.test(base)) {
-    throw new QaFtError('BAD_ARGUMENT', `'${split}' is not a split name (expected e.g. train, validation or train[:5000])`);
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      `'${split}' is not a split name (expected e.g. train, validation or train[:5000])`,
+    );
   }
   return base;
 }
@@ -115,9 +118,13 @@ export async function resolveDatasetRepo(
       const found = selectSplitFiles(await cache.listSnapshot(commit), split, options.config);
       if (found.complete) return found.files.map((f) => cache.pointerPath(commit, f));
     }
-    throw new QaFtError('OFFLINE_MISS', `offline: split '${split}' of ${describeRepo(ref)} (revision '${ref.revision}') is not in the cache ${cache.root}`, {
-      hint: 'run once without --offline / HF_HUB_OFFLINE=1 to download it, or pass a local file with --input',
-    });
+    throw new QaFtError(
+      'OFFLINE_MISS',
+      `offline: split '${split}' of ${describeRepo(ref)} (revision '${ref.revision}') is not in the cache ${cache.root}`,
+      {
+        hint: 'run once without --offline / HF_HUB_OFFLINE=1 to download it, or pass a local file with --input',
+      },
+    );
   }
 
   let revision = ref.revision;
@@ -146,7 +153,10 @@ export async function resolveDatasetRepo(
           ? `has no config '${options.config}' with split '${split}' (configs: ${chosen.configs.join(', ')})`
           : `has no data files for split '${split}'${chosen.splits.length ? ` (splits: ${chosen.splits.join(', ')})` : ''}`;
     throw new QaFtError('NOT_FOUND_ON_HUB', `${describeRepo(ref)} ${why} at revision '${revision}'`, {
-      hint: chosen.splits.length || chosen.configs.length ? 'pick one of the listed names' : 'qa-ft reads Parquet, JSON Lines, JSON and CSV datasets; pass a local file with --input',
+      hint:
+        chosen.splits.length || chosen.configs.length
+          ? 'pick one of the listed names'
+          : 'qa-ft reads Parquet, JSON Lines, JSON and CSV datasets; pass a local file with --input',
     });
   }
   for (const file of chosen.files) {

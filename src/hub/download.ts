@@ -61,7 +61,12 @@ export async function fetchFile(
 }
 
 /** Fills `blobs/{etag}.incomplete` from the hub (resuming what is there), checks it, and renames it to the blob. */
-async function downloadBlob(ctx: FileContext, cache: RepoCache, meta: FileMetadata, onProgress?: ProgressCallback): Promise<void> {
+async function downloadBlob(
+  ctx: FileContext,
+  cache: RepoCache,
+  meta: FileMetadata,
+  onProgress?: ProgressCallback,
+): Promise<void> {
   const incomplete = cache.incompletePath(meta.etag);
   await mkdir(dirname(incomplete), { recursive: true }).catch((e: unknown) => {
     throw diskError(ctx, incomplete, e);
@@ -89,7 +94,11 @@ async function downloadBlob(ctx: FileContext, cache: RepoCache, meta: FileMetada
       break;
     }
     if (++failures >= MAX_ATTEMPTS) {
-      throw networkError(ctx, dropped ?? new Error(`connection closed after ${offset} of ${meta.size} bytes`), failures);
+      throw networkError(
+        ctx,
+        dropped ?? new Error(`connection closed after ${offset} of ${meta.size} bytes`),
+        failures,
+      );
     }
     await new Promise((r) => setTimeout(r, 100 * failures));
   }
@@ -119,7 +128,11 @@ function progressReporter(ctx: FileContext, total: number, onProgress?: Progress
  * GET the file from byte `have` on. The body and the offset it starts at (0 when the server sent the whole
  * file), or `restart` (the error to give up with) when the partial file cannot be continued.
  */
-async function requestFrom(ctx: FileContext, meta: FileMetadata, have: number): Promise<{ body: ReadableStream<Uint8Array>; offset: number } | { restart: QaFtError }> {
+async function requestFrom(
+  ctx: FileContext,
+  meta: FileMetadata,
+  have: number,
+): Promise<{ body: ReadableStream<Uint8Array>; offset: number } | { restart: QaFtError }> {
   const res = await getFollowing(ctx, meta.location, have > 0 ? { range: `bytes=${have}-` } : {});
   if (res.status === 416) {
     await res.body?.cancel(); // the server cannot serve from that offset: start over
@@ -181,9 +194,13 @@ async function keepIfIntact(ctx: FileContext, cache: RepoCache, meta: FileMetada
   const problem = await checkIntegrity(incomplete, meta);
   if (problem) {
     await rm(incomplete, { force: true });
-    throw new QaFtError('INTEGRITY', `checksum mismatch for '${ctx.file}' of ${describeRepo(ctx.ref)}: ${problem}; the download was discarded`, {
-      hint: 'run the command again; if it keeps failing, a proxy or mirror (HF_ENDPOINT) is altering the file',
-    });
+    throw new QaFtError(
+      'INTEGRITY',
+      `checksum mismatch for '${ctx.file}' of ${describeRepo(ctx.ref)}: ${problem}; the download was discarded`,
+      {
+        hint: 'run the command again; if it keeps failing, a proxy or mirror (HF_ENDPOINT) is altering the file',
+      },
+    );
   }
   try {
     await rename(incomplete, cache.blobPath(meta.etag));
@@ -220,9 +237,13 @@ async function checkFreeSpace(ctx: FileContext, path: string, needed: number): P
     return; // cannot tell: find out when writing
   }
   if (free < needed) {
-    throw new QaFtError('DISK', `not enough disk space for '${ctx.file}' of ${describeRepo(ctx.ref)}: needs ${mib(needed)}, ${mib(free)} free in ${dirname(path)}`, {
-      hint: 'free some space, or set HF_HUB_CACHE to a disk with room',
-    });
+    throw new QaFtError(
+      'DISK',
+      `not enough disk space for '${ctx.file}' of ${describeRepo(ctx.ref)}: needs ${mib(needed)}, ${mib(free)} free in ${dirname(path)}`,
+      {
+        hint: 'free some space, or set HF_HUB_CACHE to a disk with room',
+      },
+    );
   }
 }
 
@@ -234,9 +255,15 @@ export function diskError(ctx: FileContext, path: string, e: unknown): QaFtError
   if (e instanceof QaFtError) return e;
   const code = systemErrorCode(e);
   if (isDiskFull(code)) {
-    return new QaFtError('DISK', `disk full while downloading '${ctx.file}' of ${describeRepo(ctx.ref)} into ${path}`, { hint: cacheHint(code), cause: e });
+    return new QaFtError('DISK', `disk full while downloading '${ctx.file}' of ${describeRepo(ctx.ref)} into ${path}`, {
+      hint: cacheHint(code),
+      cause: e,
+    });
   }
-  return new QaFtError('DISK', `cannot write the hub cache at ${path} (${code ?? firstLine(e)})`, { hint: cacheHint(code), cause: e });
+  return new QaFtError('DISK', `cannot write the hub cache at ${path} (${code ?? firstLine(e)})`, {
+    hint: cacheHint(code),
+    cause: e,
+  });
 }
 
 function mib(bytes: number): string {

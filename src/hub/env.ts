@@ -76,13 +76,15 @@ function readTokenFile(env: NodeJS.ProcessEnv): string | undefined {
 export function hubSettings(overrides: HubOverrides = {}, env: NodeJS.ProcessEnv = process.env): HubSettings {
   const endpoint = (overrides.endpoint ?? nonEmpty(env.HF_ENDPOINT) ?? 'https://huggingface.co').replace(/\/+$/, '');
   const cacheDir =
-    overrides.cacheDir ??
-    (nonEmpty(env.HF_HUB_CACHE) ?? nonEmpty(env.HUGGINGFACE_HUB_CACHE) ?? join(hfHome(env), 'hub'));
+    overrides.cacheDir ?? nonEmpty(env.HF_HUB_CACHE) ?? nonEmpty(env.HUGGINGFACE_HUB_CACHE) ?? join(hfHome(env), 'hub');
   const token = overrides.token ?? nonEmpty(env.HF_TOKEN) ?? nonEmpty(env.HUGGING_FACE_HUB_TOKEN) ?? readTokenFile(env);
   const offline = overrides.offline === true || isTruthy(env.HF_HUB_OFFLINE);
   const timeoutSeconds = {
     etag: checkTimeout('HF_HUB_ETAG_TIMEOUT', overrides.timeoutSeconds?.etag ?? nonEmpty(env.HF_HUB_ETAG_TIMEOUT)),
-    download: checkTimeout('HF_HUB_DOWNLOAD_TIMEOUT', overrides.timeoutSeconds?.download ?? nonEmpty(env.HF_HUB_DOWNLOAD_TIMEOUT)),
+    download: checkTimeout(
+      'HF_HUB_DOWNLOAD_TIMEOUT',
+      overrides.timeoutSeconds?.download ?? nonEmpty(env.HF_HUB_DOWNLOAD_TIMEOUT),
+    ),
   };
   return { endpoint, cacheDir: expandHome(cacheDir), token, offline, timeoutSeconds };
 }

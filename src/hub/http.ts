@@ -54,7 +54,11 @@ function sameOrigin(a: string, b: string): boolean {
 }
 
 /** Headers for a request to `url`; the token only goes to the hub endpoint's origin. */
-function requestHeaders(settings: HubSettings, url: string, extra: Record<string, string> = {}): Record<string, string> {
+function requestHeaders(
+  settings: HubSettings,
+  url: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const headers: Record<string, string> = { 'user-agent': USER_AGENT, 'accept-encoding': 'identity', ...extra };
   if (settings.token && sameOrigin(url, settings.endpoint)) headers.authorization = `Bearer ${settings.token}`;
   return headers;
@@ -79,7 +83,11 @@ class HubTimeout extends Error {
  * HEAD/GET (see the top of the file). The last answer is returned even when it is a 5xx/429, for `hubError` to
  * word; failures to get any answer become NETWORK errors naming the host.
  */
-async function send(ctx: RequestContext, url: string, init: { method: string; headers?: Record<string, string> }): Promise<Response> {
+async function send(
+  ctx: RequestContext,
+  url: string,
+  init: { method: string; headers?: Record<string, string> },
+): Promise<Response> {
   const idempotent = init.method === 'HEAD' || init.method === 'GET';
   const seconds = init.method === 'HEAD' ? ctx.settings.timeoutSeconds.etag : ctx.settings.timeoutSeconds.download;
   let timeouts = 0;
@@ -107,20 +115,34 @@ function isTransient(e: unknown): boolean {
 }
 
 /** fetch with a deadline for the headers; the body is watched for stalls (`watchBody`). */
-async function sendOnce(ctx: RequestContext, url: string, init: { method: string; headers?: Record<string, string> }, seconds: number): Promise<Response> {
+async function sendOnce(
+  ctx: RequestContext,
+  url: string,
+  init: { method: string; headers?: Record<string, string> },
+  seconds: number,
+): Promise<Response> {
   const controller = new AbortController();
   const ms = Math.min(seconds * 1000, MAX_TIMER_MS);
-  const expire = (phase: HubTimeout['phase']): void => controller.abort(new HubTimeout(seconds, phase, init.method, url));
+  const expire = (phase: HubTimeout['phase']): void =>
+    controller.abort(new HubTimeout(seconds, phase, init.method, url));
   const timer = setTimeout(() => expire('headers'), ms);
   timer.unref(); // cleared below in any case; never the reason the process stays up
   let res: Response;
   try {
-    res = await fetch(url, { method: init.method, headers: requestHeaders(ctx.settings, url, init.headers), redirect: 'manual', signal: controller.signal });
+    res = await fetch(url, {
+      method: init.method,
+      headers: requestHeaders(ctx.settings, url, init.headers),
+      redirect: 'manual',
+      signal: controller.signal,
+    });
   } finally {
     clearTimeout(timer);
   }
   if (res.body === null || NULL_BODY_STATUSES.has(res.status)) return res;
-  return new Response(watchBody(res.body, ms, () => expire('body')), { status: res.status, statusText: res.statusText, headers: res.headers });
+  return new Response(
+    watchBody(res.body, ms, () => expire('body')),
+    { status: res.status, statusText: res.statusText, headers: res.headers },
+  );
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
@@ -160,18 +182,26 @@ export function networkError(ctx: RequestContext, e: unknown, attempts = 1): QaF
     const host = new URL(e.url).origin;
     const variable = e.method === 'HEAD' ? 'HF_HUB_ETAG_TIMEOUT' : 'HF_HUB_DOWNLOAD_TIMEOUT';
     const what = e.phase === 'headers' ? `did not answer within ${e.seconds} s` : `stopped sending for ${e.seconds} s`;
-    return new QaFtError('NETWORK', `the Hugging Face hub at ${host} ${what} (${e.method} ${e.url}${tries}) for ${describeRepo(ctx.ref)}`, {
-      hint: `for a slow link set ${variable} to more seconds; otherwise check HF_ENDPOINT, or use --offline (HF_HUB_OFFLINE=1) or a local path`,
-      cause: e,
-    });
+    return new QaFtError(
+      'NETWORK',
+      `the Hugging Face hub at ${host} ${what} (${e.method} ${e.url}${tries}) for ${describeRepo(ctx.ref)}`,
+      {
+        hint: `for a slow link set ${variable} to more seconds; otherwise check HF_ENDPOINT, or use --offline (HF_HUB_OFFLINE=1) or a local path`,
+        cause: e,
+      },
+    );
   }
   const cause = e instanceof Error && e.cause instanceof Error ? e.cause : e;
   const code = (cause as { code?: unknown } | undefined)?.code;
   const why = typeof code === 'string' ? code : cause instanceof Error ? cause.message : String(cause);
-  return new QaFtError('NETWORK', `cannot reach the Hugging Face hub at ${ctx.settings.endpoint} (${why}${tries}) for ${describeRepo(ctx.ref)}`, {
-    hint: 'check the connection or HF_ENDPOINT; use --offline (HF_HUB_OFFLINE=1) to work from the cache, or pass a local path',
-    cause: e,
-  });
+  return new QaFtError(
+    'NETWORK',
+    `cannot reach the Hugging Face hub at ${ctx.settings.endpoint} (${why}${tries}) for ${describeRepo(ctx.ref)}`,
+    {
+      hint: 'check the connection or HF_ENDPOINT; use --offline (HF_HUB_OFFLINE=1) to work from the cache, or pass a local path',
+      cause: e,
+    },
+  );
 }
 
 function isRedirect(status: number): boolean {
@@ -225,9 +255,13 @@ function finishMetadata(
   m: { commit?: string; etag?: string; size?: number; location: string },
 ): FileMetadata {
   if (!m.commit || !m.etag) {
-    throw new QaFtError('NETWORK', `${url} answered without ${m.commit ? 'an ETag' : 'X-Repo-Commit'}: is ${ctx.settings.endpoint} a Hugging Face hub?`, {
-      hint: 'check HF_ENDPOINT and any proxy in between',
-    });
+    throw new QaFtError(
+      'NETWORK',
+      `${url} answered without ${m.commit ? 'an ETag' : 'X-Repo-Commit'}: is ${ctx.settings.endpoint} a Hugging Face hub?`,
+      {
+        hint: 'check HF_ENDPOINT and any proxy in between',
+      },
+    );
   }
   return { commit: m.commit, etag: m.etag, size: m.size, location: m.location };
 }
@@ -238,7 +272,11 @@ function parseSize(raw: string | null): number | undefined {
 }
 
 /** GET `url`, following every redirect (dropping the token when leaving the hub's origin). */
-export async function getFollowing(ctx: RequestContext, url: string, headers: Record<string, string> = {}): Promise<Response> {
+export async function getFollowing(
+  ctx: RequestContext,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const res = await send(ctx, current, { method: 'GET', headers });
@@ -272,9 +310,13 @@ export function hubError(ctx: RequestContext, res: Response, url: string): HubEr
   let err: HubError;
   if (hubCode === 'GatedRepo' || ((res.status === 401 || res.status === 403) && hubCode !== 'RepoNotFound')) {
     err = ctx.settings.token
-      ? new HubError('UNAUTHORIZED', `access to ${repo} was refused (${res.status}): the repo is gated or private and HF_TOKEN has no access`, {
-          hint: `request access at ${repoPage}, or use a token that has it`,
-        })
+      ? new HubError(
+          'UNAUTHORIZED',
+          `access to ${repo} was refused (${res.status}): the repo is gated or private and HF_TOKEN has no access`,
+          {
+            hint: `request access at ${repoPage}, or use a token that has it`,
+          },
+        )
       : new HubError('UNAUTHORIZED', `${repo} is gated or private (${res.status}) and no token is set`, {
           hint: `set HF_TOKEN to a token with access (request access at ${repoPage})`,
         });

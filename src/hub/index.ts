@@ -56,9 +56,16 @@ export function resolveTokenizer(idOrDir: string, options: ResolveOptions = {}):
  * Local Parquet files of a hub dataset split, e.g. ('rajpurkar/squad', 'train') or ('rajpurkar/squad@main',
  * 'validation'); a slice such as `train[:5000]` is accepted and ignored here (the reader slices).
  */
-export async function resolveDatasetFiles(repo: string, split: string, options: ResolveOptions = {}): Promise<string[]> {
+export async function resolveDatasetFiles(
+  repo: string,
+  split: string,
+  options: ResolveOptions = {},
+): Promise<string[]> {
   const ref = parseRepoRef(repo, 'dataset', options.revision);
-  return resolveDatasetRepo(ref, split, hubSettings(options), { config: options.config, onProgress: options.onProgress });
+  return resolveDatasetRepo(ref, split, hubSettings(options), {
+    config: options.config,
+    onProgress: options.onProgress,
+  });
 }
 
 /** `./x`, `/x`, `~/x`, `..`, or more than one `/`: a path, never a hub id. */
@@ -78,6 +85,8 @@ async function isDirectory(path: string): Promise<boolean> {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return false;
     const why = code === 'ELOOP' ? 'is a symbolic link loop (ELOOP)' : `cannot be read (${code ?? firstLine(e)})`;
-    throw new QaFtError('FILE_NOT_FOUND', `'${path}' ${why}`, { hint: 'pass an existing model directory or a hub id such as distilbert-base-uncased' });
+    throw new QaFtError('FILE_NOT_FOUND', `'${path}' ${why}`, {
+      hint: 'pass an existing model directory or a hub id such as distilbert-base-uncased',
+    });
   }
 }

@@ -13,7 +13,13 @@ import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
 import { type HubError, isEntryNotFound } from './http.js';
 import { describeRepo, isCommitHash, type RepoRef } from './repo.js';
-import { CONFIG_FILE as CONFIG, DOWNLOADED_TOKENIZER_FILES, makesTokenizer, TOKENIZER_NEEDS, WEIGHTS_FILE as WEIGHTS } from '../hf-files.js';
+import {
+  CONFIG_FILE as CONFIG,
+  DOWNLOADED_TOKENIZER_FILES,
+  makesTokenizer,
+  TOKENIZER_NEEDS,
+  WEIGHTS_FILE as WEIGHTS,
+} from '../hf-files.js';
 
 /** `all`: weights, config and tokenizer; `tokenizer`: only what a tokenizer needs (no weights download). */
 export type ModelFiles = 'all' | 'tokenizer';
@@ -59,12 +65,19 @@ export async function resolveModelRepo(
     return await fetchModel(ref, settings, cache, mode, options.onProgress);
   } catch (e) {
     // the hub is unreachable but the cache has all that is needed: use it, as huggingface_hub does
-    if (usable && cachedCommit && e instanceof QaFtError && e.code === 'NETWORK') return cache.snapshotDir(cachedCommit);
+    if (usable && cachedCommit && e instanceof QaFtError && e.code === 'NETWORK')
+      return cache.snapshotDir(cachedCommit);
     throw e;
   }
 }
 
-async function fetchModel(ref: RepoRef, settings: HubSettings, cache: RepoCache, mode: ModelFiles, onProgress?: ProgressCallback): Promise<string> {
+async function fetchModel(
+  ref: RepoRef,
+  settings: HubSettings,
+  cache: RepoCache,
+  mode: ModelFiles,
+  onProgress?: ProgressCallback,
+): Promise<string> {
   let commit = isCommitHash(ref.revision) ? ref.revision : undefined;
   const source: Source = {
     dir: () => cache.snapshotDir(commit ?? ref.revision),
@@ -85,9 +98,13 @@ async function fetchModel(ref: RepoRef, settings: HubSettings, cache: RepoCache,
   };
   const fetched = await walk(mode, source);
   if (!commit) {
-    throw new QaFtError('NOT_FOUND_ON_HUB', `${describeRepo(ref)} has none of the files qa-ft reads at revision '${ref.revision}'`, {
-      hint: 'check the repo id and revision, or pass a local model directory',
-    });
+    throw new QaFtError(
+      'NOT_FOUND_ON_HUB',
+      `${describeRepo(ref)} has none of the files qa-ft reads at revision '${ref.revision}'`,
+      {
+        hint: 'check the repo id and revision, or pass a local model directory',
+      },
+    );
   }
   await cache.writeRef(ref.revision, commit);
   if (fetched.unmet.length > 0) throw missingOnHub(ref, mode, fetched.unmet);
@@ -150,12 +167,17 @@ async function readShardNames(snapshotDir: string): Promise<string[]> {
   }
   const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map)) {
-    throw new QaFtError('BAD_FORMAT', `${path} has no weight_map object`, { hint: 'expected {"weight_map": {"tensor": "shard file"}}' });
+    throw new QaFtError('BAD_FORMAT', `${path} has no weight_map object`, {
+      hint: 'expected {"weight_map": {"tensor": "shard file"}}',
+    });
   }
   const shards = new Set<string>();
   for (const [tensor, file] of Object.entries(map)) {
     if (typeof file !== 'string' || file === '' || file.startsWith('/') || file.split('/').includes('..')) {
-      throw new QaFtError('BAD_FORMAT', `${path}: weight_map['${tensor}'] is not a file in the repo (${JSON.stringify(file)})`);
+      throw new QaFtError(
+        'BAD_FORMAT',
+        `${path}: weight_map['${tensor}'] is not a file in the repo (${JSON.stringify(file)})`,
+      );
     }
     shards.add(file);
   }
@@ -165,18 +187,26 @@ async function readShardNames(snapshotDir: string): Promise<string[]> {
 
 function offlineMiss(ref: RepoRef, cache: RepoCache, missing: string[]): QaFtError {
   const what = missing.length > 0 ? `is missing ${missing.join(', ')}` : 'is not there';
-  return new QaFtError('OFFLINE_MISS', `offline: ${describeRepo(ref)} at revision '${ref.revision}' ${what} in the cache ${cache.root}`, {
-    hint: 'run once without --offline / HF_HUB_OFFLINE=1 to download it, or pass a local model directory',
-  });
+  return new QaFtError(
+    'OFFLINE_MISS',
+    `offline: ${describeRepo(ref)} at revision '${ref.revision}' ${what} in the cache ${cache.root}`,
+    {
+      hint: 'run once without --offline / HF_HUB_OFFLINE=1 to download it, or pass a local model directory',
+    },
+  );
 }
 
 function missingOnHub(ref: RepoRef, mode: ModelFiles, unmet: string[]): QaFtError {
   const weights = unmet.some((f) => f.startsWith(WEIGHTS));
-  return new QaFtError('NOT_FOUND_ON_HUB', `${describeRepo(ref)} has no ${unmet.join(', ')} at revision '${ref.revision}'`, {
-    hint: weights
-      ? 'qa-ft reads safetensors weights only; pick a revision with model.safetensors or convert the checkpoint'
-      : mode === 'tokenizer'
-        ? 'use a repo with a tokenizer (e.g. distilbert-base-uncased) or a local directory'
-        : 'use a repo with a DistilBERT config.json, or a local model directory',
-  });
+  return new QaFtError(
+    'NOT_FOUND_ON_HUB',
+    `${describeRepo(ref)} has no ${unmet.join(', ')} at revision '${ref.revision}'`,
+    {
+      hint: weights
+        ? 'qa-ft reads safetensors weights only; pick a revision with model.safetensors or convert the checkpoint'
+        : mode === 'tokenizer'
+          ? 'use a repo with a tokenizer (e.g. distilbert-base-uncased) or a local directory'
+          : 'use a repo with a DistilBERT config.json, or a local model directory',
+    },
+  );
 }

@@ -45,7 +45,9 @@ export function parseRepoRef(spec: string, type: RepoType, revision?: string): R
   const id = at >= 0 ? spec.slice(0, at) : spec;
   const suffix = at >= 0 ? spec.slice(at + 1) : undefined;
   if (suffix !== undefined && suffix === '') {
-    throw new QaFtError('BAD_ARGUMENT', `'${spec}' has an empty revision after '@'`, { hint: 'write org/name@main or drop the @' });
+    throw new QaFtError('BAD_ARGUMENT', `'${spec}' has an empty revision after '@'`, {
+      hint: 'write org/name@main or drop the @',
+    });
   }
   if (suffix !== undefined && revision !== undefined && revision !== suffix) {
     throw new QaFtError('BAD_ARGUMENT', `'${spec}' names revision '${suffix}' but --revision is '${revision}'`, {
@@ -55,7 +57,9 @@ export function parseRepoRef(spec: string, type: RepoType, revision?: string): R
   validateRepoId(id, type);
   const rev = suffix ?? revision ?? 'main';
   if (rev.trim() !== rev || rev.includes('..')) {
-    throw new QaFtError('BAD_ARGUMENT', `'${rev}' is not a valid revision for ${id}`, { hint: 'use a branch, tag or commit hash' });
+    throw new QaFtError('BAD_ARGUMENT', `'${rev}' is not a valid revision for ${id}`, {
+      hint: 'use a branch, tag or commit hash',
+    });
   }
   return { type, id, revision: rev };
 }
@@ -66,7 +70,12 @@ export function repoFolderName(ref: Pick<RepoRef, 'type' | 'id'>): string {
 }
 
 /** `{endpoint}/{repo}/resolve/{revision}/{file}`; datasets under `/datasets/`. */
-export function resolveUrl(endpoint: string, ref: Pick<RepoRef, 'type' | 'id'>, revision: string, file: string): string {
+export function resolveUrl(
+  endpoint: string,
+  ref: Pick<RepoRef, 'type' | 'id'>,
+  revision: string,
+  file: string,
+): string {
   const prefix = ref.type === 'dataset' ? 'datasets/' : '';
   const path = file.split('/').map(encodeURIComponent).join('/');
   return `${endpoint}/${prefix}${ref.id}/resolve/${encodeURIComponent(revision)}/${path}`;

@@ -78,13 +78,23 @@ export function checkItems(items: readonly AskItem[]): void {
 }
 
 /** Windows of one item; a context without any text token is a one-line error. */
-async function windowsOf(tokenizer: QaTokenizer, item: AskItem, index: number, maxLength: number, docStride: number): Promise<Window[]> {
+async function windowsOf(
+  tokenizer: QaTokenizer,
+  item: AskItem,
+  index: number,
+  maxLength: number,
+  docStride: number,
+): Promise<Window[]> {
   const where = `item ${index + 1}`;
   const windows = await encodeWindows(tokenizer, item.question, item.context, { maxLength, docStride });
   if (windows.every((w) => w.contextEnd < w.contextStart)) {
-    throw new QaFtError('BAD_ARGUMENT', `${where}: the context has no text tokens (only whitespace or control characters)`, {
-      hint: 'give a context with words in it',
-    });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      `${where}: the context has no text tokens (only whitespace or control characters)`,
+      {
+        hint: 'give a context with words in it',
+      },
+    );
   }
   return windows;
 }
@@ -100,15 +110,23 @@ export async function answerQuestions(
   const maxLength = options.maxLength ?? defaultMaxLength(model.config.maxPositionEmbeddings);
   const docStride = options.docStride ?? defaultDocStride(maxLength);
   const strategy = checkStrategy(options.strategy ?? 'best');
-  if (!Number.isInteger(topK) || topK < 1) throw new QaFtError('BAD_ARGUMENT', `top-k must be a positive integer, got ${topK}`);
+  if (!Number.isInteger(topK) || topK < 1)
+    throw new QaFtError('BAD_ARGUMENT', `top-k must be a positive integer, got ${topK}`);
   if (!Number.isInteger(maxAnswerLength) || maxAnswerLength < 1) {
     throw new QaFtError('BAD_ARGUMENT', `max answer length must be a positive integer, got ${maxAnswerLength}`);
   }
   if (options.handleImpossibleAnswer && strategy === 'argmax') {
-    throw new QaFtError('BAD_ARGUMENT', 'handling impossible answers needs the best strategy (argmax has no null score)', { hint: 'use --strategy best' });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      'handling impossible answers needs the best strategy (argmax has no null score)',
+      { hint: 'use --strategy best' },
+    );
   }
   if (maxLength > model.config.maxPositionEmbeddings) {
-    throw new QaFtError('BAD_ARGUMENT', `max length ${maxLength} exceeds the model's ${model.config.maxPositionEmbeddings} positions`);
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      `max length ${maxLength} exceeds the model's ${model.config.maxPositionEmbeddings} positions`,
+    );
   }
 
   checkItems(items);
@@ -119,29 +137,45 @@ export async function answerQuestions(
     const features = windows.map((w): Feature => windowFeature(String(i), w));
     itemFeatures.push({ item, features });
   }
-  const { logits } = await forwardFeatures(model, itemFeatures.flatMap((f) => f.features), {
-    batchSize: options.batchSize,
-    withLabels: false,
-    onProgress: options.onProgress,
-  });
+  const { logits } = await forwardFeatures(
+    model,
+    itemFeatures.flatMap((f) => f.features),
+    {
+      batchSize: options.batchSize,
+      withLabels: false,
+      onProgress: options.onProgress,
+    },
+  );
 
   const results: Answer[][] = [];
   let from = 0; // an item's windows are the next `features.length` entries of `logits` (same order as the features)
   for (const { item, features } of itemFeatures) {
-    const windows: ItemWindow[] = logits.slice(from, from + features.length).map(({ feature, startLogits, endLogits }) => ({
-      inputIds: feature.inputIds,
-      offsets: feature.offsets,
-      startLogits,
-      endLogits,
-    }));
+    const windows: ItemWindow[] = logits
+      .slice(from, from + features.length)
+      .map(({ feature, startLogits, endLogits }) => ({
+        inputIds: feature.inputIds,
+        offsets: feature.offsets,
+        startLogits,
+        endLogits,
+      }));
     from += features.length;
     if (strategy === 'argmax') {
       results.push([await argmaxAnswer(tokenizer, windows)]);
       continue;
     }
-    const spanOptions = { maxAnswerLength, nBest: Math.max(DEFAULTS.nBest, topK) /* raised to top-k when more answers are asked for */ };
+    const spanOptions = {
+      maxAnswerLength,
+      nBest: Math.max(DEFAULTS.nBest, topK) /* raised to top-k when more answers are asked for */,
+    };
     if (options.handleImpossibleAnswer) {
-      results.push(nullAwareAnswers(item.context, windows, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }, topK));
+      results.push(
+        nullAwareAnswers(
+          item.context,
+          windows,
+          { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold },
+          topK,
+        ),
+      );
       continue;
     }
     const spans = bestSpans(item.context, windows, spanOptions);
@@ -164,10 +198,17 @@ export async function answerQuestions(
  * SQuAD 2.0 answers of one item: the decision first ("" when the null wins, else the best span), then the rest of
  * the n-best list in order (the null entry among them as ""), spans found by several windows given once.
  */
-function nullAwareAnswers(context: string, windows: readonly WindowLogits[], options: Parameters<typeof nullAwareSpans>[2], topK: number): Answer[] {
+function nullAwareAnswers(
+  context: string,
+  windows: readonly WindowLogits[],
+  options: Parameters<typeof nullAwareSpans>[2],
+  topK: number,
+): Answer[] {
   const p = nullAwareSpans(context, windows, options);
   const first = p.answer === '' ? p.null : p.best;
-  const ordered = [first, ...p.nbest.filter((e) => e !== first)].filter((e) => e !== undefined && e.kind !== 'placeholder');
+  const ordered = [first, ...p.nbest.filter((e) => e !== first)].filter(
+    (e) => e !== undefined && e.kind !== 'placeholder',
+  );
   const seen = new Set<string>();
   const answers: Answer[] = [];
   for (const e of ordered) {
@@ -195,7 +236,12 @@ async function argmaxAnswer(tokenizer: QaTokenizer, windows: readonly ItemWindow
     const span = argmaxSpan(w.inputIds, w);
     if (span.score > best.score) best = span;
   }
-  return { answer: await tutorialDecode(tokenizer, best.ids), score: best.probability, start: best.start, end: best.end };
+  return {
+    answer: await tutorialDecode(tokenizer, best.ids),
+    score: best.probability,
+    start: best.start,
+    end: best.end,
+  };
 }
 
 /** `tokenizer.decode(ids)` as transformers does it by default: special tokens kept, tokenization spaces cleaned. */

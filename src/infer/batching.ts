@@ -22,7 +22,13 @@ import type { Window } from '../tokenize/windows.js';
 import type { Feature } from '../records.js';
 import { forwardFeatures } from './forward.js';
 import type { AskItem } from './answer.js';
-import { checkPipelineParameters, pipelineAnswers, pipelineWindows, type PipelineAnswer, type PipelineParameters } from './pipeline-qa.js';
+import {
+  checkPipelineParameters,
+  pipelineAnswers,
+  pipelineWindows,
+  type PipelineAnswer,
+  type PipelineParameters,
+} from './pipeline-qa.js';
 import { openModelDir } from './model-dir.js';
 import type { BackendName, Precision } from '../model/types.js';
 
@@ -73,13 +79,18 @@ export class BatchingAnswerer {
     if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) {
       throw new QaFtError('BAD_ARGUMENT', `max batch size must be an integer ≥ 1, got ${this.maxBatchSize}`);
     }
-    if (!Number.isFinite(this.maxWaitMs) || this.maxWaitMs < 0) throw new QaFtError('BAD_ARGUMENT', `max wait must be ≥ 0 ms, got ${this.maxWaitMs}`);
+    if (!Number.isFinite(this.maxWaitMs) || this.maxWaitMs < 0)
+      throw new QaFtError('BAD_ARGUMENT', `max wait must be ≥ 0 ms, got ${this.maxWaitMs}`);
   }
 
   /** Opens a model directory (what `qa-ft train` writes) and answers with it; `close()` disposes the model. */
   static async open(
     dir: string,
-    options: BatchingOptions & { backend?: BackendName; precision?: Precision; onNotice?: (message: string) => void } = {},
+    options: BatchingOptions & {
+      backend?: BackendName;
+      precision?: Precision;
+      onNotice?: (message: string) => void;
+    } = {},
   ): Promise<BatchingAnswerer> {
     const { model, tokenizer } = await openModelDir(dir, options);
     return new BatchingAnswerer(model, tokenizer, options);
@@ -108,7 +119,13 @@ export class BatchingAnswerer {
       this.tokenizing++;
       let windows: Window[];
       try {
-        windows = await pipelineWindows(this.tokenizer, item.question, item.context, params, this.model.config.maxPositionEmbeddings);
+        windows = await pipelineWindows(
+          this.tokenizer,
+          item.question,
+          item.context,
+          params,
+          this.model.config.maxPositionEmbeddings,
+        );
       } catch (e) {
         this.tokenizing--;
         this.schedule(); // a pass may have waited for this item
@@ -159,7 +176,8 @@ export class BatchingAnswerer {
     // windows that queued during a pass gather afresh when it ends: the callers it answered are about to send more
     const gatherFrom = Math.max(this.queue[0]!.since, this.lastPassEnd);
     const capLeft = Math.max(GATHER_CAP_MS, this.maxWaitMs) - (now - gatherFrom);
-    const quietLeft = this.tokenizing > 0 ? Infinity : this.maxWaitMs - (now - Math.max(this.lastArrival, this.lastPassEnd));
+    const quietLeft =
+      this.tokenizing > 0 ? Infinity : this.maxWaitMs - (now - Math.max(this.lastArrival, this.lastPassEnd));
     const due = Math.min(capLeft, quietLeft);
     if (this.queue.length >= this.maxBatchSize || due <= 0) {
       void this.runBatch();
@@ -211,7 +229,9 @@ const PASS_OVERHEAD_TOKENS = 128;
  * length that costs least, a pass costing PASS_OVERHEAD_TOKENS + windows × longest (dynamic programming over the
  * split points; batches hold at most a few dozen windows).
  */
-export function lengthGroups<T extends { readonly feature: { readonly inputIds: ArrayLike<number> } }>(batch: readonly T[]): T[][] {
+export function lengthGroups<T extends { readonly feature: { readonly inputIds: ArrayLike<number> } }>(
+  batch: readonly T[],
+): T[][] {
   const sorted = [...batch].sort((a, b) => b.feature.inputIds.length - a.feature.inputIds.length);
   const n = sorted.length;
   // best[i]: the least cost of passes for sorted[i..n); cut[i]: where the first of them ends

@@ -89,7 +89,10 @@ function isNullAware(rows: readonly SquadRow[], options: Pick<EvaluateOptions, '
  * it runs: loss, EM and F1; for SQuAD 2.0 also HasAns_* (when some row has an answer), NoAns_* (when some has
  * none) and best_*, as `squadV2Metrics` gives them. A training run checks its best-model metric against them.
  */
-export function evaluationMetricNames(rows: readonly SquadRow[], options: Pick<EvaluateOptions, 'versionTwoWithNegative'> = {}): string[] {
+export function evaluationMetricNames(
+  rows: readonly SquadRow[],
+  options: Pick<EvaluateOptions, 'versionTwoWithNegative'> = {},
+): string[] {
   const names = ['loss', 'exact_match', 'f1'];
   if (isNullAware(rows, options) && rows.length > 0) {
     if (rows.some((r) => !isUnanswerable(r))) names.push('HasAns_exact', 'HasAns_f1', 'HasAns_total');
@@ -114,9 +117,13 @@ export async function evaluateModel(
   const windowsOf = new Map(examples.map((e) => [e.row.id, e.windows]));
   features.forEach((f, i) => {
     if (!windowsOf.has(f.exampleId)) {
-      throw new QaFtError('BAD_DATA', `feature ${i} belongs to example '${f.exampleId}', which is not among the ${rows.length} rows`, {
-        hint: 'evaluate features with the rows they were prepared from',
-      });
+      throw new QaFtError(
+        'BAD_DATA',
+        `feature ${i} belongs to example '${f.exampleId}', which is not among the ${rows.length} rows`,
+        {
+          hint: 'evaluate features with the rows they were prepared from',
+        },
+      );
     }
   });
 
@@ -127,24 +134,31 @@ export async function evaluateModel(
   });
   for (const { feature, startLogits, endLogits } of logits) {
     const windows = windowsOf.get(feature.exampleId);
-    if (windows === undefined) throw new Error(`unreachable: example '${feature.exampleId}' was checked before the forward pass`);
+    if (windows === undefined)
+      throw new Error(`unreachable: example '${feature.exampleId}' was checked before the forward pass`);
     windows.push({ offsets: feature.offsets, startLogits, endLogits });
   }
 
-  if (isNullAware(rows, options)) return { evalLoss: loss, ...predictNullAware(examples, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }) };
+  if (isNullAware(rows, options))
+    return {
+      evalLoss: loss,
+      ...predictNullAware(examples, { ...spanOptions, nullScoreDiffThreshold: options.nullScoreDiffThreshold }),
+    };
   const predictions: Record<string, string> = {};
   const nbest: Record<string, NBestEntry[]> = {};
   for (const { row, windows } of examples) {
     const spans = bestSpans(row.context, windows, spanOptions);
     // No valid span: HF's placeholder is the whole list.
-    const [best = EMPTY_PLACEHOLDER, ...rest] = spans.map((s): NBestEntry => ({
-      start_logit: s.startLogit,
-      end_logit: s.endLogit,
-      text: s.text,
-      probability: s.probability,
-      start: s.start,
-      end: s.end,
-    }));
+    const [best = EMPTY_PLACEHOLDER, ...rest] = spans.map(
+      (s): NBestEntry => ({
+        start_logit: s.startLogit,
+        end_logit: s.endLogit,
+        text: s.text,
+        probability: s.probability,
+        start: s.start,
+        end: s.end,
+      }),
+    );
     nbest[row.id] = [best, ...rest];
     predictions[row.id] = best.text;
   }
@@ -162,13 +176,15 @@ function predictNullAware(
   const nullOdds: Record<string, number> = {};
   for (const { row, windows } of examples) {
     const p = nullAwareSpans(row.context, windows, options);
-    nbest[row.id] = p.nbest.map((e): NBestEntry => ({
-      start_logit: e.startLogit,
-      end_logit: e.endLogit,
-      text: e.text,
-      probability: e.probability,
-      ...(e.kind === 'span' ? { start: e.start, end: e.end } : {}),
-    }));
+    nbest[row.id] = p.nbest.map(
+      (e): NBestEntry => ({
+        start_logit: e.startLogit,
+        end_logit: e.endLogit,
+        text: e.text,
+        probability: e.probability,
+        ...(e.kind === 'span' ? { start: e.start, end: e.end } : {}),
+      }),
+    );
     predictions[row.id] = p.answer;
     nullOdds[row.id] = p.scoreDiff;
   }

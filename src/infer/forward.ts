@@ -38,7 +38,11 @@ interface ForwardResult {
   readonly loss: number;
 }
 
-export async function forwardFeatures(model: QaModel, features: readonly Feature[], options: ForwardOptions): Promise<ForwardResult> {
+export async function forwardFeatures(
+  model: QaModel,
+  features: readonly Feature[],
+  options: ForwardOptions,
+): Promise<ForwardResult> {
   const batches = makeBatches(features, {
     batchSize: options.batchSize ?? DEFAULTS.batchSize,
     shuffle: false,
@@ -65,7 +69,11 @@ export async function forwardFeatures(model: QaModel, features: readonly Feature
         );
       }
       const n = feature.inputIds.length;
-      logits[fi] = { feature, startLogits: Float32Array.from(start.slice(0, n)), endLogits: Float32Array.from(end.slice(0, n)) }; // [T_f]
+      logits[fi] = {
+        feature,
+        startLogits: Float32Array.from(start.slice(0, n)),
+        endLogits: Float32Array.from(end.slice(0, n)),
+      }; // [T_f]
     }
     options.onProgress?.(b + 1, batches.length);
   }

@@ -25,18 +25,29 @@ function checkModelDir(dir: string): void {
   if (missing('model.safetensors')) {
     throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no weights (model.safetensors)`, { hint: HINT });
   }
-  if (missing('config.json')) throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no config.json`, { hint: HINT });
+  if (missing('config.json'))
+    throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no config.json`, { hint: HINT });
   if (!makesTokenizer((f) => !missing(f))) {
-    throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no tokenizer (${TOKENIZER_NEEDS})`, { hint: HINT });
+    throw new QaFtError('FILE_NOT_FOUND', `model directory ${dir} has no tokenizer (${TOKENIZER_NEEDS})`, {
+      hint: HINT,
+    });
   }
 }
 
 export async function openModelDir(
   dir: string,
-  options: { backend?: BackendName; threads?: number; precision?: Precision; onNotice?: (message: string) => void } = {},
+  options: {
+    backend?: BackendName;
+    threads?: number;
+    precision?: Precision;
+    onNotice?: (message: string) => void;
+  } = {},
 ): Promise<OpenedModel> {
   checkModelDir(dir);
-  const [{ loadTokenizer }, { loadQaModel }] = await Promise.all([import('../tokenize/tokenizer.js'), import('../model/qa-model.js')]);
+  const [{ loadTokenizer }, { loadQaModel }] = await Promise.all([
+    import('../tokenize/tokenizer.js'),
+    import('../model/qa-model.js'),
+  ]);
   // Both at once: the tokenizer parses while the weights are read.
   const [tokenizerResult, modelResult] = await Promise.allSettled([
     loadTokenizer(dir),
@@ -56,9 +67,13 @@ export async function openModelDir(
   const model = modelResult.value;
   if (tokenizer.vocabSize > model.config.vocabSize) {
     model.dispose();
-    throw new QaFtError('BAD_CONFIG', `${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${model.config.vocabSize} embeddings`, {
-      hint: 'the tokenizer files belong to another model',
-    });
+    throw new QaFtError(
+      'BAD_CONFIG',
+      `${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${model.config.vocabSize} embeddings`,
+      {
+        hint: 'the tokenizer files belong to another model',
+      },
+    );
   }
   return { model, tokenizer };
 }
@@ -74,7 +89,9 @@ export function trainedOnSquadV2(dir: string): boolean {
   try {
     const state = JSON.parse(readFileSync(path, 'utf8')) as { log_history?: unknown } | null;
     const history = Array.isArray(state?.log_history) ? (state.log_history as unknown[]) : [];
-    return history.some((r) => r !== null && typeof r === 'object' && Object.keys(r).some((k) => /^eval_(NoAns|HasAns)_/.test(k)));
+    return history.some(
+      (r) => r !== null && typeof r === 'object' && Object.keys(r).some((k) => /^eval_(NoAns|HasAns)_/.test(k)),
+    );
   } catch {
     return false;
   }

@@ -73,17 +73,22 @@ export interface ScoredWindow {
 }
 
 /** The window length and stride a request gets: its own, or the pipeline's defaults for this tokenizer. */
-export function windowSizes(tokenizer: Pick<QaTokenizer, 'modelMaxLength'>, params: PipelineParameters): { maxSeqLen: number; docStride: number } {
+export function windowSizes(
+  tokenizer: Pick<QaTokenizer, 'modelMaxLength'>,
+  params: PipelineParameters,
+): { maxSeqLen: number; docStride: number } {
   const maxSeqLen = params.maxSeqLen ?? Math.min(tokenizer.modelMaxLength ?? Infinity, PIPELINE_DEFAULTS.maxSeqLen);
   const docStride = params.docStride ?? Math.min(Math.floor(maxSeqLen / 2), PIPELINE_DEFAULTS.docStride);
-  if (docStride > maxSeqLen) throw new QaFtError('BAD_ARGUMENT', `doc_stride (${docStride}) is larger than max_seq_len (${maxSeqLen})`);
+  if (docStride > maxSeqLen)
+    throw new QaFtError('BAD_ARGUMENT', `doc_stride (${docStride}) is larger than max_seq_len (${maxSeqLen})`);
   return { maxSeqLen, docStride };
 }
 
 /** Checks the parameters' values (the pipeline's own checks, and what its tokenizer and model would refuse). */
 export function checkPipelineParameters(params: PipelineParameters): void {
   const positive = (name: string, v: number | undefined): void => {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new QaFtError('BAD_ARGUMENT', `${name} must be an integer ≥ 1, got ${v}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 1))
+      throw new QaFtError('BAD_ARGUMENT', `${name} must be an integer ≥ 1, got ${v}`);
   };
   positive('top_k', params.topK);
   positive('max_answer_len', params.maxAnswerLen);
@@ -118,7 +123,9 @@ export async function pipelineWindows(
   }
   const longest = Math.max(...cut.windows.map((w) => w.inputIds.length));
   if (longest > maxPositions) {
-    throw new QaFtError('BAD_ARGUMENT', `a window of ${longest} tokens exceeds the model's ${maxPositions} positions`, { hint: `set max_seq_len ≤ ${maxPositions}` });
+    throw new QaFtError('BAD_ARGUMENT', `a window of ${longest} tokens exceeds the model's ${maxPositions} positions`, {
+      hint: `set max_seq_len ≤ ${maxPositions}`,
+    });
   }
   return cut.windows;
 }
@@ -186,7 +193,12 @@ function charSpan(w: Window, s: number, e: number, alignToWords: boolean): [numb
 }
 
 /** The pipeline's answers for one item from its windows' logits (in window order), best first, at most top_k. */
-export function pipelineAnswers(context: string, windows: readonly ScoredWindow[], clsTokenId: number, params: PipelineParameters = {}): PipelineAnswer[] {
+export function pipelineAnswers(
+  context: string,
+  windows: readonly ScoredWindow[],
+  clsTokenId: number,
+  params: PipelineParameters = {},
+): PipelineAnswer[] {
   const topK = params.topK ?? PIPELINE_DEFAULTS.topK;
   const maxAnswerLen = params.maxAnswerLen ?? PIPELINE_DEFAULTS.maxAnswerLen;
   const alignToWords = params.alignToWords ?? PIPELINE_DEFAULTS.alignToWords;
@@ -198,7 +210,8 @@ export function pipelineAnswers(context: string, windows: readonly ScoredWindow[
   const byLowerText = new Map<string, (typeof answers)[number]>();
   for (const { window: w, startLogits, endLogits } of windows) {
     const n = w.inputIds.length;
-    if (startLogits.length < n || endLogits.length < n) throw new Error(`window has ${n} tokens but ${startLogits.length}/${endLogits.length} logits`);
+    if (startLogits.length < n || endLogits.length < n)
+      throw new Error(`window has ${n} tokens but ${startLogits.length}/${endLogits.length} logits`);
     const desired = w.inputIds.map((id, i) => w.offsets[i] != null || id === clsTokenId);
     const ps = maskedSoftmax(startLogits, desired);
     const pe = maskedSoftmax(endLogits, desired);

@@ -73,7 +73,9 @@ function checkLogitLength(w: WindowLogits, n: number, window?: number): void {
 }
 
 /** `entries` with `probability`: the softmax of their scores over the list (utils_qa's n-best probabilities). */
-function withProbabilities<T extends { readonly score: number }>(entries: readonly T[]): (T & { probability: number })[] {
+function withProbabilities<T extends { readonly score: number }>(
+  entries: readonly T[],
+): (T & { probability: number })[] {
   const maxScore = Math.max(...entries.map((e) => e.score));
   const total = entries.reduce((sum, e) => sum + Math.exp(e.score - maxScore), 0);
   return entries.map((e) => ({ ...e, probability: Math.exp(e.score - maxScore) / total }));
@@ -108,7 +110,11 @@ function topIndices(values: ArrayLike<number>, length: number, k: number): Ranke
  * The n-best spans of one example over all its windows, best first (HF `utils_qa`, SQuAD v1). Empty when no
  * window offers a valid span (HF then writes the placeholder answer "empty"; see evaluate.ts).
  */
-export function bestSpans(context: string, windows: readonly WindowLogits[], options: SpanOptions = DEFAULT_SPAN_OPTIONS): SpanCandidate[] {
+export function bestSpans(
+  context: string,
+  windows: readonly WindowLogits[],
+  options: SpanOptions = DEFAULT_SPAN_OPTIONS,
+): SpanCandidate[] {
   const prelim = candidateSpans(codePointLength(context), windows, options);
   // Array.prototype.sort is stable, like Python's sorted(..., reverse=True).
   const top = prelim.sort((a, b) => b.score - a.score).slice(0, options.nBest);
@@ -137,7 +143,16 @@ function candidateSpans(contextLength: number, windows: readonly WindowLogits[],
         // Offsets come from the tokenizer and are always inside the context; guard so a bad caller cannot leak
         // text from outside it.
         if (start < 0 || end > contextLength || end < start) continue;
-        prelim.push({ start, end, startLogit, endLogit, score: startLogit + endLogit, window, startToken: s, endToken: e });
+        prelim.push({
+          start,
+          end,
+          startLogit,
+          endLogit,
+          score: startLogit + endLogit,
+          window,
+          startToken: s,
+          endToken: e,
+        });
       }
     }
   });
@@ -187,7 +202,10 @@ export function nullAwareSpans(
   options: SpanOptions & { readonly nullScoreDiffThreshold?: number } = DEFAULT_SPAN_OPTIONS,
 ): NullAwarePrediction {
   type Entry = Omit<NullAwareEntry, 'text' | 'probability'>;
-  const entries: Entry[] = candidateSpans(codePointLength(context), windows, options).map((p) => ({ kind: 'span', ...p }));
+  const entries: Entry[] = candidateSpans(codePointLength(context), windows, options).map((p) => ({
+    kind: 'span',
+    ...p,
+  }));
   let nullEntry: Entry | undefined;
   for (const w of windows) {
     const startLogit = logitAt(w.startLogits, 0);
@@ -200,13 +218,17 @@ export function nullAwareSpans(
   const top = entries.sort((a, b) => b.score - a.score).slice(0, options.nBest);
   // HF looks for offsets (0, 0), which a span at the very start of the context with no width would also match
   if (nullEntry !== undefined && !top.some((e) => e.start === 0 && e.end === 0)) top.push(nullEntry);
-  const texted = top.map((e) => ({ ...e, text: e.kind === 'span' ? codePointSlice(context, e.start ?? 0, e.end ?? 0) : '' }));
+  const texted = top.map((e) => ({
+    ...e,
+    text: e.kind === 'span' ? codePointSlice(context, e.start ?? 0, e.end ?? 0) : '',
+  }));
   const [only] = texted;
   if (only === undefined || (texted.length === 1 && only.text === '')) texted.unshift({ ...PLACEHOLDER });
   const nbest: NullAwareEntry[] = withProbabilities(texted);
   const best = nbest.find((e) => e.text !== '');
   const nullOut = nbest.find((e) => e.kind === 'null');
-  if (nullOut === undefined || best === undefined) return { answer: best?.text ?? '', nbest, best, null: nullOut, scoreDiff: 0 };
+  if (nullOut === undefined || best === undefined)
+    return { answer: best?.text ?? '', nbest, best, null: nullOut, scoreDiff: 0 };
   const scoreDiff = nullOut.score - best.startLogit - best.endLogit;
   const threshold = options.nullScoreDiffThreshold ?? DEFAULTS.nullScoreDiffThreshold;
   return { answer: scoreDiff > threshold ? '' : best.text, nbest, best, null: nullOut, scoreDiff };

@@ -22,7 +22,10 @@ export function nbestPathFor(predictionsPath: string): string {
 /** HF names the null-odds file likewise: predictions.json → null_odds.json, predictions_x.json → null_odds_x.json. */
 export function nullOddsPathFor(predictionsPath: string): string {
   const name = basename(predictionsPath);
-  return join(dirname(predictionsPath), name.startsWith('predictions') ? `null_odds${name.slice('predictions'.length)}` : `null_odds_${name}`);
+  return join(
+    dirname(predictionsPath),
+    name.startsWith('predictions') ? `null_odds${name.slice('predictions'.length)}` : `null_odds_${name}`,
+  );
 }
 
 /**
@@ -50,7 +53,10 @@ export async function writePredictionFiles(
  * with `overwrite` a file of its kind (what an earlier evaluate, or run_qa.py, wrote). src/util/out-guard.ts owns
  * the rule; a file of its kind is one that reads back as such.
  */
-export async function checkPredictionTargets(predictionsPath: string, options: { overwrite: boolean; versionTwoWithNegative: boolean }): Promise<void> {
+export async function checkPredictionTargets(
+  predictionsPath: string,
+  options: { overwrite: boolean; versionTwoWithNegative: boolean },
+): Promise<void> {
   const parses = (read: (path: string) => Promise<unknown>) => (path: string) =>
     read(path).then(
       () => true,
@@ -58,9 +64,20 @@ export async function checkPredictionTargets(predictionsPath: string, options: {
     );
   const targets: Array<[string, string, string, (path: string) => Promise<boolean>]> = [
     ['--out', predictionsPath, 'a predictions file ({id: answer})', parses(readPredictionsFile)],
-    ['the n-best file', nbestPathFor(predictionsPath), 'an n-best predictions file ({id: [candidates]})', parses(readNbestFile)],
+    [
+      'the n-best file',
+      nbestPathFor(predictionsPath),
+      'an n-best predictions file ({id: [candidates]})',
+      parses(readNbestFile),
+    ],
   ];
-  if (options.versionTwoWithNegative) targets.push(['the null-odds file', nullOddsPathFor(predictionsPath), 'a null-odds file ({id: number})', parses(readNaProbsFile)]);
+  if (options.versionTwoWithNegative)
+    targets.push([
+      'the null-odds file',
+      nullOddsPathFor(predictionsPath),
+      'a null-odds file ({id: number})',
+      parses(readNaProbsFile),
+    ]);
   for (const [flag, path, owner, isOurs] of targets) {
     await checkOutputTarget(path, {
       flag,
@@ -68,7 +85,11 @@ export async function checkPredictionTargets(predictionsPath: string, options: {
       kind: 'file',
       owner,
       isOurs,
-      overwrite: { flag: '--overwrite', given: options.overwrite, hint: 'pass --overwrite to replace the earlier predictions, or choose another --out' },
+      overwrite: {
+        flag: '--overwrite',
+        given: options.overwrite,
+        hint: 'pass --overwrite to replace the earlier predictions, or choose another --out',
+      },
       notOursHint: 'choose another --out; evaluate replaces only prediction files it wrote',
     });
   }
@@ -78,7 +99,8 @@ export async function checkPredictionTargets(predictionsPath: string, options: {
 async function readNbestFile(path: string): Promise<Record<string, unknown>> {
   const value = await readJsonObject(path, 'n-best file', '{id: [candidates]}');
   for (const [id, list] of Object.entries(value)) {
-    if (!Array.isArray(list)) throw new QaFtError('BAD_FORMAT', `${path}: the n-best list for id '${id}' is not an array`);
+    if (!Array.isArray(list))
+      throw new QaFtError('BAD_FORMAT', `${path}: the n-best list for id '${id}' is not an array`);
   }
   return value;
 }
@@ -95,13 +117,17 @@ async function readJsonObject(path: string, what: string, shape: string): Promis
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new QaFtError('FILE_NOT_FOUND', `${what} ${path} does not exist`);
-    throw new QaFtError('BAD_FORMAT', `${what} ${path} cannot be read (${code === 'ERR_FS_FILE_TOO_LARGE' ? 'larger than the 2 GiB Node.js reads at once' : (code ?? firstLine(e))})`);
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${what} ${path} cannot be read (${code === 'ERR_FS_FILE_TOO_LARGE' ? 'larger than the 2 GiB Node.js reads at once' : (code ?? firstLine(e))})`,
+    );
   }
   try {
     return parseJsonObjectBytes(bytes);
   } catch (e) {
     if (!(e instanceof JsonBytesError)) throw e;
-    if (e.message === 'expected a JSON object') throw new QaFtError('BAD_FORMAT', `${path}: expected a JSON object ${shape}`);
+    if (e.message === 'expected a JSON object')
+      throw new QaFtError('BAD_FORMAT', `${path}: expected a JSON object ${shape}`);
     throw new QaFtError('BAD_FORMAT', `${path} is not valid JSON: ${e.message} at byte ${e.offset}`);
   }
 }
@@ -110,7 +136,8 @@ async function readJsonObject(path: string, what: string, shape: string): Promis
 export async function readPredictionsFile(path: string): Promise<Record<string, string>> {
   const value = await readJsonObject(path, 'predictions file', '{id: answer}');
   for (const [id, answer] of Object.entries(value)) {
-    if (typeof answer !== 'string') throw new QaFtError('BAD_FORMAT', `${path}: the answer for id '${id}' is not a string`);
+    if (typeof answer !== 'string')
+      throw new QaFtError('BAD_FORMAT', `${path}: the answer for id '${id}' is not a string`);
   }
   return value as Record<string, string>;
 }
@@ -119,7 +146,8 @@ export async function readPredictionsFile(path: string): Promise<Record<string, 
 export async function readNaProbsFile(path: string): Promise<Record<string, number>> {
   const value = await readJsonObject(path, 'no-answer probabilities file', '{id: no-answer probability}');
   for (const [id, p] of Object.entries(value)) {
-    if (typeof p !== 'number') throw new QaFtError('BAD_FORMAT', `${path}: the no-answer probability for id '${id}' is not a number`);
+    if (typeof p !== 'number')
+      throw new QaFtError('BAD_FORMAT', `${path}: the no-answer probability for id '${id}' is not a number`);
   }
   return value as Record<string, number>;
 }

@@ -58,7 +58,7 @@ export function forEachNormalizedToken(s: string, onToken: (text: string, start:
       for (const t of pySplit(text.slice(start, end).replace(ARTICLES, ' '))) onToken(t, 0, t.length);
     }
   };
-  for (let at = 0; at < s.length;) {
+  for (let at = 0; at < s.length; ) {
     let end = s.length;
     if (at + PIECE < s.length) {
       PY_SPACE.lastIndex = at + PIECE;
@@ -113,7 +113,11 @@ export type F1Rule = 'v1' | 'v2';
  * The prediction's tokens are made once and not kept: each is compared with the golds as it comes (so a huge
  * prediction costs one linear pass and bounded memory, whatever the number of golds).
  */
-export function scoreAgainstGolds(prediction: string, golds: readonly string[], rule: F1Rule = 'v1'): { exact: number; f1: number } {
+export function scoreAgainstGolds(
+  prediction: string,
+  golds: readonly string[],
+  rule: F1Rule = 'v1',
+): { exact: number; f1: number } {
   if (golds.length === 0) return { exact: 0, f1: 0 };
   const goldTokens = golds.map(normalizedTokens);
   const goldCounts = goldTokens.map((tokens) => {
@@ -146,7 +150,13 @@ export function scoreAgainstGolds(prediction: string, golds: readonly string[], 
 }
 
 /** F1 over the multiset overlap: each token counts as often as both sides have it. */
-function tokenF1(predLength: number, goldLength: number, goldCounts: ReadonlyMap<string, number>, predCounts: ReadonlyMap<string, number>, rule: F1Rule): number {
+function tokenF1(
+  predLength: number,
+  goldLength: number,
+  goldCounts: ReadonlyMap<string, number>,
+  predCounts: ReadonlyMap<string, number>,
+  rule: F1Rule,
+): number {
   if (rule === 'v2' && (predLength === 0 || goldLength === 0)) return predLength === goldLength ? 1 : 0;
   let numSame = 0;
   for (const [t, n] of goldCounts) numSame += Math.min(n, predCounts.get(t) ?? 0);
@@ -197,20 +207,34 @@ export function squadMetrics(
  * Every id of `scored` ({id: …}) must be a question of `references`: an unknown one is an error naming up to three
  * (the official scripts ignore them silently, which hides mismatched files). `what` names the file's role.
  */
-export function checkKnownIds(scored: Readonly<Record<string, unknown>>, references: Readonly<Record<string, unknown>>, what: string): void {
+export function checkKnownIds(
+  scored: Readonly<Record<string, unknown>>,
+  references: Readonly<Record<string, unknown>>,
+  what: string,
+): void {
   const unknown = Object.keys(scored).filter((id) => !Object.hasOwn(references, id));
   if (unknown.length === 0) return;
-  const shown = unknown.slice(0, 3).map((id) => `'${id}'`).join(', ');
-  throw new QaFtError('BAD_DATA', `${what} name ${unknown.length} id(s) not in the references: ${shown}${unknown.length > 3 ? ', …' : ''}`, {
-    hint: 'score predictions against the data they were made from',
-  });
+  const shown = unknown
+    .slice(0, 3)
+    .map((id) => `'${id}'`)
+    .join(', ');
+  throw new QaFtError(
+    'BAD_DATA',
+    `${what} name ${unknown.length} id(s) not in the references: ${shown}${unknown.length > 3 ? ', …' : ''}`,
+    {
+      hint: 'score predictions against the data they were made from',
+    },
+  );
 }
 
 /**
  * The reference ids `predictions` has no answer for (each scores 0): the official scripts print them one by one
  * ("Unanswered question … will receive score 0." / "Missing prediction for …"); callers warn with the count.
  */
-export function unansweredIds(predictions: Readonly<Record<string, unknown>>, references: Readonly<Record<string, unknown>>): string[] {
+export function unansweredIds(
+  predictions: Readonly<Record<string, unknown>>,
+  references: Readonly<Record<string, unknown>>,
+): string[] {
   return Object.keys(references).filter((id) => !Object.hasOwn(predictions, id));
 }
 

@@ -110,7 +110,12 @@ export function squadV2Metrics(
   if (probs !== undefined && questions.length > 0) {
     const exact = bestThreshold(questions, probs, (q) => q.exact);
     const f1 = bestThreshold(questions, probs, (q) => q.f1);
-    Object.assign(out, { best_exact: exact.score, best_exact_thresh: exact.thresh, best_f1: f1.score, best_f1_thresh: f1.thresh });
+    Object.assign(out, {
+      best_exact: exact.score,
+      best_exact_thresh: exact.thresh,
+      best_f1: f1.score,
+      best_f1_thresh: f1.thresh,
+    });
   }
   return out;
 }
@@ -125,14 +130,24 @@ function checkNaProbs(
   const probs = new Map(Object.entries(naProbs));
   for (const [id, p] of probs) {
     if (typeof p !== 'number' || !Number.isFinite(p)) {
-      throw new QaFtError('BAD_DATA', `the no-answer probability of '${id}' must be a finite number, got ${JSON.stringify(p)}`);
+      throw new QaFtError(
+        'BAD_DATA',
+        `the no-answer probability of '${id}' must be a finite number, got ${JSON.stringify(p)}`,
+      );
     }
   }
   const missing = [...predicted.keys()].filter((id) => !probs.has(id));
   if (missing.length > 0) {
-    throw new QaFtError('BAD_DATA', `no-answer probabilities lack ${missing.length} predicted question(s): ${missing.slice(0, 3).map((id) => `'${id}'`).join(', ')}${missing.length > 3 ? ', …' : ''}`, {
-      hint: 'give a probability for every question in the predictions (null_odds.json from the same run)',
-    });
+    throw new QaFtError(
+      'BAD_DATA',
+      `no-answer probabilities lack ${missing.length} predicted question(s): ${missing
+        .slice(0, 3)
+        .map((id) => `'${id}'`)
+        .join(', ')}${missing.length > 3 ? ', …' : ''}`,
+      {
+        hint: 'give a probability for every question in the predictions (null_odds.json from the same run)',
+      },
+    );
   }
   return probs;
 }
@@ -143,7 +158,11 @@ function checkNaProbs(
  * prediction (the raw string, as the script tests it), else 0. The best running total and the probability where
  * it was first reached; questions without a prediction score 0 throughout.
  */
-function bestThreshold(questions: readonly Question[], probs: ReadonlyMap<string, number>, score: (q: Question) => number): { score: number; thresh: number } {
+function bestThreshold(
+  questions: readonly Question[],
+  probs: ReadonlyMap<string, number>,
+  score: (q: Question) => number,
+): { score: number; thresh: number } {
   const byId = new Map(questions.map((q) => [q.id, q]));
   let current = questions.filter((q) => !q.hasAnswer && q.prediction !== undefined).length;
   let best = current;

@@ -10,7 +10,16 @@ import type { BertLikeConfig } from './config-bert.js';
 import { bertInputs, embeddings, embeddingShapes } from './bert.js';
 import { linearShapes, normShapes, type Family } from './family-spec.js';
 import type { ModelInputs } from './inputs.js';
-import { dense, feedForward, layerNorm, maybeDropout, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import {
+  dense,
+  feedForward,
+  layerNorm,
+  maybeDropout,
+  selfAttention,
+  stack,
+  type DropoutContext,
+  type Params,
+} from './layers.js';
 import { qaHead } from './qa-head.js';
 
 const GROUPS = 'albert.encoder.albert_layer_groups';
@@ -43,8 +52,21 @@ function layerShapes(s: Map<string, number[]>, l: string, c: BertLikeConfig): vo
 }
 
 /** AlbertLayer at `l` (e.g. `…albert_layer_groups.0.albert_layers.0`). */
-function layer(c: BertLikeConfig, x: tf.Tensor3D, p: Params, l: string, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
-  const attn = { query: `${l}.attention.query`, key: `${l}.attention.key`, value: `${l}.attention.value`, heads: c.nHeads, dropout: c.attentionDropout };
+function layer(
+  c: BertLikeConfig,
+  x: tf.Tensor3D,
+  p: Params,
+  l: string,
+  inp: ModelInputs,
+  ctx: DropoutContext,
+): tf.Tensor3D {
+  const attn = {
+    query: `${l}.attention.query`,
+    key: `${l}.attention.key`,
+    value: `${l}.attention.value`,
+    heads: c.nHeads,
+    dropout: c.attentionDropout,
+  };
   const a = maybeDropout(dense(selfAttention(x, p, attn, inp, ctx), p, `${l}.attention.dense`), c.hiddenDropout, ctx); // [B, T, D]
   const y = layerNorm(a, x, p, `${l}.attention.LayerNorm`, c.layerNormEps); // [B, T, D]
   const f = feedForward(y, p, `${l}.ffn`, `${l}.ffn_output`, c.activation); // [B, T, D]
@@ -68,7 +90,8 @@ export function albertFamily(c: BertLikeConfig): Family {
       return s;
     },
     logits(p, inp, ctx) {
-      const embed = () => dense(embeddings(c, p, 'albert.embeddings', inp, ctx), p, 'albert.encoder.embedding_hidden_mapping_in'); // [B, T, D]
+      const embed = () =>
+        dense(embeddings(c, p, 'albert.embeddings', inp, ctx), p, 'albert.encoder.embedding_hidden_mapping_in'); // [B, T, D]
       const x = stack(embed, runs.length, (h, k) => layer(c, h, p, runs[k] as string, inp, ctx)); // [B, T, D]
       const out = qaHead(x, p, inp, 0, ctx);
       x.dispose();

@@ -40,7 +40,9 @@ type Attempt = { ok: true } | { ok: false; reason: string; hint?: string };
 /** Activates `name` (and registers the gradients the model needs). Unavailable backends throw one-line errors. */
 export async function selectBackend(name: BackendName, options: BackendOptions = {}): Promise<BackendChoice> {
   if (!BACKENDS.includes(name)) {
-    throw new QaFtError('BAD_ARGUMENT', `unknown backend '${String(name)}'`, { hint: `choose one of ${BACKENDS.join(', ')}` });
+    throw new QaFtError('BAD_ARGUMENT', `unknown backend '${String(name)}'`, {
+      hint: `choose one of ${BACKENDS.join(', ')}`,
+    });
   }
   // The library never prints; TF.js would otherwise warn on the console (e.g. the cpu backend's "install
   // tfjs-node" banner). Production mode only silences warnings and skips debug checks.
@@ -48,7 +50,12 @@ export async function selectBackend(name: BackendName, options: BackendOptions =
   registerGradients();
   if (name !== 'auto') {
     const r = await tryBackend(name, options);
-    if (!r.ok) throw new QaFtError('BACKEND_UNAVAILABLE', `backend '${name}' is not available: ${r.reason}`, r.hint ? { hint: r.hint } : {});
+    if (!r.ok)
+      throw new QaFtError(
+        'BACKEND_UNAVAILABLE',
+        `backend '${name}' is not available: ${r.reason}`,
+        r.hint ? { hint: r.hint } : {},
+      );
     return { name: tf.getBackend() };
   }
   const skipped: string[] = [];
@@ -56,7 +63,10 @@ export async function selectBackend(name: BackendName, options: BackendOptions =
     const r = await tryBackend(candidate, options);
     if (r.ok) {
       const why = skipped.length > 0 ? `; unavailable: ${skipped.join('; ')}` : '';
-      return { name: tf.getBackend(), notice: `backend: ${candidate}, the fastest that starts here (order ${AUTO_ORDER.join(' > ')}${why})` };
+      return {
+        name: tf.getBackend(),
+        notice: `backend: ${candidate}, the fastest that starts here (order ${AUTO_ORDER.join(' > ')}${why})`,
+      };
     }
     skipped.push(`${candidate}: ${r.reason}`);
   }
@@ -64,7 +74,10 @@ export async function selectBackend(name: BackendName, options: BackendOptions =
 }
 
 /** Whether `name` can run here, found without making it the active backend: undefined, or the one-line reason. */
-export async function backendUnavailable(name: ConcreteBackend, options: BackendOptions = {}): Promise<string | undefined> {
+export async function backendUnavailable(
+  name: ConcreteBackend,
+  options: BackendOptions = {},
+): Promise<string | undefined> {
   const r = await loadBackend(name, options);
   return r.ok ? undefined : r.reason;
 }

@@ -8,7 +8,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { robertaPositions, type BertLikeConfig } from './config-bert.js';
 import { linearShapes, normShapes, type Family } from './family-spec.js';
 import type { InputSpec, ModelInputs } from './inputs.js';
-import { dense, feedForward, layerNorm, maybeDropout, param, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import {
+  dense,
+  feedForward,
+  layerNorm,
+  maybeDropout,
+  param,
+  selfAttention,
+  stack,
+  type DropoutContext,
+  type Params,
+} from './layers.js';
 import { qaHead } from './qa-head.js';
 import { embedding } from './fused-ops.js';
 
@@ -26,7 +36,13 @@ export function embeddingShapes(s: Map<string, number[]>, prefix: string, c: Ber
 }
 
 /** LayerNorm(words + token types + positions), then dropout: [B, T, E]. */
-export function embeddings(c: BertLikeConfig, p: Params, prefix: string, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
+export function embeddings(
+  c: BertLikeConfig,
+  p: Params,
+  prefix: string,
+  inp: ModelInputs,
+  ctx: DropoutContext,
+): tf.Tensor3D {
   const [b, t, e] = [inp.batch, inp.seqLen, c.embeddingSize];
   if (inp.typeIds === null) throw new Error('BERT-style embeddings need token type ids'); // bertInputs always builds them
   const words = embedding(param(p, `${prefix}.word_embeddings.weight`), inp.ids, inp.notPad, [b, t, e]); // [B, T, E]
@@ -51,17 +67,43 @@ export function layerShapes(s: Map<string, number[]>, l: string, c: BertLikeConf
 }
 
 /** BertLayer: post-LayerNorm self-attention and FFN blocks, each output dropped out before its residual. */
-export function layer(c: BertLikeConfig, x: tf.Tensor3D, p: Params, l: string, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
+export function layer(
+  c: BertLikeConfig,
+  x: tf.Tensor3D,
+  p: Params,
+  l: string,
+  inp: ModelInputs,
+  ctx: DropoutContext,
+): tf.Tensor3D {
   const s = `${l}.attention.self`;
-  const attn = { query: `${s}.query`, key: `${s}.key`, value: `${s}.value`, heads: c.nHeads, dropout: c.attentionDropout };
-  const a = maybeDropout(dense(selfAttention(x, p, attn, inp, ctx), p, `${l}.attention.output.dense`), c.hiddenDropout, ctx); // [B, T, D]
+  const attn = {
+    query: `${s}.query`,
+    key: `${s}.key`,
+    value: `${s}.value`,
+    heads: c.nHeads,
+    dropout: c.attentionDropout,
+  };
+  const a = maybeDropout(
+    dense(selfAttention(x, p, attn, inp, ctx), p, `${l}.attention.output.dense`),
+    c.hiddenDropout,
+    ctx,
+  ); // [B, T, D]
   const y = layerNorm(a, x, p, `${l}.attention.output.LayerNorm`, c.layerNormEps); // [B, T, D]
-  const f = maybeDropout(feedForward(y, p, `${l}.intermediate.dense`, `${l}.output.dense`, c.activation), c.hiddenDropout, ctx); // [B, T, D]
+  const f = maybeDropout(
+    feedForward(y, p, `${l}.intermediate.dense`, `${l}.output.dense`, c.activation),
+    c.hiddenDropout,
+    ctx,
+  ); // [B, T, D]
   return layerNorm(f, y, p, `${l}.output.LayerNorm`, c.layerNormEps);
 }
 
 /** A BERT-architecture QA model under `prefix` (`bert`, `roberta`): embeddings, `nLayers` layers, QA head. */
-export function bertArchitecture(c: BertLikeConfig, prefix: string, otherHeads: RegExp, paddedTables: readonly string[]): Family {
+export function bertArchitecture(
+  c: BertLikeConfig,
+  prefix: string,
+  otherHeads: RegExp,
+  paddedTables: readonly string[],
+): Family {
   return {
     inputs: bertInputs(c),
     prefix,
@@ -74,7 +116,11 @@ export function bertArchitecture(c: BertLikeConfig, prefix: string, otherHeads: 
       return s;
     },
     logits(p, inp, ctx) {
-      const x = stack(() => embeddings(c, p, `${prefix}.embeddings`, inp, ctx), c.nLayers, (h, i) => layer(c, h, p, `${prefix}.encoder.layer.${i}`, inp, ctx));
+      const x = stack(
+        () => embeddings(c, p, `${prefix}.embeddings`, inp, ctx),
+        c.nLayers,
+        (h, i) => layer(c, h, p, `${prefix}.encoder.layer.${i}`, inp, ctx),
+      );
       const out = qaHead(x, p, inp, 0, ctx);
       x.dispose();
       return out;

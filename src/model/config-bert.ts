@@ -51,7 +51,16 @@ interface Defaults {
   pad: number;
 }
 
-const BERT: Defaults = { vocab: 30522, hidden: 768, embedding: null, heads: 12, inter: 3072, act: 'gelu', dropout: 0.1, pad: 0 };
+const BERT: Defaults = {
+  vocab: 30522,
+  hidden: 768,
+  embedding: null,
+  heads: 12,
+  inter: 3072,
+  act: 'gelu',
+  dropout: 0.1,
+  pad: 0,
+};
 
 /** transformers' config-class defaults (BertConfig, RobertaConfig, ElectraConfig, AlbertConfig, …). */
 const DEFAULTS: Record<BertLikeType, Defaults> = {
@@ -68,31 +77,44 @@ export function robertaPositions(t: BertLikeType): boolean {
   return t === 'roberta' || t === 'xlm-roberta' || t === 'camembert';
 }
 
-export function parseBertLikeConfig(json: Record<string, unknown>, modelType: BertLikeType, source: string): BertLikeConfig {
+export function parseBertLikeConfig(
+  json: Record<string, unknown>,
+  modelType: BertLikeType,
+  source: string,
+): BertLikeConfig {
   const r = configReader(json, source);
   const d = DEFAULTS[modelType];
   const vocabSize = r.posInt('vocab_size', d.vocab);
   const dim = r.posInt('hidden_size', d.hidden);
   const nHeads = r.posInt('num_attention_heads', d.heads);
   if (dim % nHeads !== 0) throw bad(source, `num_attention_heads (${nHeads}) does not divide hidden_size (${dim})`);
-  const embeddingSize = modelType === 'electra' || modelType === 'albert' ? r.posInt('embedding_size', d.embedding ?? dim) : dim;
+  const embeddingSize =
+    modelType === 'electra' || modelType === 'albert' ? r.posInt('embedding_size', d.embedding ?? dim) : dim;
   const nLayers = r.posInt('num_hidden_layers', 12);
   const positionTableSize = r.posInt('max_position_embeddings', 512);
   const padTokenId = r.tokenId('pad_token_id', d.pad, vocabSize);
   const maxPositionEmbeddings = robertaPositions(modelType) ? positionTableSize - padTokenId - 1 : positionTableSize;
   if (maxPositionEmbeddings <= 0) {
-    throw bad(source, `max_position_embeddings (${positionTableSize}) leaves no position after pad_token_id ${padTokenId}`);
+    throw bad(
+      source,
+      `max_position_embeddings (${positionTableSize}) leaves no position after pad_token_id ${padTokenId}`,
+    );
   }
   const numHiddenGroups = modelType === 'albert' ? r.posInt('num_hidden_groups', 1) : 1;
   const innerGroupNum = modelType === 'albert' ? r.posInt('inner_group_num', 1) : 1;
-  if (nLayers % numHiddenGroups !== 0) throw bad(source, `num_hidden_groups (${numHiddenGroups}) does not divide num_hidden_layers (${nLayers})`);
+  if (nLayers % numHiddenGroups !== 0)
+    throw bad(source, `num_hidden_groups (${numHiddenGroups}) does not divide num_hidden_layers (${nLayers})`);
   const typeVocabSize = r.get('type_vocab_size', 2);
   if (typeof typeVocabSize !== 'number' || !Number.isSafeInteger(typeVocabSize) || typeVocabSize < 1) {
     throw bad(source, `type_vocab_size is ${JSON.stringify(typeVocabSize)}, expected a positive integer`);
   }
   const positionType = r.get('position_embedding_type', 'absolute');
   if (positionType !== 'absolute') {
-    throw bad(source, `position_embedding_type is ${JSON.stringify(positionType)}, expected "absolute"`, 'relative_key position embeddings are not supported');
+    throw bad(
+      source,
+      `position_embedding_type is ${JSON.stringify(positionType)}, expected "absolute"`,
+      'relative_key position embeddings are not supported',
+    );
   }
   return Object.freeze({
     modelType,

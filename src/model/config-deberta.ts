@@ -46,23 +46,40 @@ export function parseDebertaV2Config(json: Record<string, unknown>, source: stri
   const nHeads = r.posInt('num_attention_heads', 24);
   if (dim % nHeads !== 0) throw bad(source, `num_attention_heads (${nHeads}) does not divide hidden_size (${dim})`);
   if (r.get('attention_head_size', dim / nHeads) !== dim / nHeads) {
-    throw bad(source, `attention_head_size is ${JSON.stringify(r.get('attention_head_size', null))}, expected hidden_size / num_attention_heads (${dim / nHeads})`);
+    throw bad(
+      source,
+      `attention_head_size is ${JSON.stringify(r.get('attention_head_size', null))}, expected hidden_size / num_attention_heads (${dim / nHeads})`,
+    );
   }
   const conv = r.get('conv_kernel_size', 0);
-  if (conv !== 0) throw bad(source, `conv_kernel_size is ${JSON.stringify(conv)}, expected 0`, "DeBERTa-v2's convolution layer (deberta-v2-xlarge/xxlarge) is not supported");
+  if (conv !== 0)
+    throw bad(
+      source,
+      `conv_kernel_size is ${JSON.stringify(conv)}, expected 0`,
+      "DeBERTa-v2's convolution layer (deberta-v2-xlarge/xxlarge) is not supported",
+    );
   const maxPositionEmbeddings = r.posInt('max_position_embeddings', 512);
   const typeVocabSize = r.get('type_vocab_size', 0);
   if (typeof typeVocabSize !== 'number' || !Number.isSafeInteger(typeVocabSize) || typeVocabSize < 0) {
     throw bad(source, `type_vocab_size is ${JSON.stringify(typeVocabSize)}, expected a non-negative integer`);
   }
   const posAtt = r.get('pos_att_type', null);
-  const terms = posAtt === null ? [] : typeof posAtt === 'string' ? posAtt.toLowerCase().split('|').map((x) => x.trim()) : posAtt;
+  const terms =
+    posAtt === null
+      ? []
+      : typeof posAtt === 'string'
+        ? posAtt
+            .toLowerCase()
+            .split('|')
+            .map((x) => x.trim())
+        : posAtt;
   if (!Array.isArray(terms) || !terms.every((x) => x === 'c2p' || x === 'p2c')) {
     throw bad(source, `pos_att_type is ${JSON.stringify(posAtt)}, expected "c2p", "p2c" or both (a list or "p2c|c2p")`);
   }
   const integer = (key: string, dflt: number): number => {
     const v = r.get(key, dflt);
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw bad(source, `${key} is ${JSON.stringify(v)}, expected an integer`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v))
+      throw bad(source, `${key} is ${JSON.stringify(v)}, expected an integer`);
     return v;
   };
   const flag = (key: string, dflt: boolean): boolean => {
@@ -72,7 +89,13 @@ export function parseDebertaV2Config(json: Record<string, unknown>, source: stri
   };
   const maxRel = integer('max_relative_positions', -1);
   const norm = r.get('norm_rel_ebd', 'none');
-  const normParts = typeof norm === 'string' ? norm.toLowerCase().split('|').map((x) => x.trim()) : null;
+  const normParts =
+    typeof norm === 'string'
+      ? norm
+          .toLowerCase()
+          .split('|')
+          .map((x) => x.trim())
+      : null;
   if (normParts === null || !normParts.every((x) => x === 'none' || x === 'layer_norm')) {
     throw bad(source, `norm_rel_ebd is ${JSON.stringify(norm)}, expected "none" or "layer_norm"`);
   }

@@ -37,17 +37,20 @@ export function configReader(json: unknown, source: string): ConfigReader {
     get,
     posInt(key, dflt) {
       const v = get(key, dflt);
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(source, `${key} is ${JSON.stringify(v)}, expected a positive integer`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
+        throw bad(source, `${key} is ${JSON.stringify(v)}, expected a positive integer`);
       return v;
     },
     rate(key, dflt) {
       const v = get(key, dflt);
-      if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw bad(source, `${key} is ${JSON.stringify(v)}, expected a probability in [0, 1)`);
+      if (typeof v !== 'number' || !(v >= 0 && v < 1))
+        throw bad(source, `${key} is ${JSON.stringify(v)}, expected a probability in [0, 1)`);
       return v;
     },
     positive(key, dflt) {
       const v = get(key, dflt);
-      if (typeof v !== 'number' || !(v > 0 && Number.isFinite(v))) throw bad(source, `${key} is ${JSON.stringify(v)}, expected a positive number`);
+      if (typeof v !== 'number' || !(v > 0 && Number.isFinite(v)))
+        throw bad(source, `${key} is ${JSON.stringify(v)}, expected a positive number`);
       return v;
     },
     tokenId(key, dflt, vocabSize) {
@@ -60,7 +63,11 @@ export function configReader(json: unknown, source: string): ConfigReader {
     oneOf<T extends string>(key: string, dflt: T, allowed: readonly T[]): T {
       const v = get(key, dflt);
       const found = allowed.find((a) => a === v);
-      if (found === undefined) throw bad(source, `${key} is ${JSON.stringify(v)}, expected ${allowed.map((a) => JSON.stringify(a)).join(' or ')}`);
+      if (found === undefined)
+        throw bad(
+          source,
+          `${key} is ${JSON.stringify(v)}, expected ${allowed.map((a) => JSON.stringify(a)).join(' or ')}`,
+        );
       return found;
     },
   };

@@ -60,7 +60,10 @@ export type TokenizerModelType = 'WordPiece' | 'BPE' | 'Unigram';
  * The tokenizer class transformers' AutoTokenizer maps a config's `model_type` to (its TOKENIZER_MAPPING_NAMES, without
  * the `Fast` that save_pretrained drops), and the tokenizer model that class is built on.
  */
-export function familyTokenizer(c: ModelConfig): { readonly tokenizerClass: string; readonly model: TokenizerModelType } {
+export function familyTokenizer(c: ModelConfig): {
+  readonly tokenizerClass: string;
+  readonly model: TokenizerModelType;
+} {
   const tokenizers: Record<ModelConfig['modelType'], { tokenizerClass: string; model: TokenizerModelType }> = {
     distilbert: { tokenizerClass: 'DistilBertTokenizer', model: 'WordPiece' },
     bert: { tokenizerClass: 'BertTokenizer', model: 'WordPiece' },
@@ -91,14 +94,22 @@ export function configToJson(c: ModelConfig): Record<string, unknown> {
 export function parseModelConfig(json: unknown, source: string): ModelConfig {
   const { o } = configReader(json, source);
   if (!Object.hasOwn(o, 'model_type')) {
-    throw bad(source, `has no model_type (expected one of ${MODEL_TYPES.join(', ')}); it is not a model's config.json`, 'a model directory holds the config.json that qa-ft train or transformers wrote');
+    throw bad(
+      source,
+      `has no model_type (expected one of ${MODEL_TYPES.join(', ')}); it is not a model's config.json`,
+      'a model directory holds the config.json that qa-ft train or transformers wrote',
+    );
   }
   const modelType = o.model_type;
   if (modelType === 'distilbert') return parseDistilBertConfig(json, source);
   const bertLike = BERT_LIKE_TYPES.find((t) => t === modelType);
   if (bertLike !== undefined) return parseBertLikeConfig(o, bertLike, source);
   if (modelType === 'deberta-v2') return parseDebertaV2Config(o, source);
-  throw bad(source, `model_type is ${JSON.stringify(modelType)}, expected one of ${MODEL_TYPES.join(', ')}`, 'qa-ft fine-tunes these encoder families only');
+  throw bad(
+    source,
+    `model_type is ${JSON.stringify(modelType)}, expected one of ${MODEL_TYPES.join(', ')}`,
+    'qa-ft fine-tunes these encoder families only',
+  );
 }
 
 /**
@@ -126,7 +137,10 @@ export function parseDistilBertConfig(json: unknown, source: string): DistilBert
   }
   const sinusoidal = get('sinusoidal_pos_embds', false);
   if (sinusoidal !== false) {
-    throw bad(source, `sinusoidal_pos_embds is ${JSON.stringify(sinusoidal)}, expected false (learned position embeddings)`);
+    throw bad(
+      source,
+      `sinusoidal_pos_embds is ${JSON.stringify(sinusoidal)}, expected false (learned position embeddings)`,
+    );
   }
   const pad = tokenId('pad_token_id', 0, vocabSize);
   const range = positive('initializer_range', 0.02);
@@ -168,7 +182,11 @@ export async function readConfigFile(
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new QaFtError('FILE_NOT_FOUND', `${path}: ${missing.message}`, missing.hint === undefined ? {} : { hint: missing.hint });
+      throw new QaFtError(
+        'FILE_NOT_FOUND',
+        `${path}: ${missing.message}`,
+        missing.hint === undefined ? {} : { hint: missing.hint },
+      );
     }
     throw new QaFtError('FILE_NOT_FOUND', `${path}: cannot read (${(e as Error).message})`);
   }
@@ -180,4 +198,3 @@ export async function readConfigFile(
   }
   return parseModelConfig(json, path);
 }
-

@@ -16,7 +16,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { attentionSpan, type DebertaV2Config } from './config-deberta.js';
 import { linearShapes, normShapes, type Family } from './family-spec.js';
 import type { ModelInputs } from './inputs.js';
-import { activeDropout, dense, feedForward, layerNorm, maybeDropout, param, stack, type DropoutContext, type Params } from './layers.js';
+import {
+  activeDropout,
+  dense,
+  feedForward,
+  layerNorm,
+  maybeDropout,
+  param,
+  stack,
+  type DropoutContext,
+  type Params,
+} from './layers.js';
 import { qaHead } from './qa-head.js';
 import { addLayerNorm, attention, embedding, linear, skewRelative } from './fused-ops.js';
 
@@ -92,10 +102,16 @@ function shapes(c: DebertaV2Config): Map<string, number[]> {
 function embeddings(c: DebertaV2Config, p: Params, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
   const [b, t, e] = [inp.batch, inp.seqLen, c.embeddingSize];
   let x = embedding(param(p, WORDS), inp.ids, inp.notPad, [b, t, e]); // [B, T, E]
-  if (c.positionBiasedInput) x = tf.add(x, embedding(param(p, `${P}.embeddings.position_embeddings.weight`), inp.positions, null, [t, e])); // [B, T, E]
-  if (inp.typeIds !== null) x = tf.add(x, embedding(param(p, `${P}.embeddings.token_type_embeddings.weight`), inp.typeIds, null, [b, t, e]));
+  if (c.positionBiasedInput)
+    x = tf.add(x, embedding(param(p, `${P}.embeddings.position_embeddings.weight`), inp.positions, null, [t, e])); // [B, T, E]
+  if (inp.typeIds !== null)
+    x = tf.add(x, embedding(param(p, `${P}.embeddings.token_type_embeddings.weight`), inp.typeIds, null, [b, t, e]));
   if (c.embeddingSize !== c.dim) {
-    x = tf.reshape(tf.matMul(tf.reshape(x, [b * t, e]), param(p, `${P}.embeddings.embed_proj.weight`), false, true), [b, t, c.dim]); // [B, T, D], no bias
+    x = tf.reshape(tf.matMul(tf.reshape(x, [b * t, e]), param(p, `${P}.embeddings.embed_proj.weight`), false, true), [
+      b,
+      t,
+      c.dim,
+    ]); // [B, T, D], no bias
   }
   const normed = layerNorm(x as tf.Tensor3D, null, p, `${P}.embeddings.LayerNorm`, c.layerNormEps); // [B, T, D]
   return maybeDropout(tf.mul(normed, inp.tokenMask) as tf.Tensor3D, c.hiddenDropout, ctx); // padding rows zeroed
@@ -108,7 +124,10 @@ function relativeTable(c: DebertaV2Config, p: Params): tf.Tensor2D {
   const [r, d] = table.shape;
   const w = param<tf.Tensor1D>(p, `${P}.encoder.LayerNorm.weight`);
   const bias = param<tf.Tensor1D>(p, `${P}.encoder.LayerNorm.bias`);
-  return tf.reshape(addLayerNorm(tf.reshape(table, [1, r, d]) as tf.Tensor3D, null, w, bias, c.layerNormEps), [r, d]) as tf.Tensor2D;
+  return tf.reshape(addLayerNorm(tf.reshape(table, [1, r, d]) as tf.Tensor3D, null, w, bias, c.layerNormEps), [
+    r,
+    d,
+  ]) as tf.Tensor2D;
 }
 
 interface Relative {
@@ -117,7 +136,15 @@ interface Relative {
 }
 
 /** DebertaV2Layer `i`: disentangled attention, output projection + LayerNorm, FFN + LayerNorm. */
-function layer(c: DebertaV2Config, x: tf.Tensor3D, p: Params, i: number, inp: ModelInputs, rel: Relative | null, ctx: DropoutContext): tf.Tensor3D {
+function layer(
+  c: DebertaV2Config,
+  x: tf.Tensor3D,
+  p: Params,
+  i: number,
+  inp: ModelInputs,
+  rel: Relative | null,
+  ctx: DropoutContext,
+): tf.Tensor3D {
   const l = `${P}.encoder.layer.${i}`;
   const s = `${l}.attention.self`;
   const q = dense(x, p, `${s}.query_proj`); // [B, T, D]
@@ -135,36 +162,65 @@ function layer(c: DebertaV2Config, x: tf.Tensor3D, p: Params, i: number, inp: Mo
     };
     const terms: tf.Tensor4D[] = [];
     if (c.c2p) {
-      const byQuery = skewRelative(headScores(q, project(rel.rows.c2p, c.shareAttKey ? `${s}.key_proj` : `${s}.pos_key_proj`), c.nHeads)); // [H, B, Tq, Tk]
+      const byQuery = skewRelative(
+        headScores(q, project(rel.rows.c2p, c.shareAttKey ? `${s}.key_proj` : `${s}.pos_key_proj`), c.nHeads),
+      ); // [H, B, Tq, Tk]
       terms.push(tf.transpose(byQuery, [1, 0, 2, 3])); // [B, H, Tq, Tk]
     }
     if (c.p2c) {
-      const byKey = skewRelative(headScores(k, project(rel.rows.p2c, c.shareAttKey ? `${s}.query_proj` : `${s}.pos_query_proj`), c.nHeads)); // [H, B, Tk, Tq]
+      const byKey = skewRelative(
+        headScores(k, project(rel.rows.p2c, c.shareAttKey ? `${s}.query_proj` : `${s}.pos_query_proj`), c.nHeads),
+      ); // [H, B, Tk, Tq]
       terms.push(tf.transpose(byKey, [1, 0, 3, 2])); // [B, H, Tq, Tk]
     }
     bias = terms.length === 2 ? (tf.add(terms[0] as tf.Tensor4D, terms[1] as tf.Tensor4D) as tf.Tensor4D) : terms[0]; // [B, H, T, T]
   }
   const drop = activeDropout(c.attentionDropout, ctx);
-  const context = attention(q, k, v, { heads: c.nHeads, maskBias: inp.maskBias, dropout: drop, scale, maskedFill: true, ...(bias === undefined ? {} : { bias }) }); // [B, T, D]
+  const context = attention(q, k, v, {
+    heads: c.nHeads,
+    maskBias: inp.maskBias,
+    dropout: drop,
+    scale,
+    maskedFill: true,
+    ...(bias === undefined ? {} : { bias }),
+  }); // [B, T, D]
   const a = maybeDropout(dense(context, p, `${l}.attention.output.dense`), c.hiddenDropout, ctx); // [B, T, D]
   const y = layerNorm(a, x, p, `${l}.attention.output.LayerNorm`, c.layerNormEps); // [B, T, D]
-  const f = maybeDropout(feedForward(y, p, `${l}.intermediate.dense`, `${l}.output.dense`, c.activation), c.hiddenDropout, ctx); // [B, T, D]
+  const f = maybeDropout(
+    feedForward(y, p, `${l}.intermediate.dense`, `${l}.output.dense`, c.activation),
+    c.hiddenDropout,
+    ctx,
+  ); // [B, T, D]
   return layerNorm(f, y, p, `${l}.output.LayerNorm`, c.layerNormEps);
 }
 
 export function debertaV2Family(c: DebertaV2Config): Family {
   const ignoredPositions = c.positionBiasedInput ? '' : '|embeddings\\.position_embeddings\\.weight$'; // _keys_to_ignore_on_load_unexpected
   return {
-    inputs: { ...c, positions: 'absolute', mask: 'pairs', ...(c.relativeAttention ? { indices: (t: number) => relativeRows(c, t) } : {}) },
+    inputs: {
+      ...c,
+      positions: 'absolute',
+      mask: 'pairs',
+      ...(c.relativeAttention ? { indices: (t: number) => relativeRows(c, t) } : {}),
+    },
     prefix: P,
-    otherHeads: new RegExp(`^(lm_predictions|cls|mask_predictions|classifier)\\.|^(deberta\\.)?pooler\\.|position_ids$${ignoredPositions}`),
+    otherHeads: new RegExp(
+      `^(lm_predictions|cls|mask_predictions|classifier)\\.|^(deberta\\.)?pooler\\.|position_ids$${ignoredPositions}`,
+    ),
     paddedTables: [WORDS],
     shapes: () => shapes(c),
     logits(p, inp, ctx) {
       const c2p = inp.indices.get('c2p');
       const p2c = inp.indices.get('p2c');
-      const rel: Relative | null = c2p !== undefined && p2c !== undefined ? { table: tf.tidy(() => relativeTable(c, p)), rows: { c2p, p2c } } : null;
-      const x = stack(() => embeddings(c, p, inp, ctx), c.nLayers, (h, i) => layer(c, h, p, i, inp, rel, ctx)); // [B, T, D]
+      const rel: Relative | null =
+        c2p !== undefined && p2c !== undefined
+          ? { table: tf.tidy(() => relativeTable(c, p)), rows: { c2p, p2c } }
+          : null;
+      const x = stack(
+        () => embeddings(c, p, inp, ctx),
+        c.nLayers,
+        (h, i) => layer(c, h, p, i, inp, rel, ctx),
+      ); // [B, T, D]
       const out = qaHead(x, p, inp, 0, ctx);
       x.dispose();
       return out;

@@ -7,7 +7,17 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { DistilBertConfig } from './config.js';
 import { linearShapes, normShapes, type Family } from './family-spec.js';
 import type { ModelInputs } from './inputs.js';
-import { dense, feedForward, layerNorm, maybeDropout, param, selfAttention, stack, type DropoutContext, type Params } from './layers.js';
+import {
+  dense,
+  feedForward,
+  layerNorm,
+  maybeDropout,
+  param,
+  selfAttention,
+  stack,
+  type DropoutContext,
+  type Params,
+} from './layers.js';
 import { qaHead } from './qa-head.js';
 import { embedding } from './fused-ops.js';
 
@@ -33,14 +43,30 @@ function shapes(c: DistilBertConfig): Map<string, number[]> {
 
 function embeddings(c: DistilBertConfig, p: Params, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
   const words = embedding(param(p, WORDS), inp.ids, inp.notPad, [inp.batch, inp.seqLen, c.dim]); // [B, T, D]
-  const pos = embedding(param(p, 'distilbert.embeddings.position_embeddings.weight'), inp.positions, null, [inp.seqLen, c.dim]); // [T, D]
+  const pos = embedding(param(p, 'distilbert.embeddings.position_embeddings.weight'), inp.positions, null, [
+    inp.seqLen,
+    c.dim,
+  ]); // [T, D]
   const x = layerNorm(words as tf.Tensor3D, pos, p, 'distilbert.embeddings.LayerNorm', LAYER_NORM_EPS); // [B, T, D]
   return maybeDropout(x, c.dropout, ctx);
 }
 
-function block(c: DistilBertConfig, x: tf.Tensor3D, p: Params, i: number, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
+function block(
+  c: DistilBertConfig,
+  x: tf.Tensor3D,
+  p: Params,
+  i: number,
+  inp: ModelInputs,
+  ctx: DropoutContext,
+): tf.Tensor3D {
   const l = `distilbert.transformer.layer.${i}`;
-  const attn = { query: `${l}.attention.q_lin`, key: `${l}.attention.k_lin`, value: `${l}.attention.v_lin`, heads: c.nHeads, dropout: c.attentionDropout };
+  const attn = {
+    query: `${l}.attention.q_lin`,
+    key: `${l}.attention.k_lin`,
+    value: `${l}.attention.v_lin`,
+    heads: c.nHeads,
+    dropout: c.attentionDropout,
+  };
   const a = dense(selfAttention(x, p, attn, inp, ctx), p, `${l}.attention.out_lin`); // [B, T, D]
   const y = layerNorm(a, x, p, `${l}.sa_layer_norm`, LAYER_NORM_EPS); // [B, T, D]
   const f = maybeDropout(feedForward(y, p, `${l}.ffn.lin1`, `${l}.ffn.lin2`, c.activation), c.dropout, ctx); // [B, T, D]
@@ -55,7 +81,11 @@ export function distilBertFamily(c: DistilBertConfig): Family {
     paddedTables: [WORDS],
     shapes: () => shapes(c),
     logits(p, inp, ctx) {
-      const x = stack(() => embeddings(c, p, inp, ctx), c.nLayers, (h, i) => block(c, h, p, i, inp, ctx)); // [B, T, D]
+      const x = stack(
+        () => embeddings(c, p, inp, ctx),
+        c.nLayers,
+        (h, i) => block(c, h, p, i, inp, ctx),
+      ); // [B, T, D]
       const out = qaHead(x, p, inp, c.qaDropout, ctx);
       x.dispose();
       return out;

@@ -15,7 +15,8 @@ export function electraFamily(c: BertLikeConfig): Family {
   return {
     inputs: bertInputs(c),
     prefix: 'electra',
-    otherHeads: /^(discriminator_predictions|generator_predictions|generator_lm_head|classifier|sequence_summary)\.|position_ids$|token_type_ids$/,
+    otherHeads:
+      /^(discriminator_predictions|generator_predictions|generator_lm_head|classifier|sequence_summary)\.|position_ids$|token_type_ids$/,
     paddedTables: ['electra.embeddings.word_embeddings.weight'],
     shapes() {
       const s = new Map<string, number[]>();

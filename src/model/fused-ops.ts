@@ -8,7 +8,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  nativeAddLayerNorm, nativeAddLayerNormBackward, nativeAttentionProbs, nativeAttentionProbsGrad, nativeDropoutBackward, nativeDropoutForward, nativeGelu,
+  nativeAddLayerNorm,
+  nativeAddLayerNormBackward,
+  nativeAttentionProbs,
+  nativeAttentionProbsGrad,
+  nativeDropoutBackward,
+  nativeDropoutForward,
+  nativeGelu,
 } from '../engine/ops.js';
 import { at } from '../util/checked-index.js';
 import { replace } from '../util/tensor-chain.js';
@@ -51,7 +57,8 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): 
     save([mask]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved, () => [dropoutBackward(dy, at(saved, 0), rate)]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        backward(dy, saved, () => [dropoutBackward(dy, at(saved, 0), rate)]),
     };
   });
   return f(x) as T;
@@ -62,7 +69,12 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): 
  * gather gradient needs UnsortedSegmentSum, which wasm lacks); `rowMask` [N, 1] zeroes the gradient of chosen
  * look-ups (nn.Embedding's padding_idx). Saves nothing: ids and mask are captured, not taped.
  */
-export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D, rowMask: tf.Tensor2D | null, shape: number[]): tf.Tensor {
+export function embedding(
+  table: tf.Tensor2D,
+  ids: tf.Tensor1D,
+  rowMask: tf.Tensor2D | null,
+  shape: number[],
+): tf.Tensor {
   const f = tf.customGrad((...args: Args) => {
     const [t] = args as [tf.Tensor2D, tf.GradSaveFunc]; // [V, D]
     return {
@@ -110,10 +122,21 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor 
  * and broadcast over leading axes (position embeddings [T, D] under words [B, T, D]). Saves the normalised values
  * and the standard deviation: dx = (g − mean(g) − n·mean(g·n)) / std with g = dy·w, n the normalised values.
  */
-export function addLayerNorm(x: tf.Tensor3D, r: tf.Tensor | null, w: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor3D {
+export function addLayerNorm(
+  x: tf.Tensor3D,
+  r: tf.Tensor | null,
+  w: tf.Tensor1D,
+  b: tf.Tensor1D,
+  eps: number,
+): tf.Tensor3D {
   const f = tf.customGrad((...args: Args) => {
-    const [xi, ri, wi, bi, save] = (r === null ? [...args.slice(0, 1), null, ...args.slice(1)] : args) as
-      [tf.Tensor3D, tf.Tensor | null, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const [xi, ri, wi, bi, save] = (r === null ? [...args.slice(0, 1), null, ...args.slice(1)] : args) as [
+      tf.Tensor3D,
+      tf.Tensor | null,
+      tf.Tensor1D,
+      tf.Tensor1D,
+      tf.GradSaveFunc,
+    ];
     // native: one fused pass each way, the same float32 operations as the op-by-op form below (src/engine/layernorm.ts)
     const fused = nativeAddLayerNorm(xi, ri, wi, bi, eps);
     if (fused !== undefined) {
@@ -162,21 +185,32 @@ export function gelu<T extends tf.Tensor>(x: T): T {
     if (fused !== undefined) {
       return {
         value: fused.forward(), // x's shape
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved, () => [nativeGelu(at(saved, 0))!.backward(dy)]),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          backward(dy, saved, () => [nativeGelu(at(saved, 0))!.backward(dy)]),
       };
     }
     // x·(Φ(x)) with Φ(x) = (1 + erf(x/√2))·0.5, one [B, T, F] temporary alive at a time (the halving is exact,
     // so this equals (x·0.5)·(1 + erf(x/√2)) bit for bit)
-    const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(replace, tf.div(xi, Math.SQRT2));
+    const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(
+      replace,
+      tf.div(xi, Math.SQRT2),
+    );
     return {
       value: replace(cdf, (c) => tf.mul(xi, c)), // x's shape
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         backward(dy, saved, () => {
           // dy · (Φ(x) + x·φ(x)), Φ(x) = (1 + erf(x/√2))/2, φ(x) = exp(−x²/2)/√(2π); each temporary freed once used
           const sx = at(saved, 0);
-          const pdf = [(t: tf.Tensor) => tf.mul(t, -0.5), tf.exp, (t: tf.Tensor) => tf.mul(t, 1 / Math.sqrt(2 * Math.PI)), (t: tf.Tensor) => tf.mul(sx, t)]
-            .reduce(replace, tf.square(sx)); // x·φ(x)
-          const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(replace, tf.div(sx, Math.SQRT2)); // Φ(x)
+          const pdf = [
+            (t: tf.Tensor) => tf.mul(t, -0.5),
+            tf.exp,
+            (t: tf.Tensor) => tf.mul(t, 1 / Math.sqrt(2 * Math.PI)),
+            (t: tf.Tensor) => tf.mul(sx, t),
+          ].reduce(replace, tf.square(sx)); // x·φ(x)
+          const cdf = [tf.erf, (t: tf.Tensor) => tf.add(t, 1), (t: tf.Tensor) => tf.mul(t, 0.5)].reduce(
+            replace,
+            tf.div(sx, Math.SQRT2),
+          ); // Φ(x)
           const sum = tf.add(cdf, pdf);
           tf.dispose([cdf, pdf]);
           const d = replace(sum, (t) => tf.mul(dy, t));
@@ -195,7 +229,8 @@ const GELU_TANH_A = 0.044715;
  * recomputes the tanh in backward.
  */
 export function geluTanh<T extends tf.Tensor>(x: T): T {
-  const inner = (t: tf.Tensor): tf.Tensor => tf.mul(tf.add(t, tf.mul(tf.mul(tf.mul(t, t), t), GELU_TANH_A)), GELU_TANH_K); // √(2/π)(x + a·x³)
+  const inner = (t: tf.Tensor): tf.Tensor =>
+    tf.mul(tf.add(t, tf.mul(tf.mul(tf.mul(t, t), t), GELU_TANH_A)), GELU_TANH_K); // √(2/π)(x + a·x³)
   const f = tf.customGrad((...args: Args) => {
     const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([xi]);
@@ -244,7 +279,9 @@ export function skewRelative(g: tf.Tensor4D): tf.Tensor4D {
   };
   const f = tf.customGrad((...args: Args) => {
     const [gi] = args as [tf.Tensor4D, tf.GradSaveFunc];
-    const value = tf.tidy(() => tf.reshape(tf.gather(tf.reshape(gi, [b * h, t * w]), tf.tensor1d(cols(), 'int32'), 1), [b, h, t, t])); // [B, H, T, T]
+    const value = tf.tidy(() =>
+      tf.reshape(tf.gather(tf.reshape(gi, [b * h, t * w]), tf.tensor1d(cols(), 'int32'), 1), [b, h, t, t]),
+    ); // [B, H, T, T]
     return {
       value,
       gradFunc: (dy: tf.Tensor) =>
@@ -280,7 +317,11 @@ interface AttentionOptions {
  * Attention's weights op by op (backends without the fused kernel): p = softmax(raw + maskBias) and, with `drop`,
  * its dropout `y` and mask. Frees `raw` once used.
  */
-function softmaxForward(raw: tf.Tensor, maskBias: tf.Tensor, drop: { rate: number; seed: number } | null): { probs: tf.Tensor; dropped: { y: tf.Tensor; mask: tf.Tensor } | null } {
+function softmaxForward(
+  raw: tf.Tensor,
+  maskBias: tf.Tensor,
+  drop: { rate: number; seed: number } | null,
+): { probs: tf.Tensor; dropped: { y: tf.Tensor; mask: tf.Tensor } | null } {
   const probs = [(r: tf.Tensor) => tf.add(r, maskBias), (s: tf.Tensor) => tf.softmax(s, -1)].reduce(replace, raw); // [B, H, T, T]
   return { probs, dropped: drop === null ? null : dropoutForward(probs, drop.rate, drop.seed) }; // y [B, H, T, T]
 }
@@ -313,8 +354,13 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: Att
   const scale = o.scale ?? Math.sqrt(dh);
   const bias = o.bias;
   const f = tf.customGrad((...args: Args) => {
-    const [qi, ki, vi, bi, save] = (bias === undefined ? [...args.slice(0, 3), null, args[3]] : args) as
-      [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor4D | null, tf.GradSaveFunc];
+    const [qi, ki, vi, bi, save] = (bias === undefined ? [...args.slice(0, 3), null, args[3]] : args) as [
+      tf.Tensor3D,
+      tf.Tensor3D,
+      tf.Tensor3D,
+      tf.Tensor4D | null,
+      tf.GradSaveFunc,
+    ];
     const qs = tf.div(split(qi), scale); // [B, H, T, dh]
     const kh = split(ki); // [B, H, T, dh]
     const vh = split(vi); // [B, H, T, dh]
@@ -330,18 +376,29 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: Att
       value: merge(tf.matMul(dropped?.y ?? probs, vh)), // [B, T, D]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         backward(dy, saved, () => {
-          const [sq, sk, sv, sp, sy, sm] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D?, tf.Tensor4D?];
+          const [sq, sk, sv, sp, sy, sm] = saved as [
+            tf.Tensor4D,
+            tf.Tensor4D,
+            tf.Tensor4D,
+            tf.Tensor4D,
+            tf.Tensor4D?,
+            tf.Tensor4D?,
+          ];
           const dctx = split(dy); // [B, H, T, dh]
           const dv = merge(matMul(sy ?? sp, dctx, true, false)); // [B, T, D]
           sy?.dispose();
           const dw = matMul(dctx, sv, false, true); // [B, H, T, T], gradient of the (dropped-out) weights
           dctx.dispose();
           const dropMask = sm !== undefined && drop !== null ? { mask: sm, rate: drop.rate } : null;
-          let ds = fused === undefined ? softmaxBackward(dw, sp, dropMask) : replace(dw, (g) => nativeAttentionProbsGrad(g, sp, dropMask)); // [B, H, T, T]
+          let ds =
+            fused === undefined
+              ? softmaxBackward(dw, sp, dropMask)
+              : replace(dw, (g) => nativeAttentionProbsGrad(g, sp, dropMask)); // [B, H, T, T]
           tf.dispose([sp, sm]);
           // none through masked scores: keep = 1 − bias/min is 1 where attended, 0 where masked (arithmetic, not a
           // bool cast: the native engine's Multiply misreads a float32 tensor cast from bool)
-          if (o.maskedFill === true) ds = replace(ds, (g) => tf.mul(g, tf.sub(1, tf.div(o.maskBias, FLOAT32_MIN)))) as tf.Tensor4D;
+          if (o.maskedFill === true)
+            ds = replace(ds, (g) => tf.mul(g, tf.sub(1, tf.div(o.maskBias, FLOAT32_MIN)))) as tf.Tensor4D;
           const dq = merge(tf.div(matMul(ds, sk), scale)); // [B, T, D]
           const dk = merge(matMul(ds, sq, true, false)); // [B, T, D]
           return bias === undefined ? [dq, dk, dv] : [dq, dk, dv, ds];

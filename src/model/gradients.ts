@@ -82,7 +82,10 @@ const GRADIENTS: { kernelName: string; inputsToSave?: string[]; outputsToSave?: 
   {
     kernelName: 'Sub',
     inputsToSave: ['a', 'b'],
-    gradFunc: (dy, s) => ({ a: () => unbroadcast(dy, at(s, 0).shape), b: () => unbroadcast(tf.neg(dy), at(s, 1).shape) }),
+    gradFunc: (dy, s) => ({
+      a: () => unbroadcast(dy, at(s, 0).shape),
+      b: () => unbroadcast(tf.neg(dy), at(s, 1).shape),
+    }),
   },
   {
     kernelName: 'Multiply',
@@ -158,7 +161,9 @@ const GRADIENTS: { kernelName: string; inputsToSave?: string[]; outputsToSave?: 
       const tA = attrs.transposeA === true;
       const tB = attrs.transposeB === true;
       if (a.rank !== b.rank || a.shape.slice(0, -2).join() !== b.shape.slice(0, -2).join()) {
-        throw new Error(`BatchMatMul gradient: batch dims of [${a.shape}] and [${b.shape}] differ (broadcast not supported)`);
+        throw new Error(
+          `BatchMatMul gradient: batch dims of [${a.shape}] and [${b.shape}] differ (broadcast not supported)`,
+        );
       }
       // C = op(A)·op(B); each case is dC pushed back through the transposes.
       if (!tA && !tB) return { a: () => matMul(dy, b, false, true), b: () => matMul(a, dy, true, false) };

@@ -53,24 +53,28 @@ export function validateBatch(batch: QaBatch, spec: InputSpec): void {
   if (b === 0) fail('inputIds is empty');
   const t = batch.inputIds[0]?.length ?? 0;
   if (t === 0) fail('inputIds rows are empty');
-  if (t > spec.maxPositionEmbeddings) fail(`sequence length ${t} exceeds max_position_embeddings ${spec.maxPositionEmbeddings}`);
+  if (t > spec.maxPositionEmbeddings)
+    fail(`sequence length ${t} exceeds max_position_embeddings ${spec.maxPositionEmbeddings}`);
   if (batch.attentionMask.length !== b) fail(`attentionMask has ${batch.attentionMask.length} rows, inputIds ${b}`);
   for (const [i, ids] of batch.inputIds.entries()) {
     const mask = batch.attentionMask[i] ?? [];
     if (ids.length !== t) fail(`row ${i} of inputIds has ${ids.length} tokens, row 0 has ${t}`);
     if (mask.length !== t) fail(`row ${i} of attentionMask has ${mask.length} entries, inputIds ${t}`);
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= spec.vocabSize) fail(`row ${i} has token id ${id}, outside [0, ${spec.vocabSize})`);
+      if (!Number.isInteger(id) || id < 0 || id >= spec.vocabSize)
+        fail(`row ${i} has token id ${id}, outside [0, ${spec.vocabSize})`);
     }
   }
   const types = batch.tokenTypeIds;
   if (types !== undefined) {
-    if (spec.typeVocabSize === 0) fail(`tokenTypeIds given, but ${spec.modelType} models have no token type embeddings (leave them out)`);
+    if (spec.typeVocabSize === 0)
+      fail(`tokenTypeIds given, but ${spec.modelType} models have no token type embeddings (leave them out)`);
     if (types.length !== b) fail(`tokenTypeIds has ${types.length} rows, inputIds ${b}`);
     for (const [i, row] of types.entries()) {
       if (row.length !== t) fail(`row ${i} of tokenTypeIds has ${row.length} entries, inputIds ${t}`);
       for (const v of row) {
-        if (!Number.isInteger(v) || v < 0 || v >= spec.typeVocabSize) fail(`row ${i} has token type id ${v}, outside [0, ${spec.typeVocabSize}) (type_vocab_size)`);
+        if (!Number.isInteger(v) || v < 0 || v >= spec.typeVocabSize)
+          fail(`row ${i} has token type id ${v}, outside [0, ${spec.typeVocabSize}) (type_vocab_size)`);
       }
     }
   }
@@ -80,7 +84,8 @@ export function validateBatch(batch: QaBatch, spec: InputSpec): void {
     if (pos.length !== b) fail(`${key} has ${pos.length} entries, inputIds ${b} rows`);
     if (!pos.every((p) => Number.isInteger(p))) fail(`${key} must be integers`);
   }
-  if ((batch.startPositions === undefined) !== (batch.endPositions === undefined)) fail('give both startPositions and endPositions, or neither');
+  if ((batch.startPositions === undefined) !== (batch.endPositions === undefined))
+    fail('give both startPositions and endPositions, or neither');
 }
 
 /** Tensors for a batch that `validateBatch` accepted. */
@@ -112,7 +117,13 @@ export function modelInputs(spec: InputSpec, batch: QaBatch): ModelInputs {
     notPad: tf.tensor2d(notPad, [b * t, 1]),
     positions: positions === null ? (tf.range(0, t, 1, 'int32') as tf.Tensor1D) : tf.tensor1d(positions, 'int32'),
     typeIds: types === null ? null : tf.tensor1d(types, 'int32'),
-    maskBias: spec.mask === 'pairs' ? pairBias(tokenMask, b, t) : tf.tensor4d(tokenMask.map((m) => (m === 0 ? FLOAT32_MIN : 0)), [b, 1, 1, t]),
+    maskBias:
+      spec.mask === 'pairs'
+        ? pairBias(tokenMask, b, t)
+        : tf.tensor4d(
+            tokenMask.map((m) => (m === 0 ? FLOAT32_MIN : 0)),
+            [b, 1, 1, t],
+          ),
     tokenMask: tf.tensor3d(tokenMask, [b, t, 1]),
     indices: new Map(Object.entries(spec.indices?.(t) ?? {}).map(([k, v]) => [k, tf.tensor1d(v, 'int32')])),
     batch: b,
@@ -125,12 +136,21 @@ function pairBias(tokenMask: Float32Array, b: number, t: number): tf.Tensor4D {
   const bias = new Float32Array(b * t * t);
   for (let r = 0; r < b; r++) {
     for (let i = 0; i < t; i++) {
-      for (let j = 0; j < t; j++) bias[(r * t + i) * t + j] = tokenMask[r * t + i] === 0 || tokenMask[r * t + j] === 0 ? FLOAT32_MIN : 0;
+      for (let j = 0; j < t; j++)
+        bias[(r * t + i) * t + j] = tokenMask[r * t + i] === 0 || tokenMask[r * t + j] === 0 ? FLOAT32_MIN : 0;
     }
   }
   return tf.tensor4d(bias, [b, 1, t, t]);
 }
 
 export function disposeInputs(inp: ModelInputs): void {
-  tf.dispose([inp.ids, inp.notPad, inp.positions, inp.maskBias, inp.tokenMask, ...inp.indices.values(), ...(inp.typeIds === null ? [] : [inp.typeIds])]);
+  tf.dispose([
+    inp.ids,
+    inp.notPad,
+    inp.positions,
+    inp.maskBias,
+    inp.tokenMask,
+    ...inp.indices.values(),
+    ...(inp.typeIds === null ? [] : [inp.typeIds]),
+  ]);
 }

@@ -36,7 +36,13 @@ export function maybeDropout<T extends tf.Tensor>(x: T, rate: number, ctx: Dropo
 }
 
 /** LayerNorm(x + residual) with the module's `weight` and `bias`. */
-export function layerNorm(x: tf.Tensor3D, residual: tf.Tensor | null, p: Params, prefix: string, eps: number): tf.Tensor3D {
+export function layerNorm(
+  x: tf.Tensor3D,
+  residual: tf.Tensor | null,
+  p: Params,
+  prefix: string,
+  eps: number,
+): tf.Tensor3D {
   return addLayerNorm(x, residual, param(p, `${prefix}.weight`), param(p, `${prefix}.bias`), eps);
 }
 
@@ -80,7 +86,13 @@ export interface AttentionSpec {
 }
 
 /** softmax(q·kᵀ/√dh + mask)·v over the projected input, heads merged: the context [B, T, D] before the output projection. */
-export function selfAttention(x: tf.Tensor3D, p: Params, s: AttentionSpec, inp: ModelInputs, ctx: DropoutContext): tf.Tensor3D {
+export function selfAttention(
+  x: tf.Tensor3D,
+  p: Params,
+  s: AttentionSpec,
+  inp: ModelInputs,
+  ctx: DropoutContext,
+): tf.Tensor3D {
   const q = dense(x, p, s.query); // [B, T, D]
   const k = dense(x, p, s.key); // [B, T, D]
   const v = dense(x, p, s.value); // [B, T, D]
@@ -91,7 +103,11 @@ export function selfAttention(x: tf.Tensor3D, p: Params, s: AttentionSpec, inp: 
  * The embeddings, then `layers` blocks in turn, each in its own tidy, so only the tensors the gradient tape saved
  * (see fused-ops.ts) outlive it: inference holds one layer's intermediates at a time, training what backward needs.
  */
-export function stack(embed: () => tf.Tensor3D, layers: number, block: (x: tf.Tensor3D, i: number) => tf.Tensor3D): tf.Tensor3D {
+export function stack(
+  embed: () => tf.Tensor3D,
+  layers: number,
+  block: (x: tf.Tensor3D, i: number) => tf.Tensor3D,
+): tf.Tensor3D {
   let h = tf.tidy(embed);
   for (let i = 0; i < layers; i++) {
     const prev = h;

@@ -55,21 +55,34 @@ export function describeEstimate(e: MemoryEstimate, purpose: MemoryPurpose, avai
  * Refuses, before anything is allocated, a config (`source` names its file) with a tensor too large for one typed
  * array or whose memory floor for `purpose` exceeds the memory available; returns the estimate.
  */
-export function checkModelFitsMemory(config: ModelConfig, purpose: MemoryPurpose, source: string, available = availableMemory()): MemoryEstimate {
+export function checkModelFitsMemory(
+  config: ModelConfig,
+  purpose: MemoryPurpose,
+  source: string,
+  available = availableMemory(),
+): MemoryEstimate {
   for (const [name, shape] of parameterShapes(config)) {
     const size = shape.reduce((a, b) => a * b, 1);
     if (size > MAX_TENSOR_ELEMENTS) {
-      throw new QaFtError('BAD_CONFIG', `${source}: tensor ${name} would be [${shape.join(', ')}] = ${count(size)} values, more than the ${count(MAX_TENSOR_ELEMENTS)} one array can hold`, {
-        hint: 'check vocab_size and the hidden sizes',
-      });
+      throw new QaFtError(
+        'BAD_CONFIG',
+        `${source}: tensor ${name} would be [${shape.join(', ')}] = ${count(size)} values, more than the ${count(MAX_TENSOR_ELEMENTS)} one array can hold`,
+        {
+          hint: 'check vocab_size and the hidden sizes',
+        },
+      );
     }
   }
   const estimate = estimateModelMemory(config, purpose);
   if (estimate.bytes > available) {
     const needs = `${count(estimate.parameters)} parameters need at least ${gb(estimate.bytes)} for ${purpose} (${WHAT[purpose]})`;
-    throw new QaFtError('BAD_CONFIG', `${source}: ${needs}, more than the ${gb(available)} of memory available (${gb(os.totalmem())} in all)`, {
-      hint: 'use a smaller config, or free memory',
-    });
+    throw new QaFtError(
+      'BAD_CONFIG',
+      `${source}: ${needs}, more than the ${gb(available)} of memory available (${gb(os.totalmem())} in all)`,
+      {
+        hint: 'use a smaller config, or free memory',
+      },
+    );
   }
   return estimate;
 }

@@ -24,7 +24,11 @@ export function qaHeadShapes(dim: number): Map<string, number[]> {
  * dropout at `dropoutRate` (DistilBERT's qa_dropout; 0 for the other families).
  */
 export function qaHead(
-  x: tf.Tensor3D, p: Params, inp: ModelInputs, dropoutRate: number, ctx: DropoutContext,
+  x: tf.Tensor3D,
+  p: Params,
+  inp: ModelInputs,
+  dropoutRate: number,
+  ctx: DropoutContext,
 ): { start: tf.Tensor2D; end: tf.Tensor2D } {
   const logits = tf.tidy(() => dense(maybeDropout(x, dropoutRate, ctx), p, QA_OUTPUTS)); // [B, T, 2]
   const [b, t] = [inp.batch, inp.seqLen];
@@ -57,7 +61,11 @@ export interface LossTargets {
   endWeights: tf.Tensor2D; // [B, T]
 }
 
-export function lossTargets(startPositions: readonly number[], endPositions: readonly number[], seqLen: number): LossTargets {
+export function lossTargets(
+  startPositions: readonly number[],
+  endPositions: readonly number[],
+  seqLen: number,
+): LossTargets {
   const b = startPositions.length;
   return {
     startWeights: tf.tensor2d(lossWeights(startPositions, seqLen), [b, seqLen]),
@@ -79,7 +87,10 @@ type Rows = readonly (readonly number[])[];
 export function qaLossOfRows(start: Rows, end: Rows, starts: readonly number[], ends: readonly number[]): number {
   const side = (logits: Rows, positions: readonly number[]): number => {
     const t = logits[0]?.length ?? 0;
-    const weights = lossWeights(logits.map((_, i) => positions[i] ?? t), t); // a row without a position: ignored
+    const weights = lossWeights(
+      logits.map((_, i) => positions[i] ?? t),
+      t,
+    ); // a row without a position: ignored
     let sum = 0;
     logits.forEach((row, i) => {
       const max = Math.max(...row);

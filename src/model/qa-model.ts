@@ -64,7 +64,11 @@ export async function loadQaModel(dir: string, options: LoadOptions = {}): Promi
 export async function createRandomQaModel(
   config: ModelConfig,
   options: {
-    backend?: BackendName; threads?: number; precision?: Precision; seed?: number; onNotice?: (message: string) => void;
+    backend?: BackendName;
+    threads?: number;
+    precision?: Precision;
+    seed?: number;
+    onNotice?: (message: string) => void;
     purpose?: MemoryPurpose;
     /** The config's file, for errors (default `config`). */
     source?: string;
@@ -82,9 +86,12 @@ export async function createRandomQaModel(
   return new EncoderQa(config, params);
 }
 
-async function prepareBackend(
-  options: { backend?: BackendName; threads?: number; precision?: Precision; onNotice?: (m: string) => void },
-): Promise<void> {
+async function prepareBackend(options: {
+  backend?: BackendName;
+  threads?: number;
+  precision?: Precision;
+  onNotice?: (m: string) => void;
+}): Promise<void> {
   if (options.backend === undefined) {
     // Keep the caller's backend; still make sure gradients and quiet mode are set up.
     const { registerGradients } = await import('./gradients.js');
@@ -142,7 +149,10 @@ class EncoderQa implements QaModel {
     return { startLogits: start, endLogits: end };
   }
 
-  lossAndGradients(batch: QaBatch, options: { training: boolean; dropoutSeed?: number }): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  lossAndGradients(
+    batch: QaBatch,
+    options: { training: boolean; dropoutSeed?: number },
+  ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     if (batch.startPositions === undefined || batch.endPositions === undefined) {
       throw new QaFtError('BAD_ARGUMENT', 'lossAndGradients needs a batch with startPositions and endPositions');
     }
@@ -161,7 +171,8 @@ class EncoderQa implements QaModel {
   async save(dir: string): Promise<void> {
     this.assertAlive();
     const tensors = new Map<string, TensorSource>();
-    for (const [name, v] of this.params) tensors.set(name, { shape: v.shape, data: async () => (await v.data()) as Float32Array });
+    for (const [name, v] of this.params)
+      tensors.set(name, { shape: v.shape, data: async () => (await v.data()) as Float32Array });
     // Each file is written atomically (temp + rename) into `dir`, weights first; other files in `dir` (a
     // checkpoint's optimizer state, a tokenizer) are kept, as save_pretrained does.
     await mkdir(dir, { recursive: true });

@@ -38,8 +38,21 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 /** Bytes per element of the dtypes the format defines. Only the floating ones can be read into float32. */
 const DTYPE_BYTES: Readonly<Record<string, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, F8_E5M2: 1,
-  I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 };
 const READABLE = new Set(['F32', 'F16', 'BF16', 'F64']);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -60,7 +73,10 @@ export class SafetensorsFile {
       fh = await open(path, 'r');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new QaFtError('FILE_NOT_FOUND', `${path}: ${code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? (e as Error).message})`}`);
+      throw new QaFtError(
+        'FILE_NOT_FOUND',
+        `${path}: ${code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? (e as Error).message})`}`,
+      );
     }
     try {
       const { size } = await fh.stat();
@@ -93,7 +109,10 @@ export class SafetensorsFile {
     }
     const count = e.shape.reduce((a, b) => a * b, 1);
     if (count > MAX_TENSOR_ELEMENTS) {
-      throw new QaFtError('BAD_WEIGHTS', `${this.path}: tensor ${name} [${e.shape.join(', ')}] has ${count.toLocaleString('en-US')} values, more than the ${MAX_TENSOR_ELEMENTS.toLocaleString('en-US')} one array can hold`);
+      throw new QaFtError(
+        'BAD_WEIGHTS',
+        `${this.path}: tensor ${name} [${e.shape.join(', ')}] has ${count.toLocaleString('en-US')} values, more than the ${MAX_TENSOR_ELEMENTS.toLocaleString('en-US')} one array can hold`,
+      );
     }
     const out = new Float32Array(count);
     if (e.dtype === 'F32' && LITTLE_ENDIAN) {
@@ -146,7 +165,8 @@ export async function writeSafetensors(
   let offset = 0;
   for (const name of names) {
     const t = tensors.get(name) as TensorSource;
-    if (name === '__metadata__') throw new QaFtError('BAD_ARGUMENT', `${path}: "__metadata__" is not a valid tensor name`);
+    if (name === '__metadata__')
+      throw new QaFtError('BAD_ARGUMENT', `${path}: "__metadata__" is not a valid tensor name`);
     const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
     header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -157,22 +177,33 @@ export async function writeSafetensors(
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length), 0);
 
-  await writeFileAtomicWith(path, async (fh) => {
-    await fh.write(len);
-    await fh.write(json);
-    for (const name of names) {
-      const t = tensors.get(name) as TensorSource;
-      const data = typeof t.data === 'function' ? await t.data() : t.data;
-      const expected = t.shape.reduce((a, b) => a * b, 1);
-      if (data.length !== expected) {
-        throw new QaFtError('INTERNAL', `${path}: tensor ${name} has ${data.length} values, shape [${t.shape.join(', ')}] needs ${expected}`);
+  await writeFileAtomicWith(
+    path,
+    async (fh) => {
+      await fh.write(len);
+      await fh.write(json);
+      for (const name of names) {
+        const t = tensors.get(name) as TensorSource;
+        const data = typeof t.data === 'function' ? await t.data() : t.data;
+        const expected = t.shape.reduce((a, b) => a * b, 1);
+        if (data.length !== expected) {
+          throw new QaFtError(
+            'INTERNAL',
+            `${path}: tensor ${name} has ${data.length} values, shape [${t.shape.join(', ')}] needs ${expected}`,
+          );
+        }
+        await fh.write(encodeF32(data));
       }
-      await fh.write(encodeF32(data));
-    }
-  }, { bytes: len.length + json.length + offset });
+    },
+    { bytes: len.length + json.length + offset },
+  );
 }
 
-function parseHeader(buf: Buffer, dataSize: number, path: string): { entries: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {
+function parseHeader(
+  buf: Buffer,
+  dataSize: number,
+  path: string,
+): { entries: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {
   let json: unknown;
   try {
     json = JSON.parse(buf.toString('utf8'));
@@ -194,7 +225,10 @@ function parseHeader(buf: Buffer, dataSize: number, path: string): { entries: Ma
   for (const [i, cur] of sorted.entries()) {
     const prev = sorted[i - 1];
     if (prev !== undefined && cur.begin < prev.end) {
-      throw bad(path, `tensors ${prev.name} [${prev.begin}, ${prev.end}) and ${cur.name} [${cur.begin}, ${cur.end}) overlap`);
+      throw bad(
+        path,
+        `tensors ${prev.name} [${prev.begin}, ${prev.end}) and ${cur.name} [${cur.begin}, ${cur.end}) overlap`,
+      );
     }
   }
   return { entries, metadata };
@@ -206,7 +240,10 @@ function parseEntry(name: string, value: unknown, dataSize: number, path: string
   const dtype = v.dtype;
   const dtypeBytes = typeof dtype === 'string' && Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined;
   if (typeof dtype !== 'string' || dtypeBytes === undefined) {
-    throw bad(path, `tensor ${name}: unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    throw bad(
+      path,
+      `tensor ${name}: unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(DTYPE_BYTES).join(', ')})`,
+    );
   }
   const shape = v.shape;
   if (!Array.isArray(shape) || !shape.every((d): d is number => Number.isSafeInteger(d) && (d as number) >= 0)) {
@@ -214,7 +251,8 @@ function parseEntry(name: string, value: unknown, dataSize: number, path: string
   }
   const offsets = v.data_offsets;
   if (
-    !Array.isArray(offsets) || offsets.length !== 2 ||
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
     !offsets.every((o): o is number => Number.isSafeInteger(o) && (o as number) >= 0)
   ) {
     throw bad(path, `tensor ${name}: data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
@@ -232,7 +270,8 @@ function parseEntry(name: string, value: unknown, dataSize: number, path: string
 }
 
 function parseMetadata(value: unknown, path: string): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(path, '__metadata__ is not an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad(path, '__metadata__ is not an object');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (typeof v !== 'string') throw bad(path, `__metadata__.${k} is ${JSON.stringify(v)}, expected a string`);
@@ -283,5 +322,7 @@ function encodeF32(data: Float32Array): Uint8Array {
 }
 
 function bad(path: string, what: string): QaFtError {
-  return new QaFtError('BAD_FORMAT', `${path}: ${what}`, { hint: 'the safetensors file is damaged or not a safetensors file' });
+  return new QaFtError('BAD_FORMAT', `${path}: ${what}`, {
+    hint: 'the safetensors file is damaged or not a safetensors file',
+  });
 }

@@ -94,13 +94,19 @@ export async function loadWeights(file: SafetensorsFile, c: ModelConfig, seed: n
     const parts: string[] = [];
     if (missing.length > 0) parts.push(`missing ${list(missing)}`);
     if (unexpected.length > 0) parts.push(`unexpected ${list(unexpected)}`);
-    throw new QaFtError('BAD_WEIGHTS', `${file.path}: does not match config.json (${c.modelType}, ${c.nLayers} layers): ${parts.join('; ')}`, {
-      hint: 'config.json and model.safetensors must come from the same model',
-    });
+    throw new QaFtError(
+      'BAD_WEIGHTS',
+      `${file.path}: does not match config.json (${c.modelType}, ${c.nLayers} layers): ${parts.join('; ')}`,
+      {
+        hint: 'config.json and model.safetensors must come from the same model',
+      },
+    );
   }
   const notices: string[] = [];
-  if (unused.length > 0) notices.push(`${file.path}: ${unused.length} tensors not used by the QA model: ${list(unused)}`);
-  if (missing.length > 0) notices.push(`newly initialised (not in the checkpoint; train before use): ${missing.join(', ')}`);
+  if (unused.length > 0)
+    notices.push(`${file.path}: ${unused.length} tensors not used by the QA model: ${list(unused)}`);
+  if (missing.length > 0)
+    notices.push(`newly initialised (not in the checkpoint; train before use): ${missing.join(', ')}`);
 
   const params = new Map<string, tf.Variable>();
   try {
@@ -124,11 +130,15 @@ export async function loadWeights(file: SafetensorsFile, c: ModelConfig, seed: n
  */
 export async function assignWeights(params: ReadonlyMap<string, tf.Variable>, file: SafetensorsFile): Promise<void> {
   const missing = [...params.keys()].filter((n) => !file.entries.has(n));
-  if (missing.length > 0) throw new QaFtError('BAD_WEIGHTS', `${file.path}: missing ${missing.length} parameter(s): ${list(missing)}`);
+  if (missing.length > 0)
+    throw new QaFtError('BAD_WEIGHTS', `${file.path}: missing ${missing.length} parameter(s): ${list(missing)}`);
   for (const [name, p] of params) {
     const shape = file.entries.get(name)?.shape ?? [];
     if (shape.join(',') !== p.shape.join(',')) {
-      throw new QaFtError('BAD_WEIGHTS', `${file.path}: '${name}' has shape [${shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+      throw new QaFtError(
+        'BAD_WEIGHTS',
+        `${file.path}: '${name}' has shape [${shape.join(', ')}], expected [${p.shape.join(', ')}]`,
+      );
     }
   }
   for (const [name, p] of params) {

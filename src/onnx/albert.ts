@@ -11,7 +11,13 @@ import type { GraphBuilder } from './graph.js';
 import { feedForward, layerNorm, linear, maskBias, selfAttention } from './layers.js';
 
 function layer(g: GraphBuilder, c: BertLikeConfig, x: string, l: string, bias: string): string {
-  const spec = { query: `${l}.attention.query`, key: `${l}.attention.key`, value: `${l}.attention.value`, heads: c.nHeads, dim: c.dim };
+  const spec = {
+    query: `${l}.attention.query`,
+    key: `${l}.attention.key`,
+    value: `${l}.attention.value`,
+    heads: c.nHeads,
+    dim: c.dim,
+  };
   const a = linear(g, selfAttention(g, x, spec, bias), `${l}.attention.dense`); // [B, T, D]
   const y = layerNorm(g, a, x, `${l}.attention.LayerNorm`, c.layerNormEps); // [B, T, D]
   const f = feedForward(g, y, `${l}.ffn`, `${l}.ffn_output`, c.activation); // [B, T, D]

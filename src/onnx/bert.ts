@@ -8,7 +8,17 @@
 import { robertaPositions as countsFromPadding, type BertLikeConfig } from '../model/config-bert.js';
 import type { OnnxFamily } from './family.js';
 import type { GraphBuilder } from './graph.js';
-import { absolutePositions, feedForward, layerNorm, linear, maskBias, robertaPositions, selfAttention, TOKEN_TYPE_IDS, wordEmbeddings } from './layers.js';
+import {
+  absolutePositions,
+  feedForward,
+  layerNorm,
+  linear,
+  maskBias,
+  robertaPositions,
+  selfAttention,
+  TOKEN_TYPE_IDS,
+  wordEmbeddings,
+} from './layers.js';
 
 /** Whether a BERT-style family's graph takes token_type_ids: all but the RoBERTa family. */
 export function takesTokenTypes(c: BertLikeConfig): boolean {
@@ -21,7 +31,9 @@ export function embeddings(g: GraphBuilder, c: BertLikeConfig, prefix: string): 
   const typeTable = `${prefix}.token_type_embeddings.weight`;
   const types = takesTokenTypes(c) ? g.op('Gather', [g.param(typeTable), TOKEN_TYPE_IDS]) : g.paramRow(typeTable, 0); // [B, T, E] or [E]
   const positionTable = `${prefix}.position_embeddings.weight`;
-  const pos = countsFromPadding(c.modelType) ? robertaPositions(g, positionTable, c.padTokenId) : absolutePositions(g, positionTable); // [B, T, E] or [T, E]
+  const pos = countsFromPadding(c.modelType)
+    ? robertaPositions(g, positionTable, c.padTokenId)
+    : absolutePositions(g, positionTable); // [B, T, E] or [T, E]
   return layerNorm(g, g.op('Add', [words, types]), pos, `${prefix}.LayerNorm`, c.layerNormEps);
 }
 

@@ -11,7 +11,16 @@ import { attentionSpan, type DebertaV2Config } from '../model/config-deberta.js'
 import { bucketPosition } from '../model/deberta-v2.js';
 import type { OnnxFamily } from './family.js';
 import { intAttr, intsAttr, type GraphBuilder } from './graph.js';
-import { absolutePositions, ATTENTION_MASK, feedForward, INPUT_IDS, layerNorm, linear, TOKEN_TYPE_IDS, wordEmbeddings } from './layers.js';
+import {
+  absolutePositions,
+  ATTENTION_MASK,
+  feedForward,
+  INPUT_IDS,
+  layerNorm,
+  linear,
+  TOKEN_TYPE_IDS,
+  wordEmbeddings,
+} from './layers.js';
 import { DataType } from './proto.js';
 
 const P = 'deberta';
@@ -34,7 +43,8 @@ function embeddings(g: GraphBuilder, c: DebertaV2Config): string {
   const e = `${P}.embeddings`;
   let x = wordEmbeddings(g, `${e}.word_embeddings.weight`); // [B, T, E]
   if (c.positionBiasedInput) x = g.op('Add', [x, absolutePositions(g, `${e}.position_embeddings.weight`)]);
-  if (c.typeVocabSize > 0) x = g.op('Add', [x, g.op('Gather', [g.param(`${e}.token_type_embeddings.weight`), TOKEN_TYPE_IDS])]);
+  if (c.typeVocabSize > 0)
+    x = g.op('Add', [x, g.op('Gather', [g.param(`${e}.token_type_embeddings.weight`), TOKEN_TYPE_IDS])]);
   if (c.embeddingSize !== c.dim) x = g.op('MatMul', [x, g.paramTransposed(`${e}.embed_proj.weight`)]); // [B, T, D], no bias
   const normed = layerNorm(g, x, null, `${e}.LayerNorm`, c.layerNormEps); // [B, T, D]
   const mask = g.op('Unsqueeze', [g.op('Cast', [ATTENTION_MASK], [intAttr('to', DataType.FLOAT)]), g.int64s([2])]); // [B, T, 1]
@@ -55,11 +65,17 @@ function shared(g: GraphBuilder, c: DebertaV2Config): Shared {
   const bias = g.op('Mul', [g.op('Sub', [g.floats([1], []), pairs]), g.floats([-3.4028234663852886e38], [])]);
   if (!c.relativeAttention) return { table: null, c2pIndex: null, p2cIndex: null, bias };
   const relative = `${P}.encoder.rel_embeddings.weight`;
-  const table = c.normRelEmbedding ? layerNorm(g, g.param(relative), null, `${P}.encoder.LayerNorm`, c.layerNormEps) : g.param(relative);
+  const table = c.normRelEmbedding
+    ? layerNorm(g, g.param(relative), null, `${P}.encoder.LayerNorm`, c.layerNormEps)
+    : g.param(relative);
   const shape = g.op('Shape', [INPUT_IDS]); // [B, T]
   const t = g.op('Gather', [shape, g.int64s([1])]); // [1]
   const tt = g.op('Concat', [t, t], [intAttr('axis', 0)]); // [T, T]
-  const bhtt = g.op('Concat', [g.op('Gather', [shape, g.int64s([0])]), g.int64s([c.nHeads]), t, t], [intAttr('axis', 0)]); // [B, H, T, T]
+  const bhtt = g.op(
+    'Concat',
+    [g.op('Gather', [shape, g.int64s([0])]), g.int64s([c.nHeads]), t, t],
+    [intAttr('axis', 0)],
+  ); // [B, H, T, T]
   const m2 = c.maxPositionEmbeddings;
   const index = (sign: 1 | -1): string => {
     const full = g.int64s(relativeIndex(c, sign), [m2, m2]);
@@ -73,13 +89,19 @@ function layer(g: GraphBuilder, c: DebertaV2Config, x: string, i: number, s: Sha
   const a = `${l}.attention.self`;
   const dh = c.dim / c.nHeads;
   const split = g.int64s([0, 0, c.nHeads, dh]);
-  const heads = (y: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [y, split])], [intsAttr('perm', perm)]);
+  const heads = (y: string, perm: number[]): string =>
+    g.op('Transpose', [g.op('Reshape', [y, split])], [intsAttr('perm', perm)]);
   const [q, k, v] = [linear(g, x, `${a}.query_proj`), linear(g, x, `${a}.key_proj`), linear(g, x, `${a}.value_proj`)]; // [B, T, D]
   const qh = heads(q, [0, 2, 1, 3]); // [B, H, T, dh]
   const kh = heads(k, [0, 2, 1, 3]); // [B, H, T, dh]
   let scores = g.op('MatMul', [qh, g.op('Transpose', [kh], [intsAttr('perm', [0, 1, 3, 2])])]); // [B, H, T, T]
   /** The relative table through a projection, per head: [H, dh, 2·span]. */
-  const rel = (proj: string): string => g.op('Transpose', [g.op('Reshape', [linear(g, s.table as string, proj), g.int64s([0, c.nHeads, dh])])], [intsAttr('perm', [1, 2, 0])]);
+  const rel = (proj: string): string =>
+    g.op(
+      'Transpose',
+      [g.op('Reshape', [linear(g, s.table as string, proj), g.int64s([0, c.nHeads, dh])])],
+      [intsAttr('perm', [1, 2, 0])],
+    );
   if (s.c2pIndex !== null) {
     const all = g.op('MatMul', [qh, rel(c.shareAttKey ? `${a}.key_proj` : `${a}.pos_key_proj`)]); // [B, H, T, 2·span]
     scores = g.op('Add', [scores, g.op('GatherElements', [all, s.c2pIndex], [intAttr('axis', 3)])]);
@@ -90,8 +112,16 @@ function layer(g: GraphBuilder, c: DebertaV2Config, x: string, i: number, s: Sha
     scores = g.op('Add', [scores, g.op('Transpose', [byKey], [intsAttr('perm', [0, 1, 3, 2])])]);
   }
   const scale = Math.sqrt(dh * (1 + (s.c2pIndex !== null ? 1 : 0) + (s.p2cIndex !== null ? 1 : 0)));
-  const probs = g.op('Softmax', [g.op('Add', [g.op('Mul', [scores, g.floats([1 / scale], [])]), s.bias])], [intAttr('axis', -1)]); // [B, H, T, T]
-  const context = g.op('Transpose', [g.op('MatMul', [probs, heads(v, [0, 2, 1, 3])])], [intsAttr('perm', [0, 2, 1, 3])]); // [B, T, H, dh]
+  const probs = g.op(
+    'Softmax',
+    [g.op('Add', [g.op('Mul', [scores, g.floats([1 / scale], [])]), s.bias])],
+    [intAttr('axis', -1)],
+  ); // [B, H, T, T]
+  const context = g.op(
+    'Transpose',
+    [g.op('MatMul', [probs, heads(v, [0, 2, 1, 3])])],
+    [intsAttr('perm', [0, 2, 1, 3])],
+  ); // [B, T, H, dh]
   const out = linear(g, g.op('Reshape', [context, g.int64s([0, 0, c.dim])]), `${l}.attention.output.dense`); // [B, T, D]
   const y = layerNorm(g, out, x, `${l}.attention.output.LayerNorm`, c.layerNormEps); // [B, T, D]
   const f = feedForward(g, y, `${l}.intermediate.dense`, `${l}.output.dense`, c.activation); // [B, T, D]

@@ -5,7 +5,15 @@
 import type { DistilBertConfig } from '../model/config.js';
 import { LAYER_NORM_EPS } from '../model/distilbert.js';
 import type { OnnxFamily } from './family.js';
-import { absolutePositions, feedForward, layerNorm, linear, maskBias, selfAttention, wordEmbeddings } from './layers.js';
+import {
+  absolutePositions,
+  feedForward,
+  layerNorm,
+  linear,
+  maskBias,
+  selfAttention,
+  wordEmbeddings,
+} from './layers.js';
 
 export function distilBertGraph(c: DistilBertConfig): OnnxFamily {
   return {
@@ -17,7 +25,13 @@ export function distilBertGraph(c: DistilBertConfig): OnnxFamily {
       let x = layerNorm(g, words, pos, 'distilbert.embeddings.LayerNorm', LAYER_NORM_EPS); // [B, T, D]
       for (let i = 0; i < c.nLayers; i++) {
         const l = `distilbert.transformer.layer.${i}`;
-        const spec = { query: `${l}.attention.q_lin`, key: `${l}.attention.k_lin`, value: `${l}.attention.v_lin`, heads: c.nHeads, dim: c.dim };
+        const spec = {
+          query: `${l}.attention.q_lin`,
+          key: `${l}.attention.k_lin`,
+          value: `${l}.attention.v_lin`,
+          heads: c.nHeads,
+          dim: c.dim,
+        };
         const a = linear(g, selfAttention(g, x, spec, bias), `${l}.attention.out_lin`); // [B, T, D]
         const y = layerNorm(g, a, x, `${l}.sa_layer_norm`, LAYER_NORM_EPS); // [B, T, D]
         const f = feedForward(g, y, `${l}.ffn.lin1`, `${l}.ffn.lin2`, c.activation); // [B, T, D]

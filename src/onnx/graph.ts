@@ -5,7 +5,15 @@
  * shared layers).
  */
 import type { HostTensor } from '../model/safetensors.js';
-import { DataType, type AttributeProto, type DataTypeCode, type GraphProto, type NodeProto, type TensorProto, type ValueInfo } from './proto.js';
+import {
+  DataType,
+  type AttributeProto,
+  type DataTypeCode,
+  type GraphProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfo,
+} from './proto.js';
 
 /** Parameters by Hugging Face name, as read from model.safetensors. */
 export type Weights = ReadonlyMap<string, HostTensor>;
@@ -17,11 +25,17 @@ export const intsAttr = (name: string, ints: number[]): AttributeProto => ({ nam
 
 /** The little-endian bytes of a typed array (a view where the machine is little-endian, as every Node target is). */
 export function leBytes(a: Float32Array | Int8Array | Uint8Array | BigInt64Array): Uint8Array {
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('big-endian hosts are not supported by the ONNX writer');
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+    throw new Error('big-endian hosts are not supported by the ONNX writer');
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-export function tensorProto(name: string, dims: readonly number[], dataType: DataTypeCode, data: Float32Array | Int8Array | Uint8Array | BigInt64Array): TensorProto {
+export function tensorProto(
+  name: string,
+  dims: readonly number[],
+  dataType: DataTypeCode,
+  data: Float32Array | Int8Array | Uint8Array | BigInt64Array,
+): TensorProto {
   return { name, dims: [...dims], data_type: dataType, raw_data: leBytes(data) };
 }
 
@@ -35,7 +49,9 @@ export class GraphBuilder {
   /** A node with `outputs` outputs; returns their names. */
   node(opType: string, inputs: readonly string[], attribute: AttributeProto[] = [], outputs = 1): string[] {
     const id = this.counter++;
-    const names = Array.from({ length: outputs }, (_, k) => (outputs === 1 ? `${opType}_${id}` : `${opType}_${id}_${k}`));
+    const names = Array.from({ length: outputs }, (_, k) =>
+      outputs === 1 ? `${opType}_${id}` : `${opType}_${id}_${k}`,
+    );
     this.nodes.push({ name: `${opType}_${id}`, op_type: opType, input: [...inputs], output: names, attribute });
     return names;
   }
@@ -89,7 +105,13 @@ export class GraphBuilder {
   }
 
   build(name: string, inputs: ValueInfo[], outputs: ValueInfo[]): GraphProto {
-    return { name, node: [...this.nodes], initializer: [...this.initializers.values()], input: inputs, output: outputs };
+    return {
+      name,
+      node: [...this.nodes],
+      initializer: [...this.initializers.values()],
+      input: inputs,
+      output: outputs,
+    };
   }
 
   private weight(name: string): HostTensor {
@@ -98,7 +120,12 @@ export class GraphBuilder {
     return w;
   }
 
-  private initializer(name: string, dims: readonly number[], dataType: DataTypeCode, data: Float32Array | BigInt64Array): string {
+  private initializer(
+    name: string,
+    dims: readonly number[],
+    dataType: DataTypeCode,
+    data: Float32Array | BigInt64Array,
+  ): string {
     this.initializers.set(name, tensorProto(name, dims, dataType, data));
     return name;
   }

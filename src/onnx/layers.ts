@@ -26,7 +26,11 @@ export function linear(g: GraphBuilder, x: string, prefix: string): string {
 /** LayerNorm(x + residual) with the module's `weight` and `bias` at `prefix`. */
 export function layerNorm(g: GraphBuilder, x: string, residual: string | null, prefix: string, eps: number): string {
   const sum = residual === null ? x : g.op('Add', [x, residual]);
-  return g.op('LayerNormalization', [sum, g.param(`${prefix}.weight`), g.param(`${prefix}.bias`)], [intAttr('axis', -1), floatAttr('epsilon', eps)]);
+  return g.op(
+    'LayerNormalization',
+    [sum, g.param(`${prefix}.weight`), g.param(`${prefix}.bias`)],
+    [intAttr('axis', -1), floatAttr('epsilon', eps)],
+  );
 }
 
 /** transformers' ACT2FN: `gelu` = x·½(1 + erf(x/√2)), `gelu_new` = x·½(1 + tanh(√(2/π)(x + 0.044715x³))), `relu`. */
@@ -38,8 +42,14 @@ export function activate(g: GraphBuilder, x: string, act: Activation): string {
     }
     case 'gelu_new': {
       const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
-      const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [cube, g.floats([0.044715], [])])]), g.floats([Math.sqrt(2 / Math.PI)], [])]);
-      return g.op('Mul', [g.op('Mul', [x, g.op('Add', [g.op('Tanh', [inner]), g.floats([1], [])])]), g.floats([0.5], [])]);
+      const inner = g.op('Mul', [
+        g.op('Add', [x, g.op('Mul', [cube, g.floats([0.044715], [])])]),
+        g.floats([Math.sqrt(2 / Math.PI)], []),
+      ]);
+      return g.op('Mul', [
+        g.op('Mul', [x, g.op('Add', [g.op('Tanh', [inner]), g.floats([1], [])])]),
+        g.floats([0.5], []),
+      ]);
     }
     case 'relu':
       return g.op('Relu', [x]);
@@ -71,7 +81,8 @@ export interface AttentionSpec {
 export function selfAttention(g: GraphBuilder, x: string, s: AttentionSpec, bias: string): string {
   const dh = s.dim / s.heads;
   const split = g.int64s([0, 0, s.heads, dh]); // Reshape's 0 copies B and T from the input
-  const heads = (prefix: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [linear(g, x, prefix), split])], [intsAttr('perm', perm)]);
+  const heads = (prefix: string, perm: number[]): string =>
+    g.op('Transpose', [g.op('Reshape', [linear(g, x, prefix), split])], [intsAttr('perm', perm)]);
   const q = heads(s.query, [0, 2, 1, 3]); // [B, H, T, dh]
   const kT = heads(s.key, [0, 2, 3, 1]); // [B, H, dh, T]
   const v = heads(s.value, [0, 2, 1, 3]); // [B, H, T, dh]

@@ -44,9 +44,13 @@ function onnxFamily(c: ModelConfig): OnnxFamily {
     case 'deberta-v2':
       return debertaV2Graph(c);
     default: // a family added to src/model before its graph here
-      throw new QaFtError('BAD_ARGUMENT', `no ONNX export for ${modelType} models (ONNX export covers ${ONNX_FAMILIES.join(', ')})`, {
-        hint: 'export without --onnx: the Hugging Face files load in transformers and optimum exports them to ONNX',
-      });
+      throw new QaFtError(
+        'BAD_ARGUMENT',
+        `no ONNX export for ${modelType} models (ONNX export covers ${ONNX_FAMILIES.join(', ')})`,
+        {
+          hint: 'export without --onnx: the Hugging Face files load in transformers and optimum exports them to ONNX',
+        },
+      );
   }
 }
 
@@ -59,7 +63,11 @@ export function onnxInputNames(c: ModelConfig): string[] {
 export function qaGraph(c: ModelConfig, weights: Weights): GraphProto {
   const g = new GraphBuilder(weights);
   qaHead(g, onnxFamily(c).hidden(g));
-  const io = (name: string, elemType: ValueInfo['elemType']): ValueInfo => ({ name, elemType, dims: [...DYNAMIC_AXES] });
+  const io = (name: string, elemType: ValueInfo['elemType']): ValueInfo => ({
+    name,
+    elemType,
+    dims: [...DYNAMIC_AXES],
+  });
   return g.build(
     c.modelType,
     onnxInputNames(c).map((n) => io(n, DataType.INT64)),

@@ -113,11 +113,15 @@ const SCHEMA = protobuf.Root.fromJSON({
         ValueInfoProto: { fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 } } },
         TypeProto: {
           fields: { tensor_type: { type: 'Tensor', id: 1 } },
-          nested: { Tensor: { fields: { elem_type: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } } } },
+          nested: {
+            Tensor: { fields: { elem_type: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } } },
+          },
         },
         TensorShapeProto: {
           fields: { dim: { rule: 'repeated', type: 'Dimension', id: 1 } },
-          nested: { Dimension: { fields: { dim_value: { type: 'int64', id: 1 }, dim_param: { type: 'string', id: 2 } } } },
+          nested: {
+            Dimension: { fields: { dim_value: { type: 'int64', id: 1 }, dim_param: { type: 'string', id: 2 } } },
+          },
         },
       },
     },

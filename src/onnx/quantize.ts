@@ -31,7 +31,10 @@ export function quantizeWeight(w: Float32Array): { q: Int8Array; scale: number }
   if (scale < FLOAT32_TINY) scale = 1;
   const q = new Int8Array(w.length);
   for (let i = 0; i < w.length; i++) {
-    q[i] = Math.min(INT8_SYMMETRIC_MAX, Math.max(-INT8_SYMMETRIC_MAX, roundHalfEven(Math.fround((w[i] as number) / scale))));
+    q[i] = Math.min(
+      INT8_SYMMETRIC_MAX,
+      Math.max(-INT8_SYMMETRIC_MAX, roundHalfEven(Math.fround((w[i] as number) / scale))),
+    );
   }
   return { q, scale };
 }
@@ -48,13 +51,25 @@ export function quantizeMatMuls(graph: GraphProto): GraphProto {
   const added = new Map<string, TensorProto>();
   const quantizedActivations = new Set<string>();
   const nodes: NodeProto[] = [];
-  const node = (op_type: string, name: string, input: string[], output: string[], attribute: NodeProto['attribute'] = []): void => {
+  const node = (
+    op_type: string,
+    name: string,
+    input: string[],
+    output: string[],
+    attribute: NodeProto['attribute'] = [],
+  ): void => {
     nodes.push({ name, op_type, input, output, attribute });
   };
   for (const n of graph.node) {
     const [x, b] = n.input;
     const w = b === undefined ? undefined : initializers.get(b);
-    if (n.op_type !== 'MatMul' || x === undefined || w === undefined || w.data_type !== DataType.FLOAT || w.dims.length !== 2) {
+    if (
+      n.op_type !== 'MatMul' ||
+      x === undefined ||
+      w === undefined ||
+      w.data_type !== DataType.FLOAT ||
+      w.dims.length !== 2
+    ) {
       nodes.push(n);
       continue;
     }
@@ -72,7 +87,13 @@ export function quantizeMatMuls(graph: GraphProto): GraphProto {
     }
     const out = n.output[0] ?? n.name;
     node('MatMulInteger', `${n.name}_quant`, [xq, wq, xZero, wZero], [`${out}_output_quantized`]);
-    node('Cast', `${n.name}_cast`, [`${out}_output_quantized`], [`${out}_output_quantized_cast`], [{ name: 'to', type: 2, i: DataType.FLOAT }]);
+    node(
+      'Cast',
+      `${n.name}_cast`,
+      [`${out}_output_quantized`],
+      [`${out}_output_quantized_cast`],
+      [{ name: 'to', type: 2, i: DataType.FLOAT }],
+    );
     node('Mul', `${n.name}_scales_mul`, [xScale, wScale], [`${n.name}_scales`]);
     node('Mul', `${n.name}_output_scale_mul`, [`${out}_output_quantized_cast`, `${n.name}_scales`], [out]);
   }

@@ -42,18 +42,30 @@ function matrix(data: Float32Array, b: number, t: number): number[][] {
 }
 
 /** Opens `path` (a model.onnx or model_quantized.onnx exported for `config`) on onnxruntime's CPU provider. */
-export async function openOnnxModel(path: string, config: ModelConfig, options: { threads?: number } = {}): Promise<OnnxQaModel> {
+export async function openOnnxModel(
+  path: string,
+  config: ModelConfig,
+  options: { threads?: number } = {},
+): Promise<OnnxQaModel> {
   const ort = await loadOrt();
   let session: Awaited<ReturnType<Ort['InferenceSession']['create']>>;
   try {
-    session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }) });
+    session = await ort.InferenceSession.create(path, {
+      executionProviders: ['cpu'],
+      ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
+    });
   } catch (e) {
-    throw new QaFtError('BAD_FORMAT', `${path}: onnxruntime cannot load it (${(e as Error).message.split('\n')[0]})`, { hint: 'export it again with qa-ft export --onnx' });
+    throw new QaFtError('BAD_FORMAT', `${path}: onnxruntime cannot load it (${(e as Error).message.split('\n')[0]})`, {
+      hint: 'export it again with qa-ft export --onnx',
+    });
   }
   const names = onnxInputNames(config);
   const missing = names.filter((n) => !session.inputNames.includes(n));
   if (missing.length > 0) {
-    throw new QaFtError('BAD_FORMAT', `${path}: inputs are ${session.inputNames.join(', ')}, expected ${names.join(', ')} for a ${config.modelType} model`);
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${path}: inputs are ${session.inputNames.join(', ')}, expected ${names.join(', ')} for a ${config.modelType} model`,
+    );
   }
   const inferenceOnly = (what: string): never => {
     throw new QaFtError('BAD_ARGUMENT', `${path}: the onnx engine runs inference only (${what} needs the TF.js model)`);
@@ -73,11 +85,13 @@ export async function openOnnxModel(path: string, config: ModelConfig, options: 
         input_ids: int64Matrix(ort, batch.inputIds, t),
         attention_mask: int64Matrix(ort, batch.attentionMask, t),
       };
-      if (names.includes('token_type_ids')) feeds.token_type_ids = int64Matrix(ort, batch.tokenTypeIds ?? batch.inputIds.map((r) => r.map(() => 0)), t);
+      if (names.includes('token_type_ids'))
+        feeds.token_type_ids = int64Matrix(ort, batch.tokenTypeIds ?? batch.inputIds.map((r) => r.map(() => 0)), t);
       const out = await session.run(feeds);
       const start = out.start_logits?.data;
       const end = out.end_logits?.data;
-      if (!(start instanceof Float32Array) || !(end instanceof Float32Array)) throw new QaFtError('BAD_FORMAT', `${path}: no float32 start_logits/end_logits outputs`);
+      if (!(start instanceof Float32Array) || !(end instanceof Float32Array))
+        throw new QaFtError('BAD_FORMAT', `${path}: no float32 start_logits/end_logits outputs`);
       const [startLogits, endLogits] = [matrix(start, b, t), matrix(end, b, t)];
       const { startPositions: s, endPositions: e } = batch;
       if (s === undefined || e === undefined) return { startLogits, endLogits };
@@ -98,9 +112,13 @@ export type OnnxEngine = keyof typeof ONNX_ENGINES;
 export async function openOnnxExport(dir: string, engine: OnnxEngine): Promise<OnnxQaModel> {
   const path = join(dir, ONNX_DIR, ONNX_ENGINES[engine]);
   if (!existsSync(path)) {
-    throw new QaFtError('FILE_NOT_FOUND', `${path} does not exist: --engine ${engine} runs the ONNX files of a qa-ft export --onnx directory`, {
-      hint: `qa-ft export --model ${dir} --out EXPORT_DIR --onnx, then --model EXPORT_DIR`,
-    });
+    throw new QaFtError(
+      'FILE_NOT_FOUND',
+      `${path} does not exist: --engine ${engine} runs the ONNX files of a qa-ft export --onnx directory`,
+      {
+        hint: `qa-ft export --model ${dir} --out EXPORT_DIR --onnx, then --model EXPORT_DIR`,
+      },
+    );
   }
   const config = await loadConfig(dir);
   return openOnnxModel(path, config);

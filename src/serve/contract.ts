@@ -12,20 +12,54 @@ const text = (description: string) => ({ type: 'string', minLength: 1, descripti
 const ITEM = {
   type: 'object',
   required: ['question', 'context'],
-  properties: { question: text('the question'), context: text('the text that holds the answer (long texts are cut into overlapping windows)') },
+  properties: {
+    question: text('the question'),
+    context: text('the text that holds the answer (long texts are cut into overlapping windows)'),
+  },
 } as const;
 
 const PARAMETERS = {
   type: ['object', 'null'],
-  description: 'the question-answering pipeline\'s parameters (transformers 4.57); others are ignored',
+  description: "the question-answering pipeline's parameters (transformers 4.57); others are ignored",
   properties: {
-    top_k: { type: 'integer', minimum: 1, default: PIPELINE_DEFAULTS.topK, description: 'answers per question; a list when more than one is found' },
-    max_answer_len: { type: 'integer', minimum: 1, default: PIPELINE_DEFAULTS.maxAnswerLen, description: 'longest answer in tokens' },
-    doc_stride: { type: 'integer', minimum: 0, description: 'tokens shared by consecutive windows (default min(max_seq_len / 2, 128))' },
-    max_seq_len: { type: 'integer', minimum: 1, description: "tokens per window (default min(the tokenizer's model_max_length, 384))" },
-    max_question_len: { type: 'integer', minimum: 1, default: PIPELINE_DEFAULTS.maxQuestionLen, description: 'accepted; fast tokenizers ignore it, as in the pipeline' },
-    handle_impossible_answer: { type: 'boolean', default: PIPELINE_DEFAULTS.handleImpossibleAnswer, description: 'let "" (no answer) compete' },
-    align_to_words: { type: 'boolean', default: PIPELINE_DEFAULTS.alignToWords, description: 'widen answers to whole words' },
+    top_k: {
+      type: 'integer',
+      minimum: 1,
+      default: PIPELINE_DEFAULTS.topK,
+      description: 'answers per question; a list when more than one is found',
+    },
+    max_answer_len: {
+      type: 'integer',
+      minimum: 1,
+      default: PIPELINE_DEFAULTS.maxAnswerLen,
+      description: 'longest answer in tokens',
+    },
+    doc_stride: {
+      type: 'integer',
+      minimum: 0,
+      description: 'tokens shared by consecutive windows (default min(max_seq_len / 2, 128))',
+    },
+    max_seq_len: {
+      type: 'integer',
+      minimum: 1,
+      description: "tokens per window (default min(the tokenizer's model_max_length, 384))",
+    },
+    max_question_len: {
+      type: 'integer',
+      minimum: 1,
+      default: PIPELINE_DEFAULTS.maxQuestionLen,
+      description: 'accepted; fast tokenizers ignore it, as in the pipeline',
+    },
+    handle_impossible_answer: {
+      type: 'boolean',
+      default: PIPELINE_DEFAULTS.handleImpossibleAnswer,
+      description: 'let "" (no answer) compete',
+    },
+    align_to_words: {
+      type: 'boolean',
+      default: PIPELINE_DEFAULTS.alignToWords,
+      description: 'widen answers to whole words',
+    },
   },
 } as const;
 
@@ -95,7 +129,12 @@ export interface ValidationIssue {
 export function validationError(errors: readonly ValidationIssue[]): { status: 400 | 422; message: string } {
   const e = errors[0];
   if (e === undefined) return { status: 400, message: 'the body does not match the request schema' };
-  const path = e.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+  const path = e.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('')
+    .replace(/^\./, '');
   const name = path === '' ? 'the body' : path;
   const status = UNPROCESSABLE.has(e.keyword) ? 422 : 400;
   switch (e.keyword) {
@@ -122,7 +161,10 @@ const ANSWER = {
   required: ['answer', 'score', 'start', 'end'],
   properties: {
     answer: { type: 'string' },
-    score: { type: 'number', description: 'start probability × end probability over the window (summed over spans with the same text)' },
+    score: {
+      type: 'number',
+      description: 'start probability × end probability over the window (summed over spans with the same text)',
+    },
     start: { type: 'integer', description: 'character offset of the answer in the context (Unicode code points)' },
     end: { type: 'integer', description: 'character offset just past the answer' },
   },
@@ -136,7 +178,11 @@ export function openApiDocument(version: string, keyRequired: boolean): Record<s
   const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ERROR } } });
   return {
     openapi: '3.1.0',
-    info: { title: 'qa-ft serve', version, description: "Extractive question answering with the Hugging Face Inference API's contract" },
+    info: {
+      title: 'qa-ft serve',
+      version,
+      description: "Extractive question answering with the Hugging Face Inference API's contract",
+    },
     ...(keyRequired ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } } : {}),
     paths: {
       '/': {
@@ -146,7 +192,8 @@ export function openApiDocument(version: string, keyRequired: boolean): Record<s
           requestBody: { required: true, content: { 'application/json': { schema: REQUEST_SCHEMA } } },
           responses: {
             200: {
-              description: 'for one input its answer (a list when top_k > 1 finds several); for a list of inputs, a list of those',
+              description:
+                'for one input its answer (a list when top_k > 1 finds several); for a list of inputs, a list of those',
               content: { 'application/json': { schema: { oneOf: [one, { type: 'array', items: one }] } } },
             },
             400: errorResponse('malformed JSON or a field of the wrong type'),
@@ -156,12 +203,23 @@ export function openApiDocument(version: string, keyRequired: boolean): Record<s
             503: errorResponse('the server is draining'),
           },
         },
-        get: { summary: 'a page to try the model', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } },
+        get: {
+          summary: 'a page to try the model',
+          responses: { 200: { description: 'HTML', content: { 'text/html': {} } } },
+        },
       },
       '/health': {
-        get: { summary: 'readiness', responses: { 200: { description: 'the model is loaded' }, 503: errorResponse('draining') } },
+        get: {
+          summary: 'readiness',
+          responses: { 200: { description: 'the model is loaded' }, 503: errorResponse('draining') },
+        },
       },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text format 0.0.4', content: { 'text/plain': {} } } } } },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          responses: { 200: { description: 'text format 0.0.4', content: { 'text/plain': {} } } },
+        },
+      },
       '/openapi.json': { get: { summary: 'this document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
     },
   };

@@ -13,7 +13,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { isQaFtError } from '../errors.js';
 import { pyStrip } from '../util/py-string.js';
 import type { BatchingAnswerer } from '../infer/batching.js';
-import { REQUEST_SCHEMA, openApiDocument, shapeAnswers, toPipelineParameters, validationError, type QaRequest } from './contract.js';
+import {
+  REQUEST_SCHEMA,
+  openApiDocument,
+  shapeAnswers,
+  toPipelineParameters,
+  validationError,
+  type QaRequest,
+} from './contract.js';
 import { PAGE_CSP, renderPage } from './page.js';
 
 export interface QaServerOptions {
@@ -54,7 +61,12 @@ function keyMatches(header: string | undefined, key: string): boolean {
 function metricsOf(registry: Registry) {
   collectDefaultMetrics({ register: registry, prefix: 'qaft_' });
   return {
-    requests: new Counter({ name: 'qaft_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [registry] }),
+    requests: new Counter({
+      name: 'qaft_http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers: [registry],
+    }),
     latency: new Histogram({
       name: 'qaft_http_request_duration_seconds',
       help: 'time from request to response, by route',
@@ -62,15 +74,30 @@ function metricsOf(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    batchSize: new Histogram({ name: 'qaft_batch_windows', help: 'windows per forward pass', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry] }),
-    batchSeconds: new Histogram({ name: 'qaft_batch_duration_seconds', help: 'time of one forward pass', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
-    inFlight: new Gauge({ name: 'qaft_items_in_flight', help: 'question/context items being answered', registers: [registry] }),
+    batchSize: new Histogram({
+      name: 'qaft_batch_windows',
+      help: 'windows per forward pass',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'qaft_batch_duration_seconds',
+      help: 'time of one forward pass',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'qaft_items_in_flight',
+      help: 'question/context items being answered',
+      registers: [registry],
+    }),
   };
 }
 
 type Metrics = ReturnType<typeof metricsOf>;
 
-const sendError = (reply: FastifyReply, status: number, message: string): FastifyReply => reply.code(status).type('application/json; charset=utf-8').send({ error: message });
+const sendError = (reply: FastifyReply, status: number, message: string): FastifyReply =>
+  reply.code(status).type('application/json; charset=utf-8').send({ error: message });
 
 /** The server around an answerer (its forward passes feed the batch histograms). */
 export async function createQaServer(answerer: BatchingAnswerer, options: QaServerOptions = {}): Promise<QaServer> {
@@ -80,7 +107,11 @@ export async function createQaServer(answerer: BatchingAnswerer, options: QaServ
     bodyLimit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     requestTimeout,
     // Node checks the header/request timeouts on this period (default 30 s: too coarse for short limits)
-    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 2))) },
+    http: {
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 2))),
+    },
     // longer than a load balancer's idle timeout (60 s on the common ones), so the balancer closes first; a server
     // busy in forward passes for seconds would otherwise race clients reusing a socket it is closing
     keepAliveTimeout: 65_000,
@@ -94,7 +125,12 @@ export async function createQaServer(answerer: BatchingAnswerer, options: QaServ
   let draining = false;
   const keyRequired = options.apiKey !== undefined && options.apiKey !== '';
 
-  if (options.corsOrigin !== undefined) await app.register(cors, { origin: options.corsOrigin, methods: ['GET', 'POST'], allowedHeaders: ['Content-Type', 'Authorization'] });
+  if (options.corsOrigin !== undefined)
+    await app.register(cors, {
+      origin: options.corsOrigin,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['Content-Type', 'Authorization'],
+    });
 
   // A body of any content type is read as JSON (curl -d sends form-urlencoded), with fastify's safe parser.
   app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
@@ -119,14 +155,17 @@ export async function createQaServer(answerer: BatchingAnswerer, options: QaServ
     if (t0 !== undefined) metrics.latency.observe({ route }, (performance.now() - t0) / 1000);
   });
 
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     if (error.validation) {
       const { status, message } = validationError(error.validation);
       return sendError(reply, status, message);
     }
     const status = error.statusCode ?? 500;
-    if (status === 413) return sendError(reply, 413, `request body over the limit of ${app.initialConfig.bodyLimit} bytes`);
+    if (status === 413)
+      return sendError(reply, 413, `request body over the limit of ${app.initialConfig.bodyLimit} bytes`);
     if (status >= 400 && status < 500) return sendError(reply, status, error.message);
     options.onInternalError?.(error);
     return sendError(reply, 500, 'internal error');
@@ -158,7 +197,9 @@ export async function createQaServer(answerer: BatchingAnswerer, options: QaServ
     }
     const params = toPipelineParameters(body.parameters);
     try {
-      const answers = await Promise.all(items.map((item) => answerer.answer({ question: item.question, context: item.context }, params)));
+      const answers = await Promise.all(
+        items.map((item) => answerer.answer({ question: item.question, context: item.context }, params)),
+      );
       const shaped = answers.map(shapeAnswers);
       return reply.send(Array.isArray(body.inputs) ? shaped : shaped[0]);
     } catch (e) {

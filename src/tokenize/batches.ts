@@ -69,10 +69,14 @@ export function lengthGroupedOrder(lengths: readonly number[], batchSize: number
 }
 
 /** The feature order of one epoch. */
-export function batchOrder(lengths: readonly number[], options: Pick<BatchOptions, 'batchSize' | 'shuffle' | 'seed' | 'epoch' | 'groupByLength'>): number[] {
+export function batchOrder(
+  lengths: readonly number[],
+  options: Pick<BatchOptions, 'batchSize' | 'shuffle' | 'seed' | 'epoch' | 'groupByLength'>,
+): number[] {
   const n = lengths.length;
   if (!options.shuffle) {
-    if (options.groupByLength) throw new QaFtError('BAD_ARGUMENT', 'groupByLength needs shuffle (it groups a random permutation)');
+    if (options.groupByLength)
+      throw new QaFtError('BAD_ARGUMENT', 'groupByLength needs shuffle (it groups a random permutation)');
     return Array.from({ length: n }, (_, i) => i);
   }
   const perm = permutation(n, [options.seed ?? 0, options.epoch ?? 0]);
@@ -81,7 +85,8 @@ export function batchOrder(lengths: readonly number[], options: Pick<BatchOption
 
 export function makeBatches(features: readonly Feature[], options: BatchOptions): IndexedBatch[] {
   const { batchSize, padTokenId } = options;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new QaFtError('BAD_ARGUMENT', `batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new QaFtError('BAD_ARGUMENT', `batch size must be a positive integer, got ${batchSize}`);
   if (options.padToMaxLength && options.maxLength === undefined) {
     throw new QaFtError('BAD_ARGUMENT', 'padToMaxLength needs maxLength');
   }
@@ -89,7 +94,10 @@ export function makeBatches(features: readonly Feature[], options: BatchOptions)
   if (options.maxLength !== undefined) {
     const i = lengths.findIndex((l) => l > (options.maxLength as number));
     if (i >= 0) {
-      throw new QaFtError('BAD_DATA', `feature ${i} (example ${features[i]?.exampleId}) has ${lengths[i]} tokens, above max length ${options.maxLength}`);
+      throw new QaFtError(
+        'BAD_DATA',
+        `feature ${i} (example ${features[i]?.exampleId}) has ${lengths[i]} tokens, above max length ${options.maxLength}`,
+      );
     }
   }
   const order = batchOrder(lengths, options);
@@ -99,7 +107,9 @@ export function makeBatches(features: readonly Feature[], options: BatchOptions)
     const idx = order.slice(i, i + batchSize);
     if (idx.length < batchSize && options.dropLast) break;
     const members = idx.map((j) => at(features, j));
-    const width = options.padToMaxLength ? (options.maxLength as number) : Math.max(...members.map((f) => f.inputIds.length));
+    const width = options.padToMaxLength
+      ? (options.maxLength as number)
+      : Math.max(...members.map((f) => f.inputIds.length));
     const inputIds: number[][] = [];
     const attentionMask: number[][] = [];
     const withTypes = options.tokenTypeIds === true && members.some((f) => f.tokenTypeIds !== undefined);
@@ -122,7 +132,9 @@ export function makeBatches(features: readonly Feature[], options: BatchOptions)
         tokenTypeIds.push(types);
       }
     }
-    const labels = withLabels ? { startPositions: members.map((f) => f.startPosition), endPositions: members.map((f) => f.endPosition) } : {};
+    const labels = withLabels
+      ? { startPositions: members.map((f) => f.startPosition), endPositions: members.map((f) => f.endPosition) }
+      : {};
     const batch: QaBatch = { inputIds, attentionMask, ...(withTypes ? { tokenTypeIds } : {}), ...labels };
     out.push({ batch, featureIndices: idx });
   }

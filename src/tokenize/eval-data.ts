@@ -48,7 +48,12 @@ export async function readEvalExamples(
   if ('dataset' in source) {
     const rows: SquadRow[] = [];
     for (const f of source.files) rows.push(...(await readSquad(f, { ...read, versionTwoWithNegative })).rows);
-    loaded = { rows: applySplit(rows, parseSplit(source.split)), features: null, source: `${source.dataset} (${source.split})`, versionTwoWithNegative };
+    loaded = {
+      rows: applySplit(rows, parseSplit(source.split)),
+      features: null,
+      source: `${source.dataset} (${source.split})`,
+      versionTwoWithNegative,
+    };
   } else if (statSync(source.path, { throwIfNoEntry: false })?.isDirectory()) {
     loaded = await readPreparedExamples(source.path, source.split ?? 'test', versionTwoWithNegative);
   } else {
@@ -74,13 +79,24 @@ function checkUniqueIds(examples: EvalExamples): EvalExamples {
   for (const r of examples.rows) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
   if (seen.size === examples.rows.length) return examples;
   const dups = [...seen].filter(([, n]) => n > 1);
-  const shown = dups.slice(0, 3).map(([id, n]) => `'${id}' (${n} questions)`).join(', ');
-  throw new QaFtError('BAD_DATA', `${examples.source}: ${dups.length} id(s) name more than one question: ${shown}${dups.length > 3 ? ', …' : ''}`, {
-    hint: 'give each question its own id: predictions are keyed by id, so duplicates cannot be scored apart',
-  });
+  const shown = dups
+    .slice(0, 3)
+    .map(([id, n]) => `'${id}' (${n} questions)`)
+    .join(', ');
+  throw new QaFtError(
+    'BAD_DATA',
+    `${examples.source}: ${dups.length} id(s) name more than one question: ${shown}${dups.length > 3 ? ', …' : ''}`,
+    {
+      hint: 'give each question its own id: predictions are keyed by id, so duplicates cannot be scored apart',
+    },
+  );
 }
 
-async function readPreparedExamples(dir: string, which: string, versionTwoWithNegative: boolean): Promise<EvalExamples> {
+async function readPreparedExamples(
+  dir: string,
+  which: string,
+  versionTwoWithNegative: boolean,
+): Promise<EvalExamples> {
   if (which !== 'test' && which !== 'train') {
     throw new QaFtError('BAD_ARGUMENT', `--split for a prepared directory is 'test' or 'train', got '${which}'`);
   }

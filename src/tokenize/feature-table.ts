@@ -4,7 +4,18 @@
  * Columns are built from and read into typed buffers directly: apache-arrow's builders and `Vector.get` are tens
  * of times slower at this size.
  */
-import { Field, FixedSizeList, Int32, List, Table, Utf8, makeData, makeVector, vectorFromArray, type Vector } from 'apache-arrow';
+import {
+  Field,
+  FixedSizeList,
+  Int32,
+  List,
+  Table,
+  Utf8,
+  makeData,
+  makeVector,
+  vectorFromArray,
+  type Vector,
+} from 'apache-arrow';
 import { missingColumnError } from '../data/validate.js';
 import { QaFtError } from '../errors.js';
 import type { Feature } from '../records.js';
@@ -70,10 +81,15 @@ function offsetsVector(features: readonly Feature[]): Vector {
 export function featuresToTable(features: readonly Feature[]): Table {
   const withTypes = features.filter((f) => f.tokenTypeIds !== undefined).length;
   if (withTypes !== 0 && withTypes !== features.length) {
-    throw new Error(`${withTypes} of ${features.length} features carry token type ids: one tokenizer gives them to all or none`);
+    throw new Error(
+      `${withTypes} of ${features.length} features carry token type ids: one tokenizer gives them to all or none`,
+    );
   }
   return new Table({
-    example_id: vectorFromArray(features.map((f) => f.exampleId), new Utf8()),
+    example_id: vectorFromArray(
+      features.map((f) => f.exampleId),
+      new Utf8(),
+    ),
     input_ids: int32ListVector(features.map((f) => f.inputIds)),
     // as `datasets` stores a tokenizer's token_type_ids; only for tokenizers whose pair template gives them
     ...(withTypes > 0 ? { token_type_ids: int32ListVector(features.map((f) => f.tokenTypeIds ?? [])) } : {}),
@@ -83,7 +99,15 @@ export function featuresToTable(features: readonly Feature[]): Table {
   });
 }
 
-type IntValues = Int32Array | BigInt64Array | Int8Array | Int16Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+type IntValues =
+  | Int32Array
+  | BigInt64Array
+  | Int8Array
+  | Int16Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 /** Per-row integer lists of a list<int> column, read straight from its buffers (Vector.get is ~50× slower). */
 function readIntLists(vector: Vector, file: string, column: string): number[][] {
@@ -115,7 +139,8 @@ function readOffsetLists(vector: Vector, file: string): ([number, number] | null
   const out: ([number, number] | null)[][] = [];
   const bad = (t: unknown): QaFtError =>
     new QaFtError('BAD_FORMAT', `${file}: column 'offset_mapping' must be a list of [start, end] pairs (found ${t})`);
-  const damaged = (): QaFtError => new QaFtError('BAD_FORMAT', `${file}: column 'offset_mapping' is damaged (its offsets run past its data)`);
+  const damaged = (): QaFtError =>
+    new QaFtError('BAD_FORMAT', `${file}: column 'offset_mapping' is damaged (its offsets run past its data)`);
   for (const d of vector.data) {
     const pairs = d.children[0];
     const ints = pairs?.children[0];
@@ -162,11 +187,16 @@ export function tableToFeatures(table: Table, file: string): Feature[] {
   const offsets = readOffsetLists(table.getChild('offset_mapping') as Vector, file);
   const starts = (table.getChild('start_positions') as Vector).toArray() as ArrayLike<number | bigint>;
   const ends = (table.getChild('end_positions') as Vector).toArray() as ArrayLike<number | bigint>;
-  const types = names.includes('token_type_ids') ? readIntLists(table.getChild('token_type_ids') as Vector, file, 'token_type_ids') : undefined;
+  const types = names.includes('token_type_ids')
+    ? readIntLists(table.getChild('token_type_ids') as Vector, file, 'token_type_ids')
+    : undefined;
   return zip(inputIds, offsets).map(([rowIds, rowOffsets], i) => {
     const rowTypes = types?.[i];
     if (types !== undefined && rowTypes?.length !== rowIds.length) {
-      throw new QaFtError('BAD_FORMAT', `${file}: row ${i} has ${rowTypes?.length ?? 0} token_type_ids for ${rowIds.length} input_ids`);
+      throw new QaFtError(
+        'BAD_FORMAT',
+        `${file}: row ${i} has ${rowTypes?.length ?? 0} token_type_ids for ${rowIds.length} input_ids`,
+      );
     }
     return {
       exampleId: String(ids[i]),
@@ -178,4 +208,3 @@ export function tableToFeatures(table: Table, file: string): Feature[] {
     };
   });
 }
-

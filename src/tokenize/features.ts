@@ -90,7 +90,14 @@ export async function prepareFeatures(
         const labels =
           answerText === undefined || startChar === undefined
             ? noAnswerLabels(w.inputIds, tokenizer.clsTokenId) // SQuAD 2.0 unanswerable: [CLS] in every window
-            : answerTokenLabels(w.offsets, w.contextStart, w.contextEnd, startChar, startChar + codePointLength(answerText), rule);
+            : answerTokenLabels(
+                w.offsets,
+                w.contextStart,
+                w.contextEnd,
+                startChar,
+                startChar + codePointLength(answerText),
+                rule,
+              );
         if (labels.start === 0 && labels.end === 0) unanswerable++;
         features.push(windowFeature(row.id, w, labels));
       }

@@ -38,47 +38,75 @@ export function checkDataFitsModel(data: TokenizedData, model: ModelLimits): voi
   if ('manifest' in data) {
     const { manifest, dir } = data;
     if (manifest.tokenizer.vocabSize > model.vocabSize) {
-      throw new QaFtError('BAD_CONFIG', `the data in ${dir} was tokenized with a ${manifest.tokenizer.vocabSize}-token vocabulary, but the model has vocab_size ${model.vocabSize}`, {
-        hint: 'prepare the data with the model’s tokenizer',
-      });
+      throw new QaFtError(
+        'BAD_CONFIG',
+        `the data in ${dir} was tokenized with a ${manifest.tokenizer.vocabSize}-token vocabulary, but the model has vocab_size ${model.vocabSize}`,
+        {
+          hint: 'prepare the data with the model’s tokenizer',
+        },
+      );
     }
     if (manifest.maxLength > model.maxPositionEmbeddings) {
-      throw new QaFtError('BAD_CONFIG', `the data in ${dir} has windows of up to ${manifest.maxLength} tokens, but the model has max_position_embeddings ${model.maxPositionEmbeddings}`, {
-        hint: 'run `qa-ft prepare --max-length N` with N <= max_position_embeddings',
-      });
+      throw new QaFtError(
+        'BAD_CONFIG',
+        `the data in ${dir} has windows of up to ${manifest.maxLength} tokens, but the model has max_position_embeddings ${model.maxPositionEmbeddings}`,
+        {
+          hint: 'run `qa-ft prepare --max-length N` with N <= max_position_embeddings',
+        },
+      );
     }
     const types = model.typeVocabSize ?? 0;
     if (types > 1 && manifest.tokenizer.tokenTypeIds === undefined) {
       // older data has no token type ids: training on zeros would not be the model Python trains
-      throw new QaFtError('BAD_DATA', `the data in ${dir} was prepared by an older qa-ft without token type ids, which this model (type_vocab_size ${types}) takes`, {
-        hint: 'run `qa-ft prepare` again',
-      });
+      throw new QaFtError(
+        'BAD_DATA',
+        `the data in ${dir} was prepared by an older qa-ft without token type ids, which this model (type_vocab_size ${types}) takes`,
+        {
+          hint: 'run `qa-ft prepare` again',
+        },
+      );
     }
     if (types === 1 && manifest.tokenizer.tokenTypeIds === true) {
-      throw new QaFtError('BAD_CONFIG', `the data in ${dir} has token type ids 0 and 1 (a BERT-style tokenizer), but the model has type_vocab_size 1`, {
-        hint: 'prepare the data with the model’s tokenizer',
-      });
+      throw new QaFtError(
+        'BAD_CONFIG',
+        `the data in ${dir} has token type ids 0 and 1 (a BERT-style tokenizer), but the model has type_vocab_size 1`,
+        {
+          hint: 'prepare the data with the model’s tokenizer',
+        },
+      );
     }
     return;
   }
   for (const f of data.features) {
     if (f.inputIds.length > model.maxPositionEmbeddings) {
-      throw new QaFtError('BAD_DATA', `example '${f.exampleId}' has a ${f.inputIds.length}-token window, above the model's ${model.maxPositionEmbeddings} positions`, {
-        hint: 'prepare the data with a smaller --max-length',
-      });
+      throw new QaFtError(
+        'BAD_DATA',
+        `example '${f.exampleId}' has a ${f.inputIds.length}-token window, above the model's ${model.maxPositionEmbeddings} positions`,
+        {
+          hint: 'prepare the data with a smaller --max-length',
+        },
+      );
     }
     const types = model.typeVocabSize ?? 0;
     const type = types > 0 ? f.tokenTypeIds?.find((t) => t >= types) : undefined;
     if (type !== undefined) {
-      throw new QaFtError('BAD_DATA', `example '${f.exampleId}' has token type id ${type}, beyond the model's type_vocab_size ${types}`, {
-        hint: "the data was tokenized with another model's tokenizer: use this model's",
-      });
+      throw new QaFtError(
+        'BAD_DATA',
+        `example '${f.exampleId}' has token type id ${type}, beyond the model's type_vocab_size ${types}`,
+        {
+          hint: "the data was tokenized with another model's tokenizer: use this model's",
+        },
+      );
     }
     const id = f.inputIds.find((t) => t >= model.vocabSize);
     if (id !== undefined) {
-      throw new QaFtError('BAD_DATA', `example '${f.exampleId}' has token id ${id}, beyond the model's ${model.vocabSize}-token vocabulary`, {
-        hint: "the data was prepared with another model's tokenizer: run `qa-ft prepare --tokenizer` with this model",
-      });
+      throw new QaFtError(
+        'BAD_DATA',
+        `example '${f.exampleId}' has token id ${id}, beyond the model's ${model.vocabSize}-token vocabulary`,
+        {
+          hint: "the data was prepared with another model's tokenizer: run `qa-ft prepare --tokenizer` with this model",
+        },
+      );
     }
   }
 }
@@ -107,14 +135,22 @@ export function checkTokenizerFitsModel(
   const where = `the tokenizer in ${tokenizer.dir}`;
   const limit = tokenizer.idLimit();
   if (limit > model.vocabSize) {
-    throw new QaFtError('BAD_CONFIG', `${where} has token ids up to ${limit - 1}, but the model (${modelSource}) has ${model.vocabSize} embedding rows (vocab_size)`, { hint });
+    throw new QaFtError(
+      'BAD_CONFIG',
+      `${where} has token ids up to ${limit - 1}, but the model (${modelSource}) has ${model.vocabSize} embedding rows (vocab_size)`,
+      { hint },
+    );
   }
   const name = (id: number): string => {
     const token = tokenizer.idToToken(id);
     return token === null ? `${id}` : `${id} (${token})`;
   };
   if (tokenizer.padTokenId !== model.padTokenId) {
-    throw new QaFtError('BAD_CONFIG', `${where} pads with id ${name(tokenizer.padTokenId)}, but the model (${modelSource}) has pad_token_id ${model.padTokenId}`, { hint });
+    throw new QaFtError(
+      'BAD_CONFIG',
+      `${where} pads with id ${name(tokenizer.padTokenId)}, but the model (${modelSource}) has pad_token_id ${model.padTokenId}`,
+      { hint },
+    );
   }
   const stated = (...fields: string[]): [string, number] | undefined => {
     for (const field of fields) {
@@ -129,7 +165,11 @@ export function checkTokenizerFitsModel(
   ];
   for (const [what, id, config] of specials) {
     if (config !== undefined && config[1] !== id) {
-      throw new QaFtError('BAD_CONFIG', `${where} has the ${what} ${name(id)}, but the model (${modelSource}) has ${config[0]} ${config[1]}`, { hint });
+      throw new QaFtError(
+        'BAD_CONFIG',
+        `${where} has the ${what} ${name(id)}, but the model (${modelSource}) has ${config[0]} ${config[1]}`,
+        { hint },
+      );
     }
   }
 }

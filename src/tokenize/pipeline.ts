@@ -64,22 +64,36 @@ export interface PrepareResult {
   readonly seconds: number;
 }
 
-export async function prepareDataset(options: PrepareOptions, onProgress?: (p: PrepareProgress) => void): Promise<PrepareResult> {
+export async function prepareDataset(
+  options: PrepareOptions,
+  onProgress?: (p: PrepareProgress) => void,
+): Promise<PrepareResult> {
   const started = performance.now();
   // Cheap checks first, so a bad option or --out fails before any file is read.
   checkPrepareOptions(options);
   const spec = parseSplit(options.split);
   if (options.inputs.length === 0) throw new QaFtError('BAD_ARGUMENT', 'no input file', { hint: 'pass --input FILE' });
   if (options.validationInputs !== undefined && options.testSize !== 0) {
-    throw new QaFtError('BAD_ARGUMENT', '--test-size draws the test split from the input at random; with a validation file (or split) the test split is that data', {
-      hint: 'drop --test-size, or drop --validation-file / --validation-split',
-    });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      '--test-size draws the test split from the input at random; with a validation file (or split) the test split is that data',
+      {
+        hint: 'drop --test-size, or drop --validation-file / --validation-split',
+      },
+    );
   }
-  for (const [flag, n] of [['--max-train-samples', options.maxTrainSamples], ['--max-eval-samples', options.maxEvalSamples]] as const) {
-    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new QaFtError('BAD_ARGUMENT', `${flag} must be an integer ≥ 1, got ${n}`);
+  for (const [flag, n] of [
+    ['--max-train-samples', options.maxTrainSamples],
+    ['--max-eval-samples', options.maxEvalSamples],
+  ] as const) {
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1))
+      throw new QaFtError('BAD_ARGUMENT', `${flag} must be an integer ≥ 1, got ${n}`);
   }
   // one prepare per --out at a time
-  const lock = await acquireDirLock(await preparedLockPath(options.outDir), { what: `--out ${options.outDir}`, onNotice: options.onNotice });
+  const lock = await acquireDirLock(await preparedLockPath(options.outDir), {
+    what: `--out ${options.outDir}`,
+    onNotice: options.onNotice,
+  });
   try {
     await checkPreparedTarget(options.outDir);
     return await prepareInto(options, spec, started, onProgress);
@@ -89,27 +103,50 @@ export async function prepareDataset(options: PrepareOptions, onProgress?: (p: P
 }
 
 /** Reads, splits, tokenizes and writes, with `options.outDir` locked and checked. */
-async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: number, onProgress?: (p: PrepareProgress) => void): Promise<PrepareResult> {
-
+async function prepareInto(
+  options: PrepareOptions,
+  spec: SplitSpec,
+  started: number,
+  onProgress?: (p: PrepareProgress) => void,
+): Promise<PrepareResult> {
   const versionTwoWithNegative = options.versionTwoWithNegative ?? false;
   const input = await readChecked(options.inputs, { spec, flag: `--split '${options.split}'` }, options, onProgress);
   const validationSplit = options.validationSplit ?? 'validation';
   const validation =
     options.validationInputs === undefined
       ? undefined
-      : await readChecked(options.validationInputs, { spec: parseSplit(validationSplit), flag: `--validation-split '${validationSplit}'` }, options);
+      : await readChecked(
+          options.validationInputs,
+          { spec: parseSplit(validationSplit), flag: `--validation-split '${validationSplit}'` },
+          options,
+        );
 
   const tokenizer = await loadTokenizerFor(options);
-  const drawn = validation === undefined ? trainTestSplit(input.rows, { testSize: options.testSize, seed: options.seed }) : { train: input.rows, test: validation.rows };
+  const drawn =
+    validation === undefined
+      ? trainTestSplit(input.rows, { testSize: options.testSize, seed: options.seed })
+      : { train: input.rows, test: validation.rows };
   const train = options.maxTrainSamples === undefined ? drawn.train : drawn.train.slice(0, options.maxTrainSamples);
   const test = options.maxEvalSamples === undefined ? drawn.test : drawn.test.slice(0, options.maxEvalSamples);
-  const windowOptions = { maxLength: options.maxLength, docStride: options.docStride, contextCache: new Map<string, TextEncoding>() }; // test rows mostly share contexts with train rows
-  const trainPrep = await prepareFeatures(train, tokenizer, windowOptions, (done, total) => onProgress?.({ phase: 'tokenize-train', done, total }));
-  const testPrep = await prepareFeatures(test, tokenizer, windowOptions, (done, total) => onProgress?.({ phase: 'tokenize-test', done, total }));
+  const windowOptions = {
+    maxLength: options.maxLength,
+    docStride: options.docStride,
+    contextCache: new Map<string, TextEncoding>(),
+  }; // test rows mostly share contexts with train rows
+  const trainPrep = await prepareFeatures(train, tokenizer, windowOptions, (done, total) =>
+    onProgress?.({ phase: 'tokenize-train', done, total }),
+  );
+  const testPrep = await prepareFeatures(test, tokenizer, windowOptions, (done, total) =>
+    onProgress?.({ phase: 'tokenize-test', done, total }),
+  );
   if (trainPrep.features.length === 0) {
-    throw new QaFtError('BAD_DATA', `${input.label}: no row fits max length ${options.maxLength}: every question leaves no room for context`, {
-      hint: 'raise --max-length',
-    });
+    throw new QaFtError(
+      'BAD_DATA',
+      `${input.label}: no row fits max length ${options.maxLength}: every question leaves no room for context`,
+      {
+        hint: 'raise --max-length',
+      },
+    );
   }
   // Rows whose question leaves no room for context have no feature; drop them from the row tables too.
   const trainRows = withoutIds(train, trainPrep.skippedExampleIds);
@@ -167,7 +204,11 @@ async function prepareInto(options: PrepareOptions, spec: SplitSpec, started: nu
     },
     train: { rows: trainRows, features: trainPrep.features },
     test: { rows: testRows, features: testPrep.features },
-    extras: { [REJECTED_FILE]: options.skipInvalid ? rejected.map((r) => `${JSON.stringify(rejectedLine(r))}\n`).join('') : null },
+    extras: {
+      [REJECTED_FILE]: options.skipInvalid
+        ? rejected.map((r) => `${JSON.stringify(rejectedLine(r))}\n`).join('')
+        : null,
+    },
   });
   onProgress?.({ phase: 'write', done: 1, total: 1 });
   return { manifest, seconds: (performance.now() - started) / 1000 };
@@ -210,24 +251,39 @@ async function readChecked(
   }
   const label = paths.length === 1 ? String(paths[0]) : `${paths.length} files (${paths[0]}, …)`;
   const range = splitRange(slice.spec, rows.length);
-  if (range.to <= range.from) throw new QaFtError('BAD_ARGUMENT', `${slice.flag} selects no rows of ${label} (${rows.length} rows)`);
+  if (range.to <= range.from)
+    throw new QaFtError('BAD_ARGUMENT', `${slice.flag} selects no rows of ${label} (${rows.length} rows)`);
   const checked = checkRows(rows.slice(range.from, range.to), label, {
     skipInvalid: options.skipInvalid,
     where: where.slice(range.from, range.to),
     versionTwoWithNegative: options.versionTwoWithNegative ?? false,
   });
   if (checked.rows.length === 0) throw new QaFtError('BAD_DATA', `${label}: every selected row is invalid`);
-  return { rows: checked.rows, rejected: checked.rejected, formats: [...formats], label, total: rows.length, located, ambiguous };
+  return {
+    rows: checked.rows,
+    rejected: checked.rejected,
+    formats: [...formats],
+    label,
+    total: rows.length,
+    located,
+    ambiguous,
+  };
 }
 
 /** The tokenizer, checked against the window options (resolved only now, after the data was read and checked). */
 async function loadTokenizerFor(options: PrepareOptions) {
-  const tokenizer = await loadTokenizer(typeof options.tokenizerDir === 'string' ? options.tokenizerDir : await options.tokenizerDir());
+  const tokenizer = await loadTokenizer(
+    typeof options.tokenizerDir === 'string' ? options.tokenizerDir : await options.tokenizerDir(),
+  );
   validateWindowOptions(tokenizer.pairTemplate, { maxLength: options.maxLength, docStride: options.docStride });
   if (tokenizer.modelMaxLength !== undefined && options.maxLength > tokenizer.modelMaxLength) {
-    throw new QaFtError('BAD_ARGUMENT', `--max-length ${options.maxLength} exceeds the model's ${tokenizer.modelMaxLength} positions (${tokenizer.dir})`, {
-      hint: `use at most ${tokenizer.modelMaxLength}`,
-    });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      `--max-length ${options.maxLength} exceeds the model's ${tokenizer.modelMaxLength} positions (${tokenizer.dir})`,
+      {
+        hint: `use at most ${tokenizer.modelMaxLength}`,
+      },
+    );
   }
   return tokenizer;
 }

@@ -41,7 +41,13 @@ export interface PreparedManifest {
    * The test split's source when it was given (`--validation-file`, a hub `--validation-split`), used as it is;
    * absent when the test split was drawn from the input at random (`testSize`).
    */
-  readonly validation?: { readonly path: string; readonly dataset?: string; readonly split?: string; readonly format: string; readonly rows: number };
+  readonly validation?: {
+    readonly path: string;
+    readonly dataset?: string;
+    readonly split?: string;
+    readonly format: string;
+    readonly rows: number;
+  };
   readonly testSize: number;
   readonly seed: number;
   readonly sizes: { readonly train: SplitCounts; readonly test: SplitCounts };
@@ -79,7 +85,12 @@ export interface PreparedManifest {
     /** Of those, answers that occur more than once in their context. */
     readonly ambiguousAnswers?: number;
   };
-  readonly files: { readonly train: string; readonly test: string; readonly trainFeatures: string; readonly testFeatures: string };
+  readonly files: {
+    readonly train: string;
+    readonly test: string;
+    readonly trainFeatures: string;
+    readonly testFeatures: string;
+  };
   /** Size and sha256 of each data file, by file name: checked on every read. */
   readonly checksums: Readonly<Record<string, FileChecksum>>;
   readonly createdAt: string;
@@ -112,7 +123,9 @@ const PREPARED_FILES = {
 export async function writePrepared(
   outDir: string,
   data: {
-    manifest: Omit<PreparedManifest, 'format' | 'version' | 'files' | 'checksums' | 'versionTwoWithNegative'> & { versionTwoWithNegative?: boolean };
+    manifest: Omit<PreparedManifest, 'format' | 'version' | 'files' | 'checksums' | 'versionTwoWithNegative'> & {
+      versionTwoWithNegative?: boolean;
+    };
     train: PreparedSplit;
     test: PreparedSplit;
     /**
@@ -146,7 +159,10 @@ export async function writePrepared(
     ...contents,
     ...extras.filter((e): e is [string, string] => e[1] !== null),
   ];
-  const total = files.reduce((sum, [, bytes]) => sum + (typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength), 0);
+  const total = files.reduce(
+    (sum, [, bytes]) => sum + (typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength),
+    0,
+  );
   await sweepStaleTemps(dirname(outDir), (name) => name === basename(outDir));
   if (target === 'absent') {
     await writeDirAtomic(
@@ -162,7 +178,11 @@ export async function writePrepared(
     return manifest;
   }
   await sweepStaleTemps(outDir, (name) => files.some(([file]) => file === name));
-  const staged = files.map(([name, bytes]) => ({ path: join(outDir, name), temp: tempSibling(join(outDir, name)), bytes }));
+  const staged = files.map(([name, bytes]) => ({
+    path: join(outDir, name),
+    temp: tempSibling(join(outDir, name)),
+    bytes,
+  }));
   let current = staged[0]?.path ?? outDir;
   try {
     for (const { path, temp, bytes } of staged) {
@@ -173,7 +193,8 @@ export async function writePrepared(
     for (const { temp } of staged) await rm(temp, { force: true });
     throw fileSystemError(e, { path: current, operation: 'write', bytes: total });
   }
-  for (const { temp, path } of staged) await withFileSystemErrors({ path, operation: 'rename into place' }, () => rename(temp, path));
+  for (const { temp, path } of staged)
+    await withFileSystemErrors({ path, operation: 'rename into place' }, () => rename(temp, path));
   for (const [name] of extras.filter(([, text]) => text === null)) {
     const path = join(outDir, name);
     await withFileSystemErrors({ path, operation: 'remove' }, () => rm(path, { force: true }));
@@ -237,27 +258,44 @@ export async function readPreparedManifest(dir: string): Promise<PreparedManifes
   }
   const m = manifest as Partial<PreparedManifest> | null;
   if (!m || m.format !== MANIFEST_FORMAT) {
-    throw new QaFtError('BAD_FORMAT', `${path}: expected format '${MANIFEST_FORMAT}', got ${JSON.stringify(m?.format)}`);
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${path}: expected format '${MANIFEST_FORMAT}', got ${JSON.stringify(m?.format)}`,
+    );
   }
   if (m.version !== MANIFEST_VERSION) {
-    throw new QaFtError('BAD_FORMAT', `${path}: prepared-data version ${m.version} is not supported (expected ${MANIFEST_VERSION})`, {
-      hint: 'run `qa-ft prepare` again with this version of qa-ft',
-    });
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${path}: prepared-data version ${m.version} is not supported (expected ${MANIFEST_VERSION})`,
+      {
+        hint: 'run `qa-ft prepare` again with this version of qa-ft',
+      },
+    );
   }
   if (m.versionTwoWithNegative !== undefined && typeof m.versionTwoWithNegative !== 'boolean') {
-    throw new QaFtError('BAD_FORMAT', `${path}: versionTwoWithNegative must be true or false, got ${JSON.stringify(m.versionTwoWithNegative)}`, {
-      hint: 'run `qa-ft prepare` again',
-    });
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${path}: versionTwoWithNegative must be true or false, got ${JSON.stringify(m.versionTwoWithNegative)}`,
+      {
+        hint: 'run `qa-ft prepare` again',
+      },
+    );
   }
   const types = (m.tokenizer as { tokenTypeIds?: unknown } | undefined)?.tokenTypeIds;
   if (types !== undefined && typeof types !== 'boolean') {
-    throw new QaFtError('BAD_FORMAT', `${path}: tokenizer.tokenTypeIds must be true or false, got ${JSON.stringify(types)}`, { hint: 'run `qa-ft prepare` again' });
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${path}: tokenizer.tokenTypeIds must be true or false, got ${JSON.stringify(types)}`,
+      { hint: 'run `qa-ft prepare` again' },
+    );
   }
   const checksums = m.checksums as Record<string, Partial<FileChecksum>> | undefined;
   for (const name of Object.values(PREPARED_FILES)) {
     const c = checksums?.[name];
     if (!c || typeof c.bytes !== 'number' || typeof c.sha256 !== 'string') {
-      throw new QaFtError('BAD_FORMAT', `${path}: checksums.${name} must hold the file's bytes and sha256`, { hint: 'run `qa-ft prepare` again' });
+      throw new QaFtError('BAD_FORMAT', `${path}: checksums.${name} must hold the file's bytes and sha256`, {
+        hint: 'run `qa-ft prepare` again',
+      });
     }
   }
   return { ...(m as PreparedManifest), versionTwoWithNegative: m.versionTwoWithNegative ?? false };
@@ -270,18 +308,29 @@ async function readCheckedFile(dir: string, name: string, manifest: PreparedMani
   try {
     bytes = await readFile(path);
   } catch {
-    throw new QaFtError('FILE_NOT_FOUND', `${path} is missing from the prepared-data directory`, { hint: 'run `qa-ft prepare` again' });
+    throw new QaFtError('FILE_NOT_FOUND', `${path} is missing from the prepared-data directory`, {
+      hint: 'run `qa-ft prepare` again',
+    });
   }
   const expected = manifest.checksums[name];
   if (expected === undefined) {
-    throw new QaFtError('BAD_FORMAT', `${join(dir, MANIFEST_FILE)}: checksums.${name} is missing`, { hint: 'run `qa-ft prepare` again' });
+    throw new QaFtError('BAD_FORMAT', `${join(dir, MANIFEST_FILE)}: checksums.${name} is missing`, {
+      hint: 'run `qa-ft prepare` again',
+    });
   }
   const actual = bytes.length === expected.bytes ? sha256(bytes) : undefined;
   if (actual !== expected.sha256) {
-    const found = actual === undefined ? `${bytes.length} bytes, the manifest says ${expected.bytes}` : `sha256 ${actual.slice(0, 12)}…, the manifest says ${expected.sha256.slice(0, 12)}…`;
-    throw new QaFtError('BAD_DATA', `${path} is not the file ${join(dir, MANIFEST_FILE)} describes (${found}): it was changed, or comes from another prepare`, {
-      hint: 'run `qa-ft prepare` again',
-    });
+    const found =
+      actual === undefined
+        ? `${bytes.length} bytes, the manifest says ${expected.bytes}`
+        : `sha256 ${actual.slice(0, 12)}…, the manifest says ${expected.sha256.slice(0, 12)}…`;
+    throw new QaFtError(
+      'BAD_DATA',
+      `${path} is not the file ${join(dir, MANIFEST_FILE)} describes (${found}): it was changed, or comes from another prepare`,
+      {
+        hint: 'run `qa-ft prepare` again',
+      },
+    );
   }
   return bytes;
 }
@@ -293,7 +342,10 @@ export async function readPrepared(dir: string): Promise<PreparedData> {
 }
 
 /** Reads the manifest and one split only (evaluation does not need the training set). */
-export async function readPreparedSplit(dir: string, which: 'train' | 'test'): Promise<{ manifest: PreparedManifest; split: PreparedSplit }> {
+export async function readPreparedSplit(
+  dir: string,
+  which: 'train' | 'test',
+): Promise<{ manifest: PreparedManifest; split: PreparedSplit }> {
   const manifest = await readPreparedManifest(dir);
   return { manifest, split: await readSplit(dir, which, manifest) };
 }
@@ -304,13 +356,23 @@ async function readSplit(dir: string, which: 'train' | 'test', manifest: Prepare
   const rowsPath = join(dir, rowsName);
   const featuresPath = join(dir, featuresName);
   const rows = arrowToRows(parseArrow(await readCheckedFile(dir, rowsName, manifest), rowsPath), rowsPath);
-  const features = tableToFeatures(parseArrow(await readCheckedFile(dir, featuresName, manifest), featuresPath), featuresPath);
+  const features = tableToFeatures(
+    parseArrow(await readCheckedFile(dir, featuresName, manifest), featuresPath),
+    featuresPath,
+  );
   const counted = manifest.sizes?.[which];
-  for (const [key, found, file] of [['rows', rows.length, rowsName], ['features', features.length, featuresName]] as const) {
+  for (const [key, found, file] of [
+    ['rows', rows.length, rowsName],
+    ['features', features.length, featuresName],
+  ] as const) {
     if (counted?.[key] !== found) {
-      throw new QaFtError('BAD_DATA', `${join(dir, MANIFEST_FILE)}: sizes.${which}.${key} is ${JSON.stringify(counted?.[key])} but ${file} holds ${found}`, {
-        hint: 'the manifest was edited: run `qa-ft prepare` again',
-      });
+      throw new QaFtError(
+        'BAD_DATA',
+        `${join(dir, MANIFEST_FILE)}: sizes.${which}.${key} is ${JSON.stringify(counted?.[key])} but ${file} holds ${found}`,
+        {
+          hint: 'the manifest was edited: run `qa-ft prepare` again',
+        },
+      );
     }
   }
   return { rows, features };

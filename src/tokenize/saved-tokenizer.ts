@@ -26,13 +26,20 @@ interface FamilyTokenizer {
  * another kind (a random-init model trained with some other tokenizer) keeps the class it names, as the family's
  * class could not load its files.
  */
-export async function fittedTokenizerConfig(tokenizer: Pick<QaTokenizer, 'dir' | 'modelType'>, family: FamilyTokenizer, model: ModelLimits): Promise<string> {
+export async function fittedTokenizerConfig(
+  tokenizer: Pick<QaTokenizer, 'dir' | 'modelType'>,
+  family: FamilyTokenizer,
+  model: ModelLimits,
+): Promise<string> {
   const path = join(tokenizer.dir, TOKENIZER_CONFIG_FILE);
   // loadTokenizer has read it as a JSON object already
   const config = existsSync(path) ? (JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>) : {};
   const sameKind = (await tokenizer.modelType()) === family.model;
   const tokenizerClass = sameKind ? family.tokenizerClass : config.tokenizer_class;
-  const inputs = (model.typeVocabSize ?? 0) > 1 ? ['input_ids', 'token_type_ids', 'attention_mask'] : ['input_ids', 'attention_mask'];
+  const inputs =
+    (model.typeVocabSize ?? 0) > 1
+      ? ['input_ids', 'token_type_ids', 'attention_mask']
+      : ['input_ids', 'attention_mask'];
   const fitted: Record<string, unknown> = { ...config, model_input_names: inputs };
   if (typeof tokenizerClass === 'string') fitted.tokenizer_class = tokenizerClass;
   return `${JSON.stringify(fitted, null, 2)}\n`;

@@ -140,9 +140,13 @@ export async function loadTokenizer(dir: string): Promise<QaTokenizer> {
   const config = await readConfig(configPath);
   if (config.padding_side !== undefined && config.padding_side !== 'right') {
     // run_qa.py's pad_on_right = False puts the context first; no family qa-ft supports pads on the left
-    throw new QaFtError('BAD_CONFIG', `${configPath}: padding_side is ${JSON.stringify(config.padding_side)}, expected "right"`, {
-      hint: 'qa-ft supports tokenizers that pad on the right (question first), as every BERT-style family does',
-    });
+    throw new QaFtError(
+      'BAD_CONFIG',
+      `${configPath}: padding_side is ${JSON.stringify(config.padding_side)}, expected "right"`,
+      {
+        hint: 'qa-ft supports tokenizers that pad on the right (question first), as every BERT-style family does',
+      },
+    );
   }
   const jsonPath = join(absDir, 'tokenizer.json');
   const present = (f: string): boolean => existsSync(join(absDir, f));
@@ -150,7 +154,8 @@ export async function loadTokenizer(dir: string): Promise<QaTokenizer> {
   let modelType: () => Promise<string>;
   if (present('tokenizer.json')) {
     // the binding does not say which model it built: read it off the file, when asked (a 30k vocabulary's JSON takes ~0.1 s)
-    modelType = async () => String((JSON.parse(await readFile(jsonPath, 'utf8')) as { model?: { type?: unknown } }).model?.type ?? 'unknown');
+    modelType = async () =>
+      String((JSON.parse(await readFile(jsonPath, 'utf8')) as { model?: { type?: unknown } }).model?.type ?? 'unknown');
     try {
       tokenizer = Tokenizer.fromString(await readFile(jsonPath, 'utf8'));
     } catch (e) {
@@ -163,7 +168,11 @@ export async function loadTokenizer(dir: string): Promise<QaTokenizer> {
     tokenizer = await buildByteLevelBpe(join(absDir, 'vocab.json'), join(absDir, 'merges.txt'), config);
     modelType = () => Promise.resolve('BPE');
   } else {
-    const half = present('vocab.json') ? ' (vocab.json without merges.txt)' : present('merges.txt') ? ' (merges.txt without vocab.json)' : '';
+    const half = present('vocab.json')
+      ? ' (vocab.json without merges.txt)'
+      : present('merges.txt')
+        ? ' (merges.txt without vocab.json)'
+        : '';
     throw new QaFtError('FILE_NOT_FOUND', `no ${TOKENIZER_NEEDS} in ${dir}${half}`, {
       hint: 'pass --tokenizer DIR pointing at a model directory with its tokenizer files (a SentencePiece model needs its tokenizer.json)',
     });
@@ -234,7 +243,12 @@ async function buildByteLevelBpe(vocabPath: string, mergesPath: string, config: 
   let vocab: Record<string, number>;
   try {
     const parsed: unknown = JSON.parse(await readFile(vocabPath, 'utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => !Number.isInteger(v))) {
+    if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
+      Array.isArray(parsed) ||
+      Object.values(parsed).some((v) => !Number.isInteger(v))
+    ) {
       throw new Error('expected an object of token → integer id');
     }
     vocab = parsed as Record<string, number>;
@@ -247,10 +261,20 @@ async function buildByteLevelBpe(vocabPath: string, mergesPath: string, config: 
     .map((l) => l.replace(/\r$/, ''))
     .filter((l, i) => l.length > 0 && !(i === 0 && l.startsWith('#version')));
   const bad = merges.findIndex((m) => m.split(' ').length !== 2);
-  if (bad >= 0) throw new QaFtError('BAD_FORMAT', `${mergesPath}: merge ${bad + 1} is not two tokens separated by a space: ${JSON.stringify(merges[bad])}`);
+  if (bad >= 0)
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${mergesPath}: merge ${bad + 1} is not two tokens separated by a space: ${JSON.stringify(merges[bad])}`,
+    );
   const cls = tokenName(config.cls_token) ?? '<s>';
   const sep = tokenName(config.sep_token) ?? '</s>';
-  const names = [cls, tokenName(config.pad_token) ?? '<pad>', sep, tokenName(config.unk_token) ?? '<unk>', tokenName(config.mask_token) ?? '<mask>'];
+  const names = [
+    cls,
+    tokenName(config.pad_token) ?? '<pad>',
+    sep,
+    tokenName(config.unk_token) ?? '<unk>',
+    tokenName(config.mask_token) ?? '<mask>',
+  ];
   const idOf = (t: string): number => {
     const id = vocab[t];
     if (id === undefined) throw new QaFtError('BAD_FORMAT', `${vocabPath} lacks the special token ${t}`);
@@ -263,12 +287,37 @@ async function buildByteLevelBpe(vocabPath: string, mergesPath: string, config: 
     padding: null,
     added_tokens: [...new Set(names)]
       .filter((t) => vocab[t] !== undefined)
-      .map((t) => ({ id: idOf(t), content: t, single_word: false, lstrip: t === names[4], rstrip: false, normalized: false, special: true })),
+      .map((t) => ({
+        id: idOf(t),
+        content: t,
+        single_word: false,
+        lstrip: t === names[4],
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: true },
-    post_processor: { type: 'RobertaProcessing', sep: [sep, idOf(sep)], cls: [cls, idOf(cls)], trim_offsets: config.trim_offsets ?? true, add_prefix_space: addPrefixSpace },
+    post_processor: {
+      type: 'RobertaProcessing',
+      sep: [sep, idOf(sep)],
+      cls: [cls, idOf(cls)],
+      trim_offsets: config.trim_offsets ?? true,
+      add_prefix_space: addPrefixSpace,
+    },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
   };
   try {
     return Tokenizer.fromString(JSON.stringify(json));
@@ -278,10 +327,20 @@ async function buildByteLevelBpe(vocabPath: string, mergesPath: string, config: 
 }
 
 function toTextEncoding(e: Encoding): TextEncoding {
-  return { ids: e.getIds(), offsets: e.getOffsets() as [number, number][], words: e.getWordIds().map((w) => w ?? null) };
+  return {
+    ids: e.getIds(),
+    offsets: e.getOffsets() as [number, number][],
+    words: e.getWordIds().map((w) => w ?? null),
+  };
 }
 
-async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: TokenizerConfig, modelType: () => Promise<string>): Promise<QaTokenizer> {
+async function wrap(
+  tokenizer: Tokenizer,
+  dir: string,
+  files: string[],
+  config: TokenizerConfig,
+  modelType: () => Promise<string>,
+): Promise<QaTokenizer> {
   // Many hub tokenizer.json files are saved with truncation and padding on; Python's fast tokenizer turns both off
   // for a call that asks for neither, and windows.ts cuts and batches.ts pads: whole, unpadded encodings here.
   tokenizer.disableTruncation();
@@ -313,7 +372,9 @@ async function wrap(tokenizer: Tokenizer, dir: string, files: string[], config: 
     },
     modelType,
     // transformers writes a huge sentinel (1e30) when the length is unknown
-    ...(typeof config.model_max_length === 'number' && config.model_max_length < 1e9 ? { modelMaxLength: config.model_max_length } : {}),
+    ...(typeof config.model_max_length === 'number' && config.model_max_length < 1e9
+      ? { modelMaxLength: config.model_max_length }
+      : {}),
     pairTemplate,
     async encodeText(text) {
       return toTextEncoding(await tokenizer.encode(text, null, { addSpecialTokens: false }));
@@ -352,11 +413,15 @@ async function learnPairTemplate(tokenizer: Tokenizer, dir: string): Promise<Pai
   const firstB = seq.indexOf(1);
   const lastB = seq.lastIndexOf(1);
   if (firstA < 0 || firstB < 0 || firstB < lastA) {
-    throw new QaFtError('BAD_FORMAT', `the tokenizer in ${dir} does not encode (question, context) pairs as two sequences`);
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `the tokenizer in ${dir} does not encode (question, context) pairs as two sequences`,
+    );
   }
   const typeOf = (from: number, to: number): number => {
     const t = new Set(types.slice(from, to + 1));
-    if (t.size !== 1) throw new QaFtError('BAD_FORMAT', `the tokenizer in ${dir} gives one sequence of a pair several token types`);
+    if (t.size !== 1)
+      throw new QaFtError('BAD_FORMAT', `the tokenizer in ${dir} gives one sequence of a pair several token types`);
     return [...t][0] as number;
   };
   const typeIds: PairTypeIds = {

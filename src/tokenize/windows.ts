@@ -39,8 +39,12 @@ export interface Window {
 }
 
 type CutResult =
-  | { readonly ok: true; readonly windows: Window[]; /** some context tokens are not in the first window */ readonly truncated: boolean }
-  | { readonly ok: false; /** context tokens a window could hold (≤ 0, or ≤ stride) */ readonly room: number };
+  | {
+      readonly ok: true;
+      readonly windows: Window[] /** some context tokens are not in the first window */;
+      readonly truncated: boolean;
+    }
+  | { readonly ok: false /** context tokens a window could hold (≤ 0, or ≤ stride) */; readonly room: number };
 
 /**
  * The question as each recipe cleans it: the tutorial (no doc stride) `q.strip()`, run_qa.py (a doc stride)
@@ -66,7 +70,12 @@ export function validateWindowOptions(template: PairTemplate, options: WindowOpt
 }
 
 /** Cuts already-encoded question and context into windows (pure). */
-export function cutWindows(template: PairTemplate, question: TextEncoding, context: TextEncoding, options: WindowOptions): CutResult {
+export function cutWindows(
+  template: PairTemplate,
+  question: TextEncoding,
+  context: TextEncoding,
+  options: WindowOptions,
+): CutResult {
   const special = template.prefix.length + template.middle.length + template.suffix.length;
   const qLen = question.ids.length;
   const cLen = context.ids.length;
@@ -101,7 +110,16 @@ function makeWindow(template: PairTemplate, q: TextEncoding, c: TextEncoding, fr
     inputIds.push(id);
     offsets.push(null);
   }
-  const words = c.words === undefined ? {} : { words: [...offsets.slice(0, contextStart).map(() => null), ...c.words.slice(from, to), ...template.suffix.map(() => null)] };
+  const words =
+    c.words === undefined
+      ? {}
+      : {
+          words: [
+            ...offsets.slice(0, contextStart).map(() => null),
+            ...c.words.slice(from, to),
+            ...template.suffix.map(() => null),
+          ],
+        };
   const t = template.typeIds;
   if (t === undefined) return { inputIds, offsets, contextStart, contextEnd, ...words };
   const tokenTypeIds = [...t.prefix, ...new Array<number>(q.ids.length).fill(t.question), ...t.middle];

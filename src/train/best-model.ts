@@ -19,7 +19,10 @@ export function resolveBestMetric(name: string, available: readonly string[]): B
   const key = name.startsWith('eval_') ? name : `eval_${name}`;
   if (!available.includes(key)) {
     const names = available.map((k) => k.replace(/^eval_/, '')).join(', ');
-    throw new OptionError('BAD_ARGUMENT', opt`${field('metricForBestModel')} '${name}' is not an evaluation metric; expected one of ${names}`);
+    throw new OptionError(
+      'BAD_ARGUMENT',
+      opt`${field('metricForBestModel')} '${name}' is not an evaluation metric; expected one of ${names}`,
+    );
   }
   return { key, greaterIsBetter: !key.endsWith('loss') };
 }
@@ -53,7 +56,8 @@ export function recordEvaluation(
   const better = (a: number, b: number): boolean => (metric.greaterIsBetter ? a > b : a < b);
   const previous = state.bestMetric;
   if (earlyStopping) {
-    const improved = previous === null || (better(value, previous) && Math.abs(value - previous) > (earlyStopping.threshold ?? 0));
+    const improved =
+      previous === null || (better(value, previous) && Math.abs(value - previous) > (earlyStopping.threshold ?? 0));
     state.patienceCounter = improved ? 0 : state.patienceCounter + 1;
   }
   const newBest = previous === null ? !Number.isNaN(value) : better(value, previous); // HF starts from ∓inf

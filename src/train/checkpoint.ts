@@ -23,7 +23,12 @@ import { FileSystemError, systemErrorCode, withFileSystemErrors } from '../util/
 import type { MetricsRecord } from './metrics-log.js';
 import type { Trainer } from './trainer.js';
 import { QA_FT_STATE_FILE, TOKENIZER_CONFIG_FILE, WEIGHTS_FILE } from '../hf-files.js';
-import { HF_TRAINER_STATE_FILE, hfTrainerStateJson, writeHfOptimizerFiles, type HfRunFields } from './hf-trainer-files.js';
+import {
+  HF_TRAINER_STATE_FILE,
+  hfTrainerStateJson,
+  writeHfOptimizerFiles,
+  type HfRunFields,
+} from './hf-trainer-files.js';
 
 const CHECKPOINT_PREFIX = 'checkpoint-';
 /** `checkpoint-STEP`; `checkpoint-epoch-N` is an older qa-ft's name, still recognised as a run's output. */
@@ -127,7 +132,10 @@ export function isCheckpointName(name: string): boolean {
 
 /** Copies the tokenizer files into `dir`. */
 /** The tokenizer files into `dir`; `config`, when given, is written as its tokenizer_config.json instead of a copy. */
-async function saveTokenizer(parts: Pick<SavedParts, 'tokenizerFiles' | 'tokenizerConfig'>, dir: string): Promise<void> {
+async function saveTokenizer(
+  parts: Pick<SavedParts, 'tokenizerFiles' | 'tokenizerConfig'>,
+  dir: string,
+): Promise<void> {
   const config = parts.tokenizerConfig;
   for (const f of parts.tokenizerFiles) {
     if (config !== undefined && basename(f) === TOKENIZER_CONFIG_FILE) continue;
@@ -136,7 +144,9 @@ async function saveTokenizer(parts: Pick<SavedParts, 'tokenizerFiles' | 'tokeniz
   }
   if (config !== undefined) {
     const to = join(dir, TOKENIZER_CONFIG_FILE);
-    await withFileSystemErrors({ path: to, operation: 'write', bytes: Buffer.byteLength(config) }, () => writeFile(to, config));
+    await withFileSystemErrors({ path: to, operation: 'write', bytes: Buffer.byteLength(config) }, () =>
+      writeFile(to, config),
+    );
   }
 }
 
@@ -144,7 +154,12 @@ async function saveTokenizer(parts: Pick<SavedParts, 'tokenizerFiles' | 'tokeniz
 export type RunStateFields = Omit<TrainerStateFile, 'format' | 'micro_step' | 'global_step'>;
 
 function trainerStateJson(fields: RunStateFields, trainer: Pick<Trainer, 'optimizerStep' | 'microStep'>): string {
-  const state: TrainerStateFile = { format: TRAINER_STATE_FORMAT, ...fields, global_step: trainer.optimizerStep, micro_step: trainer.microStep };
+  const state: TrainerStateFile = {
+    format: TRAINER_STATE_FORMAT,
+    ...fields,
+    global_step: trainer.optimizerStep,
+    micro_step: trainer.microStep,
+  };
   return `${JSON.stringify(state, null, 2)}\n`;
 }
 
@@ -163,7 +178,12 @@ export interface SavedParts {
 function hfStateJson(parts: SavedParts): string {
   const { state, hf } = parts;
   return hfTrainerStateJson({
-    ...hf, epoch: state.epoch, globalStep: parts.trainer.optimizerStep, logHistory: state.log_history, bestMetric: state.best_metric, bestModelCheckpoint: state.best_model_checkpoint,
+    ...hf,
+    epoch: state.epoch,
+    globalStep: parts.trainer.optimizerStep,
+    logHistory: state.log_history,
+    bestMetric: state.best_metric,
+    bestModelCheckpoint: state.best_model_checkpoint,
   });
 }
 
@@ -174,10 +194,17 @@ export async function saveCheckpoint(dir: string, parts: SavedParts): Promise<vo
     await saveTokenizer(parts, tmp);
     const tensors = new Map<string, TensorSource>();
     for (const [name, t] of trainerState.optimizer.tensors) tensors.set(name, t);
-    await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors, { format: 'qa-ft-adamw', step: String(trainerState.optimizer.step) });
+    await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors, {
+      format: 'qa-ft-adamw',
+      step: String(trainerState.optimizer.step),
+    });
     const shapes = new Map([...parts.model.params].map(([name, p]) => [name, p.shape]));
     await writeHfOptimizerFiles(tmp, {
-      modelType: parts.model.config.modelType, shapes, moments: trainerState.optimizer.tensors, step: trainerState.optimizer.step, settings: parts.trainer.optimizerSettings,
+      modelType: parts.model.config.modelType,
+      shapes,
+      moments: trainerState.optimizer.tensors,
+      step: trainerState.optimizer.step,
+      settings: parts.trainer.optimizerSettings,
     });
     await writeFile(join(tmp, HF_TRAINER_STATE_FILE), hfStateJson(parts));
     await writeFile(join(tmp, STATE_FILE), trainerStateJson(parts.state, parts.trainer)); // last: marks it complete
@@ -196,14 +223,24 @@ export async function saveFinalModel(outDir: string, parts: SavedParts): Promise
     const hfState = hfStateJson(parts);
     await parts.model.save(tmp);
     await saveTokenizer(parts, tmp);
-    await withFileSystemErrors({ path: join(outDir, HF_TRAINER_STATE_FILE), operation: 'write', bytes: Buffer.byteLength(hfState) }, () => writeFile(join(tmp, HF_TRAINER_STATE_FILE), hfState));
-    await withFileSystemErrors({ path: join(outDir, STATE_FILE), operation: 'write', bytes: Buffer.byteLength(state) }, () => writeFile(join(tmp, STATE_FILE), state));
+    await withFileSystemErrors(
+      { path: join(outDir, HF_TRAINER_STATE_FILE), operation: 'write', bytes: Buffer.byteLength(hfState) },
+      () => writeFile(join(tmp, HF_TRAINER_STATE_FILE), hfState),
+    );
+    await withFileSystemErrors(
+      { path: join(outDir, STATE_FILE), operation: 'write', bytes: Buffer.byteLength(state) },
+      () => writeFile(join(tmp, STATE_FILE), state),
+    );
     for (const name of await readdir(tmp)) {
-      await withFileSystemErrors({ path: join(outDir, name), operation: 'rename into place' }, () => rename(join(tmp, name), join(outDir, name)));
+      await withFileSystemErrors({ path: join(outDir, name), operation: 'rename into place' }, () =>
+        rename(join(tmp, name), join(outDir, name)),
+      );
     }
   } catch (e) {
     // reported at the final path the user knows, not the staging directory's
-    throw e instanceof FileSystemError && e.path.startsWith(tmp) ? e.with({ path: outDir + e.path.slice(tmp.length) }) : e;
+    throw e instanceof FileSystemError && e.path.startsWith(tmp)
+      ? e.with({ path: outDir + e.path.slice(tmp.length) })
+      : e;
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -227,7 +264,11 @@ export async function listCheckpoints(outDir: string): Promise<{ dir: string; st
     const m = STEP_CHECKPOINT_NAME.exec(name);
     if (!m) continue;
     const dir = join(outDir, name);
-    const isFile = (f: string) => stat(join(dir, f)).then((s) => s.isFile(), () => false);
+    const isFile = (f: string) =>
+      stat(join(dir, f)).then(
+        (s) => s.isFile(),
+        () => false,
+      );
     if ((await isFile(STATE_FILE)) || (await isFile(OLD_STATE_FILE))) found.push({ dir, step: Number(m[1]) });
   }
   return found.sort((a, b) => b.step - a.step);
@@ -285,7 +326,12 @@ function damage(e: unknown): string {
 /** qa-ft's state of a checkpoint: `qa-ft-state.json`, or an older qa-ft's `trainer_state.json`. */
 async function readTrainerState(dir: string): Promise<TrainerStateFile> {
   const own = join(dir, STATE_FILE);
-  const path = (await stat(own).then(() => true, () => false)) ? own : join(dir, OLD_STATE_FILE);
+  const path = (await stat(own).then(
+    () => true,
+    () => false,
+  ))
+    ? own
+    : join(dir, OLD_STATE_FILE);
   let json: unknown;
   try {
     json = JSON.parse(await readFile(path, 'utf8'));
@@ -294,28 +340,48 @@ async function readTrainerState(dir: string): Promise<TrainerStateFile> {
   }
   const s = json as Partial<TrainerStateFile> | null;
   if (
-    s?.format !== TRAINER_STATE_FORMAT || typeof s.epoch !== 'number' || typeof s.global_step !== 'number' || typeof s.micro_step !== 'number' ||
-    !s.run || !s.loss_sums || !Array.isArray(s.log_history)
+    s?.format !== TRAINER_STATE_FORMAT ||
+    typeof s.epoch !== 'number' ||
+    typeof s.global_step !== 'number' ||
+    typeof s.micro_step !== 'number' ||
+    !s.run ||
+    !s.loss_sums ||
+    !Array.isArray(s.log_history)
   ) {
-    throw new QaFtError('BAD_FORMAT', `${path}: expected a qa-ft trainer state (format ${TRAINER_STATE_FORMAT} with epoch, global_step, micro_step, run, loss_sums, log_history)`);
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${path}: expected a qa-ft trainer state (format ${TRAINER_STATE_FORMAT} with epoch, global_step, micro_step, run, loss_sums, log_history)`,
+    );
   }
   return s as TrainerStateFile;
 }
 
 /** Loads a checkpoint's weights into `model` (by name, shapes checked) and its optimizer state into `trainer`. */
-export async function restoreCheckpoint(dir: string, model: QaModel, trainer: Trainer, state: TrainerStateFile): Promise<void> {
+export async function restoreCheckpoint(
+  dir: string,
+  model: QaModel,
+  trainer: Trainer,
+  state: TrainerStateFile,
+): Promise<void> {
   await loadCheckpointWeights(dir, model);
   const optimizerPath = join(dir, OPTIMIZER_FILE);
   const moments = await readSafetensors(optimizerPath);
   const step = Number(moments.metadata.step);
   if (step !== state.global_step) {
-    throw new QaFtError('BAD_FORMAT', `${optimizerPath}: step ${moments.metadata.step} does not match trainer_state.json global_step ${state.global_step}`);
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${optimizerPath}: step ${moments.metadata.step} does not match trainer_state.json global_step ${state.global_step}`,
+    );
   }
   trainer.importState({ optimizer: { step, tensors: moments }, microStep: state.micro_step }, optimizerPath);
 }
 
 /** How a checkpoint's run differs from this one (a one-line error), or undefined when it is the same run. */
-function runDifference(checkpoint: Partial<RunIdentity>, current: RunIdentity, source: string): OptionError | undefined {
+function runDifference(
+  checkpoint: Partial<RunIdentity>,
+  current: RunIdentity,
+  source: string,
+): OptionError | undefined {
   for (const key of Object.keys(current) as (keyof RunIdentity)[]) {
     if (checkpoint[key] === current[key]) continue;
     const was = checkpoint[key] === undefined ? 'an unrecorded value (an older qa-ft)' : String(checkpoint[key]);
@@ -323,7 +389,9 @@ function runDifference(checkpoint: Partial<RunIdentity>, current: RunIdentity, s
       key === 'data'
         ? opt`${source} was trained on other data (features ${was}; this run's ${field('dataDir')} has ${current.data})`
         : [...opt`${source} was trained with `, ...IDENTITY_OPTION[key], ` = ${was}, this run has ${current[key]}`];
-    return new OptionError('BAD_ARGUMENT', text, { hint: opt`resume with the same data and options, or train into a new ${field('outDir')}` });
+    return new OptionError('BAD_ARGUMENT', text, {
+      hint: opt`resume with the same data and options, or train into a new ${field('outDir')}`,
+    });
   }
   return undefined;
 }

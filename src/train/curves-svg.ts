@@ -47,8 +47,12 @@ export function renderTrainingCurves(history: readonly MetricsRecord[], title = 
     parts.push(`<text x="${sx}" y="${PAD.top + plotH + 16}" text-anchor="middle">${Math.round(maxStep * frac)}</text>`);
   }
   parts.push(`<text x="${PAD.left + plotW / 2}" y="${HEIGHT - 8}" text-anchor="middle">step</text>`);
-  parts.push(`<text x="14" y="${PAD.top + plotH / 2}" fill="#1f77b4" transform="rotate(-90 14 ${PAD.top + plotH / 2})" text-anchor="middle">training loss</text>`);
-  parts.push(`<text x="${WIDTH - 14}" y="${PAD.top + plotH / 2}" fill="#d62728" transform="rotate(90 ${WIDTH - 14} ${PAD.top + plotH / 2})" text-anchor="middle">eval F1</text>`);
+  parts.push(
+    `<text x="14" y="${PAD.top + plotH / 2}" fill="#1f77b4" transform="rotate(-90 14 ${PAD.top + plotH / 2})" text-anchor="middle">training loss</text>`,
+  );
+  parts.push(
+    `<text x="${WIDTH - 14}" y="${PAD.top + plotH / 2}" fill="#d62728" transform="rotate(90 ${WIDTH - 14} ${PAD.top + plotH / 2})" text-anchor="middle">eval F1</text>`,
+  );
   if (losses.length > 0) {
     const pts = losses.map((r): [number, number] => [x(r.step), yLoss((r as { loss: number }).loss)]);
     parts.push(`<polyline class="loss" fill="none" stroke="#1f77b4" stroke-width="1.5" points="${points(pts)}"/>`);
@@ -56,7 +60,8 @@ export function renderTrainingCurves(history: readonly MetricsRecord[], title = 
   if (evals.length > 0) {
     const pts = evals.map((r): [number, number] => [x(r.step), yF1(r.eval_f1)]);
     parts.push(`<polyline class="f1" fill="none" stroke="#d62728" stroke-width="2" points="${points(pts)}"/>`);
-    for (const [cx, cy] of pts) parts.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="3" fill="#d62728"/>`);
+    for (const [cx, cy] of pts)
+      parts.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="3" fill="#d62728"/>`);
   }
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

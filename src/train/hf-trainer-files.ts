@@ -38,7 +38,11 @@ export interface OptimizerSettings {
  */
 export function torchParameterOrder(modelType: string, names: readonly string[]): string[] {
   const rank = (name: string): number => {
-    if ((modelType === 'roberta' || modelType === 'xlm-roberta' || modelType === 'camembert') && name.endsWith('.embeddings.position_embeddings.weight')) return 1;
+    if (
+      (modelType === 'roberta' || modelType === 'xlm-roberta' || modelType === 'camembert') &&
+      name.endsWith('.embeddings.position_embeddings.weight')
+    )
+      return 1;
     if (modelType === 'albert' && /\.albert_layers\.\d+\.full_layer_layer_norm\./.test(name)) return -1;
     return 0;
   };
@@ -47,7 +51,8 @@ export function torchParameterOrder(modelType: string, names: readonly string[])
   const out = [...names];
   const index = new Map(names.map((n, i) => [n, i]));
   out.sort((a, b) => {
-    const ba = block(a), bb = block(b);
+    const ba = block(a),
+      bb = block(b);
     if (ba !== bb || ba === a) return (index.get(a) as number) - (index.get(b) as number);
     return rank(a) - rank(b) || (index.get(a) as number) - (index.get(b) as number);
   });
@@ -57,9 +62,15 @@ export function torchParameterOrder(modelType: string, names: readonly string[])
 }
 
 /** The Trainer's groups: names decayed, then not, each in `named_parameters()` order. */
-export function parameterGroups(modelType: string, shapes: ReadonlyMap<string, readonly number[]>): [string[], string[]] {
+export function parameterGroups(
+  modelType: string,
+  shapes: ReadonlyMap<string, readonly number[]>,
+): [string[], string[]] {
   const ordered = torchParameterOrder(modelType, [...shapes.keys()]);
-  return [ordered.filter((n) => isDecayed(n, shapes.get(n) as readonly number[])), ordered.filter((n) => !isDecayed(n, shapes.get(n) as readonly number[]))];
+  return [
+    ordered.filter((n) => isDecayed(n, shapes.get(n) as readonly number[])),
+    ordered.filter((n) => !isDecayed(n, shapes.get(n) as readonly number[])),
+  ];
 }
 
 /**
@@ -83,11 +94,14 @@ export function optimizerStateDict(
       const m = moments.get(`${name}.exp_avg`);
       const v = moments.get(`${name}.exp_avg_sq`);
       if (m && v) {
-        state.set(id, new Map<string, PyValue>([
-          ['step', new FloatTensor([], Float32Array.of(step))],
-          ['exp_avg', new FloatTensor(m.shape, m.data)],
-          ['exp_avg_sq', new FloatTensor(v.shape, v.data)],
-        ]));
+        state.set(
+          id,
+          new Map<string, PyValue>([
+            ['step', new FloatTensor([], Float32Array.of(step))],
+            ['exp_avg', new FloatTensor(m.shape, m.data)],
+            ['exp_avg_sq', new FloatTensor(v.shape, v.data)],
+          ]),
+        );
       }
       ids.push(int(id++));
     }
@@ -107,7 +121,10 @@ export function optimizerStateDict(
       ['params', ids],
     ]);
   });
-  return new Map<string, PyValue>([['state', state], ['param_groups', groupDicts]]);
+  return new Map<string, PyValue>([
+    ['state', state],
+    ['param_groups', groupDicts],
+  ]);
 }
 
 /** `LambdaLR.state_dict()` after `step` scheduler steps (one lambda per group; HF's lambdas are partials: `{}`). */
@@ -145,7 +162,8 @@ export interface HfTrainerStateFields extends HfRunFields {
 
 /** `trainer_state.json` as `TrainerState.save_to_json` writes it (sorted keys, indent 2), which 4.57 and 5.x load. */
 export function hfTrainerStateJson(f: HfTrainerStateFields): string {
-  const bestStep = f.bestModelCheckpoint === null ? null : Number(/checkpoint-(\d+)\/?$/.exec(f.bestModelCheckpoint)?.[1] ?? NaN);
+  const bestStep =
+    f.bestModelCheckpoint === null ? null : Number(/checkpoint-(\d+)\/?$/.exec(f.bestModelCheckpoint)?.[1] ?? NaN);
   const state: Record<string, unknown> = {
     best_global_step: bestStep === null || Number.isNaN(bestStep) ? null : bestStep,
     best_metric: f.bestMetric,
@@ -164,7 +182,13 @@ export function hfTrainerStateJson(f: HfTrainerStateFields): string {
     save_steps: f.saveSteps,
     stateful_callbacks: {
       TrainerControl: {
-        args: { should_epoch_stop: false, should_evaluate: false, should_log: false, should_save: true, should_training_stop: false },
+        args: {
+          should_epoch_stop: false,
+          should_evaluate: false,
+          should_log: false,
+          should_save: true,
+          should_training_stop: false,
+        },
         attributes: {},
       },
     },
@@ -179,8 +203,17 @@ export function hfTrainerStateJson(f: HfTrainerStateFields): string {
 /** Writes `optimizer.pt` and `scheduler.pt` into `dir`. */
 export async function writeHfOptimizerFiles(
   dir: string,
-  parts: { modelType: string; shapes: ReadonlyMap<string, readonly number[]>; moments: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>; step: number; settings: OptimizerSettings },
+  parts: {
+    modelType: string;
+    shapes: ReadonlyMap<string, readonly number[]>;
+    moments: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
+    step: number;
+    settings: OptimizerSettings;
+  },
 ): Promise<void> {
-  await torchSave(join(dir, HF_OPTIMIZER_FILE), optimizerStateDict(parts.modelType, parts.shapes, parts.moments, parts.step, parts.settings));
+  await torchSave(
+    join(dir, HF_OPTIMIZER_FILE),
+    optimizerStateDict(parts.modelType, parts.shapes, parts.moments, parts.step, parts.settings),
+  );
   await torchSave(join(dir, HF_SCHEDULER_FILE), schedulerStateDict(parts.step, parts.settings));
 }

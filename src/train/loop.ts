@@ -20,7 +20,13 @@ import { takesTokenTypeIds } from '../tokenize/model-fit.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { DirLock } from '../util/dir-lock.js';
 import type { DecaySummary } from './optimizer.js';
-import { recordEvaluation, resolveBestMetric, type BestMetric, type BestState, type EarlyStoppingOptions } from './best-model.js';
+import {
+  recordEvaluation,
+  resolveBestMetric,
+  type BestMetric,
+  type BestState,
+  type EarlyStoppingOptions,
+} from './best-model.js';
 import {
   checkpointDirName,
   dataFingerprint,
@@ -117,12 +123,32 @@ export interface TrainLoopOptions {
 }
 
 export type TrainEvent =
-  | { type: 'start'; decay: DecaySummary; totalSteps: number; warmupSteps: number; stepsPerEpoch: number; epochs: number; trainFeatures: number; testFeatures: number }
+  | {
+      type: 'start';
+      decay: DecaySummary;
+      totalSteps: number;
+      warmupSteps: number;
+      stepsPerEpoch: number;
+      epochs: number;
+      trainFeatures: number;
+      testFeatures: number;
+    }
   | { type: 'resumed'; checkpoint: string; epoch: number; step: number }
   /** `message` names options by field; `text` holds them for a command to re-spell (`spellOptions`). */
   | { type: 'notice'; message: string; text?: OptionText }
   | { type: 'epoch-start'; epoch: number; batches: number; skipped: number }
-  | { type: 'step'; epoch: number; batch: number; batches: number; step: number; loss: number; learningRate: number; gradNorm: number; examplesPerSecond: number; etaSeconds: number }
+  | {
+      type: 'step';
+      epoch: number;
+      batch: number;
+      batches: number;
+      step: number;
+      loss: number;
+      learningRate: number;
+      gradNorm: number;
+      examplesPerSecond: number;
+      etaSeconds: number;
+    }
   | { type: 'eval-start'; epoch: number; step: number }
   | { type: 'eval'; record: EvalRecord }
   | { type: 'epoch-end'; epoch: number; step: number; trainingLoss: number; eval?: EvalRecord; seconds: number }
@@ -143,7 +169,8 @@ export interface TrainLoopResult {
 }
 
 /** The options `checkTrainLoopOptions` checks: any of a run's (`checkTrainOptions`), and those below against the data. */
-type CheckedOptions = CheckedTrainOptions & Pick<TrainLoopOptions, 'earlyStopping' | 'metricForBestModel' | 'loadBestModelAtEnd' | 'evalMetricNames'>;
+type CheckedOptions = CheckedTrainOptions &
+  Pick<TrainLoopOptions, 'earlyStopping' | 'metricForBestModel' | 'loadBestModelAtEnd' | 'evalMetricNames'>;
 
 /**
  * Every option checked against the data (and the evaluation, `checkAgainstEvaluation`), before a model is built or
@@ -153,7 +180,10 @@ type CheckedOptions = CheckedTrainOptions & Pick<TrainLoopOptions, 'earlyStoppin
 export function checkTrainLoopOptions(data: { train: Split; test: Split }, options: CheckedOptions): BestMetric {
   checkTrainOptions(options);
   if (data.train.features.length === 0) throw new QaFtError('BAD_DATA', 'the prepared train split has no features');
-  const bestMetric = resolveBestMetric(options.metricForBestModel ?? (options.loadBestModelAtEnd ? 'loss' : 'f1'), EVAL_METRIC_KEYS);
+  const bestMetric = resolveBestMetric(
+    options.metricForBestModel ?? (options.loadBestModelAtEnd ? 'loss' : 'f1'),
+    EVAL_METRIC_KEYS,
+  );
   checkAgainstEvaluation(data.test, options, bestMetric);
   return bestMetric;
 }
@@ -206,9 +236,13 @@ function checkAgainstEvaluation(test: Split, options: CheckedOptions, metric: Be
     ].filter((f) => f !== undefined);
     if (needing.length > 0) {
       const names = needing.flatMap((f, i) => (i === 0 ? [f] : [' and ', f]));
-      throw new OptionError('BAD_ARGUMENT', [...names, ` need${needing.length === 1 ? 's' : ''} evaluations, but the prepared data has no test split`], {
-        hint: opt`prepare with --test-size above 0`,
-      });
+      throw new OptionError(
+        'BAD_ARGUMENT',
+        [...names, ` need${needing.length === 1 ? 's' : ''} evaluations, but the prepared data has no test split`],
+        {
+          hint: opt`prepare with --test-size above 0`,
+        },
+      );
     }
     return;
   }
@@ -219,9 +253,13 @@ function checkAgainstEvaluation(test: Split, options: CheckedOptions, metric: Be
 /** `metricForBestModel` names a figure the evaluation does not report (`available`: the ones it does). */
 function notEvaluated(metric: BestMetric, available: readonly string[]): QaFtError {
   const shown = available.filter((k) => k !== 'eval_count');
-  return new OptionError('BAD_ARGUMENT', opt`${field('metricForBestModel')} ${metric.key} is not among this evaluation's metrics (${shown.join(', ')})`, {
-    hint: opt`the SQuAD 2.0 figures (HasAns_f1, …) exist only for data with unanswerable questions, or with ${field('versionTwoWithNegative')}`,
-  });
+  return new OptionError(
+    'BAD_ARGUMENT',
+    opt`${field('metricForBestModel')} ${metric.key} is not among this evaluation's metrics (${shown.join(', ')})`,
+    {
+      hint: opt`the SQuAD 2.0 figures (HasAns_f1, …) exist only for data with unanswerable questions, or with ${field('versionTwoWithNegative')}`,
+    },
+  );
 }
 
 /** The training loss of an epoch: its mean, and the window since the last log line (HF logs that window's mean). */
@@ -230,7 +268,12 @@ class LossTracker {
 
   add(loss: number): void {
     const s = this.sums;
-    this.sums = { epochSum: s.epochSum + loss, epochCount: s.epochCount + 1, windowSum: s.windowSum + loss, windowCount: s.windowCount + 1 };
+    this.sums = {
+      epochSum: s.epochSum + loss,
+      epochCount: s.epochCount + 1,
+      windowSum: s.windowSum + loss,
+      windowCount: s.windowCount + 1,
+    };
   }
 
   /** The mean since the previous call; starts the next window. */
@@ -251,7 +294,11 @@ class LossTracker {
 }
 
 /** Examples per second so far in the epoch and the seconds left at that pace. */
-function throughput(startedMs: number, examples: number, remainingExamples: number): { examplesPerSecond: number; etaSeconds: number } {
+function throughput(
+  startedMs: number,
+  examples: number,
+  remainingExamples: number,
+): { examplesPerSecond: number; etaSeconds: number } {
   const seconds = (Date.now() - startedMs) / 1000;
   const examplesPerSecond = seconds > 0 ? examples / seconds : 0;
   return { examplesPerSecond, etaSeconds: examplesPerSecond > 0 ? remainingExamples / examplesPerSecond : 0 };
@@ -264,14 +311,23 @@ function notice(text: OptionText): TrainEvent {
 
 /** A divergence error with where it happened and what was kept. */
 function divergedIn(epoch: number, lastCheckpoint: string | undefined, e: QaFtError): OptionError {
-  const kept = lastCheckpoint ? opt`the last good checkpoint is ${lastCheckpoint} (${field('resume')} continues from it)` : opt`no checkpoint was written yet`;
+  const kept = lastCheckpoint
+    ? opt`the last good checkpoint is ${lastCheckpoint} (${field('resume')} continues from it)`
+    : opt`no checkpoint was written yet`;
   const cause = e instanceof OptionError ? e : undefined;
   const text = cause?.text ?? opt`${e.message}`;
   const hint = cause?.options.hint ?? (e.hint === undefined ? undefined : opt`${e.hint}`);
-  return new OptionError('TRAINING_DIVERGED', [...opt`training diverged in epoch ${epoch}: `, ...text, '; ', ...kept], { hint, cause: e });
+  return new OptionError('TRAINING_DIVERGED', [...opt`training diverged in epoch ${epoch}: `, ...text, '; ', ...kept], {
+    hint,
+    cause: e,
+  });
 }
 
-export async function trainLoop(model: QaModel, data: { train: Split; test: Split }, options: TrainLoopOptions): Promise<TrainLoopResult> {
+export async function trainLoop(
+  model: QaModel,
+  data: { train: Split; test: Split },
+  options: TrainLoopOptions,
+): Promise<TrainLoopResult> {
   const emit = options.onEvent ?? (() => {});
   const plan = planRun(data, options, model.precision ?? 'fp32');
   const trainer = createTrainer(model, { ...options, totalSteps: plan.totalSteps, warmupSteps: plan.warmupSteps });
@@ -284,20 +340,36 @@ export async function trainLoop(model: QaModel, data: { train: Split; test: Spli
       onNotice: (text) => emit(notice(text)),
     });
     emit({
-      type: 'start', decay: trainer.decaySummary, totalSteps: plan.totalSteps, warmupSteps: plan.warmupSteps, stepsPerEpoch: plan.stepsPerEpoch,
-      epochs: plan.epochs, trainFeatures: data.train.features.length, testFeatures: data.test.features.length,
+      type: 'start',
+      decay: trainer.decaySummary,
+      totalSteps: plan.totalSteps,
+      warmupSteps: plan.warmupSteps,
+      stepsPerEpoch: plan.stepsPerEpoch,
+      epochs: plan.epochs,
+      trainFeatures: data.train.features.length,
+      testFeatures: data.test.features.length,
     });
     const resumed = options.resume
-      ? await resumeFromCheckpoint(options.outDir, plan.run, (dir, state) => restoreCheckpoint(dir, model, trainer, state), {
-          onDamaged: (dir, why) => emit({ type: 'notice', message: `Skipping damaged checkpoint ${dir} (kept as it is): ${why}` }),
-          onOtherRun: (dir, why) => emit(notice([`Skipping ${dir}, another run's: `, ...why])),
-        })
+      ? await resumeFromCheckpoint(
+          options.outDir,
+          plan.run,
+          (dir, state) => restoreCheckpoint(dir, model, trainer, state),
+          {
+            onDamaged: (dir, why) =>
+              emit({ type: 'notice', message: `Skipping damaged checkpoint ${dir} (kept as it is): ${why}` }),
+            onOtherRun: (dir, why) => emit(notice([`Skipping ${dir}, another run's: `, ...why])),
+          },
+        )
       : undefined;
-    if (resumed) emit({ type: 'resumed', checkpoint: resumed.dir, epoch: resumed.state.epoch, step: resumed.state.global_step });
-    if (options.stopSignal?.aborted && !resumed) throw new QaFtError('INTERRUPTED', 'stopped before the first step; nothing was saved');
+    if (resumed)
+      emit({ type: 'resumed', checkpoint: resumed.dir, epoch: resumed.state.epoch, step: resumed.state.global_step });
+    if (options.stopSignal?.aborted && !resumed)
+      throw new QaFtError('INTERRUPTED', 'stopped before the first step; nothing was saved');
     const log = await MetricsLog.open(join(options.outDir, 'metrics.jsonl'), resumed?.state.log_history ?? []);
     // every event is appended as it comes: nothing is buffered, so nothing to close
-    const tensorboard = options.reportTo?.includes('tensorboard') ? await TensorBoardWriter.open(join(options.outDir, 'runs')) : undefined;
+    const tensorboard = options.reportTo?.includes('tensorboard')
+      ? await TensorBoardWriter.open(join(options.outDir, 'runs'))
+      : undefined;
     const runner = new StepRunner(model, trainer, data, options, plan, log, tensorboard, emit, resumed);
     const interrupted = await runner.run();
     if (interrupted) return runner.result({ checkpoint: interrupted });
@@ -344,7 +416,11 @@ class StepRunner {
   ) {
     this.loggingSteps = options.loggingSteps ?? DEFAULTS.loggingSteps;
     const s = resumed?.state;
-    this.best = { bestMetric: s?.best_metric ?? null, bestCheckpoint: s?.best_model_checkpoint ?? null, patienceCounter: s?.early_stopping_patience_counter ?? 0 };
+    this.best = {
+      bestMetric: s?.best_metric ?? null,
+      bestCheckpoint: s?.best_model_checkpoint ?? null,
+      patienceCounter: s?.early_stopping_patience_counter ?? 0,
+    };
     if (resumed && s) {
       this.lastCheckpoint = resumed.dir;
       this.lastSavedStep = s.global_step;
@@ -385,16 +461,36 @@ class StepRunner {
     if (skip === 0) this.losses = new LossTracker(); // restarts each epoch
     let examples = 0;
     let lastEval: EvalRecord | undefined;
-    const afterUpdate = async (r: { loss: number; learningRate: number; gradNorm: number }, batchIndex: number): Promise<void> => {
+    const afterUpdate = async (
+      r: { loss: number; learningRate: number; gradNorm: number },
+      batchIndex: number,
+    ): Promise<void> => {
       const step = this.trainer.optimizerStep;
       this.losses.add(r.loss);
       const pace = throughput(started, examples, (batches.length - batchIndex - 1) * this.options.batchSize);
-      this.emit({ type: 'step', epoch, batch: batchIndex + 1, batches: batches.length, step, loss: r.loss, learningRate: r.learningRate, gradNorm: r.gradNorm, ...pace });
+      this.emit({
+        type: 'step',
+        epoch,
+        batch: batchIndex + 1,
+        batches: batches.length,
+        step,
+        loss: r.loss,
+        learningRate: r.learningRate,
+        gradNorm: r.gradNorm,
+        ...pace,
+      });
       this.epochProgress = round4(epoch - 1 + (batchIndex + 1) / batches.length);
       if (step % this.loggingSteps === 0) {
-        await this.report({ step, epoch: this.epochProgress, loss: this.losses.takeWindowMean(), learning_rate: r.learningRate, grad_norm: r.gradNorm });
+        await this.report({
+          step,
+          epoch: this.epochProgress,
+          loss: this.losses.takeWindowMean(),
+          learning_rate: r.learningRate,
+          grad_norm: r.gradNorm,
+        });
       }
-      if (typeof this.options.evalEvery === 'number' && step % this.options.evalEvery === 0) lastEval = await this.evaluateAndSave();
+      if (typeof this.options.evalEvery === 'number' && step % this.options.evalEvery === 0)
+        lastEval = await this.evaluateAndSave();
       if (step >= this.plan.totalSteps) this.stopReason ??= 'max-steps';
     };
     const accumulation = this.options.gradientAccumulationSteps;
@@ -405,7 +501,8 @@ class StepRunner {
         await yieldToEventLoop();
         // a stop request saves between optimizer steps (an epoch starts on one: `skip` is a multiple of
         // `accumulation`) once a step was taken; at the epoch's last step, after the epoch's evaluation below
-        if (this.options.stopSignal?.aborted && i % accumulation === 0 && this.trainer.optimizerStep > 0) return await this.saveOnce();
+        if (this.options.stopSignal?.aborted && i % accumulation === 0 && this.trainer.optimizerStep > 0)
+          return await this.saveOnce();
         const { batch } = batches[i] as (typeof batches)[number];
         const r = await this.trainer.step(batch);
         examples += batch.inputIds.length;
@@ -420,8 +517,17 @@ class StepRunner {
       throw isQaFtError(e) && e.code === 'TRAINING_DIVERGED' ? divergedIn(epoch, this.lastCheckpoint, e) : e;
     }
     if (this.options.evalEvery === 'epoch') lastEval = await this.evaluateAndSave();
-    this.emit({ type: 'epoch-end', epoch, step: this.trainer.optimizerStep, trainingLoss: this.losses.epochMean, eval: lastEval, seconds: (Date.now() - started) / 1000 });
-    return this.options.stopSignal?.aborted && this.trainer.optimizerStep < this.plan.totalSteps ? this.saveOnce() : undefined;
+    this.emit({
+      type: 'epoch-end',
+      epoch,
+      step: this.trainer.optimizerStep,
+      trainingLoss: this.losses.epochMean,
+      eval: lastEval,
+      seconds: (Date.now() - started) / 1000,
+    });
+    return this.options.stopSignal?.aborted && this.trainer.optimizerStep < this.plan.totalSteps
+      ? this.saveOnce()
+      : undefined;
   }
 
   /** An evaluation point: score the test split (if any), then save a checkpoint, rotate, and check early stopping. */
@@ -429,17 +535,37 @@ class StepRunner {
     const step = this.trainer.optimizerStep;
     const dir = join(this.options.outDir, checkpointDirName(step));
     let record: EvalRecord | undefined;
-    if (this.data.test.features.length > 0) { // prepared with --test-size 0: nothing to score
+    if (this.data.test.features.length > 0) {
+      // prepared with --test-size 0: nothing to score
       this.emit({ type: 'eval-start', epoch: Math.ceil(this.epochProgress), step });
       const r = await this.options.evaluate(this.model, this.data.test);
-      record = { step, epoch: this.epochProgress, eval_loss: r.evalLoss, eval_exact_match: r.exactMatch, eval_f1: r.f1, eval_count: r.count, ...evalExtras(r) };
+      record = {
+        step,
+        epoch: this.epochProgress,
+        eval_loss: r.evalLoss,
+        eval_exact_match: r.exactMatch,
+        eval_f1: r.f1,
+        eval_count: r.count,
+        ...evalExtras(r),
+      };
       await this.report(record);
       this.emit({ type: 'eval', record });
       const metric = this.plan.bestMetric;
-      const { stop } = recordEvaluation(this.best, metricValue(record, metric), dir, metric, this.options.earlyStopping);
+      const { stop } = recordEvaluation(
+        this.best,
+        metricValue(record, metric),
+        dir,
+        metric,
+        this.options.earlyStopping,
+      );
       if (stop) {
         this.stopReason = 'early-stop';
-        this.emit({ type: 'early-stop', step, metric: metric.key, patience: this.options.earlyStopping?.patience ?? 0 });
+        this.emit({
+          type: 'early-stop',
+          step,
+          metric: metric.key,
+          patience: this.options.earlyStopping?.patience ?? 0,
+        });
       }
     }
     await this.save(dir);
@@ -452,7 +578,14 @@ class StepRunner {
     this.lastCheckpoint = dir;
     this.lastSavedStep = this.trainer.optimizerStep;
     const limit = this.options.saveTotalLimit;
-    const deleted = limit === undefined ? [] : await rotateCheckpoints(this.options.outDir, limit, this.options.loadBestModelAtEnd ? this.best.bestCheckpoint : null);
+    const deleted =
+      limit === undefined
+        ? []
+        : await rotateCheckpoints(
+            this.options.outDir,
+            limit,
+            this.options.loadBestModelAtEnd ? this.best.bestCheckpoint : null,
+          );
     this.emit({ type: 'checkpoint', dir, step: this.trainer.optimizerStep, deleted });
   }
 
@@ -472,8 +605,12 @@ class StepRunner {
     const evalSteps = this.options.evalEvery === 'epoch' ? this.plan.stepsPerEpoch : this.options.evalEvery;
     return {
       hf: {
-        maxSteps: this.plan.totalSteps, numTrainEpochs: this.plan.epochs, loggingSteps: this.loggingSteps,
-        evalSteps, saveSteps: evalSteps, trainBatchSize: this.options.batchSize,
+        maxSteps: this.plan.totalSteps,
+        numTrainEpochs: this.plan.epochs,
+        loggingSteps: this.loggingSteps,
+        evalSteps,
+        saveSteps: evalSteps,
+        trainBatchSize: this.options.batchSize,
       },
       model: this.model,
       trainer: this.trainer,
@@ -510,7 +647,10 @@ function metricValue(record: EvalRecord, metric: BestMetric): number {
   const fields = record as unknown as Readonly<Record<string, unknown>>;
   const value = fields[metric.key];
   if (typeof value === 'number') return value;
-  throw notEvaluated(metric, Object.keys(fields).filter((k) => k.startsWith('eval_')));
+  throw notEvaluated(
+    metric,
+    Object.keys(fields).filter((k) => k.startsWith('eval_')),
+  );
 }
 
 /** An evaluation's further figures as eval record keys (`HasAns_f1` → `eval_HasAns_f1`, as HF logs them). */

@@ -36,8 +36,15 @@ export type MetricsRecord = StepRecord | EvalRecord;
  * SQuAD 2.0 evaluation's figures under the official script's names (logged only when the data has unanswerable rows).
  */
 export const EVAL_METRIC_KEYS: readonly string[] = [
-  'eval_loss', 'eval_exact_match', 'eval_f1',
-  'eval_HasAns_exact', 'eval_HasAns_f1', 'eval_NoAns_exact', 'eval_NoAns_f1', 'eval_best_exact', 'eval_best_f1',
+  'eval_loss',
+  'eval_exact_match',
+  'eval_f1',
+  'eval_HasAns_exact',
+  'eval_HasAns_f1',
+  'eval_NoAns_exact',
+  'eval_NoAns_f1',
+  'eval_best_exact',
+  'eval_best_f1',
 ];
 
 export function isEvalRecord(r: MetricsRecord): r is EvalRecord {
@@ -62,7 +69,9 @@ export class MetricsLog {
   static async open(path: string, history: readonly MetricsRecord[] = []): Promise<MetricsLog> {
     const text = history.map((r) => `${JSON.stringify(r)}\n`).join('');
     const bytes = Buffer.byteLength(text);
-    await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () => mkdir(dirname(path), { recursive: true }));
+    await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () =>
+      mkdir(dirname(path), { recursive: true }),
+    );
     await withFileSystemErrors({ path, operation: 'write', bytes }, () => writeFile(path, text));
     return new MetricsLog(path, [...history], bytes);
   }

@@ -67,7 +67,8 @@ export class AdamW {
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay;
     for (const [key, value] of Object.entries({ beta1: this.beta1, beta2: this.beta2 })) {
-      if (!(value >= 0 && value < 1)) throw new QaFtError('BAD_ARGUMENT', `AdamW ${key} must be in [0, 1), got ${value}`);
+      if (!(value >= 0 && value < 1))
+        throw new QaFtError('BAD_ARGUMENT', `AdamW ${key} must be in [0, 1), got ${value}`);
     }
     if (!(this.eps > 0)) throw new QaFtError('BAD_ARGUMENT', `AdamW eps must be > 0, got ${this.eps}`);
     if (!(this.weightDecay >= 0)) {
@@ -93,7 +94,15 @@ export class AdamW {
       if (grad === undefined) continue;
       const { m, v } = this.momentsOf(name, p);
       const weightDecay = isDecayed(name, p.shape) ? this.weightDecay : 0;
-      adamwUpdate(p, grad, m, v, { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay, step: t, gradScale: scale });
+      adamwUpdate(p, grad, m, v, {
+        lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        weightDecay,
+        step: t,
+        gradScale: scale,
+      });
     }
   }
 

@@ -38,7 +38,10 @@ export type LrSchedulerType = (typeof LR_SCHEDULER_TYPES)[number];
 /** `value` as a scheduler type, or an error naming `lrSchedulerType` and the choices. */
 export function checkLrSchedulerType(value: string): LrSchedulerType {
   if (!(LR_SCHEDULER_TYPES as readonly string[]).includes(value)) {
-    throw new OptionError('BAD_ARGUMENT', opt`${field('lrSchedulerType')} must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${value}'`);
+    throw new OptionError(
+      'BAD_ARGUMENT',
+      opt`${field('lrSchedulerType')} must be one of ${LR_SCHEDULER_TYPES.join(', ')}, got '${value}'`,
+    );
   }
   return value as LrSchedulerType;
 }
@@ -48,7 +51,10 @@ export function checkEvalEvery(value: 'epoch' | number | string): 'epoch' | numb
   if (value === 'epoch') return value;
   const n = typeof value === 'number' ? value : value.trim() === '' ? NaN : Number(value);
   if (!(Number.isInteger(n) && n >= 1)) {
-    throw new OptionError('BAD_ARGUMENT', opt`${field('evalEvery')} must be 'epoch' or a number of steps >= 1, got '${value}'`);
+    throw new OptionError(
+      'BAD_ARGUMENT',
+      opt`${field('evalEvery')} must be 'epoch' or a number of steps >= 1, got '${value}'`,
+    );
   }
   return n;
 }
@@ -64,7 +70,10 @@ export function checkEarlyStoppingMetric(earlyStopping: unknown, metricForBestMo
 }
 
 /** `resume` continues the run in `outDir`, `overwriteOutputDir` deletes it: not both. */
-export function checkResumeOrOverwrite(options: { readonly resume?: boolean; readonly overwriteOutputDir?: boolean }): void {
+export function checkResumeOrOverwrite(options: {
+  readonly resume?: boolean;
+  readonly overwriteOutputDir?: boolean;
+}): void {
   if (options.resume && options.overwriteOutputDir) {
     throw new OptionError(
       'BAD_ARGUMENT',
@@ -75,7 +84,8 @@ export function checkResumeOrOverwrite(options: { readonly resume?: boolean; rea
 }
 
 /** The options `checkTrainOptions` checks (those a run has). */
-export interface CheckedTrainOptions extends Partial<Record<Exclude<TrainNumberField, `earlyStopping.${string}`>, number>> {
+export interface CheckedTrainOptions
+  extends Partial<Record<Exclude<TrainNumberField, `earlyStopping.${string}`>, number>> {
   readonly earlyStopping?: { readonly patience: number; readonly threshold?: number };
   readonly metricForBestModel?: string;
   readonly lrSchedulerType?: string;

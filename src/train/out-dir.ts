@@ -15,7 +15,13 @@ import { isCheckpointName, isTrainOutput } from './checkpoint.js';
 import { checkResumeOrOverwrite } from './options.js';
 
 /** Files that only a qa-ft training run leaves in its `--out`: any of them means a run was there. */
-const RUN_FILES: readonly string[] = ['trainer_state.json', QA_FT_STATE_FILE, 'metrics.jsonl', 'training-curves.svg', WEIGHTS_FILE];
+const RUN_FILES: readonly string[] = [
+  'trainer_state.json',
+  QA_FT_STATE_FILE,
+  'metrics.jsonl',
+  'training-curves.svg',
+  WEIGHTS_FILE,
+];
 /** The final model's other files: removed with the run's, not evidence of one on their own (a user may keep a config.json). */
 const FINAL_MODEL_FILES: readonly string[] = [CONFIG_FILE, ...TOKENIZER_FILES];
 
@@ -67,12 +73,18 @@ export async function claimOutDir(outDir: string, options: ClaimOptions): Promis
     if (found.length === 0) return lock;
     if (!options.overwriteOutputDir) {
       const shown = found.slice(0, 3).join(', ') + (found.length > 3 ? `, … (${found.length})` : '');
-      throw new OptionError('BAD_ARGUMENT', opt`${field('outDir')} ${outDir} holds another training run's outputs (${shown})`, {
-        hint: opt`pass ${field('resume')} to continue that run, or ${field('overwriteOutputDir')} to delete its checkpoints and outputs first; or use a new ${field('outDir')}`,
-      });
+      throw new OptionError(
+        'BAD_ARGUMENT',
+        opt`${field('outDir')} ${outDir} holds another training run's outputs (${shown})`,
+        {
+          hint: opt`pass ${field('resume')} to continue that run, or ${field('overwriteOutputDir')} to delete its checkpoints and outputs first; or use a new ${field('outDir')}`,
+        },
+      );
     }
     const removed = await removePreviousRun(outDir, found);
-    options.onNotice(opt`${field('overwriteOutputDir')}: removed the previous run's ${removed.join(', ')} from ${outDir}`);
+    options.onNotice(
+      opt`${field('overwriteOutputDir')}: removed the previous run's ${removed.join(', ')} from ${outDir}`,
+    );
     return lock;
   } catch (e) {
     await lock.release();

@@ -20,7 +20,8 @@ import { fittedTokenizerConfig } from '../tokenize/saved-tokenizer.js';
 import { loadTokenizer, tokenizerFilesIn, type QaTokenizer } from '../tokenize/tokenizer.js';
 import { checkTrainLoopOptions, trainLoop, type TrainLoopOptions, type TrainLoopResult } from './loop.js';
 
-interface TrainPreparedOptions extends Omit<TrainLoopOptions, 'maxLength' | 'padTokenId' | 'tokenizerFiles' | 'tokenizerConfig'> {
+interface TrainPreparedOptions
+  extends Omit<TrainLoopOptions, 'maxLength' | 'padTokenId' | 'tokenizerFiles' | 'tokenizerConfig'> {
   /** The prepared-data directory (`qa-ft prepare`'s output). */
   readonly dataDir: string;
   /** `pretrained`: load the model's weights; `random`: its config only (or `configFile`'s), new weights. */
@@ -46,8 +47,16 @@ interface TrainPreparedOptions extends Omit<TrainLoopOptions, 'maxLength' | 'pad
  * was built from (for messages). Its memory floor for training is checked (and said in a notice) before a weight is
  * allocated.
  */
-async function buildModel(options: TrainPreparedOptions): Promise<{ model: QaModel; modelDir?: string; source: string }> {
-  const load = { backend: options.backend, seed: options.seed, onNotice: options.onNotice, purpose: 'training' as const, ...(options.precision ? { precision: options.precision } : {}) };
+async function buildModel(
+  options: TrainPreparedOptions,
+): Promise<{ model: QaModel; modelDir?: string; source: string }> {
+  const load = {
+    backend: options.backend,
+    seed: options.seed,
+    onNotice: options.onNotice,
+    purpose: 'training' as const,
+    ...(options.precision ? { precision: options.precision } : {}),
+  };
   const announce = (config: ModelConfig, source: string): void => {
     const estimate = checkModelFitsMemory(config, 'training', source);
     options.onNotice?.(`Building the model: ${describeEstimate(estimate, 'training')}`);
@@ -78,20 +87,33 @@ async function buildModel(options: TrainPreparedOptions): Promise<{ model: QaMod
  * The tokenizer the features were made with (the manifest's), else the model directory's, which must then be as
  * large as the one the data was prepared with.
  */
-async function savedTokenizer(manifest: PreparedManifest, dataDir: string, modelDir: string | undefined): Promise<{ tokenizer: QaTokenizer; files: string[] }> {
+async function savedTokenizer(
+  manifest: PreparedManifest,
+  dataDir: string,
+  modelDir: string | undefined,
+): Promise<{ tokenizer: QaTokenizer; files: string[] }> {
   const fromManifest = manifest.tokenizer.files.map((f) => (isAbsolute(f) ? f : join(manifest.tokenizer.dir, f)));
-  if (fromManifest.length > 0 && fromManifest.every((f) => existsSync(f))) return { tokenizer: await loadTokenizer(manifest.tokenizer.dir), files: fromManifest };
+  if (fromManifest.length > 0 && fromManifest.every((f) => existsSync(f)))
+    return { tokenizer: await loadTokenizer(manifest.tokenizer.dir), files: fromManifest };
   const fromModel = modelDir === undefined ? [] : tokenizerFilesIn(modelDir);
   if (modelDir === undefined || fromModel.length === 0) {
-    throw new QaFtError('FILE_NOT_FOUND', `no tokenizer files in ${manifest.tokenizer.dir} (from the prepared data's manifest)${modelDir ? ` or ${modelDir}` : ''}`, {
-      hint: `the saved model needs its tokenizer: pass --model with a directory holding ${TOKENIZER_NEEDS}`,
-    });
+    throw new QaFtError(
+      'FILE_NOT_FOUND',
+      `no tokenizer files in ${manifest.tokenizer.dir} (from the prepared data's manifest)${modelDir ? ` or ${modelDir}` : ''}`,
+      {
+        hint: `the saved model needs its tokenizer: pass --model with a directory holding ${TOKENIZER_NEEDS}`,
+      },
+    );
   }
   const tokenizer = await loadTokenizer(modelDir);
   if (tokenizer.vocabSize !== manifest.tokenizer.vocabSize) {
-    throw new QaFtError('BAD_CONFIG', `the data in ${dataDir} was tokenized with a ${manifest.tokenizer.vocabSize}-token tokenizer (${manifest.tokenizer.dir}, now gone), but the tokenizer in ${modelDir} has ${tokenizer.vocabSize} tokens`, {
-      hint: 'run `qa-ft prepare --tokenizer` again with the model’s tokenizer',
-    });
+    throw new QaFtError(
+      'BAD_CONFIG',
+      `the data in ${dataDir} was tokenized with a ${manifest.tokenizer.vocabSize}-token tokenizer (${manifest.tokenizer.dir}, now gone), but the tokenizer in ${modelDir} has ${tokenizer.vocabSize} tokens`,
+      {
+        hint: 'run `qa-ft prepare --tokenizer` again with the model’s tokenizer',
+      },
+    );
   }
   return { tokenizer, files: fromModel };
 }
@@ -104,7 +126,12 @@ export async function trainPrepared(options: TrainPreparedOptions): Promise<Trai
     checkDataFitsModel({ manifest: data.manifest, dir: options.dataDir }, model.config);
     // before the first step and before anything is written: the tokenizer saved with the model must fit it
     const { tokenizer, files } = await savedTokenizer(data.manifest, options.dataDir, modelDir);
-    checkTokenizerFitsModel(tokenizer, model.config, source, 'prepare the data with the model’s own tokenizer (`qa-ft prepare --tokenizer` with the model)');
+    checkTokenizerFitsModel(
+      tokenizer,
+      model.config,
+      source,
+      'prepare the data with the model’s own tokenizer (`qa-ft prepare --tokenizer` with the model)',
+    );
     const tokenizerConfig = await fittedTokenizerConfig(tokenizer, familyTokenizer(model.config), model.config);
     options.onModel?.(model);
     return await trainLoop(model, data, {

@@ -41,7 +41,15 @@ export function linearScheduleFactor(step: number, totalSteps: number, warmupSte
 
 /** The learning rate used by the optimizer step with 0-based index `step`. */
 export function learningRateAt(step: number, options: ScheduleOptions): number {
-  return options.learningRate * scheduleFactor(options.lrSchedulerType ?? DEFAULTS.lrSchedulerType, step, options.totalSteps, options.warmupSteps ?? 0);
+  return (
+    options.learningRate *
+    scheduleFactor(
+      options.lrSchedulerType ?? DEFAULTS.lrSchedulerType,
+      step,
+      options.totalSteps,
+      options.warmupSteps ?? 0,
+    )
+  );
 }
 
 /** Warm-up steps from `--warmup-ratio`, rounded up as HF `TrainingArguments.get_warmup_steps` does. */

@@ -33,7 +33,10 @@ const SCHEMA = protobuf.Root.fromJSON({
       nested: {
         // `simple_value` is a member of summary.proto's `oneof value`: declared so here, protobufjs writes it even
         // when it is 0 (a plain proto3 float equal to 0 is omitted, and readers then see no value at all)
-        Value: { oneofs: { value: { oneof: ['simple_value'] } }, fields: { tag: { type: 'string', id: 1 }, simple_value: { type: 'float', id: 2 } } },
+        Value: {
+          oneofs: { value: { oneof: ['simple_value'] } },
+          fields: { tag: { type: 'string', id: 1 }, simple_value: { type: 'float', id: 2 } },
+        },
       },
     },
   },
@@ -76,7 +79,9 @@ export class TensorBoardWriter {
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
     const dir = join(runsDir, `${stamp}_${hostname()}`);
     await withFileSystemErrors({ path: dir, operation: 'create directory' }, () => mkdir(dir, { recursive: true }));
-    const writer = new TensorBoardWriter(join(dir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}.${process.pid}.0`));
+    const writer = new TensorBoardWriter(
+      join(dir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}.${process.pid}.0`),
+    );
     await writer.write({ wall_time: Date.now() / 1000, step: 0, file_version: 'brain.Event:2' });
     return writer;
   }
@@ -89,6 +94,8 @@ export class TensorBoardWriter {
 
   private async write(event: Record<string, unknown>): Promise<void> {
     const bytes = tfRecord(EVENT.encode(EVENT.fromObject(event)).finish());
-    await withFileSystemErrors({ path: this.path, operation: 'append to', bytes: bytes.length }, () => appendFile(this.path, bytes));
+    await withFileSystemErrors({ path: this.path, operation: 'append to', bytes: bytes.length }, () =>
+      appendFile(this.path, bytes),
+    );
   }
 }

@@ -35,7 +35,8 @@ export class FloatTensor {
     readonly shape: readonly number[],
     readonly data: Float32Array,
   ) {
-    if (shape.reduce((a, b) => a * b, 1) !== data.length) throw new RangeError(`FloatTensor: shape [${shape}] does not hold ${data.length} values`);
+    if (shape.reduce((a, b) => a * b, 1) !== data.length)
+      throw new RangeError(`FloatTensor: shape [${shape}] does not hold ${data.length} values`);
   }
 }
 
@@ -48,10 +49,30 @@ export type PyValue = null | boolean | number | string | PyInt | PyTuple | Float
 export const int = (value: number): PyInt => new PyInt(value);
 
 // pickle opcodes (Lib/pickle.py)
-const PROTO = 0x80, STOP = 0x2e, MARK = 0x28, EMPTY_DICT = 0x7d, SETITEMS = 0x75, EMPTY_LIST = 0x5d, APPENDS = 0x65;
-const EMPTY_TUPLE = 0x29, TUPLE = 0x74, TUPLE1 = 0x85, TUPLE2 = 0x86, TUPLE3 = 0x87, BINUNICODE = 0x58, BININT1 = 0x4b;
-const BININT2 = 0x4d, BININT = 0x4a, LONG1 = 0x8a, BINFLOAT = 0x47, NONE = 0x4e, NEWTRUE = 0x88, NEWFALSE = 0x89;
-const GLOBAL = 0x63, REDUCE = 0x52, BINPERSID = 0x51;
+const PROTO = 0x80,
+  STOP = 0x2e,
+  MARK = 0x28,
+  EMPTY_DICT = 0x7d,
+  SETITEMS = 0x75,
+  EMPTY_LIST = 0x5d,
+  APPENDS = 0x65;
+const EMPTY_TUPLE = 0x29,
+  TUPLE = 0x74,
+  TUPLE1 = 0x85,
+  TUPLE2 = 0x86,
+  TUPLE3 = 0x87,
+  BINUNICODE = 0x58,
+  BININT1 = 0x4b;
+const BININT2 = 0x4d,
+  BININT = 0x4a,
+  LONG1 = 0x8a,
+  BINFLOAT = 0x47,
+  NONE = 0x4e,
+  NEWTRUE = 0x88,
+  NEWFALSE = 0x89;
+const GLOBAL = 0x63,
+  REDUCE = 0x52,
+  BINPERSID = 0x51;
 /** Python's pickler batches SETITEMS/APPENDS by 1000; the unpickler takes any size, so one batch per container. */
 
 /** The pickle of `value`, and its tensors in the order their storages were numbered (`data/0`, `data/1`, …). */
@@ -79,7 +100,8 @@ export function pickle(value: PyValue): { bytes: Buffer; tensors: FloatTensor[] 
       chunks.push(Buffer.from([LONG1, 8]), b);
     }
   };
-  const global = (module: string, name: string) => chunks.push(Buffer.from([GLOBAL]), Buffer.from(`${module}\n${name}\n`, 'utf8'));
+  const global = (module: string, name: string) =>
+    chunks.push(Buffer.from([GLOBAL]), Buffer.from(`${module}\n${name}\n`, 'utf8'));
   const tuple = (items: readonly (() => void)[]) => {
     if (items.length === 0) return op(EMPTY_TUPLE);
     if (items.length > 3) op(MARK);
@@ -105,7 +127,13 @@ export function pickle(value: PyValue): { bytes: Buffer; tensors: FloatTensor[] 
       const stride = v.shape.map((_, i) => v.shape.slice(i + 1).reduce((a, b) => a * b, 1));
       global('torch._utils', '_rebuild_tensor_v2');
       op(MARK);
-      tuple([() => str('storage'), () => global('torch', 'FloatStorage'), () => str(key), () => str('cpu'), () => integer(v.data.length)]);
+      tuple([
+        () => str('storage'),
+        () => global('torch', 'FloatStorage'),
+        () => str(key),
+        () => str('cpu'),
+        () => integer(v.data.length),
+      ]);
       op(BINPERSID);
       integer(0);
       tuple(v.shape.map((d) => () => integer(d)));
@@ -169,7 +197,8 @@ const bytesOf = (t: FloatTensor): Uint8Array => new Uint8Array(t.data.buffer, t.
  * 4 GiB (a zip without ZIP64, an optimizer state of a model over ~500 M parameters) is refused.
  */
 export async function torchSave(path: string, value: PyValue): Promise<void> {
-  if (endianness() !== 'LE') throw new QaFtError('INTERNAL', 'torch.save files are written on little-endian machines only');
+  if (endianness() !== 'LE')
+    throw new QaFtError('INTERNAL', 'torch.save files are written on little-endian machines only');
   const { bytes: pkl, tensors } = pickle(value);
   const prefix = basename(path, extname(path)) || 'archive';
   const records: { name: string; data: Uint8Array[] }[] = [

@@ -78,7 +78,8 @@ export function dropoutSeedFor(seed: number, microStep: number): number {
 /** Checks the options a trainer cannot run with, before any state is built. */
 function checkTrainerOptions(options: TrainerOptions): void {
   validateSchedule(options);
-  if (options.gradientAccumulationSteps !== undefined) trainNumber('gradientAccumulationSteps', options.gradientAccumulationSteps);
+  if (options.gradientAccumulationSteps !== undefined)
+    trainNumber('gradientAccumulationSteps', options.gradientAccumulationSteps);
   trainNumber('maxGradNorm', options.maxGradNorm);
 }
 
@@ -112,7 +113,10 @@ class GradientAccumulator {
     const sum = this.sum ?? new Map<string, tf.Tensor>();
     for (const [name, g] of grads) {
       const previous = sum.get(name);
-      sum.set(name, tf.tidy(() => (previous ? tf.add(previous, tf.div(g, this.n)) : tf.div(g, this.n))));
+      sum.set(
+        name,
+        tf.tidy(() => (previous ? tf.add(previous, tf.div(g, this.n)) : tf.div(g, this.n))),
+      );
       previous?.dispose();
       g.dispose();
     }
@@ -153,7 +157,9 @@ async function finiteLoss(loss: tf.Scalar, grads: Map<string, tf.Tensor>, stepNu
   }
   if (!Number.isFinite(value)) {
     tf.dispose([...grads.values()]);
-    throw new OptionError('TRAINING_DIVERGED', opt`loss is ${value} at optimizer step ${stepNumber}`, { hint: opt`lower ${field('learningRate')}` });
+    throw new OptionError('TRAINING_DIVERGED', opt`loss is ${value} at optimizer step ${stepNumber}`, {
+      hint: opt`lower ${field('learningRate')}`,
+    });
   }
   return value;
 }
@@ -199,12 +205,17 @@ export function createTrainer(model: QaModel, options: TrainerOptions): Trainer 
       return microStep;
     },
     async step(batch) {
-      const { loss, grads } = model.lossAndGradients(batch, { training: true, dropoutSeed: dropoutSeedFor(seed, microStep) });
+      const { loss, grads } = model.lossAndGradients(batch, {
+        training: true,
+        dropoutSeed: dropoutSeedFor(seed, microStep),
+      });
       const lossValue = await finiteLoss(loss, grads, optimizerStep + 1);
       microStep += 1;
       accumulated.add(grads, lossValue);
       const full = accumulated.full ? accumulated.take() : undefined;
-      return full ? updateWith(full) : { loss: lossValue, gradNorm: NaN, learningRate: rate(), updated: false, optimizerStep };
+      return full
+        ? updateWith(full)
+        : { loss: lossValue, gradNorm: NaN, learningRate: rate(), updated: false, optimizerStep };
     },
     async flush() {
       const step = accumulated.take();

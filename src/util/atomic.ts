@@ -6,7 +6,13 @@
  */
 import { lstat, mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
-import { fileSystemError, FileSystemError, systemErrorCode, withFileSystemErrors, type FileSystemContext } from './fs-errors.js';
+import {
+  fileSystemError,
+  FileSystemError,
+  systemErrorCode,
+  withFileSystemErrors,
+  type FileSystemContext,
+} from './fs-errors.js';
 
 let stampCounter = 0;
 
@@ -46,7 +52,11 @@ export async function writeFileAtomicWith(
   write: (fh: FileHandle) => Promise<void>,
   options: { bytes?: number } = {},
 ): Promise<void> {
-  const context: FileSystemContext = { path, operation: 'write', ...(options.bytes === undefined ? {} : { bytes: options.bytes }) };
+  const context: FileSystemContext = {
+    path,
+    operation: 'write',
+    ...(options.bytes === undefined ? {} : { bytes: options.bytes }),
+  };
   await makeParent(path);
   const tmp = tempSibling(path);
   const fh = await withFileSystemErrors(context, () => open(tmp, 'w'));
@@ -71,14 +81,21 @@ export async function writeFileAtomicWith(
  * A file-system failure inside `fill` is reported at its final path (`dir/…`, not the temporary one), with
  * `bytes` (the whole directory's size, when the caller knows it) or else at least what had been written.
  */
-export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>, options: { bytes?: number } = {}): Promise<void> {
+export async function writeDirAtomic(
+  dir: string,
+  fill: (tmpDir: string) => Promise<void>,
+  options: { bytes?: number } = {},
+): Promise<void> {
   await makeParent(dir);
   const tmp = tempSibling(dir);
   await withFileSystemErrors({ path: dir, operation: 'create directory' }, () => mkdir(tmp));
   try {
     await fill(tmp);
   } catch (e) {
-    const failure = systemErrorCode(e) !== undefined || e instanceof FileSystemError ? await fillFailure(e, tmp, dir, options.bytes) : e;
+    const failure =
+      systemErrorCode(e) !== undefined || e instanceof FileSystemError
+        ? await fillFailure(e, tmp, dir, options.bytes)
+        : e;
     await rm(tmp, { recursive: true, force: true });
     throw failure;
   }
@@ -124,18 +141,23 @@ export async function writeIntoDir(
     try {
       await fill(tmp);
     } catch (e) {
-      throw systemErrorCode(e) !== undefined || e instanceof FileSystemError ? await fillFailure(e, tmp, dir, options.bytes) : e;
+      throw systemErrorCode(e) !== undefined || e instanceof FileSystemError
+        ? await fillFailure(e, tmp, dir, options.bytes)
+        : e;
     }
     const written = await treeFiles(tmp);
     for (const name of options.stale ?? []) {
       if (written.includes(name)) continue;
       const path = join(dir, name);
       const info = await lstat(path).catch(() => undefined);
-      if (info !== undefined && !info.isDirectory()) await withFileSystemErrors({ path, operation: 'remove' }, () => rm(path, { force: true }));
+      if (info !== undefined && !info.isDirectory())
+        await withFileSystemErrors({ path, operation: 'remove' }, () => rm(path, { force: true }));
     }
     for (const name of written) {
       const path = join(dir, name);
-      await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () => mkdir(dirname(path), { recursive: true }));
+      await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () =>
+        mkdir(dirname(path), { recursive: true }),
+      );
       await withFileSystemErrors({ path, operation: 'rename into place' }, () => rename(join(tmp, name), path));
     }
   } finally {
@@ -166,14 +188,23 @@ export async function removeDirAtomic(dir: string): Promise<void> {
 
 /** A failure inside a directory fill, at its final path and with the space the directory needed. */
 async function fillFailure(e: unknown, tmp: string, dir: string, total: number | undefined): Promise<FileSystemError> {
-  const atFinal = (p: string | undefined): string => (p !== undefined && (p === tmp || p.startsWith(`${tmp}${sep}`)) ? dir + p.slice(tmp.length) : dir);
+  const atFinal = (p: string | undefined): string =>
+    p !== undefined && (p === tmp || p.startsWith(`${tmp}${sep}`)) ? dir + p.slice(tmp.length) : dir;
   const written = await treeBytes(tmp); // before it is removed; a failed file's temp is already gone
   if (e instanceof FileSystemError) {
-    return e.with({ path: atFinal(e.path), bytes: total ?? written + (e.bytes ?? 0), bytesAtLeast: total === undefined });
+    return e.with({
+      path: atFinal(e.path),
+      bytes: total ?? written + (e.bytes ?? 0),
+      bytesAtLeast: total === undefined,
+    });
   }
   const errno = e as NodeJS.ErrnoException & { dest?: string };
   const path = atFinal(errno.dest ?? errno.path);
-  return new FileSystemError(systemErrorCode(e) ?? 'EIO', { path, operation: 'write', bytes: total ?? written, bytesAtLeast: total === undefined }, e);
+  return new FileSystemError(
+    systemErrorCode(e) ?? 'EIO',
+    { path, operation: 'write', bytes: total ?? written, bytesAtLeast: total === undefined },
+    e,
+  );
 }
 
 /** Bytes in the files under `dir` (0 when it cannot be read). */

@@ -75,7 +75,12 @@ function parseHolder(text: string): LockHolder | undefined {
   try {
     const h = JSON.parse(text) as Partial<LockHolder> | null;
     if (h && Number.isInteger(h.pid) && typeof h.hostname === 'string') {
-      return { pid: h.pid as number, hostname: h.hostname, command: String(h.command ?? '?'), startedAt: String(h.startedAt ?? '?') };
+      return {
+        pid: h.pid as number,
+        hostname: h.hostname,
+        command: String(h.command ?? '?'),
+        startedAt: String(h.startedAt ?? '?'),
+      };
     }
   } catch {
     // not JSON
@@ -89,9 +94,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Holds `path` for this process until `release` (or the process exits), or throws naming the holder. */
 export async function acquireDirLock(path: string, options: AcquireOptions = {}): Promise<DirLock> {
   const what: OptionText = typeof options.what === 'object' ? options.what : [options.what ?? path];
-  const me: LockHolder = { pid: process.pid, hostname: hostname(), command: options.command ?? defaultCommand(), startedAt: new Date().toISOString() };
+  const me: LockHolder = {
+    pid: process.pid,
+    hostname: hostname(),
+    command: options.command ?? defaultCommand(),
+    startedAt: new Date().toISOString(),
+  };
   const content = `${JSON.stringify(me)}\n`;
-  await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () => mkdir(dirname(path), { recursive: true }));
+  await withFileSystemErrors({ path: dirname(path), operation: 'create directory' }, () =>
+    mkdir(dirname(path), { recursive: true }),
+  );
   for (;;) {
     if (await tryCreate(path, content)) return heldLock(path, content);
     let text: string;
@@ -112,11 +124,18 @@ export async function acquireDirLock(path: string, options: AcquireOptions = {})
       const where = holder.hostname === me.hostname ? '' : ` on host ${holder.hostname}`;
       const inUse = ` is in use by another qa-ft run: pid ${holder.pid}${where} (${holder.command}, started ${holder.startedAt})`;
       throw new OptionError('BAD_ARGUMENT', [...what, inUse], {
-        hint: [holder.hostname === me.hostname ? 'wait for it to finish, or use another directory' : `wait for it to finish; if it is gone, remove ${path}`],
+        hint: [
+          holder.hostname === me.hostname
+            ? 'wait for it to finish, or use another directory'
+            : `wait for it to finish; if it is gone, remove ${path}`,
+        ],
       });
     }
     if (await removeIfUnchanged(path, text)) {
-      const was = holder === undefined ? 'unreadable' : `pid ${holder.pid}, ${holder.command}, started ${holder.startedAt}, is no longer running`;
+      const was =
+        holder === undefined
+          ? 'unreadable'
+          : `pid ${holder.pid}, ${holder.command}, started ${holder.startedAt}, is no longer running`;
       options.onNotice?.(`Took over the stale lock ${path} (${was})`);
     }
   }

@@ -33,15 +33,30 @@ export function isDiskFull(errno: string | undefined): boolean {
 const MEANINGS: Readonly<Record<string, { readonly words: string; readonly hint: string }>> = {
   ENOSPC: { words: 'no space left on device', hint: 'free some space, or write to another disk' },
   EDQUOT: { words: 'disk quota exceeded (EDQUOT)', hint: 'free some space, or write to another disk' },
-  EACCES: { words: 'permission denied (EACCES)', hint: 'check the permissions of the directory, or write somewhere you may' },
-  EPERM: { words: 'operation not permitted (EPERM)', hint: 'check the permissions of the directory, or write somewhere you may' },
+  EACCES: {
+    words: 'permission denied (EACCES)',
+    hint: 'check the permissions of the directory, or write somewhere you may',
+  },
+  EPERM: {
+    words: 'operation not permitted (EPERM)',
+    hint: 'check the permissions of the directory, or write somewhere you may',
+  },
   EROFS: { words: 'read-only file system (EROFS)', hint: 'write to a directory on a writable file system' },
   EISDIR: { words: 'is a directory (EISDIR)', hint: 'move that directory away, or choose another path' },
-  ENOTDIR: { words: 'a parent is not a directory (ENOTDIR)', hint: 'a file stands where a directory of the path should be; choose another path' },
+  ENOTDIR: {
+    words: 'a parent is not a directory (ENOTDIR)',
+    hint: 'a file stands where a directory of the path should be; choose another path',
+  },
   EMFILE: { words: 'too many open files (EMFILE)', hint: 'raise the open-file limit (ulimit -n) and run again' },
-  ENFILE: { words: 'too many open files in the system (ENFILE)', hint: 'close other programs, or raise the system open-file limit' },
+  ENFILE: {
+    words: 'too many open files in the system (ENFILE)',
+    hint: 'close other programs, or raise the system open-file limit',
+  },
   EIO: { words: 'input/output error (EIO)', hint: 'the disk may be failing or disconnected' },
-  ENOENT: { words: 'a parent directory disappeared (ENOENT)', hint: 'something else removed it during the write; run again' },
+  ENOENT: {
+    words: 'a parent directory disappeared (ENOENT)',
+    hint: 'something else removed it during the write; run again',
+  },
   EEXIST: { words: 'already exists (EEXIST)', hint: 'something else wrote there during the write; run again' },
 };
 
@@ -56,9 +71,10 @@ export class FileSystemError extends QaFtError {
   constructor(errno: string, context: FileSystemContext, cause?: unknown) {
     const meaning = MEANINGS[errno];
     const words = meaning?.words ?? `${errno}${cause instanceof Error ? `: ${firstLine(cause)}` : ''}`;
-    const needed = FULL.has(errno) && context.bytes !== undefined && context.bytes > 0
-      ? ` (the write needed ${context.bytesAtLeast === true ? 'at least' : 'about'} ${formatBytes(context.bytes)})`
-      : '';
+    const needed =
+      FULL.has(errno) && context.bytes !== undefined && context.bytes > 0
+        ? ` (the write needed ${context.bytesAtLeast === true ? 'at least' : 'about'} ${formatBytes(context.bytes)})`
+        : '';
     super('DISK', `cannot ${context.operation} ${context.path}: ${words}${needed}`, {
       hint: context.hint ?? meaning?.hint ?? 'check the disk and the permissions of the directory',
       cause,
@@ -73,8 +89,17 @@ export class FileSystemError extends QaFtError {
 
   /** The same failure with some of its context replaced (a temporary path → the final one, a larger total). */
   with(context: Partial<FileSystemContext>): FileSystemError {
-    const base: FileSystemContext = { path: this.path, operation: this.operation, bytesAtLeast: this.bytesAtLeast, hint: this.hint };
-    return new FileSystemError(this.errno, { ...base, ...(this.bytes === undefined ? {} : { bytes: this.bytes }), ...context }, this.cause);
+    const base: FileSystemContext = {
+      path: this.path,
+      operation: this.operation,
+      bytesAtLeast: this.bytesAtLeast,
+      hint: this.hint,
+    };
+    return new FileSystemError(
+      this.errno,
+      { ...base, ...(this.bytes === undefined ? {} : { bytes: this.bytes }), ...context },
+      this.cause,
+    );
   }
 }
 
@@ -101,7 +126,11 @@ export async function withFileSystemErrors<T>(context: FileSystemContext, write:
 }
 
 /** What a syscall was doing, in the words of `WriteOperation`. */
-const OPERATIONS: Readonly<Record<string, WriteOperation>> = { mkdir: 'create directory', rename: 'rename into place', copyfile: 'copy to' };
+const OPERATIONS: Readonly<Record<string, WriteOperation>> = {
+  mkdir: 'create directory',
+  rename: 'rename into place',
+  copyfile: 'copy to',
+};
 
 /**
  * A system error that reached the top without a writer's context (the CLI's last resort), as a DISK error when

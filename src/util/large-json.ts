@@ -98,7 +98,12 @@ export function parseJsonObjectBytes(buf: Buffer): Record<string, unknown> {
       i = skipSpace(buf, i + 1);
       const end = valueEnd(buf, i);
       // as JSON.parse: an own property even for '__proto__', the last of repeated keys wins
-      Object.defineProperty(out, key, { value: parsePiece(buf, i, end), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: parsePiece(buf, i, end),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       i = skipSpace(buf, end);
       if (buf[i] === CLOSE_BRACE) break;
       if (buf[i] !== COMMA) throw new JsonBytesError("expected ',' or '}'", i);

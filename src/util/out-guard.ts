@@ -46,20 +46,35 @@ export async function checkOutputTarget(path: string, spec: OutputSpec): Promise
       isDir = (await stat(path)).isDirectory();
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP') throw new QaFtError('BAD_ARGUMENT', `${at} is a symbolic link loop (ELOOP)`, { hint: 'remove the link or choose another path' });
+      if (code === 'ELOOP')
+        throw new QaFtError('BAD_ARGUMENT', `${at} is a symbolic link loop (ELOOP)`, {
+          hint: 'remove the link or choose another path',
+        });
       const target = await readlink(path).catch(() => '?');
-      throw new QaFtError('BAD_ARGUMENT', `${at} is a symbolic link to ${target}, which does not exist; refusing to replace the link`, {
-        hint: 'create the link target first, or choose another path',
-      });
+      throw new QaFtError(
+        'BAD_ARGUMENT',
+        `${at} is a symbolic link to ${target}, which does not exist; refusing to replace the link`,
+        {
+          hint: 'create the link target first, or choose another path',
+        },
+      );
     }
   }
   if (spec.kind === 'directory' && !isDir) {
-    throw new QaFtError('BAD_ARGUMENT', `${at} is a file; ${spec.command} writes a directory and does not replace files`, { hint: 'choose a new directory path for --out' });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      `${at} is a file; ${spec.command} writes a directory and does not replace files`,
+      { hint: 'choose a new directory path for --out' },
+    );
   }
   if (spec.kind === 'file' && isDir) {
-    throw new QaFtError('BAD_ARGUMENT', `${at} is a directory; ${spec.command} writes a file there and does not replace directories`, {
-      hint: 'name a file path, e.g. DIR/predictions.json',
-    });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      `${at} is a directory; ${spec.command} writes a file there and does not replace directories`,
+      {
+        hint: 'name a file path, e.g. DIR/predictions.json',
+      },
+    );
   }
   let holds = '';
   if (isDir) {
@@ -72,7 +87,11 @@ export async function checkOutputTarget(path: string, spec: OutputSpec): Promise
     throw new QaFtError('BAD_ARGUMENT', `${at} ${what}; refusing to replace it`, { hint: spec.notOursHint });
   }
   if (spec.overwrite !== undefined && !spec.overwrite.given) {
-    throw new QaFtError('BAD_ARGUMENT', isDir ? `${at} exists and is not empty${holds}` : `${at} already exists: ${spec.owner}`, { hint: spec.overwrite.hint });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      isDir ? `${at} exists and is not empty${holds}` : `${at} already exists: ${spec.owner}`,
+      { hint: spec.overwrite.hint },
+    );
   }
   return 'ours';
 }
@@ -98,13 +117,21 @@ export function isWithin(inner: string, outer: string): boolean {
  * Refuses an output directory that is, or contains, one of the directories the command reads (`sources`: what
  * each is, e.g. `the model directory`, and its path): writing there could replace what is being read.
  */
-export async function checkOutputOutside(flag: string, outDir: string, sources: ReadonlyArray<readonly [string, string]>): Promise<void> {
+export async function checkOutputOutside(
+  flag: string,
+  outDir: string,
+  sources: ReadonlyArray<readonly [string, string]>,
+): Promise<void> {
   const out = await realPathOf(outDir);
   for (const [what, dir] of sources) {
     const source = await realPathOf(dir);
     if (!isWithin(source, out)) continue;
-    throw new QaFtError('BAD_ARGUMENT', source === out ? `${flag} ${outDir} is ${what} itself` : `${flag} ${outDir} contains ${what} (${dir})`, {
-      hint: 'choose a new directory outside it',
-    });
+    throw new QaFtError(
+      'BAD_ARGUMENT',
+      source === out ? `${flag} ${outDir} is ${what} itself` : `${flag} ${outDir} contains ${what} (${dir})`,
+      {
+        hint: 'choose a new directory outside it',
+      },
+    );
   }
 }

@@ -8,7 +8,8 @@ const SURROGATE = /[\uD800-\uDFFF]/;
 /** Characters Python's `str.isspace()` accepts (and so `str.strip()` removes). JS `trim()` differs: it also strips
  * U+FEFF and keeps U+001C–U+001F and U+0085. */
 /** Python's whitespace set as the inside of a RegExp character class. */
-export const PY_WHITESPACE_CHARS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+export const PY_WHITESPACE_CHARS =
+  '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const PY_STRIP = new RegExp(`^[${PY_WHITESPACE_CHARS}]+|[${PY_WHITESPACE_CHARS}]+$`, 'g');
 
 const PY_WS_RUN = new RegExp(`[${PY_WHITESPACE_CHARS}]+`);

@@ -74,7 +74,8 @@ function firstInvalidUtf16le(bytes: Uint8Array): { offset: number; reason: strin
     if (u >= 0xdc00 && u <= 0xdfff) return { offset: 2 * k, reason: `unpaired low surrogate 0x${u.toString(16)}` };
     if (u >= 0xd800 && u <= 0xdbff) {
       const next = k + 1 < units ? unit(k + 1) : -1;
-      if (next < 0xdc00 || next > 0xdfff) return { offset: 2 * k, reason: `unpaired high surrogate 0x${u.toString(16)}` };
+      if (next < 0xdc00 || next > 0xdfff)
+        return { offset: 2 * k, reason: `unpaired high surrogate 0x${u.toString(16)}` };
       k++;
     }
   }
@@ -104,7 +105,11 @@ export function decodeText(bytes: Uint8Array, what: string, options: DecodeOptio
   const hint = options.hint === undefined ? {} : { hint: options.hint };
   if (encoding === 'utf-16le') {
     const bad = firstInvalidUtf16le(bytes);
-    throw new QaFtError('BAD_FORMAT', `${what}: invalid UTF-16LE at byte ${bad?.offset ?? '?'} (${bad?.reason ?? 'undecodable'})`, hint);
+    throw new QaFtError(
+      'BAD_FORMAT',
+      `${what}: invalid UTF-16LE at byte ${bad?.offset ?? '?'} (${bad?.reason ?? 'undecodable'})`,
+      hint,
+    );
   }
   const bad = firstInvalidUtf8(bytes);
   if (bad === null) throw new QaFtError('BAD_FORMAT', `${what}: invalid UTF-8`, hint); // not reached: the scan mirrors the decoder
@@ -114,7 +119,11 @@ export function decodeText(bytes: Uint8Array, what: string, options: DecodeOptio
     for (let i = 0; i < bad.offset; i++) if (bytes[i] === 0x0a) line++;
     where = `line ${line}, `;
   }
-  throw new QaFtError('BAD_FORMAT', `${what}: invalid UTF-8 at byte ${bad.offset} (${where}${hex(bad.byte)}: ${bad.reason})`, hint);
+  throw new QaFtError(
+    'BAD_FORMAT',
+    `${what}: invalid UTF-8 at byte ${bad.offset} (${where}${hex(bad.byte)}: ${bad.reason})`,
+    hint,
+  );
 }
 
 /**
@@ -125,7 +134,13 @@ export function decodeText(bytes: Uint8Array, what: string, options: DecodeOptio
 export async function checkReadableFile(path: string, what: string, expected: string): Promise<void> {
   const s = await stat(path).catch(() => undefined);
   if (s === undefined || s.isFile() || s.isFIFO() || s.isDirectory()) return;
-  const kind = s.isCharacterDevice() ? 'a character device' : s.isBlockDevice() ? 'a block device' : s.isSocket() ? 'a socket' : 'not a regular file';
+  const kind = s.isCharacterDevice()
+    ? 'a character device'
+    : s.isBlockDevice()
+      ? 'a block device'
+      : s.isSocket()
+        ? 'a socket'
+        : 'not a regular file';
   throw new QaFtError('BAD_ARGUMENT', `${what} is ${kind}, not a file; expected ${expected}`);
 }
 
@@ -134,7 +149,11 @@ export async function checkReadableFile(path: string, what: string, expected: st
  * FILE_NOT_FOUND "does not exist", a directory → "is a directory, expected <expected>", a device → "is a character
  * device, not a file" (`checkReadableFile`), anything else → "cannot be read (EACCES)".
  */
-export async function readFileBytes(path: string, what: string, options: { expected: string; hint?: string }): Promise<Uint8Array> {
+export async function readFileBytes(
+  path: string,
+  what: string,
+  options: { expected: string; hint?: string },
+): Promise<Uint8Array> {
   await checkReadableFile(path, what, options.expected);
   try {
     return await readFile(path);
@@ -142,7 +161,8 @@ export async function readFileBytes(path: string, what: string, options: { expec
     const code = (e as NodeJS.ErrnoException).code;
     const hint = options.hint === undefined ? {} : { hint: options.hint };
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new QaFtError('FILE_NOT_FOUND', `${what} does not exist`, hint);
-    if (code === 'EISDIR') throw new QaFtError('BAD_ARGUMENT', `${what} is a directory, expected ${options.expected}`, hint);
+    if (code === 'EISDIR')
+      throw new QaFtError('BAD_ARGUMENT', `${what} is a directory, expected ${options.expected}`, hint);
     const why = code ?? (e instanceof Error ? e.message.split('\n')[0] : String(e));
     throw new QaFtError('FILE_NOT_FOUND', `${what} cannot be read (${why})`, hint);
   }

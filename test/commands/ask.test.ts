@@ -60,7 +60,10 @@ test('ask answers every JSONL line on stdin, in order, one JSON line each', asyn
   ];
   const r = await ask(['--json', '--batch-size', '2'], `${lines.map((l) => JSON.stringify(l)).join('\n')}\n\n`);
   assert.equal(r.code, 0, r.stderr);
-  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { answer: string; start: number; end: number });
+  const out = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { answer: string; start: number; end: number });
   assert.equal(out.length, 3);
   out.forEach((a, i) => assert.equal(a.answer, Array.from(lines[i]!.context).slice(a.start, a.end).join('')));
 });
@@ -77,7 +80,11 @@ test('bad input → one-line errors, exit 1 (empty question/context, no text tok
     [['--question', '  ', '--context', CONTEXT], undefined, /error: the question is empty/],
     [['--question', 'Why?', '--context', ''], undefined, /error: the context is empty/],
     [['--question', 'Why?', '--context', '\u0001\u0002\u200b'], undefined, /the context has no text tokens/],
-    [['--question', 'Why?', '--context', 'x', '--model', noWeights], undefined, /has no weights \(model\.safetensors\)/],
+    [
+      ['--question', 'Why?', '--context', 'x', '--model', noWeights],
+      undefined,
+      /has no weights \(model\.safetensors\)/,
+    ],
     [['--question', 'Why?', '--context', 'x', '--model', noTokenizer], undefined, /has no tokenizer/],
   ];
   const results = await Promise.all(cases.map(([args, input]) => ask(args, input)));
@@ -98,8 +105,14 @@ test('--context-file that is UTF-16 (bytes 0xFF 0xFE …) → one-line error wit
 });
 
 test('--context-file DIR → "is a directory"; a missing one → "does not exist"', async () => {
-  assertUserError(await ask(['--question', 'When?', '--context-file', tmp.dir]), /--context-file .* is a directory, expected a text file$/m);
-  assertUserError(await ask(['--question', 'When?', '--context-file', join(tmp.dir, 'absent.txt')]), /--context-file .*absent\.txt does not exist$/m);
+  assertUserError(
+    await ask(['--question', 'When?', '--context-file', tmp.dir]),
+    /--context-file .* is a directory, expected a text file$/m,
+  );
+  assertUserError(
+    await ask(['--question', 'When?', '--context-file', join(tmp.dir, 'absent.txt')]),
+    /--context-file .*absent\.txt does not exist$/m,
+  );
 });
 
 /** JSONL lines: good ones around every kind of bad one (bad JSON, a missing field, an empty question, invalid UTF-8, a context without text). */
@@ -114,7 +127,9 @@ const MIXED: (string | Buffer)[] = [
   JSON.stringify({ question: 'Why?', context: '\u0001\u0002\u200b' }),
   JSON.stringify({ question: 'Where?', context: 'It was in Paris.' }),
 ];
-const MIXED_INPUT = Buffer.concat(MIXED.map((l) => Buffer.concat([Buffer.from(l), Buffer.from('\n')]))).toString('latin1');
+const MIXED_INPUT = Buffer.concat(MIXED.map((l) => Buffer.concat([Buffer.from(l), Buffer.from('\n')]))).toString(
+  'latin1',
+);
 const MIXED_ERRORS = [
   /^stdin line 2: not valid JSON/,
   /^stdin line 4: "context" must be a string, got nothing/,
@@ -131,7 +146,10 @@ function askBytes(args: string[], input: Buffer): Promise<CliResult> {
 test('JSONL stdin --json: bad lines get {"error"} records in place, the good ones their answers, exit 1 with a count', async () => {
   const r = await askBytes(['--json', '--batch-size', '2'], Buffer.from(MIXED_INPUT, 'latin1'));
   assert.equal(r.code, 1, r.stderr);
-  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { answer?: string; start?: number; end?: number; error?: string; line?: number });
+  const out = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { answer?: string; start?: number; end?: number; error?: string; line?: number });
   assert.equal(out.length, 8, r.stdout); // the blank line is skipped
   const answered = [0, 2, 7]; // output positions of lines 1, 3 and 9
   const contexts = [CONTEXT, 'A zebra met a lion.', 'It was in Paris.'];
@@ -141,10 +159,16 @@ test('JSONL stdin --json: bad lines get {"error"} records in place, the good one
     assert.equal(a.answer, Array.from(contexts[k]!).slice(a.start!, a.end!).join(''));
   });
   const errors = out.filter((o) => o.error !== undefined);
-  assert.deepEqual(errors.map((o) => o.line), [2, 4, 6, 7, 8]);
+  assert.deepEqual(
+    errors.map((o) => o.line),
+    [2, 4, 6, 7, 8],
+  );
   errors.forEach((o, i) => assert.match(o.error!, MIXED_ERRORS[i]!));
   // stderr: only the summary, one line, no stack trace
-  assert.match(r.stderr.trim(), /^qa-ft: error: 5 of 8 stdin lines failed \(each has an \{"error"\} record in the output\)$/);
+  assert.match(
+    r.stderr.trim(),
+    /^qa-ft: error: 5 of 8 stdin lines failed \(each has an \{"error"\} record in the output\)$/,
+  );
 });
 
 test('JSONL stdin without --json: answers on stdout in order, each bad line named on stderr, exit 1', async () => {
@@ -162,10 +186,24 @@ test('JSONL stdin without --json: answers on stdout in order, each bad line name
 });
 
 test('JSONL stdin: answers stream out as lines arrive, before stdin is closed', async () => {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli.ts'), 'ask', '--model', modelDir, '--backend', 'cpu', '--json'], {
-    cwd: repoRoot,
-    env: { ...process.env, CI: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      join(repoRoot, 'src', 'cli.ts'),
+      'ask',
+      '--model',
+      modelDir,
+      '--backend',
+      'cpu',
+      '--json',
+    ],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, CI: '1' },
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines: string[] = [];
@@ -180,7 +218,10 @@ test('JSONL stdin: answers stream out as lines arrive, before stdin is closed', 
   });
   const nextLine = (count: number): Promise<void> =>
     new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer line ${count} within 60 s; stderr: ${stderr}`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`no answer line ${count} within 60 s; stderr: ${stderr}`)),
+        60_000,
+      );
       waiter = () => {
         if (lines.length >= count) {
           clearTimeout(timer);

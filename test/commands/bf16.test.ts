@@ -51,12 +51,30 @@ describe('--bf16', () => {
     assert.equal(r.stderr.trim(), 'qa-ft: error: bf16 needs the native backend (active: cpu) (use --backend native)');
   });
 
-  test('train --bf16 trains in bf16 where it runs, else fails in one line before writing --out', { timeout: 120_000 }, async () => {
+  test('train --bf16 trains in bf16 where it runs, else fails in one line before writing --out', {
+    timeout: 120_000,
+  }, async () => {
     const { data, config } = await prepareSynthetic(tmp.dir, { rows: 16, seed: 7 });
     const out = join(tmp.dir, 'trained');
     const r = await runCli([
-      'train', '--data', data, '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', config,
-      '--out', out, '--epochs', '1', '--batch-size', '8', '--backend', 'native', '--bf16',
+      'train',
+      '--data',
+      data,
+      '--model',
+      BASE_TOKENIZER_DIR,
+      '--init',
+      'random',
+      '--config',
+      config,
+      '--out',
+      out,
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--backend',
+      'native',
+      '--bf16',
     ]);
     if (bf16Support().ok) {
       assert.equal(r.code, 0, r.stderr);
@@ -64,7 +82,10 @@ describe('--bf16', () => {
       assert.ok(existsSync(join(out, 'model.safetensors')));
     } else {
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr.trim(), /^qa-ft: error: (bf16 is not available: |backend 'native' is not available: )[^\n]*$/);
+      assert.match(
+        r.stderr.trim(),
+        /^qa-ft: error: (bf16 is not available: |backend 'native' is not available: )[^\n]*$/,
+      );
       assert.ok(!existsSync(join(out, 'model.safetensors')));
     }
   });
@@ -72,17 +93,39 @@ describe('--bf16', () => {
   const support = bf16Support();
   skipUnlessRequired('bf16', support.ok ? undefined : support.reason);
   test('train --bf16: a tiny random DistilBERT learns the one-fact synthetic QA (EM ≥ 90 on held-out questions)', {
-    skip: support.ok ? false : `bf16 unavailable: ${support.reason}`, timeout: 240_000,
+    skip: support.ok ? false : `bf16 unavailable: ${support.reason}`,
+    timeout: 240_000,
   }, async () => {
     const dir = join(tmp.dir, 'learning');
     await mkdir(dir);
     const { data, config } = await prepareSynthetic(dir, { rows: 2000, seed: 1 });
     const r = await runCli([
-      'train', '--data', data, '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', config,
-      '--out', join(dir, 'model'), '--epochs', '2', '--lr', '3e-3', '--batch-size', '32', '--backend', 'native', '--bf16', '--json',
+      'train',
+      '--data',
+      data,
+      '--model',
+      BASE_TOKENIZER_DIR,
+      '--init',
+      'random',
+      '--config',
+      config,
+      '--out',
+      join(dir, 'model'),
+      '--epochs',
+      '2',
+      '--lr',
+      '3e-3',
+      '--batch-size',
+      '32',
+      '--backend',
+      'native',
+      '--bf16',
+      '--json',
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const evals = (JSON.parse(r.stdout) as { history: Record<string, number>[] }).history.filter((h) => 'eval_exact_match' in h);
+    const evals = (JSON.parse(r.stdout) as { history: Record<string, number>[] }).history.filter(
+      (h) => 'eval_exact_match' in h,
+    );
     const em = evals.at(-1)?.['eval_exact_match'];
     assert.ok(em !== undefined && em >= 90, `EM ${em}`);
   });

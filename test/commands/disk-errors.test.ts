@@ -24,7 +24,19 @@ before(async () => {
 });
 after(() => work.cleanup());
 
-const prepareArgs = (out: string, input = 'facts.json'): string[] => ['prepare', '--input', join(work.dir, input), '--split', 'train', '--tokenizer', TOKENIZER, '--max-length', '48', '--out', out];
+const prepareArgs = (out: string, input = 'facts.json'): string[] => [
+  'prepare',
+  '--input',
+  join(work.dir, input),
+  '--split',
+  'train',
+  '--tokenizer',
+  TOKENIZER,
+  '--max-length',
+  '48',
+  '--out',
+  out,
+];
 
 /** Exit 1, exactly one `qa-ft: error:` line matching `message`, no internal error, no stack trace. */
 function assertOneLineDiskError(r: CliResult, message: RegExp): void {
@@ -46,20 +58,29 @@ async function allNames(dir: string): Promise<string[]> {
   return out;
 }
 
-test('tmpfs: prepare --out on a 64 KiB tmpfs → one line naming the output, "no space left on device" and the size needed; nothing left', { timeout: 120_000 }, async (t) => {
+test('tmpfs: prepare --out on a 64 KiB tmpfs → one line naming the output, "no space left on device" and the size needed; nothing left', {
+  timeout: 120_000,
+}, async (t) => {
   const fs = await mountTmpfs('64k');
   if ('skip' in fs) return t.skip(fs.skip);
   try {
     const out = join(fs.dir, 'data');
     const r = await runCli(prepareArgs(out, 'many-facts.json'));
-    assertOneLineDiskError(r, new RegExp(`^qa-ft: error: cannot write ${out}(/[\\w.]+)?: no space left on device \\(the write needed about \\d+ KiB\\) \\(free some space`));
+    assertOneLineDiskError(
+      r,
+      new RegExp(
+        `^qa-ft: error: cannot write ${out}(/[\\w.]+)?: no space left on device \\(the write needed about \\d+ KiB\\) \\(free some space`,
+      ),
+    );
     assert.deepEqual(await allNames(fs.dir), []); // no data dir, no temporary sibling
   } finally {
     await fs.cleanup();
   }
 });
 
-test('tmpfs: prepare --out on a read-only tmpfs → one line "read-only file system (EROFS)" naming what it tried to create', { timeout: 120_000 }, async (t) => {
+test('tmpfs: prepare --out on a read-only tmpfs → one line "read-only file system (EROFS)" naming what it tried to create', {
+  timeout: 120_000,
+}, async (t) => {
   const fs = await mountTmpfs('64k');
   if ('skip' in fs) return t.skip(fs.skip);
   try {
@@ -67,13 +88,20 @@ test('tmpfs: prepare --out on a read-only tmpfs → one line "read-only file sys
     const out = join(fs.dir, 'data');
     const r = await runCli(prepareArgs(out));
     // the first write refused is the output directory or its lock file beside it
-    assertOneLineDiskError(r, new RegExp(`^qa-ft: error: cannot (create directory|write) ${fs.dir}/\\.?data[\\w.-]*: read-only file system \\(EROFS\\) \\(write to a directory on a writable file system\\)$`));
+    assertOneLineDiskError(
+      r,
+      new RegExp(
+        `^qa-ft: error: cannot (create directory|write) ${fs.dir}/\\.?data[\\w.-]*: read-only file system \\(EROFS\\) \\(write to a directory on a writable file system\\)$`,
+      ),
+    );
   } finally {
     await fs.cleanup();
   }
 });
 
-test('tmpfs: train --out on a 1 MiB tmpfs → one line naming the checkpoint file, "no space left on device" and at least its size; no temp dir left', { timeout: 180_000 }, async (t) => {
+test('tmpfs: train --out on a 1 MiB tmpfs → one line naming the checkpoint file, "no space left on device" and at least its size; no temp dir left', {
+  timeout: 180_000,
+}, async (t) => {
   const fs = await mountTmpfs('1m');
   if ('skip' in fs) return t.skip(fs.skip);
   try {
@@ -82,11 +110,32 @@ test('tmpfs: train --out on a 1 MiB tmpfs → one line naming the checkpoint fil
     assert.equal(prep.code, 0, prep.stderr);
     const out = join(fs.dir, 'out');
     const r = await runCli([
-      'train', '--data', data, '--model', TOKENIZER, '--init', 'random', '--config', join(work.dir, 'config.json'),
-      '--out', out, '--epochs', '1', '--batch-size', '8', '--backend', 'cpu', '--quiet',
+      'train',
+      '--data',
+      data,
+      '--model',
+      TOKENIZER,
+      '--init',
+      'random',
+      '--config',
+      join(work.dir, 'config.json'),
+      '--out',
+      out,
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--backend',
+      'cpu',
+      '--quiet',
     ]);
     // the tiny model's weights (30522 × 64 embeddings, F32) are about 8 MiB: the first checkpoint cannot fit
-    assertOneLineDiskError(r, new RegExp(`^qa-ft: error: cannot write ${out}/checkpoint-\\d+/model\\.safetensors: no space left on device \\(the write needed at least [789]\\.\\d MiB\\)`));
+    assertOneLineDiskError(
+      r,
+      new RegExp(
+        `^qa-ft: error: cannot write ${out}/checkpoint-\\d+/model\\.safetensors: no space left on device \\(the write needed at least [789]\\.\\d MiB\\)`,
+      ),
+    );
     const left = await allNames(fs.dir);
     assert.ok(!left.some((n) => n.includes('.tmp-') || n.startsWith('checkpoint-')), `left behind: ${left.join(', ')}`);
   } finally {
@@ -94,7 +143,9 @@ test('tmpfs: train --out on a 1 MiB tmpfs → one line naming the checkpoint fil
   }
 });
 
-test('tmpfs: export --out on a 256 KiB tmpfs → one line naming the exported weights and about the export\'s size; nothing left', { timeout: 120_000 }, async (t) => {
+test("tmpfs: export --out on a 256 KiB tmpfs → one line naming the exported weights and about the export's size; nothing left", {
+  timeout: 120_000,
+}, async (t) => {
   const fs = await mountTmpfs('256k');
   if ('skip' in fs) return t.skip(fs.skip);
   try {
@@ -102,7 +153,12 @@ test('tmpfs: export --out on a 256 KiB tmpfs → one line naming the exported we
     await writeTinyModelDir(model);
     const out = join(fs.dir, 'exported');
     const r = await runCli(['export', '--model', model, '--out', out]);
-    assertOneLineDiskError(r, new RegExp(`^qa-ft: error: cannot write ${out}/model\\.safetensors: no space left on device \\(the write needed about \\d+(\\.\\d)? MiB\\)`));
+    assertOneLineDiskError(
+      r,
+      new RegExp(
+        `^qa-ft: error: cannot write ${out}/model\\.safetensors: no space left on device \\(the write needed about \\d+(\\.\\d)? MiB\\)`,
+      ),
+    );
     assert.deepEqual(await allNames(fs.dir), []);
   } finally {
     await fs.cleanup();

@@ -15,7 +15,17 @@ import { treeHashes } from '../helpers/tree-hash.js';
 const CONTEXT = 'The Denver Broncos defeated the Carolina Panthers 24–10 to earn their third Super Bowl title.';
 const SQUAD = {
   version: '1.1',
-  data: [{ title: 'B', paragraphs: [{ context: CONTEXT, qas: [{ id: 'q1', question: 'Who won?', answers: [{ text: 'Denver Broncos', answer_start: 4 }] }] }] }],
+  data: [
+    {
+      title: 'B',
+      paragraphs: [
+        {
+          context: CONTEXT,
+          qas: [{ id: 'q1', question: 'Who won?', answers: [{ text: 'Denver Broncos', answer_start: 4 }] }],
+        },
+      ],
+    },
+  ],
 };
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -30,7 +40,8 @@ before(async () => {
 });
 after(() => tmp.cleanup());
 
-const evaluate = (args: string[]): Promise<CliResult> => runCli(['evaluate', '--backend', 'cpu', '--quiet', '--model', model, ...args]);
+const evaluate = (args: string[]): Promise<CliResult> =>
+  runCli(['evaluate', '--backend', 'cpu', '--quiet', '--model', model, ...args]);
 
 function assertOneLineError(r: CliResult, pattern: RegExp): void {
   assert.equal(r.code, 1, r.stderr);
@@ -41,7 +52,10 @@ function assertOneLineError(r: CliResult, pattern: RegExp): void {
 test("evaluate --out onto a model's config, prepared data, a user's file or a directory is refused before anything runs; every file stays byte for byte", async () => {
   const prepared = join(tmp.dir, 'prepared');
   await mkdir(prepared);
-  await writeFile(join(prepared, 'manifest.json'), JSON.stringify({ format: 'qa-ft-prepared', version: 2, sizes: { train: { rows: 1 } } }));
+  await writeFile(
+    join(prepared, 'manifest.json'),
+    JSON.stringify({ format: 'qa-ft-prepared', version: 2, sizes: { train: { rows: 1 } } }),
+  );
   await writeFile(join(tmp.dir, 'mine.json'), '{"title": "my notes", "pages": 3}\n');
   const beside = join(tmp.dir, 'beside');
   await mkdir(beside);
@@ -52,11 +66,31 @@ test("evaluate --out onto a model's config, prepared data, a user's file or a di
   // --data does not exist: a refusal (rather than "--data … does not exist") shows --out is checked first
   const missingData = join(tmp.dir, 'no-such-data.json');
   const cases: Array<[string, string[], RegExp]> = [
-    ['config', ['--out', join(model, 'config.json')], /--out .*model\/config\.json exists and is not a predictions file \(\{id: answer\}\); refusing to replace it/],
-    ['manifest', ['--out', join(prepared, 'manifest.json')], /--out .*prepared\/manifest\.json exists and is not a predictions file/],
-    ['user file, --overwrite', ['--out', join(tmp.dir, 'mine.json'), '--overwrite'], /--out .*mine\.json exists and is not a predictions file/],
-    ['directory', ['--out', join(tmp.dir, 'a-directory')], /--out .*a-directory is a directory; evaluate writes a file there/],
-    ['n-best beside', ['--out', join(beside, 'predictions.json'), '--overwrite'], /the n-best file .*beside\/nbest_predictions\.json exists and is not an n-best predictions file/],
+    [
+      'config',
+      ['--out', join(model, 'config.json')],
+      /--out .*model\/config\.json exists and is not a predictions file \(\{id: answer\}\); refusing to replace it/,
+    ],
+    [
+      'manifest',
+      ['--out', join(prepared, 'manifest.json')],
+      /--out .*prepared\/manifest\.json exists and is not a predictions file/,
+    ],
+    [
+      'user file, --overwrite',
+      ['--out', join(tmp.dir, 'mine.json'), '--overwrite'],
+      /--out .*mine\.json exists and is not a predictions file/,
+    ],
+    [
+      'directory',
+      ['--out', join(tmp.dir, 'a-directory')],
+      /--out .*a-directory is a directory; evaluate writes a file there/,
+    ],
+    [
+      'n-best beside',
+      ['--out', join(beside, 'predictions.json'), '--overwrite'],
+      /the n-best file .*beside\/nbest_predictions\.json exists and is not an n-best predictions file/,
+    ],
   ];
   const results = await Promise.all(cases.map(([, args]) => evaluate(['--data', missingData, ...args])));
   results.forEach((r, i) => assertOneLineError(r, cases[i]![2]));
@@ -71,7 +105,10 @@ test('an earlier evaluation at --out is replaced only with --overwrite', async (
   assert.deepEqual(Object.keys(written), ['nbest_predictions.json', 'predictions.json']);
 
   const again = await evaluate(['--data', join(tmp.dir, 'no-such-data.json'), '--out', out]);
-  assertOneLineError(again, /--out .*run\/predictions\.json already exists: a predictions file \(\{id: answer\}\) \(pass --overwrite/);
+  assertOneLineError(
+    again,
+    /--out .*run\/predictions\.json already exists: a predictions file \(\{id: answer\}\) \(pass --overwrite/,
+  );
   assert.deepEqual(await treeHashes(join(tmp.dir, 'run')), written);
 
   await writeFile(out, `${JSON.stringify({ q1: 'stale' })}\n`);

@@ -21,13 +21,20 @@ const ARTICLES = [
       {
         context: BRONCOS,
         qas: [
-          { id: 'q1', question: 'Who won?', answers: [at(BRONCOS, 'Denver Broncos'), at(BRONCOS, 'The Denver Broncos')] },
+          {
+            id: 'q1',
+            question: 'Who won?',
+            answers: [at(BRONCOS, 'Denver Broncos'), at(BRONCOS, 'The Denver Broncos')],
+          },
           { id: 'q2', question: 'Who lost?', answers: [at(BRONCOS, 'Carolina Panthers')] },
         ],
       },
     ],
   },
-  { title: 'Tokyo', paragraphs: [{ context: TOKYO, qas: [{ id: 'q3', question: 'When?', answers: [at(TOKYO, '1958')] }] }] },
+  {
+    title: 'Tokyo',
+    paragraphs: [{ context: TOKYO, qas: [{ id: 'q3', question: 'When?', answers: [at(TOKYO, '1958')] }] }],
+  },
 ];
 const ROWS: SquadRow[] = ARTICLES.flatMap((a) =>
   a.paragraphs.flatMap((p) =>
@@ -59,12 +66,21 @@ test('evaluate a SQuAD file: predictions.json and nbest_predictions.json for eve
   const out = join(tmp.dir, 'run1', 'predictions.json');
   const r = await evaluate(['--model', modelDir, '--data', squadFile, '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const result = JSON.parse(r.stdout) as { exactMatch: number; f1: number; count: number; evalLoss: number; nbestPredictions: string };
+  const result = JSON.parse(r.stdout) as {
+    exactMatch: number;
+    f1: number;
+    count: number;
+    evalLoss: number;
+    nbestPredictions: string;
+  };
   assert.equal(result.count, 3);
   assert.ok(result.exactMatch >= 0 && result.exactMatch <= 100 && result.f1 >= result.exactMatch - 1e-9);
   assert.ok(Number.isFinite(result.evalLoss) && result.evalLoss > 0);
   const predictions = JSON.parse(await readFile(out, 'utf8')) as Record<string, string>;
-  const nbest = JSON.parse(await readFile(join(tmp.dir, 'run1', 'nbest_predictions.json'), 'utf8')) as Record<string, { text: string; probability: number }[]>;
+  const nbest = JSON.parse(await readFile(join(tmp.dir, 'run1', 'nbest_predictions.json'), 'utf8')) as Record<
+    string,
+    { text: string; probability: number }[]
+  >;
   assert.deepEqual(Object.keys(predictions), ['q1', 'q2', 'q3']);
   assert.deepEqual(Object.keys(nbest), ['q1', 'q2', 'q3']);
   for (const row of ROWS) {
@@ -77,7 +93,10 @@ test('evaluate a SQuAD file: predictions.json and nbest_predictions.json for eve
 
 test('evaluate a prepared directory: its test split, --limit keeps the first N examples', async () => {
   const tokenizer = await loadTokenizer(BASE_TOKENIZER_DIR);
-  const split = async (rows: SquadRow[]) => ({ rows, features: (await prepareFeatures(rows, tokenizer, { maxLength: 384, docStride: 128 })).features });
+  const split = async (rows: SquadRow[]) => ({
+    rows,
+    features: (await prepareFeatures(rows, tokenizer, { maxLength: 384, docStride: 128 })).features,
+  });
   const prepared = join(tmp.dir, 'prepared');
   await writePrepared(prepared, {
     manifest: {

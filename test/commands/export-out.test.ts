@@ -39,7 +39,8 @@ async function modelAt(dir: string): Promise<string> {
   return dir;
 }
 
-const exportCli = (args: string[], cwd?: string): Promise<CliResult> => runCli(['export', '--quiet', ...args], cwd === undefined ? {} : { cwd });
+const exportCli = (args: string[], cwd?: string): Promise<CliResult> =>
+  runCli(['export', '--quiet', ...args], cwd === undefined ? {} : { cwd });
 
 function assertOneLineError(r: CliResult, pattern: RegExp): void {
   assert.equal(r.code, 1, r.stderr);
@@ -70,17 +71,20 @@ test('export --out that is or holds the model or tokenizer directory is refused,
   assert.deepEqual(await treeHashes(tok), before.tok);
 });
 
-test('export --overwrite into a directory of the user\'s replaces only the files export writes; the others stay byte for byte', async () => {
+test("export --overwrite into a directory of the user's replaces only the files export writes; the others stay byte for byte", async () => {
   const model = await modelAt(join(tmp.dir, 'm1'));
   const out = join(tmp.dir, 'release');
   await mkdir(join(out, 'notes'), { recursive: true });
-  await writeFile(join(out, 'important.txt'), 'the user\'s\n');
+  await writeFile(join(out, 'important.txt'), "the user's\n");
   await writeFile(join(out, 'notes', 'plan.md'), '# plan\n');
-  await writeFile(join(out, 'merges.txt'), 'an earlier export\'s BPE merges\n'); // a file export writes, for another tokenizer
+  await writeFile(join(out, 'merges.txt'), "an earlier export's BPE merges\n"); // a file export writes, for another tokenizer
   const before = await treeHashes(out);
 
   const refused = await exportCli(['--model', model, '--out', out]);
-  assertOneLineError(refused, /--out .*release exists and is not empty \(it holds important\.txt, merges\.txt, notes\)/);
+  assertOneLineError(
+    refused,
+    /--out .*release exists and is not empty \(it holds important\.txt, merges\.txt, notes\)/,
+  );
   assert.deepEqual(await treeHashes(out), before);
 
   const r = await exportCli(['--model', model, '--out', out, '--overwrite']);
@@ -90,7 +94,9 @@ test('export --overwrite into a directory of the user\'s replaces only the files
   assert.equal(after['merges.txt'], undefined, "the earlier export's file this export does not write is gone");
   assert.deepEqual(await readFile(join(out, 'model.safetensors')), await readFile(join(model, 'model.safetensors')));
   assert.deepEqual(
-    Object.keys(after).filter((k) => !k.startsWith('notes') && k !== 'important.txt').sort(),
+    Object.keys(after)
+      .filter((k) => !k.startsWith('notes') && k !== 'important.txt')
+      .sort(),
     ['README.md', 'config.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.txt'],
     'no staging directory is left behind',
   );
@@ -98,7 +104,7 @@ test('export --overwrite into a directory of the user\'s replaces only the files
   assert.deepEqual(architectures, ['DistilBertForQuestionAnswering']);
 });
 
-test('a symbolic link leading out of the model directory is refused by name; links inside it, and a hub snapshot\'s into blobs/, are followed', async () => {
+test("a symbolic link leading out of the model directory is refused by name; links inside it, and a hub snapshot's into blobs/, are followed", async () => {
   await copyFile(join(baseDir, 'vocab.txt'), join(tmp.dir, 'outside-vocab.txt'));
   const cases: Array<[string, string]> = [
     ['/etc/passwd', 'abs'],

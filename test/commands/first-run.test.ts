@@ -20,10 +20,17 @@ describe('first run', () => {
       .filter(([path, p]) => path !== '' && p.hasInstallScript === true) // '' is qa-ft itself
       .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
     assert.ok(withScripts.includes('onnxruntime-node'), withScripts.join(', '));
-    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      allowScripts?: Record<string, boolean>;
+    };
     const decided = pkg.allowScripts ?? {};
-    for (const name of withScripts) assert.equal(typeof decided[name], 'boolean', `allowScripts has no decision for ${name}`);
-    assert.equal(decided['onnxruntime-node'], false, "onnxruntime-node's script fetches CUDA binaries from outside the registry");
+    for (const name of withScripts)
+      assert.equal(typeof decided[name], 'boolean', `allowScripts has no decision for ${name}`);
+    assert.equal(
+      decided['onnxruntime-node'],
+      false,
+      "onnxruntime-node's script fetches CUDA binaries from outside the registry",
+    );
   });
 
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;

@@ -35,24 +35,45 @@ describe('prepare refuses damaged or mis-encoded input', { concurrency: 3 }, () 
   test('a Latin-1 SQuAD JSON → invalid UTF-8 at the byte offset of the é, with a hint to convert', async () => {
     const json = JSON.stringify({
       version: '1.1',
-      data: [{ title: 'T', paragraphs: [{ context: 'Le Café ouvre en 1999.', qas: [{ id: 'a', question: 'Quand ?', answers: [{ text: '1999', answer_start: 17 }] }] }] }],
+      data: [
+        {
+          title: 'T',
+          paragraphs: [
+            {
+              context: 'Le Café ouvre en 1999.',
+              qas: [{ id: 'a', question: 'Quand ?', answers: [{ text: '1999', answer_start: 17 }] }],
+            },
+          ],
+        },
+      ],
     });
     const bytes = Buffer.from(json, 'latin1');
     const path = join(tmp.dir, 'latin1.json');
     await writeFile(path, bytes);
     const offset = bytes.indexOf(0xe9);
-    await assertPrepareRefuses(path, new RegExp(`latin1\\.json: invalid UTF-8 at byte ${offset} \\(line 1, 0xe9: invalid continuation byte\\) \\(text data must be UTF-8; convert it, e\\.g\\. iconv -f latin1 -t utf-8`));
+    await assertPrepareRefuses(
+      path,
+      new RegExp(
+        `latin1\\.json: invalid UTF-8 at byte ${offset} \\(line 1, 0xe9: invalid continuation byte\\) \\(text data must be UTF-8; convert it, e\\.g\\. iconv -f latin1 -t utf-8`,
+      ),
+    );
   });
 
   test('a truncated Parquet file → damaged Parquet file, not "not Parquet, Arrow IPC or SQuAD JSON"', async () => {
     const path = join(tmp.dir, 'cut.parquet');
     await writeFile(path, (await readFile(parquet)).subarray(0, 50_000));
-    await assertPrepareRefuses(path, /cut\.parquet: damaged Parquet file \(50000 bytes, no closing 'PAR1' magic: truncated\?\) \(copy or download the file again\)$/);
+    await assertPrepareRefuses(
+      path,
+      /cut\.parquet: damaged Parquet file \(50000 bytes, no closing 'PAR1' magic: truncated\?\) \(copy or download the file again\)$/,
+    );
   });
 
   test('a directory as --input → "is a directory"', async () => {
     const dir = join(tmp.dir, 'a-dir');
     await mkdir(dir);
-    await assertPrepareRefuses(dir, /input file .*a-dir is a directory, expected a data file \(JSON Lines, .*Parquet or Arrow\)/);
+    await assertPrepareRefuses(
+      dir,
+      /input file .*a-dir is a directory, expected a data file \(JSON Lines, .*Parquet or Arrow\)/,
+    );
   });
 });

@@ -51,34 +51,90 @@ async function assertRefused(r: CliResult & { out: string }, message: RegExp): P
 
 const CSV_HEADER = 'id,question,context,answer';
 /** faq.csv's records (q1's context holds a \n: one record, two editor lines), without the BOM. */
-const csvLines = async (): Promise<string[]> => (await readFile(join(OWN, 'faq.csv'), 'utf8')).replace(/^\uFEFF/, '').split('\r\n').filter((l) => l !== '');
+const csvLines = async (): Promise<string[]> =>
+  (await readFile(join(OWN, 'faq.csv'), 'utf8'))
+    .replace(/^\uFEFF/, '')
+    .split('\r\n')
+    .filter((l) => l !== '');
 
 describe('prepare on own files', { concurrency: 3 }, () => {
   test('--validation-file is the test split as it is; train keeps the file order; --test-size is then an error', async () => {
-    const dev = await write('dev.csv', [CSV_HEADER, 'd2,Which colour?,"Red, green and blue.",green', 'd1,Who?,Ana wrote it.,Ana'].join('\n'));
-    const r = await prepare(['--input', join(OWN, 'faq.csv'), '--validation-file', dev, '--answer-column', 'answer', '--doc-stride', '128']);
+    const dev = await write(
+      'dev.csv',
+      [CSV_HEADER, 'd2,Which colour?,"Red, green and blue.",green', 'd1,Who?,Ana wrote it.,Ana'].join('\n'),
+    );
+    const r = await prepare([
+      '--input',
+      join(OWN, 'faq.csv'),
+      '--validation-file',
+      dev,
+      '--answer-column',
+      'answer',
+      '--doc-stride',
+      '128',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const back = await readPrepared(r.out);
-    assert.deepEqual(back.train.rows.map((x) => x.id), ['q1', 'q2', 'q3', 'q4', 'q5']);
-    assert.deepEqual(back.test.rows.map((x) => [x.id, x.answers.answer_start[0]]), [['d2', 5], ['d1', 0]]);
+    assert.deepEqual(
+      back.train.rows.map((x) => x.id),
+      ['q1', 'q2', 'q3', 'q4', 'q5'],
+    );
+    assert.deepEqual(
+      back.test.rows.map((x) => [x.id, x.answers.answer_start[0]]),
+      [
+        ['d2', 5],
+        ['d1', 0],
+      ],
+    );
     assert.deepEqual(back.manifest.validation, { path: dev, format: 'csv', rows: 2 });
     assert.equal(back.manifest.testSize, 0);
     const summary = r.stderr.split('\n').find((l) => l.startsWith('Prepared')) ?? '';
     assert.match(summary, /5 train and 2 test examples \(test: .*dev\.csv \(csv, 2 rows\), as it is\)/);
-    assert.match(summary, /7 answers without a start were located in their context \(2 occur more than once: the first occurrence was used\)/);
+    assert.match(
+      summary,
+      /7 answers without a start were located in their context \(2 occur more than once: the first occurrence was used\)/,
+    );
 
     await assertRefused(
-      await prepare(['--input', join(OWN, 'faq.csv'), '--validation-file', dev, '--answer-column', 'answer', '--test-size', '0.1']),
+      await prepare([
+        '--input',
+        join(OWN, 'faq.csv'),
+        '--validation-file',
+        dev,
+        '--answer-column',
+        'answer',
+        '--test-size',
+        '0.1',
+      ]),
       /--test-size draws the test split from the input at random; with --validation-file the test split is that data/,
     );
   });
 
   test('--max-train-samples / --max-eval-samples keep the first N examples, as run_qa.py', async () => {
-    const r = await prepare(['--input', join(OWN, 'faq.jsonl'), '--validation-file', join(OWN, 'faq.jsonl'), '--max-train-samples', '3', '--max-eval-samples', '2', '--json']);
+    const r = await prepare([
+      '--input',
+      join(OWN, 'faq.jsonl'),
+      '--validation-file',
+      join(OWN, 'faq.jsonl'),
+      '--max-train-samples',
+      '3',
+      '--max-eval-samples',
+      '2',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const back = await readPrepared(r.out);
-    assert.deepEqual([back.train.rows.map((x) => x.id), back.test.rows.map((x) => x.id)], [['q1', 'q2', 'q3'], ['q1', 'q2']]);
-    await assertRefused(await prepare(['--input', join(OWN, 'faq.jsonl'), '--max-train-samples', '0']), /--max-train-samples must be an integer ≥ 1, got '0'/);
+    assert.deepEqual(
+      [back.train.rows.map((x) => x.id), back.test.rows.map((x) => x.id)],
+      [
+        ['q1', 'q2', 'q3'],
+        ['q1', 'q2'],
+      ],
+    );
+    await assertRefused(
+      await prepare(['--input', join(OWN, 'faq.jsonl'), '--max-train-samples', '0']),
+      /--max-train-samples must be an integer ≥ 1, got '0'/,
+    );
   });
 
   test('a bad row: one line naming file, line and id, nothing written; --skip-invalid keeps the rest and writes rejected.jsonl', async () => {
@@ -93,8 +149,14 @@ describe('prepare on own files', { concurrency: 3 }, () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /2 invalid rows skipped \(written with their reasons to .*rejected\.jsonl\)/);
     const back = await readPrepared(ok.out);
-    assert.deepEqual(back.train.rows.map((x) => x.id), ['q1', 'q2', 'q3', 'q4', 'q5']);
-    const rejected = (await readFile(join(ok.out, 'rejected.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      back.train.rows.map((x) => x.id),
+      ['q1', 'q2', 'q3', 'q4', 'q5'],
+    );
+    const rejected = (await readFile(join(ok.out, 'rejected.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(
       rejected.map((x) => [x.id, x.where, x.reason, x.context]),
       [
@@ -103,7 +165,19 @@ describe('prepare on own files', { concurrency: 3 }, () => {
       ],
     );
     // prepare into the same directory without rejects: the old rejected.jsonl goes
-    const again = await runCli(['prepare', '--tokenizer', tokenizer, '--out', ok.out, '--input', join(OWN, 'faq.csv'), '--answer-column', 'answer', '--test-size', '0']);
+    const again = await runCli([
+      'prepare',
+      '--tokenizer',
+      tokenizer,
+      '--out',
+      ok.out,
+      '--input',
+      join(OWN, 'faq.csv'),
+      '--answer-column',
+      'answer',
+      '--test-size',
+      '0',
+    ]);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(existsSync(join(ok.out, 'rejected.jsonl')), false);
   });
@@ -111,15 +185,44 @@ describe('prepare on own files', { concurrency: 3 }, () => {
   test('prepare --help lists the formats and the column options', async () => {
     const r = await runCli(['prepare', '--help']);
     assert.equal(r.code, 0);
-    for (const s of ['jsonl', 'squad-json', 'csv, tsv', 'parquet', 'arrow', '--question-column', '--answer-start-column', '--validation-file', '--dataset-config', '--max-eval-samples']) {
+    for (const s of [
+      'jsonl',
+      'squad-json',
+      'csv, tsv',
+      'parquet',
+      'arrow',
+      '--question-column',
+      '--answer-start-column',
+      '--validation-file',
+      '--dataset-config',
+      '--max-eval-samples',
+    ]) {
       assert.ok(r.stdout.includes(s), s);
     }
   });
 
   test('evaluate scores predictions against a CSV with its own column names', async () => {
-    const data = await write('eval.csv', ['qid,query,passage,answer', 'a,Q?,the sky is blue,blue', 'b,Q?,"grass, green",green'].join('\n'));
+    const data = await write(
+      'eval.csv',
+      ['qid,query,passage,answer', 'a,Q?,the sky is blue,blue', 'b,Q?,"grass, green",green'].join('\n'),
+    );
     const predictions = await write('pred.json', JSON.stringify({ a: 'blue', b: 'grass' }));
-    const r = await runCli(['evaluate', '--data', data, '--predictions', predictions, '--id-column', 'qid', '--question-column', 'query', '--context-column', 'passage', '--answer-column', 'answer', '--json']);
+    const r = await runCli([
+      'evaluate',
+      '--data',
+      data,
+      '--predictions',
+      predictions,
+      '--id-column',
+      'qid',
+      '--question-column',
+      'query',
+      '--context-column',
+      'passage',
+      '--answer-column',
+      'answer',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const m = JSON.parse(r.stdout) as { exactMatch: number; count: number };
     assert.deepEqual([m.exactMatch, m.count], [50, 2]);
@@ -189,21 +292,51 @@ describe('prepare --dataset: any hub dataset, through a local hub', () => {
     await home.cleanup();
   });
 
-  const env = (): NodeJS.ProcessEnv => ({ HF_ENDPOINT: hub.endpoint, HF_HOME: home.dir, HF_HUB_OFFLINE: '', HF_TOKEN: '' });
+  const env = (): NodeJS.ProcessEnv => ({
+    HF_ENDPOINT: hub.endpoint,
+    HF_HOME: home.dir,
+    HF_HUB_OFFLINE: '',
+    HF_TOKEN: '',
+  });
   const COLUMNS = ['--id-column', 'qid', '--question-column', 'query', '--context-column', 'passage'];
 
   test('a repo without data files → its refs/convert/parquet export; --split and --validation-split; offline from the cache after', async () => {
-    const r = await prepare(['--dataset', 'someone/faq-qa', '--split', 'train', '--validation-split', 'validation', ...COLUMNS, '--json'], env());
+    const r = await prepare(
+      ['--dataset', 'someone/faq-qa', '--split', 'train', '--validation-split', 'validation', ...COLUMNS, '--json'],
+      env(),
+    );
     assert.equal(r.code, 0, r.stderr);
-    const m = JSON.parse(r.stdout) as { source: { dataset: string; rows: number }; validation: { dataset: string; split: string; rows: number }; sizes: unknown };
-    assert.deepEqual([m.source.dataset, m.source.rows, m.validation.dataset, m.validation.split, m.validation.rows], ['someone/faq-qa', 5, 'someone/faq-qa', 'validation', 5]);
-    assert.ok(hub.requests.some((q) => /\/api\/datasets\/someone\/faq-qa\/revision\/refs(%2F|\/)convert(%2F|\/)parquet$/.test(q.url)), 'asked for the export');
-    assert.ok(hub.requests.some((q) => q.url === `/datasets/someone/faq-qa/resolve/${fakeCommit('faq-export')}/default/train/0000.parquet`));
+    const m = JSON.parse(r.stdout) as {
+      source: { dataset: string; rows: number };
+      validation: { dataset: string; split: string; rows: number };
+      sizes: unknown;
+    };
+    assert.deepEqual(
+      [m.source.dataset, m.source.rows, m.validation.dataset, m.validation.split, m.validation.rows],
+      ['someone/faq-qa', 5, 'someone/faq-qa', 'validation', 5],
+    );
+    assert.ok(
+      hub.requests.some((q) =>
+        /\/api\/datasets\/someone\/faq-qa\/revision\/refs(%2F|\/)convert(%2F|\/)parquet$/.test(q.url),
+      ),
+      'asked for the export',
+    );
+    assert.ok(
+      hub.requests.some(
+        (q) => q.url === `/datasets/someone/faq-qa/resolve/${fakeCommit('faq-export')}/default/train/0000.parquet`,
+      ),
+    );
     const back = await readPrepared(r.out);
-    assert.deepEqual(back.test.rows.map((x) => x.id), ['q1', 'q2', 'q3', 'q4', 'q5']);
+    assert.deepEqual(
+      back.test.rows.map((x) => x.id),
+      ['q1', 'q2', 'q3', 'q4', 'q5'],
+    );
 
     const seen = hub.requests.length;
-    const offline = await prepare(['--dataset', 'someone/faq-qa', '--split', 'train[:2]', ...COLUMNS, '--test-size', '0'], { ...env(), HF_HUB_OFFLINE: '1' });
+    const offline = await prepare(
+      ['--dataset', 'someone/faq-qa', '--split', 'train[:2]', ...COLUMNS, '--test-size', '0'],
+      { ...env(), HF_HUB_OFFLINE: '1' },
+    );
     assert.equal(offline.code, 0, offline.stderr);
     assert.equal(hub.requests.length, seen, 'no request offline');
   });
@@ -213,16 +346,25 @@ describe('prepare --dataset: any hub dataset, through a local hub', () => {
       await prepare(['--dataset', 'other/multi', ...COLUMNS], env()),
       /dataset 'other\/multi' split 'train' exists in several configs \(adversarialQA, dbidaf\); choose one with --dataset-config/,
     );
-    const r = await prepare(['--dataset', 'other/multi', '--dataset-config', 'adversarialQA', ...COLUMNS, '--test-size', '0.2', '--json'], env());
+    const r = await prepare(
+      ['--dataset', 'other/multi', '--dataset-config', 'adversarialQA', ...COLUMNS, '--test-size', '0.2', '--json'],
+      env(),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.ok(hub.requests.some((q) => q.url.endsWith('/adversarialQA/train/0000.parquet')));
     assert.ok(!hub.requests.some((q) => q.url.endsWith('/dbidaf/train/0000.parquet')));
   });
 
   test("a repo's own data files are used without asking for the export", async () => {
-    const r = await prepare(['--dataset', 'org/plain', '--validation-split', 'validation[:2]', ...COLUMNS, '--json'], env());
+    const r = await prepare(
+      ['--dataset', 'org/plain', '--validation-split', 'validation[:2]', ...COLUMNS, '--json'],
+      env(),
+    );
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((await readPrepared(r.out)).test.rows.map((x) => x.id), ['q1', 'q2']);
+    assert.deepEqual(
+      (await readPrepared(r.out)).test.rows.map((x) => x.id),
+      ['q1', 'q2'],
+    );
     assert.ok(!hub.requests.some((q) => q.url.includes('/org/plain/revision/refs')));
   });
 });

@@ -17,7 +17,20 @@ after(() => tmp.cleanup());
 
 test('prepare --version-2-with-negative keeps unanswerable rows at [CLS] and records the flag', async () => {
   const out = join(tmp.dir, 'v2');
-  const r = await runCli(['prepare', '--input', parquet, '--split', 'train', '--test-size', '0.5', '--tokenizer', tokenizer, '--out', out, '--version-2-with-negative']);
+  const r = await runCli([
+    'prepare',
+    '--input',
+    parquet,
+    '--split',
+    'train',
+    '--test-size',
+    '0.5',
+    '--tokenizer',
+    tokenizer,
+    '--out',
+    out,
+    '--version-2-with-negative',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /SQuAD 2\.0: 2 questions have no answer \(labelled at \[CLS\]\)/);
   const data = await readPrepared(out);
@@ -41,6 +54,9 @@ test('prepare without the flag refuses SQuAD 2.0 data in one line naming the fla
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('qa-ft: error:'));
   assert.equal(errors.length, 1, r.stderr);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.match(errors[0] ?? '', /^qa-ft: error: .*2 of 4 rows have no answer \(SQuAD 2\.0 unanswerable questions; first: row 1, id u1\); pass --version-2-with-negative/);
+  assert.match(
+    errors[0] ?? '',
+    /^qa-ft: error: .*2 of 4 rows have no answer \(SQuAD 2\.0 unanswerable questions; first: row 1, id u1\); pass --version-2-with-negative/,
+  );
   assert.equal(existsSync(out), false);
 });

@@ -24,31 +24,80 @@ after(() => cleanup());
 /** 48 train rows / batch 8 = 6 steps per epoch. */
 function trainArgs(out: string, ...extra: string[]): string[] {
   return [
-    'train', '--data', join(dir, 'data'), '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', join(dir, 'tiny-config.json'),
-    '--out', out, '--lr', '2e-3', '--batch-size', '8', '--backend', 'cpu', '--logging-steps', '1', '--seed', '3', '--quiet', ...extra,
+    'train',
+    '--data',
+    join(dir, 'data'),
+    '--model',
+    BASE_TOKENIZER_DIR,
+    '--init',
+    'random',
+    '--config',
+    join(dir, 'tiny-config.json'),
+    '--out',
+    out,
+    '--lr',
+    '2e-3',
+    '--batch-size',
+    '8',
+    '--backend',
+    'cpu',
+    '--logging-steps',
+    '1',
+    '--seed',
+    '3',
+    '--quiet',
+    ...extra,
   ];
 }
 
 async function metricsLines(out: string): Promise<Record<string, number>[]> {
   const text = await readFile(join(out, 'metrics.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, number>);
 }
 
 test('--max-steps 12 --eval-every 4 --save-total-limit 1 --load-best-model-at-end (eval_loss): evals at 4, 8, 12; ≤ 2 checkpoints; final = best', async () => {
   const out = join(dir, 'best');
-  const r = await runCli(trainArgs(out, '--max-steps', '12', '--eval-every', '4', '--save-total-limit', '1', '--load-best-model-at-end', '--metric-for-best-model', 'eval_loss'));
+  const r = await runCli(
+    trainArgs(
+      out,
+      '--max-steps',
+      '12',
+      '--eval-every',
+      '4',
+      '--save-total-limit',
+      '1',
+      '--load-best-model-at-end',
+      '--metric-for-best-model',
+      'eval_loss',
+    ),
+  );
   assert.equal(r.code, 0, r.stderr);
   const lines = await metricsLines(out);
-  assert.deepEqual(lines.filter((l) => 'eval_loss' in l).map((l) => l.step), [4, 8, 12]);
+  assert.deepEqual(
+    lines.filter((l) => 'eval_loss' in l).map((l) => l.step),
+    [4, 8, 12],
+  );
   assert.equal(Math.max(...lines.map((l) => l.step as number)), 12);
   const checkpoints = (await readdir(out)).filter((n) => n.startsWith('checkpoint-'));
   assert.ok(checkpoints.length <= 2 && checkpoints.includes('checkpoint-12'), checkpoints.join(', '));
 
-  const state = JSON.parse(await readFile(join(out, 'trainer_state.json'), 'utf8')) as { best_model_checkpoint: string; best_metric: number };
+  const state = JSON.parse(await readFile(join(out, 'trainer_state.json'), 'utf8')) as {
+    best_model_checkpoint: string;
+    best_metric: number;
+  };
   const evalLosses = lines.filter((l) => 'eval_loss' in l).map((l) => l.eval_loss as number);
   assert.equal(state.best_metric, Math.min(...evalLosses), 'the best is the lowest eval loss');
-  assert.ok(checkpoints.includes(state.best_model_checkpoint.split('/').pop() as string), 'the best checkpoint is kept');
-  assert.deepEqual(await readFile(join(out, 'model.safetensors')), await readFile(join(state.best_model_checkpoint, 'model.safetensors')));
+  assert.ok(
+    checkpoints.includes(state.best_model_checkpoint.split('/').pop() as string),
+    'the best checkpoint is kept',
+  );
+  assert.deepEqual(
+    await readFile(join(out, 'model.safetensors')),
+    await readFile(join(state.best_model_checkpoint, 'model.safetensors')),
+  );
   assert.match(r.stderr, /Loaded the best model, .*checkpoint-\d+ \(eval_loss /);
 });
 
@@ -65,13 +114,21 @@ test('--report-to tensorboard writes an event file whose scalars and steps are t
   // TFRecord framing, checked field by field: u64 length, masked CRC of the length, data, masked CRC of the data
   const events: { step: number; fileVersion?: string; scalars: Record<string, number> }[] = [];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 0; at < bytes.length;) {
+  for (let at = 0; at < bytes.length; ) {
     const length = Number(view.getBigUint64(at, true));
     assert.equal(view.getUint32(at + 8, true), maskedCrc32c(bytes.subarray(at, at + 8)), 'length CRC');
     const data = bytes.subarray(at + 12, at + 12 + length);
     assert.equal(view.getUint32(at + 12 + length, true), maskedCrc32c(data), 'data CRC');
-    const e = EVENT.toObject(EVENT.decode(data), { longs: Number }) as { step?: number; file_version?: string; summary?: { value: { tag: string; simple_value: number }[] } };
-    events.push({ step: e.step ?? 0, fileVersion: e.file_version, scalars: Object.fromEntries((e.summary?.value ?? []).map((v) => [v.tag, v.simple_value])) });
+    const e = EVENT.toObject(EVENT.decode(data), { longs: Number }) as {
+      step?: number;
+      file_version?: string;
+      summary?: { value: { tag: string; simple_value: number }[] };
+    };
+    events.push({
+      step: e.step ?? 0,
+      fileVersion: e.file_version,
+      scalars: Object.fromEntries((e.summary?.value ?? []).map((v) => [v.tag, v.simple_value])),
+    });
     at += 12 + length + 4;
   }
   assert.equal(events[0]?.fileVersion, 'brain.Event:2');
@@ -84,7 +141,10 @@ test('--report-to tensorboard writes an event file whose scalars and steps are t
     for (const [key, value] of Object.entries(line)) {
       if (key === 'step' || (isEval && key === 'epoch')) continue;
       const tag = key.startsWith('eval_') ? `eval/${key.slice(5)}` : `train/${key}`;
-      assert.ok(Math.abs((event.scalars[tag] as number) - value) <= 1e-6 * Math.max(1, Math.abs(value)), `${tag} at step ${line.step}: ${event.scalars[tag]} vs ${value}`);
+      assert.ok(
+        Math.abs((event.scalars[tag] as number) - value) <= 1e-6 * Math.max(1, Math.abs(value)),
+        `${tag} at step ${line.step}: ${event.scalars[tag]} vs ${value}`,
+      );
     }
   }
 });
@@ -97,12 +157,23 @@ test("TFRecord's masked CRC-32C: CRC-32C('123456789') = 0xE3069283, rotated righ
 });
 
 /** `qa-ft train` as a child; `onStep` is called with the highest step in metrics.jsonl as it grows. */
-function trainWithSignals(args: string[], out: string, onStep: (step: number, child: ReturnType<typeof spawn>) => void) {
+function trainWithSignals(
+  args: string[],
+  out: string,
+  onStep: (step: number, child: ReturnType<typeof spawn>) => void,
+) {
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], { cwd: repoRoot, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, CI: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setInterval(() => void metricsLines(out).then((l) => onStep(Math.max(0, ...l.map((x) => x.step as number)), child)), 20);
+    const timer = setInterval(
+      () => void metricsLines(out).then((l) => onStep(Math.max(0, ...l.map((x) => x.step as number)), child)),
+      20,
+    );
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearInterval(timer);
@@ -127,8 +198,23 @@ test('Ctrl-C once: finishes the step, saves checkpoint-STEP, prints it and the r
   const [, step, checkpoint, args] = m as unknown as [string, string, string, string];
   assert.equal(checkpoint, join(out, `checkpoint-${step}`));
   assert.ok(Number(step) >= 3 && Number(step) < 30);
-  assert.deepEqual((await readdir(checkpoint)).sort(), ['config.json', 'model.safetensors', 'optimizer.pt', 'optimizer.safetensors', 'qa-ft-state.json', 'scheduler.pt', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json', 'vocab.txt']);
-  assert.equal(args, trainArgs(out, '--max-steps', '30').slice(1).join(' '), 'the same arguments (none needs quoting here)');
+  assert.deepEqual((await readdir(checkpoint)).sort(), [
+    'config.json',
+    'model.safetensors',
+    'optimizer.pt',
+    'optimizer.safetensors',
+    'qa-ft-state.json',
+    'scheduler.pt',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'trainer_state.json',
+    'vocab.txt',
+  ]);
+  assert.equal(
+    args,
+    trainArgs(out, '--max-steps', '30').slice(1).join(' '),
+    'the same arguments (none needs quoting here)',
+  );
   assert.equal((await readdir(out)).includes('model.safetensors'), false, 'no final model yet');
 
   const resumed = await runCli(['train', ...args.split(' '), '--resume']);
@@ -162,7 +248,14 @@ test('--resume skips a damaged newest checkpoint (truncated weights) and one wit
   assert.equal((await runCli(args(straight))).code, 0);
   // a run killed after its checkpoint-6, whose checkpoint-6 and -4 were then damaged on disk
   assert.equal((await runCli(args(out))).code, 0);
-  for (const name of ['model.safetensors', 'trainer_state.json', 'qa-ft-state.json', 'metrics.jsonl', 'training-curves.svg', 'checkpoint-8']) {
+  for (const name of [
+    'model.safetensors',
+    'trainer_state.json',
+    'qa-ft-state.json',
+    'metrics.jsonl',
+    'training-curves.svg',
+    'checkpoint-8',
+  ]) {
     await rm(join(out, name), { recursive: true, force: true });
   }
   const weights = await readFile(join(out, 'checkpoint-6', 'model.safetensors'));
@@ -172,7 +265,10 @@ test('--resume skips a damaged newest checkpoint (truncated weights) and one wit
   const r = await runCli([...args(out), '--resume']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /^Skipping damaged checkpoint .*checkpoint-6 \(kept as it is\): .*model\.safetensors/m);
-  assert.match(r.stderr, /^Skipping damaged checkpoint .*checkpoint-4 \(kept as it is\): .*qa-ft-state\.json is not valid JSON/m);
+  assert.match(
+    r.stderr,
+    /^Skipping damaged checkpoint .*checkpoint-4 \(kept as it is\): .*qa-ft-state\.json is not valid JSON/m,
+  );
   assert.match(r.stderr, /Resuming from .*checkpoint-2 \(step 2/);
   assert.deepEqual(await readFile(join(out, 'model.safetensors')), await readFile(join(straight, 'model.safetensors')));
 });

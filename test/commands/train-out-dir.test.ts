@@ -20,9 +20,24 @@ let tmp: { dir: string; cleanup: () => Promise<void> };
 before(async () => {
   tmp = await makeTempDir('qa-ft-out-dir-');
   await writeFile(join(tmp.dir, 'config.json'), JSON.stringify(TINY_CONFIG));
-  for (const [name, rows] of [['small', 24], ['large', 96]] as const) {
+  for (const [name, rows] of [
+    ['small', 24],
+    ['large', 96],
+  ] as const) {
     await writeSyntheticSquad(join(tmp.dir, `${name}.json`), rows, 7);
-    const prep = await runCli(['prepare', '--input', join(tmp.dir, `${name}.json`), '--split', 'train', '--tokenizer', TOKENIZER, '--max-length', '48', '--out', join(tmp.dir, name)]);
+    const prep = await runCli([
+      'prepare',
+      '--input',
+      join(tmp.dir, `${name}.json`),
+      '--split',
+      'train',
+      '--tokenizer',
+      TOKENIZER,
+      '--max-length',
+      '48',
+      '--out',
+      join(tmp.dir, name),
+    ]);
     assert.equal(prep.code, 0, prep.stderr);
   }
 });
@@ -30,8 +45,27 @@ after(() => tmp.cleanup());
 
 function trainArgs(out: string, extra: string[] = [], data = 'small'): string[] {
   return [
-    'train', '--data', join(tmp.dir, data), '--model', TOKENIZER, '--init', 'random', '--config', join(tmp.dir, 'config.json'),
-    '--out', out, '--epochs', '1', '--lr', '1e-3', '--batch-size', '8', '--backend', 'cpu', '--quiet', ...extra,
+    'train',
+    '--data',
+    join(tmp.dir, data),
+    '--model',
+    TOKENIZER,
+    '--init',
+    'random',
+    '--config',
+    join(tmp.dir, 'config.json'),
+    '--out',
+    out,
+    '--epochs',
+    '1',
+    '--lr',
+    '1e-3',
+    '--batch-size',
+    '8',
+    '--backend',
+    'cpu',
+    '--quiet',
+    ...extra,
   ];
 }
 
@@ -45,16 +79,23 @@ function errorLine(r: CliResult): string {
 }
 
 async function seedOf(checkpoint: string): Promise<number> {
-  return (JSON.parse(await readFile(join(checkpoint, 'qa-ft-state.json'), 'utf8')) as { run: { seed: number } }).run.seed;
+  return (JSON.parse(await readFile(join(checkpoint, 'qa-ft-state.json'), 'utf8')) as { run: { seed: number } }).run
+    .seed;
 }
 
-test("a second train into a finished run's --out is refused without --resume or --overwrite-output-dir, and changes nothing", { timeout: 120_000 }, async () => {
+test("a second train into a finished run's --out is refused without --resume or --overwrite-output-dir, and changes nothing", {
+  timeout: 120_000,
+}, async () => {
   const out = join(tmp.dir, 'reused');
   const first = await runCli(trainArgs(out, ['--epochs', '2', '--seed', '1']));
   assert.equal(first.code, 0, first.stderr);
   assert.ok(!existsSync(join(out, '.qa-ft.lock')), 'the lock is released at the end of the run');
   await writeFile(join(out, 'notes.txt'), 'mine\n');
-  const before = { metrics: await readFile(join(out, 'metrics.jsonl')), weights: await readFile(join(out, 'model.safetensors')), names: (await readdir(out)).sort() };
+  const before = {
+    metrics: await readFile(join(out, 'metrics.jsonl')),
+    weights: await readFile(join(out, 'model.safetensors')),
+    names: (await readdir(out)).sort(),
+  };
 
   const again = await runCli(trainArgs(out, ['--seed', '2']));
   const line = errorLine(again);
@@ -76,11 +117,20 @@ test("a second train into a finished run's --out is refused without --resume or 
   assert.equal(await seedOf(out), 2, 'the final model is the new run’s');
   assert.equal(await readFile(join(out, 'notes.txt'), 'utf8'), 'mine\n', 'a file of the user’s is kept');
   const steps = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').length;
-  assert.ok(steps < before.metrics.toString().trim().split('\n').length, 'metrics.jsonl holds the new (1-epoch) run only');
-  assert.deepEqual((await readdir(out)).filter((n) => n.startsWith('.')), [], 'no temporary names or lock left');
+  assert.ok(
+    steps < before.metrics.toString().trim().split('\n').length,
+    'metrics.jsonl holds the new (1-epoch) run only',
+  );
+  assert.deepEqual(
+    (await readdir(out)).filter((n) => n.startsWith('.')),
+    [],
+    'no temporary names or lock left',
+  );
 });
 
-test('an --out holding only other files (not a training run’s) is trained into, and they are kept', { timeout: 120_000 }, async () => {
+test('an --out holding only other files (not a training run’s) is trained into, and they are kept', {
+  timeout: 120_000,
+}, async () => {
   const out = join(tmp.dir, 'foreign');
   await mkdir(out);
   await writeFile(join(out, 'notes.txt'), 'mine\n');
@@ -109,14 +159,20 @@ function start(args: string[]): { pid: number; done: Promise<CliResult> } {
   return { pid: child.pid, done };
 }
 
-test('two concurrent train runs into one --out: exactly one proceeds, the other fails at once naming its pid', { timeout: 180_000 }, async () => {
+test('two concurrent train runs into one --out: exactly one proceeds, the other fails at once naming its pid', {
+  timeout: 180_000,
+}, async () => {
   const out = join(tmp.dir, 'concurrent');
   const runs = [start(trainArgs(out, ['--seed', '1'], 'large')), start(trainArgs(out, ['--seed', '2'], 'large'))];
   const finished: number[] = [];
-  const results = await Promise.all(runs.map((r, i) => r.done.then((result) => {
-    finished.push(i);
-    return result;
-  })));
+  const results = await Promise.all(
+    runs.map((r, i) =>
+      r.done.then((result) => {
+        finished.push(i);
+        return result;
+      }),
+    ),
+  );
   const winner = results.findIndex((r) => r.code === 0);
   assert.notEqual(winner, -1, results.map((r) => r.stderr).join('\n---\n'));
   const loserIndex = 1 - winner;
@@ -127,25 +183,49 @@ test('two concurrent train runs into one --out: exactly one proceeds, the other 
   const line = errorLine(loser);
   assert.ok(line.includes(`--out ${out} is in use by another qa-ft run: pid ${won.pid} (`), line);
   assert.match(line, /\(qa-ft train --data .* --seed \d, started /, 'the holder’s command');
-  const seeds = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number });
-  assert.deepEqual(seeds.map((r) => r.step), [...seeds.map((r) => r.step)].sort((a, b) => a - b), 'one run’s records only: steps never go back');
+  const seeds = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number });
+  assert.deepEqual(
+    seeds.map((r) => r.step),
+    [...seeds.map((r) => r.step)].sort((a, b) => a - b),
+    'one run’s records only: steps never go back',
+  );
   assert.equal(await seedOf(out), winner + 1);
 });
 
-test('a stale lock (a dead pid) in --out is taken over with a notice; a live one blocks', { timeout: 120_000 }, async () => {
-  const holder = (pid: number): string => JSON.stringify({ pid, hostname: hostname(), command: 'qa-ft train --seed 9', startedAt: '2024-01-01T00:00:00.000Z' });
+test('a stale lock (a dead pid) in --out is taken over with a notice; a live one blocks', {
+  timeout: 120_000,
+}, async () => {
+  const holder = (pid: number): string =>
+    JSON.stringify({
+      pid,
+      hostname: hostname(),
+      command: 'qa-ft train --seed 9',
+      startedAt: '2024-01-01T00:00:00.000Z',
+    });
   const stale = join(tmp.dir, 'stale');
   await mkdir(stale);
   await writeFile(join(stale, '.qa-ft.lock'), holder(DEAD_PID));
   const r = await runCli(trainArgs(stale));
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`Took over the stale lock .*\\.qa-ft\\.lock \\(pid ${DEAD_PID}, qa-ft train --seed 9, .* is no longer running\\)`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `Took over the stale lock .*\\.qa-ft\\.lock \\(pid ${DEAD_PID}, qa-ft train --seed 9, .* is no longer running\\)`,
+    ),
+  );
   assert.ok(!existsSync(join(stale, '.qa-ft.lock')));
 
   const live = join(tmp.dir, 'live');
   await mkdir(live);
   await writeFile(join(live, '.qa-ft.lock'), holder(process.pid));
   const blocked = await runCli(trainArgs(live));
-  assert.ok(errorLine(blocked).includes(`--out ${live} is in use by another qa-ft run: pid ${process.pid} (qa-ft train --seed 9`));
+  assert.ok(
+    errorLine(blocked).includes(
+      `--out ${live} is in use by another qa-ft run: pid ${process.pid} (qa-ft train --seed 9`,
+    ),
+  );
   assert.deepEqual(await readdir(live), ['.qa-ft.lock'], 'nothing written, the holder’s lock kept');
 });

@@ -30,8 +30,23 @@ after(() => cleanup());
 /** 180 train rows. */
 function trainArgs(out: string, config: string, ...extra: string[]): string[] {
   return [
-    'train', '--data', join(dir, 'data'), '--model', BASE_TOKENIZER_DIR, '--init', 'random', '--config', config,
-    '--out', out, '--lr', '2e-3', '--seed', '3', '--quiet', ...extra,
+    'train',
+    '--data',
+    join(dir, 'data'),
+    '--model',
+    BASE_TOKENIZER_DIR,
+    '--init',
+    'random',
+    '--config',
+    config,
+    '--out',
+    out,
+    '--lr',
+    '2e-3',
+    '--seed',
+    '3',
+    '--quiet',
+    ...extra,
   ];
 }
 
@@ -46,7 +61,9 @@ interface Child {
 function start(args: string[]): Child {
   const t0 = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], {
-    cwd: repoRoot, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: repoRoot,
+    env: { ...process.env, CI: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   const waiting: { pattern: RegExp; resolve: (ms: number) => void }[] = [];
@@ -59,16 +76,19 @@ function start(args: string[]): Child {
       }
     }
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; at: number }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stderr, at: Date.now() - t0 }));
-  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; at: number }>(
+    (resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code, signal, stderr, at: Date.now() - t0 }));
+    },
+  );
   return {
-    waitFor: (pattern) => new Promise((resolve, reject) => {
-      if (pattern.test(stderr)) return resolve(Date.now() - t0);
-      waiting.push({ pattern, resolve });
-      void exited.then((r) => reject(new Error(`exited (${r.code ?? r.signal}) before ${pattern}: ${r.stderr}`)));
-    }),
+    waitFor: (pattern) =>
+      new Promise((resolve, reject) => {
+        if (pattern.test(stderr)) return resolve(Date.now() - t0);
+        waiting.push({ pattern, resolve });
+        void exited.then((r) => reject(new Error(`exited (${r.code ?? r.signal}) before ${pattern}: ${r.stderr}`)));
+      }),
     kill: (signal) => {
       child.kill(signal);
       return Date.now() - t0;
@@ -83,15 +103,42 @@ async function checkpointsIn(out: string): Promise<string[]> {
 
 async function metricSteps(out: string): Promise<number[]> {
   const text = await readFile(join(out, 'metrics.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { step: number }).step);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { step: number }).step);
 }
 
-const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.pt', 'optimizer.safetensors', 'qa-ft-state.json', 'scheduler.pt', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json', 'vocab.txt'];
+const CHECKPOINT_FILES = [
+  'config.json',
+  'model.safetensors',
+  'optimizer.pt',
+  'optimizer.safetensors',
+  'qa-ft-state.json',
+  'scheduler.pt',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'trainer_state.json',
+  'vocab.txt',
+];
 
-test('one SIGINT mid-epoch, logging and evaluation far away: exit 130 within a couple of step-times, a complete checkpoint-STEP, --out unlocked; --resume continues', { skip: nativeSkip }, async () => {
+test('one SIGINT mid-epoch, logging and evaluation far away: exit 130 within a couple of step-times, a complete checkpoint-STEP, --out unlocked; --resume continues', {
+  skip: nativeSkip,
+}, async () => {
   const out = join(dir, 'once');
   // 90 steps per epoch: the first evaluation (and checkpoint) is at step 90, the first log line would be at 100000
-  const args = trainArgs(out, join(dir, 'tiny-config.json'), '--batch-size', '2', '--max-steps', '200', '--logging-steps', '100000', '--backend', 'native');
+  const args = trainArgs(
+    out,
+    join(dir, 'tiny-config.json'),
+    '--batch-size',
+    '2',
+    '--max-steps',
+    '200',
+    '--logging-steps',
+    '100000',
+    '--backend',
+    'native',
+  );
   const run = start(args);
   const started = await run.waitFor(/optimizer steps \(batch/);
   await new Promise((r) => setTimeout(r, 1000));
@@ -109,7 +156,10 @@ test('one SIGINT mid-epoch, logging and evaluation far away: exit 130 within a c
   const stepMs = (sent - started) / Math.max(1, step - 1);
   const latency = r.at - sent;
   // a couple of step-times, plus writing the checkpoint (~25 MB with AdamW's moments) and exiting
-  assert.ok(latency < 2 * stepMs + 2000, `exited ${latency} ms after the signal; a step takes ≤ ${stepMs.toFixed(0)} ms`);
+  assert.ok(
+    latency < 2 * stepMs + 2000,
+    `exited ${latency} ms after the signal; a step takes ≤ ${stepMs.toFixed(0)} ms`,
+  );
   assert.deepEqual((await readdir(checkpoint)).sort(), CHECKPOINT_FILES);
   assert.deepEqual(await checkpointsIn(out), [`checkpoint-${step}`]);
   assert.equal(existsSync(join(out, '.qa-ft.lock')), false, 'the lock is released');
@@ -118,7 +168,11 @@ test('one SIGINT mid-epoch, logging and evaluation far away: exit 130 within a c
   const resumed = await runCli(['train', ...resumeArgs.split(' '), '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.ok(resumed.stderr.includes(`Resuming from ${checkpoint} (step ${step}`), resumed.stderr);
-  assert.deepEqual(await metricSteps(out), [90, 180, 200], "the whole run's evaluations (each epoch's and the last step's)");
+  assert.deepEqual(
+    await metricSteps(out),
+    [90, 180, 200],
+    "the whole run's evaluations (each epoch's and the last step's)",
+  );
   assert.ok(existsSync(join(out, 'model.safetensors')));
 });
 
@@ -132,10 +186,25 @@ async function appears(path: string, exited: Promise<unknown>): Promise<void> {
   }
 }
 
-test('a second SIGINT in the middle of a long step ends the process at once; --resume continues from the last checkpoint (taking over the stale lock)', { skip: nativeSkip }, async () => {
+test('a second SIGINT in the middle of a long step ends the process at once; --resume continues from the last checkpoint (taking over the stale lock)', {
+  skip: nativeSkip,
+}, async () => {
   const out = join(dir, 'twice');
   // the pure-JS cpu backend at batch 32: steps of seconds (measured 4–7 s on a shared 2-core machine)
-  const args = trainArgs(out, join(dir, 'tiny-config.json'), '--batch-size', '32', '--max-steps', '2', '--logging-steps', '1', '--eval-every', '1', '--backend', 'cpu');
+  const args = trainArgs(
+    out,
+    join(dir, 'tiny-config.json'),
+    '--batch-size',
+    '32',
+    '--max-steps',
+    '2',
+    '--logging-steps',
+    '1',
+    '--eval-every',
+    '1',
+    '--backend',
+    'cpu',
+  );
   const run = start(args);
   const started = await run.waitFor(/optimizer steps \(batch/);
   await appears(join(out, 'checkpoint-1'), run.exited); // step 1 done, evaluated and saved: step 2 is running
@@ -149,7 +218,10 @@ test('a second SIGINT in the middle of a long step ends the process at once; --r
   const latency = r.at - second;
   assert.ok(latency < 1000, `ended ${latency} ms after the second signal`);
   assert.deepEqual(await metricSteps(out), [1, 1], 'step 2 never finished (step 1: its log line and its evaluation)');
-  assert.ok(firstStepAt > 2 * latency, `a step takes seconds (the first took ${firstStepAt} ms): the second signal did not wait for it`);
+  assert.ok(
+    firstStepAt > 2 * latency,
+    `a step takes seconds (the first took ${firstStepAt} ms): the second signal did not wait for it`,
+  );
   assert.deepEqual(await checkpointsIn(out), ['checkpoint-1']);
   assert.deepEqual((await readdir(join(out, 'checkpoint-1'))).sort(), CHECKPOINT_FILES);
   assert.ok(existsSync(join(out, '.qa-ft.lock')), 'killed: the lock stays, stale');

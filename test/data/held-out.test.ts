@@ -22,8 +22,14 @@ import { makeTempDir, repoRoot, sharedDir } from '../helpers/cli.js';
 const parquet = join(sharedDir, 'data', 'squad-v1.1', 'train-first5000.parquet');
 const tokenizer = join(sharedDir, 'models', 'distilbert-base-uncased');
 const skip = existsSync(parquet) ? false : `${parquet} is absent (the shared data beside the clone)`;
-const fixture = JSON.parse(readFileSync(join(repoRoot, 'test', 'data', 'fixtures', 'own-data-labels.json'), 'utf8')) as {
-  heldOut: { rows: [number, number]; ids: string[]; features: { example_id: string; input_ids_sha1: string; start_positions: number; end_positions: number }[] };
+const fixture = JSON.parse(
+  readFileSync(join(repoRoot, 'test', 'data', 'fixtures', 'own-data-labels.json'), 'utf8'),
+) as {
+  heldOut: {
+    rows: [number, number];
+    ids: string[];
+    features: { example_id: string; input_ids_sha1: string; start_positions: number; end_positions: number }[];
+  };
 };
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -36,8 +42,10 @@ before(async () => {
 after(() => tmp.cleanup());
 
 const sha1 = (ids: readonly number[]): string => createHash('sha1').update(ids.join(',')).digest('hex');
-const ours = (features: readonly Feature[]) => features.map((f) => [f.exampleId, sha1(f.inputIds), f.startPosition, f.endPosition]);
-const python = () => fixture.heldOut.features.map((f) => [f.example_id, f.input_ids_sha1, f.start_positions, f.end_positions]);
+const ours = (features: readonly Feature[]) =>
+  features.map((f) => [f.exampleId, sha1(f.inputIds), f.startPosition, f.endPosition]);
+const python = () =>
+  fixture.heldOut.features.map((f) => [f.example_id, f.input_ids_sha1, f.start_positions, f.end_positions]);
 
 /** RFC 4180: every field quoted, quotes doubled. */
 const csvField = (v: string | number): string => `"${String(v).replace(/"/g, '""')}"`;
@@ -47,13 +55,26 @@ const shapes = {
   datasetsJsonl: (rows: readonly SquadRow[]) => `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`,
   /** Other column names, one answer in flat columns. */
   csv: (rows: readonly SquadRow[]) =>
-    ['qid,query,passage,answer,answer_start', ...rows.map((r) => [r.id, r.question, r.context, r.answers.text[0] ?? '', r.answers.answer_start[0] ?? ''].map(csvField).join(','))].join('\r\n'),
+    [
+      'qid,query,passage,answer,answer_start',
+      ...rows.map((r) =>
+        [r.id, r.question, r.context, r.answers.text[0] ?? '', r.answers.answer_start[0] ?? ''].map(csvField).join(','),
+      ),
+    ].join('\r\n'),
   /** Plain-text answers, no starts. */
-  textJsonl: (rows: readonly SquadRow[]) => rows.map((r) => JSON.stringify({ id: r.id, question: r.question, context: r.context, answer: r.answers.text[0] })).join('\n'),
+  textJsonl: (rows: readonly SquadRow[]) =>
+    rows
+      .map((r) => JSON.stringify({ id: r.id, question: r.question, context: r.context, answer: r.answers.text[0] }))
+      .join('\n'),
 };
 const CSV_COLUMNS = { id: 'qid', question: 'query', context: 'passage', answer: 'answer', answerStart: 'answer_start' };
 
-async function prepared(name: string, inputs: string[], read: Parameters<typeof prepareDataset>[0]['read'], validation?: string[]) {
+async function prepared(
+  name: string,
+  inputs: string[],
+  read: Parameters<typeof prepareDataset>[0]['read'],
+  validation?: string[],
+) {
   const out = join(tmp.dir, name);
   await prepareDataset({
     inputs,
@@ -70,9 +91,14 @@ async function prepared(name: string, inputs: string[], read: Parameters<typeof 
   return readPrepared(out);
 }
 
-test('held-out SQuAD rows in four shapes give exactly the source rows and run_qa.py labels (doc stride 128)', { skip }, async () => {
+test('held-out SQuAD rows in four shapes give exactly the source rows and run_qa.py labels (doc stride 128)', {
+  skip,
+}, async () => {
   assert.equal(source.length, 100);
-  assert.deepEqual(source.map((r) => r.id), fixture.heldOut.ids);
+  assert.deepEqual(
+    source.map((r) => r.id),
+    fixture.heldOut.ids,
+  );
   // every answer's first occurrence is its annotated start here, so the text-only shape must locate the same starts
   const files = {
     datasetsJsonl: join(tmp.dir, 'held-out.jsonl'),
@@ -98,15 +124,24 @@ test('held-out SQuAD rows in four shapes give exactly the source rows and run_qa
   const train = join(tmp.dir, 'train.jsonl');
   await writeFile(train, shapes.datasetsJsonl(source.slice(0, 10)));
   // the column options apply to both files: the train JSON Lines has no column query
-  await assert.rejects(prepared('d', [train], { columns: CSV_COLUMNS }, [files.csv]), { message: /train\.jsonl: missing column 'query'/ });
+  await assert.rejects(prepared('d', [train], { columns: CSV_COLUMNS }, [files.csv]), {
+    message: /train\.jsonl: missing column 'query'/,
+  });
   const withValidation = await prepared('e', [train], {}, [files.datasetsJsonl]);
-  assert.deepEqual(withValidation.test.rows.map((r) => r.id), fixture.heldOut.ids);
+  assert.deepEqual(
+    withValidation.test.rows.map((r) => r.id),
+    fixture.heldOut.ids,
+  );
   assert.deepEqual(ours(withValidation.test.features), python());
 });
 
 test('a held-out row whose answer is not in its context is named by its line', { skip }, async () => {
   const k = 37;
-  const broken = source.map((r, i) => (i === k ? { ...r, answers: { text: ['zzq not in this context'], answer_start: [r.answers.answer_start[0] ?? 0] } } : r));
+  const broken = source.map((r, i) =>
+    i === k
+      ? { ...r, answers: { text: ['zzq not in this context'], answer_start: [r.answers.answer_start[0] ?? 0] } }
+      : r,
+  );
   const id = source[k]?.id;
   const cases: [string, string, Parameters<typeof readSquad>[1], number][] = [
     ['broken.jsonl', shapes.datasetsJsonl(broken), {}, k + 1],
@@ -122,6 +157,12 @@ test('a held-out row whose answer is not in its context is named by its line', {
       (err: unknown) => err,
     );
     assert.ok(e instanceof QaFtError, name);
-    assert.match(e.message, new RegExp(`${name.replace('.', '\\.')}: 1 row has an answer that does not occur in its context; first: line ${line} \\(id ${id}\\): answer "zzq not in this context" does not occur`), name);
+    assert.match(
+      e.message,
+      new RegExp(
+        `${name.replace('.', '\\.')}: 1 row has an answer that does not occur in its context; first: line ${line} \\(id ${id}\\): answer "zzq not in this context" does not occur`,
+      ),
+      name,
+    );
   }
 });

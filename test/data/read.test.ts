@@ -29,12 +29,27 @@ function arrowTable(rs: readonly SquadRow[], startType: Int32 | Int64 = new Int6
   ]);
   const big = startType instanceof Int64;
   return new Table({
-    id: vectorFromArray(rs.map((r) => r.id), new Utf8()),
-    title: vectorFromArray(rs.map((r) => r.title), new Utf8()),
-    context: vectorFromArray(rs.map((r) => r.context), new Utf8()),
-    question: vectorFromArray(rs.map((r) => r.question), new Utf8()),
+    id: vectorFromArray(
+      rs.map((r) => r.id),
+      new Utf8(),
+    ),
+    title: vectorFromArray(
+      rs.map((r) => r.title),
+      new Utf8(),
+    ),
+    context: vectorFromArray(
+      rs.map((r) => r.context),
+      new Utf8(),
+    ),
+    question: vectorFromArray(
+      rs.map((r) => r.question),
+      new Utf8(),
+    ),
     answers: vectorFromArray(
-      rs.map((r) => ({ text: [...r.answers.text], answer_start: r.answers.answer_start.map((s) => (big ? BigInt(s) : s)) })),
+      rs.map((r) => ({
+        text: [...r.answers.text],
+        answer_start: r.answers.answer_start.map((s) => (big ? BigInt(s) : s)),
+      })),
       answers,
     ),
   });
@@ -91,10 +106,14 @@ test('Parquet, Arrow IPC (file and stream) and SQuAD JSON / JSON Lines of the sa
 });
 
 test('a split slices before the content checks and counts rows from the file start', async () => {
-  const bad = rows.slice(0, 5).map((r, i) => (i === 3 ? { ...r, answers: { text: ['nowhere'], answer_start: [0] } } : r));
+  const bad = rows
+    .slice(0, 5)
+    .map((r, i) => (i === 3 ? { ...r, answers: { text: ['nowhere'], answer_start: [0] } } : r));
   const path = await write('slice.jsonl', bad.map((r) => JSON.stringify(r)).join('\n'));
   assert.equal((await readSquad(path, { split: parseSplit('train[:3]') })).rows.length, 3);
-  await assert.rejects(readSquad(path, { split: parseSplit('train[2:]') }), { message: /first: line 4 \(id \w+\): answer "nowhere" does not occur in the context/ });
+  await assert.rejects(readSquad(path, { split: parseSplit('train[2:]') }), {
+    message: /first: line 4 \(id \w+\): answer "nowhere" does not occur in the context/,
+  });
 });
 
 test('missing file → FILE_NOT_FOUND naming it', async () => {
@@ -103,11 +122,21 @@ test('missing file → FILE_NOT_FOUND naming it', async () => {
 
 test('a file of no format qa-ft reads → BAD_FORMAT naming the formats and --format', async () => {
   const path = await write('rows.txt', 'id context\n1 abc\n');
-  await assert.rejects(readSquad(path), (e: unknown) => e instanceof QaFtError && e.code === 'BAD_FORMAT' && /rows\.txt is not JSON Lines, .*CSV, TSV, Parquet or Arrow/.test(e.message) && /--format jsonl\|json\|squad-json\|csv\|tsv\|parquet\|arrow/.test(e.hint ?? ''));
+  await assert.rejects(
+    readSquad(path),
+    (e: unknown) =>
+      e instanceof QaFtError &&
+      e.code === 'BAD_FORMAT' &&
+      /rows\.txt is not JSON Lines, .*CSV, TSV, Parquet or Arrow/.test(e.message) &&
+      /--format jsonl\|json\|squad-json\|csv\|tsv\|parquet\|arrow/.test(e.hint ?? ''),
+  );
 });
 
 test('a directory as input → "is a directory", not "does not exist"', async () => {
-  await assert.rejects(readSquad(tmp.dir), { code: 'BAD_ARGUMENT', message: /input file .* is a directory, expected a data file \(JSON Lines, .*Parquet or Arrow\)$/ });
+  await assert.rejects(readSquad(tmp.dir), {
+    code: 'BAD_ARGUMENT',
+    message: /input file .* is a directory, expected a data file \(JSON Lines, .*Parquet or Arrow\)$/,
+  });
 });
 
 test('a truncated Parquet file → "damaged Parquet file", whether cut before the footer or in the middle', async () => {
@@ -119,12 +148,22 @@ test('a truncated Parquet file → "damaged Parquet file", whether cut before th
   });
   // the footer kept but the middle of the data gone: a column chunk runs past the data
   const metadataLength = whole.readUInt32LE(whole.length - 8);
-  const middle = await write('middle.parquet', Buffer.concat([whole.subarray(0, 300_000), whole.subarray(whole.length - 8 - metadataLength)]));
-  await assert.rejects(readSquad(middle), { code: 'BAD_FORMAT', message: /middle\.parquet: damaged Parquet file \(column '\w+' of row group 0 spans bytes/ });
+  const middle = await write(
+    'middle.parquet',
+    Buffer.concat([whole.subarray(0, 300_000), whole.subarray(whole.length - 8 - metadataLength)]),
+  );
+  await assert.rejects(readSquad(middle), {
+    code: 'BAD_FORMAT',
+    message: /middle\.parquet: damaged Parquet file \(column '\w+' of row group 0 spans bytes/,
+  });
   const badLength = Buffer.from(whole);
   badLength.writeUInt32LE(whole.length, whole.length - 8);
-  await assert.rejects(readSquad(await write('badlen.parquet', badLength)), { message: /damaged Parquet file \(the footer gives \d+ bytes of metadata/ });
-  await assert.rejects(readSquad(await write('magic-only.parquet', 'PAR1')), { message: /magic-only\.parquet: damaged Parquet file/ });
+  await assert.rejects(readSquad(await write('badlen.parquet', badLength)), {
+    message: /damaged Parquet file \(the footer gives \d+ bytes of metadata/,
+  });
+  await assert.rejects(readSquad(await write('magic-only.parquet', 'PAR1')), {
+    message: /magic-only\.parquet: damaged Parquet file/,
+  });
 });
 
 test('a truncated Arrow IPC file → "damaged Arrow IPC file"', async () => {
@@ -132,13 +171,17 @@ test('a truncated Arrow IPC file → "damaged Arrow IPC file"', async () => {
   for (const n of [200, whole.length - 1]) {
     await assert.rejects(readSquad(await write(`cut-${n}.arrow`, whole.slice(0, n))), {
       code: 'BAD_FORMAT',
-      message: new RegExp(`cut-${n}\\.arrow: damaged Arrow IPC file \\(${n} bytes, no closing 'ARROW1' magic: truncated\\?\\)`),
+      message: new RegExp(
+        `cut-${n}\\.arrow: damaged Arrow IPC file \\(${n} bytes, no closing 'ARROW1' magic: truncated\\?\\)`,
+      ),
     });
   }
 });
 
 test('SQuAD JSON that is not UTF-8 (Latin-1) → BAD_FORMAT naming the byte offset and line, not U+FFFD in the rows', async () => {
-  const text = squadJson([{ ...rows[0]!, context: `Caf\xe9. ${rows[0]!.context}`, answers: { text: ['Caf\xe9'], answer_start: [0] } }]);
+  const text = squadJson([
+    { ...rows[0]!, context: `Caf\xe9. ${rows[0]!.context}`, answers: { text: ['Caf\xe9'], answer_start: [0] } },
+  ]);
   const path = await write('latin1.json', Buffer.from(text, 'latin1'));
   const offset = Buffer.from(text, 'latin1').indexOf(0xe9);
   await assert.rejects(readSquad(path), (e: unknown) => {
@@ -149,8 +192,14 @@ test('SQuAD JSON that is not UTF-8 (Latin-1) → BAD_FORMAT naming the byte offs
     return true;
   });
   // JSON Lines: the line of the bad byte is named
-  const lines = Buffer.concat([Buffer.from(`${JSON.stringify(rows[0])}\n{"id": "x`), Buffer.from([0xff]), Buffer.from('"}\n')]);
-  await assert.rejects(readSquad(await write('bad.jsonl', lines)), { message: /bad\.jsonl: invalid UTF-8 at byte \d+ \(line 2, 0xff: invalid start byte\)/ });
+  const lines = Buffer.concat([
+    Buffer.from(`${JSON.stringify(rows[0])}\n{"id": "x`),
+    Buffer.from([0xff]),
+    Buffer.from('"}\n'),
+  ]);
+  await assert.rejects(readSquad(await write('bad.jsonl', lines)), {
+    message: /bad\.jsonl: invalid UTF-8 at byte \d+ \(line 2, 0xff: invalid start byte\)/,
+  });
 });
 
 test('SQuAD JSON with a UTF-8 BOM reads; UTF-16 JSON is refused with a hint to convert it', async () => {
@@ -158,18 +207,31 @@ test('SQuAD JSON with a UTF-8 BOM reads; UTF-16 JSON is refused with a hint to c
   const bom = await write('bom.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]));
   assert.deepEqual((await readSquad(bom)).rows, rows.slice(0, 5));
   const utf16 = await write('utf16.json', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
-  await assert.rejects(readSquad(utf16), (e: unknown) => e instanceof QaFtError && /utf16\.json is not JSON Lines/.test(e.message) && /UTF-16 .*iconv -f utf-16 -t utf-8/.test(e.hint ?? ''));
+  await assert.rejects(
+    readSquad(utf16),
+    (e: unknown) =>
+      e instanceof QaFtError &&
+      /utf16\.json is not JSON Lines/.test(e.message) &&
+      /UTF-16 .*iconv -f utf-16 -t utf-8/.test(e.hint ?? ''),
+  );
 });
 
 test('a missing column is named, in Arrow and in JSON Lines', async () => {
   const t = arrowTable(rows.slice(0, 2));
-  const noQuestion = new Table({ id: t.getChild('id')!, context: t.getChild('context')!, answers: t.getChild('answers')! });
+  const noQuestion = new Table({
+    id: t.getChild('id')!,
+    context: t.getChild('context')!,
+    answers: t.getChild('answers')!,
+  });
   await assert.rejects(readSquad(await write('noq.arrow', tableToIPC(noQuestion, 'stream'))), {
     code: 'BAD_FORMAT',
     message: /noq\.arrow: missing column 'question' \(found: id, context, answers\)/,
   });
   const line = JSON.stringify({ id: 'a', question: 'q?', answers: { text: [], answer_start: [] } });
-  await assert.rejects(readSquad(await write('noctx.jsonl', line)), { code: 'BAD_FORMAT', message: /missing column 'context'/ });
+  await assert.rejects(readSquad(await write('noctx.jsonl', line)), {
+    code: 'BAD_FORMAT',
+    message: /missing column 'context'/,
+  });
 });
 
 test('a mistyped field names the row and the field', async () => {
@@ -185,7 +247,9 @@ test('a mistyped field names the row and the field', async () => {
     code: 'BAD_DATA',
     message: /intctx\.arrow: row 0 \(id \w+\): field 'context' must be a string, got number 1/,
   });
-  const lines = [rows[0], { ...rows[1], answers: { text: ['x'], answer_start: ['7'] } }].map((r) => JSON.stringify(r)).join('\n');
+  const lines = [rows[0], { ...rows[1], answers: { text: ['x'], answer_start: ['7'] } }]
+    .map((r) => JSON.stringify(r))
+    .join('\n');
   await assert.rejects(readSquad(await write('strstart.jsonl', lines)), {
     code: 'BAD_DATA',
     message: /line 2 \(id \w+\): field 'answers.answer_start\[0\]' must be an integer/,
@@ -193,21 +257,35 @@ test('a mistyped field names the row and the field', async () => {
 });
 
 test('answer_start not matching the text: the count is reported; skipInvalid drops and counts them', async () => {
-  const shifted = rows.slice(0, 10).map((r, i) =>
-    i % 4 === 1 ? { ...r, answers: { text: r.answers.text, answer_start: r.answers.answer_start.map((s) => s + 1) } } : r,
-  );
+  const shifted = rows
+    .slice(0, 10)
+    .map((r, i) =>
+      i % 4 === 1
+        ? { ...r, answers: { text: r.answers.text, answer_start: r.answers.answer_start.map((s) => s + 1) } }
+        : r,
+    );
   const path = await write('shifted.json', squadJson(shifted));
   await assert.rejects(readSquad(path), {
     code: 'BAD_DATA',
-    message: /shifted\.json: 3 rows have an answer_start that does not match answers\.text in the context; first: row 1/,
+    message:
+      /shifted\.json: 3 rows have an answer_start that does not match answers\.text in the context; first: row 1/,
   });
   const skipped = await readSquad(path, { skipInvalid: true });
   assert.equal(skipped.skippedInvalid, 3);
-  assert.deepEqual(skipped.rows, shifted.filter((_, i) => i % 4 !== 1));
+  assert.deepEqual(
+    skipped.rows,
+    shifted.filter((_, i) => i % 4 !== 1),
+  );
 });
 
 test('answer_start counts code points: an answer after an emoji matches', async () => {
-  const row: SquadRow = { id: 'e', title: 't', context: 'I 😀 Paris.', question: 'Where?', answers: { text: ['Paris'], answer_start: [4] } };
+  const row: SquadRow = {
+    id: 'e',
+    title: 't',
+    context: 'I 😀 Paris.',
+    question: 'Where?',
+    answers: { text: ['Paris'], answer_start: [4] },
+  };
   const got = await readSquad(await write('emoji.jsonl', JSON.stringify(row)));
   assert.deepEqual(got.rows, [row]);
 });

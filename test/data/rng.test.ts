@@ -6,7 +6,10 @@ import { permutation, seedSequenceState } from '../../src/data/rng.js';
 // `np.random.SeedSequence(entropy).generate_state(n)`).
 
 test('SeedSequence state words equal NumPy for an int seed and a list seed', () => {
-  assert.deepEqual(seedSequenceState(42, 8), [3444837047, 2669555309, 2046530742, 3581440988, 1691623607, 2099784219, 1184028159, 862288241]);
+  assert.deepEqual(
+    seedSequenceState(42, 8),
+    [3444837047, 2669555309, 2046530742, 3581440988, 1691623607, 2099784219, 1184028159, 862288241],
+  );
   assert.deepEqual(seedSequenceState([42, 3], 4), [2541583436, 4223867394, 1203649471, 1034277224]);
 });
 

@@ -30,7 +30,15 @@ test('percent bounds round half to even, as Python round() does', () => {
 });
 
 test('malformed splits are rejected with the accepted forms', () => {
-  for (const bad of ['train[:abc]', 'train[5000]', 'train[:10%', '[:5]', 'train[:10%:5]', 'train[:101%]', 'train[:5](closest)x']) {
+  for (const bad of [
+    'train[:abc]',
+    'train[5000]',
+    'train[:10%',
+    '[:5]',
+    'train[:10%:5]',
+    'train[:101%]',
+    'train[:5](closest)x',
+  ]) {
     assert.throws(() => parseSplit(bad), { code: 'BAD_ARGUMENT', message: /malformed --split/ }, bad);
   }
 });
@@ -51,7 +59,13 @@ test('train_test_split(test_size=0.2, seed=42): test = first ceil(0.2n) of the N
 test('test size 0 keeps every row in train in order; sizes outside [0, 1) and empty train are errors', () => {
   assert.deepEqual(trainTestSplit([1, 2, 3], { testSize: 0, seed: 42 }), { train: [1, 2, 3], test: [] });
   for (const t of [1, 1.5, -0.1, Number.NaN]) {
-    assert.throws(() => trainTestSplit(rows, { testSize: t, seed: 42 }), { code: 'BAD_ARGUMENT', message: /^testSize must be in \[0, 1\), got / });
+    assert.throws(() => trainTestSplit(rows, { testSize: t, seed: 42 }), {
+      code: 'BAD_ARGUMENT',
+      message: /^testSize must be in \[0, 1\), got /,
+    });
   }
-  assert.throws(() => trainTestSplit([1], { testSize: 0.5, seed: 42 }), { code: 'BAD_ARGUMENT', message: /train split would be empty/ });
+  assert.throws(() => trainTestSplit([1], { testSize: 0.5, seed: 42 }), {
+    code: 'BAD_ARGUMENT',
+    message: /train split would be empty/,
+  });
 });

@@ -27,7 +27,12 @@ const context = 'The cat sat on the mat.';
 function v2Json(qas: Record<string, unknown>[]): string {
   return JSON.stringify({ version: 'v2.0', data: [{ title: 'Cats', paragraphs: [{ context, qas }] }] });
 }
-const answerable = { id: 'a', question: 'Where did the cat sit?', answers: [{ text: 'the mat', answer_start: 15 }], is_impossible: false };
+const answerable = {
+  id: 'a',
+  question: 'Where did the cat sit?',
+  answers: [{ text: 'the mat', answer_start: 15 }],
+  is_impossible: false,
+};
 const impossible = {
   id: 'u',
   question: 'Where did the dog sit?',
@@ -40,7 +45,13 @@ test('SQuAD 2.0 JSON: an is_impossible question is a row with empty answers; pla
   const path = await write('v2.json', v2Json([answerable, impossible]));
   const { rows } = await readSquad(path, { versionTwoWithNegative: true });
   assert.deepEqual(rows, [
-    { id: 'a', title: 'Cats', context, question: 'Where did the cat sit?', answers: { text: ['the mat'], answer_start: [15] } },
+    {
+      id: 'a',
+      title: 'Cats',
+      context,
+      question: 'Where did the cat sit?',
+      answers: { text: ['the mat'], answer_start: [15] },
+    },
     { id: 'u', title: 'Cats', context, question: 'Where did the dog sit?', answers: { text: [], answer_start: [] } },
   ]);
 });
@@ -70,7 +81,8 @@ test('Arrow (the datasets cache) and JSON Lines keep unanswerable rows', async (
 test('unanswerable rows without --version-2-with-negative: one line naming the count, the first id and the flag', async () => {
   await assert.rejects(readSquad(parquet), {
     code: 'BAD_DATA',
-    message: /squad-v2-sample\.parquet: 2 of 4 rows have no answer \(SQuAD 2\.0 unanswerable questions; first: row 1, id u1\); pass --version-2-with-negative/,
+    message:
+      /squad-v2-sample\.parquet: 2 of 4 rows have no answer \(SQuAD 2\.0 unanswerable questions; first: row 1, id u1\); pass --version-2-with-negative/,
   });
   const path = await write('v2-refused.json', v2Json([answerable, impossible]));
   await assert.rejects(readSquad(path), { message: /1 of 2 rows have no answer .*first: row 1, id u\)/ });
@@ -80,7 +92,10 @@ test('unanswerable rows without --version-2-with-negative: one line naming the c
 });
 
 test('is_impossible contradicting the answers is a one-line error naming the id', async () => {
-  const withAnswers = await write('imp-answers.json', v2Json([answerable, { ...impossible, answers: [{ text: 'the mat', answer_start: 15 }] }]));
+  const withAnswers = await write(
+    'imp-answers.json',
+    v2Json([answerable, { ...impossible, answers: [{ text: 'the mat', answer_start: 15 }] }]),
+  );
   await assert.rejects(readSquad(withAnswers, { versionTwoWithNegative: true }), {
     code: 'BAD_DATA',
     message: /imp-answers\.json: row 1 \(id u\) is marked is_impossible but has 1 answer$/,
@@ -90,11 +105,19 @@ test('is_impossible contradicting the answers is a one-line error naming the id'
     code: 'BAD_DATA',
     message: /ans-none\.json: row 0 \(id a\) is answerable \(is_impossible false\) but has no answers$/,
   });
-  const typo = await write('imp-str.jsonl', JSON.stringify({ id: 'x', context, question: 'q?', answers: { text: [], answer_start: [] }, is_impossible: 'yes' }));
-  await assert.rejects(readSquad(typo, { versionTwoWithNegative: true }), { message: /line 1: field 'is_impossible' must be true or false, got string "yes"/ });
+  const typo = await write(
+    'imp-str.jsonl',
+    JSON.stringify({ id: 'x', context, question: 'q?', answers: { text: [], answer_start: [] }, is_impossible: 'yes' }),
+  );
+  await assert.rejects(readSquad(typo, { versionTwoWithNegative: true }), {
+    message: /line 1: field 'is_impossible' must be true or false, got string "yes"/,
+  });
 });
 
 test('an empty context is still reported as such, not as an unanswerable row', async () => {
-  const path = await write('empty-ctx.jsonl', JSON.stringify({ id: 'e', context: ' ', question: 'q?', answers: { text: [], answer_start: [] } }));
+  const path = await write(
+    'empty-ctx.jsonl',
+    JSON.stringify({ id: 'e', context: ' ', question: 'q?', answers: { text: [], answer_start: [] } }),
+  );
   await assert.rejects(readSquad(path), { message: /context is empty/ });
 });

@@ -18,7 +18,11 @@ async function twoSteps(backend: string): Promise<string[][]> {
   const n = 1001;
   const p0 = Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5);
   const grads = [1, 2].map((s) => Array.from({ length: n }, (_, i) => Math.cos(i * s) * 0.01 * s));
-  const [param, m, v] = tf.tidy(() => [tf.variable(tf.tensor(p0, [7, 143])), tf.variable(tf.zeros([7, 143])), tf.variable(tf.zeros([7, 143]))]);
+  const [param, m, v] = tf.tidy(() => [
+    tf.variable(tf.tensor(p0, [7, 143])),
+    tf.variable(tf.zeros([7, 143])),
+    tf.variable(tf.zeros([7, 143])),
+  ]);
   let ref = { param: p0, m: new Array<number>(n).fill(0), v: new Array<number>(n).fill(0) };
   const kernels: string[][] = [];
   for (const [i, g] of grads.entries()) {
@@ -27,9 +31,17 @@ async function twoSteps(backend: string): Promise<string[][]> {
     const info = await tf.profile(() => adamwUpdate(param, grad, m, v, { ...HYPER, step: i + 1, gradScale: scale }));
     kernels.push(info.kernels.map((k) => k.name));
     grad.dispose();
-    ref = adamwReference(ref, g.map((x) => x * scale), { ...HYPER, step: i + 1 });
+    ref = adamwReference(
+      ref,
+      g.map((x) => x * scale),
+      { ...HYPER, step: i + 1 },
+    );
   }
-  for (const [got, want] of [[param, ref.param], [m, ref.m], [v, ref.v]] as const) {
+  for (const [got, want] of [
+    [param, ref.param],
+    [m, ref.m],
+    [v, ref.v],
+  ] as const) {
     const data = got.dataSync();
     want.forEach((w, i) => {
       const g = at(data, i);
@@ -50,7 +62,8 @@ describe('the AdamW op on native: the fused kernel', { skip }, () => {
     await tf.setBackend('native');
     const init = tf.tensor([1, 2, 3]);
     const param = tf.variable(init); // shares init's storage
-    const m = tf.variable(tf.zeros([3])), v = tf.variable(tf.zeros([3]));
+    const m = tf.variable(tf.zeros([3])),
+      v = tf.variable(tf.zeros([3]));
     const grad = tf.tensor([0.1, 0.1, 0.1]);
     adamwUpdate(param, grad, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
     assert.deepEqual(Array.from(init.dataSync()), [1, 2, 3]);

@@ -46,7 +46,8 @@ function maskValues(c: Case): { values: Float32Array; shape: number[] } | null {
   }
   const values = new Float32Array(b * t * t);
   for (let r = 0; r < b; r++) {
-    for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) values[(r * t + i) * t + j] = padded(r, i, t) || padded(r, j, t) ? FLOAT32_MIN : 0;
+    for (let i = 0; i < t; i++)
+      for (let j = 0; j < t; j++) values[(r * t + i) * t + j] = padded(r, i, t) || padded(r, j, t) ? FLOAT32_MIN : 0;
   }
   return { values, shape: [b, 1, t, t] };
 }
@@ -89,8 +90,11 @@ async function fused(c: Case): Promise<Result> {
   assert.equal(dropped.dropped.mask.dtype, 'bool');
   assert.deepEqual(data(dropped.probs), data(plain.probs), 'dropout changed the probabilities');
   const out = {
-    probs: data(plain.probs), y: data(dropped.dropped.y), keep: new Uint8Array(dropped.dropped.mask.dataSync()),
-    ds: data(ds), dsDropped: data(dsDropped),
+    probs: data(plain.probs),
+    y: data(dropped.dropped.y),
+    keep: new Uint8Array(dropped.dropped.mask.dataSync()),
+    ds: data(ds),
+    dsDropped: data(dsDropped),
   };
   tf.dispose([scores, dy, ...(mask === null ? [] : [mask]), ...all]);
   assert.equal(tf.memory().numTensors, before - (mask === null ? 2 : 3));
@@ -115,12 +119,17 @@ async function cpuReference(c: Case, keep: Uint8Array): Promise<Omit<Result, 'ke
   await tf.setBackend('cpu');
   return tf.tidy(() => {
     const { scores, mask, dy } = inputs(c);
-    const keepScaled = tf.tensor(Float32Array.from(keep, (k) => (k === 1 ? 1 / (1 - RATE) : 0)), c.shape);
+    const keepScaled = tf.tensor(
+      Float32Array.from(keep, (k) => (k === 1 ? 1 / (1 - RATE) : 0)),
+      c.shape,
+    );
     const probsOf = (s: tf.Tensor): tf.Tensor => tf.softmax(mask === null ? s : tf.add(s, mask), -1);
     const droppedOf = (s: tf.Tensor): tf.Tensor => tf.mul(probsOf(s), keepScaled);
     return {
-      probs: data(probsOf(scores)), y: data(droppedOf(scores)),
-      ds: data(tf.grad(probsOf)(scores, dy)), dsDropped: data(tf.grad(droppedOf)(scores, dy)),
+      probs: data(probsOf(scores)),
+      y: data(droppedOf(scores)),
+      ds: data(tf.grad(probsOf)(scores, dy)),
+      dsDropped: data(tf.grad(droppedOf)(scores, dy)),
     };
   });
 }
@@ -157,7 +166,11 @@ describe('fused attention probabilities', { skip: skipReason ?? false }, () => {
     test(`${c.name}: the native Dropout kernel's mask, y = p·scale where kept and 0 elsewhere, masked keys exactly 0`, async () => {
       const [want, got] = [await opByOpNative(c), await fused(c)];
       assert.deepEqual(Array.from(got.keep), Array.from(want.keep), "the Dropout kernel's mask");
-      assert.deepEqual(Array.from(got.keep), Array.from(keepReference(got.keep.length, RATE, SEED)), 'the dropout rule');
+      assert.deepEqual(
+        Array.from(got.keep),
+        Array.from(keepReference(got.keep.length, RATE, SEED)),
+        'the dropout rule',
+      );
       const scale = Math.fround(1 / (1 - RATE));
       for (let i = 0; i < got.y.length; i++) {
         assert.equal(at(got.y, i), at(got.keep, i) === 1 ? Math.fround(at(got.probs, i) * scale) : 0, `y[${i}]`);
@@ -180,11 +193,14 @@ describe('fused attention probabilities', { skip: skipReason ?? false }, () => {
       // masked keys get probability 0 and no gradient; a fully masked query row is uniform (softmax of equal scores)
       const [b, h, t] = c.shape;
       for (let r = 0; r < b * h * t; r++) {
-        const batch = Math.floor(r / (h * t)), i = r % t;
+        const batch = Math.floor(r / (h * t)),
+          i = r % t;
         for (let j = 0; j < t; j++) {
           const e = r * t + j;
-          if (c.mask === 'pairs' && padded(batch, i, t)) assert.ok(Math.abs(at(got.probs, e) - 1 / t) < 1e-6, `row ${r} uniform`);
-          else if (c.mask !== 'none' && padded(batch, j, t)) assert.ok(at(got.probs, e) === 0 && at(got.ds, e) === 0, `element ${e} masked`);
+          if (c.mask === 'pairs' && padded(batch, i, t))
+            assert.ok(Math.abs(at(got.probs, e) - 1 / t) < 1e-6, `row ${r} uniform`);
+          else if (c.mask !== 'none' && padded(batch, j, t))
+            assert.ok(at(got.probs, e) === 0 && at(got.ds, e) === 0, `element ${e} masked`);
         }
       }
     });
@@ -193,7 +209,8 @@ describe('fused attention probabilities', { skip: skipReason ?? false }, () => {
   test('hand-worked: softmax([0, ln 3, masked]) = [1/4, 3/4, 0]; its gradient for dy = [1, 0, 0] is [3/16, −3/16, 0]', async () => {
     await tf.setBackend('native');
     const before = tf.memory().numTensors;
-    const scores = tf.tensor4d([0, Math.log(3), 5], [1, 1, 1, 3]), mask = tf.tensor4d([0, 0, FLOAT32_MIN], [1, 1, 1, 3]);
+    const scores = tf.tensor4d([0, Math.log(3), 5], [1, 1, 1, 3]),
+      mask = tf.tensor4d([0, 0, FLOAT32_MIN], [1, 1, 1, 3]);
     const dy = tf.tensor4d([1, 0, 0], [1, 1, 1, 3]);
     const { probs } = nativeAttentionProbs(scores, mask, null)!;
     const ds = nativeAttentionProbsGrad(dy, probs, null);
@@ -207,7 +224,8 @@ describe('fused attention probabilities', { skip: skipReason ?? false }, () => {
   test('another mask shape, a rate outside (0, 1) or int32 scores: undefined (attention keeps its op-by-op path)', async () => {
     await tf.setBackend('native');
     const scores = tf.zeros([2, 3, 4, 4]) as tf.Tensor4D;
-    const wrongMask = tf.zeros([2, 4]), intScores = tf.zeros([2, 3, 4, 4], 'int32') as tf.Tensor4D;
+    const wrongMask = tf.zeros([2, 4]),
+      intScores = tf.zeros([2, 3, 4, 4], 'int32') as tf.Tensor4D;
     assert.equal(nativeAttentionProbs(scores, wrongMask, null), undefined);
     assert.equal(nativeAttentionProbs(scores, null, { rate: 0, seed: 1 }), undefined);
     assert.equal(nativeAttentionProbs(intScores, null, null), undefined);
@@ -231,9 +249,15 @@ describe("the model's attention with the fused kernels", { skip: skipReason ?? f
       const bias = tf.tensor4d(biasValues, [B, H, T, T]);
       const f = (qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor, bi?: tf.Tensor): tf.Tensor =>
         attention(qi as tf.Tensor3D, ki as tf.Tensor3D, vi as tf.Tensor3D, {
-          heads: H, maskBias, dropout: null, ...(deberta ? { bias: bi as tf.Tensor4D, maskedFill: true, scale: Math.sqrt(3 * D / H) } : {}),
+          heads: H,
+          maskBias,
+          dropout: null,
+          ...(deberta ? { bias: bi as tf.Tensor4D, maskedFill: true, scale: Math.sqrt((3 * D) / H) } : {}),
         });
-      const { value, grads } = tf.valueAndGrads(f)(deberta ? [q, k, v, bias] : [q, k, v], tf.tensor3d(dyValues, [B, T, D]));
+      const { value, grads } = tf.valueAndGrads(f)(
+        deberta ? [q, k, v, bias] : [q, k, v],
+        tf.tensor3d(dyValues, [B, T, D]),
+      );
       return [value, ...grads].map(data);
     });
     assert.equal(tf.memory().numTensors, before);

@@ -23,7 +23,10 @@ describe('registering the native backend', { skip }, () => {
     const cpu = new Set(tf.getKernelsForBackend('cpu').map((k) => k.kernelName));
     const native = new Set(tf.getKernelsForBackend('native').map((k) => k.kernelName));
     assert.ok(cpu.size > 100);
-    assert.deepEqual([...cpu].filter((k) => !native.has(k)), []);
+    assert.deepEqual(
+      [...cpu].filter((k) => !native.has(k)),
+      [],
+    );
   });
 
   test('threads: set by the option, a bad count is refused with a reason', async () => {

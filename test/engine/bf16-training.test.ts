@@ -20,12 +20,17 @@ import { fixtureDir, readFixtureJson } from '../model/tiny-fixture.js';
 const FIXTURE = fixtureDir('distilbert');
 const REFERENCE = join(import.meta.dirname, 'fixtures', 'bf16-losses.json');
 
-test('bf16: 4 trainer steps on the tiny fixture give PyTorch autocast losses within 1e-3 relative', { skip: skipReason ?? false }, async (t) => {
+test('bf16: 4 trainer steps on the tiny fixture give PyTorch autocast losses within 1e-3 relative', {
+  skip: skipReason ?? false,
+}, async (t) => {
   const fixture = readFixtureJson(FIXTURE, 'distilbert');
   const reference = JSON.parse(await readFile(REFERENCE, 'utf8')) as { bf16_losses: number[] };
   const support = bf16Support();
 
-  const model = await loadQaModel(FIXTURE, { backend: 'native', ...(support.ok ? { precision: 'bf16' as const } : {}) });
+  const model = await loadQaModel(FIXTURE, {
+    backend: 'native',
+    ...(support.ok ? { precision: 'bf16' as const } : {}),
+  });
   // without bf16 kernels: the oneDNN path on rounded float32 where oneDNN is linked, else the sgemm
   const emulate = nativeAddon()?.bf16Support().linked === true ? 'onednn' : 'sgemm';
   if (!support.ok) {
@@ -36,16 +41,29 @@ test('bf16: 4 trainer steps on the tiny fixture give PyTorch autocast losses wit
     assert.equal(activePrecision(), 'bf16');
     if (support.ok) assert.equal(model.precision, 'bf16');
     const o = fixture.train;
-    const trainer = createTrainer(model, { learningRate: o.lr, weightDecay: o.weight_decay, maxGradNorm: o.max_grad_norm, totalSteps: o.steps });
-    let offFp32 = 0, offTorch = 0;
+    const trainer = createTrainer(model, {
+      learningRate: o.lr,
+      weightDecay: o.weight_decay,
+      maxGradNorm: o.max_grad_norm,
+      totalSteps: o.steps,
+    });
+    let offFp32 = 0,
+      offTorch = 0;
     for (const [k, b] of fixture.batches.entries()) {
-      const r = await trainer.step({ inputIds: b.input_ids, attentionMask: b.attention_mask, startPositions: b.start_positions, endPositions: b.end_positions });
+      const r = await trainer.step({
+        inputIds: b.input_ids,
+        attentionMask: b.attention_mask,
+        startPositions: b.start_positions,
+        endPositions: b.end_positions,
+      });
       const want = at(reference.bf16_losses, k);
       assert.ok(Math.abs(r.loss - want) <= 1e-3 * want, `loss ${k}: ${r.loss} vs PyTorch autocast ${want}`);
       offFp32 = Math.max(offFp32, Math.abs(r.loss - at(o.losses, k)));
       offTorch = Math.max(offTorch, Math.abs(r.loss - want) / want);
     }
-    t.diagnostic(`largest relative gap to PyTorch autocast ${offTorch.toExponential(2)}; largest gap to fp32 ${offFp32.toExponential(2)}`);
+    t.diagnostic(
+      `largest relative gap to PyTorch autocast ${offTorch.toExponential(2)}; largest gap to fp32 ${offFp32.toExponential(2)}`,
+    );
     // The fp32 run matches the fixture to ~1e-6 (trainer-native.test.ts): a visible gap shows bf16 really ran.
     assert.ok(offFp32 > 1e-5, `bf16 losses equal the fp32 ones (largest gap ${offFp32})`);
     trainer.dispose();
@@ -69,7 +87,10 @@ describe('loadQaModel precision', { skip: skipReason ?? false }, () => {
         assert.deepEqual([model.backend, model.precision], ['native', 'bf16']);
         model.dispose();
       } else {
-        await assert.rejects(load, (e: Error) => /^bf16 is not available: /.test(e.message) && !e.message.includes('\n'));
+        await assert.rejects(
+          load,
+          (e: Error) => /^bf16 is not available: /.test(e.message) && !e.message.includes('\n'),
+        );
       }
     }
     const cpu = loadQaModel(FIXTURE, { backend: 'cpu', precision: 'bf16' });

@@ -12,7 +12,10 @@ import { skipUnlessRequired } from '../helpers/required.js';
 tf.env().set('PROD', true); // silences the cpu backend's console banner
 const registered = await registerNativeBackend({});
 /** Why the native tests skip (the addon is not built), or undefined when they run. */
-export const skipReason: string | undefined = skipUnlessRequired('native', registered.ok ? undefined : registered.reason);
+export const skipReason: string | undefined = skipUnlessRequired(
+  'native',
+  registered.ok ? undefined : registered.reason,
+);
 
 /** Deterministic uniform values in [lo, hi) (mulberry32), so both backends see identical inputs. */
 export function randomValues(size: number, seed: number, lo = -1, hi = 1): Float32Array {
@@ -29,7 +32,12 @@ export function randomValues(size: number, seed: number, lo = -1, hi = 1): Float
 }
 
 export function randomTensor(shape: number[], seed: number, lo = -1, hi = 1): () => tf.Tensor {
-  const values = randomValues(shape.reduce((a, b) => a * b, 1), seed, lo, hi);
+  const values = randomValues(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+    lo,
+    hi,
+  );
   return () => tf.tensor(values, shape, 'float32');
 }
 
@@ -51,7 +59,11 @@ async function runOn(backend: string, build: () => tf.Tensor): Promise<Result> {
  * `native` and `cpu` agree: same shape and dtype, |native − cpu| ≤ 1e-5 · max(|cpu|, 1) per element, and
  * `kernel` ran natively (at least once, never falling back). `reference` defaults to `build`.
  */
-export async function expectSame(kernel: string, build: () => tf.Tensor, reference: () => tf.Tensor = build): Promise<void> {
+export async function expectSame(
+  kernel: string,
+  build: () => tf.Tensor,
+  reference: () => tf.Tensor = build,
+): Promise<void> {
   const want = await runOn('cpu', reference);
   nativeKernelCalls(true);
   const got = await runOn('native', build);

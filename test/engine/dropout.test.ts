@@ -25,7 +25,9 @@ describe('dropout on native', { skip }, () => {
     await tf.setBackend('native');
     const xs = randomValues(N, 3, 0.5, 2);
     let y: Float32Array = new Float32Array(0);
-    const info = await tf.profile(() => void (y = tf.tidy(() => dropout(tf.tensor(xs), 0.1, 42).dataSync() as Float32Array)));
+    const info = await tf.profile(
+      () => void (y = tf.tidy(() => dropout(tf.tensor(xs), 0.1, 42).dataSync() as Float32Array)),
+    );
     const kernels = info.kernels.map((k) => k.name);
     assert.equal(kernels.filter((k) => k === 'QaftDropout').length, 1, kernels.join(', ')); // no JS mask multiplied
     assert.ok(!kernels.includes('Multiply'), kernels.join(', '));
@@ -46,7 +48,10 @@ describe('dropout on native', { skip }, () => {
     await registerNativeBackend({ threads: 2 });
     assert.deepEqual(mask(7), one);
     const other = mask(8);
-    assert.ok(other.some((v, i) => v !== one[i]), 'another seed gives another mask');
+    assert.ok(
+      other.some((v, i) => v !== one[i]),
+      'another seed gives another mask',
+    );
     x.dispose();
   });
 
@@ -70,19 +75,38 @@ describe('dropout on native', { skip }, () => {
 
   test('dropout in the model runs the native kernel (6 masks for 2 layers) and is reproducible from the step seed', async () => {
     const config = parseDistilBertConfig(
-      { dim: 32, n_layers: 2, n_heads: 4, hidden_dim: 64, vocab_size: 50, max_position_embeddings: 32, dropout: 0.1, attention_dropout: 0.1, qa_dropout: 0.1 },
+      {
+        dim: 32,
+        n_layers: 2,
+        n_heads: 4,
+        hidden_dim: 64,
+        vocab_size: 50,
+        max_position_embeddings: 32,
+        dropout: 0.1,
+        attention_dropout: 0.1,
+        qa_dropout: 0.1,
+      },
       'test',
     );
     const model = await createRandomQaModel(config, { backend: 'native', seed: 2 });
     const batch = {
-      inputIds: [[1, 5, 9, 13, 17, 2, 0, 0], [1, 6, 10, 14, 18, 22, 26, 2]],
-      attentionMask: [[1, 1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1]],
+      inputIds: [
+        [1, 5, 9, 13, 17, 2, 0, 0],
+        [1, 6, 10, 14, 18, 22, 26, 2],
+      ],
+      attentionMask: [
+        [1, 1, 1, 1, 1, 1, 0, 0],
+        [1, 1, 1, 1, 1, 1, 1, 1],
+      ],
       startPositions: [1, 3],
       endPositions: [2, 5],
     };
     const step = (seed: number): { loss: number; grad: Float32Array } => {
       const { loss, grads } = model.lossAndGradients(batch, { training: true, dropoutSeed: seed });
-      const out = { loss: loss.arraySync(), grad: grads.get('distilbert.transformer.layer.0.ffn.lin1.weight')!.dataSync() as Float32Array };
+      const out = {
+        loss: loss.arraySync(),
+        grad: grads.get('distilbert.transformer.layer.0.ffn.lin1.weight')!.dataSync() as Float32Array,
+      };
       tf.dispose([loss, ...grads.values()]);
       return out;
     };
@@ -95,7 +119,9 @@ describe('dropout on native', { skip }, () => {
       assert.equal(names.filter((n) => n === 'QaftMaskedScale').length, 4);
       assert.equal(names.filter((n) => n === 'QaftAttentionProbs').length, 2);
       assert.equal(names.filter((n) => n === 'QaftAttentionProbsGrad').length, 2);
-      const a = step(11), b = step(11), c = step(12);
+      const a = step(11),
+        b = step(11),
+        c = step(12);
       assert.equal(a.loss, b.loss);
       assert.deepEqual(a.grad, b.grad);
       assert.notEqual(a.loss, c.loss);
@@ -103,7 +129,6 @@ describe('dropout on native', { skip }, () => {
       model.dispose();
     }
   });
-
 });
 
 describe('dropout elsewhere', () => {
@@ -111,7 +136,10 @@ describe('dropout elsewhere', () => {
     await tf.setBackend('cpu');
     const x = tf.ones([64]);
     assert.equal(nativeDropoutForward(x, 0.1, 1), undefined);
-    assert.deepEqual(tf.tidy(() => dropout(x, 0.5, 3).dataSync()), dropoutMask(64, 0.5, 3));
+    assert.deepEqual(
+      tf.tidy(() => dropout(x, 0.5, 3).dataSync()),
+      dropoutMask(64, 0.5, 3),
+    );
     x.dispose();
   });
 });

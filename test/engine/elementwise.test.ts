@@ -32,16 +32,31 @@ const BINARY: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
 
 /** Broadcast shape pairs: equal, scalar, bias row, column, middle axes, rank mismatch, size 1 and empty. */
 const SHAPES: [number[], number[]][] = [
-  [[7, 13], [7, 13]],
+  [
+    [7, 13],
+    [7, 13],
+  ],
   [[7, 13], []],
   [[], [7, 13]],
   [[3, 7, 13], [13]],
-  [[3, 7, 13], [3, 7, 1]],
-  [[3, 1, 5, 1], [1, 4, 1, 6]],
-  [[2, 3, 5, 5], [2, 1, 1, 5]],
+  [
+    [3, 7, 13],
+    [3, 7, 1],
+  ],
+  [
+    [3, 1, 5, 1],
+    [1, 4, 1, 6],
+  ],
+  [
+    [2, 3, 5, 5],
+    [2, 1, 1, 5],
+  ],
   [[1], [5, 1]],
   [[0, 3], [3]],
-  [[4, 0], [4, 1]],
+  [
+    [4, 0],
+    [4, 1],
+  ],
 ];
 
 describe('native elementwise kernels against the cpu kernels', { skip }, () => {
@@ -82,11 +97,31 @@ describe('native elementwise kernels against the cpu kernels', { skip }, () => {
       const t = randomTensor(shape, seed++);
       const e = randomTensor(shape, seed++);
       await expectSame('Select', () => tf.where(tf.greater(c(), 0), t(), e()));
-      await expectSame('Select', () => tf.where(tf.greater(c(), 0), tf.cast(tf.mul(t(), 50), 'int32'), tf.cast(tf.mul(e(), 50), 'int32')));
+      await expectSame('Select', () =>
+        tf.where(tf.greater(c(), 0), tf.cast(tf.mul(t(), 50), 'int32'), tf.cast(tf.mul(e(), 50), 'int32')),
+      );
     });
   }
 
-  for (const [shape, reps] of [[[3, 1, 5], [2, 4, 1]], [[1, 1], [3, 7]], [[2, 3], [1, 1]], [[4, 1], [1, 0]], [[5], [3]]] as const) {
+  for (const [shape, reps] of [
+    [
+      [3, 1, 5],
+      [2, 4, 1],
+    ],
+    [
+      [1, 1],
+      [3, 7],
+    ],
+    [
+      [2, 3],
+      [1, 1],
+    ],
+    [
+      [4, 1],
+      [1, 0],
+    ],
+    [[5], [3]],
+  ] as const) {
     test(`Tile [${shape}] by [${reps}] (float32, int32, bool)`, async () => {
       const x = randomTensor([...shape], seed++);
       await expectSame('Tile', () => tf.tile(x(), [...reps]));

@@ -28,7 +28,12 @@ const CASES: readonly Case[] = [
   { name: 'no residual, D 33', x: [2, 5, 33], r: null, eps: 1e-12 },
   { name: 'same-shape residual, D 33', x: [2, 5, 33], r: [2, 5, 33], eps: 1e-5 },
   { name: '[T, D] residual under [B, T, D], D 33', x: [2, 5, 33], r: [5, 33], eps: 1e-12 },
-  { name: '[T, D] residual, 150 rows (3 blocks of the weight-gradient sums), D 33', x: [3, 50, 33], r: [50, 33], eps: 1e-5 },
+  {
+    name: '[T, D] residual, 150 rows (3 blocks of the weight-gradient sums), D 33',
+    x: [3, 50, 33],
+    r: [50, 33],
+    eps: 1e-5,
+  },
   { name: '[T, D] residual, D 768', x: [2, 3, 768], r: [3, 768], eps: 1e-12 },
   { name: 'same-shape residual, D 768', x: [2, 3, 768], r: [2, 3, 768], eps: 1e-5 },
 ];
@@ -69,18 +74,21 @@ function run(c: Case, f: typeof formula): Results {
   const y = tf.tidy(() => call(...params));
   const dy = t.dy.clone(); // the model's ops free the dy they are given
   const grads = tf.grads(call)(params, dy);
-  const data = (v: tf.Tensor | undefined): Float32Array | null => (v === undefined ? null : (v.dataSync() as Float32Array).slice());
-  const out: Results = t.r === null
-    ? { y: data(y), dx: data(grads[0]), dr: null, dw: data(grads[1]), db: data(grads[2]) }
-    : { y: data(y), dx: data(grads[0]), dr: data(grads[1]), dw: data(grads[2]), db: data(grads[3]) };
-  if (t.r !== null) assert.deepEqual(at(grads, 1).shape, c.r, 'dr has r\'s shape');
+  const data = (v: tf.Tensor | undefined): Float32Array | null =>
+    v === undefined ? null : (v.dataSync() as Float32Array).slice();
+  const out: Results =
+    t.r === null
+      ? { y: data(y), dx: data(grads[0]), dr: null, dw: data(grads[1]), db: data(grads[2]) }
+      : { y: data(y), dx: data(grads[0]), dr: data(grads[1]), dw: data(grads[2]), db: data(grads[3]) };
+  if (t.r !== null) assert.deepEqual(at(grads, 1).shape, c.r, "dr has r's shape");
   tf.dispose([y, dy, ...grads, ...params, t.dy]);
   return out;
 }
 
 /** The largest |got − want| over the largest |want| (the tensor's scale). */
 function relError(got: Float32Array, want: Float32Array): number {
-  let diff = 0, scale = 0;
+  let diff = 0,
+    scale = 0;
   want.forEach((w, i) => {
     diff = Math.max(diff, Math.abs(at(got, i) - w));
     scale = Math.max(scale, Math.abs(w));
@@ -134,14 +142,32 @@ describe('fused LayerNorm(x + r)', { skip: skipReason ?? false }, () => {
       assert.deepEqual(grads.dx.dataSync(), dx, `${c.name}: dx`);
       assert.ok(relError(grads.dw.dataSync() as Float32Array, dw!) <= 1e-6, `${c.name}: dw`);
       assert.ok(relError(grads.db.dataSync() as Float32Array, db!) <= 1e-6, `${c.name}: db`);
-      tf.dispose([t.x, t.r ?? [], t.w, t.b, t.dy, fused.y, fused.normed, fused.std, grads.dx, grads.dw, grads.db, ...ops]);
+      tf.dispose([
+        t.x,
+        t.r ?? [],
+        t.w,
+        t.b,
+        t.dy,
+        fused.y,
+        fused.normed,
+        fused.std,
+        grads.dx,
+        grads.dw,
+        grads.db,
+        ...ops,
+      ]);
     }
   });
 
   test('gradients are the same on 1 and 2 threads (fixed summation order)', async () => {
     await tf.setBackend('native');
     const threads = nativeThreads();
-    const c: Case = { name: '200 rows of 768: both threads get rows and blocks', x: [2, 100, 768], r: [100, 768], eps: 1e-12 };
+    const c: Case = {
+      name: '200 rows of 768: both threads get rows and blocks',
+      x: [2, 100, 768],
+      r: [100, 768],
+      eps: 1e-12,
+    };
     try {
       await registerNativeBackend({ threads: 1 });
       const one = run(c, addLayerNorm);
@@ -153,12 +179,17 @@ describe('fused LayerNorm(x + r)', { skip: skipReason ?? false }, () => {
     }
   });
 
-  test('does not apply (the model keeps its op-by-op LayerNorm) on cpu, or to a residual that is not x\'s rows', async () => {
+  test("does not apply (the model keeps its op-by-op LayerNorm) on cpu, or to a residual that is not x's rows", async () => {
     await tf.setBackend('cpu');
-    const x = tf.zeros([2, 3, 4]), w = tf.ones([4]), b = tf.zeros([4]);
+    const x = tf.zeros([2, 3, 4]),
+      w = tf.ones([4]),
+      b = tf.zeros([4]);
     assert.equal(nativeAddLayerNorm(x, null, w, b, 1e-5), undefined);
     await tf.setBackend('native');
-    const x2 = tf.zeros([2, 3, 4]), w2 = tf.ones([4]), b2 = tf.zeros([4]), perBatch = tf.zeros([2, 1, 4]);
+    const x2 = tf.zeros([2, 3, 4]),
+      w2 = tf.ones([4]),
+      b2 = tf.zeros([4]),
+      perBatch = tf.zeros([2, 1, 4]);
     assert.equal(nativeAddLayerNorm(x2, perBatch, w2, b2, 1e-5), undefined);
     tf.dispose([x2, w2, b2, perBatch]);
     await tf.setBackend('cpu');

@@ -25,8 +25,16 @@ const support = skipReason === undefined ? bf16Support() : { ok: false as const,
 skipUnlessRequired('bf16', support.ok ? undefined : support.reason);
 const linked = nativeAddon()?.bf16Support().linked === true;
 const MODES = [
-  { name: 'oneDNN', emulate: undefined, skip: skipReason ?? (support.ok ? false : `oneDNN bf16 unavailable: ${support.reason}`) },
-  { name: 'the oneDNN path with a float32 primitive', emulate: 'onednn', skip: skipReason ?? (linked ? false : 'built without oneDNN') },
+  {
+    name: 'oneDNN',
+    emulate: undefined,
+    skip: skipReason ?? (support.ok ? false : `oneDNN bf16 unavailable: ${support.reason}`),
+  },
+  {
+    name: 'the oneDNN path with a float32 primitive',
+    emulate: 'onednn',
+    skip: skipReason ?? (linked ? false : 'built without oneDNN'),
+  },
   { name: 'emulated on sgemm', emulate: 'sgemm', skip: skipReason ?? false },
 ] as const;
 
@@ -52,17 +60,28 @@ interface Reference {
 
 /** C[i] = op(A[ai(i)]) × op(B[bi(i)]) for `batch` outputs; A matrices [m,k], B [k,n] before the transposes. */
 function reference(
-  a: Float32Array, b: Float32Array, batch: number, ai: (i: number) => number, bi: (i: number) => number,
-  m: number, n: number, k: number, ta: boolean, tb: boolean,
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  ai: (i: number) => number,
+  bi: (i: number) => number,
+  m: number,
+  n: number,
+  k: number,
+  ta: boolean,
+  tb: boolean,
 ): Reference {
   const size = batch * m * n;
   const out = { rounded: new Float64Array(size), exact: new Float64Array(size), tol: new Float64Array(size) };
   for (let i = 0; i < batch; i++) {
     for (let r = 0; r < m; r++) {
       for (let c = 0; c < n; c++) {
-        let s = 0, e = 0, abs = 0;
+        let s = 0,
+          e = 0,
+          abs = 0;
         for (let j = 0; j < k; j++) {
-          const x = entry(a, ai(i), m, k, ta, r, j), y = entry(b, bi(i), k, n, tb, j, c);
+          const x = entry(a, ai(i), m, k, ta, r, j),
+            y = entry(b, bi(i), k, n, tb, j, c);
           s += bf16(x) * bf16(y);
           abs += Math.abs(bf16(x) * bf16(y));
           e += x * y;
@@ -98,7 +117,8 @@ function countBf16Roundings(): { readonly count: number; reset(): void; restore(
 /** `got` is within tolerance of the rounded reference, and (unless `exactToo`) visibly off the unrounded one. */
 function expectRounded(got: ArrayLike<number>, want: Reference, what: string, exactToo = false): void {
   assert.equal(got.length, want.rounded.length, `${what}: size`);
-  let worst = 0, seen = 0;
+  let worst = 0,
+    seen = 0;
   for (let i = 0; i < got.length; i++) {
     const err = Math.abs(at(got, i) - at(want.rounded, i)) / at(want.tol, i);
     if (err > worst) worst = err;
@@ -108,7 +128,13 @@ function expectRounded(got: ArrayLike<number>, want: Reference, what: string, ex
   if (!exactToo) assert.ok(seen > 1, `${what}: indistinguishable from an unrounded fp32 matmul`);
 }
 
-const OUTER: [number[], number[]][] = [[[], []], [[3], [3]], [[3], []], [[], [3]], [[1], [4]]];
+const OUTER: [number[], number[]][] = [
+  [[], []],
+  [[3], [3]],
+  [[3], []],
+  [[], [3]],
+  [[1], [4]],
+];
 
 for (const mode of MODES) {
   describe(`bf16 matmul, ${mode.name}, against hand-rounded references`, { skip: mode.skip }, () => {
@@ -125,22 +151,49 @@ for (const mode of MODES) {
       const k = a.length;
       const eye = tf.eye(k);
       const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, [1, k]), eye));
-      assert.deepEqual(Array.from(got.dataSync()), want.map((v) => Math.fround(v)));
+      assert.deepEqual(
+        Array.from(got.dataSync()),
+        want.map((v) => Math.fround(v)),
+      );
       tf.dispose([got, eye]);
     });
 
     let seed = 100;
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       for (const [oa, ob] of OUTER) {
         test(`BatchMatMul transposeA=${ta} transposeB=${tb}, batch ${JSON.stringify(oa)} × ${JSON.stringify(ob)}`, () => {
           const [m, k, n] = [7, 37, 5];
-          const ba = oa[0] ?? 1, bb = ob[0] ?? 1, batch = Math.max(ba, bb);
-          const av = randomValues(ba * m * k, seed++), bv = randomValues(bb * k * n, seed++);
+          const ba = oa[0] ?? 1,
+            bb = ob[0] ?? 1,
+            batch = Math.max(ba, bb);
+          const av = randomValues(ba * m * k, seed++),
+            bv = randomValues(bb * k * n, seed++);
           const before = tf.memory().numTensors;
           const got = tf.tidy(() =>
-            tf.matMul(tf.tensor(av, [...oa, ...(ta ? [k, m] : [m, k])]), tf.tensor(bv, [...ob, ...(tb ? [n, k] : [k, n])]), ta, tb),
+            tf.matMul(
+              tf.tensor(av, [...oa, ...(ta ? [k, m] : [m, k])]),
+              tf.tensor(bv, [...ob, ...(tb ? [n, k] : [k, n])]),
+              ta,
+              tb,
+            ),
           );
-          const want = reference(av, bv, batch, (i) => (ba === 1 ? 0 : i), (i) => (bb === 1 ? 0 : i), m, n, k, ta, tb);
+          const want = reference(
+            av,
+            bv,
+            batch,
+            (i) => (ba === 1 ? 0 : i),
+            (i) => (bb === 1 ? 0 : i),
+            m,
+            n,
+            k,
+            ta,
+            tb,
+          );
           expectRounded(got.dataSync(), want, 'BatchMatMul');
           got.dispose();
           assert.equal(tf.memory().numTensors, before);
@@ -148,17 +201,37 @@ for (const mode of MODES) {
       }
     }
 
-    for (const [ta, tb] of [[false, false], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, true],
+    ] as const) {
       test(`_FusedMatMul with a float32 bias and relu, transposeA=${ta} transposeB=${tb}`, () => {
         const [m, k, n] = [9, 21, 6];
-        const av = randomValues(2 * m * k, seed++), bv = randomValues(2 * k * n, seed++), bias = randomValues(n, seed++);
+        const av = randomValues(2 * m * k, seed++),
+          bv = randomValues(2 * k * n, seed++),
+          bias = randomValues(n, seed++);
         const got = tf.tidy(() =>
           tf.fused.matMul({
-            a: tf.tensor(av, [2, ...(ta ? [k, m] : [m, k])]), b: tf.tensor(bv, [2, ...(tb ? [n, k] : [k, n])]),
-            transposeA: ta, transposeB: tb, bias: tf.tensor1d(bias), activation: 'relu',
+            a: tf.tensor(av, [2, ...(ta ? [k, m] : [m, k])]),
+            b: tf.tensor(bv, [2, ...(tb ? [n, k] : [k, n])]),
+            transposeA: ta,
+            transposeB: tb,
+            bias: tf.tensor1d(bias),
+            activation: 'relu',
           }),
         );
-        const want = reference(av, bv, 2, (i) => i, (i) => i, m, n, k, ta, tb);
+        const want = reference(
+          av,
+          bv,
+          2,
+          (i) => i,
+          (i) => i,
+          m,
+          n,
+          k,
+          ta,
+          tb,
+        );
         for (let i = 0; i < want.rounded.length; i++) {
           want.rounded[i] = Math.max(0, at(want.rounded, i) + at(bias, i % n));
           want.exact[i] = Math.max(0, at(want.exact, i) + at(bias, i % n));
@@ -170,10 +243,17 @@ for (const mode of MODES) {
 
     test("the model's linear layer over [B, T, D]: forward x·Wᵀ, dX = dy·W and dW = dyᵀ·x all rounded", () => {
       const [bt, d, f] = [2 * 11, 24, 40];
-      const xv = randomValues(bt * d, seed++), wv = randomValues(f * d, seed++), gv = randomValues(bt * f, seed++);
-      const x = tf.tensor(xv, [2, 11, d]), w = tf.tensor2d(wv, [f, d]), b = tf.zeros([f]) as tf.Tensor1D, g = tf.tensor(gv, [2, 11, f]);
+      const xv = randomValues(bt * d, seed++),
+        wv = randomValues(f * d, seed++),
+        gv = randomValues(bt * f, seed++);
+      const x = tf.tensor(xv, [2, 11, d]),
+        w = tf.tensor2d(wv, [f, d]),
+        b = tf.zeros([f]) as tf.Tensor1D,
+        g = tf.tensor(gv, [2, 11, f]);
       const y = tf.tidy(() => linear(x, w, b));
-      const [dx, dw, db] = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => linear(xi, wi as tf.Tensor2D, bi as tf.Tensor1D))([x, w, b], g);
+      const [dx, dw, db] = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) =>
+        linear(xi, wi as tf.Tensor2D, bi as tf.Tensor1D),
+      )([x, w, b], g);
       const one = (): number => 0;
       expectRounded(y.dataSync(), reference(xv, wv, 1, one, one, bt, f, d, false, true), 'forward');
       expectRounded(dx!.dataSync(), reference(gv, wv, 1, one, one, bt, d, f, false, false), 'dX');
@@ -186,19 +266,33 @@ for (const mode of MODES) {
         const rounded = countBf16Roundings();
         try {
           const [n, d, f] = [6, 10, 4];
-          const xv = randomValues(n * d, seed++), wv = randomValues(f * d, seed++), gv = randomValues(f * d, seed++);
-          const x = tf.tensor2d(xv, [n, d]), w = tf.tidy(() => tf.variable(tf.tensor2d(wv.slice(), [f, d]))); // w alone holds its storage (updated in place)
-          const m = tf.variable(tf.zerosLike(w)), v = tf.variable(tf.zerosLike(w)), g = tf.tensor2d(gv, [f, d]);
+          const xv = randomValues(n * d, seed++),
+            wv = randomValues(f * d, seed++),
+            gv = randomValues(f * d, seed++);
+          const x = tf.tensor2d(xv, [n, d]),
+            w = tf.tidy(() => tf.variable(tf.tensor2d(wv.slice(), [f, d]))); // w alone holds its storage (updated in place)
+          const m = tf.variable(tf.zerosLike(w)),
+            v = tf.variable(tf.zerosLike(w)),
+            g = tf.tensor2d(gv, [f, d]);
           const one = (): number => 0;
-          const twice = tf.tidy(() => [tf.matMul(x, w, false, true), tf.matMul(x, w, false, true), tf.matMul(w, x, false, true)]);
+          const twice = tf.tidy(() => [
+            tf.matMul(x, w, false, true),
+            tf.matMul(x, w, false, true),
+            tf.matMul(w, x, false, true),
+          ]);
           assert.equal(rounded.count, 2, 'x and w rounded once each for three products');
-          for (const t of twice.slice(0, 2)) expectRounded(t.dataSync(), reference(xv, wv, 1, one, one, n, f, d, false, true), 'x·wᵀ');
+          for (const t of twice.slice(0, 2))
+            expectRounded(t.dataSync(), reference(xv, wv, 1, one, one, n, f, d, false, true), 'x·wᵀ');
           adamwUpdate(w, g, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
           const updated = w.dataSync() as Float32Array;
           assert.ok(Math.abs(at(updated, 0) - at(wv, 0)) > 0.05, 'the update moved w');
           const after = tf.tidy(() => tf.matMul(x, w, false, true));
           assert.equal(rounded.count, 3, 'only the updated w rounded again');
-          expectRounded(after.dataSync(), reference(xv, updated, 1, one, one, n, f, d, false, true), 'x·wᵀ after the update');
+          expectRounded(
+            after.dataSync(),
+            reference(xv, updated, 1, one, one, n, f, d, false, true),
+            'x·wᵀ after the update',
+          );
           tf.dispose([...twice, after, x, w, m, v, g]);
         } finally {
           rounded.restore();
@@ -209,14 +303,24 @@ for (const mode of MODES) {
     if (mode.emulate === undefined) {
       test('kernels that write a matmul input (GELU, attention weights, LayerNorm, their gradients) round it as the matmul would', () => {
         const [rows, tk] = [2 * 3 * 5, 37];
-        const sv = randomValues(rows * tk, seed++, -4, 4), bv = randomValues(tk * 6, seed++), dv = randomValues(rows * tk, seed++);
-        const b = tf.tensor2d(bv, [tk, 6]), dy = tf.tensor(dv, [2, 3, 5, tk]), scores = tf.tensor(sv, [2, 3, 5, tk]);
+        const sv = randomValues(rows * tk, seed++, -4, 4),
+          bv = randomValues(tk * 6, seed++),
+          dv = randomValues(rows * tk, seed++);
+        const b = tf.tensor2d(bv, [tk, 6]),
+          dy = tf.tensor(dv, [2, 3, 5, tk]),
+          scores = tf.tensor(sv, [2, 3, 5, tk]);
         const gelu = nativeGelu(scores)!;
         const probs = nativeAttentionProbs(scores, null, { rate: 0.2, seed: 7 })!;
-        const lnW = tf.tensor1d(randomValues(tk, seed++)), lnB = tf.tensor1d(randomValues(tk, seed++));
+        const lnW = tf.tensor1d(randomValues(tk, seed++)),
+          lnB = tf.tensor1d(randomValues(tk, seed++));
         const norm = nativeAddLayerNorm(scores, null, lnW, lnB, 1e-12)!;
         const normGrad = nativeAddLayerNormBackward(dy, norm.normed, norm.std, lnW);
-        const outputs = tf.tidy(() => [gelu.forward(), gelu.backward(dy), probs.dropped!.y, nativeAttentionProbsGrad(dy, probs.probs, { mask: probs.dropped!.mask, rate: 0.2 })]);
+        const outputs = tf.tidy(() => [
+          gelu.forward(),
+          gelu.backward(dy),
+          probs.dropped!.y,
+          nativeAttentionProbsGrad(dy, probs.probs, { mask: probs.dropped!.mask, rate: 0.2 }),
+        ]);
         outputs.push(norm.y, normGrad.dx);
         const rounded = countBf16Roundings();
         try {
@@ -234,7 +338,21 @@ for (const mode of MODES) {
         } finally {
           rounded.restore();
         }
-        tf.dispose([...outputs, b, dy, scores, probs.probs, probs.dropped!.y, probs.dropped!.mask, lnW, lnB, norm.normed, norm.std, normGrad.dw, normGrad.db]);
+        tf.dispose([
+          ...outputs,
+          b,
+          dy,
+          scores,
+          probs.probs,
+          probs.dropped!.y,
+          probs.dropped!.mask,
+          lnW,
+          lnB,
+          norm.normed,
+          norm.std,
+          normGrad.dw,
+          normGrad.db,
+        ]);
       });
     }
 
@@ -258,7 +376,10 @@ describe('asking for bf16 where it cannot run', { skip: skipReason ?? false }, (
         setNativePrecision('bf16');
         assert.equal(activePrecision(), 'bf16');
       } else {
-        assert.throws(() => setNativePrecision('bf16'), (e: Error) => /^bf16 is not available: .*(oneDNN|AVX512_BF16)/.test(e.message) && !e.message.includes('\n'));
+        assert.throws(
+          () => setNativePrecision('bf16'),
+          (e: Error) => /^bf16 is not available: .*(oneDNN|AVX512_BF16)/.test(e.message) && !e.message.includes('\n'),
+        );
         assert.equal(activePrecision(), 'fp32');
       }
     } finally {

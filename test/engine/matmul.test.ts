@@ -11,7 +11,10 @@ const BATCHES: [number[], number[]][] = [
   [[3], []],
   [[], [3]],
   [[2, 3], [3]],
-  [[2, 1], [1, 3]],
+  [
+    [2, 1],
+    [1, 3],
+  ],
   [[1], [4]],
 ];
 
@@ -27,7 +30,12 @@ function outerOf(a: number[], b: number[]): number[] {
 
 describe('native matmul against the cpu kernel', { skip }, () => {
   let seed = 1;
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     for (const [oa, ob] of BATCHES) {
       const [m, k, n] = [7, 13, 5];
       test(`BatchMatMul transposeA=${ta} transposeB=${tb}, batch ${JSON.stringify(oa)} × ${JSON.stringify(ob)}`, async () => {
@@ -43,7 +51,15 @@ describe('native matmul against the cpu kernel', { skip }, () => {
     }
   }
 
-  for (const [m, k, n] of [[1, 1, 1], [1, 33, 1], [65, 1, 3], [0, 4, 5], [3, 0, 5], [3, 4, 0], [129, 67, 31]] as const) {
+  for (const [m, k, n] of [
+    [1, 1, 1],
+    [1, 33, 1],
+    [65, 1, 3],
+    [0, 4, 5],
+    [3, 0, 5],
+    [3, 4, 0],
+    [129, 67, 31],
+  ] as const) {
     test(`BatchMatMul with odd, size-1 and empty dims [${m},${k}]×[${k},${n}]`, async () => {
       const a = randomTensor([2, m, k], seed++);
       const b = randomTensor([2, k, n], seed++);
@@ -54,7 +70,11 @@ describe('native matmul against the cpu kernel', { skip }, () => {
   test('an empty batch gives an empty result', async () => {
     const a = randomTensor([0, 3, 4], seed++);
     const b = randomTensor([4, 2], seed++);
-    await expectSame('BatchMatMul', () => tf.matMul(a(), b()), () => tf.zeros([0, 3, 2]));
+    await expectSame(
+      'BatchMatMul',
+      () => tf.matMul(a(), b()),
+      () => tf.zeros([0, 3, 2]),
+    );
   });
 
   test('a [B, T, D] × [D, F] linear layer (folded into one gemm)', async () => {
@@ -64,7 +84,12 @@ describe('native matmul against the cpu kernel', { skip }, () => {
   });
 
   for (const activation of ['linear', 'relu'] as const) {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       test(`_FusedMatMul with bias, activation ${activation}, transposeA=${ta} transposeB=${tb}`, async () => {
         const [m, k, n] = [9, 11, 6];
         const a = randomTensor([2, ...(ta ? [k, m] : [m, k])], seed++);

@@ -7,7 +7,9 @@ const skip = skipReason ?? false;
 
 function permutations(n: number): number[][] {
   if (n === 1) return [[0]];
-  return permutations(n - 1).flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]));
+  return permutations(n - 1).flatMap((p) =>
+    Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]),
+  );
 }
 
 describe('native reductions and softmax against the cpu kernels', { skip }, () => {
@@ -15,15 +17,30 @@ describe('native reductions and softmax against the cpu kernels', { skip }, () =
   const cases: [number[], number | number[]][] = [
     [[7, 13], -1],
     [[7, 13], 0],
-    [[3, 5, 7], [0, 2]],
+    [
+      [3, 5, 7],
+      [0, 2],
+    ],
     [[3, 5, 7], [1]],
-    [[3, 5, 7], [0, 1, 2]],
+    [
+      [3, 5, 7],
+      [0, 1, 2],
+    ],
     [[2, 1, 9], 1],
     [[4, 0, 3], 2],
     [[4, 0, 3], 0],
-    [[6, 5, 700], [0, 1]], // bias gradient: leading axes, columns in blocks
-    [[3, 4, 5, 6], [1, 2]], // a middle run
-    [[3, 4, 5, 6], [0, 3]], // non-contiguous: transposed first
+    [
+      [6, 5, 700],
+      [0, 1],
+    ], // bias gradient: leading axes, columns in blocks
+    [
+      [3, 4, 5, 6],
+      [1, 2],
+    ], // a middle run
+    [
+      [3, 4, 5, 6],
+      [0, 3],
+    ], // non-contiguous: transposed first
     [[2, 3], []],
   ];
   const ops: [string, (x: tf.Tensor, axis: number | number[], keep: boolean) => tf.Tensor][] = [
@@ -43,7 +60,12 @@ describe('native reductions and softmax against the cpu kernels', { skip }, () =
     }
   }
 
-  for (const shape of [[4, 7, 13], [5, 1], [1, 384], [2, 3, 0]]) {
+  for (const shape of [
+    [4, 7, 13],
+    [5, 1],
+    [1, 384],
+    [2, 3, 0],
+  ]) {
     test(`Softmax over the last axis of [${shape}]`, async () => {
       const x = randomTensor(shape, seed++, -8, 8);
       await expectSame('Softmax', () => tf.softmax(x()));
@@ -80,7 +102,9 @@ describe('native transpose, gather and scatter-add against the cpu kernels', { s
   }
 
   test('GatherV2 of int32 rows and with no indices', async () => {
-    await expectSame('GatherV2', () => tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 0], 'int32')));
+    await expectSame('GatherV2', () =>
+      tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 0], 'int32')),
+    );
     const x = randomTensor([4, 3], seed++);
     await expectSame('GatherV2', () => tf.gather(x(), tf.tensor1d([], 'int32')));
   });
@@ -124,7 +148,23 @@ describe('native transpose, gather and scatter-add against the cpu kernels', { s
 
   test('PadV2 with zeros and with a constant, before and after several axes (the Slice gradient)', async () => {
     const x = randomTensor([4, 7, 1], seed++);
-    await expectSame('PadV2', () => tf.pad(x(), [[0, 0], [0, 0], [1, 0]]));
-    await expectSame('PadV2', () => tf.pad(x(), [[2, 1], [0, 3], [1, 1]], -2.5));
+    await expectSame('PadV2', () =>
+      tf.pad(x(), [
+        [0, 0],
+        [0, 0],
+        [1, 0],
+      ]),
+    );
+    await expectSame('PadV2', () =>
+      tf.pad(
+        x(),
+        [
+          [2, 1],
+          [0, 3],
+          [1, 1],
+        ],
+        -2.5,
+      ),
+    );
   });
 });

@@ -27,7 +27,11 @@ describe('the sum-of-squares op on native: the threaded kernel', { skip }, () =>
 
   test('several tensors: one kernel call sums them all (3² + 4² + 12² = 169)', async () => {
     await tf.setBackend('native');
-    const a = tf.tensor1d([3]), b = tf.tensor2d([[4, 0], [0, 12]]);
+    const a = tf.tensor1d([3]),
+      b = tf.tensor2d([
+        [4, 0],
+        [0, 12],
+      ]);
     assert.deepEqual(await run([a, b]), { value: 169, kernels: ['QaftSumOfSquares'] });
     tf.dispose([a, b]);
   });
@@ -37,7 +41,11 @@ describe('the sum-of-squares op elsewhere: TF.js ops', () => {
   test('on cpu (no QaftSumOfSquares kernel) the same sums, and 0 for no tensors', async () => {
     await tf.setBackend('cpu');
     const t = tf.range(1, 101, 1, 'float32');
-    const a = tf.tensor1d([3]), b = tf.tensor2d([[4, 0], [0, 12]]);
+    const a = tf.tensor1d([3]),
+      b = tf.tensor2d([
+        [4, 0],
+        [0, 12],
+      ]);
     const before = tf.memory().numTensors;
     assert.equal((await run([t])).value, 338350);
     const both = await run([a, b]);

@@ -37,7 +37,13 @@ async function makeTrainedDir(): Promise<string> {
   await writeFile(join(dir, 'metrics.jsonl'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
   await writeFile(
     join(dir, 'trainer_state.json'),
-    JSON.stringify({ format: 'qa-ft-trainer-state/1', epoch: 2, global_step: 40, run: { seed: 42, batchSize: 16, learningRate: 2e-5 }, log_history: records }),
+    JSON.stringify({
+      format: 'qa-ft-trainer-state/1',
+      epoch: 2,
+      global_step: 40,
+      run: { seed: 42, batchSize: 16, learningRate: 2e-5 },
+      log_history: records,
+    }),
   );
   return dir;
 }
@@ -53,10 +59,26 @@ afterEach(async () => {
 test('qa-ft export writes a clean HF directory: architectures set, weights byte-identical, card with the last eval metrics', async () => {
   const model = await makeTrainedDir();
   const out = join(tmp.dir, 'my-squad-model');
-  const r = await runCli(['export', '--model', model, '--out', out, '--base-model', 'distilbert-base-uncased', '--dataset', 'rajpurkar/squad']);
+  const r = await runCli([
+    'export',
+    '--model',
+    model,
+    '--out',
+    out,
+    '--base-model',
+    'distilbert-base-uncased',
+    '--dataset',
+    'rajpurkar/squad',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /EM 31\.25, F1 40\.50 \(from metrics\.jsonl and trainer_state\.json\)/);
-  assert.deepEqual((await readdir(out)).sort(), ['README.md', 'config.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.txt']);
+  assert.deepEqual((await readdir(out)).sort(), [
+    'README.md',
+    'config.json',
+    'model.safetensors',
+    'tokenizer_config.json',
+    'vocab.txt',
+  ]);
   const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.deepEqual(config.architectures, ['DistilBertForQuestionAnswering']);
   assert.equal(config.dim, 32);
@@ -67,7 +89,10 @@ test('qa-ft export writes a clean HF directory: architectures set, weights byte-
   assert.match(card, /- type: exact_match\n {6}value: 31\.25\n/);
   assert.match(card, /- type: f1\n {6}value: 40\.5\n/);
   // one results row per evaluation, with the training loss logged before it
-  assert.match(card, /\| 4\.5000 \| 1\.00 \| 20 \| 4\.2500 \| 12\.50 \| 20\.75 \|\n\| 3\.5000 \| 2\.00 \| 40 \| 3\.7500 \| 31\.25 \| 40\.50 \|/);
+  assert.match(
+    card,
+    /\| 4\.5000 \| 1\.00 \| 20 \| 4\.2500 \| 12\.50 \| 20\.75 \|\n\| 3\.5000 \| 2\.00 \| 40 \| 3\.7500 \| 31\.25 \| 40\.50 \|/,
+  );
   assert.match(card, /- learningRate: 0\.00002\n/);
   assert.match(card, /# my-squad-model/);
 });
@@ -89,10 +114,21 @@ test('a tokenizer with more tokens than the model has embedding rows is refused 
   const model = await makeTrainedDir();
   const out = join(tmp.dir, 'out');
   // the 30,522-token distilbert-base-uncased tokenizer beside the 120-row fixture
-  const r = await runCli(['export', '--model', model, '--tokenizer', join(sharedDir, 'models', 'distilbert-base-uncased'), '--out', out]);
+  const r = await runCli([
+    'export',
+    '--model',
+    model,
+    '--tokenizer',
+    join(sharedDir, 'models', 'distilbert-base-uncased'),
+    '--out',
+    out,
+  ]);
   assert.equal(r.code, 1, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, /the tokenizer in .*distilbert-base-uncased has token ids up to 30521, but the model \(.*trained\/config\.json\) has 120 embedding rows \(vocab_size\)/);
+  assert.match(
+    r.stderr,
+    /the tokenizer in .*distilbert-base-uncased has token ids up to 30521, but the model \(.*trained\/config\.json\) has 120 embedding rows \(vocab_size\)/,
+  );
   await assert.rejects(readdir(out));
 });
 
@@ -121,16 +157,30 @@ test('a non-empty --out is refused unless --overwrite, which keeps the other fil
   await assert.rejects(exportModel(model, out), /--out .* exists and is not empty/);
   assert.equal(await readFile(join(out, 'keep.txt'), 'utf8'), 'user data');
   await exportModel(model, out, { overwrite: true });
-  assert.equal(await readFile(join(out, 'keep.txt'), 'utf8'), 'user data', '--overwrite keeps the files export does not write');
+  assert.equal(
+    await readFile(join(out, 'keep.txt'), 'utf8'),
+    'user data',
+    '--overwrite keeps the files export does not write',
+  );
   assert.ok((await readdir(out)).includes('model.safetensors'));
 
   const bare = join(tmp.dir, 'bare');
   await mkdir(bare);
   await copyFile(join(tinyDir, 'config.json'), join(bare, 'config.json'));
   await copyFile(join(tinyDir, 'model.safetensors'), join(bare, 'model.safetensors'));
-  await assert.rejects(exportModel(bare, join(tmp.dir, 'out2')), (e: unknown) => e instanceof QaFtError && /--tokenizer/.test(e.hint ?? ''));
+  await assert.rejects(
+    exportModel(bare, join(tmp.dir, 'out2')),
+    (e: unknown) => e instanceof QaFtError && /--tokenizer/.test(e.hint ?? ''),
+  );
   const r = await exportModel(bare, join(tmp.dir, 'out2'), { tokenizerDir: baseDir });
-  assert.deepEqual(r.files, ['README.md', 'config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
+  assert.deepEqual(r.files, [
+    'README.md',
+    'config.json',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.txt',
+  ]);
   assert.deepEqual(r.trainingSources, []);
 });
 
@@ -150,7 +200,13 @@ test('a model card without a training log says no evaluation was recorded and ha
 for (const family of ['distilbert', 'bert', 'roberta', 'electra', 'albert', 'deberta-v2'] as const) {
   test(`${family}'s model card is tagged ${family} (not distilbert) and its usage runs on transformers 5.x and transformers.js`, async () => {
     const config = await loadConfig(join(sharedDir, 'fixtures', `tiny-${family}-qa`));
-    const card = renderModelCard({ name: 'me/my-qa', architecture: qaArchitecture(config), modelType: config.modelType, config, parameters: 20_000 });
+    const card = renderModelCard({
+      name: 'me/my-qa',
+      architecture: qaArchitecture(config),
+      modelType: config.modelType,
+      config,
+      parameters: 20_000,
+    });
     const tags = /\ntags:\n((?:- .*\n)+)/.exec(card)?.[1];
     assert.deepEqual(tags?.trimEnd().split('\n'), ['- question-answering', `- "${family}"`, '- qa-ft']);
     assert.match(card, new RegExp(`^${qaArchitecture(config)}: 2 layers`, 'm'));
@@ -166,7 +222,14 @@ for (const family of ['distilbert', 'bert', 'roberta', 'electra', 'albert', 'deb
     assert.match(js, /import \{ pipeline \} from '@huggingface\/transformers';/);
     assert.match(js, /pipeline\('question-answering', "me\/my-qa"\)/);
     assert.match(card, /which `qa-ft export --onnx` writes/, 'without ONNX files the card says how to get them');
-    const withOnnx = renderModelCard({ name: 'me/my-qa', architecture: qaArchitecture(config), modelType: config.modelType, onnx: true, config, parameters: 20_000 });
+    const withOnnx = renderModelCard({
+      name: 'me/my-qa',
+      architecture: qaArchitecture(config),
+      modelType: config.modelType,
+      onnx: true,
+      config,
+      parameters: 20_000,
+    });
     assert.doesNotMatch(withOnnx, /qa-ft export --onnx/);
   });
 }

@@ -16,14 +16,21 @@ export interface CliResult {
 }
 
 /** `input`: stdin, as text (written as UTF-8) or as raw bytes. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string | Uint8Array; cwd?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string | Uint8Array; cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     // tsx resolved from this repo, so the CLI also runs from a working directory outside it
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli.ts'), ...args], {
-      cwd: options.cwd ?? repoRoot,
-      env: { ...process.env, CI: '1', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli.ts'), ...args],
+      {
+        cwd: options.cwd ?? repoRoot,
+        env: { ...process.env, CI: '1', ...options.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -4,7 +4,12 @@
  * "skipped". A plain `npm test` requires nothing and skips, saying why.
  */
 
-const required = new Set((process.env.QAFT_TEST_REQUIRE ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''));
+const required = new Set(
+  (process.env.QAFT_TEST_REQUIRE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== ''),
+);
 
 /** `reason` (why `what`'s tests would skip) passed through, or thrown where `what` is required here. */
 export function skipUnlessRequired(what: string, reason: string | undefined): string | undefined {

@@ -13,7 +13,33 @@ import { BASE_TOKENIZER_DIR } from './tiny-model-dir.js';
 const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz'.split('');
 const DIGITS = '0123456789'.split('');
-const WORDS = ['the', 'of', 'and', 'in', 'to', 'is', 'was', 'what', 'who', 'when', 'where', 'which', 'did', 'how', 'for', 'on', 'by', 'with', 'as', 'at', 'from', 'that', 'it', 'are', 'year'];
+const WORDS = [
+  'the',
+  'of',
+  'and',
+  'in',
+  'to',
+  'is',
+  'was',
+  'what',
+  'who',
+  'when',
+  'where',
+  'which',
+  'did',
+  'how',
+  'for',
+  'on',
+  'by',
+  'with',
+  'as',
+  'at',
+  'from',
+  'that',
+  'it',
+  'are',
+  'year',
+];
 
 /** The vocabulary, in id order. */
 export const SMALL_VOCAB: readonly string[] = [
@@ -30,8 +56,15 @@ export async function writeSmallTokenizer(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'vocab.txt'), `${SMALL_VOCAB.join('\n')}\n`);
   await copyFile(join(BASE_TOKENIZER_DIR, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
-  const tokenizer = new Tokenizer(WordPiece.init(Object.fromEntries(SMALL_VOCAB.map((t, i) => [t, i])), { unkToken: '[UNK]', continuingSubwordPrefix: '##' }));
-  tokenizer.setNormalizer(bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true }));
+  const tokenizer = new Tokenizer(
+    WordPiece.init(Object.fromEntries(SMALL_VOCAB.map((t, i) => [t, i])), {
+      unkToken: '[UNK]',
+      continuingSubwordPrefix: '##',
+    }),
+  );
+  tokenizer.setNormalizer(
+    bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true }),
+  );
   tokenizer.setPreTokenizer(bertPreTokenizer());
   tokenizer.setPostProcessor(bertProcessing(['[SEP]', 3], ['[CLS]', 2]));
   tokenizer.setDecoder(wordPieceDecoder('##', true));

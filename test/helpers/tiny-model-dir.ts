@@ -10,7 +10,10 @@ import { sharedDir } from './cli.js';
 
 export const BASE_TOKENIZER_DIR = join(sharedDir, 'models', 'distilbert-base-uncased');
 
-export async function writeTinyModelDir(dir: string, options: { maxPositions?: number; seed?: number } = {}): Promise<void> {
+export async function writeTinyModelDir(
+  dir: string,
+  options: { maxPositions?: number; seed?: number } = {},
+): Promise<void> {
   const config = parseDistilBertConfig(
     {
       model_type: 'distilbert',
@@ -32,5 +35,6 @@ export async function writeTinyModelDir(dir: string, options: { maxPositions?: n
   } finally {
     model.dispose();
   }
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) await copyFile(join(BASE_TOKENIZER_DIR, f), join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt'])
+    await copyFile(join(BASE_TOKENIZER_DIR, f), join(dir, f));
 }

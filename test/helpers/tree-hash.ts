@@ -14,7 +14,10 @@ export async function treeHashes(dir: string, prefix = ''): Promise<Record<strin
     const info = await lstat(path);
     if (info.isSymbolicLink()) out[rel] = `link -> ${await readlink(path)}`;
     else if (info.isDirectory()) Object.assign(out, { [rel]: 'dir' }, await treeHashes(dir, rel));
-    else out[rel] = createHash('sha256').update(await readFile(path)).digest('hex');
+    else
+      out[rel] = createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex');
   }
   return out;
 }

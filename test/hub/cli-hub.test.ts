@@ -47,14 +47,25 @@ before(async () => {
     { path: 'tokenizer_config.json', content: await file('tokenizer_config.json') },
     { path: 'vocab.txt', content: await file('vocab.txt') },
   ];
-  const tinyConfig = { ...(JSON.parse((await file('config.json')).toString()) as Record<string, unknown>), dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, max_position_embeddings: 128 };
+  const tinyConfig = {
+    ...(JSON.parse((await file('config.json')).toString()) as Record<string, unknown>),
+    dim: 32,
+    n_layers: 1,
+    n_heads: 2,
+    hidden_dim: 64,
+    max_position_embeddings: 128,
+  };
   const repos: FakeRepo[] = [
     {
       type: 'dataset',
       id: 'rajpurkar/squad',
       commit: SQUAD_COMMIT,
       files: [
-        { path: 'plain_text/train-00000-of-00001.parquet', content: await readFile(join(sharedDir, 'data', 'squad-v1.1', 'train-first5000.parquet')), lfs: true },
+        {
+          path: 'plain_text/train-00000-of-00001.parquet',
+          content: await readFile(join(sharedDir, 'data', 'squad-v1.1', 'train-first5000.parquet')),
+          lfs: true,
+        },
         { path: 'plain_text/validation-00000-of-00001.parquet', content: Buffer.from('not read'), lfs: true },
       ],
     },
@@ -62,7 +73,13 @@ before(async () => {
       type: 'dataset',
       id: 'rajpurkar/squad_v2',
       commit: fakeCommit('squad-v2-cli'),
-      files: [{ path: 'squad_v2/train-00000-of-00001.parquet', content: await readFile(new URL('../data/fixtures/squad-v2-sample.parquet', import.meta.url)), lfs: true }],
+      files: [
+        {
+          path: 'squad_v2/train-00000-of-00001.parquet',
+          content: await readFile(new URL('../data/fixtures/squad-v2-sample.parquet', import.meta.url)),
+          lfs: true,
+        },
+      ],
     },
     {
       type: 'model',
@@ -96,7 +113,17 @@ after(async () => {
   await tmp.cleanup();
 });
 
-const prepareArgs = (out: string): string[] => ['prepare', '--split', 'train[:40]', '--test-size', '0.25', '--max-length', '128', '--out', out];
+const prepareArgs = (out: string): string[] => [
+  'prepare',
+  '--split',
+  'train[:40]',
+  '--test-size',
+  '0.25',
+  '--max-length',
+  '128',
+  '--out',
+  out,
+];
 
 test('qa-ft prepare without --input downloads rajpurkar/squad train and the tokenizer into HF_HOME; a second run makes no request', async () => {
   const r = await runCli(prepareArgs(join(tmp.dir, 'data')), { env });
@@ -117,27 +144,72 @@ test('qa-ft prepare without --input downloads rajpurkar/squad train and the toke
 });
 
 test('qa-ft prepare --version-2-with-negative without --input reads rajpurkar/squad_v2, unanswerable rows kept', async () => {
-  const r = await runCli(['prepare', '--version-2-with-negative', '--split', 'train', '--test-size', '0.5', '--max-length', '128', '--out', join(tmp.dir, 'data-v2'), '--json'], { env });
+  const r = await runCli(
+    [
+      'prepare',
+      '--version-2-with-negative',
+      '--split',
+      'train',
+      '--test-size',
+      '0.5',
+      '--max-length',
+      '128',
+      '--out',
+      join(tmp.dir, 'data-v2'),
+      '--json',
+    ],
+    { env },
+  );
   assert.equal(r.code, 0, r.stderr);
-  const manifest = JSON.parse(r.stdout) as { source: { dataset: string }; versionTwoWithNegative: boolean; counts: { noAnswerRows: number } };
+  const manifest = JSON.parse(r.stdout) as {
+    source: { dataset: string };
+    versionTwoWithNegative: boolean;
+    counts: { noAnswerRows: number };
+  };
   assert.equal(manifest.source.dataset, 'rajpurkar/squad_v2');
   assert.equal(manifest.versionTwoWithNegative, true);
   assert.equal(manifest.counts.noAnswerRows, 2);
 });
 
 test('qa-ft prepare offline with an empty cache fails in one line naming what is missing', async () => {
-  const r = await runCli(prepareArgs(join(tmp.dir, 'data-x')), { env: { ...env, HF_HOME: join(tmp.dir, 'empty-home'), HF_HUB_OFFLINE: '1' } });
+  const r = await runCli(prepareArgs(join(tmp.dir, 'data-x')), {
+    env: { ...env, HF_HOME: join(tmp.dir, 'empty-home'), HF_HUB_OFFLINE: '1' },
+  });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^qa-ft: error: offline: split 'train' of dataset 'rajpurkar\/squad' \(revision 'main'\) is not in the cache .*\n$/);
+  assert.match(
+    r.stderr,
+    /^qa-ft: error: offline: split 'train' of dataset 'rajpurkar\/squad' \(revision 'main'\) is not in the cache .*\n$/,
+  );
 });
 
 test('qa-ft train --model <hub id> downloads the model into the cache and trains from it', async () => {
   const out = join(tmp.dir, 'model');
-  const args = ['train', '--data', join(tmp.dir, 'data'), '--model', 'org/tiny-uncased', '--out', out, '--epochs', '1', '--batch-size', '16', '--backend', 'cpu', '--quiet'];
+  const args = [
+    'train',
+    '--data',
+    join(tmp.dir, 'data'),
+    '--model',
+    'org/tiny-uncased',
+    '--out',
+    out,
+    '--epochs',
+    '1',
+    '--batch-size',
+    '16',
+    '--backend',
+    'cpu',
+    '--quiet',
+  ];
   const r = await runCli(args, { env });
   assert.equal(r.code, 0, r.stderr);
   const snaps = join(env.HF_HOME!, 'hub', 'models--org--tiny-uncased', 'snapshots');
-  assert.deepEqual((await readdir(join(snaps, fakeCommit('tiny-uncased')))).sort(), ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
+  assert.deepEqual((await readdir(join(snaps, fakeCommit('tiny-uncased')))).sort(), [
+    'config.json',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.txt',
+  ]);
   const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as { dim: number };
   assert.equal(config.dim, 32);
 });
@@ -147,12 +219,22 @@ test('a hub that accepts connections and never answers: qa-ft prepare fails with
   try {
     const started = Date.now();
     const r = await runCli(prepareArgs(join(tmp.dir, 'data-silent')), {
-      env: { HF_ENDPOINT: silent.endpoint, HF_HOME: join(tmp.dir, 'silent-home'), HF_HUB_ETAG_TIMEOUT: '1', HF_HUB_DOWNLOAD_TIMEOUT: '1' },
+      env: {
+        HF_ENDPOINT: silent.endpoint,
+        HF_HOME: join(tmp.dir, 'silent-home'),
+        HF_HUB_ETAG_TIMEOUT: '1',
+        HF_HUB_DOWNLOAD_TIMEOUT: '1',
+      },
     });
     const seconds = (Date.now() - started) / 1000;
     assert.equal(r.code, 1, r.stderr);
     const host = silent.endpoint.replace(/\./g, '\\.');
-    assert.match(r.stderr, new RegExp(`^qa-ft: error: the Hugging Face hub at ${host} did not answer within 1 s \\(GET ${host}/api/datasets/rajpurkar/squad/revision/main; 2 attempts\\) for dataset 'rajpurkar/squad' \\(for a slow link set HF_HUB_DOWNLOAD_TIMEOUT to more seconds; [^\\n]*\\)\\n$`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^qa-ft: error: the Hugging Face hub at ${host} did not answer within 1 s \\(GET ${host}/api/datasets/rajpurkar/squad/revision/main; 2 attempts\\) for dataset 'rajpurkar/squad' \\(for a slow link set HF_HUB_DOWNLOAD_TIMEOUT to more seconds; [^\\n]*\\)\\n$`,
+      ),
+    );
     assert.ok(seconds < 15, `took ${seconds} s`);
   } finally {
     await silent.close();
@@ -160,7 +242,12 @@ test('a hub that accepts connections and never answers: qa-ft prepare fails with
 });
 
 test('qa-ft prepare with HF_HUB_DOWNLOAD_TIMEOUT=abc fails in one line naming the variable', async () => {
-  const r = await runCli(prepareArgs(join(tmp.dir, 'data-bad-timeout')), { env: { ...env, HF_HOME: join(tmp.dir, 'bad-timeout-home'), HF_HUB_DOWNLOAD_TIMEOUT: 'abc' } });
+  const r = await runCli(prepareArgs(join(tmp.dir, 'data-bad-timeout')), {
+    env: { ...env, HF_HOME: join(tmp.dir, 'bad-timeout-home'), HF_HUB_DOWNLOAD_TIMEOUT: 'abc' },
+  });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^qa-ft: error: HF_HUB_DOWNLOAD_TIMEOUT="abc" is not a number of seconds > 0 \(set it to e\.g\. 30, or unset it for the default of 10 s\)\n$/);
+  assert.match(
+    r.stderr,
+    /^qa-ft: error: HF_HUB_DOWNLOAD_TIMEOUT="abc" is not a number of seconds > 0 \(set it to e\.g\. 30, or unset it for the default of 10 s\)\n$/,
+  );
 });

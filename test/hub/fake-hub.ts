@@ -107,18 +107,40 @@ export class FakeHub {
     const path = url.pathname;
     if (path.startsWith('/cdn/')) return this.serveCdn(req, res, path.slice('/cdn/'.length));
     const api = /^\/api\/(models|datasets)\/(.+)\/revision\/([^/]+)$/.exec(path);
-    if (api) return this.serveInfo(req, res, api[1] === 'datasets' ? 'dataset' : 'model', api[2]!, decodeURIComponent(api[3]!));
+    if (api)
+      return this.serveInfo(
+        req,
+        res,
+        api[1] === 'datasets' ? 'dataset' : 'model',
+        api[2]!,
+        decodeURIComponent(api[3]!),
+      );
     const type = path.startsWith('/datasets/') ? 'dataset' : 'model';
     const rest = type === 'dataset' ? path.slice('/datasets/'.length) : path.slice(1);
     const at = rest.indexOf('/resolve/');
     if (at < 0) return end(res, 404, { 'x-error-code': 'RepoNotFound' });
     const id = rest.slice(0, at);
     const [rev, ...fileParts] = rest.slice(at + '/resolve/'.length).split('/');
-    this.serveResolve(req, res, type, id, decodeURIComponent(rev ?? ''), fileParts.map(decodeURIComponent).join('/'), path);
+    this.serveResolve(
+      req,
+      res,
+      type,
+      id,
+      decodeURIComponent(rev ?? ''),
+      fileParts.map(decodeURIComponent).join('/'),
+      path,
+    );
   }
 
   /** The repo, or an answer already sent (not found, renamed, gated, unknown revision). */
-  private findRepo(req: IncomingMessage, res: ServerResponse, type: FakeRepo['type'], id: string, rev: string, path: string): FakeRepo | undefined {
+  private findRepo(
+    req: IncomingMessage,
+    res: ServerResponse,
+    type: FakeRepo['type'],
+    id: string,
+    rev: string,
+    path: string,
+  ): FakeRepo | undefined {
     const renamed = this.repos.find((r) => r.type === type && r.renamedFrom === id);
     if (renamed) {
       end(res, 307, { location: path.replace(`/${id}/`, `/${renamed.id}/`) });
@@ -145,11 +167,21 @@ export class FakeHub {
   private serveInfo(req: IncomingMessage, res: ServerResponse, type: FakeRepo['type'], id: string, rev: string): void {
     const repo = this.findRepo(req, res, type, id, rev, `/api/${type}s/${id}/revision/${rev}`);
     if (!repo) return;
-    const body = Buffer.from(JSON.stringify({ id: repo.id, sha: repo.commit, siblings: repo.files.map((f) => ({ rfilename: f.path })) }));
+    const body = Buffer.from(
+      JSON.stringify({ id: repo.id, sha: repo.commit, siblings: repo.files.map((f) => ({ rfilename: f.path })) }),
+    );
     end(res, 200, { 'content-type': 'application/json', 'content-length': String(body.length) }, body);
   }
 
-  private serveResolve(req: IncomingMessage, res: ServerResponse, type: FakeRepo['type'], id: string, rev: string, filePath: string, path: string): void {
+  private serveResolve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    type: FakeRepo['type'],
+    id: string,
+    rev: string,
+    filePath: string,
+    path: string,
+  ): void {
     const repo = this.findRepo(req, res, type, id, rev, path);
     if (!repo) return;
     const file = repo.files.find((f) => f.path === filePath);
@@ -212,7 +244,11 @@ function end(res: ServerResponse, status: number, headers: Record<string, string
 }
 
 /** A server on 127.0.0.1 that accepts connections and never answers (a hung hub or proxy). */
-export async function silentServer(): Promise<{ endpoint: string; connections: () => number; close: () => Promise<void> }> {
+export async function silentServer(): Promise<{
+  endpoint: string;
+  connections: () => number;
+  close: () => Promise<void>;
+}> {
   const sockets = new Set<Socket>();
   let accepted = 0;
   const server = createTcpServer((socket) => {
@@ -233,8 +269,16 @@ export async function silentServer(): Promise<{ endpoint: string; connections: (
 }
 
 const HUB_VARS = [
-  'HF_ENDPOINT', 'HF_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_HUB_OFFLINE',
-  'HF_HUB_ETAG_TIMEOUT', 'HF_HUB_DOWNLOAD_TIMEOUT',
+  'HF_ENDPOINT',
+  'HF_HOME',
+  'HF_HUB_CACHE',
+  'HUGGINGFACE_HUB_CACHE',
+  'HF_TOKEN',
+  'HUGGING_FACE_HUB_TOKEN',
+  'HF_TOKEN_PATH',
+  'HF_HUB_OFFLINE',
+  'HF_HUB_ETAG_TIMEOUT',
+  'HF_HUB_DOWNLOAD_TIMEOUT',
 ];
 
 /** Sets the hub variables for a test (all others cleared); returns the function that restores them. */

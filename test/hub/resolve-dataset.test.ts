@@ -46,7 +46,11 @@ test('rajpurkar/squad train[:5000] → its Parquet file in datasets--rajpurkar--
   assert.equal(await readlink(paths[0]!), join('..', '..', '..', 'blobs', sha256(train)));
   assert.equal(await readFile(join(home.dir, 'hub', 'datasets--rajpurkar--squad', 'refs', 'main'), 'utf8'), COMMIT);
   assert.ok(hub.requests.some((r) => r.url === '/api/datasets/rajpurkar/squad/revision/main'));
-  assert.ok(hub.requests.some((r) => r.url === `/datasets/rajpurkar/squad/resolve/${COMMIT}/plain_text/train-00000-of-00001.parquet`));
+  assert.ok(
+    hub.requests.some(
+      (r) => r.url === `/datasets/rajpurkar/squad/resolve/${COMMIT}/plain_text/train-00000-of-00001.parquet`,
+    ),
+  );
   assert.ok(!hub.requests.some((r) => r.url.includes('validation')), 'only the split asked for is downloaded');
 
   const seen = hub.requests.length;
@@ -63,7 +67,10 @@ test('offline: a cached split is used; a missing one is a one-line OFFLINE_MISS'
   assert.deepEqual(await resolveDatasetFiles('rajpurkar/squad', 'train'), paths);
   await assert.rejects(resolveDatasetFiles('rajpurkar/squad', 'validation'), (e: unknown) => {
     assert.ok(e instanceof QaFtError && e.code === 'OFFLINE_MISS');
-    assert.match(e.message, /offline: split 'validation' of dataset 'rajpurkar\/squad' \(revision 'main'\) is not in the cache/);
+    assert.match(
+      e.message,
+      /offline: split 'validation' of dataset 'rajpurkar\/squad' \(revision 'main'\) is not in the cache/,
+    );
     return true;
   });
   assert.equal(hub.requests.length, seen);
@@ -83,14 +90,27 @@ test('unknown split → NOT_FOUND_ON_HUB listing the splits there are', async ()
 });
 
 test('split files are found in the layouts the datasets library writes; missing shards make a split incomplete', () => {
-  assert.deepEqual(selectSplitFiles(['plain_text/train-00000-of-00001.parquet', 'plain_text/validation-00000-of-00001.parquet'], 'train').files, [
-    'plain_text/train-00000-of-00001.parquet',
+  assert.deepEqual(
+    selectSplitFiles(
+      ['plain_text/train-00000-of-00001.parquet', 'plain_text/validation-00000-of-00001.parquet'],
+      'train',
+    ).files,
+    ['plain_text/train-00000-of-00001.parquet'],
+  );
+  assert.deepEqual(
+    selectSplitFiles(['data/train-00000-of-00002-abc.parquet', 'data/train-00001-of-00002-abc.parquet'], 'train').files
+      .length,
+    2,
+  );
+  assert.deepEqual(selectSplitFiles(['default/train/0000.parquet', 'default/test/0000.parquet'], 'train').files, [
+    'default/train/0000.parquet',
   ]);
-  assert.deepEqual(selectSplitFiles(['data/train-00000-of-00002-abc.parquet', 'data/train-00001-of-00002-abc.parquet'], 'train').files.length, 2);
-  assert.deepEqual(selectSplitFiles(['default/train/0000.parquet', 'default/test/0000.parquet'], 'train').files, ['default/train/0000.parquet']);
   assert.deepEqual(selectSplitFiles(['train.parquet', 'README.md'], 'train').files, ['train.parquet']);
   assert.equal(selectSplitFiles(['data/train-00000-of-00002.parquet'], 'train').complete, false);
   const twoConfigs = selectSplitFiles(['a/train-00000-of-00001.parquet', 'b/train-00000-of-00001.parquet'], 'train');
   assert.deepEqual([twoConfigs.files, twoConfigs.configs], [[], ['a', 'b']]);
-  assert.deepEqual(selectSplitFiles(['a/train-00000-of-00001.parquet', 'b/train-00000-of-00001.parquet'], 'train', 'b').files, ['b/train-00000-of-00001.parquet']);
+  assert.deepEqual(
+    selectSplitFiles(['a/train-00000-of-00001.parquet', 'b/train-00000-of-00001.parquet'], 'train', 'b').files,
+    ['b/train-00000-of-00001.parquet'],
+  );
 });

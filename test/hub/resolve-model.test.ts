@@ -62,11 +62,14 @@ test('first resolve downloads into HF_HOME in the Python cache layout; a second 
 
   const root = modelCache();
   assert.equal(dir, join(root, 'snapshots', COMMIT));
-  assert.equal((await readFile(join(root, 'refs', 'main'), 'utf8')), COMMIT);
+  assert.equal(await readFile(join(root, 'refs', 'main'), 'utf8'), COMMIT);
   const weightsSha = sha256(files['model.safetensors']!);
   const configSha1 = gitSha1(files['config.json']!);
   // blobs named by ETag: sha256 for the LFS file, git sha1 for regular files
-  assert.deepEqual((await readdir(join(root, 'blobs'))).sort(), [configSha1, gitSha1(files['tokenizer_config.json']!), gitSha1(files['vocab.txt']!), weightsSha].sort());
+  assert.deepEqual(
+    (await readdir(join(root, 'blobs'))).sort(),
+    [configSha1, gitSha1(files['tokenizer_config.json']!), gitSha1(files['vocab.txt']!), weightsSha].sort(),
+  );
   assert.equal(await readlink(join(dir, 'model.safetensors')), join('..', '..', 'blobs', weightsSha));
   assert.equal(await readlink(join(dir, 'config.json')), join('..', '..', 'blobs', configSha1));
   assert.deepEqual(await readFile(join(dir, 'model.safetensors')), files['model.safetensors']);
@@ -77,7 +80,10 @@ test('first resolve downloads into HF_HOME in the Python cache layout; a second 
   assert.ok(last!.bytesPerSecond > 0);
   // the LFS file came through the relative redirect to the CDN path
   assert.ok(hub.requests.some((r) => r.method === 'GET' && r.url === `/cdn/${weightsSha}`));
-  assert.ok(hub.requests.every((r) => r.authorization === undefined), 'no token set, none sent');
+  assert.ok(
+    hub.requests.every((r) => r.authorization === undefined),
+    'no token set, none sent',
+  );
 
   const before = hub.requests.length;
   assert.equal(await resolveModel('org/tiny'), dir);
@@ -86,7 +92,11 @@ test('first resolve downloads into HF_HOME in the Python cache layout; a second 
 
 test('offline: works from the cache without a request, and names what is missing otherwise', async () => {
   await startHub([tinyRepo()]);
-  await rejectsWith(resolveModel('org/tiny', { offline: true }), 'OFFLINE_MISS', /offline: model 'org\/tiny' at revision 'main' is not there in the cache/);
+  await rejectsWith(
+    resolveModel('org/tiny', { offline: true }),
+    'OFFLINE_MISS',
+    /offline: model 'org\/tiny' at revision 'main' is not there in the cache/,
+  );
   assert.equal(hub.requests.length, 0);
 
   const dir = await resolveModel('org/tiny');
@@ -135,7 +145,10 @@ test('a connection dropped mid-file is resumed with a Range request and the blob
   assert.equal(gets[0]!.range, undefined);
   const half = files['model.safetensors']!.length >> 1;
   assert.equal(gets[1]!.range, `bytes=${half}-`);
-  assert.deepEqual(await readdir(join(modelCache(), 'blobs')).then((b) => b.filter((n) => n.endsWith('.incomplete'))), []);
+  assert.deepEqual(
+    await readdir(join(modelCache(), 'blobs')).then((b) => b.filter((n) => n.endsWith('.incomplete'))),
+    [],
+  );
 });
 
 test('a partial download left by an earlier run is resumed from its size', async () => {
@@ -152,7 +165,11 @@ test('a partial download left by an earlier run is resumed from its size', async
 test('checksum mismatch → INTEGRITY error and the bad bytes are discarded', async () => {
   await startHub([tinyRepo()]);
   hub.corrupt.add('model.safetensors');
-  await rejectsWith(resolveModel('org/tiny'), 'INTEGRITY', /checksum mismatch for 'model\.safetensors' of model 'org\/tiny': expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; the download was discarded/);
+  await rejectsWith(
+    resolveModel('org/tiny'),
+    'INTEGRITY',
+    /checksum mismatch for 'model\.safetensors' of model 'org\/tiny': expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; the download was discarded/,
+  );
   const blobs = await readdir(join(modelCache(), 'blobs'));
   assert.ok(!blobs.some((b) => b.startsWith(sha256(files['model.safetensors']!))), `left behind: ${blobs.join(', ')}`);
   await assert.rejects(stat(join(modelCache(), 'snapshots', COMMIT, 'model.safetensors')));
@@ -163,18 +180,34 @@ test('checksum mismatch → INTEGRITY error and the bad bytes are discarded', as
 
 test('unknown repo → one-line NOT_FOUND_ON_HUB naming the repo', async () => {
   await startHub([tinyRepo()]);
-  await rejectsWith(resolveModel('org/nope'), 'NOT_FOUND_ON_HUB', /model 'org\/nope' was not found on http:\/\/127\.0\.0\.1:\d+ \(404\)/);
-  await rejectsWith(resolveModel('org/tiny@v9'), 'NOT_FOUND_ON_HUB', /revision 'v9' of model 'org\/tiny' was not found/);
+  await rejectsWith(
+    resolveModel('org/nope'),
+    'NOT_FOUND_ON_HUB',
+    /model 'org\/nope' was not found on http:\/\/127\.0\.0\.1:\d+ \(404\)/,
+  );
+  await rejectsWith(
+    resolveModel('org/tiny@v9'),
+    'NOT_FOUND_ON_HUB',
+    /revision 'v9' of model 'org\/tiny' was not found/,
+  );
 });
 
 test('gated repo without a token → UNAUTHORIZED; with HF_TOKEN it is sent as a bearer and works', async () => {
   await startHub([tinyRepo({ gated: true })]);
-  const e = await rejectsWith(resolveModel('org/tiny'), 'UNAUTHORIZED', /model 'org\/tiny' is gated or private \(401\) and no token is set/);
+  const e = await rejectsWith(
+    resolveModel('org/tiny'),
+    'UNAUTHORIZED',
+    /model 'org\/tiny' is gated or private \(401\) and no token is set/,
+  );
   assert.match(e.hint ?? '', /HF_TOKEN/);
   process.env.HF_TOKEN = hub.token;
   const dir = await resolveModel('org/tiny');
   assert.deepEqual(await readFile(join(dir, 'config.json')), files['config.json']);
-  assert.ok(hub.requests.filter((r) => r.url.includes('/resolve/')).every((r) => r.authorization === undefined || r.authorization === `Bearer ${hub.token}`));
+  assert.ok(
+    hub.requests
+      .filter((r) => r.url.includes('/resolve/'))
+      .every((r) => r.authorization === undefined || r.authorization === `Bearer ${hub.token}`),
+  );
   assert.ok(hub.requests.some((r) => r.authorization === `Bearer ${hub.token}`));
 });
 
@@ -182,14 +215,21 @@ test('hub unreachable → NETWORK error naming the endpoint and suggesting --off
   await startHub([]);
   const endpoint = hub.endpoint;
   await hub.close();
-  const e = await rejectsWith(resolveModel('org/tiny'), 'NETWORK', new RegExp(`cannot reach the Hugging Face hub at ${endpoint.replace(/\./g, '\\.')} \\(ECONNREFUSED; 3 attempts\\)`));
+  const e = await rejectsWith(
+    resolveModel('org/tiny'),
+    'NETWORK',
+    new RegExp(`cannot reach the Hugging Face hub at ${endpoint.replace(/\./g, '\\.')} \\(ECONNREFUSED; 3 attempts\\)`),
+  );
   assert.match(e.hint ?? '', /--offline.*local path/);
   hub = new FakeHub([]);
   await hub.start(); // for afterEach
 });
 
 test('sharded weights: the index and every shard it names are downloaded', async () => {
-  const index = { metadata: {}, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } };
+  const index = {
+    metadata: {},
+    weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' },
+  };
   const repo = tinyRepo();
   repo.files = repo.files.filter((f) => f.path !== 'model.safetensors');
   repo.files.push(
@@ -210,7 +250,11 @@ test('a repo without safetensors weights → NOT_FOUND_ON_HUB saying safetensors
   const repo = tinyRepo();
   repo.files = repo.files.filter((f) => f.path !== 'model.safetensors');
   await startHub([repo]);
-  const e = await rejectsWith(resolveModel('org/tiny'), 'NOT_FOUND_ON_HUB', /has no model\.safetensors \(or model\.safetensors\.index\.json\) at revision 'main'/);
+  const e = await rejectsWith(
+    resolveModel('org/tiny'),
+    'NOT_FOUND_ON_HUB',
+    /has no model\.safetensors \(or model\.safetensors\.index\.json\) at revision 'main'/,
+  );
   assert.match(e.hint ?? '', /safetensors/);
 });
 
@@ -219,7 +263,11 @@ test('revisions: name@v1 records refs/v1; a commit hash needs no ref and works o
   const dir = await resolveModel('org/tiny@v1');
   assert.equal(await readFile(join(modelCache(), 'refs', 'v1'), 'utf8'), COMMIT);
   assert.equal(await resolveModel('org/tiny', { revision: COMMIT, offline: true }), dir);
-  await rejectsWith(resolveModel('org/tiny@v1', { revision: 'main' }), 'BAD_ARGUMENT', /names revision 'v1' but --revision is 'main'/);
+  await rejectsWith(
+    resolveModel('org/tiny@v1', { revision: 'main' }),
+    'BAD_ARGUMENT',
+    /names revision 'v1' but --revision is 'main'/,
+  );
 });
 
 test('a renamed repo (relative redirect) resolves and is cached under the name asked for', async () => {
@@ -239,7 +287,11 @@ test('tokenizer-only resolution downloads no weights', async () => {
 test('a local directory is returned as is; a missing path or a malformed id is a one-line error', async () => {
   await startHub([]);
   assert.equal(await resolveModel(tinyDir), tinyDir);
-  await rejectsWith(resolveModel('./no/such/dir'), 'FILE_NOT_FOUND', /model directory '\.\/no\/such\/dir' does not exist/);
+  await rejectsWith(
+    resolveModel('./no/such/dir'),
+    'FILE_NOT_FOUND',
+    /model directory '\.\/no\/such\/dir' does not exist/,
+  );
   await rejectsWith(resolveModel('bad name!'), 'BAD_ARGUMENT', /'bad name!' is not a valid hub model id/);
   assert.equal(hub.requests.length, 0);
 });
@@ -262,5 +314,9 @@ test('a repo with a byte-level BPE tokenizer (vocab.json + merges.txt, no tokeni
   const dir = await resolveTokenizer('org/bpe');
   assert.deepEqual(await readFile(join(dir, 'vocab.json')), vocabJson);
   assert.deepEqual(await readFile(join(dir, 'merges.txt')), merges);
-  await rejectsWith(resolveTokenizer('org/half'), 'NOT_FOUND_ON_HUB', /tokenizer\.json, vocab\.txt, or vocab\.json \+ merges\.txt/);
+  await rejectsWith(
+    resolveTokenizer('org/half'),
+    'NOT_FOUND_ON_HUB',
+    /tokenizer\.json, vocab\.txt, or vocab\.json \+ merges\.txt/,
+  );
 });

@@ -60,7 +60,9 @@ test('a hub that accepts connections and never answers → NETWORK error naming 
   const e = await rejectsWith(
     resolveModel('org/tiny'),
     'NETWORK',
-    new RegExp(`^the Hugging Face hub at ${escapeRegExp(silent.endpoint)} did not answer within 1 s \\(HEAD ${escapeRegExp(silent.endpoint)}/org/tiny/resolve/main/config\\.json; 2 attempts\\) for model 'org/tiny'$`),
+    new RegExp(
+      `^the Hugging Face hub at ${escapeRegExp(silent.endpoint)} did not answer within 1 s \\(HEAD ${escapeRegExp(silent.endpoint)}/org/tiny/resolve/main/config\\.json; 2 attempts\\) for model 'org/tiny'$`,
+    ),
   );
   const seconds = (Date.now() - started) / 1000;
   assert.ok(seconds >= 2 && seconds < 5, `took ${seconds} s; expected 1 s + 0.5 s backoff + 1 s`);
@@ -88,13 +90,20 @@ test('a 503 answer is retried after a backoff and the download then succeeds', a
   const dir = await resolveModel('org/tiny');
   assert.deepEqual(await readFile(join(dir, 'model.safetensors')), weights);
   const [first, second] = hub.requests;
-  assert.deepEqual([first?.method, first?.url, second?.method, second?.url], ['HEAD', '/org/tiny/resolve/main/config.json', 'HEAD', '/org/tiny/resolve/main/config.json']);
+  assert.deepEqual(
+    [first?.method, first?.url, second?.method, second?.url],
+    ['HEAD', '/org/tiny/resolve/main/config.json', 'HEAD', '/org/tiny/resolve/main/config.json'],
+  );
 });
 
 test('5xx on every attempt → the hub answer as a one-line error after 3 attempts', async () => {
   const hub = await startHub();
   hub.unavailable = 100;
-  await rejectsWith(resolveModel('org/tiny'), 'NETWORK', /the hub at http:\/\/127\.0\.0\.1:\d+ answered 503 for 'config\.json' of model 'org\/tiny'/);
+  await rejectsWith(
+    resolveModel('org/tiny'),
+    'NETWORK',
+    /the hub at http:\/\/127\.0\.0\.1:\d+ answered 503 for 'config\.json' of model 'org\/tiny'/,
+  );
   assert.equal(hub.requests.length, 3);
 });
 
@@ -112,25 +121,47 @@ test('a body that stalls mid-download is resumed with a Range request after HF_H
   assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms`);
   assert.deepEqual(await readFile(join(dir, 'model.safetensors')), weights);
   const gets = hub.requests.filter((r) => r.method === 'GET' && r.url === `/cdn/${sha256(weights)}`);
-  assert.deepEqual(gets.map((r) => r.range), [undefined, `bytes=${weights.length >> 1}-`]);
+  assert.deepEqual(
+    gets.map((r) => r.range),
+    [undefined, `bytes=${weights.length >> 1}-`],
+  );
 });
 
 test('timeouts: 10 s by default, HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT in seconds (decimals allowed), overrides win', () => {
   assert.deepEqual(hubSettings({}, { HF_HOME: '/h' }).timeoutSeconds, { etag: 10, download: 10 });
-  assert.deepEqual(hubSettings({}, { HF_HOME: '/h', HF_HUB_ETAG_TIMEOUT: '2.5', HF_HUB_DOWNLOAD_TIMEOUT: ' 30 ' }).timeoutSeconds, { etag: 2.5, download: 30 });
-  assert.deepEqual(hubSettings({ timeoutSeconds: { download: 3 } }, { HF_HOME: '/h', HF_HUB_DOWNLOAD_TIMEOUT: '30' }).timeoutSeconds, { etag: 10, download: 3 });
-  assert.deepEqual(hubSettings({}, { HF_HOME: '/h', HF_HUB_ETAG_TIMEOUT: '' }).timeoutSeconds, { etag: 10, download: 10 });
+  assert.deepEqual(
+    hubSettings({}, { HF_HOME: '/h', HF_HUB_ETAG_TIMEOUT: '2.5', HF_HUB_DOWNLOAD_TIMEOUT: ' 30 ' }).timeoutSeconds,
+    { etag: 2.5, download: 30 },
+  );
+  assert.deepEqual(
+    hubSettings({ timeoutSeconds: { download: 3 } }, { HF_HOME: '/h', HF_HUB_DOWNLOAD_TIMEOUT: '30' }).timeoutSeconds,
+    { etag: 10, download: 3 },
+  );
+  assert.deepEqual(hubSettings({}, { HF_HOME: '/h', HF_HUB_ETAG_TIMEOUT: '' }).timeoutSeconds, {
+    etag: 10,
+    download: 10,
+  });
 });
 
 test('a timeout that is not a number of seconds > 0 → one-line BAD_ARGUMENT naming the variable, before any request', async () => {
   for (const bad of ['abc', '0', '-1', 'Infinity', '1s']) {
     assert.throws(
       () => hubSettings({}, { HF_HOME: '/h', HF_HUB_DOWNLOAD_TIMEOUT: bad }),
-      (e: unknown) => e instanceof QaFtError && e.code === 'BAD_ARGUMENT' && e.message === `HF_HUB_DOWNLOAD_TIMEOUT="${bad}" is not a number of seconds > 0`,
+      (e: unknown) =>
+        e instanceof QaFtError &&
+        e.code === 'BAD_ARGUMENT' &&
+        e.message === `HF_HUB_DOWNLOAD_TIMEOUT="${bad}" is not a number of seconds > 0`,
     );
   }
-  assert.throws(() => hubSettings({}, { HF_HOME: '/h', HF_HUB_ETAG_TIMEOUT: 'x' }), /^QaFtError: HF_HUB_ETAG_TIMEOUT="x"/);
+  assert.throws(
+    () => hubSettings({}, { HF_HOME: '/h', HF_HUB_ETAG_TIMEOUT: 'x' }),
+    /^QaFtError: HF_HUB_ETAG_TIMEOUT="x"/,
+  );
   const hub = await startHub({ HF_HUB_ETAG_TIMEOUT: 'soon' });
-  await rejectsWith(resolveModel('org/tiny'), 'BAD_ARGUMENT', /^HF_HUB_ETAG_TIMEOUT="soon" is not a number of seconds > 0$/);
+  await rejectsWith(
+    resolveModel('org/tiny'),
+    'BAD_ARGUMENT',
+    /^HF_HUB_ETAG_TIMEOUT="soon" is not a number of seconds > 0$/,
+  );
   assert.equal(hub.requests.length, 0);
 });

@@ -38,11 +38,19 @@ test('a context 3× longer than 384 tokens is answered from its last window', as
   const [answers] = await answerQuestions(model, tokenizer, [{ question, context }], { batchSize: 3 });
   const expectedStart = context.indexOf('zebra');
   assert.deepEqual(answers, [
-    { answer: 'zebra met a lion', score: answers![0]!.score, start: expectedStart, end: expectedStart + 'zebra met a lion'.length },
+    {
+      answer: 'zebra met a lion',
+      score: answers![0]!.score,
+      start: expectedStart,
+      end: expectedStart + 'zebra met a lion'.length,
+    },
   ]);
   assert.ok(answers![0]!.score > 0.99, 'the planted span dominates its n-best list');
   // every window went through the model, none longer than 384 tokens
-  assert.equal(batches.reduce((n, b) => n + b.inputIds.length, 0), windows.length);
+  assert.equal(
+    batches.reduce((n, b) => n + b.inputIds.length, 0),
+    windows.length,
+  );
   assert.ok(batches.every((b) => b.inputIds[0]!.length <= 384));
 });
 
@@ -82,34 +90,60 @@ test('several items are batched together and answered in order', async () => {
   ];
   const out = await answerQuestions(model, tokenizer, items, { batchSize: 8 });
   assert.equal(batches.length, 1);
-  assert.deepEqual(out.map((a) => a[0]!.answer), ['zebra and the lion', 'zebra, then a lion']);
+  assert.deepEqual(
+    out.map((a) => a[0]!.answer),
+    ['zebra and the lion', 'zebra, then a lion'],
+  );
 });
 
 test('argmax strategy decodes the tokens between argmax start and end (empty when reversed)', async () => {
   const { model } = fakeModel({ startById: new Map([[zebra, 5]]), endById: new Map([[lion, 5]]) });
-  const a = (await answerQuestions(model, tokenizer, [{ question: 'Who?', context: 'A Zebra met a Lion.' }], { strategy: 'argmax' }))[0]![0]!;
+  const a = (
+    await answerQuestions(model, tokenizer, [{ question: 'Who?', context: 'A Zebra met a Lion.' }], {
+      strategy: 'argmax',
+    })
+  )[0]![0]!;
   assert.equal(a.answer, 'zebra met a lion'); // decoded word pieces (lower-cased), not the context text
   assert.deepEqual([a.start, a.end], [2, 18]);
   const { model: reversed } = fakeModel({ startById: new Map([[lion, 5]]), endById: new Map([[zebra, 5]]) });
-  const r = (await answerQuestions(reversed, tokenizer, [{ question: 'Who?', context: 'A zebra met a lion.' }], { strategy: 'argmax' }))[0]![0]!;
+  const r = (
+    await answerQuestions(reversed, tokenizer, [{ question: 'Who?', context: 'A zebra met a lion.' }], {
+      strategy: 'argmax',
+    })
+  )[0]![0]!;
   assert.equal(r.answer, ''); // end before start: empty, as the tutorial's slice
   assert.equal(r.start, null);
 });
 
 function rejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  return assert.rejects(p, (e: unknown) => e instanceof QaFtError && pattern.test(e.message) && !e.message.includes('\n'));
+  return assert.rejects(
+    p,
+    (e: unknown) => e instanceof QaFtError && pattern.test(e.message) && !e.message.includes('\n'),
+  );
 }
 
 test('empty question, empty context and a context without text tokens are one-line errors naming the item', async () => {
   const { model } = fakeModel({});
   await rejects(answerQuestions(model, tokenizer, [{ question: '  ', context: 'x' }]), /item 1: the question is empty/);
-  await rejects(answerQuestions(model, tokenizer, [{ question: 'q', context: 'ok' }, { question: 'q', context: '\n\t ' }]), /item 2: the context is empty/);
-  await rejects(answerQuestions(model, tokenizer, [{ question: 'q', context: '\u0000\u0001\u200b' }]), /item 1: the context has no text tokens/);
+  await rejects(
+    answerQuestions(model, tokenizer, [
+      { question: 'q', context: 'ok' },
+      { question: 'q', context: '\n\t ' },
+    ]),
+    /item 2: the context is empty/,
+  );
+  await rejects(
+    answerQuestions(model, tokenizer, [{ question: 'q', context: '\u0000\u0001\u200b' }]),
+    /item 1: the context has no text tokens/,
+  );
 });
 
-test('a window longer than the model\'s position table is refused', async () => {
+test("a window longer than the model's position table is refused", async () => {
   const { model } = fakeModel({ maxPositionEmbeddings: 64 });
-  await rejects(answerQuestions(model, tokenizer, [{ question: 'q', context: 'c' }], { maxLength: 384 }), /exceeds the model's 64 positions/);
+  await rejects(
+    answerQuestions(model, tokenizer, [{ question: 'q', context: 'c' }], { maxLength: 384 }),
+    /exceeds the model's 64 positions/,
+  );
 });
 
 test('handleImpossibleAnswer: "" with the null entry\'s probability when [CLS] wins, the span when it does not', async () => {
@@ -119,7 +153,16 @@ test('handleImpossibleAnswer: "" with the null entry\'s probability when [CLS] w
     { question, context: 'The sun rose over the hills.' }, // no zebra/lion: spans score 0, null 3 + 3
     { question, context: 'A zebra met a lion.' }, // span 8 + 8 beats the null
   ];
-  const { model } = fakeModel({ startById: new Map([[zebra, 8], [cls, 3]]), endById: new Map([[lion, 8], [cls, 3]]) });
+  const { model } = fakeModel({
+    startById: new Map([
+      [zebra, 8],
+      [cls, 3],
+    ]),
+    endById: new Map([
+      [lion, 8],
+      [cls, 3],
+    ]),
+  });
   const [none, some] = await answerQuestions(model, tokenizer, items, { handleImpossibleAnswer: true, topK: 2 });
   assert.equal(none![0]!.answer, '');
   assert.deepEqual([none![0]!.start, none![0]!.end, none![0]!.nullScoreDiff], [null, null, 6]);
@@ -129,10 +172,16 @@ test('handleImpossibleAnswer: "" with the null entry\'s probability when [CLS] w
   assert.equal(some![0]!.nullScoreDiff, 6 - 16);
   assert.equal(some![1]!.answer === '' || some![1]!.start !== null, true);
   // a threshold above the null's lead keeps the span answer; without the option the null never competes
-  const [lenient] = await answerQuestions(model, tokenizer, [items[0]!], { handleImpossibleAnswer: true, nullScoreDiffThreshold: 6 });
+  const [lenient] = await answerQuestions(model, tokenizer, [items[0]!], {
+    handleImpossibleAnswer: true,
+    nullScoreDiffThreshold: 6,
+  });
   assert.notEqual(lenient![0]!.answer, '');
   const [plain] = await answerQuestions(model, tokenizer, [items[0]!], {});
   assert.notEqual(plain![0]!.answer, '');
   assert.equal(plain![0]!.nullScoreDiff, undefined);
-  await assert.rejects(answerQuestions(model, tokenizer, items, { handleImpossibleAnswer: true, strategy: 'argmax' }), /needs the best strategy/);
+  await assert.rejects(
+    answerQuestions(model, tokenizer, items, { handleImpossibleAnswer: true, strategy: 'argmax' }),
+    /needs the best strategy/,
+  );
 });

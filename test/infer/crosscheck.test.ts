@@ -20,16 +20,27 @@ interface Crosscheck {
 }
 const data = JSON.parse(readFileSync(new URL('./fixtures/crosscheck.json', import.meta.url), 'utf8')) as Crosscheck;
 
-test('normalisation and F1 equal Python\'s official-script semantics on 300 random Unicode strings', () => {
+test("normalisation and F1 equal Python's official-script semantics on 300 random Unicode strings", () => {
   data.metric.strings.forEach((s, i) => assert.equal(normalizeAnswer(s), data.metric.normalized[i], JSON.stringify(s)));
-  data.metric.pairs.forEach(([p, g], i) => assert.ok(Math.abs(f1Score(p, g) - data.metric.f1[i]!) < 1e-12, JSON.stringify([p, g])));
+  data.metric.pairs.forEach(([p, g], i) =>
+    assert.ok(Math.abs(f1Score(p, g) - data.metric.f1[i]!) < 1e-12, JSON.stringify([p, g])),
+  );
 });
 
 test('best equals HF utils_qa (n-best texts and probabilities) on 40 random multi-window cases', () => {
   for (const [k, c] of data.best.cases.entries()) {
     const spans = bestSpans(data.best.context, c.windows, { nBest: c.nBest, maxAnswerLength: c.maxAnswerLength });
-    const got = spans.length === 0 ? [{ text: 'empty', probability: 1 }] : spans.map((s) => ({ text: s.text, probability: s.probability }));
-    assert.deepEqual(got.map((g) => g.text), c.expected.map((e) => e.text), `case ${k}`);
-    got.forEach((g, i) => assert.ok(Math.abs(g.probability - c.expected[i]!.probability) < 1e-9, `case ${k} entry ${i}`));
+    const got =
+      spans.length === 0
+        ? [{ text: 'empty', probability: 1 }]
+        : spans.map((s) => ({ text: s.text, probability: s.probability }));
+    assert.deepEqual(
+      got.map((g) => g.text),
+      c.expected.map((e) => e.text),
+      `case ${k}`,
+    );
+    got.forEach((g, i) =>
+      assert.ok(Math.abs(g.probability - c.expected[i]!.probability) < 1e-9, `case ${k} entry ${i}`),
+    );
   }
 });

@@ -20,7 +20,13 @@ before(async () => {
 });
 
 function row(id: string, context: string, answer: string): SquadRow {
-  return { id, title: 't', context, question: 'Who met whom?', answers: { text: [answer], answer_start: [context.indexOf(answer)] } };
+  return {
+    id,
+    title: 't',
+    context,
+    question: 'Who met whom?',
+    answers: { text: [answer], answer_start: [context.indexOf(answer)] },
+  };
 }
 
 test('predictions, n-best and EM/F1 of the best spans against the gold answers', async () => {
@@ -73,23 +79,55 @@ test('progress is reported per batch', async () => {
   const { model } = fakeModel({ loss: () => 0 });
   const seen: [number, number][] = [];
   await evaluateModel(model, rows, features, { onProgress: (d, t) => seen.push([d, t]) });
-  assert.deepEqual(seen, [[0, 1], [1, 1]]);
+  assert.deepEqual(seen, [
+    [0, 1],
+    [1, 1],
+  ]);
 });
 
 test('a feature of an example not among the rows is a one-line error', async () => {
   const rows = [row('a', 'a zebra met a lion', 'zebra')];
-  const feature: Feature = { exampleId: 'ghost', inputIds: [101, 102], offsets: [null, null], startPosition: 0, endPosition: 0 };
+  const feature: Feature = {
+    exampleId: 'ghost',
+    inputIds: [101, 102],
+    offsets: [null, null],
+    startPosition: 0,
+    endPosition: 0,
+  };
   const { model } = fakeModel({});
-  await assert.rejects(evaluateModel(model, rows, [feature]), (e: unknown) => e instanceof QaFtError && /'ghost'/.test(e.message));
+  await assert.rejects(
+    evaluateModel(model, rows, [feature]),
+    (e: unknown) => e instanceof QaFtError && /'ghost'/.test(e.message),
+  );
 });
 
 test('SQuAD 2.0: the null answer wins where [CLS] outscores every span; null odds and the 2.0 figures are returned', async () => {
-  const unanswerable = (id: string, context: string): SquadRow => ({ id, title: 't', context, question: 'Who met whom?', answers: { text: [], answer_start: [] } });
-  const rows = [row('a', 'Yesterday a zebra met a lion at noon.', 'zebra met a lion'), unanswerable('u', 'Sun rose over quiet hills.'), unanswerable('v', 'A zebra saw a lion.')];
+  const unanswerable = (id: string, context: string): SquadRow => ({
+    id,
+    title: 't',
+    context,
+    question: 'Who met whom?',
+    answers: { text: [], answer_start: [] },
+  });
+  const rows = [
+    row('a', 'Yesterday a zebra met a lion at noon.', 'zebra met a lion'),
+    unanswerable('u', 'Sun rose over quiet hills.'),
+    unanswerable('v', 'A zebra saw a lion.'),
+  ];
   const { features } = await prepareFeatures(rows, tokenizer, { maxLength: 384, docStride: 128 });
   // [CLS] start 4 + end 4 = null 8; the zebra…lion span scores 12; a context without them only spans of 0
   const cls = tokenizer.clsTokenId;
-  const { model } = fakeModel({ startById: new Map([[zebra, 6], [cls, 4]]), endById: new Map([[lion, 6], [cls, 4]]), loss: () => 1 });
+  const { model } = fakeModel({
+    startById: new Map([
+      [zebra, 6],
+      [cls, 4],
+    ]),
+    endById: new Map([
+      [lion, 6],
+      [cls, 4],
+    ]),
+    loss: () => 1,
+  });
   const r = await evaluateModel(model, rows, features, { versionTwoWithNegative: true });
   assert.deepEqual(r.predictions, { a: 'zebra met a lion', u: '', v: 'zebra saw a lion' });
   assert.deepEqual(r.nullOdds, { a: 8 - 12, u: 8, v: 8 - 12 });
@@ -100,20 +138,46 @@ test('SQuAD 2.0: the null answer wins where [CLS] outscores every span; null odd
   assert.equal(r.squadV2?.HasAns_exact, 100);
   assert.equal(r.squadV2?.NoAns_exact, 50);
   assert.deepEqual(Object.keys(r.extraMetrics ?? {}).sort(), [
-    'HasAns_exact', 'HasAns_f1', 'HasAns_total', 'NoAns_exact', 'NoAns_f1', 'NoAns_total', 'best_exact', 'best_exact_thresh', 'best_f1', 'best_f1_thresh',
+    'HasAns_exact',
+    'HasAns_f1',
+    'HasAns_total',
+    'NoAns_exact',
+    'NoAns_f1',
+    'NoAns_total',
+    'best_exact',
+    'best_exact_thresh',
+    'best_f1',
+    'best_f1_thresh',
   ]);
   // what a training run checks --metric-for-best-model against, before evaluating: the same names
-  const logged = (x: { extraMetrics?: Readonly<Record<string, number>> }) => ['eval_loss', 'eval_exact_match', 'eval_f1', ...Object.keys(x.extraMetrics ?? {}).map((k) => `eval_${k}`)].sort();
+  const logged = (x: { extraMetrics?: Readonly<Record<string, number>> }) =>
+    ['eval_loss', 'eval_exact_match', 'eval_f1', ...Object.keys(x.extraMetrics ?? {}).map((k) => `eval_${k}`)].sort();
   assert.deepEqual(evaluationMetricNames(rows, { versionTwoWithNegative: true }).sort(), logged(r));
   assert.deepEqual(evaluationMetricNames(rows).sort(), logged(r));
-  const onlyA = rows.slice(0, 1), featuresA = features.filter((f) => f.exampleId === 'a');
+  const onlyA = rows.slice(0, 1),
+    featuresA = features.filter((f) => f.exampleId === 'a');
   assert.deepEqual(evaluationMetricNames(onlyA), ['eval_loss', 'eval_exact_match', 'eval_f1']);
-  assert.deepEqual(evaluationMetricNames(onlyA, { versionTwoWithNegative: true }).sort(), logged(await evaluateModel(model, onlyA, featuresA, { versionTwoWithNegative: true })));
+  assert.deepEqual(
+    evaluationMetricNames(onlyA, { versionTwoWithNegative: true }).sort(),
+    logged(await evaluateModel(model, onlyA, featuresA, { versionTwoWithNegative: true })),
+  );
   // rows without an answer make it SQuAD 2.0 by default; answerable rows alone stay v1.1
   assert.deepEqual((await evaluateModel(model, rows, features)).predictions, r.predictions);
-  assert.equal((await evaluateModel(model, rows.slice(0, 1), features.filter((f) => f.exampleId === 'a'))).squadV2, undefined);
+  assert.equal(
+    (
+      await evaluateModel(
+        model,
+        rows.slice(0, 1),
+        features.filter((f) => f.exampleId === 'a'),
+      )
+    ).squadV2,
+    undefined,
+  );
   // a threshold above the null's lead lets the best span of u answer
-  const lenient = await evaluateModel(model, rows, features, { versionTwoWithNegative: true, nullScoreDiffThreshold: 9 });
+  const lenient = await evaluateModel(model, rows, features, {
+    versionTwoWithNegative: true,
+    nullScoreDiffThreshold: 9,
+  });
   assert.notEqual(lenient.predictions.u, '');
   assert.equal(lenient.squadV2?.NoAns_exact, 0);
 });

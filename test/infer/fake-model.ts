@@ -22,10 +22,15 @@ export function fakeModel(options: {
 }): FakeModel {
   const batches: QaBatch[] = [];
   const logitsOf = (table: ReadonlyMap<number, number> | undefined, batch: QaBatch): number[][] =>
-    batch.inputIds.map((row, b) => row.map((id, t) => (batch.attentionMask[b]![t] === 0 ? 1e6 : (table?.get(id) ?? 0))));
+    batch.inputIds.map((row, b) =>
+      row.map((id, t) => (batch.attentionMask[b]![t] === 0 ? 1e6 : (table?.get(id) ?? 0))),
+    );
   const forward = async (batch: QaBatch): Promise<ForwardOutput> => {
     batches.push(batch);
-    const out: ForwardOutput = { startLogits: logitsOf(options.startById, batch), endLogits: logitsOf(options.endById, batch) };
+    const out: ForwardOutput = {
+      startLogits: logitsOf(options.startById, batch),
+      endLogits: logitsOf(options.endById, batch),
+    };
     return batch.startPositions && options.loss ? { ...out, loss: options.loss(batch) } : out;
   };
   // Only what inference reads is implemented; the rest of QaModel is never called by src/infer.

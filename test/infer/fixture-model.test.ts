@@ -26,7 +26,23 @@ let tmp: { dir: string; cleanup: () => Promise<void> };
  * chosen to exercise the decode: a continuation piece (##s), punctuation clean-up, the cross-token "it ' s" join
  * and a special token inside the span.
  */
-const WORDS: Record<number, string> = { 0: '[PAD]', 1: '[UNK]', 2: '[CLS]', 3: '[MASK]', 5: '[SEP]', 80: 'it', 95: "'", 90: 's', 18: 'a', 104: 'cat', 78: '##s', 105: 'new', 58: 'york', 111: ',', 68: '.' };
+const WORDS: Record<number, string> = {
+  0: '[PAD]',
+  1: '[UNK]',
+  2: '[CLS]',
+  3: '[MASK]',
+  5: '[SEP]',
+  80: 'it',
+  95: "'",
+  90: 's',
+  18: 'a',
+  104: 'cat',
+  78: '##s',
+  105: 'new',
+  58: 'york',
+  111: ',',
+  68: '.',
+};
 
 before(async () => {
   fixture = readFixtureJson(FIXTURE_DIR, 'distilbert');
@@ -73,7 +89,11 @@ test('argmax on the TF.js fixture model picks the same tokens as PyTorch and dec
   const rows = rowsOf(batch);
   const decoded: string[] = [];
   for (const [b, { ids, n }] of rows.entries()) {
-    const ours = argmaxSpan(ids, { offsets: new Array<null>(n).fill(null), startLogits: out.startLogits[b]!, endLogits: out.endLogits[b]! });
+    const ours = argmaxSpan(ids, {
+      offsets: new Array<null>(n).fill(null),
+      startLogits: out.startLogits[b]!,
+      endLogits: out.endLogits[b]!,
+    });
     const torch = argmaxSpan(ids, {
       offsets: new Array<null>(n).fill(null),
       startLogits: fixture.forward.start_logits[b]!,
@@ -85,7 +105,7 @@ test('argmax on the TF.js fixture model picks the same tokens as PyTorch and dec
   assert.deepEqual(decoded, EXPECTED);
 });
 
-test('evaluateModel on the fixture model: eval loss equals PyTorch\'s on batch 0, and no tensor is left behind', async () => {
+test("evaluateModel on the fixture model: eval loss equals PyTorch's on batch 0, and no tensor is left behind", async () => {
   const batch = fixture.batches[0]!;
   // features = the fixture's rows with their labels; offsets mark tokens 1.. as context of a dummy text
   const features: Feature[] = rowsOf(batch).map(({ ids, n }, b) => ({
@@ -95,7 +115,13 @@ test('evaluateModel on the fixture model: eval loss equals PyTorch\'s on batch 0
     startPosition: batch.start_positions[b]!,
     endPosition: batch.end_positions[b]!,
   }));
-  const rows = features.map((f) => ({ id: f.exampleId, title: '', context: 'x'.repeat(30), question: 'q', answers: { text: ['x'], answer_start: [0] } }));
+  const rows = features.map((f) => ({
+    id: f.exampleId,
+    title: '',
+    context: 'x'.repeat(30),
+    question: 'q',
+    answers: { text: ['x'], answer_start: [0] },
+  }));
   const before = tf.memory().numTensors;
   // one batch of 4 padded to 24, exactly as the fixture ran it; positions past T are ignored by the loss
   const first = await evaluateModel(model, rows, features, { batchSize: 4 });
@@ -103,6 +129,9 @@ test('evaluateModel on the fixture model: eval loss equals PyTorch\'s on batch 0
   await evaluateModel(model, rows, features, { batchSize: 2 });
   assert.equal(afterFirst, before, 'first run leaves no tensors');
   assert.equal(tf.memory().numTensors, before, 'second run leaves no tensors');
-  assert.ok(Math.abs(first.evalLoss - fixture.forward.loss) < 1e-4, `${first.evalLoss} vs PyTorch ${fixture.forward.loss}`);
+  assert.ok(
+    Math.abs(first.evalLoss - fixture.forward.loss) < 1e-4,
+    `${first.evalLoss} vs PyTorch ${fixture.forward.loss}`,
+  );
   assert.equal(first.count, 4);
 });

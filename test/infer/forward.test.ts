@@ -22,7 +22,10 @@ test('a model with token types gets the windows’ token type ids (0 question, 1
   for (const [k, w] of windows.entries()) {
     const row = types[k]!;
     assert.deepEqual(row.slice(0, w.inputIds.length), w.tokenTypeIds);
-    assert.ok(row.slice(w.inputIds.length).every((t) => t === 0), 'padding is type 0');
+    assert.ok(
+      row.slice(w.inputIds.length).every((t) => t === 0),
+      'padding is type 0',
+    );
     assert.equal(row[w.contextStart], 1);
     assert.equal(row[1], 0);
   }

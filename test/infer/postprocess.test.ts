@@ -4,7 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pcg64 } from '../../src/data/rng.js';
 import { codePointLength, codePointSlice } from '../../src/util/py-string.js';
-import { argmaxSpan, bestSpans, cleanUpTokenization, nullAwareSpans, type WindowLogits } from '../../src/infer/postprocess.js';
+import {
+  argmaxSpan,
+  bestSpans,
+  cleanUpTokenization,
+  nullAwareSpans,
+  type WindowLogits,
+} from '../../src/infer/postprocess.js';
 import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { encodeWindows } from '../../src/tokenize/windows.js';
 import { sharedDir } from '../helpers/cli.js';
@@ -49,7 +55,10 @@ test('best: spans longer than max answer length are dropped', () => {
 test('best: only the top-n start and end tokens are considered, and the list is cut to n', () => {
   // top-4 starts are 1, 5, 0, 3 and top-4 ends 1, 5, 0, 4: the only context pair is (3, 4)
   const four = bestSpans(FOX, [foxWindow], { nBest: 4, maxAnswerLength: 30 });
-  assert.deepEqual(four.map((s) => s.text), ['quick fox']);
+  assert.deepEqual(
+    four.map((s) => s.text),
+    ['quick fox'],
+  );
   assert.equal(four[0]!.probability, 1);
   // top-2 are all non-context tokens: no valid span at all
   assert.deepEqual(bestSpans(FOX, [foxWindow], { nBest: 2, maxAnswerLength: 30 }), []);
@@ -138,7 +147,11 @@ test('SQuAD 2.0: the null score (start+end at token 0) joins the n-best as ""; i
   const p = nullAwareSpans(FOX, [foxWindow], options);
   assert.equal(p.answer, '');
   assert.equal(p.scoreDiff, 3);
-  assert.deepEqual(p.nbest.map((e) => [e.kind, e.text, e.score]).slice(0, 3), [['null', '', 10], ['span', 'quick fox', 7], ['span', 'The quick fox', 5]]);
+  assert.deepEqual(p.nbest.map((e) => [e.kind, e.text, e.score]).slice(0, 3), [
+    ['null', '', 10],
+    ['span', 'quick fox', 7],
+    ['span', 'The quick fox', 5],
+  ]);
   const z = [10, 7, 5, 4, 4, 2, 1].reduce((sum, x) => sum + Math.exp(x - 10), 0);
   assert.ok(close(p.null?.probability ?? 0, 1 / z), `${p.null?.probability}`);
   assert.equal(p.best?.text, 'quick fox');
@@ -149,10 +162,21 @@ test('SQuAD 2.0: the null score (start+end at token 0) joins the n-best as ""; i
 
 test('SQuAD 2.0: the null score is the minimum over windows; a null below the n best is appended last', () => {
   // context-only window: top-2 starts 1 (3), 2 (2); top-2 ends 3 (4), 2 (2) → spans 7 "The quick fox", 6 "quick fox", 5, 4
-  const low: WindowLogits = { offsets: [null, [0, 3], [4, 9], [10, 13], null], startLogits: [-1, 3, 2, 1, -5], endLogits: [-1, 1, 2, 4, -5] };
+  const low: WindowLogits = {
+    offsets: [null, [0, 3], [4, 9], [10, 13], null],
+    startLogits: [-1, 3, 2, 1, -5],
+    endLogits: [-1, 1, 2, 4, -5],
+  };
   const high: WindowLogits = { ...low, startLogits: [0.5, 3, 2, 1, -5], endLogits: [0.5, 1, 2, 4, -5] }; // null 1
   const p = nullAwareSpans(FOX, [high, low], { nBest: 2, maxAnswerLength: 30 });
-  assert.deepEqual(p.nbest.map((e) => [e.kind, e.text, e.score]), [['span', 'The quick fox', 7], ['span', 'The quick fox', 7], ['null', '', -2]]);
+  assert.deepEqual(
+    p.nbest.map((e) => [e.kind, e.text, e.score]),
+    [
+      ['span', 'The quick fox', 7],
+      ['span', 'The quick fox', 7],
+      ['null', '', -2],
+    ],
+  );
   assert.equal(p.scoreDiff, -2 - 7);
   assert.equal(p.answer, 'The quick fox');
 });
@@ -160,7 +184,13 @@ test('SQuAD 2.0: the null score is the minimum over windows; a null below the n 
 test('SQuAD 2.0: with no span at all, HF\'s "empty" placeholder comes first and the null decides against it', () => {
   const noContext: WindowLogits = { offsets: [null, null, null], startLogits: [0.5, 2, 3], endLogits: [0.25, 1, 1] };
   const p = nullAwareSpans('x', [noContext], { nBest: 20, maxAnswerLength: 30 });
-  assert.deepEqual(p.nbest.map((e) => [e.kind, e.text]), [['placeholder', 'empty'], ['null', '']]);
+  assert.deepEqual(
+    p.nbest.map((e) => [e.kind, e.text]),
+    [
+      ['placeholder', 'empty'],
+      ['null', ''],
+    ],
+  );
   assert.equal(p.scoreDiff, 0.75);
   assert.equal(p.answer, '');
 });
@@ -177,12 +207,24 @@ interface NullCrosscheck {
 }
 
 test('SQuAD 2.0 post-processing equals HF utils_qa (version_2_with_negative) on 60 random multi-window cases', () => {
-  const data = JSON.parse(readFileSync(new URL('./fixtures/null-crosscheck.json', import.meta.url), 'utf8')) as NullCrosscheck;
+  const data = JSON.parse(
+    readFileSync(new URL('./fixtures/null-crosscheck.json', import.meta.url), 'utf8'),
+  ) as NullCrosscheck;
   for (const [k, c] of data.cases.entries()) {
-    const p = nullAwareSpans(data.context, c.windows, { nBest: c.nBest, maxAnswerLength: c.maxAnswerLength, nullScoreDiffThreshold: c.threshold });
+    const p = nullAwareSpans(data.context, c.windows, {
+      nBest: c.nBest,
+      maxAnswerLength: c.maxAnswerLength,
+      nullScoreDiffThreshold: c.threshold,
+    });
     assert.equal(p.answer, c.expected.answer, `case ${k}`);
     assert.ok(close(p.scoreDiff, c.expected.scoreDiff, 1e-9), `case ${k}: ${p.scoreDiff} vs ${c.expected.scoreDiff}`);
-    assert.deepEqual(p.nbest.map((e) => e.text), c.expected.nbest.map((e) => e.text), `case ${k}`);
-    p.nbest.forEach((e, i) => assert.ok(close(e.probability, c.expected.nbest[i]?.probability ?? NaN, 1e-9), `case ${k} entry ${i}`));
+    assert.deepEqual(
+      p.nbest.map((e) => e.text),
+      c.expected.nbest.map((e) => e.text),
+      `case ${k}`,
+    );
+    p.nbest.forEach((e, i) =>
+      assert.ok(close(e.probability, c.expected.nbest[i]?.probability ?? NaN, 1e-9), `case ${k} entry ${i}`),
+    );
   }
 });

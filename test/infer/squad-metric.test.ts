@@ -94,7 +94,8 @@ test('averages over all references ×100; a missing prediction scores 0', () => 
 test('predictions naming ids absent from the references are rejected with one line naming them', () => {
   assert.throws(
     () => squadMetrics({ q1: 'x', ghost: 'y' }, { q1: ['x'] }),
-    (e: unknown) => e instanceof QaFtError && e.code === 'BAD_DATA' && /'ghost'/.test(e.message) && !e.message.includes('\n'),
+    (e: unknown) =>
+      e instanceof QaFtError && e.code === 'BAD_DATA' && /'ghost'/.test(e.message) && !e.message.includes('\n'),
   );
 });
 

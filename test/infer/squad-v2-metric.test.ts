@@ -30,12 +30,25 @@ const predictions = { a: 'Paris', b: 'Paris', c: 'red cat', d: '' };
 test('exact/f1/total with HasAns and NoAns splits, worked by hand', () => {
   // EM: 1, 0, 0, 1 → 50; F1: 1, 0, 0.8, 1 → 70; HasAns (a, c): 50 / 90; NoAns (b, d): 50 / 50
   assertClose(squadV2Metrics(predictions, references), {
-    exact: 50, f1: 70, total: 4,
-    HasAns_exact: 50, HasAns_f1: 90, HasAns_total: 2,
-    NoAns_exact: 50, NoAns_f1: 50, NoAns_total: 2,
+    exact: 50,
+    f1: 70,
+    total: 4,
+    HasAns_exact: 50,
+    HasAns_f1: 90,
+    HasAns_total: 2,
+    NoAns_exact: 50,
+    NoAns_f1: 50,
+    NoAns_total: 2,
   });
   // only answerable questions: no NoAns keys (the script adds a group only when it has questions)
-  assertClose(squadV2Metrics({ a: 'Paris' }, { a: ['Paris'] }), { exact: 100, f1: 100, total: 1, HasAns_exact: 100, HasAns_f1: 100, HasAns_total: 1 });
+  assertClose(squadV2Metrics({ a: 'Paris' }, { a: ['Paris'] }), {
+    exact: 100,
+    f1: 100,
+    total: 1,
+    HasAns_exact: 100,
+    HasAns_f1: 100,
+    HasAns_total: 1,
+  });
 });
 
 test('best thresholds, worked by hand: the sweep by rising no-answer probability', () => {
@@ -43,10 +56,19 @@ test('best thresholds, worked by hand: the sweep by rising no-answer probability
   // thresh 0.5); d (0.5): +0; b (0.9): predicted "Paris" for no answer, -1.
   const got = squadV2Metrics(predictions, references, { a: 0.1, b: 0.9, c: 0.5, d: 0.5 });
   assertClose(got, {
-    exact: 50, f1: 70, total: 4,
-    HasAns_exact: 50, HasAns_f1: 90, HasAns_total: 2,
-    NoAns_exact: 50, NoAns_f1: 50, NoAns_total: 2,
-    best_exact: 75, best_exact_thresh: 0.1, best_f1: 95, best_f1_thresh: 0.5,
+    exact: 50,
+    f1: 70,
+    total: 4,
+    HasAns_exact: 50,
+    HasAns_f1: 90,
+    HasAns_total: 2,
+    NoAns_exact: 50,
+    NoAns_f1: 50,
+    NoAns_total: 2,
+    best_exact: 75,
+    best_exact_thresh: 0.1,
+    best_f1: 95,
+    best_f1_thresh: 0.5,
   });
 });
 
@@ -67,10 +89,19 @@ test('a question missing from the predictions scores 0 everywhere and still coun
   const got = squadV2Metrics({ a: 'Paris' }, { a: ['Paris'], b: [] }, { a: 0.2 });
   // EM 1 + 0 over 2; NoAns: b unanswered → 0; sweep: start 0 (b has no prediction), a → 1 at 0.2
   assertClose(got, {
-    exact: 50, f1: 50, total: 2,
-    HasAns_exact: 100, HasAns_f1: 100, HasAns_total: 1,
-    NoAns_exact: 0, NoAns_f1: 0, NoAns_total: 1,
-    best_exact: 50, best_exact_thresh: 0.2, best_f1: 50, best_f1_thresh: 0.2,
+    exact: 50,
+    f1: 50,
+    total: 2,
+    HasAns_exact: 100,
+    HasAns_f1: 100,
+    HasAns_total: 1,
+    NoAns_exact: 0,
+    NoAns_f1: 0,
+    NoAns_total: 1,
+    best_exact: 50,
+    best_exact_thresh: 0.2,
+    best_f1: 50,
+    best_f1_thresh: 0.2,
   });
 });
 
@@ -88,10 +119,19 @@ test('a no-answer probability above --na-prob-thresh turns the prediction into a
 });
 
 test('unknown ids and missing or non-numeric probabilities are one-line errors', () => {
-  assert.throws(() => squadV2Metrics({ z: 'x' }, references), { code: 'BAD_DATA', message: /predictions name 1 id\(s\) not in the references: 'z'/ });
-  assert.throws(() => squadV2Metrics(predictions, references, { a: 0.1, b: 0.2, c: 0.3 }), { message: /no-answer probabilities lack 1 predicted question\(s\): 'd'/ });
-  assert.throws(() => squadV2Metrics(predictions, references, { a: 0.1, b: 0.2, c: 0.3, d: 0.1, e: 0 }), { message: /no-answer probabilities name 1 id\(s\) not in the references: 'e'/ });
-  assert.throws(() => squadV2Metrics({ a: 'x' }, { a: [] }, { a: 'high' as unknown as number }), { message: /probability of 'a' must be a finite number, got "high"/ });
+  assert.throws(() => squadV2Metrics({ z: 'x' }, references), {
+    code: 'BAD_DATA',
+    message: /predictions name 1 id\(s\) not in the references: 'z'/,
+  });
+  assert.throws(() => squadV2Metrics(predictions, references, { a: 0.1, b: 0.2, c: 0.3 }), {
+    message: /no-answer probabilities lack 1 predicted question\(s\): 'd'/,
+  });
+  assert.throws(() => squadV2Metrics(predictions, references, { a: 0.1, b: 0.2, c: 0.3, d: 0.1, e: 0 }), {
+    message: /no-answer probabilities name 1 id\(s\) not in the references: 'e'/,
+  });
+  assert.throws(() => squadV2Metrics({ a: 'x' }, { a: [] }, { a: 'high' as unknown as number }), {
+    message: /probability of 'a' must be a finite number, got "high"/,
+  });
 });
 
 interface Crosscheck {
@@ -105,7 +145,9 @@ interface Crosscheck {
 }
 
 test('equals a Python transcription of the official 2.0 script on 6 generated sets (331 questions, tied probabilities)', () => {
-  const data = JSON.parse(readFileSync(new URL('./fixtures/squad-v2-crosscheck.json', import.meta.url), 'utf8')) as Crosscheck;
+  const data = JSON.parse(
+    readFileSync(new URL('./fixtures/squad-v2-crosscheck.json', import.meta.url), 'utf8'),
+  ) as Crosscheck;
   for (const [i, c] of data.cases.entries()) {
     const got = squadV2Metrics(c.predictions, c.references, c.naProbs ?? undefined, c.naProbThresh);
     assertClose(got, c.expected, `case ${i}`);

@@ -16,7 +16,10 @@ const TORCH = {
   relu: { y: [0, 0, 0, 0, 0.5, 2], dy: [0, 0, 0, 0, 1, 1] },
 };
 
-for (const [name, op] of [['gelu_new', geluTanh], ['relu', relu]] as const) {
+for (const [name, op] of [
+  ['gelu_new', geluTanh],
+  ['relu', relu],
+] as const) {
   test(`${name}: values and gradients equal PyTorch's within 1e-6`, async () => {
     await selectBackend('cpu');
     const before = tf.memory().numTensors;

@@ -21,7 +21,10 @@ describe('backend selection', () => {
     if (missing === undefined) {
       assert.deepEqual(await selectBackend('tensorflow'), { name: 'tensorflow' });
       assert.equal(tf.getBackend(), 'tensorflow');
-      const a = tf.tensor2d([[1, 2], [3, 4]]);
+      const a = tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]);
       const p = tf.matMul(a, a);
       assert.deepEqual(Array.from(await p.data()), [7, 10, 15, 22]);
       tf.dispose([a, p]);
@@ -56,7 +59,10 @@ describe('backend selection', () => {
     assert.equal(choice.name, tf.getBackend());
     const notice = choice.notice ?? '';
     assert.ok(!notice.includes('\n'));
-    const m = /^backend: (\w+), the fastest that starts here \(order native > tensorflow > wasm > cpu(?:; unavailable: (.*))?\)$/.exec(notice);
+    const m =
+      /^backend: (\w+), the fastest that starts here \(order native > tensorflow > wasm > cpu(?:; unavailable: (.*))?\)$/.exec(
+        notice,
+      );
     assert.ok(m, notice);
     assert.equal(m[1], choice.name);
     let expected: string | undefined;
@@ -80,7 +86,10 @@ describe('backend selection', () => {
       "console.log(JSON.stringify({ name: c.name, tensorflow: tf.findBackendFactory('tensorflow') !== null,",
       "  libtensorflow: (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8').includes('libtensorflow') }));",
     ].join('\n');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { name: 'native', tensorflow: false, libtensorflow: false });
     assert.equal(r.stderr, '');

@@ -47,9 +47,12 @@ describe('DistilBERT config', () => {
   });
 
   const base = { model_type: 'distilbert', dim: 32, n_heads: 4, n_layers: 2, hidden_dim: 64, vocab_size: 120 };
-  test('n_heads that does not divide dim → error with both values', () => rejects({ ...base, n_heads: 5 }, /n_heads \(5\) does not divide dim \(32\)/));
-  test('activation relu → error', () => rejects({ ...base, activation: 'relu' }, /activation is "relu", expected "gelu"/));
-  test('model_type bert → error', () => rejects({ ...base, model_type: 'bert' }, /model_type is "bert", expected "distilbert"/));
+  test('n_heads that does not divide dim → error with both values', () =>
+    rejects({ ...base, n_heads: 5 }, /n_heads \(5\) does not divide dim \(32\)/));
+  test('activation relu → error', () =>
+    rejects({ ...base, activation: 'relu' }, /activation is "relu", expected "gelu"/));
+  test('model_type bert → error', () =>
+    rejects({ ...base, model_type: 'bert' }, /model_type is "bert", expected "distilbert"/));
   test('non-positive or fractional sizes → error', () => {
     rejects({ ...base, dim: 0 }, /dim is 0, expected a positive integer/);
     rejects({ ...base, n_layers: 1.5 }, /n_layers is 1.5/);
@@ -60,16 +63,24 @@ describe('DistilBERT config', () => {
     rejects({ ...base, attention_dropout: -0.1 }, /attention_dropout is -0.1/);
     rejects({ ...base, qa_dropout: null }, /qa_dropout is null/);
   });
-  test('sinusoidal position embeddings → error', () => rejects({ ...base, sinusoidal_pos_embds: true }, /sinusoidal_pos_embds is true/));
-  test('pad_token_id outside the vocabulary → error', () => rejects({ ...base, pad_token_id: 120 }, /pad_token_id is 120, expected an integer in \[0, 120\)/));
+  test('sinusoidal position embeddings → error', () =>
+    rejects({ ...base, sinusoidal_pos_embds: true }, /sinusoidal_pos_embds is true/));
+  test('pad_token_id outside the vocabulary → error', () =>
+    rejects({ ...base, pad_token_id: 120 }, /pad_token_id is 120, expected an integer in \[0, 120\)/));
   test('not an object → error', () => rejects([1, 2], /expected a JSON object, got an array/));
 
   test('missing or malformed config.json file → one-line errors', async () => {
     const { dir, cleanup } = await makeTempDir();
     try {
-      await assert.rejects(loadConfig(dir), (e: unknown) => e instanceof QaFtError && e.code === 'FILE_NOT_FOUND' && /config\.json/.test(e.message));
+      await assert.rejects(
+        loadConfig(dir),
+        (e: unknown) => e instanceof QaFtError && e.code === 'FILE_NOT_FOUND' && /config\.json/.test(e.message),
+      );
       await writeFile(join(dir, 'config.json'), '{"dim": ');
-      await assert.rejects(loadConfig(dir), (e: unknown) => e instanceof QaFtError && e.code === 'BAD_CONFIG' && /not valid JSON/.test(e.message));
+      await assert.rejects(
+        loadConfig(dir),
+        (e: unknown) => e instanceof QaFtError && e.code === 'BAD_CONFIG' && /not valid JSON/.test(e.message),
+      );
     } finally {
       await cleanup();
     }

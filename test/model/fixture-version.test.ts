@@ -28,7 +28,10 @@ test('a missing fixture fails with the regeneration command', async () => {
   try {
     const dir = join(tmp.dir, 'tiny-distilbert-qa');
     await mkdir(dir);
-    assert.throws(() => readFixtureJson(dir, 'distilbert'), /cannot read the distilbert parity fixture .*regenerate it: python3\.11 test\/fixtures\/make_fixture\.py/);
+    assert.throws(
+      () => readFixtureJson(dir, 'distilbert'),
+      /cannot read the distilbert parity fixture .*regenerate it: python3\.11 test\/fixtures\/make_fixture\.py/,
+    );
   } finally {
     await tmp.cleanup();
   }

@@ -54,7 +54,8 @@ test("model.save writes the PyTorch fixture's tensor names, dtypes and shapes ex
     at = end;
   }
   assert.equal(at, saved.dataBytes);
-  for (const e of saved.entries.values()) assert.equal(e.data_offsets[1] - e.data_offsets[0], 4 * e.shape.reduce((a, b) => a * b, 1));
+  for (const e of saved.entries.values())
+    assert.equal(e.data_offsets[1] - e.data_offsets[0], 4 * e.shape.reduce((a, b) => a * b, 1));
   const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.deepEqual(config.architectures, ['DistilBertForQuestionAnswering']);
   assert.equal(config.model_type, 'distilbert');

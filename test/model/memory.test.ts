@@ -12,14 +12,26 @@ import { testBackends } from '../helpers/backends.js';
 
 // Attention-heavy on purpose (T = 96 ≫ D = 32), so that one [B, H, T, T] tensor too many per layer shows.
 const config = parseDistilBertConfig(
-  { dim: 32, n_layers: 4, n_heads: 4, hidden_dim: 64, vocab_size: 100, max_position_embeddings: 128, dropout: 0.1, attention_dropout: 0.1, qa_dropout: 0.1 },
+  {
+    dim: 32,
+    n_layers: 4,
+    n_heads: 4,
+    hidden_dim: 64,
+    vocab_size: 100,
+    max_position_embeddings: 128,
+    dropout: 0.1,
+    attention_dropout: 0.1,
+    qa_dropout: 0.1,
+  },
   'test',
 );
 const B = 4;
 const T = 96;
 
 function batch(): QaBatch {
-  const inputIds = Array.from({ length: B }, (_, i) => Array.from({ length: T }, (_, j) => (j < T - 8 * i ? 1 + ((i * 31 + j * 7) % 99) : 0)));
+  const inputIds = Array.from({ length: B }, (_, i) =>
+    Array.from({ length: T }, (_, j) => (j < T - 8 * i ? 1 + ((i * 31 + j * 7) % 99) : 0)),
+  );
   const attentionMask = inputIds.map((row) => row.map((id) => (id === 0 ? 0 : 1)));
   return { inputIds, attentionMask, startPositions: [3, 5, 7, 0], endPositions: [4, 9, 7, 0] };
 }

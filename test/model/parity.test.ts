@@ -33,7 +33,9 @@ for (const { backend, skip } of await testBackends()) {
           const s = relMaxDiff(out.startLogits.flat(), ref.start_logits.flat());
           const e = relMaxDiff(out.endLogits.flat(), ref.end_logits.flat());
           const lossDiff = Math.abs((out.loss as number) - ref.loss);
-          t.diagnostic(`${family} on ${backend}: start logits max|diff| ${s.maxDiff.toExponential(2)}, end ${e.maxDiff.toExponential(2)}, loss ${out.loss} vs ${ref.loss} (|diff| ${lossDiff.toExponential(2)})`);
+          t.diagnostic(
+            `${family} on ${backend}: start logits max|diff| ${s.maxDiff.toExponential(2)}, end ${e.maxDiff.toExponential(2)}, loss ${out.loss} vs ${ref.loss} (|diff| ${lossDiff.toExponential(2)})`,
+          );
           assert.ok(s.maxDiff / s.maxRef < TOL, `start logits ${s.maxDiff}`);
           assert.ok(e.maxDiff / e.maxRef < TOL, `end logits ${e.maxDiff}`);
           assert.ok(lossDiff / ref.loss < TOL, `loss ${out.loss}`);
@@ -105,19 +107,29 @@ async function trajectory(fx: Fixture, backend: BackendName, t: { diagnostic(m: 
   const before = tf.memory().numTensors;
   const model = await loadQaModel(fx.dir, { backend });
   const h = fx.json.train;
-  const trainer = createTrainer(model, { learningRate: h.lr, weightDecay: h.weight_decay, maxGradNorm: h.max_grad_norm, totalSteps: h.steps });
+  const trainer = createTrainer(model, {
+    learningRate: h.lr,
+    weightDecay: h.weight_decay,
+    maxGradNorm: h.max_grad_norm,
+    totalSteps: h.steps,
+  });
   try {
     let worstStep = 0;
     for (let k = 0; k < h.steps; k++) {
       const r = await trainer.step(fx.batch(k));
-      const loss = at(h.losses, k), norm = at(h.grad_norms, k);
+      const loss = at(h.losses, k),
+        norm = at(h.grad_norms, k);
       worstStep = Math.max(worstStep, Math.abs(r.loss - loss) / loss, Math.abs(r.gradNorm - norm) / norm);
       assert.ok(Math.abs(r.loss - loss) <= TOL * loss, `loss ${k}: ${r.loss} vs PyTorch ${loss}`);
       assert.ok(Math.abs(r.gradNorm - norm) <= TOL * norm, `grad norm ${k}: ${r.gradNorm} vs PyTorch ${norm}`);
     }
     const expected = await readSafetensors(join(fx.dir, 'trained.safetensors'));
     const noise = new Set(fx.json.noise_params ?? []);
-    assert.deepEqual([...model.params.keys()].filter((n) => !expected.has(n)), [], 'every parameter is in trained.safetensors');
+    assert.deepEqual(
+      [...model.params.keys()].filter((n) => !expected.has(n)),
+      [],
+      'every parameter is in trained.safetensors',
+    );
     let worst = { name: '', steps: 0, rel: 0 };
     for (const [name, p] of model.params) {
       if (noise.has(name)) continue;
@@ -130,7 +142,10 @@ async function trajectory(fx: Fixture, backend: BackendName, t: { diagnostic(m: 
       `${fx.family} on ${backend}: losses and grad norms within ${worstStep.toExponential(2)} relative; weights after ${h.steps} steps within ` +
         `${worst.steps.toExponential(2)} of a step (${worst.name}, ${worst.rel.toExponential(2)} of its scale); ${noise.size} noise-only tensors skipped`,
     );
-    assert.ok(worst.steps <= WEIGHT_TOL_STEPS, `${worst.name} differs by ${worst.steps.toExponential(2)} of a learning-rate step`);
+    assert.ok(
+      worst.steps <= WEIGHT_TOL_STEPS,
+      `${worst.name} differs by ${worst.steps.toExponential(2)} of a learning-rate step`,
+    );
   } finally {
     trainer.dispose();
     model.dispose();

@@ -8,8 +8,14 @@ import { lossTargets, lossWeights, qaLoss, qaLossOfRows } from '../../src/model/
 const L3 = Math.log(3);
 // T = 2, B = 2. Start: row 0 targets 1 (CE ln 4 − ln 3), row 1's position 5 clamps to T (ignored).
 // End: row 0 targets 0 (CE ln 2), row 1's position −1 clamps to 0 (CE ln 4 − ln 3).
-const START = [[0, L3], [0, 0]];
-const END = [[0, 0], [L3, 0]];
+const START = [
+  [0, L3],
+  [0, 0],
+];
+const END = [
+  [0, 0],
+  [L3, 0],
+];
 const STARTS = [1, 5];
 const ENDS = [0, -1];
 const WANT = (Math.log(4 / 3) + (Math.log(2) + Math.log(4 / 3)) / 2) / 2;

@@ -17,7 +17,11 @@ function bits(t: HostTensor | undefined): Uint32Array {
 }
 
 /** A model dir with the fixture's config (edited by `patch`) and the given tensors. */
-async function modelDir(dir: string, tensors: Map<string, HostTensor>, patch: Record<string, unknown> = {}): Promise<string> {
+async function modelDir(
+  dir: string,
+  tensors: Map<string, HostTensor>,
+  patch: Record<string, unknown> = {},
+): Promise<string> {
   const config = JSON.parse(await readFile(join(tinyDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, ...patch }));
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
@@ -95,10 +99,27 @@ describe('model directories', () => {
   test("DistilBERT's config.json as transformers 5.18 saves it is written back whole: dtype, tie_word_embeddings, transformers_version, bos/eos kept, nothing added", async () => {
     // DistilBertForQuestionAnswering(DistilBertConfig(vocab_size=120, dim=32, …)).save_pretrained() in transformers 5.18
     const hf5 = {
-      activation: 'gelu', architectures: ['DistilBertForQuestionAnswering'], attention_dropout: 0.1, bos_token_id: null, dim: 32, dropout: 0.1,
-      dtype: 'float32', eos_token_id: null, hidden_dim: 64, initializer_range: 0.02, max_position_embeddings: 64, model_type: 'distilbert',
-      n_heads: 4, n_layers: 2, pad_token_id: 0, qa_dropout: 0.1, seq_classif_dropout: 0.2, sinusoidal_pos_embds: false,
-      tie_word_embeddings: true, transformers_version: '5.18.0', vocab_size: 120,
+      activation: 'gelu',
+      architectures: ['DistilBertForQuestionAnswering'],
+      attention_dropout: 0.1,
+      bos_token_id: null,
+      dim: 32,
+      dropout: 0.1,
+      dtype: 'float32',
+      eos_token_id: null,
+      hidden_dim: 64,
+      initializer_range: 0.02,
+      max_position_embeddings: 64,
+      model_type: 'distilbert',
+      n_heads: 4,
+      n_layers: 2,
+      pad_token_id: 0,
+      qa_dropout: 0.1,
+      seq_classif_dropout: 0.2,
+      sinusoidal_pos_embds: false,
+      tie_word_embeddings: true,
+      transformers_version: '5.18.0',
+      vocab_size: 120,
     };
     const dir = await modelDir(await sub(), reference, {});
     await writeFile(join(dir, 'config.json'), JSON.stringify(hf5));
@@ -114,7 +135,17 @@ describe('model directories', () => {
 
   test('a DistilBERT config.json without architectures (a base checkpoint) is saved with the QA architecture, its own fields kept', async () => {
     const dir = await modelDir(await sub(), reference, {});
-    const bare = { model_type: 'distilbert', dim: 32, n_heads: 4, n_layers: 2, hidden_dim: 64, vocab_size: 120, max_position_embeddings: 64, dropout: 0, custom_field: 'kept' };
+    const bare = {
+      model_type: 'distilbert',
+      dim: 32,
+      n_heads: 4,
+      n_layers: 2,
+      hidden_dim: 64,
+      vocab_size: 120,
+      max_position_embeddings: 64,
+      dropout: 0,
+      custom_field: 'kept',
+    };
     await writeFile(join(dir, 'config.json'), JSON.stringify(bare));
     const out = join(tmp, 'saved-bare');
     const model = await loadQaModel(dir, { backend: 'cpu' });
@@ -123,12 +154,18 @@ describe('model directories', () => {
     } finally {
       model.dispose();
     }
-    assert.deepEqual(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')), { ...bare, architectures: ['DistilBertForQuestionAnswering'] });
+    assert.deepEqual(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')), {
+      ...bare,
+      architectures: ['DistilBertForQuestionAnswering'],
+    });
   });
 
   test('a config.json without model_type is refused in one line (as AutoConfig does), not read as a default DistilBERT', async () => {
     const dir = await modelDir(await sub(), reference, {});
-    await writeFile(join(dir, 'config.json'), JSON.stringify({ dim: 32, n_heads: 4, n_layers: 2, hidden_dim: 64, vocab_size: 120 }));
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({ dim: 32, n_heads: 4, n_layers: 2, hidden_dim: 64, vocab_size: 120 }),
+    );
     await assert.rejects(loadQaModel(dir, { backend: 'cpu' }), (e: unknown) => {
       assert.ok(e instanceof Error);
       assert.match(e.message, /config\.json: has no model_type/);
@@ -139,7 +176,10 @@ describe('model directories', () => {
 
   test('a weight whose shape disagrees with config.json → one-line error with both shapes', async () => {
     const dir = await modelDir(await sub(), reference, { hidden_dim: 48 });
-    await rejectsWeights(dir, /tensor distilbert\.transformer\.layer\.0\.ffn\.lin1\.weight has shape \[64, 32\], but config\.json .* expects \[48, 32\]/);
+    await rejectsWeights(
+      dir,
+      /tensor distilbert\.transformer\.layer\.0\.ffn\.lin1\.weight has shape \[64, 32\], but config\.json .* expects \[48, 32\]/,
+    );
   });
 
   test('more layers in config.json than in the checkpoint → missing names listed', async () => {
@@ -156,7 +196,10 @@ describe('model directories', () => {
     const base = new Map(reference);
     base.delete('qa_outputs.weight');
     base.delete('qa_outputs.bias');
-    const f = (shape: number[], v: number): HostTensor => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v) });
+    const f = (shape: number[], v: number): HostTensor => ({
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v),
+    });
     base.set('vocab_transform.weight', f([32, 32], 0.5));
     base.set('vocab_transform.bias', f([32], 0.5));
     base.set('vocab_layer_norm.weight', f([32], 1));
@@ -167,14 +210,20 @@ describe('model directories', () => {
     const model = await loadQaModel(dir, { backend: 'cpu', onNotice: (m) => notices.push(m) });
     try {
       assert.equal(notices.length, 2, notices.join('\n'));
-      assert.match(at(notices, 0), /5 tensors not used by the QA model: vocab_layer_norm\.bias, .*vocab_transform\.weight/);
+      assert.match(
+        at(notices, 0),
+        /5 tensors not used by the QA model: vocab_layer_norm\.bias, .*vocab_transform\.weight/,
+      );
       assert.match(at(notices, 1), /newly initialised .*qa_outputs\.weight, qa_outputs\.bias/);
       const w = model.params.get('qa_outputs.weight')!.dataSync() as Float32Array;
       const mean = w.reduce((a, b) => a + b, 0) / w.length;
       const std = Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
       assert.ok(std > 0.012 && std < 0.028, `std ${std} ≈ 0.02`); // 64 draws of normal(0, 0.02)
       assert.deepEqual([...model.params.get('qa_outputs.bias')!.dataSync()], [0, 0]);
-      assert.deepEqual(model.params.get('distilbert.embeddings.LayerNorm.weight')!.dataSync(), reference.get('distilbert.embeddings.LayerNorm.weight')!.data);
+      assert.deepEqual(
+        model.params.get('distilbert.embeddings.LayerNorm.weight')!.dataSync(),
+        reference.get('distilbert.embeddings.LayerNorm.weight')!.data,
+      );
       const out = await model.forward(fixtureBatch(0));
       assert.ok(Number.isFinite(out.loss));
     } finally {
@@ -187,7 +236,13 @@ describe('model directories', () => {
     const dir = await modelDir(await sub(), bare);
     const model = await loadQaModel(dir, { backend: 'cpu' });
     try {
-      assert.deepEqual(bits({ shape: [], data: model.params.get('distilbert.transformer.layer.1.ffn.lin2.weight')!.dataSync() as Float32Array }), bits(reference.get('distilbert.transformer.layer.1.ffn.lin2.weight')));
+      assert.deepEqual(
+        bits({
+          shape: [],
+          data: model.params.get('distilbert.transformer.layer.1.ffn.lin2.weight')!.dataSync() as Float32Array,
+        }),
+        bits(reference.get('distilbert.transformer.layer.1.ffn.lin2.weight')),
+      );
     } finally {
       model.dispose();
     }
@@ -198,7 +253,10 @@ describe('model directories', () => {
     await copyFile(join(tinyDir, 'config.json'), join(dir, 'config.json'));
     const raw = await readFile(join(tinyDir, 'model.safetensors'));
     await writeFile(join(dir, 'model.safetensors'), raw.subarray(0, 5000));
-    await assert.rejects(loadQaModel(dir, { backend: 'cpu' }), (e: unknown) => e instanceof QaFtError && e.code === 'BAD_FORMAT' && e.message.includes('model.safetensors'));
+    await assert.rejects(
+      loadQaModel(dir, { backend: 'cpu' }),
+      (e: unknown) => e instanceof QaFtError && e.code === 'BAD_FORMAT' && e.message.includes('model.safetensors'),
+    );
   });
 
   test('a tensor that fails to read after others loaded → error, and no tensors leak', async () => {

@@ -8,7 +8,17 @@ import { createRandomQaModel, loadQaModel } from '../../src/model/qa-model.js';
 import { fixtureBatch, tinyDir } from './tiny-fixture.js';
 
 const withDropout = parseDistilBertConfig(
-  { dim: 32, n_layers: 2, n_heads: 4, hidden_dim: 64, vocab_size: 120, max_position_embeddings: 64, dropout: 0.1, attention_dropout: 0.1, qa_dropout: 0.1 },
+  {
+    dim: 32,
+    n_layers: 2,
+    n_heads: 4,
+    hidden_dim: 64,
+    vocab_size: 120,
+    max_position_embeddings: 64,
+    dropout: 0.1,
+    attention_dropout: 0.1,
+    qa_dropout: 0.1,
+  },
   'test',
 );
 
@@ -33,9 +43,24 @@ describe('QaModel', () => {
       assert.ok(Math.abs(mean) < 0.002 && Math.abs(std - 0.02) < 0.001, `mean ${mean}, std ${std}`); // 3808 draws
       const q = stats(a.params.get('distilbert.transformer.layer.1.attention.q_lin.weight')!.dataSync());
       assert.ok(Math.abs(q.std - 0.02) < 0.002, `q_lin std ${q.std}`);
-      assert.ok(a.params.get('distilbert.transformer.layer.0.ffn.lin1.bias')!.dataSync().every((v) => v === 0));
-      assert.ok(a.params.get('distilbert.transformer.layer.0.sa_layer_norm.weight')!.dataSync().every((v) => v === 1));
-      assert.ok(a.params.get('distilbert.embeddings.LayerNorm.bias')!.dataSync().every((v) => v === 0));
+      assert.ok(
+        a.params
+          .get('distilbert.transformer.layer.0.ffn.lin1.bias')!
+          .dataSync()
+          .every((v) => v === 0),
+      );
+      assert.ok(
+        a.params
+          .get('distilbert.transformer.layer.0.sa_layer_norm.weight')!
+          .dataSync()
+          .every((v) => v === 1),
+      );
+      assert.ok(
+        a.params
+          .get('distilbert.embeddings.LayerNorm.bias')!
+          .dataSync()
+          .every((v) => v === 0),
+      );
       assert.equal(a.params.size, 38);
       const name = 'distilbert.embeddings.position_embeddings.weight';
       assert.deepEqual(a.params.get(name)!.dataSync(), b.params.get(name)!.dataSync());
@@ -98,12 +123,18 @@ describe('QaModel', () => {
     const config = await loadConfig(tinyDir);
     const model = await createRandomQaModel(config, { backend: 'cpu' });
     const bad = async (batch: Parameters<typeof model.forward>[0], pattern: RegExp): Promise<void> => {
-      await assert.rejects(model.forward(batch), (e: unknown) => e instanceof QaFtError && e.code === 'BAD_ARGUMENT' && pattern.test(e.message));
+      await assert.rejects(
+        model.forward(batch),
+        (e: unknown) => e instanceof QaFtError && e.code === 'BAD_ARGUMENT' && pattern.test(e.message),
+      );
     };
     try {
       await bad({ inputIds: [[1, 120]], attentionMask: [[1, 1]] }, /row 0 has token id 120, outside \[0, 120\)/);
       await bad({ inputIds: [[1, 2], [1]], attentionMask: [[1, 1], [1]] }, /row 1 of inputIds has 1 tokens/);
-      await bad({ inputIds: [new Array<number>(65).fill(1)], attentionMask: [new Array<number>(65).fill(1)] }, /sequence length 65 exceeds max_position_embeddings 64/);
+      await bad(
+        { inputIds: [new Array<number>(65).fill(1)], attentionMask: [new Array<number>(65).fill(1)] },
+        /sequence length 65 exceeds max_position_embeddings 64/,
+      );
       await bad({ inputIds: [], attentionMask: [] }, /empty/);
       await bad({ inputIds: [[1, 2]], attentionMask: [[1, 1]], startPositions: [0] }, /both/);
     } finally {

@@ -47,7 +47,14 @@ describe('safetensors', () => {
     const path = join(dir, 'rt.safetensors');
     const a = new Float32Array([1.5, -0, Number.MIN_VALUE, 3.4028234663852886e38, -7.25, 1e-30]);
     const b = new Float32Array([42]);
-    await writeSafetensors(path, new Map([['z.a', { shape: [2, 3], data: a }], ['b', { shape: [], data: async () => b }]]), { format: 'pt' });
+    await writeSafetensors(
+      path,
+      new Map([
+        ['z.a', { shape: [2, 3], data: a }],
+        ['b', { shape: [], data: async () => b }],
+      ]),
+      { format: 'pt' },
+    );
     const back = await readSafetensors(path);
     assert.deepEqual([...back.keys()], ['b', 'z.a']);
     assert.deepEqual(back.get('z.a')?.shape, [2, 3]);
@@ -57,7 +64,11 @@ describe('safetensors', () => {
     assert.deepEqual(back.metadata, { format: 'pt' });
     const raw = await readFile(path);
     assert.equal(Number(raw.readBigUInt64LE(0)) % 8, 0);
-    assert.deepEqual((await readdir(dir)).filter((f) => f.includes('.tmp')), [], 'no temporary file left');
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.includes('.tmp')),
+      [],
+      'no temporary file left',
+    );
   });
 
   test('F16 and BF16 are upcast to float32 exactly (hand-worked bit patterns)', async () => {
@@ -149,6 +160,9 @@ describe('safetensors', () => {
   });
 
   test('missing file → FILE_NOT_FOUND', async () => {
-    await assert.rejects(readSafetensors(join(dir, 'nope.safetensors')), (e: unknown) => e instanceof QaFtError && e.code === 'FILE_NOT_FOUND');
+    await assert.rejects(
+      readSafetensors(join(dir, 'nope.safetensors')),
+      (e: unknown) => e instanceof QaFtError && e.code === 'FILE_NOT_FOUND',
+    );
   });
 });

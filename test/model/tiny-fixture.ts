@@ -32,7 +32,15 @@ export interface FixtureJson {
   fixture_version?: number;
   batches: FixtureBatchJson[];
   forward: { start_logits: number[][]; end_logits: number[][]; loss: number };
-  train: { lr: number; weight_decay: number; max_grad_norm: number; steps: number; lrs: number[]; losses: number[]; grad_norms: number[] };
+  train: {
+    lr: number;
+    weight_decay: number;
+    max_grad_norm: number;
+    steps: number;
+    lrs: number[];
+    losses: number[];
+    grad_norms: number[];
+  };
   /** make_hf_fixture.py only: parameters whose gradient stayed below 1e-6 of the largest at every step. */
   noise_params?: string[];
 }
@@ -58,11 +66,15 @@ export function readFixtureJson(dir: string, family: string): FixtureJson {
   try {
     json = JSON.parse(readFileSync(file, 'utf8')) as FixtureJson;
   } catch (e) {
-    throw new Error(`${file}: cannot read the ${family} parity fixture (${(e as Error).message.split('\n')[0]}); ${regenerate}`);
+    throw new Error(
+      `${file}: cannot read the ${family} parity fixture (${(e as Error).message.split('\n')[0]}); ${regenerate}`,
+    );
   }
   const version = json.fixture_version ?? 1;
   if (version !== parity.fixture_version) {
-    throw new Error(`${file}: fixture version ${version}, but the tests read version ${parity.fixture_version} (${MANIFEST}); ${regenerate}`);
+    throw new Error(
+      `${file}: fixture version ${version}, but the tests read version ${parity.fixture_version} (${MANIFEST}); ${regenerate}`,
+    );
   }
   return json;
 }
@@ -102,7 +114,8 @@ export function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { maxDif
   let maxDiff = 0;
   let maxRef = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = at(a, i), ref = at(b, i);
+    const x = at(a, i),
+      ref = at(b, i);
     maxDiff = Math.max(maxDiff, Math.abs(x - ref));
     maxRef = Math.max(maxRef, Math.abs(ref));
   }

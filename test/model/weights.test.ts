@@ -64,26 +64,44 @@ describe('weights', () => {
 });
 
 describe('assignWeights', () => {
-  async function fileWith(tensors: Record<string, { shape: number[]; data: number[] }>): Promise<{ file: SafetensorsFile; cleanup: () => Promise<void> }> {
+  async function fileWith(
+    tensors: Record<string, { shape: number[]; data: number[] }>,
+  ): Promise<{ file: SafetensorsFile; cleanup: () => Promise<void> }> {
     const { dir, cleanup } = await makeTempDir();
     const path = join(dir, 'model.safetensors');
-    await writeSafetensors(path, new Map(Object.entries(tensors).map(([n, t]) => [n, { shape: t.shape, data: Float32Array.from(t.data) }])));
+    await writeSafetensors(
+      path,
+      new Map(Object.entries(tensors).map(([n, t]) => [n, { shape: t.shape, data: Float32Array.from(t.data) }])),
+    );
     const file = await SafetensorsFile.open(path);
-    return { file, cleanup: async () => {
-      await file.close();
-      await cleanup();
-    } };
+    return {
+      file,
+      cleanup: async () => {
+        await file.close();
+        await cleanup();
+      },
+    };
   }
 
   test('overwrites each parameter with the same-named tensor, and leaks no tensors', async () => {
     await tf.setBackend('cpu');
-    const params = new Map([['a.weight', tf.variable(tf.zeros([2, 2]))], ['a.bias', tf.variable(tf.zeros([2]))]]);
-    const { file, cleanup } = await fileWith({ 'a.weight': { shape: [2, 2], data: [1, 2, 3, 4] }, 'a.bias': { shape: [2], data: [5, 6] }, extra: { shape: [1], data: [0] } });
+    const params = new Map([
+      ['a.weight', tf.variable(tf.zeros([2, 2]))],
+      ['a.bias', tf.variable(tf.zeros([2]))],
+    ]);
+    const { file, cleanup } = await fileWith({
+      'a.weight': { shape: [2, 2], data: [1, 2, 3, 4] },
+      'a.bias': { shape: [2], data: [5, 6] },
+      extra: { shape: [1], data: [0] },
+    });
     try {
       const before = tf.memory().numTensors;
       await assignWeights(params, file);
       assert.equal(tf.memory().numTensors, before);
-      assert.deepEqual(await params.get('a.weight')?.array(), [[1, 2], [3, 4]]);
+      assert.deepEqual(await params.get('a.weight')?.array(), [
+        [1, 2],
+        [3, 4],
+      ]);
       assert.deepEqual(await params.get('a.bias')?.array(), [5, 6]);
     } finally {
       tf.dispose([...params.values()]);
@@ -93,13 +111,32 @@ describe('assignWeights', () => {
 
   test('a missing name or another shape is a one-line error before anything is assigned', async () => {
     await tf.setBackend('cpu');
-    const params = new Map([['a.weight', tf.variable(tf.zeros([2, 2]))], ['a.bias', tf.variable(tf.zeros([2]))]]);
+    const params = new Map([
+      ['a.weight', tf.variable(tf.zeros([2, 2]))],
+      ['a.bias', tf.variable(tf.zeros([2]))],
+    ]);
     const missing = await fileWith({ 'a.weight': { shape: [2, 2], data: [1, 2, 3, 4] } });
-    const reshaped = await fileWith({ 'a.weight': { shape: [2, 2], data: [1, 2, 3, 4] }, 'a.bias': { shape: [3], data: [5, 6, 7] } });
+    const reshaped = await fileWith({
+      'a.weight': { shape: [2, 2], data: [1, 2, 3, 4] },
+      'a.bias': { shape: [3], data: [5, 6, 7] },
+    });
     try {
-      await assert.rejects(assignWeights(params, missing.file), { code: 'BAD_WEIGHTS', message: /missing 1 parameter\(s\): a\.bias$/ });
-      await assert.rejects(assignWeights(params, reshaped.file), { code: 'BAD_WEIGHTS', message: /'a\.bias' has shape \[3\], expected \[2\]$/ });
-      assert.deepEqual(await params.get('a.weight')?.array(), [[0, 0], [0, 0]], 'nothing assigned');
+      await assert.rejects(assignWeights(params, missing.file), {
+        code: 'BAD_WEIGHTS',
+        message: /missing 1 parameter\(s\): a\.bias$/,
+      });
+      await assert.rejects(assignWeights(params, reshaped.file), {
+        code: 'BAD_WEIGHTS',
+        message: /'a\.bias' has shape \[3\], expected \[2\]$/,
+      });
+      assert.deepEqual(
+        await params.get('a.weight')?.array(),
+        [
+          [0, 0],
+          [0, 0],
+        ],
+        'nothing assigned',
+      );
     } finally {
       tf.dispose([...params.values()]);
       await missing.cleanup();

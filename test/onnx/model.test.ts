@@ -26,9 +26,12 @@ const FP32_TOL = 1e-4; // of the largest logit
 const Q8_MIN_COSINE = 0.99;
 
 function cosine(a: readonly number[], b: readonly number[]): number {
-  let ab = 0, aa = 0, bb = 0;
+  let ab = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number, y = b[i] as number;
+    const x = a[i] as number,
+      y = b[i] as number;
     ab += x * y;
     aa += x * x;
     bb += y * y;
@@ -39,7 +42,11 @@ function cosine(a: readonly number[], b: readonly number[]): number {
 /** Rows `rows` of a batch, cut to its first `t` tokens (the last one of a cut row stays a real token). */
 function sub(batch: QaBatch, rows: number, t: number): QaBatch {
   const cut = (m: readonly (readonly number[])[]): number[][] => m.slice(0, rows).map((r) => r.slice(0, t));
-  return { inputIds: cut(batch.inputIds), attentionMask: cut(batch.attentionMask), ...(batch.tokenTypeIds === undefined ? {} : { tokenTypeIds: cut(batch.tokenTypeIds) }) };
+  return {
+    inputIds: cut(batch.inputIds),
+    attentionMask: cut(batch.attentionMask),
+    ...(batch.tokenTypeIds === undefined ? {} : { tokenTypeIds: cut(batch.tokenTypeIds) }),
+  };
 }
 
 interface Exported {
@@ -87,22 +94,32 @@ for (const family of FAMILIES) {
       const ref = e.fx.json.forward;
       const s = relMaxDiff(out.startLogits.flat(), ref.start_logits.flat());
       const d = relMaxDiff(out.endLogits.flat(), ref.end_logits.flat());
-      t.diagnostic(`${family} fp32 vs PyTorch: start max|diff| ${s.maxDiff.toExponential(2)} (largest ${s.maxRef.toFixed(3)}), end ${d.maxDiff.toExponential(2)}`);
+      t.diagnostic(
+        `${family} fp32 vs PyTorch: start max|diff| ${s.maxDiff.toExponential(2)} (largest ${s.maxRef.toFixed(3)}), end ${d.maxDiff.toExponential(2)}`,
+      );
       assert.ok(s.maxDiff <= FP32_TOL * s.maxRef, `start ${s.maxDiff}`);
       assert.ok(d.maxDiff <= FP32_TOL * d.maxRef, `end ${d.maxDiff}`);
       assert.ok(Math.abs((out.loss as number) - ref.loss) <= FP32_TOL * ref.loss, `loss ${out.loss} vs ${ref.loss}`);
     });
 
     test("fp32 equals qa-ft's forward at two other batch and sequence sizes (dynamic axes, padded rows)", async (t) => {
-      for (const [rows, len, from] of [[1, 9, 1], [3, 17, 2]] as const) {
+      for (const [rows, len, from] of [
+        [1, 9, 1],
+        [3, 17, 2],
+      ] as const) {
         const batch = sub(e.fx.batch(from, false), rows, len);
         const [onnx, own] = [await e.fp32.forward(batch), await e.own.forward(batch)];
         assert.equal(onnx.startLogits.length, rows);
         assert.equal(onnx.startLogits[0]?.length, len);
         const s = relMaxDiff(onnx.startLogits.flat(), own.startLogits.flat());
         const d = relMaxDiff(onnx.endLogits.flat(), own.endLogits.flat());
-        t.diagnostic(`${family} [${rows}, ${len}]: start max|diff| ${s.maxDiff.toExponential(2)}, end ${d.maxDiff.toExponential(2)}`);
-        assert.ok(s.maxDiff <= FP32_TOL * s.maxRef && d.maxDiff <= FP32_TOL * d.maxRef, `[${rows}, ${len}]: ${s.maxDiff}, ${d.maxDiff}`);
+        t.diagnostic(
+          `${family} [${rows}, ${len}]: start max|diff| ${s.maxDiff.toExponential(2)}, end ${d.maxDiff.toExponential(2)}`,
+        );
+        assert.ok(
+          s.maxDiff <= FP32_TOL * s.maxRef && d.maxDiff <= FP32_TOL * d.maxRef,
+          `[${rows}, ${len}]: ${s.maxDiff}, ${d.maxDiff}`,
+        );
       }
     });
 
@@ -110,26 +127,49 @@ for (const family of FAMILIES) {
       for (let i = 0; i < e.fx.json.batches.length; i++) {
         const batch = e.fx.batch(i, false);
         const [a, b] = [await e.fp32.forward(batch), await e.q8.forward(batch)];
-        const [x, y] = [[...a.startLogits.flat(), ...a.endLogits.flat()], [...b.startLogits.flat(), ...b.endLogits.flat()]];
+        const [x, y] = [
+          [...a.startLogits.flat(), ...a.endLogits.flat()],
+          [...b.startLogits.flat(), ...b.endLogits.flat()],
+        ];
         const c = cosine(x, y);
         const r = relMaxDiff(y, x);
-        t.diagnostic(`${family} batch ${i} q8 vs fp32: cosine ${c.toFixed(5)}, max|diff| ${r.maxDiff.toExponential(2)} (largest ${r.maxRef.toFixed(3)})`);
+        t.diagnostic(
+          `${family} batch ${i} q8 vs fp32: cosine ${c.toFixed(5)}, max|diff| ${r.maxDiff.toExponential(2)} (largest ${r.maxRef.toFixed(3)})`,
+        );
         assert.ok(c >= Q8_MIN_COSINE, `cosine ${c}`);
       }
     });
 
     test('the graphs: int64 inputs and float32 outputs on the dynamic axes, opset 17, q8 MatMuls by int8 weights', () => {
-      type Io = { name: string; type: { tensor_type: { elem_type: number; shape: { dim: { dim_param?: string }[] } } } };
-      type Graph = { input: Io[]; output: Io[]; node: { op_type: string }[]; initializer: { name: string; data_type: number }[] };
+      type Io = {
+        name: string;
+        type: { tensor_type: { elem_type: number; shape: { dim: { dim_param?: string }[] } } };
+      };
+      type Graph = {
+        input: Io[];
+        output: Io[];
+        node: { op_type: string }[];
+        initializer: { name: string; data_type: number }[];
+      };
       const fp32 = decodeModel(e.bytes.fp32) as { opset_import: { version: number }[]; graph: Graph };
       const q8 = (decodeModel(e.bytes.q8) as { graph: Graph }).graph;
       assert.equal(fp32.opset_import[0]?.version, OPSET);
-      const types = family === 'distilbert' || family === 'roberta' || family === 'deberta-v2' ? [] : ['token_type_ids'];
-      assert.deepEqual(fp32.graph.input.map((i) => i.name), ['input_ids', 'attention_mask', ...types]);
-      assert.deepEqual(fp32.graph.output.map((i) => i.name), ['start_logits', 'end_logits']);
+      const types =
+        family === 'distilbert' || family === 'roberta' || family === 'deberta-v2' ? [] : ['token_type_ids'];
+      assert.deepEqual(
+        fp32.graph.input.map((i) => i.name),
+        ['input_ids', 'attention_mask', ...types],
+      );
+      assert.deepEqual(
+        fp32.graph.output.map((i) => i.name),
+        ['start_logits', 'end_logits'],
+      );
       for (const io of [...fp32.graph.input, ...fp32.graph.output]) {
         assert.equal(io.type.tensor_type.elem_type, io.name.endsWith('logits') ? 1 : 7);
-        assert.deepEqual(io.type.tensor_type.shape.dim.map((d) => d.dim_param), ['batch_size', 'sequence_length']);
+        assert.deepEqual(
+          io.type.tensor_type.shape.dim.map((d) => d.dim_param),
+          ['batch_size', 'sequence_length'],
+        );
       }
       const count = (g: Graph, op: string): number => g.node.filter((n) => n.op_type === op).length;
       const c = e.config;
@@ -137,13 +177,20 @@ for (const family of FAMILIES) {
       const projected = c.modelType !== 'distilbert' && c.embeddingSize !== c.dim ? 1 : 0; // E → D
       const relative = c.modelType === 'deberta-v2' ? Number(c.c2p) + Number(c.p2c) : 0; // DeBERTa's Kr, Qr per layer
       const projections = layers * (6 + relative) + 1 + projected; // q, k, v, out, up, down (+ Kr, Qr); qa_outputs; E → D
-      assert.equal(count(fp32.graph, 'MatMul'), projections + layers * (2 + relative), 'plus scores (content, c2p, p2c) and context per layer');
+      assert.equal(
+        count(fp32.graph, 'MatMul'),
+        projections + layers * (2 + relative),
+        'plus scores (content, c2p, p2c) and context per layer',
+      );
       assert.equal(count(q8, 'MatMulInteger'), projections);
       assert.equal(count(q8, 'MatMul'), layers * (2 + relative), 'activation × activation MatMuls stay float');
       // q, k and v share one; DeBERTa's relative table is one activation for every layer
       assert.equal(count(q8, 'DynamicQuantizeLinear'), layers * 4 + 1 + projected + (relative > 0 ? 1 : 0));
       assert.ok(e.bytes.q8.length < e.bytes.fp32.length, 'q8 is smaller');
-      assert.ok(q8.initializer.some((i) => i.data_type === 3), 'int8 weights');
+      assert.ok(
+        q8.initializer.some((i) => i.data_type === 3),
+        'int8 weights',
+      );
     });
   });
 }

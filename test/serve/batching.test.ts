@@ -32,12 +32,17 @@ test('items tokenized a few ms apart share one forward pass even with no wait se
   assert.deepEqual(passes, [6], `windows per pass: ${passes.join(', ')}`);
 });
 
-const windowsOf = (...lengths: number[]) => lengths.map((n) => ({ feature: { inputIds: new Array<number>(n).fill(0) } }));
-const lengthsOf = (groups: { feature: { inputIds: ArrayLike<number> } }[][]) => groups.map((g) => g.map((w) => w.feature.inputIds.length));
+const windowsOf = (...lengths: number[]) =>
+  lengths.map((n) => ({ feature: { inputIds: new Array<number>(n).fill(0) } }));
+const lengthsOf = (groups: { feature: { inputIds: ArrayLike<number> } }[][]) =>
+  groups.map((g) => g.map((w) => w.feature.inputIds.length));
 
 test('a batch of two length clusters goes through the model as two passes, longest first', () => {
   // one pass: 5 × 384 padded tokens; two: 2 × 384 + 3 × 200, which saves more than a pass's overhead
-  assert.deepEqual(lengthsOf(lengthGroups(windowsOf(190, 384, 200, 180, 380))), [[384, 380], [200, 190, 180]]);
+  assert.deepEqual(lengthsOf(lengthGroups(windowsOf(190, 384, 200, 180, 380))), [
+    [384, 380],
+    [200, 190, 180],
+  ]);
 });
 
 test('windows of equal or close lengths share one pass', () => {

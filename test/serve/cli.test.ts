@@ -15,10 +15,26 @@ interface Served {
 }
 
 async function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli.ts'), 'serve', '--model', FIXTURE_MODEL, '--port', '0', '--backend', 'cpu', ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, CI: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      join(repoRoot, 'src', 'cli.ts'),
+      'serve',
+      '--model',
+      FIXTURE_MODEL,
+      '--port',
+      '0',
+      '--backend',
+      'cpu',
+      ...args,
+    ],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, CI: '1' },
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -50,7 +66,12 @@ test('prints the URL on 127.0.0.1, and SIGTERM answers every request in flight, 
   const s = await serve(['--max-wait-ms', '800']); // requests sit in the batch queue: in flight when the signal comes
   try {
     assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-    const inFlight = Array.from({ length: 6 }, (_, i) => post(s.url, JSON.stringify({ inputs: { question: `When was it compiled ${i}?`, context: CONTEXT.repeat(i + 1) } })));
+    const inFlight = Array.from({ length: 6 }, (_, i) =>
+      post(
+        s.url,
+        JSON.stringify({ inputs: { question: `When was it compiled ${i}?`, context: CONTEXT.repeat(i + 1) } }),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 300));
     s.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
@@ -75,14 +96,50 @@ test('a soak of 400 mixed good and bad requests, 16 at a time: every status as e
   const s = await serve(['--api-key', 'k', '--max-body-bytes', '65536']);
   const auth = { authorization: 'Bearer k' };
   const kinds: [string, () => Promise<Response>, number][] = [
-    ['good', () => post(s.url, JSON.stringify({ inputs: { question: 'When was the book compiled?', context: CONTEXT } }), auth), 200],
-    ['list', () => post(s.url, JSON.stringify({ inputs: [{ question: 'What was recorded?', context: CONTEXT }, { question: 'Where?', context: CONTEXT.repeat(3) }], parameters: { top_k: 3 } }), auth), 200],
-    ['long', () => post(s.url, JSON.stringify({ inputs: { question: 'What?', context: CONTEXT.repeat(12) }, parameters: { max_seq_len: 128, doc_stride: 32 } }), auth), 200],
+    [
+      'good',
+      () =>
+        post(s.url, JSON.stringify({ inputs: { question: 'When was the book compiled?', context: CONTEXT } }), auth),
+      200,
+    ],
+    [
+      'list',
+      () =>
+        post(
+          s.url,
+          JSON.stringify({
+            inputs: [
+              { question: 'What was recorded?', context: CONTEXT },
+              { question: 'Where?', context: CONTEXT.repeat(3) },
+            ],
+            parameters: { top_k: 3 },
+          }),
+          auth,
+        ),
+      200,
+    ],
+    [
+      'long',
+      () =>
+        post(
+          s.url,
+          JSON.stringify({
+            inputs: { question: 'What?', context: CONTEXT.repeat(12) },
+            parameters: { max_seq_len: 128, doc_stride: 32 },
+          }),
+          auth,
+        ),
+      200,
+    ],
     ['no key', () => post(s.url, JSON.stringify({ inputs: { question: 'q', context: 'c' } })), 401],
     ['bad json', () => post(s.url, '{"inputs": [', auth), 400],
     ['wrong type', () => post(s.url, JSON.stringify({ inputs: { question: ['q'], context: 'c' } }), auth), 400],
     ['empty', () => post(s.url, JSON.stringify({ inputs: { question: '', context: 'c' } }), auth), 422],
-    ['too big', () => post(s.url, JSON.stringify({ inputs: { question: 'q', context: 'x'.repeat(70_000) } }), auth), 413],
+    [
+      'too big',
+      () => post(s.url, JSON.stringify({ inputs: { question: 'q', context: 'x'.repeat(70_000) } }), auth),
+      413,
+    ],
     ['no route', () => fetch(`${s.url}/../../etc/passwd`), 404],
     ['health', () => fetch(`${s.url}/health`), 200],
   ];
@@ -105,7 +162,10 @@ test('a soak of 400 mixed good and bad requests, 16 at a time: every status as e
     const before = await rss(s.url);
     await round(300);
     const afterRss = await rss(s.url);
-    assert.ok(afterRss - before < 40 * 1024 * 1024, `RSS grew ${((afterRss - before) / 2 ** 20).toFixed(1)} MiB over 300 requests`);
+    assert.ok(
+      afterRss - before < 40 * 1024 * 1024,
+      `RSS grew ${((afterRss - before) / 2 ** 20).toFixed(1)} MiB over 300 requests`,
+    );
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
     assert.match(metrics, /qaft_http_requests_total\{route="\/",method="POST",status="401"\} 40/);
     assert.equal(s.child.exitCode, null);

@@ -9,7 +9,10 @@ import type { BatchingAnswerer } from '../../src/infer/batching.js';
 import type { QaServer } from '../../src/serve/server.js';
 import { assertSameAnswers, fixtureServer, type PipelineCase } from './helpers.js';
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/pipeline-outputs.json', import.meta.url), 'utf8')) as { transformers: string; cases: PipelineCase[] };
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/pipeline-outputs.json', import.meta.url), 'utf8')) as {
+  transformers: string;
+  cases: PipelineCase[];
+};
 
 let server: QaServer;
 let answerer: BatchingAnswerer;
@@ -28,7 +31,16 @@ const ask = (body: unknown) => server.app.inject({ method: 'POST', url: '/', pay
 test('the fixture covers the cases the contract names', () => {
   assert.ok(fixture.transformers.startsWith('4.57'), fixture.transformers);
   const names = fixture.cases.map((c) => c.name).join(' ');
-  for (const part of ['single', 'list', 'top_k', 'long-small-windows', 'impossible-wins', 'impossible-second', 'align_to_words-false', 'max_answer_len']) {
+  for (const part of [
+    'single',
+    'list',
+    'top_k',
+    'long-small-windows',
+    'impossible-wins',
+    'impossible-second',
+    'align_to_words-false',
+    'max_answer_len',
+  ]) {
     assert.ok(names.includes(part), part);
   }
 });
@@ -64,6 +76,12 @@ test('a long context is cut into several windows', async () => {
   const c = fixture.cases.find((x) => x.name === 'long-small-windows')!;
   const { pipelineWindows } = await import('../../src/infer/pipeline-qa.js');
   const inputs = c.body.inputs as { question: string; context: string };
-  const windows = await pipelineWindows(answerer.tokenizer, inputs.question, inputs.context, { maxSeqLen: 64, docStride: 16 }, 512);
+  const windows = await pipelineWindows(
+    answerer.tokenizer,
+    inputs.question,
+    inputs.context,
+    { maxSeqLen: 64, docStride: 16 },
+    512,
+  );
   assert.ok(windows.length >= 5, `${windows.length} windows`);
 });

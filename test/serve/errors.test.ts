@@ -25,7 +25,8 @@ describe('without a key', () => {
     await server.drain();
     await answerer.close();
   });
-  const post = (payload: string, contentType = 'application/json') => server.app.inject({ method: 'POST', url: '/', payload, headers: { 'content-type': contentType } });
+  const post = (payload: string, contentType = 'application/json') =>
+    server.app.inject({ method: 'POST', url: '/', payload, headers: { 'content-type': contentType } });
 
   test('400: malformed JSON, and fields of the wrong type', async () => {
     const cases: [string, RegExp][] = [
@@ -37,7 +38,10 @@ describe('without a key', () => {
       ['{"inputs": [{"question": "q", "context": null}]}', /inputs\[0\]\.context must be string/],
       ['{"inputs": {"question": "q", "context": "c"}, "parameters": {"top_k": "3"}}', /top_k must be integer/],
       ['{"inputs": {"question": "q", "context": "c"}, "parameters": {"top_k": 2.5}}', /top_k must be integer/],
-      ['{"inputs": {"question": "q", "context": "c"}, "parameters": {"handle_impossible_answer": "yes"}}', /handle_impossible_answer must be boolean/],
+      [
+        '{"inputs": {"question": "q", "context": "c"}, "parameters": {"handle_impossible_answer": "yes"}}',
+        /handle_impossible_answer must be boolean/,
+      ],
       ['{"inputs": {"question": "q", "context": "c"}, "parameters": []}', /parameters must be object/],
       ['{"__proto__": {"x": 1}, "inputs": {"question": "q", "context": "c"}}', /./],
     ];
@@ -59,8 +63,14 @@ describe('without a key', () => {
       [{ inputs: [GOOD.inputs, { question: 'q' }] }, /inputs\[1\]\.context is missing/],
       [{ ...GOOD, parameters: { top_k: 0 } }, /top_k must be ≥ 1/],
       [{ ...GOOD, parameters: { max_answer_len: 0 } }, /max_answer_len must be ≥ 1/],
-      [{ ...GOOD, parameters: { doc_stride: 50, max_seq_len: 40 } }, /doc_stride \(50\) is larger than max_seq_len \(40\)/],
-      [{ inputs: { question: 'why '.repeat(20), context: 'c '.repeat(50) }, parameters: { max_seq_len: 16 } }, /no window can hold the context/],
+      [
+        { ...GOOD, parameters: { doc_stride: 50, max_seq_len: 40 } },
+        /doc_stride \(50\) is larger than max_seq_len \(40\)/,
+      ],
+      [
+        { inputs: { question: 'why '.repeat(20), context: 'c '.repeat(50) }, parameters: { max_seq_len: 16 } },
+        /no window can hold the context/,
+      ],
       [{ ...GOOD, parameters: { max_seq_len: 600 } }, /./], // fits 512 positions? the context is short: allowed (see next test)
     ];
     for (const [body, message] of cases.slice(0, -1)) {
@@ -70,9 +80,12 @@ describe('without a key', () => {
     }
   });
 
-  test('a max_seq_len above the model\'s positions is fine until a window is longer than the positions (as in the pipeline)', async () => {
+  test("a max_seq_len above the model's positions is fine until a window is longer than the positions (as in the pipeline)", async () => {
     assert.equal((await post(JSON.stringify({ ...GOOD, parameters: { max_seq_len: 600 } }))).statusCode, 200);
-    const long = { inputs: { question: 'q', context: 'abc '.repeat(300) }, parameters: { max_seq_len: 600, doc_stride: 10 } };
+    const long = {
+      inputs: { question: 'q', context: 'abc '.repeat(300) },
+      parameters: { max_seq_len: 600, doc_stride: 10 },
+    };
     const r = await post(JSON.stringify(long));
     assert.equal(r.statusCode, 422, r.body);
     assert.match(isJsonError(r), /exceeds the model's 512 positions/);
@@ -85,7 +98,16 @@ describe('without a key', () => {
   });
 
   test('404: any other path or method, and no file is served from a path', async () => {
-    for (const [method, url] of [['GET', '/etc/passwd'], ['GET', '/../../package.json'], ['GET', '/%2e%2e/%2e%2e/package.json'], ['GET', '/index.html'], ['PUT', '/'], ['DELETE', '/'], ['POST', '/health'], ['GET', '/static/app.js']] as const) {
+    for (const [method, url] of [
+      ['GET', '/etc/passwd'],
+      ['GET', '/../../package.json'],
+      ['GET', '/%2e%2e/%2e%2e/package.json'],
+      ['GET', '/index.html'],
+      ['PUT', '/'],
+      ['DELETE', '/'],
+      ['POST', '/health'],
+      ['GET', '/static/app.js'],
+    ] as const) {
       const r = await server.app.inject({ method, url });
       assert.equal(r.statusCode, 404, `${method} ${url}: ${r.body}`);
       isJsonError(r);
@@ -97,13 +119,20 @@ describe('without a key', () => {
     const r = await post(JSON.stringify(GOOD), 'application/x-www-form-urlencoded');
     assert.equal(r.statusCode, 200, r.body);
     assert.equal(r.headers['access-control-allow-origin'], undefined);
-    const pre = await server.app.inject({ method: 'OPTIONS', url: '/', headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' } });
+    const pre = await server.app.inject({
+      method: 'OPTIONS',
+      url: '/',
+      headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
+    });
     assert.equal(pre.headers['access-control-allow-origin'], undefined);
   });
 
   test('/health, /openapi.json and the metrics of the requests so far', async () => {
     assert.deepEqual((await server.app.inject({ url: '/health' })).json(), { status: 'ok' });
-    const doc = (await server.app.inject({ url: '/openapi.json' })).json() as { openapi: string; paths: Record<string, unknown> };
+    const doc = (await server.app.inject({ url: '/openapi.json' })).json() as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(Object.keys(doc.paths).sort(), ['/', '/health', '/metrics', '/openapi.json']);
     const metrics = (await server.app.inject({ url: '/metrics' })).body;
@@ -123,16 +152,29 @@ describe('with a key', () => {
     await server.drain();
     await answerer.close();
   });
-  const post = (headers: Record<string, string>) => server.app.inject({ method: 'POST', url: '/', payload: GOOD, headers });
+  const post = (headers: Record<string, string>) =>
+    server.app.inject({ method: 'POST', url: '/', payload: GOOD, headers });
 
   test('401 without the key or with a wrong one, before the body is read; 200 with it', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cret-key' }, { authorization: 'Bearer s3cret-key2' }, { authorization: 'Bearer ' }, { authorization: 'Basic s3cret-key' }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: 's3cret-key' },
+      { authorization: 'Bearer s3cret-key2' },
+      { authorization: 'Bearer ' },
+      { authorization: 'Basic s3cret-key' },
+    ] as Record<string, string>[]) {
       const r = await post(headers);
       assert.equal(r.statusCode, 401, JSON.stringify(headers));
       assert.match(isJsonError(r), /API key/);
       assert.equal(r.headers['www-authenticate'], 'Bearer');
     }
-    const big = await server.app.inject({ method: 'POST', url: '/', payload: 'x'.repeat(10 * 1024 * 1024), headers: { 'content-type': 'application/json' } });
+    const big = await server.app.inject({
+      method: 'POST',
+      url: '/',
+      payload: 'x'.repeat(10 * 1024 * 1024),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(big.statusCode, 401);
     assert.equal((await post({ authorization: 'Bearer s3cret-key' })).statusCode, 200);
   });
@@ -151,7 +193,12 @@ describe('options', () => {
   test('--cors-origin allows that origin only', async () => {
     const { server, answerer } = await fixtureServer({ corsOrigin: 'https://app.example' });
     try {
-      const r = await server.app.inject({ method: 'POST', url: '/', payload: GOOD, headers: { origin: 'https://app.example' } });
+      const r = await server.app.inject({
+        method: 'POST',
+        url: '/',
+        payload: GOOD,
+        headers: { origin: 'https://app.example' },
+      });
       assert.equal(r.headers['access-control-allow-origin'], 'https://app.example');
     } finally {
       await server.drain();
@@ -162,7 +209,11 @@ describe('options', () => {
   test('503 {"error"} and /health 503 while draining; requests in flight finish', async () => {
     const { server, answerer } = await fixtureServer({}, { maxWaitMs: 200 }); // the first request waits in the queue
     const url = await server.listen('127.0.0.1', 0);
-    const inFlight = fetch(url, { method: 'POST', body: JSON.stringify(GOOD), headers: { 'content-type': 'application/json' } });
+    const inFlight = fetch(url, {
+      method: 'POST',
+      body: JSON.stringify(GOOD),
+      headers: { 'content-type': 'application/json' },
+    });
     while (answerer.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
     const drained = server.drain();
     const health = await server.app.inject({ url: '/health' });
@@ -192,14 +243,20 @@ describe('options', () => {
       const slowBody = await new Promise<string>((resolve, reject) => {
         let got = '';
         const socket = connect(Number(url.port), url.hostname, () =>
-          socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"inputs"'),
+          socket.write(
+            'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"inputs"',
+          ),
         );
         socket.on('data', (d) => (got += d.toString()));
         socket.on('close', () => resolve(got));
         socket.on('error', reject);
       });
       assert.match(slowBody, /^HTTP\/1\.1 408/);
-      const ok = await fetch(url, { method: 'POST', body: JSON.stringify(GOOD), headers: { 'content-type': 'application/json' } });
+      const ok = await fetch(url, {
+        method: 'POST',
+        body: JSON.stringify(GOOD),
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(ok.status, 200);
     } finally {
       await server.drain();

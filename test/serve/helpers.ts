@@ -17,7 +17,10 @@ export function openFixture(options: BatchingOptions = {}): Promise<BatchingAnsw
   return BatchingAnswerer.open(FIXTURE_MODEL, { backend: 'cpu', ...options });
 }
 
-export async function fixtureServer(options: QaServerOptions = {}, batching: BatchingOptions = {}): Promise<{ server: QaServer; answerer: BatchingAnswerer }> {
+export async function fixtureServer(
+  options: QaServerOptions = {},
+  batching: BatchingOptions = {},
+): Promise<{ server: QaServer; answerer: BatchingAnswerer }> {
   const answerer = await openFixture(batching);
   return { server: await createQaServer(answerer, options), answerer };
 }

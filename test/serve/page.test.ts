@@ -11,7 +11,9 @@ import { fixtureServer, type PipelineCase } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/pipeline-outputs.json', import.meta.url), 'utf8')) as { cases: PipelineCase[] };
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/pipeline-outputs.json', import.meta.url), 'utf8')) as {
+  cases: PipelineCase[];
+};
 
 let browser: Browser;
 const servers: { server: QaServer; answerer: BatchingAnswerer }[] = [];
@@ -33,7 +35,9 @@ async function start(apiKey?: string): Promise<string> {
   return s.server.listen('127.0.0.1', 0);
 }
 
-test('typing a question and a context and pressing Enter shows the pipeline answer, highlighted, with score and latency', { skip }, async () => {
+test('typing a question and a context and pressing Enter shows the pipeline answer, highlighted, with score and latency', {
+  skip,
+}, async () => {
   const url = await start();
   const c = fixture.cases.find((x) => x.name === 'unicode')!; // code-point offsets past an emoji
   const { question, context } = c.body.inputs as { question: string; context: string };
@@ -56,13 +60,18 @@ test('typing a question and a context and pressing Enter shows the pipeline answ
   assert.equal(await answer.textContent(), expected.answer);
   assert.equal(await page.locator('#context-view mark').textContent(), expected.answer);
   assert.equal(await page.locator('#context-view').textContent(), context);
-  assert.match((await page.getByTestId('meta').textContent()) ?? '', new RegExp(`score ${expected.score.toFixed(4)} · \\d+ ms`));
+  assert.match(
+    (await page.getByTestId('meta').textContent()) ?? '',
+    new RegExp(`score ${expected.score.toFixed(4)} · \\d+ ms`),
+  );
   assert.deepEqual(outside, []);
   assert.deepEqual(cspErrors, []);
   await page.close();
 });
 
-test('keyboard only: Tab to each field, Ctrl+Enter in the context asks; the button is reachable', { skip }, async () => {
+test('keyboard only: Tab to each field, Ctrl+Enter in the context asks; the button is reachable', {
+  skip,
+}, async () => {
   const url = await start();
   const page = await browser.newPage();
   await page.goto(url);
@@ -80,7 +89,9 @@ test('keyboard only: Tab to each field, Ctrl+Enter in the context asks; the butt
   await page.close();
 });
 
-test('with an API key: the page asks for it, says so when it is wrong, and answers with the right one', { skip }, async () => {
+test('with an API key: the page asks for it, says so when it is wrong, and answers with the right one', {
+  skip,
+}, async () => {
   const url = await start('page-key');
   const page = await browser.newPage();
   await page.goto(url);

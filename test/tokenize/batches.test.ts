@@ -15,7 +15,10 @@ const features = (lengths: number[]): Feature[] =>
 
 test('no shuffle keeps feature order and pads each batch to its longest member with mask 0', () => {
   const b = makeBatches(features([3, 5, 2]), { batchSize: 2, shuffle: false, padTokenId: 0 });
-  assert.deepEqual(b.map((x) => x.featureIndices), [[0, 1], [2]]);
+  assert.deepEqual(
+    b.map((x) => x.featureIndices),
+    [[0, 1], [2]],
+  );
   assert.deepEqual(b[0]?.batch.inputIds, [
     [1000, 1000, 1000, 0, 0],
     [1001, 1001, 1001, 1001, 1001],
@@ -30,13 +33,25 @@ test('no shuffle keeps feature order and pads each batch to its longest member w
 });
 
 test('padToMaxLength pads every batch to maxLength with the pad id', () => {
-  const b = makeBatches(features([3, 2]), { batchSize: 2, shuffle: false, padTokenId: 7, padToMaxLength: true, maxLength: 6 });
+  const b = makeBatches(features([3, 2]), {
+    batchSize: 2,
+    shuffle: false,
+    padTokenId: 7,
+    padToMaxLength: true,
+    maxLength: 6,
+  });
   assert.deepEqual(b[0]?.batch.inputIds[1], [1001, 1001, 7, 7, 7, 7]);
   assert.deepEqual(b[0]?.batch.attentionMask[1], [1, 1, 0, 0, 0, 0]);
 });
 
 test('withLabels false leaves the positions out; dropLast drops the partial batch', () => {
-  const b = makeBatches(features([3, 2, 4]), { batchSize: 2, shuffle: false, padTokenId: 0, withLabels: false, dropLast: true });
+  const b = makeBatches(features([3, 2, 4]), {
+    batchSize: 2,
+    shuffle: false,
+    padTokenId: 0,
+    withLabels: false,
+    dropLast: true,
+  });
   assert.equal(b.length, 1);
   assert.equal(b[0]?.batch.startPositions, undefined);
 });
@@ -57,18 +72,38 @@ test('groupByLength: mega-batches of the permutation sorted longest first, the l
   // lengths 10+i except feature 0 (100): sorted = 15 11 9 1 | 14 12 10 2 | 0 7 6 4 | 13 8 5 3;
   // the longest (0) sits first in mega-batch 2, so it trades places with 15.
   const lengths = Array.from({ length: 16 }, (_, i) => (i === 0 ? 100 : 10 + i));
-  const b = makeBatches(features(lengths), { batchSize: 2, shuffle: true, seed: 3, epoch: 0, groupByLength: true, padTokenId: 0 });
+  const b = makeBatches(features(lengths), {
+    batchSize: 2,
+    shuffle: true,
+    seed: 3,
+    epoch: 0,
+    groupByLength: true,
+    padTokenId: 0,
+  });
   assert.deepEqual(
     b.map((x) => x.featureIndices),
-    [[0, 11], [9, 1], [14, 12], [10, 2], [15, 7], [6, 4], [13, 8], [5, 3]],
+    [
+      [0, 11],
+      [9, 1],
+      [14, 12],
+      [10, 2],
+      [15, 7],
+      [6, 4],
+      [13, 8],
+      [5, 3],
+    ],
   );
   assert.equal(b[0]?.batch.inputIds[0]?.length, 100); // dynamic padding to the longest member
   assert.equal(b[1]?.batch.inputIds[0]?.length, 19);
 });
 
 test('a feature longer than maxLength and a bad batch size are rejected', () => {
-  assert.throws(() => makeBatches(features([5]), { batchSize: 1, shuffle: false, padTokenId: 0, maxLength: 4 }), { code: 'BAD_DATA' });
-  assert.throws(() => makeBatches(features([5]), { batchSize: 0, shuffle: false, padTokenId: 0 }), { code: 'BAD_ARGUMENT' });
+  assert.throws(() => makeBatches(features([5]), { batchSize: 1, shuffle: false, padTokenId: 0, maxLength: 4 }), {
+    code: 'BAD_DATA',
+  });
+  assert.throws(() => makeBatches(features([5]), { batchSize: 0, shuffle: false, padTokenId: 0 }), {
+    code: 'BAD_ARGUMENT',
+  });
 });
 
 test('token type ids are padded with 0, only when the model takes them and the features carry them', () => {
@@ -79,6 +114,13 @@ test('token type ids are padded with 0, only when the model takes them and the f
     [0, 0, 1, 1, 1],
   ]);
   // DistilBERT (the model takes none), RoBERTa-style features (none to give): the batch has no tokenTypeIds
-  assert.equal('tokenTypeIds' in (makeBatches(typed, { batchSize: 2, shuffle: false, padTokenId: 0 })[0]?.batch ?? {}), false);
-  assert.equal('tokenTypeIds' in (makeBatches(features([3]), { batchSize: 2, shuffle: false, padTokenId: 0, tokenTypeIds: true })[0]?.batch ?? {}), false);
+  assert.equal(
+    'tokenTypeIds' in (makeBatches(typed, { batchSize: 2, shuffle: false, padTokenId: 0 })[0]?.batch ?? {}),
+    false,
+  );
+  assert.equal(
+    'tokenTypeIds' in
+      (makeBatches(features([3]), { batchSize: 2, shuffle: false, padTokenId: 0, tokenTypeIds: true })[0]?.batch ?? {}),
+    false,
+  );
 });

@@ -25,10 +25,15 @@ interface PyWindow {
 interface Fixture {
   maxLength: number;
   stride: number;
-  tokenizers: Record<string, { clsTokenId: number; padTokenId: number; rows: { id: string; windows: PyWindow[]; tutorial: number[] }[] }>;
+  tokenizers: Record<
+    string,
+    { clsTokenId: number; padTokenId: number; rows: { id: string; windows: PyWindow[]; tutorial: number[] }[] }
+  >;
 }
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/tokenizer-parity.json', import.meta.url), 'utf8')) as Fixture;
+const fixture = JSON.parse(
+  readFileSync(new URL('./fixtures/tokenizer-parity.json', import.meta.url), 'utf8'),
+) as Fixture;
 const modelsDir = join(sharedDir, 'models');
 const parquet = join(sharedDir, 'data', 'squad-v1.1', 'train-first5000.parquet');
 let rowsById: Map<string, SquadRow> | undefined;
@@ -40,10 +45,17 @@ async function squadRow(id: string): Promise<SquadRow> {
 }
 
 /** Sequence ids of one of our windows, from where its question and context lie. */
-function sequenceIds(tok: QaTokenizer, w: { inputIds: readonly number[]; offsets: readonly unknown[] }, contextStart: number, contextEnd: number): (number | null)[] {
+function sequenceIds(
+  tok: QaTokenizer,
+  w: { inputIds: readonly number[]; offsets: readonly unknown[] },
+  contextStart: number,
+  contextEnd: number,
+): (number | null)[] {
   const t = tok.pairTemplate;
   const questionEnd = contextStart - t.middle.length; // exclusive
-  return w.inputIds.map((_, i) => (i >= t.prefix.length && i < questionEnd ? 0 : i >= contextStart && i <= contextEnd ? 1 : null));
+  return w.inputIds.map((_, i) =>
+    i >= t.prefix.length && i < questionEnd ? 0 : i >= contextStart && i <= contextEnd ? 1 : null,
+  );
 }
 
 for (const [name, expected] of Object.entries(fixture.tokenizers)) {
@@ -55,7 +67,10 @@ for (const [name, expected] of Object.entries(fixture.tokenizers)) {
     let labelled = 0;
     for (const { id, windows: py, tutorial } of expected.rows) {
       const row = await squadRow(id);
-      const { features } = await prepareFeatures([row], tok, { maxLength: fixture.maxLength, docStride: fixture.stride });
+      const { features } = await prepareFeatures([row], tok, {
+        maxLength: fixture.maxLength,
+        docStride: fixture.stride,
+      });
       assert.equal(features.length, py.length, `${id}: number of windows`);
       for (const [k, f] of features.entries()) {
         const p = py[k]!;
@@ -65,7 +80,11 @@ for (const [name, expected] of Object.entries(fixture.tokenizers)) {
         const contextEnd = p.sequence_ids.lastIndexOf(1);
         assert.deepEqual(sequenceIds(tok, f, contextStart, contextEnd), p.sequence_ids, `${where}: sequence ids`);
         // run_qa keeps the offsets of context tokens only (None elsewhere), as our features do
-        assert.deepEqual(f.offsets, p.offsets.map((o, i) => (p.sequence_ids[i] === 1 ? o : null)), `${where}: offsets`);
+        assert.deepEqual(
+          f.offsets,
+          p.offsets.map((o, i) => (p.sequence_ids[i] === 1 ? o : null)),
+          `${where}: offsets`,
+        );
         // token type ids: ours are absent exactly when Python's are all 0 (RoBERTa's processor)
         assert.deepEqual(f.tokenTypeIds ?? p.input_ids.map(() => 0), p.token_type_ids, `${where}: token type ids`);
         assert.deepEqual([f.startPosition, f.endPosition], p.labels, `${where}: labels`);
@@ -88,7 +107,12 @@ test('tokenizer directories without config.json: RoBERTa BPE and ALBERT Unigram 
   assert.deepEqual([roberta.clsTokenId, roberta.padTokenId, roberta.sepTokenId], [0, 1, 2]);
   assert.equal(roberta.modelMaxLength, 512);
   const albert = await loadTokenizer(join(modelsDir, 'tiny-albert-unigram'));
-  assert.deepEqual(albert.pairTemplate, { prefix: [2], middle: [3], suffix: [3], typeIds: { prefix: [0], question: 0, middle: [0], context: 1, suffix: [1] } });
+  assert.deepEqual(albert.pairTemplate, {
+    prefix: [2],
+    middle: [3],
+    suffix: [3],
+    typeIds: { prefix: [0], question: 0, middle: [0], context: 1, suffix: [1] },
+  });
   assert.deepEqual([albert.clsTokenId, albert.padTokenId, albert.sepTokenId], [2, 0, 3]);
   // RoBERTa offsets are trimmed of the space the byte-level pre-tokenizer folds into a token: " Paris" is (7, 12)
   const e = await roberta.encodeText('I love Paris');
@@ -109,14 +133,32 @@ async function bpeFiles(dir: string, config: Record<string, unknown>): Promise<v
 test('a byte-level BPE tokenizer built from vocab.json + merges.txt encodes like its tokenizer.json', async () => {
   const { dir, cleanup } = await makeTempDir();
   try {
-    await bpeFiles(dir, { cls_token: '<s>', sep_token: '</s>', pad_token: '<pad>', unk_token: '<unk>', mask_token: '<mask>', model_max_length: 512 });
+    await bpeFiles(dir, {
+      cls_token: '<s>',
+      sep_token: '</s>',
+      pad_token: '<pad>',
+      unk_token: '<unk>',
+      mask_token: '<mask>',
+      model_max_length: 512,
+    });
     const built = await loadTokenizer(dir);
     const reference = await loadTokenizer(join(modelsDir, 'tiny-roberta-bpe'));
     const rows = await Promise.all(fixture.tokenizers['tiny-roberta-bpe']!.rows.slice(0, 8).map((r) => squadRow(r.id)));
-    for (const r of rows) assert.deepEqual(await built.encodePair(r.question, r.context), await reference.encodePair(r.question, r.context), r.id);
+    for (const r of rows)
+      assert.deepEqual(
+        await built.encodePair(r.question, r.context),
+        await reference.encodePair(r.question, r.context),
+        r.id,
+      );
     assert.deepEqual(built.pairTemplate, reference.pairTemplate);
-    assert.deepEqual([built.clsTokenId, built.padTokenId, built.sepTokenId, built.vocabSize], [reference.clsTokenId, reference.padTokenId, reference.sepTokenId, reference.vocabSize]);
-    assert.equal(await built.decode((await built.encodePair('Who?', 'Saint Bernadette')).ids), await reference.decode((await reference.encodePair('Who?', 'Saint Bernadette')).ids));
+    assert.deepEqual(
+      [built.clsTokenId, built.padTokenId, built.sepTokenId, built.vocabSize],
+      [reference.clsTokenId, reference.padTokenId, reference.sepTokenId, reference.vocabSize],
+    );
+    assert.equal(
+      await built.decode((await built.encodePair('Who?', 'Saint Bernadette')).ids),
+      await reference.decode((await reference.encodePair('Who?', 'Saint Bernadette')).ids),
+    );
     // add_prefix_space from tokenizer_config.json: the first word gets its "Ġ" token as after a space
     await bpeFiles(dir, { add_prefix_space: true });
     const spaced = await loadTokenizer(dir);
@@ -137,9 +179,15 @@ test('half a BPE tokenizer, or a tokenizer that pads on the left, is a one-line 
     await assert.rejects(loadTokenizer(dir), { code: 'BAD_FORMAT', message: /merges\.txt: merge 1 is not two tokens/ });
     const left = join(dir, 'left');
     await mkdir(left);
-    await writeFile(join(left, 'tokenizer.json'), await readFile(join(modelsDir, 'tiny-albert-unigram', 'tokenizer.json')));
+    await writeFile(
+      join(left, 'tokenizer.json'),
+      await readFile(join(modelsDir, 'tiny-albert-unigram', 'tokenizer.json')),
+    );
     await writeFile(join(left, 'tokenizer_config.json'), '{"padding_side": "left"}');
-    await assert.rejects(loadTokenizer(left), { code: 'BAD_CONFIG', message: /padding_side is "left", expected "right"/ });
+    await assert.rejects(loadTokenizer(left), {
+      code: 'BAD_CONFIG',
+      message: /padding_side is "left", expected "right"/,
+    });
   } finally {
     await cleanup();
   }
@@ -148,9 +196,19 @@ test('half a BPE tokenizer, or a tokenizer that pads on the left, is a one-line 
 test('truncation and padding saved in tokenizer.json are ignored, as Python does for a call that asks for neither', async () => {
   const { dir, cleanup } = await makeTempDir();
   try {
-    const json = JSON.parse(await readFile(join(modelsDir, 'tiny-roberta-bpe', 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+    const json = JSON.parse(await readFile(join(modelsDir, 'tiny-roberta-bpe', 'tokenizer.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     json.truncation = { direction: 'Right', max_length: 8, strategy: 'LongestFirst', stride: 0 };
-    json.padding = { strategy: { Fixed: 64 }, direction: 'Right', pad_to_multiple_of: null, pad_id: 1, pad_type_id: 0, pad_token: '<pad>' };
+    json.padding = {
+      strategy: { Fixed: 64 },
+      direction: 'Right',
+      pad_to_multiple_of: null,
+      pad_id: 1,
+      pad_type_id: 0,
+      pad_token: '<pad>',
+    };
     await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(json));
     const saved = await loadTokenizer(dir);
     const plain = await loadTokenizer(join(modelsDir, 'tiny-roberta-bpe'));
@@ -158,7 +216,10 @@ test('truncation and padding saved in tokenizer.json are ignored, as Python does
     const e = await saved.encodeText(context);
     assert.ok(e.ids.length > 64);
     assert.deepEqual(e, await plain.encodeText(context));
-    assert.deepEqual(await saved.encodePair('Who?', 'Saint Bernadette.'), await plain.encodePair('Who?', 'Saint Bernadette.'));
+    assert.deepEqual(
+      await saved.encodePair('Who?', 'Saint Bernadette.'),
+      await plain.encodePair('Who?', 'Saint Bernadette.'),
+    );
   } finally {
     await cleanup();
   }

@@ -31,7 +31,8 @@ test('doc stride: every window that holds the whole answer labels exactly the an
   assert.equal(stats.truncated, 1);
   let holding = 0;
   for (const f of features) {
-    const holds = f.offsets.some((o) => o && o[0] <= 30 * filler.length && o[1] > 30 * filler.length) &&
+    const holds =
+      f.offsets.some((o) => o && o[0] <= 30 * filler.length && o[1] > 30 * filler.length) &&
       f.offsets.some((o) => o && o[1] >= 30 * filler.length + 13);
     if (f.startPosition === 0) {
       assert.equal(f.endPosition, 0);
@@ -63,7 +64,10 @@ test('without a stride a long context is cut to one window; a cut-off answer is 
   const { features, stats } = await prepareFeatures([early, late], tok, { maxLength: 64 });
   assert.equal(features.length, 2);
   assert.equal(stats.truncated, 2);
-  assert.equal(await tok.decode(features[0]!.inputIds.slice(features[0]!.startPosition, features[0]!.endPosition + 1)), 'zanzibar city');
+  assert.equal(
+    await tok.decode(features[0]!.inputIds.slice(features[0]!.startPosition, features[0]!.endPosition + 1)),
+    'zanzibar city',
+  );
   assert.deepEqual([features[1]!.startPosition, features[1]!.endPosition], [0, 0]);
   assert.equal(stats.unanswerable, 1);
 });

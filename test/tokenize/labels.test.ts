@@ -7,7 +7,18 @@ import { loadTokenizer } from '../../src/tokenize/tokenizer.js';
 import { sharedDir } from '../helpers/cli.js';
 
 // [CLS] q q [SEP] "the(0,3) big(4,7) red(8,11) fox(12,15) ##es(15,17)" [SEP]
-const offsets: ([number, number] | null)[] = [null, null, null, null, [0, 3], [4, 7], [8, 11], [12, 15], [15, 17], null];
+const offsets: ([number, number] | null)[] = [
+  null,
+  null,
+  null,
+  null,
+  [0, 3],
+  [4, 7],
+  [8, 11],
+  [12, 15],
+  [15, 17],
+  null,
+];
 const CS = 4;
 const CE = 8;
 
@@ -57,7 +68,13 @@ test('an unanswerable question is labelled at [CLS] in every doc-stride window; 
   const answerStart = context.indexOf('Zanzibar City');
   const rows = [
     { id: 'none', title: 't', context, question: 'What is the currency?', answers: { text: [], answer_start: [] } },
-    { id: 'has', title: 't', context, question: 'What is the capital?', answers: { text: ['Zanzibar City'], answer_start: [answerStart] } },
+    {
+      id: 'has',
+      title: 't',
+      context,
+      question: 'What is the capital?',
+      answers: { text: ['Zanzibar City'], answer_start: [answerStart] },
+    },
   ];
   const { features } = await prepareFeatures(rows, tok, { maxLength: 64, docStride: 16 });
   const none = features.filter((f) => f.exampleId === 'none');
@@ -68,5 +85,6 @@ test('an unanswerable question is labelled at [CLS] in every doc-stride window; 
   }
   const labelled = features.filter((f) => f.exampleId === 'has' && f.startPosition > 0);
   assert.ok(labelled.length >= 1);
-  for (const f of labelled) assert.equal(await tok.decode(f.inputIds.slice(f.startPosition, f.endPosition + 1)), 'zanzibar city');
+  for (const f of labelled)
+    assert.equal(await tok.decode(f.inputIds.slice(f.startPosition, f.endPosition + 1)), 'zanzibar city');
 });

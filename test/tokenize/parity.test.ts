@@ -18,7 +18,11 @@ const modelDir = join(sharedDir, 'models', 'distilbert-base-uncased');
 const parquet = join(sharedDir, 'data', 'squad-v1.1', 'train-first5000.parquet');
 
 /** The tutorial's loop body for one example, transcribed line by line from Python. */
-function seedLabels(offset: number[][], sequenceIds: (number | null | undefined)[], answer: { text: string[]; answer_start: number[] }): [number, number] {
+function seedLabels(
+  offset: number[][],
+  sequenceIds: (number | null | undefined)[],
+  answer: { text: string[]; answer_start: number[] },
+): [number, number] {
   const startChar = answer.answer_start[0] as number;
   const endChar = startChar + [...(answer.text[0] as string)].length; // len() counts code points
   let idx = 0;
@@ -80,10 +84,17 @@ for (const name of ['tiny-roberta-bpe', 'tiny-albert-unigram']) {
     let labelled = 0;
     for (const [i, row] of rows.entries()) {
       const enc = await lib.encode(pyStrip(row.question), row.context);
-      const expected = seedLabels(enc.getOffsets(), enc.getSequenceIds(), { text: [...row.answers.text], answer_start: [...row.answers.answer_start] });
+      const expected = seedLabels(enc.getOffsets(), enc.getSequenceIds(), {
+        text: [...row.answers.text],
+        answer_start: [...row.answers.answer_start],
+      });
       const f = ours.features[i]!;
       assert.deepEqual(f.inputIds, enc.getIds(), `row ${i} (${row.id}): input ids differ`);
-      assert.deepEqual(f.tokenTypeIds ?? f.inputIds.map(() => 0), enc.getTypeIds(), `row ${i} (${row.id}): token type ids differ`);
+      assert.deepEqual(
+        f.tokenTypeIds ?? f.inputIds.map(() => 0),
+        enc.getTypeIds(),
+        `row ${i} (${row.id}): token type ids differ`,
+      );
       assert.deepEqual([f.startPosition, f.endPosition], expected, `row ${i} (${row.id}): labels differ`);
       if (expected[0] !== 0) labelled++;
     }

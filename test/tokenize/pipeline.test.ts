@@ -7,7 +7,13 @@ import { prepareDataset, type PrepareOptions } from '../../src/tokenize/pipeline
 import { makeTempDir, sharedDir } from '../helpers/cli.js';
 
 const tokenizer = join(sharedDir, 'models', 'distilbert-base-uncased');
-const row = { id: 'a', title: 't', context: 'The capital is Paris.', question: 'Capital?', answers: { text: ['Paris'], answer_start: [15] } };
+const row = {
+  id: 'a',
+  title: 't',
+  context: 'The capital is Paris.',
+  question: 'Capital?',
+  answers: { text: ['Paris'], answer_start: [15] },
+};
 const base = (dir: string, input: string): PrepareOptions => ({
   inputs: [input],
   split: 'train',
@@ -26,7 +32,9 @@ test('the tokenizer is resolved only after the input has been read and checked',
       asked++;
       return tokenizer;
     };
-    await assert.rejects(prepareDataset({ ...base(dir, join(dir, 'missing.json')), tokenizerDir }), { code: 'FILE_NOT_FOUND' });
+    await assert.rejects(prepareDataset({ ...base(dir, join(dir, 'missing.json')), tokenizerDir }), {
+      code: 'FILE_NOT_FOUND',
+    });
     assert.equal(asked, 0);
     const input = join(dir, 'rows.jsonl');
     await writeFile(input, JSON.stringify(row));

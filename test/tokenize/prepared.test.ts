@@ -45,7 +45,13 @@ test('writePrepared → readPrepared gives back the rows, features (null offsets
   try {
     const out = join(dir, 'data');
     const written = await writePrepared(out, { manifest, train, test: testSplit });
-    assert.deepEqual((await readdir(out)).sort(), ['manifest.json', 'test.arrow', 'test.features.arrow', 'train.arrow', 'train.features.arrow']);
+    assert.deepEqual((await readdir(out)).sort(), [
+      'manifest.json',
+      'test.arrow',
+      'test.features.arrow',
+      'train.arrow',
+      'train.features.arrow',
+    ]);
     const back = await readPrepared(out);
     assert.deepEqual(back.train, train);
     assert.deepEqual(back.test, testSplit);
@@ -99,8 +105,14 @@ test('a prepare locks beside --out, and a lock file inside --out does not make i
 test('token type ids survive writePrepared → readPrepared; older manifests without tokenizer.tokenTypeIds still read', async () => {
   const { dir, cleanup } = await makeTempDir();
   try {
-    const typed = { ...train, features: train.features.map((f) => ({ ...f, tokenTypeIds: f.inputIds.map((_, i) => (i < 3 ? 0 : 1)) })) };
-    const typedTest = { ...testSplit, features: testSplit.features.map((f) => ({ ...f, tokenTypeIds: f.inputIds.map(() => 0) })) };
+    const typed = {
+      ...train,
+      features: train.features.map((f) => ({ ...f, tokenTypeIds: f.inputIds.map((_, i) => (i < 3 ? 0 : 1)) })),
+    };
+    const typedTest = {
+      ...testSplit,
+      features: testSplit.features.map((f) => ({ ...f, tokenTypeIds: f.inputIds.map(() => 0) })),
+    };
     const typedManifest = { ...manifest, tokenizer: { ...manifest.tokenizer, tokenTypeIds: true } };
     await writePrepared(join(dir, 'typed'), { manifest: typedManifest, train: typed, test: typedTest });
     const back = await readPrepared(join(dir, 'typed'));
@@ -111,7 +123,10 @@ test('token type ids survive writePrepared → readPrepared; older manifests wit
     await writePrepared(join(dir, 'old'), { manifest, train, test: testSplit });
     const old = await readPrepared(join(dir, 'old'));
     assert.equal(old.manifest.tokenizer.tokenTypeIds, undefined);
-    assert.equal(old.train.features.some((f) => f.tokenTypeIds !== undefined), false);
+    assert.equal(
+      old.train.features.some((f) => f.tokenTypeIds !== undefined),
+      false,
+    );
   } finally {
     await cleanup();
   }

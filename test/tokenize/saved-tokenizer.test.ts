@@ -20,8 +20,14 @@ before(async () => {
   bertDir = join(tmp.dir, 'bert-base-uncased');
   await mkdir(bertDir);
   for (const f of ['tokenizer.json', 'vocab.txt']) await copyFile(join(BASE_TOKENIZER_DIR, f), join(bertDir, f));
-  const config = JSON.parse(await readFile(join(BASE_TOKENIZER_DIR, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
-  await writeFile(join(bertDir, 'tokenizer_config.json'), JSON.stringify({ ...config, tokenizer_class: 'BertTokenizer' }));
+  const config = JSON.parse(await readFile(join(BASE_TOKENIZER_DIR, 'tokenizer_config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  await writeFile(
+    join(bertDir, 'tokenizer_config.json'),
+    JSON.stringify({ ...config, tokenizer_class: 'BertTokenizer' }),
+  );
 });
 after(() => tmp.cleanup());
 
@@ -35,7 +41,11 @@ test('a BERT tokenizer saved with a DistilBERT is a DistilBertTokenizer without 
   const saved = await fitted(await loadTokenizer(bertDir), 'distilbert');
   const source = JSON.parse(await readFile(join(bertDir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(saved.do_lower_case, true);
-  assert.deepEqual(saved, { ...source, tokenizer_class: 'DistilBertTokenizer', model_input_names: ['input_ids', 'attention_mask'] });
+  assert.deepEqual(saved, {
+    ...source,
+    tokenizer_class: 'DistilBertTokenizer',
+    model_input_names: ['input_ids', 'attention_mask'],
+  });
 });
 
 test('each family gets its own class, and token_type_ids exactly when it tells two types apart', async () => {
@@ -71,5 +81,8 @@ test('a tokenizer directory without tokenizer_config.json gets one naming the cl
   const dir = join(tmp.dir, 'vocab-only');
   await mkdir(dir);
   await copyFile(join(BASE_TOKENIZER_DIR, 'vocab.txt'), join(dir, 'vocab.txt'));
-  assert.deepEqual(await fitted(await loadTokenizer(dir), 'distilbert'), { model_input_names: ['input_ids', 'attention_mask'], tokenizer_class: 'DistilBertTokenizer' });
+  assert.deepEqual(await fitted(await loadTokenizer(dir), 'distilbert'), {
+    model_input_names: ['input_ids', 'attention_mask'],
+    tokenizer_class: 'DistilBertTokenizer',
+  });
 });

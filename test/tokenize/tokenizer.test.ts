@@ -14,11 +14,26 @@ before(async () => {
 
 test("('What is your name?', 'My name is Sylvain.') → Python's ids", async () => {
   const [w] = await encodeWindows(tok, 'What is your name?', 'My name is Sylvain.', { maxLength: 384 });
-  assert.deepEqual(w?.inputIds, [101, 2054, 2003, 2115, 2171, 1029, 102, 2026, 2171, 2003, 25353, 22144, 2378, 1012, 102]);
+  assert.deepEqual(
+    w?.inputIds,
+    [101, 2054, 2003, 2115, 2171, 1029, 102, 2026, 2171, 2003, 25353, 22144, 2378, 1012, 102],
+  );
   // context tokens only carry offsets: my(0,2) name(3,7) is(8,10) sy(11,13) ##lva(13,16) ##in(16,18) .(18,19)
   assert.deepEqual(w?.offsets, [
-    null, null, null, null, null, null, null,
-    [0, 2], [3, 7], [8, 10], [11, 13], [13, 16], [16, 18], [18, 19],
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
+    [0, 2],
+    [3, 7],
+    [8, 10],
+    [11, 13],
+    [13, 16],
+    [16, 18],
+    [18, 19],
     null,
   ]);
   assert.equal(w?.contextStart, 7);
@@ -37,10 +52,20 @@ test('more known pairs give the vocabulary ids of their lowercased, accent-strip
 test('offsets count Unicode code points, as Python does, with emoji, accents and CJK', async () => {
   // code points: a=0 😀=1 b=2 ' '=3 café=4..7 ' '=8 中=9 文=10 ' '=11 x=12 (UTF-16 would put x at 13)
   const e = await tok.encodeText('a😀b café 中文 x');
-  assert.deepEqual(e.offsets, [[0, 3], [4, 8], [9, 10], [10, 11], [12, 13]]);
+  assert.deepEqual(e.offsets, [
+    [0, 3],
+    [4, 8],
+    [9, 10],
+    [10, 11],
+    [12, 13],
+  ]);
   assert.deepEqual(e.ids, [100, 7668, 1746, 1861, 1060]); // [UNK] for the word with the emoji
   const e2 = await tok.encodeText('😀😀 hello 👍🏽 world');
-  assert.deepEqual(e2.offsets.slice(1), [[3, 8], [9, 11], [12, 17]]);
+  assert.deepEqual(e2.offsets.slice(1), [
+    [3, 8],
+    [9, 11],
+    [12, 17],
+  ]);
 });
 
 test('encodeText + the pair template give the same encoding as the library encoding the pair', async () => {
@@ -101,7 +126,10 @@ test('a tokenizer built from vocab.txt + tokenizer_config.json encodes like toke
 test('a directory without tokenizer files, or a broken tokenizer.json, is a one-line user error', async () => {
   const { dir, cleanup } = await makeTempDir();
   try {
-    await assert.rejects(loadTokenizer(dir), { code: 'FILE_NOT_FOUND', message: /^no tokenizer\.json, vocab\.txt, or vocab\.json \+ merges\.txt in / });
+    await assert.rejects(loadTokenizer(dir), {
+      code: 'FILE_NOT_FOUND',
+      message: /^no tokenizer\.json, vocab\.txt, or vocab\.json \+ merges\.txt in /,
+    });
     await assert.rejects(loadTokenizer(join(dir, 'nope')), { code: 'FILE_NOT_FOUND' });
     await writeFile(join(dir, 'tokenizer.json'), '{"not": "a tokenizer"}');
     await assert.rejects(loadTokenizer(dir), { code: 'BAD_FORMAT', message: /tokenizer\.json/ });

@@ -69,8 +69,14 @@ test('a question that leaves no room for context is reported, not cut', () => {
 });
 
 test('bad window options are rejected with the allowed range', () => {
-  assert.throws(() => validateWindowOptions(template, { maxLength: 4 }), { code: 'BAD_ARGUMENT', message: /max length/ });
-  assert.throws(() => validateWindowOptions(template, { maxLength: 10, docStride: 6 }), { code: 'BAD_ARGUMENT', message: /doc stride/ });
+  assert.throws(() => validateWindowOptions(template, { maxLength: 4 }), {
+    code: 'BAD_ARGUMENT',
+    message: /max length/,
+  });
+  assert.throws(() => validateWindowOptions(template, { maxLength: 10, docStride: 6 }), {
+    code: 'BAD_ARGUMENT',
+    message: /doc stride/,
+  });
   assert.throws(() => validateWindowOptions(template, { maxLength: 10, docStride: -1 }), { code: 'BAD_ARGUMENT' });
 });
 

@@ -42,7 +42,9 @@ function standInModel(nanAtCall = Infinity): StandIn {
       model.widths.push(...batch.inputIds.map((r) => r.length));
       const w = params.get('w.weight') as tf.Variable;
       const diff = tf.tidy(() => tf.sub(w, tf.tensor2d([[1, 2, 3]]))); // [1, 3]
-      const loss = tf.tidy(() => (model.calls === nanAtCall ? tf.scalar(NaN) : tf.mul(tf.sum(tf.square(diff)), 0.5)) as tf.Scalar);
+      const loss = tf.tidy(
+        () => (model.calls === nanAtCall ? tf.scalar(NaN) : tf.mul(tf.sum(tf.square(diff)), 0.5)) as tf.Scalar,
+      );
       return { loss, grads: new Map<string, tf.Tensor>([['w.weight', diff]]) };
     },
     async save(dir: string) {
@@ -61,7 +63,13 @@ function split(n: number): Split {
   const rows: SquadRow[] = [];
   for (let i = 0; i < n; i++) {
     const len = 3 + (i % 7);
-    features.push({ exampleId: `e${i}`, inputIds: Array.from({ length: len }, (_, t) => t + 1), offsets: [], startPosition: 1, endPosition: 1 });
+    features.push({
+      exampleId: `e${i}`,
+      inputIds: Array.from({ length: len }, (_, t) => t + 1),
+      offsets: [],
+      startPosition: 1,
+      endPosition: 1,
+    });
     rows.push({ id: `e${i}`, title: '', context: 'c', question: 'q', answers: { text: ['c'], answer_start: [0] } });
   }
   return { rows, features };
@@ -70,9 +78,22 @@ function split(n: number): Split {
 function options(outDir: string, over: Partial<TrainLoopOptions> = {}): TrainLoopOptions & { evals: number[] } {
   const evals: number[] = [];
   return {
-    outDir, epochs: 2, batchSize: 4, learningRate: 0.1, weightDecay: 0, warmupRatio: 0, maxGradNorm: 1,
-    gradientAccumulationSteps: 1, seed: 1, padToMaxLength: false, maxLength: 12, padTokenId: 0, evalEvery: 'epoch',
-    loggingSteps: 1, resume: false, tokenizerFiles: [],
+    outDir,
+    epochs: 2,
+    batchSize: 4,
+    learningRate: 0.1,
+    weightDecay: 0,
+    warmupRatio: 0,
+    maxGradNorm: 1,
+    gradientAccumulationSteps: 1,
+    seed: 1,
+    padToMaxLength: false,
+    maxLength: 12,
+    padTokenId: 0,
+    evalEvery: 'epoch',
+    loggingSteps: 1,
+    resume: false,
+    tokenizerFiles: [],
     evaluate: async (_m, s) => {
       evals.push(s.features.length);
       return { evalLoss: 0.5, exactMatch: 40 + evals.length, f1: 50 + evals.length, count: s.rows.length };
@@ -111,9 +132,18 @@ test('--eval-every 3 evaluates at steps 3, 6, 9 (not per epoch); metrics.jsonl h
   try {
     const o = options(dir, { evalEvery: 3, epochs: 2 });
     const result = await trainLoop(model, { train: split(20), test: split(4) }, o); // 10 steps
-    const lines = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-    assert.deepEqual(lines.filter((l) => 'eval_f1' in l).map((l) => l.step), [3, 6, 9]);
-    assert.deepEqual(lines.filter((l) => 'loss' in l).map((l) => l.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const lines = (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
+    assert.deepEqual(
+      lines.filter((l) => 'eval_f1' in l).map((l) => l.step),
+      [3, 6, 9],
+    );
+    assert.deepEqual(
+      lines.filter((l) => 'loss' in l).map((l) => l.step),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     assert.equal(o.evals.length, 3);
     assert.equal(result.bestMetric, 53);
     const state = JSON.parse(await readFile(join(dir, 'trainer_state.json'), 'utf8')) as Record<string, unknown>;
@@ -130,7 +160,11 @@ test('gradient accumulation 2 over 5 batches → 3 optimizer steps per epoch (th
   const { dir, cleanup } = await makeTempDir();
   const model = standInModel();
   try {
-    const result = await trainLoop(model, { train: split(20), test: split(4) }, options(dir, { gradientAccumulationSteps: 2 }));
+    const result = await trainLoop(
+      model,
+      { train: split(20), test: split(4) },
+      options(dir, { gradientAccumulationSteps: 2 }),
+    );
     assert.equal(result.globalStep, 6);
     assert.equal(model.calls, 10);
   } finally {
@@ -148,7 +182,10 @@ test('dynamic padding pads each batch to its longest member; --pad-to-max-length
       await trainLoop(model, { train: split(28), test: split(4) }, options(dir, { padToMaxLength, epochs: 1 }));
       if (padToMaxLength) assert.deepEqual(new Set(model.widths), new Set([12]));
       else {
-        assert.ok(Math.max(...model.widths) === 9 && Math.min(...model.widths) < 9, `widths ${[...new Set(model.widths)]}`);
+        assert.ok(
+          Math.max(...model.widths) === 9 && Math.min(...model.widths) < 9,
+          `widths ${[...new Set(model.widths)]}`,
+        );
       }
     } finally {
       model.dispose();
@@ -195,11 +232,14 @@ test('resume with different run settings (another --seed) → BAD_ARGUMENT namin
   const model = standInModel();
   try {
     await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1 }));
-    await assert.rejects(trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1, resume: true, seed: 2 })), (e) => {
-      assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.match(e.message, /checkpoint-2 was trained with seed = 1, this run has 2/);
-      return true;
-    });
+    await assert.rejects(
+      trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1, resume: true, seed: 2 })),
+      (e) => {
+        assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
+        assert.match(e.message, /checkpoint-2 was trained with seed = 1, this run has 2/);
+        return true;
+      },
+    );
   } finally {
     model.dispose();
     await cleanup();
@@ -235,16 +275,28 @@ test('resume refuses every change that alters the trajectory, naming the option 
       });
     }
     const bf16 = Object.assign(standInModel(), { precision: 'bf16' as const });
-    await assert.rejects(trainLoop(bf16, data, options(dir, { epochs: 1, resume: true })), /the precision \(precision\) = fp32, this run has bf16/);
+    await assert.rejects(
+      trainLoop(bf16, data, options(dir, { epochs: 1, resume: true })),
+      /the precision \(precision\) = fp32, this run has bf16/,
+    );
     bf16.dispose();
     const other = { train: split(9), test: split(4) };
     await assert.rejects(trainLoop(model, other, options(dir, { epochs: 1, resume: true })), (e) => {
       assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.match(e.message, /checkpoint-2 was trained on other data \(features [0-9a-f]{16}; this run's dataDir has [0-9a-f]{16}\)/);
+      assert.match(
+        e.message,
+        /checkpoint-2 was trained on other data \(features [0-9a-f]{16}; this run's dataDir has [0-9a-f]{16}\)/,
+      );
       return true;
     });
-    const relabelled = { train: data.train, test: { ...data.test, features: data.test.features.map((f) => ({ ...f, startPosition: 2 })) } };
-    await assert.rejects(trainLoop(model, relabelled, options(dir, { epochs: 1, resume: true })), /trained on other data/);
+    const relabelled = {
+      train: data.train,
+      test: { ...data.test, features: data.test.features.map((f) => ({ ...f, startPosition: 2 })) },
+    };
+    await assert.rejects(
+      trainLoop(model, relabelled, options(dir, { epochs: 1, resume: true })),
+      /trained on other data/,
+    );
   } finally {
     model.dispose();
     await cleanup();
@@ -291,17 +343,25 @@ test('divergence before the first checkpoint says none was written, and does not
   }
 });
 
-test("a run removes the temporary directories of killed runs in --out, and only those", async () => {
+test('a run removes the temporary directories of killed runs in --out, and only those', async () => {
   await tf.setBackend('cpu');
   const { dir, cleanup } = await makeTempDir();
   const model = standInModel();
   const deadPid = 4_194_304 + 3; // above Linux's largest pid: never running
   try {
-    const stale = [`.checkpoint-1.tmp-${deadPid}-a1`, `.final.tmp-${deadPid}-a2`, `.training-curves.svg.tmp-${deadPid}-a3`];
+    const stale = [
+      `.checkpoint-1.tmp-${deadPid}-a1`,
+      `.final.tmp-${deadPid}-a2`,
+      `.training-curves.svg.tmp-${deadPid}-a3`,
+    ];
     for (const name of stale) await mkdir(join(dir, name));
     await writeFile(join(dir, `.notes.txt.tmp-${deadPid}-a4`), 'not a training output');
     const events: TrainEvent[] = [];
-    await trainLoop(model, { train: split(8), test: split(0) }, options(dir, { epochs: 1, onEvent: (e) => events.push(e) }));
+    await trainLoop(
+      model,
+      { train: split(8), test: split(0) },
+      options(dir, { epochs: 1, onEvent: (e) => events.push(e) }),
+    );
     const left = (await readdir(dir)).filter((n) => n.startsWith('.'));
     assert.deepEqual(left, [`.notes.txt.tmp-${deadPid}-a4`]);
     assert.ok(events.some((e) => e.type === 'notice' && /Removed what killed runs left/.test(e.message)));
@@ -317,12 +377,21 @@ test('a logged loss is the mean over the steps since the previous log, restartin
   const model = standInModel();
   const stepLoss = new Map<number, number>();
   try {
-    const o = options(dir, { loggingSteps: 2, onEvent: (e) => (e.type === 'step' ? void stepLoss.set(e.step, e.loss) : undefined) });
+    const o = options(dir, {
+      loggingSteps: 2,
+      onEvent: (e) => (e.type === 'step' ? void stepLoss.set(e.step, e.loss) : undefined),
+    });
     const result = await trainLoop(model, { train: split(20), test: split(0) }, o); // 5 steps per epoch
     const logged = result.history.map((r) => [r.step, 'loss' in r ? r.loss : NaN]);
     const mean = (...steps: number[]) => steps.reduce((a, s) => a + (stepLoss.get(s) as number), 0) / steps.length;
     // steps 2 and 4 in epoch 1 (step 5 is left over), then 6 alone (epoch 2 starts a new window), 8, 10
-    assert.deepEqual(logged, [[2, mean(1, 2)], [4, mean(3, 4)], [6, mean(6)], [8, mean(7, 8)], [10, mean(9, 10)]]);
+    assert.deepEqual(logged, [
+      [2, mean(1, 2)],
+      [4, mean(3, 4)],
+      [6, mean(6)],
+      [8, mean(7, 8)],
+      [10, mean(9, 10)],
+    ]);
   } finally {
     model.dispose();
     await cleanup();
@@ -347,17 +416,34 @@ test("early stopping stops where HF's EarlyStoppingCallback would: patience 2, t
     const events: TrainEvent[] = [];
     // 52.3 beats 52 by only 0.3 (≤ threshold): no improvement for the callback (1), though it is the new best;
     // 51 does not beat 52.3 (2) → stop. The best checkpoint is step 3's.
-    const r = await trainLoop(model, { train: split(20), test: split(4) }, options(dir, {
-      epochs: 2, evalEvery: 1, evaluate: scripted([50, 52, 52.3, 51, 60, 70]), metricForBestModel: 'f1',
-      earlyStopping: { patience: 2, threshold: 0.5 }, loadBestModelAtEnd: true, onEvent: (e) => events.push(e),
-    }));
+    const r = await trainLoop(
+      model,
+      { train: split(20), test: split(4) },
+      options(dir, {
+        epochs: 2,
+        evalEvery: 1,
+        evaluate: scripted([50, 52, 52.3, 51, 60, 70]),
+        metricForBestModel: 'f1',
+        earlyStopping: { patience: 2, threshold: 0.5 },
+        loadBestModelAtEnd: true,
+        onEvent: (e) => events.push(e),
+      }),
+    );
     assert.equal(r.globalStep, 4);
     assert.equal(r.bestMetric, 52.3);
     assert.equal(r.bestCheckpoint, join(dir, 'checkpoint-3'));
-    assert.deepEqual(events.filter((e) => e.type === 'early-stop').map((e) => (e as { step: number }).step), [4]);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'early-stop').map((e) => (e as { step: number }).step),
+      [4],
+    );
     const best = events.find((e) => e.type === 'best-loaded');
-    assert.ok(best && best.type === 'best-loaded' && best.dir === join(dir, 'checkpoint-3') && best.metric === 'eval_f1');
-    assert.deepEqual(await readFile(join(dir, 'model.safetensors')), await readFile(join(dir, 'checkpoint-3', 'model.safetensors')));
+    assert.ok(
+      best && best.type === 'best-loaded' && best.dir === join(dir, 'checkpoint-3') && best.metric === 'eval_f1',
+    );
+    assert.deepEqual(
+      await readFile(join(dir, 'model.safetensors')),
+      await readFile(join(dir, 'checkpoint-3', 'model.safetensors')),
+    );
   } finally {
     model.dispose();
     await cleanup();
@@ -369,10 +455,17 @@ test('with eval_loss as the metric, lower is better: losses 3, 2, 2.5, 2.2 → b
   const { dir, cleanup } = await makeTempDir();
   const model = standInModel();
   try {
-    const r = await trainLoop(model, { train: split(20), test: split(4) }, options(dir, {
-      epochs: 2, evalEvery: 1, evaluate: scripted([1, 1, 1, 1, 1], [3, 2, 2.5, 2.2, 1]), metricForBestModel: 'eval_loss',
-      earlyStopping: { patience: 2 },
-    }));
+    const r = await trainLoop(
+      model,
+      { train: split(20), test: split(4) },
+      options(dir, {
+        epochs: 2,
+        evalEvery: 1,
+        evaluate: scripted([1, 1, 1, 1, 1], [3, 2, 2.5, 2.2, 1]),
+        metricForBestModel: 'eval_loss',
+        earlyStopping: { patience: 2 },
+      }),
+    );
     assert.equal(r.globalStep, 4);
     assert.equal(r.bestMetric, 2);
     assert.equal(r.bestCheckpoint, join(dir, 'checkpoint-2'));
@@ -388,13 +481,28 @@ test('--max-steps 7 overrides --epochs: 5 steps in epoch 1, 2 in epoch 2, the sc
   const model = standInModel();
   try {
     const steps: { step: number; learningRate: number }[] = [];
-    const r = await trainLoop(model, { train: split(20), test: split(0) }, options(dir, {
-      epochs: 9, maxSteps: 7, onEvent: (e) => e.type === 'step' && steps.push({ step: e.step, learningRate: e.learningRate }),
-    }));
+    const r = await trainLoop(
+      model,
+      { train: split(20), test: split(0) },
+      options(dir, {
+        epochs: 9,
+        maxSteps: 7,
+        onEvent: (e) => e.type === 'step' && steps.push({ step: e.step, learningRate: e.learningRate }),
+      }),
+    );
     assert.equal(r.globalStep, 7);
-    assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4, 5, 6, 7]);
-    assert.ok(Math.abs((steps[6] as { learningRate: number }).learningRate - 0.1 / 7) < 1e-12, 'the last step runs at lr·1/7');
-    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('checkpoint-')).sort(), ['checkpoint-5', 'checkpoint-7']);
+    assert.deepEqual(
+      steps.map((s) => s.step),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
+    assert.ok(
+      Math.abs((steps[6] as { learningRate: number }).learningRate - 0.1 / 7) < 1e-12,
+      'the last step runs at lr·1/7',
+    );
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('checkpoint-')).sort(), [
+      'checkpoint-5',
+      'checkpoint-7',
+    ]);
   } finally {
     model.dispose();
     await cleanup();
@@ -415,9 +523,16 @@ test('a stop request finishes the step, saves checkpoint-STEP and returns interr
     const stopped = standInModel();
     const stop = new AbortController();
     const out = join(dir, 'stopped');
-    const r = await trainLoop(stopped, data, options(out, {
-      epochs: 2, stopSignal: stop.signal, evaluate: scripted([50]), onEvent: (e) => e.type === 'step' && e.step === 7 && stop.abort(),
-    }));
+    const r = await trainLoop(
+      stopped,
+      data,
+      options(out, {
+        epochs: 2,
+        stopSignal: stop.signal,
+        evaluate: scripted([50]),
+        onEvent: (e) => e.type === 'step' && e.step === 7 && stop.abort(),
+      }),
+    );
     stopped.dispose();
     assert.deepEqual(r.interrupted, { checkpoint: join(out, 'checkpoint-7') });
     assert.equal(r.globalStep, 7);
@@ -425,11 +540,21 @@ test('a stop request finishes the step, saves checkpoint-STEP and returns interr
 
     const resumed = standInModel();
     const events: TrainEvent[] = [];
-    await trainLoop(resumed, data, options(out, { epochs: 2, resume: true, evaluate: scripted([60], [0.5]), onEvent: (e) => events.push(e) }));
+    await trainLoop(
+      resumed,
+      data,
+      options(out, { epochs: 2, resume: true, evaluate: scripted([60], [0.5]), onEvent: (e) => events.push(e) }),
+    );
     resumed.dispose();
-    assert.ok(events.some((e) => e.type === 'epoch-start' && e.epoch === 2 && e.skipped === 2), 'resumes mid-epoch 2, after its first 2 batches');
+    assert.ok(
+      events.some((e) => e.type === 'epoch-start' && e.epoch === 2 && e.skipped === 2),
+      'resumes mid-epoch 2, after its first 2 batches',
+    );
     assert.deepEqual(await readFile(join(out, 'model.safetensors')), expected);
-    assert.equal(await readFile(join(out, 'metrics.jsonl'), 'utf8'), await readFile(join(straightDir, 'metrics.jsonl'), 'utf8'));
+    assert.equal(
+      await readFile(join(out, 'metrics.jsonl'), 'utf8'),
+      await readFile(join(straightDir, 'metrics.jsonl'), 'utf8'),
+    );
   } finally {
     model.dispose();
     await cleanup();
@@ -441,11 +566,21 @@ test('--metric-for-best-model HasAns_f1 on an evaluation without SQuAD 2.0 figur
   const { dir, cleanup } = await makeTempDir();
   const model = standInModel();
   try {
-    await assert.rejects(trainLoop(model, { train: split(8), test: split(4) }, options(dir, { epochs: 1, metricForBestModel: 'HasAns_f1' })), (e) => {
-      assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
-      assert.equal(e.message, "metricForBestModel eval_HasAns_f1 is not among this evaluation's metrics (eval_loss, eval_exact_match, eval_f1)");
-      return true;
-    });
+    await assert.rejects(
+      trainLoop(
+        model,
+        { train: split(8), test: split(4) },
+        options(dir, { epochs: 1, metricForBestModel: 'HasAns_f1' }),
+      ),
+      (e) => {
+        assert.ok(isQaFtError(e) && e.code === 'BAD_ARGUMENT');
+        assert.equal(
+          e.message,
+          "metricForBestModel eval_HasAns_f1 is not among this evaluation's metrics (eval_loss, eval_exact_match, eval_f1)",
+        );
+        return true;
+      },
+    );
   } finally {
     model.dispose();
     await cleanup();

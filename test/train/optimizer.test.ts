@@ -38,10 +38,21 @@ test('TF.js AdamW matches the reference over 3 steps, weight decay on the matrix
     ['layer.weight', tf.variable(tf.tensor2d(w0, [2, 2]))],
     ['layer.bias', tf.variable(tf.tensor1d(b0))],
   ]);
-  assert.deepEqual(decaySummary(params), { decayed: { tensors: 1, parameters: 4 }, notDecayed: { tensors: 1, parameters: 2 } });
+  assert.deepEqual(decaySummary(params), {
+    decayed: { tensors: 1, parameters: 4 },
+    notDecayed: { tensors: 1, parameters: 2 },
+  });
   const opt = new AdamW(params, { weightDecay: 0.1 });
-  const gradsW = [[0.3, -0.1, 0.0, 2.0], [-0.2, 0.4, 1.0, -1.0], [0.05, 0.05, -3.0, 0.5]];
-  const gradsB = [[1.0, -0.5], [0.25, 0.25], [-2.0, 0.0]];
+  const gradsW = [
+    [0.3, -0.1, 0.0, 2.0],
+    [-0.2, 0.4, 1.0, -1.0],
+    [0.05, 0.05, -3.0, 0.5],
+  ];
+  const gradsB = [
+    [1.0, -0.5],
+    [0.25, 0.25],
+    [-2.0, 0.0],
+  ];
   const scales = [1, 0.5, 1];
   const lrs = [0.01, 0.005, 0.001];
   let refW = { param: w0, m: [0, 0, 0, 0], v: [0, 0, 0, 0] };
@@ -49,7 +60,13 @@ test('TF.js AdamW matches the reference over 3 steps, weight decay on the matrix
   for (let k = 0; k < 3; k++) {
     const gW = tf.tensor2d(gradsW[k] as number[], [2, 2]);
     const gB = tf.tensor1d(gradsB[k] as number[]);
-    opt.apply(new Map<string, tf.Tensor>([['layer.weight', gW], ['layer.bias', gB]]), { learningRate: lrs[k] as number, gradScale: scales[k] });
+    opt.apply(
+      new Map<string, tf.Tensor>([
+        ['layer.weight', gW],
+        ['layer.bias', gB],
+      ]),
+      { learningRate: lrs[k] as number, gradScale: scales[k] },
+    );
     tf.dispose([gW, gB]);
     const scaled = (g: number[]): number[] => g.map((x) => x * (scales[k] as number));
     refW = adamwReference(refW, scaled(gradsW[k] as number[]), { lr: lrs[k] as number, weightDecay: 0.1, step: k + 1 });
@@ -95,8 +112,14 @@ test('importing state for an unknown parameter or a wrong shape → BAD_WEIGHTS 
     step: 1,
     tensors: new Map([[key, { shape, data: new Float32Array(shape.reduce((x, y) => x * y, 1)) }]]),
   });
-  assert.throws(() => opt.importState(bad('b.weight.exp_avg', [2, 2])), (e) => isQaFtError(e) && /b\.weight\.exp_avg/.test(e.message));
-  assert.throws(() => opt.importState(bad('a.weight.exp_avg', [4])), (e) => isQaFtError(e) && /\[4\]/.test(e.message));
+  assert.throws(
+    () => opt.importState(bad('b.weight.exp_avg', [2, 2])),
+    (e) => isQaFtError(e) && /b\.weight\.exp_avg/.test(e.message),
+  );
+  assert.throws(
+    () => opt.importState(bad('a.weight.exp_avg', [4])),
+    (e) => isQaFtError(e) && /\[4\]/.test(e.message),
+  );
   opt.dispose();
   tf.dispose([...params.values()]);
 });

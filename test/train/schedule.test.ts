@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { learningRateAt, linearScheduleFactor, scheduleFactor, validateSchedule, warmupStepsFromRatio } from '../../src/train/schedule.js';
+import {
+  learningRateAt,
+  linearScheduleFactor,
+  scheduleFactor,
+  validateSchedule,
+  warmupStepsFromRatio,
+} from '../../src/train/schedule.js';
 import { isQaFtError } from '../../src/errors.js';
 
 test('no warm-up: lr_k = lr·(K−k)/K, the rates of the PyTorch fixture (0.005 over 4 steps)', () => {
@@ -23,7 +29,10 @@ test('warm-up ratio rounds up like HF get_warmup_steps (ceil(0.1·95) = 10)', ()
 });
 
 test('warm-up ratio outside [0, 1] → BAD_ARGUMENT', () => {
-  assert.throws(() => warmupStepsFromRatio(1.5, 10), (e) => isQaFtError(e) && e.code === 'BAD_ARGUMENT');
+  assert.throws(
+    () => warmupStepsFromRatio(1.5, 10),
+    (e) => isQaFtError(e) && e.code === 'BAD_ARGUMENT',
+  );
 });
 
 test('cosine, warm-up 2 over 6 steps: 0, ½, then ½(1 + cos(π·p)) for p = 0, ¼, ½, ¾, 1 (HF get_cosine_schedule_with_warmup)', () => {
@@ -33,8 +42,14 @@ test('cosine, warm-up 2 over 6 steps: 0, ½, then ½(1 + cos(π·p)) for p = 0, 
 });
 
 test('constant ignores warm-up (HF get_constant_schedule); constant_with_warmup ramps then holds', () => {
-  assert.deepEqual([0, 1, 5].map((k) => scheduleFactor('constant', k, 6, 2)), [1, 1, 1]);
-  assert.deepEqual([0, 1, 2, 5, 6].map((k) => scheduleFactor('constant_with_warmup', k, 6, 2)), [0, 0.5, 1, 1, 1]);
+  assert.deepEqual(
+    [0, 1, 5].map((k) => scheduleFactor('constant', k, 6, 2)),
+    [1, 1, 1],
+  );
+  assert.deepEqual(
+    [0, 1, 2, 5, 6].map((k) => scheduleFactor('constant_with_warmup', k, 6, 2)),
+    [0, 0.5, 1, 1, 1],
+  );
 });
 
 test('an unknown scheduler type → BAD_ARGUMENT naming the option field lrSchedulerType', () => {

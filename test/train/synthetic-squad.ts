@@ -11,17 +11,85 @@ import { runCli } from '../helpers/cli.js';
 import { BASE_TOKENIZER_DIR } from '../helpers/tiny-model-dir.js';
 
 const ENTITIES = [
-  'alice', 'bob', 'carol', 'david', 'emma', 'frank', 'grace', 'henry', 'irene', 'jack', 'karen', 'leo', 'maria', 'nina',
-  'oscar', 'paul', 'rosa', 'sam', 'tina', 'victor', 'walter', 'yvonne', 'zoe', 'peter', 'laura', 'simon',
+  'alice',
+  'bob',
+  'carol',
+  'david',
+  'emma',
+  'frank',
+  'grace',
+  'henry',
+  'irene',
+  'jack',
+  'karen',
+  'leo',
+  'maria',
+  'nina',
+  'oscar',
+  'paul',
+  'rosa',
+  'sam',
+  'tina',
+  'victor',
+  'walter',
+  'yvonne',
+  'zoe',
+  'peter',
+  'laura',
+  'simon',
 ];
 const ATTRIBUTES = ['color', 'city', 'job', 'pet', 'food', 'sport', 'car', 'song', 'book', 'game'];
 /** Attributes no context states: what the unanswerable questions of a SQuAD 2.0 set ask for. */
 const ABSENT_ATTRIBUTES = ['age', 'height', 'school', 'hobby', 'movie'];
 const WORDS = [
-  'red', 'green', 'blue', 'silver', 'river', 'mountain', 'paris', 'london', 'doctor', 'teacher', 'dog', 'cat', 'bread',
-  'rice', 'tennis', 'chess', 'truck', 'winter', 'summer', 'garden', 'stone', 'forest', 'ocean', 'castle', 'tiger',
-  'piano', 'violin', 'apple', 'orange', 'lemon', 'rocket', 'island', 'desert', 'window', 'bridge', 'candle', 'planet',
-  'horse', 'eagle', 'cloud', 'storm', 'dragon', 'silk', 'copper', 'marble', 'harbor', 'valley', 'meadow',
+  'red',
+  'green',
+  'blue',
+  'silver',
+  'river',
+  'mountain',
+  'paris',
+  'london',
+  'doctor',
+  'teacher',
+  'dog',
+  'cat',
+  'bread',
+  'rice',
+  'tennis',
+  'chess',
+  'truck',
+  'winter',
+  'summer',
+  'garden',
+  'stone',
+  'forest',
+  'ocean',
+  'castle',
+  'tiger',
+  'piano',
+  'violin',
+  'apple',
+  'orange',
+  'lemon',
+  'rocket',
+  'island',
+  'desert',
+  'window',
+  'bridge',
+  'candle',
+  'planet',
+  'horse',
+  'eagle',
+  'cloud',
+  'storm',
+  'dragon',
+  'silk',
+  'copper',
+  'marble',
+  'harbor',
+  'valley',
+  'meadow',
 ];
 
 /** Mulberry32: a tiny seeded PRNG (the test only needs reproducible, well-spread draws). */
@@ -58,7 +126,11 @@ export async function writeSyntheticSquad(path: string, rows: number, seed: numb
     const qa = { id: `q${i}`, question: `what is the ${asked} of ${entity}?` };
     paragraphs.push({
       context: `${prefix}${value} .`,
-      qas: [impossible ? { ...qa, answers: [], is_impossible: true, plausible_answers: [answer] } : { ...qa, answers: [answer] }],
+      qas: [
+        impossible
+          ? { ...qa, answers: [], is_impossible: true, plausible_answers: [answer] }
+          : { ...qa, answers: [answer] },
+      ],
     });
   }
   const version = noAnswerShare > 0 ? 'v2.0' : '1.1';
@@ -90,12 +162,28 @@ export const TINY_CONFIG = {
  * distilbert-base tokenizer, max length 48, then `prepareArgs`) into `dir/data`, asserted to succeed.
  */
 export async function prepareSynthetic(
-  dir: string, o: { rows: number; seed: number; noAnswerShare?: number; config?: object; prepareArgs?: string[] },
+  dir: string,
+  o: { rows: number; seed: number; noAnswerShare?: number; config?: object; prepareArgs?: string[] },
 ): Promise<{ data: string; config: string }> {
-  const facts = join(dir, 'facts.json'), config = join(dir, 'tiny-config.json'), data = join(dir, 'data');
+  const facts = join(dir, 'facts.json'),
+    config = join(dir, 'tiny-config.json'),
+    data = join(dir, 'data');
   await writeSyntheticSquad(facts, o.rows, o.seed, o.noAnswerShare);
   await writeFile(config, JSON.stringify(o.config ?? TINY_CONFIG));
-  const prep = await runCli(['prepare', '--input', facts, '--split', 'train', '--tokenizer', BASE_TOKENIZER_DIR, '--max-length', '48', '--out', data, ...(o.prepareArgs ?? [])]);
+  const prep = await runCli([
+    'prepare',
+    '--input',
+    facts,
+    '--split',
+    'train',
+    '--tokenizer',
+    BASE_TOKENIZER_DIR,
+    '--max-length',
+    '48',
+    '--out',
+    data,
+    ...(o.prepareArgs ?? []),
+  ]);
   assert.equal(prep.code, 0, prep.stderr);
   return { data, config };
 }

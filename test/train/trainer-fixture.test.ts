@@ -20,16 +20,28 @@ function assertRelClose(actual: number, expected: number, what: string, rel = 1e
 }
 
 for (const { backend, skip } of await testBackends()) {
-  test(`${backend}: 4 AdamW steps on the tiny fixture: losses, grad norms, lrs and final weights = PyTorch within 1e-4`, { skip }, async () => {
+  test(`${backend}: 4 AdamW steps on the tiny fixture: losses, grad norms, lrs and final weights = PyTorch within 1e-4`, {
+    skip,
+  }, async () => {
     const fixture = readFixtureJson(FIXTURE, 'distilbert');
     const model = await loadQaModel(FIXTURE, { backend });
     const h = fixture.train;
-    const trainer = createTrainer(model, { learningRate: h.lr, weightDecay: h.weight_decay, maxGradNorm: h.max_grad_norm, totalSteps: h.steps });
+    const trainer = createTrainer(model, {
+      learningRate: h.lr,
+      weightDecay: h.weight_decay,
+      maxGradNorm: h.max_grad_norm,
+      totalSteps: h.steps,
+    });
     // biases and LayerNorm are 1-D here; 2 layers × 6 matrices + 2 embeddings + QA head weight are decayed
     assert.equal(trainer.decaySummary.decayed.tensors, 15);
     assert.equal(trainer.decaySummary.notDecayed.tensors, 2 + 2 * 10 + 1);
     for (const [k, b] of fixture.batches.entries()) {
-      const r = await trainer.step({ inputIds: b.input_ids, attentionMask: b.attention_mask, startPositions: b.start_positions, endPositions: b.end_positions });
+      const r = await trainer.step({
+        inputIds: b.input_ids,
+        attentionMask: b.attention_mask,
+        startPositions: b.start_positions,
+        endPositions: b.end_positions,
+      });
       assertRelClose(r.loss, h.losses[k] as number, `loss ${k}`);
       assertRelClose(r.gradNorm, h.grad_norms[k] as number, `grad norm ${k}`);
       assertRelClose(r.learningRate, h.lrs[k] as number, `lr ${k}`, 1e-12);
@@ -41,7 +53,10 @@ for (const { backend, skip } of await testBackends()) {
     // logit equally). Their float gradients are rounding noise (< 1e-7), which Adam's m/√v scales up to full ±lr
     // steps, so no two implementations agree on them; compare every other tensor.
     const fixtureGrads = await readSafetensors(join(FIXTURE, 'grads.safetensors'));
-    const noiseOnly = [...fixtureGrads].filter(([, g]) => Math.max(...Array.from(g.data, Math.abs)) < 1e-7).map(([n]) => n).sort();
+    const noiseOnly = [...fixtureGrads]
+      .filter(([, g]) => Math.max(...Array.from(g.data, Math.abs)) < 1e-7)
+      .map(([n]) => n)
+      .sort();
     assert.deepEqual(noiseOnly, [
       'distilbert.transformer.layer.0.attention.k_lin.bias',
       'distilbert.transformer.layer.1.attention.k_lin.bias',
@@ -69,13 +84,26 @@ for (const { backend, skip } of await testBackends()) {
 }
 
 for (const { backend, skip } of await testBackends(['cpu', 'native', 'tensorflow'])) {
-  test(`${backend}: tf.memory().numTensors is flat across 50 training steps (after the first creates the AdamW moments)`, { skip }, async () => {
+  test(`${backend}: tf.memory().numTensors is flat across 50 training steps (after the first creates the AdamW moments)`, {
+    skip,
+  }, async () => {
     const fixture = readFixtureJson(FIXTURE, 'distilbert');
     const model = await loadQaModel(FIXTURE, { backend });
-    const trainer = createTrainer(model, { learningRate: 1e-3, weightDecay: 0.01, maxGradNorm: 1, totalSteps: 51, gradientAccumulationSteps: 1 });
+    const trainer = createTrainer(model, {
+      learningRate: 1e-3,
+      weightDecay: 0.01,
+      maxGradNorm: 1,
+      totalSteps: 51,
+      gradientAccumulationSteps: 1,
+    });
     const batchAt = (k: number) => {
       const b = fixture.batches[k % fixture.batches.length] as FixtureJson['batches'][number];
-      return { inputIds: b.input_ids, attentionMask: b.attention_mask, startPositions: b.start_positions, endPositions: b.end_positions };
+      return {
+        inputIds: b.input_ids,
+        attentionMask: b.attention_mask,
+        startPositions: b.start_positions,
+        endPositions: b.end_positions,
+      };
     };
     await trainer.step(batchAt(0));
     const after1 = tf.memory().numTensors;

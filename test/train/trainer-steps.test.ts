@@ -56,7 +56,11 @@ test('one step: loss and pre-clip norm of the batch, lr of step 0, update = Adam
     const g = w.map((x, i) => x - [3, 4][i]!);
     const norm = Math.hypot(...g);
     const coef = Math.min(1, 1 / (norm + 1e-6));
-    ref = adamwReference(ref, g.map((x) => x * coef), { lr, weightDecay: 0.5, step: k + 1 });
+    ref = adamwReference(
+      ref,
+      g.map((x) => x * coef),
+      { lr, weightDecay: 0.5, step: k + 1 },
+    );
   }
   const w = await (model.params.get('w.weight') as tf.Variable).data();
   assert.ok(Math.abs(w[0]! - ref.param[0]!) < 1e-6 && Math.abs(w[1]! - ref.param[1]!) < 1e-6, `${w} vs ${ref.param}`);
@@ -70,7 +74,10 @@ test('NaN loss → TRAINING_DIVERGED naming the step, weights untouched', async 
   const trainer = createTrainer(model, { learningRate: 0.1, weightDecay: 0, maxGradNorm: 1, totalSteps: 5 });
   await trainer.step(batchOf([0, 0]));
   const before = Array.from(await (model.params.get('w.weight') as tf.Variable).data());
-  await assert.rejects(trainer.step(batchOf([NaN, 0])), (e) => isQaFtError(e) && e.code === 'TRAINING_DIVERGED' && /step 2\b/.test(e.message));
+  await assert.rejects(
+    trainer.step(batchOf([NaN, 0])),
+    (e) => isQaFtError(e) && e.code === 'TRAINING_DIVERGED' && /step 2\b/.test(e.message),
+  );
   assert.deepEqual(Array.from(await (model.params.get('w.weight') as tf.Variable).data()), before);
   trainer.dispose();
   model.dispose();
@@ -80,7 +87,13 @@ test('accumulating 2 micro-batches = one step on their mean gradient; reported l
   await tf.setBackend('cpu');
   const a = quadraticModel([0.5, -0.5]);
   const b = quadraticModel([0.5, -0.5]);
-  const accumulating = createTrainer(a, { learningRate: 0.1, weightDecay: 0.01, maxGradNorm: 1, totalSteps: 1, gradientAccumulationSteps: 2 });
+  const accumulating = createTrainer(a, {
+    learningRate: 0.1,
+    weightDecay: 0.01,
+    maxGradNorm: 1,
+    totalSteps: 1,
+    gradientAccumulationSteps: 2,
+  });
   const single = createTrainer(b, { learningRate: 0.1, weightDecay: 0.01, maxGradNorm: 1, totalSteps: 1 });
   const first = await accumulating.step(batchOf([1, 1]));
   assert.equal(first.updated, false);

@@ -12,7 +12,8 @@ import { FileSystemError } from '../../src/util/fs-errors.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 
-const enospc = (): NodeJS.ErrnoException => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
+const enospc = (): NodeJS.ErrnoException =>
+  Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
 
 async function rejectsWithDisk(p: Promise<unknown>, message: RegExp): Promise<FileSystemError> {
   const e = await p.then(
@@ -29,11 +30,18 @@ test('injected: ENOSPC while a streamed file is written → DISK error naming th
   const { dir, cleanup } = await makeTempDir();
   try {
     const path = join(dir, 'model.safetensors');
-    const write = writeFileAtomicWith(path, async (fh) => {
-      await fh.write(new Uint8Array(100));
-      throw enospc();
-    }, { bytes: 5 * 2 ** 20 });
-    await rejectsWithDisk(write, new RegExp(`^cannot write ${path}: no space left on device \\(the write needed about 5\\.0 MiB\\)$`));
+    const write = writeFileAtomicWith(
+      path,
+      async (fh) => {
+        await fh.write(new Uint8Array(100));
+        throw enospc();
+      },
+      { bytes: 5 * 2 ** 20 },
+    );
+    await rejectsWithDisk(
+      write,
+      new RegExp(`^cannot write ${path}: no space left on device \\(the write needed about 5\\.0 MiB\\)$`),
+    );
     assert.deepEqual(await readdir(dir), []);
   } finally {
     await cleanup();
@@ -46,9 +54,16 @@ test('injected: a failure inside a directory fill is named at its final path wit
     const target = join(dir, 'checkpoint-16');
     const fill = writeDirAtomic(target, async (tmp) => {
       await writeFile(join(tmp, 'config.json'), 'x'.repeat(2048));
-      await writeFileAtomicWith(join(tmp, 'optimizer.safetensors'), () => Promise.reject(enospc()), { bytes: 3 * 2 ** 20 });
+      await writeFileAtomicWith(join(tmp, 'optimizer.safetensors'), () => Promise.reject(enospc()), {
+        bytes: 3 * 2 ** 20,
+      });
     });
-    await rejectsWithDisk(fill, new RegExp(`^cannot write ${target}/optimizer\\.safetensors: no space left on device \\(the write needed at least 3\\.0 MiB\\)$`));
+    await rejectsWithDisk(
+      fill,
+      new RegExp(
+        `^cannot write ${target}/optimizer\\.safetensors: no space left on device \\(the write needed at least 3\\.0 MiB\\)$`,
+      ),
+    );
     assert.deepEqual(await readdir(dir), []);
   } finally {
     await cleanup();
@@ -60,7 +75,10 @@ test('injected: a raw errno thrown by a fill (no path) names the directory; a fi
   try {
     const target = join(dir, 'data');
     const fill = writeDirAtomic(target, () => Promise.reject(enospc()), { bytes: 2 * 2 ** 20 });
-    await rejectsWithDisk(fill, new RegExp(`^cannot write ${target}: no space left on device \\(the write needed about 2\\.0 MiB\\)$`));
+    await rejectsWithDisk(
+      fill,
+      new RegExp(`^cannot write ${target}: no space left on device \\(the write needed about 2\\.0 MiB\\)$`),
+    );
     assert.deepEqual(await readdir(dir), []);
   } finally {
     await cleanup();
@@ -70,7 +88,10 @@ test('injected: a raw errno thrown by a fill (no path) names the directory; a fi
 test('injected: a bug inside a fill keeps its own error (not worded as a disk failure)', async () => {
   const { dir, cleanup } = await makeTempDir();
   try {
-    await assert.rejects(writeDirAtomic(join(dir, 'd'), () => Promise.reject(new TypeError('bug'))), TypeError);
+    await assert.rejects(
+      writeDirAtomic(join(dir, 'd'), () => Promise.reject(new TypeError('bug'))),
+      TypeError,
+    );
     assert.deepEqual(await readdir(dir), []);
   } finally {
     await cleanup();
@@ -81,7 +102,10 @@ test('injected: a file where the parent directory should be → "a parent is not
   const { dir, cleanup } = await makeTempDir();
   try {
     await writeFile(join(dir, 'file'), '');
-    await rejectsWithDisk(writeFileAtomic(join(dir, 'file', 'sub', 'x.json'), '{}'), /^cannot create directory .*\/file\/sub: a parent is not a directory \(ENOTDIR\)$/);
+    await rejectsWithDisk(
+      writeFileAtomic(join(dir, 'file', 'sub', 'x.json'), '{}'),
+      /^cannot create directory .*\/file\/sub: a parent is not a directory \(ENOTDIR\)$/,
+    );
   } finally {
     await cleanup();
   }
@@ -92,7 +116,10 @@ test('tmpfs: writeFileAtomic of 1 MiB onto a 64 KiB tmpfs → ENOSPC naming the 
   if ('skip' in fs) return t.skip(fs.skip);
   try {
     const path = join(fs.dir, 'big.bin');
-    await rejectsWithDisk(writeFileAtomic(path, new Uint8Array(2 ** 20)), new RegExp(`^cannot write ${path}: no space left on device \\(the write needed about 1\\.0 MiB\\)$`));
+    await rejectsWithDisk(
+      writeFileAtomic(path, new Uint8Array(2 ** 20)),
+      new RegExp(`^cannot write ${path}: no space left on device \\(the write needed about 1\\.0 MiB\\)$`),
+    );
     assert.deepEqual(await readdir(fs.dir), []);
   } finally {
     await fs.cleanup();
@@ -104,8 +131,14 @@ test('tmpfs: a read-only mount → EROFS for a file and for a directory, nothing
   if ('skip' in fs) return t.skip(fs.skip);
   try {
     await fs.readOnly();
-    await rejectsWithDisk(writeFileAtomic(join(fs.dir, 'a.json'), '{}'), /^cannot write .*\/a\.json: read-only file system \(EROFS\)$/);
-    await rejectsWithDisk(writeDirAtomic(join(fs.dir, 'ckpt'), async () => undefined), /^cannot create directory .*\/ckpt: read-only file system \(EROFS\)$/);
+    await rejectsWithDisk(
+      writeFileAtomic(join(fs.dir, 'a.json'), '{}'),
+      /^cannot write .*\/a\.json: read-only file system \(EROFS\)$/,
+    );
+    await rejectsWithDisk(
+      writeDirAtomic(join(fs.dir, 'ckpt'), async () => undefined),
+      /^cannot create directory .*\/ckpt: read-only file system \(EROFS\)$/,
+    );
     assert.deepEqual(await readdir(fs.dir), []);
   } finally {
     await fs.cleanup();

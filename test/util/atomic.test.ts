@@ -63,7 +63,11 @@ test("the sweep removes only dead writers' leftovers of the names it owns", asyn
     await writeFile(join(dir, 'mine'), 'not a temporary name');
     const removed = await sweepStaleTemps(dir, (name) => name === 'mine');
     assert.deepEqual(removed, [`.mine.tmp-${DEAD_PID}-k4`]);
-    assert.deepEqual((await readdir(dir)).sort(), [`.mine.tmp-${process.pid}-k6`, `.theirs.tmp-${DEAD_PID}-k5`, 'mine']);
+    assert.deepEqual((await readdir(dir)).sort(), [
+      `.mine.tmp-${process.pid}-k6`,
+      `.theirs.tmp-${DEAD_PID}-k5`,
+      'mine',
+    ]);
   } finally {
     await cleanup();
   }

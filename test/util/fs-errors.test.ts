@@ -8,7 +8,11 @@ const sysError = (code: string, extra: Record<string, string> = {}): NodeJS.Errn
   Object.assign(new Error(`${code}: something, write`), { code, ...extra });
 
 function mapped(code: string, bytes?: number): FileSystemError {
-  const e = fileSystemError(sysError(code), { path: '/x/checkpoint-16/model.safetensors', operation: 'write', ...(bytes === undefined ? {} : { bytes }) });
+  const e = fileSystemError(sysError(code), {
+    path: '/x/checkpoint-16/model.safetensors',
+    operation: 'write',
+    ...(bytes === undefined ? {} : { bytes }),
+  });
   assert.ok(e instanceof FileSystemError, `${code} should map to a FileSystemError`);
   assert.equal(e.code, 'DISK');
   assert.doesNotMatch(formatUserError(e), /\n/);
@@ -17,14 +21,25 @@ function mapped(code: string, bytes?: number): FileSystemError {
 
 test('ENOSPC → "no space left on device" with roughly how much the write needed', () => {
   const e = mapped('ENOSPC', 264 * 2 ** 20);
-  assert.equal(e.message, 'cannot write /x/checkpoint-16/model.safetensors: no space left on device (the write needed about 264 MiB)');
+  assert.equal(
+    e.message,
+    'cannot write /x/checkpoint-16/model.safetensors: no space left on device (the write needed about 264 MiB)',
+  );
   assert.match(e.hint ?? '', /free some space/);
   assert.equal(mapped('ENOSPC').message, 'cannot write /x/checkpoint-16/model.safetensors: no space left on device');
 });
 
 test('EDQUOT (a full quota) also says how much the write needed; a lower bound says "at least"', () => {
-  assert.match(mapped('EDQUOT', 3 * 2 ** 30).message, /: disk quota exceeded \(EDQUOT\) \(the write needed about 3\.0 GiB\)$/);
-  const atLeast = fileSystemError(sysError('ENOSPC'), { path: '/x', operation: 'write', bytes: 12 * 2 ** 20, bytesAtLeast: true });
+  assert.match(
+    mapped('EDQUOT', 3 * 2 ** 30).message,
+    /: disk quota exceeded \(EDQUOT\) \(the write needed about 3\.0 GiB\)$/,
+  );
+  const atLeast = fileSystemError(sysError('ENOSPC'), {
+    path: '/x',
+    operation: 'write',
+    bytes: 12 * 2 ** 20,
+    bytesAtLeast: true,
+  });
   assert.match((atLeast as Error).message, /\(the write needed at least 12 MiB\)$/);
 });
 
@@ -52,7 +67,11 @@ test('each other errno the environment causes has its own words, and the size on
 test('the operation is named: create directory, append to, rename into place', () => {
   const e = fileSystemError(sysError('EROFS'), { path: '/ro/out', operation: 'create directory' }) as Error;
   assert.equal(e.message, 'cannot create directory /ro/out: read-only file system (EROFS)');
-  assert.match((fileSystemError(sysError('ENOSPC'), { path: '/o/metrics.jsonl', operation: 'append to', bytes: 120 }) as Error).message, /^cannot append to \/o\/metrics\.jsonl: no space left on device \(the write needed about 120 bytes\)$/);
+  assert.match(
+    (fileSystemError(sysError('ENOSPC'), { path: '/o/metrics.jsonl', operation: 'append to', bytes: 120 }) as Error)
+      .message,
+    /^cannot append to \/o\/metrics\.jsonl: no space left on device \(the write needed about 120 bytes\)$/,
+  );
 });
 
 test('a bug (no errno) and an already typed error pass through unchanged', () => {
@@ -64,8 +83,14 @@ test('a bug (no errno) and an already typed error pass through unchanged', () =>
 
 test('a system error that reached the CLI without context still becomes a DISK error (path from the error, else "a file")', () => {
   assert.equal(strayFileSystemError(sysError('ENOSPC'))?.message, 'cannot write a file: no space left on device');
-  assert.equal(strayFileSystemError(sysError('EACCES', { path: '/o/tokenizer.json', syscall: 'open' }))?.message, 'cannot write /o/tokenizer.json: permission denied (EACCES)');
-  assert.equal(strayFileSystemError(sysError('EROFS', { path: '/o/a', syscall: 'mkdir' }))?.message, 'cannot create directory /o/a: read-only file system (EROFS)');
+  assert.equal(
+    strayFileSystemError(sysError('EACCES', { path: '/o/tokenizer.json', syscall: 'open' }))?.message,
+    'cannot write /o/tokenizer.json: permission denied (EACCES)',
+  );
+  assert.equal(
+    strayFileSystemError(sysError('EROFS', { path: '/o/a', syscall: 'mkdir' }))?.message,
+    'cannot create directory /o/a: read-only file system (EROFS)',
+  );
   assert.equal(strayFileSystemError(sysError('ENOENT')), undefined); // more likely a bug than the environment
   assert.equal(strayFileSystemError(new Error('plain')), undefined);
 });

@@ -37,6 +37,10 @@ test('malformed JSON fails with the byte where it went wrong; a non-object says 
     ['', /expected a JSON object/, 0],
   ];
   for (const [text, message, offset] of cases) {
-    assert.throws(() => parse(text), (e: unknown) => e instanceof JsonBytesError && message.test(e.message) && e.offset === offset, text);
+    assert.throws(
+      () => parse(text),
+      (e: unknown) => e instanceof JsonBytesError && message.test(e.message) && e.offset === offset,
+      text,
+    );
   }
 });

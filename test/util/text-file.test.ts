@@ -18,13 +18,37 @@ const strictDecodes = (b: Uint8Array): boolean => {
 
 test('the first invalid UTF-8 byte is found where Python reports it, with its reason', () => {
   assert.equal(firstInvalidUtf8(new TextEncoder().encode('Café 東京 🎉')), null);
-  assert.deepEqual(firstInvalidUtf8(bytes(0x43, 0x61, 0x66, 0xe9, 0x22)), { offset: 3, byte: 0xe9, reason: 'invalid continuation byte' });
-  assert.deepEqual(firstInvalidUtf8(bytes(0xff, 0xfe, 0x41, 0x00)), { offset: 0, byte: 0xff, reason: 'invalid start byte' });
-  assert.deepEqual(firstInvalidUtf8(bytes(0x41, 0xe6, 0x9d)), { offset: 1, byte: 0xe6, reason: 'unexpected end of data' });
+  assert.deepEqual(firstInvalidUtf8(bytes(0x43, 0x61, 0x66, 0xe9, 0x22)), {
+    offset: 3,
+    byte: 0xe9,
+    reason: 'invalid continuation byte',
+  });
+  assert.deepEqual(firstInvalidUtf8(bytes(0xff, 0xfe, 0x41, 0x00)), {
+    offset: 0,
+    byte: 0xff,
+    reason: 'invalid start byte',
+  });
+  assert.deepEqual(firstInvalidUtf8(bytes(0x41, 0xe6, 0x9d)), {
+    offset: 1,
+    byte: 0xe6,
+    reason: 'unexpected end of data',
+  });
   assert.deepEqual(firstInvalidUtf8(bytes(0xc0, 0x80)), { offset: 0, byte: 0xc0, reason: 'invalid start byte' }); // overlong NUL
-  assert.deepEqual(firstInvalidUtf8(bytes(0xe0, 0x80, 0x80)), { offset: 0, byte: 0xe0, reason: 'invalid continuation byte' }); // overlong
-  assert.deepEqual(firstInvalidUtf8(bytes(0xed, 0xa0, 0x80)), { offset: 0, byte: 0xed, reason: 'invalid continuation byte' }); // surrogate
-  assert.deepEqual(firstInvalidUtf8(bytes(0xf4, 0x90, 0x80, 0x80)), { offset: 0, byte: 0xf4, reason: 'invalid continuation byte' }); // > U+10FFFF
+  assert.deepEqual(firstInvalidUtf8(bytes(0xe0, 0x80, 0x80)), {
+    offset: 0,
+    byte: 0xe0,
+    reason: 'invalid continuation byte',
+  }); // overlong
+  assert.deepEqual(firstInvalidUtf8(bytes(0xed, 0xa0, 0x80)), {
+    offset: 0,
+    byte: 0xed,
+    reason: 'invalid continuation byte',
+  }); // surrogate
+  assert.deepEqual(firstInvalidUtf8(bytes(0xf4, 0x90, 0x80, 0x80)), {
+    offset: 0,
+    byte: 0xf4,
+    reason: 'invalid continuation byte',
+  }); // > U+10FFFF
 });
 
 test('the scan agrees with the strict decoder on 20000 random byte strings, and the bytes before the offset decode', () => {
@@ -59,8 +83,14 @@ test('readFileBytes: missing, a directory, and unreadable are told apart', async
     const opts = { expected: 'a text file' };
     await writeFile(join(tmp.dir, 'ok.txt'), 'ok');
     assert.equal(Buffer.from(await readFileBytes(join(tmp.dir, 'ok.txt'), 'the file', opts)).toString(), 'ok');
-    await assert.rejects(readFileBytes(join(tmp.dir, 'none.txt'), 'the file', opts), { code: 'FILE_NOT_FOUND', message: 'the file does not exist' });
-    await assert.rejects(readFileBytes(tmp.dir, 'the file', opts), { code: 'BAD_ARGUMENT', message: 'the file is a directory, expected a text file' });
+    await assert.rejects(readFileBytes(join(tmp.dir, 'none.txt'), 'the file', opts), {
+      code: 'FILE_NOT_FOUND',
+      message: 'the file does not exist',
+    });
+    await assert.rejects(readFileBytes(tmp.dir, 'the file', opts), {
+      code: 'BAD_ARGUMENT',
+      message: 'the file is a directory, expected a text file',
+    });
     const loop = join(tmp.dir, 'loop');
     await symlink(loop, loop); // a link to itself: ELOOP (an unreadable file without needing a non-root user)
     await assert.rejects(readFileBytes(loop, 'the file', opts), { message: 'the file cannot be read (ELOOP)' });
