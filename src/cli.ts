@@ -36,7 +36,10 @@ function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI and returns the process exit code: 0 ok, 1 user or I/O error, 2 usage error, 70 internal error, 130 interrupted. */
+/**
+ * Runs the CLI and returns the process exit code: 0 ok, 1 user or I/O error, 2 usage error, 70 internal error, 130
+ * interrupted.
+ */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {

@@ -43,7 +43,9 @@ export const DEFAULTS = Object.freeze({
   nBest: 20,
   /** SQuAD 2.0: "" wins when null score − best span score exceeds it (`run_qa.py`'s `null_score_diff_threshold`). */
   nullScoreDiffThreshold: 0,
-  /** The official SQuAD 2.0 script's `--na-prob-thresh`: a probability never exceeds it, so predictions count as given. */
+  /**
+   * The official SQuAD 2.0 script's `--na-prob-thresh`: a probability never exceeds it, so predictions count as given.
+   */
   naProbThresh: 1.0,
 });
 

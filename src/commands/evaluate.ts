@@ -106,7 +106,10 @@ export async function parseEvaluateOptions(raw: RawEvaluateOptions): Promise<Eva
   };
 }
 
-/** `--data`: a prepared directory or SQuAD file, else a hub dataset id (its files resolved here, default split validation). */
+/**
+ * `--data`: a prepared directory or SQuAD file, else a hub dataset id (its files resolved here, default split
+ * validation).
+ */
 async function readExamples(
   data: string,
   split: string | undefined,

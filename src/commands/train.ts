@@ -1,5 +1,6 @@
 /**
- * `qa-ft train`: fine-tune a QA model (any supported family) on prepared features (the tutorial's `Trainer.train()`), with
+ * `qa-ft train`: fine-tune a QA model (any supported family) on prepared features (the tutorial's `Trainer.train()`),
+ * with
  * evaluation each epoch, checkpoints, `--resume`, a progress bar per epoch and a Trainer-like summary table.
  * This file parses options, resolves hub ids and prints; the work is `trainPrepared` in src/train, with
  * `evaluateModel` from src/infer as its evaluation. Both are imported only when the command runs: the model, engine
@@ -342,7 +343,9 @@ async function run(
   });
 }
 
-/** The command line that continues this run: the same arguments, with `--resume` (and without `--overwrite-output-dir`). */
+/**
+ * The command line that continues this run: the same arguments, with `--resume` (and without `--overwrite-output-dir`).
+ */
 function resumeCommand(argv: readonly string[]): string {
   const args = argv.slice(argv.indexOf('train') + 1).filter((a) => a !== '--overwrite-output-dir' && a !== '--resume');
   const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);

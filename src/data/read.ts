@@ -96,7 +96,9 @@ const UTF8_HINT = 'text data must be UTF-8; convert it, e.g. iconv -f latin1 -t 
 const UTF16_HINT =
   'it starts with a UTF-16 byte-order mark, but text data must be UTF-8; convert it, e.g. iconv -f utf-16 -t utf-8 IN > OUT';
 
-/** The format to read `bytes` of `path` as: `--format`, else magic bytes, else the extension, else the first character. */
+/**
+ * The format to read `bytes` of `path` as: `--format`, else magic bytes, else the extension, else the first character.
+ */
 function chooseFormat(bytes: Uint8Array, path: string, given?: InputFormat): InputFormat {
   if (given !== undefined) return given;
   const magic = detectFormat(bytes);

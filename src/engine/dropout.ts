@@ -5,7 +5,8 @@
  * 1-byte keep mask in one threaded pass, and its gradient `QaftMaskedScale` is one masked scale of `dy`.
  *
  * Registered for `native` only: elsewhere `nativeDropoutForward` returns undefined and the model's dropout
- * (src/model/fused-ops.ts) multiplies by its own seeded JS mask (`dropoutMask`), a different random stream from this one.
+ * (src/model/fused-ops.ts) multiplies by its own seeded JS mask (`dropoutMask`), a different random stream from this
+ * one.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';

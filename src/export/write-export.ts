@@ -184,7 +184,10 @@ async function exportSource(dir: string, name: string): Promise<string> {
   );
 }
 
-/** Checks every parameter against the config: names (missing/unexpected), shapes and a float dtype. Returns the parameter count. */
+/**
+ * Checks every parameter against the config: names (missing/unexpected), shapes and a float dtype. Returns the
+ * parameter count.
+ */
 async function checkWeights(path: string, expected: Map<string, number[]>): Promise<number> {
   const file = await SafetensorsFile.open(path);
   try {

@@ -171,7 +171,9 @@ export function cacheHint(errno: string | undefined): string {
     : 'check permissions, or set HF_HUB_CACHE / HF_HOME to a writable directory';
 }
 
-/** Runs a write into the cache; a file-system failure becomes a DISK error naming `context.path`, with the cache's hint. */
+/**
+ * Runs a write into the cache; a file-system failure becomes a DISK error naming `context.path`, with the cache's hint.
+ */
 async function cacheWrite<T>(context: FileSystemContext, write: () => Promise<T>): Promise<T> {
   try {
     return await write();

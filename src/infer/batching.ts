@@ -5,8 +5,9 @@
  * none is still being tokenized, or when the oldest window has waited GATHER_CAP_MS (or `maxWaitMs` if longer).
  * A pass blocks the thread, so the requests that arrive during one are read together afterwards, tokenized
  * together, and go through the model together; one pass runs at a time, and the windows that queue up meanwhile
- * make the next, gathering afresh from its end (the callers just answered send their next requests then); a batch's windows go through the model in passes of similar lengths (little padding). What
- * `qa-ft serve` runs on; an app can embed it without HTTP:
+ * make the next, gathering afresh from its end (the callers just answered send their next requests then); a batch's
+ * windows go through the model in passes of similar lengths (little padding). What `qa-ft serve` runs on; an app can
+ * embed it without HTTP:
  *
  *     const answerer = await BatchingAnswerer.open('./qa-ft-model');
  *     const [best] = await answerer.answer({ question, context }, { topK: 1 });

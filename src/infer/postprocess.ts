@@ -186,7 +186,9 @@ export interface NullAwarePrediction {
   readonly scoreDiff: number;
 }
 
-/** The `utils_qa` placeholder when no window offers a span: text "empty", logits 0 (it scores like any wrong answer). */
+/**
+ * The `utils_qa` placeholder when no window offers a span: text "empty", logits 0 (it scores like any wrong answer).
+ */
 const PLACEHOLDER = { kind: 'placeholder', text: 'empty', startLogit: 0, endLogit: 0, score: 0 } as const;
 
 /**

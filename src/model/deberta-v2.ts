@@ -9,7 +9,8 @@
  * pos_key_proj/pos_query_proj, and δ is the log-bucketed, clamped relative distance. transformers projects the
  * whole table and gathers [T, T] scores from it; here the 2T − 1 rows the distances need are gathered first
  * (row selection commutes with the projection), projected, multiplied per head into [B, H, T, 2T − 1], and skewed
- * into [B, H, T, T] (row i of the result starts T − 1 − i columns in; fused-ops.ts `skewRelative`): gathers, matMuls and
+ * into [B, H, T, T] (row i of the result starts T − 1 − i columns in; fused-ops.ts `skewRelative`): gathers, matMuls
+ * and
  * reshapes, all kernels the engine already has.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -65,7 +66,10 @@ function relativeRows(c: DebertaV2Config, t: number): { c2p: Int32Array; p2c: In
   return { c2p, p2c };
 }
 
-/** Per-head products of content [B, T, D] with relative rows [W, D]: [H, B, T, W] (heads leading, as the matMul gives them). */
+/**
+ * Per-head products of content [B, T, D] with relative rows [W, D]: [H, B, T, W] (heads leading, as the matMul gives
+ * them).
+ */
 function headScores(x: tf.Tensor3D, rows: tf.Tensor, heads: number): tf.Tensor4D {
   const [b, t, d] = x.shape;
   const w = rows.shape[0] ?? 0;

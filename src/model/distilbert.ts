@@ -21,7 +21,10 @@ import {
 import { qaHead } from './qa-head.js';
 import { embedding } from './fused-ops.js';
 
-/** Every LayerNorm's eps: modeling_distilbert fixes it (DistilBertConfig has no layer_norm_eps); the ONNX graph reads it here. */
+/**
+ * Every LayerNorm's eps: modeling_distilbert fixes it (DistilBertConfig has no layer_norm_eps); the ONNX graph reads it
+ * here.
+ */
 export const LAYER_NORM_EPS = 1e-12;
 const WORDS = 'distilbert.embeddings.word_embeddings.weight';
 

@@ -85,7 +85,10 @@ export interface AttentionSpec {
   readonly dropout: number;
 }
 
-/** softmax(q·kᵀ/√dh + mask)·v over the projected input, heads merged: the context [B, T, D] before the output projection. */
+/**
+ * softmax(q·kᵀ/√dh + mask)·v over the projected input, heads merged: the context [B, T, D] before the output
+ * projection.
+ */
 export function selfAttention(
   x: tf.Tensor3D,
   p: Params,

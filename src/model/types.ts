@@ -14,7 +14,10 @@ export interface ForwardOutput {
   loss?: number;
 }
 
-/** An encoder's …ForQuestionAnswering (DistilBERT, BERT, RoBERTa, ELECTRA, ALBERT, DeBERTa-v2) on TF.js. Parameters are keyed by their Hugging Face names. */
+/**
+ * An encoder's …ForQuestionAnswering (DistilBERT, BERT, RoBERTa, ELECTRA, ALBERT, DeBERTa-v2) on TF.js. Parameters are
+ * keyed by their Hugging Face names.
+ */
 export interface QaModel {
   readonly config: import('./config.js').ModelConfig;
   /** The TF.js backend the model runs on (`cpu`, `wasm`, `native`, `tensorflow`). */

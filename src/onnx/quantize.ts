@@ -45,7 +45,9 @@ function floatData(t: TensorProto): Float32Array {
   return new Float32Array(bytes.slice().buffer); // unaligned view: copy
 }
 
-/** `graph` with every MatMul by a float initializer dynamically quantized; the float weights it replaced are dropped. */
+/**
+ * `graph` with every MatMul by a float initializer dynamically quantized; the float weights it replaced are dropped.
+ */
 export function quantizeMatMuls(graph: GraphProto): GraphProto {
   const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
   const added = new Map<string, TensorProto>();

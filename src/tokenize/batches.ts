@@ -115,7 +115,8 @@ export function makeBatches(features: readonly Feature[], options: BatchOptions)
     const withTypes = options.tokenTypeIds === true && members.some((f) => f.tokenTypeIds !== undefined);
     const tokenTypeIds: number[][] = [];
     for (const f of members) {
-      // not `concat`: apache-arrow sets Symbol.isConcatSpreadable, which sends every concat in the process down V8's slow path
+      // not `concat`: apache-arrow sets Symbol.isConcatSpreadable, which sends every concat in the process down V8's
+      // slow path
       const row = new Array<number>(width).fill(padTokenId);
       const mask = new Array<number>(width).fill(0);
       f.inputIds.forEach((id, t) => {

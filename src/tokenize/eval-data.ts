@@ -1,6 +1,7 @@
 /**
  * The examples an evaluation scores, and their windows: a prepared directory's split (tokenized already), or
- * rows from local data files in any format `prepare` reads, columns by name (one file sliced by a split spec, or a hub dataset's files), cut into windows with
+ * rows from local data files in any format `prepare` reads, columns by name (one file sliced by a split spec, or a hub
+ * dataset's files), cut into windows with
  * the model's tokenizer; either way checked to fit the model. Hub ids are resolved by the caller (the command);
  * this takes local paths.
  */
@@ -30,7 +31,9 @@ export interface EvalExamples {
 type EvalSource =
   /** A prepared directory (its `test` split, or `train`) or a data file (sliced by `split`, e.g. `train[:500]`). */
   | { readonly path: string; readonly split?: string }
-  /** The local files of a hub dataset's split, read in order; `split` is its name and slice, e.g. `validation[:100]`. */
+  /**
+   * The local files of a hub dataset's split, read in order; `split` is its name and slice, e.g. `validation[:100]`.
+   */
   | { readonly dataset: string; readonly files: readonly string[]; readonly split: string };
 
 /**

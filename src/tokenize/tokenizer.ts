@@ -153,7 +153,8 @@ export async function loadTokenizer(dir: string): Promise<QaTokenizer> {
   let tokenizer: Tokenizer;
   let modelType: () => Promise<string>;
   if (present('tokenizer.json')) {
-    // the binding does not say which model it built: read it off the file, when asked (a 30k vocabulary's JSON takes ~0.1 s)
+    // the binding does not say which model it built: read it off the file, when asked (a 30k vocabulary's JSON takes
+    // ~0.1 s)
     modelType = async () =>
       String((JSON.parse(await readFile(jsonPath, 'utf8')) as { model?: { type?: unknown } }).model?.type ?? 'unknown');
     try {

@@ -94,7 +94,10 @@ export interface TrainLoopOptions {
   readonly saveTotalLimit?: number;
   /** The final model is the best checkpoint's weights (by `metricForBestModel`), not the last. */
   readonly loadBestModelAtEnd?: boolean;
-  /** `f1`, `exact_match`, `loss`, SQuAD 2.0 `HasAns_f1`, … (with or without `eval_`); default `loss` with `loadBestModelAtEnd`, else `f1`. */
+  /**
+   * `f1`, `exact_match`, `loss`, SQuAD 2.0 `HasAns_f1`, … (with or without `eval_`); default `loss` with
+   * `loadBestModelAtEnd`, else `f1`.
+   */
   readonly metricForBestModel?: string;
   /** Stop when the best-model metric has not improved for `patience` evaluations. */
   readonly earlyStopping?: EarlyStoppingOptions;
@@ -109,7 +112,9 @@ export interface TrainLoopOptions {
   readonly overwriteOutputDir?: boolean;
   /** Tokenizer files copied into every checkpoint and the final model. */
   readonly tokenizerFiles: readonly string[];
-  /** The tokenizer_config.json written with them, in place of a copied one (fitted to the model: saved-tokenizer.ts). */
+  /**
+   * The tokenizer_config.json written with them, in place of a copied one (fitted to the model: saved-tokenizer.ts).
+   */
   readonly tokenizerConfig?: string;
   /** Scores the model on the test split (the command passes `evaluateModel`). */
   readonly evaluate: (model: QaModel, split: Split) => Promise<EvalResult>;
@@ -168,7 +173,9 @@ export interface TrainLoopResult {
   readonly interrupted?: { readonly checkpoint: string };
 }
 
-/** The options `checkTrainLoopOptions` checks: any of a run's (`checkTrainOptions`), and those below against the data. */
+/**
+ * The options `checkTrainLoopOptions` checks: any of a run's (`checkTrainOptions`), and those below against the data.
+ */
 type CheckedOptions = CheckedTrainOptions &
   Pick<TrainLoopOptions, 'earlyStopping' | 'metricForBestModel' | 'loadBestModelAtEnd' | 'evalMetricNames'>;
 
@@ -642,7 +649,10 @@ class StepRunner {
   }
 }
 
-/** The best-model metric's value in `record`; absent (a SQuAD 2.0 figure of a v1 evaluation) is a one-line error, as HF's. */
+/**
+ * The best-model metric's value in `record`; absent (a SQuAD 2.0 figure of a v1 evaluation) is a one-line error, as
+ * HF's.
+ */
 function metricValue(record: EvalRecord, metric: BestMetric): number {
   const fields = record as unknown as Readonly<Record<string, unknown>>;
   const value = fields[metric.key];

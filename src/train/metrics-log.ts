@@ -24,7 +24,10 @@ export interface EvalRecord {
   readonly eval_exact_match: number;
   readonly eval_f1: number;
   readonly eval_count: number;
-  /** SQuAD 2.0 evaluations: F1 over the answerable and the unanswerable questions (and the rest of the official figures). */
+  /**
+   * SQuAD 2.0 evaluations: F1 over the answerable and the unanswerable questions (and the rest of the official
+   * figures).
+   */
   readonly eval_HasAns_f1?: number;
   readonly eval_NoAns_f1?: number;
 }

@@ -22,7 +22,10 @@ const RUN_FILES: readonly string[] = [
   'training-curves.svg',
   WEIGHTS_FILE,
 ];
-/** The final model's other files: removed with the run's, not evidence of one on their own (a user may keep a config.json). */
+/**
+ * The final model's other files: removed with the run's, not evidence of one on their own (a user may keep a
+ * config.json).
+ */
 const FINAL_MODEL_FILES: readonly string[] = [CONFIG_FILE, ...TOKENIZER_FILES];
 
 /** The names in `outDir` that a previous training run left (its checkpoints and run files), sorted. */

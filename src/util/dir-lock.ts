@@ -39,7 +39,10 @@ export interface DirLock {
 }
 
 export interface AcquireOptions {
-  /** What is locked, for the message (e.g. `--out /x`, or the option field `outDir` and its path); default the lock's path. */
+  /**
+   * What is locked, for the message (e.g. `--out /x`, or the option field `outDir` and its path); default the lock's
+   * path.
+   */
   readonly what?: string | OptionText;
   /** The holder's command line, recorded in the lock (default this process's arguments). */
   readonly command?: string;

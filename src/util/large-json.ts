@@ -41,7 +41,10 @@ function skipSpace(buf: Uint8Array, i: number): number {
   return i;
 }
 
-/** The index just past the string starting at `i` (a `"`): the next quote not escaped, found by `indexOf` (native, fast on long answers). */
+/**
+ * The index just past the string starting at `i` (a `"`): the next quote not escaped, found by `indexOf` (native, fast
+ * on long answers).
+ */
 function stringEnd(buf: Buffer, i: number): number {
   for (let q = buf.indexOf(QUOTE, i + 1); q !== -1; q = buf.indexOf(QUOTE, q + 1)) {
     let backslashes = 0;
@@ -51,7 +54,9 @@ function stringEnd(buf: Buffer, i: number): number {
   throw new JsonBytesError('unterminated string', i);
 }
 
-/** The index just past the value starting at `i`: a string, an object or array (to its matching bracket), or a literal. */
+/**
+ * The index just past the value starting at `i`: a string, an object or array (to its matching bracket), or a literal.
+ */
 function valueEnd(buf: Buffer, i: number): number {
   const first = buf[i];
   if (first === QUOTE) return stringEnd(buf, i);
