@@ -19,10 +19,11 @@ export interface SplitSpec {
 // datasets' _SUB_SPEC_RE: name, optional [from:to] with optional % on each bound, optional (rounding)
 const SPLIT_RE = /^(\w+(?:\.\w+)*)(?:\[(?:(-?\d+)(%)?)?:(?:(-?\d+)(%)?)?\])?(?:\(([^)]*)\))?$/;
 
-export function parseSplit(text: string): SplitSpec {
+/** `text` as a split spec; a malformed one is an OptionError naming the option field `option` it came from. */
+export function parseSplit(text: string, option = 'split'): SplitSpec {
   const bad = (why: string): QaFtError =>
-    new QaFtError('BAD_ARGUMENT', `malformed --split '${text}': ${why}`, {
-      hint: "expected NAME or NAME[FROM:TO] with integers or percentages, e.g. 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]'",
+    new OptionError('BAD_ARGUMENT', opt`malformed ${field(option)} '${text}': ${why}`, {
+      hint: opt`expected NAME or NAME[FROM:TO] with integers or percentages, e.g. 'train', 'train[:5000]', 'train[100:200]', 'train[:10%]'`,
     });
   const [, name, fromS, fromPct, toS, toPct, roundingS] = SPLIT_RE.exec(text.trim()) ?? [];
   if (name === undefined) throw bad('not of the form NAME[FROM:TO]'); // the name is the one group every match has

@@ -117,7 +117,7 @@ async function prepareInto(
       ? undefined
       : await readChecked(
           options.validationInputs,
-          { spec: parseSplit(validationSplit), flag: `--validation-split '${validationSplit}'` },
+          { spec: parseSplit(validationSplit, 'validationSplit'), flag: `--validation-split '${validationSplit}'` },
           options,
         );
 

@@ -247,7 +247,7 @@ function checkAgainstEvaluation(test: Split, options: CheckedOptions, metric: Be
         'BAD_ARGUMENT',
         [...names, ` need${needing.length === 1 ? 's' : ''} evaluations, but the prepared data has no test split`],
         {
-          hint: opt`prepare with --test-size above 0`,
+          hint: opt`prepare with ${field('testSize')} above 0`,
         },
       );
     }

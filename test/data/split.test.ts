@@ -39,7 +39,7 @@ test('malformed splits are rejected with the accepted forms', () => {
     'train[:101%]',
     'train[:5](closest)x',
   ]) {
-    assert.throws(() => parseSplit(bad), { code: 'BAD_ARGUMENT', message: /malformed --split/ }, bad);
+    assert.throws(() => parseSplit(bad), { code: 'BAD_ARGUMENT', message: /malformed split/ }, bad);
   }
 });
 
