@@ -17,6 +17,18 @@ export interface ColumnFlags {
   idColumn?: string;
 }
 
+/**
+ * The column options' fields (`FileReadOptions.columns`, as library errors name them) → these flags, for
+ * `flagNames` of the commands that read data files.
+ */
+export const COLUMN_FLAGS: Readonly<Record<string, string>> = {
+  'columns.question': '--question-column',
+  'columns.context': '--context-column',
+  'columns.answer': '--answer-column',
+  'columns.answerStart': '--answer-start-column',
+  'columns.id': '--id-column',
+};
+
 export function addColumnOptions(command: Command): Command {
   return command
     .option(

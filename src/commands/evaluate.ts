@@ -24,6 +24,8 @@ import {
   asBackendName,
   DEFAULT_MODEL_DIR,
   downloadProgress,
+  flagged,
+  flagNames,
   hubResolveOptions,
   parseIntOption,
   parseNumberOption,
@@ -33,7 +35,7 @@ import {
 } from './options.js';
 import { createProgress, info, printJson, type ProgressReporter } from './output.js';
 import { addSpanOptions, parseSpanOptions, type SpanCommandOptions, type SpanFlags } from './span-options.js';
-import { addColumnOptions, columnOptions, type ColumnFlags } from './data-options.js';
+import { addColumnOptions, COLUMN_FLAGS, columnOptions, type ColumnFlags } from './data-options.js';
 import type { FileReadOptions } from '../data/read.js';
 
 interface RawEvaluateOptions extends HubFlags, ColumnFlags, SpanFlags {
@@ -325,6 +327,9 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
   return runModel(o, examples, hub, progress);
 }
 
+/** The library's option fields as this command's flags (the rest are the fields in kebab case). */
+const EVALUATE_FLAGS = flagNames({ predictionsPath: '--out', ...COLUMN_FLAGS });
+
 export function evaluateCommand(): Command {
   const command = new Command('evaluate')
     .description('predict answers for SQuAD examples and print the official SQuAD v1.1 (or 2.0) exact match and F1')
@@ -369,6 +374,6 @@ export function evaluateCommand(): Command {
   return addHubOptions(
     addColumnOptions(addBf16Option(addBackendOption(addSpanOptions(command, { nBest: true })))),
   ).action(async (raw: RawEvaluateOptions) => {
-    await run(raw);
+    await flagged(EVALUATE_FLAGS, () => run(raw)); // the library's option fields are this command's flags
   });
 }

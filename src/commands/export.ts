@@ -4,7 +4,7 @@
  * also onnx/model.onnx and onnx/model_quantized.onnx for ONNX Runtime and transformers.js.
  */
 import { Command } from 'commander';
-import { addHubOptions, downloadProgress, hubResolveOptions } from './options.js';
+import { addHubOptions, downloadProgress, flagged, flagNames, hubResolveOptions } from './options.js';
 import { createProgress, info, printJson } from './output.js';
 
 interface RawExportOptions {
@@ -58,6 +58,9 @@ async function run(raw: RawExportOptions): Promise<void> {
   }
 }
 
+/** `exportModel`'s option fields as this command's flags (the rest are the fields in kebab case). */
+const EXPORT_FLAGS = flagNames({ outDir: '--out', tokenizerDir: '--tokenizer' });
+
 export function exportCommand(): Command {
   const command = new Command('export')
     .description(
@@ -84,6 +87,6 @@ export function exportCommand(): Command {
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress bars')
     .action(async (raw: RawExportOptions) => {
-      await run(raw);
+      await flagged(EXPORT_FLAGS, () => run(raw)); // the library's option fields are this command's flags
     });
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { resolveDatasetFiles, resolveTokenizer } from '../hub/index.js';
 import { parseSplit } from '../data/split.js';
-import { addColumnOptions, columnOptions, type ColumnFlags } from './data-options.js';
+import { addColumnOptions, COLUMN_FLAGS, columnOptions, type ColumnFlags } from './data-options.js';
 import { QaFtError } from '../errors.js';
 import type { PrepareOptions, PreparePhase } from '../tokenize/pipeline.js';
 import { checkPrepareOptions } from '../tokenize/prepare-options.js';
@@ -214,6 +214,14 @@ async function run(raw: RawOptions): Promise<void> {
   }
 }
 
+/** `PrepareOptions`' fields as this command's flags (the rest are the fields in kebab case). */
+const PREPARE_FLAGS = flagNames({
+  inputs: '--input',
+  validationInputs: '--validation-file',
+  outDir: '--out',
+  ...COLUMN_FLAGS,
+});
+
 export function prepareCommand(): Command {
   const command = new Command('prepare')
     .description(
@@ -291,6 +299,6 @@ Examples:
     .option('--json', 'print the manifest as JSON instead of the summary')
     .option('--quiet', 'no progress bars');
   return addHubOptions(addColumnOptions(command)).action(async (raw: RawOptions) => {
-    await flagged(flagNames(), () => run(raw)); // the library's option fields are this command's flags
+    await flagged(PREPARE_FLAGS, () => run(raw)); // the library's option fields are this command's flags
   });
 }

@@ -7,7 +7,7 @@
  * code points as Python's `str.find` (an answer that does not occur gets start -1, which the content checks in
  * validate.ts report with the row's line and id).
  */
-import { QaFtError } from '../errors.js';
+import { field, opt, QaFtError } from '../errors.js';
 import type { SquadRow } from '../records.js';
 import { codePointIndex } from '../util/py-string.js';
 import type { RecordFile } from './source-records.js';
@@ -25,15 +25,6 @@ export interface ColumnOptions {
 
 /** run_qa.py's defaults (`question`, `context`, `answers`) and the hub's `id`. */
 export const DEFAULT_COLUMNS = { question: 'question', context: 'context', answer: 'answers', id: 'id' } as const;
-
-/** The command-line flag of each column option, for hints. */
-const FLAGS: Record<keyof ColumnOptions, string> = {
-  question: '--question-column',
-  context: '--context-column',
-  answer: '--answer-column',
-  answerStart: '--answer-start-column',
-  id: '--id-column',
-};
 
 export interface MappedRows {
   readonly rows: SquadRow[];
@@ -135,7 +126,7 @@ function parseAnswers(
   throw new RowError(field, 'a struct {text, answer_start}, a list of strings or a string', v);
 }
 
-/** The `--answer-start-column` cell: an integer, a list of them (or, in a CSV cell, its text); empty = none. */
+/** The `answerStart` column's cell: an integer, a list of them (or, in a CSV cell, its text); empty = none. */
 function parseStarts(cell: unknown, field: string, textCells: boolean): number[] | undefined {
   const v = jsonCell(cell, textCells);
   if (v === null || v === undefined || (typeof v === 'string' && v.trim() === '')) return undefined;
@@ -170,7 +161,7 @@ export function recordsToRows(source: RecordFile, file: string, options: ColumnO
   for (const k of need) {
     const name = col[k];
     if (name !== undefined && !present.includes(name))
-      throw missingColumnError(file, name, present, `name the file's column with ${FLAGS[k]}`);
+      throw missingColumnError(file, name, present, opt`name the file's column with ${field(`columns.${k}`)}`);
   }
   const hasId = present.includes(col.id);
   const rows: SquadRow[] = [];

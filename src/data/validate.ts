@@ -6,15 +6,23 @@
  * SQuAD 2.0: a question with no answer in its context has empty `answers` lists (the hub's `rajpurkar/squad_v2`
  * layout); the JSON's `is_impossible` flag, where a source has one, must agree with the answers.
  */
-import { QaFtError } from '../errors.js';
+import { OptionError, type OptionText, QaFtError } from '../errors.js';
 import { codePointLength, codePointSlice, pyStrip } from '../util/py-string.js';
 import { isUnanswerable, type SquadRow } from '../records.js';
 
 /** The columns a SQuAD source must have (`title` may be absent: it is not used for training). */
 export const REQUIRED_COLUMNS = ['id', 'context', 'question', 'answers'] as const;
 
-export function missingColumnError(file: string, column: string, present: readonly string[], hint?: string): QaFtError {
-  return new QaFtError('BAD_FORMAT', `${file}: missing column '${column}' (found: ${present.join(', ') || 'none'})`, {
+export function missingColumnError(
+  file: string,
+  column: string,
+  present: readonly string[],
+  hint?: string | OptionText,
+): QaFtError {
+  const message = `${file}: missing column '${column}' (found: ${present.join(', ') || 'none'})`;
+  // a hint naming an option field (the column option) makes it an OptionError, which a command spells as its flag
+  if (hint !== undefined && typeof hint !== 'string') return new OptionError('BAD_FORMAT', [message], { hint });
+  return new QaFtError('BAD_FORMAT', message, {
     hint: hint ?? 'expected the SQuAD columns id, title, context, question, answers{text[], answer_start[]}',
   });
 }

@@ -2,11 +2,11 @@
  * `exportModel`: a trained model directory → a clean Hugging Face model directory (config.json, model.safetensors,
  * tokenizer files, a model card; with `onnx`, transformers.js's onnx/ files). Weights and tokenizer are checked
  * against the config (with the model's own parsers, so an export accepts exactly what `loadQaModel` does) before
- * anything is written; the directory appears complete or not at all, and `--out` follows src/util/out-guard.ts.
+ * anything is written; the directory appears complete or not at all, and `outDir` follows src/util/out-guard.ts.
  */
 import { copyFile, lstat, mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { firstLine, QaFtError } from '../errors.js';
+import { field, firstLine, opt, OptionError, type OptionText, QaFtError } from '../errors.js';
 import { parseModelConfig, qaArchitecture } from '../model/config.js';
 import { QA_OUTPUTS } from '../model/qa-head.js';
 import { readSafetensors, SafetensorsFile } from '../model/safetensors.js';
@@ -62,21 +62,21 @@ export async function exportModel(
   options: ExportOptions = {},
 ): Promise<ExportResult> {
   const tokDir = options.tokenizerDir ?? modelDir;
-  const sources: Array<[string, string]> = [['the model directory', modelDir]];
-  if (options.tokenizerDir !== undefined) sources.push(['the --tokenizer directory', options.tokenizerDir]);
-  await checkOutputOutside('--out', outDir, sources);
+  const sources: Array<[OptionText, string]> = [[opt`the model directory`, modelDir]];
+  if (options.tokenizerDir !== undefined)
+    sources.push([opt`the ${field('tokenizerDir')} directory`, options.tokenizerDir]);
+  await checkOutputOutside('outDir', outDir, sources);
   const target = await checkOutputTarget(outDir, {
-    flag: '--out',
+    option: { field: 'outDir' },
     command: 'export',
     kind: 'directory',
     owner: 'an export',
-    isOurs: async () => true, // any directory: with --overwrite, export replaces only its own files in it
+    isOurs: async () => true, // any directory: with `overwrite`, export replaces only its own files in it
     overwrite: {
-      flag: '--overwrite',
       given: options.overwrite === true,
-      hint: 'pass --overwrite to write the export into it (only the files export writes are replaced; other files are kept), or choose a new directory',
+      hint: opt`pass ${field('overwrite')} to write the export into it (only the files export writes are replaced; other files are kept), or choose a new directory`,
     },
-    notOursHint: 'choose a new directory',
+    notOursHint: opt`choose a new directory`,
   });
 
   const configPath = await exportSource(modelDir, CONFIG_FILE);
@@ -88,16 +88,16 @@ export async function exportModel(
   const tokenizerFiles: string[] = [];
   for (const f of TOKENIZER_FILES) if (await isFile(join(tokDir, f))) tokenizerFiles.push(f);
   if (!makesTokenizer((f) => tokenizerFiles.includes(f))) {
-    throw new QaFtError('FILE_NOT_FOUND', `no tokenizer in ${tokDir} (expected ${TOKENIZER_NEEDS})`, {
-      hint: 'pass --tokenizer with the tokenizer the model was trained with, e.g. distilbert-base-uncased',
+    throw new OptionError('FILE_NOT_FOUND', [`no tokenizer in ${tokDir} (expected ${TOKENIZER_NEEDS})`], {
+      hint: opt`pass ${field('tokenizerDir')} with the tokenizer the model was trained with, e.g. distilbert-base-uncased`,
     });
   }
   if (options.onnx === true && !tokenizerFiles.includes('tokenizer.json')) {
-    throw new QaFtError(
+    throw new OptionError(
       'FILE_NOT_FOUND',
-      `no tokenizer.json in ${tokDir}: transformers.js needs it beside the ONNX files (vocab.txt is not enough)`,
+      [`no tokenizer.json in ${tokDir}: transformers.js needs it beside the ONNX files (vocab.txt is not enough)`],
       {
-        hint: 'pass --tokenizer with a directory or hub id that has tokenizer.json, e.g. distilbert-base-uncased',
+        hint: opt`pass ${field('tokenizerDir')} with a directory or hub id that has tokenizer.json, e.g. distilbert-base-uncased`,
       },
     );
   }
@@ -108,7 +108,7 @@ export async function exportModel(
     await loadTokenizer(tokDir),
     config,
     configPath,
-    'pass --tokenizer with the tokenizer the model was trained with',
+    opt`pass ${field('tokenizerDir')} with the tokenizer the model was trained with`,
   );
 
   const training = await readTrainingSummary(modelDir);

@@ -6,10 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { firstLine, QaFtError } from '../errors.js';
+import { field, firstLine, opt, QaFtError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { JsonBytesError, parseJsonObjectBytes } from '../util/large-json.js';
-import { checkOutputTarget } from '../util/out-guard.js';
+import { checkOutputTarget, type OutputSpec } from '../util/out-guard.js';
 import { checkReadableFile } from '../util/text-file.js';
 import type { EvaluateResult } from './evaluate.js';
 
@@ -62,10 +62,10 @@ export async function checkPredictionTargets(
       () => true,
       () => false,
     );
-  const targets: Array<[string, string, string, (path: string) => Promise<boolean>]> = [
-    ['--out', predictionsPath, 'a predictions file ({id: answer})', parses(readPredictionsFile)],
+  const targets: Array<[OutputSpec['option'], string, string, (path: string) => Promise<boolean>]> = [
+    [{ field: 'predictionsPath' }, predictionsPath, 'a predictions file ({id: answer})', parses(readPredictionsFile)],
     [
-      'the n-best file',
+      { words: 'the n-best file' },
       nbestPathFor(predictionsPath),
       'an n-best predictions file ({id: [candidates]})',
       parses(readNbestFile),
@@ -73,24 +73,23 @@ export async function checkPredictionTargets(
   ];
   if (options.versionTwoWithNegative)
     targets.push([
-      'the null-odds file',
+      { words: 'the null-odds file' },
       nullOddsPathFor(predictionsPath),
       'a null-odds file ({id: number})',
       parses(readNaProbsFile),
     ]);
-  for (const [flag, path, owner, isOurs] of targets) {
+  for (const [option, path, owner, isOurs] of targets) {
     await checkOutputTarget(path, {
-      flag,
+      option,
       command: 'evaluate',
       kind: 'file',
       owner,
       isOurs,
       overwrite: {
-        flag: '--overwrite',
         given: options.overwrite,
-        hint: 'pass --overwrite to replace the earlier predictions, or choose another --out',
+        hint: opt`pass ${field('overwrite')} to replace the earlier predictions, or choose another ${field('predictionsPath')}`,
       },
-      notOursHint: 'choose another --out; evaluate replaces only prediction files it wrote',
+      notOursHint: opt`choose another ${field('predictionsPath')}; evaluate replaces only prediction files it wrote`,
     });
   }
 }

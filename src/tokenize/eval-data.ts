@@ -6,7 +6,7 @@
  * this takes local paths.
  */
 import { statSync } from 'node:fs';
-import { QaFtError } from '../errors.js';
+import { field, OptionError, opt, QaFtError } from '../errors.js';
 import type { Feature, SquadRow } from '../records.js';
 import { readSquad, type FileReadOptions } from '../data/read.js';
 import { applySplit, parseSplit } from '../data/split.js';
@@ -101,7 +101,10 @@ async function readPreparedExamples(
   versionTwoWithNegative: boolean,
 ): Promise<EvalExamples> {
   if (which !== 'test' && which !== 'train') {
-    throw new QaFtError('BAD_ARGUMENT', `--split for a prepared directory is 'test' or 'train', got '${which}'`);
+    throw new OptionError(
+      'BAD_ARGUMENT',
+      opt`${field('split')} for a prepared directory is 'test' or 'train', got '${which}'`,
+    );
   }
   const { manifest: m, split } = await readPreparedSplit(dir, which);
   const notice =

@@ -7,7 +7,7 @@
  * Training checks what the prepared-data manifest declares: it pads batches to the declared max length and copies
  * the declared tokenizer into the saved model. Evaluation checks the windows themselves, as they are fed.
  */
-import { QaFtError } from '../errors.js';
+import { OptionError, type OptionText, QaFtError } from '../errors.js';
 import type { Feature } from '../records.js';
 import type { PreparedManifest } from './prepared.js';
 import type { QaTokenizer } from './tokenizer.js';
@@ -130,15 +130,18 @@ export function checkTokenizerFitsModel(
   tokenizer: Pick<QaTokenizer, 'dir' | 'idLimit' | 'padTokenId' | 'clsTokenId' | 'sepTokenId' | 'idToToken'>,
   model: ModelTokens,
   modelSource: string,
-  hint: string,
+  hint: string | OptionText,
 ): void {
+  // a hint naming option fields (`OptionText`) makes the error an OptionError, which a command spells as its flags
+  const misfit = (message: string): QaFtError =>
+    typeof hint === 'string'
+      ? new QaFtError('BAD_CONFIG', message, { hint })
+      : new OptionError('BAD_CONFIG', [message], { hint });
   const where = `the tokenizer in ${tokenizer.dir}`;
   const limit = tokenizer.idLimit();
   if (limit > model.vocabSize) {
-    throw new QaFtError(
-      'BAD_CONFIG',
+    throw misfit(
       `${where} has token ids up to ${limit - 1}, but the model (${modelSource}) has ${model.vocabSize} embedding rows (vocab_size)`,
-      { hint },
     );
   }
   const name = (id: number): string => {
@@ -146,10 +149,8 @@ export function checkTokenizerFitsModel(
     return token === null ? `${id}` : `${id} (${token})`;
   };
   if (tokenizer.padTokenId !== model.padTokenId) {
-    throw new QaFtError(
-      'BAD_CONFIG',
+    throw misfit(
       `${where} pads with id ${name(tokenizer.padTokenId)}, but the model (${modelSource}) has pad_token_id ${model.padTokenId}`,
-      { hint },
     );
   }
   const stated = (...fields: string[]): [string, number] | undefined => {
@@ -165,10 +166,8 @@ export function checkTokenizerFitsModel(
   ];
   for (const [what, id, config] of specials) {
     if (config !== undefined && config[1] !== id) {
-      throw new QaFtError(
-        'BAD_CONFIG',
+      throw misfit(
         `${where} has the ${what} ${name(id)}, but the model (${modelSource}) has ${config[0]} ${config[1]}`,
-        { hint },
       );
     }
   }

@@ -4,7 +4,7 @@
  * prepared-data directory (and `rejected.jsonl` of the rows `skipInvalid` dropped). Hub names are resolved by the
  * caller (the command); this takes local paths.
  */
-import { QaFtError } from '../errors.js';
+import { field, OptionError, opt, type OptionText, QaFtError } from '../errors.js';
 import { checkPreparedTarget, preparedLockPath, writePrepared, type PreparedManifest } from './prepared.js';
 import { readSquadRows, type FileReadOptions, type SourceFormat } from '../data/read.js';
 import { parseSplit, splitRange, trainTestSplit, type SplitSpec } from '../data/split.js';
@@ -69,29 +69,30 @@ export async function prepareDataset(
   onProgress?: (p: PrepareProgress) => void,
 ): Promise<PrepareResult> {
   const started = performance.now();
-  // Cheap checks first, so a bad option or --out fails before any file is read.
+  // Cheap checks first, so a bad option or outDir fails before any file is read.
   checkPrepareOptions(options);
   const spec = parseSplit(options.split);
-  if (options.inputs.length === 0) throw new QaFtError('BAD_ARGUMENT', 'no input file', { hint: 'pass --input FILE' });
+  if (options.inputs.length === 0)
+    throw new OptionError('BAD_ARGUMENT', opt`no input file`, { hint: opt`pass ${field('inputs')} FILE` });
   if (options.validationInputs !== undefined && options.testSize !== 0) {
-    throw new QaFtError(
+    throw new OptionError(
       'BAD_ARGUMENT',
-      '--test-size draws the test split from the input at random; with a validation file (or split) the test split is that data',
+      opt`${field('testSize')} draws the test split from the input at random; with a validation file (or split) the test split is that data`,
       {
-        hint: 'drop --test-size, or drop --validation-file / --validation-split',
+        hint: opt`drop ${field('testSize')}, or drop ${field('validationInputs')} / ${field('validationSplit')}`,
       },
     );
   }
-  for (const [flag, n] of [
-    ['--max-train-samples', options.maxTrainSamples],
-    ['--max-eval-samples', options.maxEvalSamples],
+  for (const [option, n] of [
+    ['maxTrainSamples', options.maxTrainSamples],
+    ['maxEvalSamples', options.maxEvalSamples],
   ] as const) {
     if (n !== undefined && !(Number.isInteger(n) && n >= 1))
-      throw new QaFtError('BAD_ARGUMENT', `${flag} must be an integer ≥ 1, got ${n}`);
+      throw new OptionError('BAD_ARGUMENT', opt`${field(option)} must be an integer ≥ 1, got ${n}`);
   }
-  // one prepare per --out at a time
+  // one prepare per outDir at a time
   const lock = await acquireDirLock(await preparedLockPath(options.outDir), {
-    what: `--out ${options.outDir}`,
+    what: opt`${field('outDir')} ${options.outDir}`,
     onNotice: options.onNotice,
   });
   try {
@@ -110,14 +111,22 @@ async function prepareInto(
   onProgress?: (p: PrepareProgress) => void,
 ): Promise<PrepareResult> {
   const versionTwoWithNegative = options.versionTwoWithNegative ?? false;
-  const input = await readChecked(options.inputs, { spec, flag: `--split '${options.split}'` }, options, onProgress);
+  const input = await readChecked(
+    options.inputs,
+    { spec, named: opt`${field('split')} '${options.split}'` },
+    options,
+    onProgress,
+  );
   const validationSplit = options.validationSplit ?? 'validation';
   const validation =
     options.validationInputs === undefined
       ? undefined
       : await readChecked(
           options.validationInputs,
-          { spec: parseSplit(validationSplit, 'validationSplit'), flag: `--validation-split '${validationSplit}'` },
+          {
+            spec: parseSplit(validationSplit, 'validationSplit'),
+            named: opt`${field('validationSplit')} '${validationSplit}'`,
+          },
           options,
         );
 
@@ -140,11 +149,11 @@ async function prepareInto(
     onProgress?.({ phase: 'tokenize-test', done, total }),
   );
   if (trainPrep.features.length === 0) {
-    throw new QaFtError(
+    throw new OptionError(
       'BAD_DATA',
-      `${input.label}: no row fits max length ${options.maxLength}: every question leaves no room for context`,
+      [`${input.label}: no row fits max length ${options.maxLength}: every question leaves no room for context`],
       {
-        hint: 'raise --max-length',
+        hint: opt`raise ${field('maxLength')}`,
       },
     );
   }
@@ -228,7 +237,7 @@ function rejectedLine(r: RejectedRow): Record<string, unknown> {
  */
 async function readChecked(
   paths: readonly string[],
-  slice: { spec: SplitSpec; flag: string },
+  slice: { spec: SplitSpec; named: OptionText },
   options: PrepareOptions,
   onProgress?: (p: PrepareProgress) => void,
 ) {
@@ -252,7 +261,7 @@ async function readChecked(
   const label = paths.length === 1 ? String(paths[0]) : `${paths.length} files (${paths[0]}, …)`;
   const range = splitRange(slice.spec, rows.length);
   if (range.to <= range.from)
-    throw new QaFtError('BAD_ARGUMENT', `${slice.flag} selects no rows of ${label} (${rows.length} rows)`);
+    throw new OptionError('BAD_ARGUMENT', [...slice.named, ` selects no rows of ${label} (${rows.length} rows)`]);
   const checked = checkRows(rows.slice(range.from, range.to), label, {
     skipInvalid: options.skipInvalid,
     where: where.slice(range.from, range.to),
@@ -277,11 +286,11 @@ async function loadTokenizerFor(options: PrepareOptions) {
   );
   validateWindowOptions(tokenizer.pairTemplate, { maxLength: options.maxLength, docStride: options.docStride });
   if (tokenizer.modelMaxLength !== undefined && options.maxLength > tokenizer.modelMaxLength) {
-    throw new QaFtError(
+    throw new OptionError(
       'BAD_ARGUMENT',
-      `--max-length ${options.maxLength} exceeds the model's ${tokenizer.modelMaxLength} positions (${tokenizer.dir})`,
+      opt`${field('maxLength')} ${options.maxLength} exceeds the model's ${tokenizer.modelMaxLength} positions (${tokenizer.dir})`,
       {
-        hint: `use at most ${tokenizer.modelMaxLength}`,
+        hint: opt`use at most ${tokenizer.modelMaxLength}`,
       },
     );
   }

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { access, constants, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { QaFtError } from '../errors.js';
+import { opt, QaFtError } from '../errors.js';
 import { arrowToRows, parseArrow, rowsToTable, tableToBytes } from '../data/arrow.js';
 import type { Feature, SquadRow } from '../records.js';
 import { sweepStaleTemps, tempSibling, writeDirAtomic } from '../util/atomic.js';
@@ -208,12 +208,12 @@ export async function writePrepared(
  */
 export async function checkPreparedTarget(outDir: string): Promise<OutputTarget> {
   return checkOutputTarget(outDir, {
-    flag: '--out',
+    option: { field: 'outDir' },
     command: 'prepare',
     kind: 'directory',
     owner: 'a qa-ft prepared-data directory',
     isOurs: (dir) => isPreparedManifest(join(dir, MANIFEST_FILE)),
-    notOursHint: 'choose a new or empty directory; prepare only replaces a directory it wrote itself',
+    notOursHint: opt`choose a new or empty directory; prepare only replaces a directory it wrote itself`,
   });
 }
 

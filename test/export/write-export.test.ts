@@ -149,18 +149,18 @@ test('a base model without a QA head is refused with a hint to train it first', 
   });
 });
 
-test('a non-empty --out is refused unless --overwrite, which keeps the other files; a model without tokenizer asks for --tokenizer', async () => {
+test('a non-empty outDir is refused unless overwrite, which keeps the other files; a model without tokenizer asks for tokenizerDir', async () => {
   const model = await makeTrainedDir();
   const out = join(tmp.dir, 'out');
   await mkdir(out);
   await writeFile(join(out, 'keep.txt'), 'user data');
-  await assert.rejects(exportModel(model, out), /--out .* exists and is not empty/);
+  await assert.rejects(exportModel(model, out), /outDir .* exists and is not empty/);
   assert.equal(await readFile(join(out, 'keep.txt'), 'utf8'), 'user data');
   await exportModel(model, out, { overwrite: true });
   assert.equal(
     await readFile(join(out, 'keep.txt'), 'utf8'),
     'user data',
-    '--overwrite keeps the files export does not write',
+    'overwrite keeps the files export does not write',
   );
   assert.ok((await readdir(out)).includes('model.safetensors'));
 
@@ -170,7 +170,7 @@ test('a non-empty --out is refused unless --overwrite, which keeps the other fil
   await copyFile(join(tinyDir, 'model.safetensors'), join(bare, 'model.safetensors'));
   await assert.rejects(
     exportModel(bare, join(tmp.dir, 'out2')),
-    (e: unknown) => e instanceof QaFtError && /--tokenizer/.test(e.hint ?? ''),
+    (e: unknown) => e instanceof QaFtError && /tokenizerDir/.test(e.hint ?? ''),
   );
   const r = await exportModel(bare, join(tmp.dir, 'out2'), { tokenizerDir: baseDir });
   assert.deepEqual(r.files, [

@@ -53,7 +53,7 @@ test("a max length above the model's positions (tokenizer_config model_max_lengt
     await writeFile(input, JSON.stringify(row));
     await assert.rejects(prepareDataset({ ...base(dir, input), maxLength: 600 }), {
       code: 'BAD_ARGUMENT',
-      message: /--max-length 600 exceeds the model's 512 positions/,
+      message: /maxLength 600 exceeds the model's 512 positions/,
     });
     assert.equal(existsSync(join(dir, 'out')), false);
   } finally {
