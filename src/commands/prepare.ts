@@ -219,6 +219,7 @@ const PREPARE_FLAGS = flagNames({
   inputs: '--input',
   validationInputs: '--validation-file',
   outDir: '--out',
+  config: '--dataset-config', // the hub's dataset config
   ...COLUMN_FLAGS,
 });
 
