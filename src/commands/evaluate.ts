@@ -332,6 +332,7 @@ const EVALUATE_FLAGS = flagNames({
   predictionsPath: '--out',
   inputs: '--data', // a local file instead of a hub dataset
   config: '--dataset-config', // the hub's dataset config
+  versionTwoWithNegative: '--version-2-with-negative',
   ...COLUMN_FLAGS,
 });
 

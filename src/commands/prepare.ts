@@ -220,6 +220,7 @@ const PREPARE_FLAGS = flagNames({
   validationInputs: '--validation-file',
   outDir: '--out',
   config: '--dataset-config', // the hub's dataset config
+  versionTwoWithNegative: '--version-2-with-negative',
   ...COLUMN_FLAGS,
 });
 
