@@ -21,6 +21,8 @@ import {
   addHubOptions,
   asBackendName,
   DEFAULT_MODEL_DIR,
+  flagged,
+  flagNames,
   hubResolveOptions,
   parseIntOption,
   precisionOption,
@@ -242,6 +244,9 @@ async function run(raw: RawAskOptions): Promise<void> {
   return answerLines(o);
 }
 
+/** The library's option fields as this command's flags (the rest are the fields in kebab case). */
+const ASK_FLAGS = flagNames({ precision: '--bf16' });
+
 export function askCommand(): Command {
   const command = new Command('ask')
     .description(
@@ -270,7 +275,7 @@ export function askCommand(): Command {
     );
   return addHubOptions(addBf16Option(addBackendOption(addSpanOptions(command, { nBest: false })))).action(
     async (raw: RawAskOptions) => {
-      await run(raw);
+      await flagged(ASK_FLAGS, () => run(raw)); // the library's option fields are this command's flags
     },
   );
 }

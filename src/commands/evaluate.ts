@@ -328,7 +328,13 @@ async function run(raw: RawEvaluateOptions): Promise<void> {
 }
 
 /** The library's option fields as this command's flags (the rest are the fields in kebab case). */
-const EVALUATE_FLAGS = flagNames({ predictionsPath: '--out', ...COLUMN_FLAGS });
+const EVALUATE_FLAGS = flagNames({
+  predictionsPath: '--out',
+  inputs: '--data', // a local file instead of a hub dataset
+  config: '--dataset-config', // the hub's dataset config
+  versionTwoWithNegative: '--version-2-with-negative',
+  ...COLUMN_FLAGS,
+});
 
 export function evaluateCommand(): Command {
   const command = new Command('evaluate')

@@ -219,6 +219,8 @@ const PREPARE_FLAGS = flagNames({
   inputs: '--input',
   validationInputs: '--validation-file',
   outDir: '--out',
+  config: '--dataset-config', // the hub's dataset config
+  versionTwoWithNegative: '--version-2-with-negative',
   ...COLUMN_FLAGS,
 });
 

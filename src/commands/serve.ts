@@ -13,6 +13,8 @@ import {
   addHubOptions,
   asBackendName,
   DEFAULT_MODEL_DIR,
+  flagged,
+  flagNames,
   hubResolveOptions,
   parseIntOption,
   parseNumberOption,
@@ -133,6 +135,9 @@ async function run(raw: RawServeOptions): Promise<void> {
   if (!o.quiet) info('drained: every request in flight was answered');
 }
 
+/** The library's option fields as this command's flags (the rest are the fields in kebab case). */
+const SERVE_FLAGS = flagNames({ precision: '--bf16' });
+
 export function serveCommand(): Command {
   const command = new Command('serve')
     .description(
@@ -153,6 +158,6 @@ export function serveCommand(): Command {
     .option('--cors-origin <origin>', 'allow browser calls from this origin (no CORS by default)')
     .option('--quiet', 'no notes on stderr');
   return addHubOptions(addBf16Option(addBackendOption(command))).action(async (raw: RawServeOptions) => {
-    await run(raw);
+    await flagged(SERVE_FLAGS, () => run(raw)); // the library's option fields are this command's flags
   });
 }

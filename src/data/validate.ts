@@ -6,7 +6,7 @@
  * SQuAD 2.0: a question with no answer in its context has empty `answers` lists (the hub's `rajpurkar/squad_v2`
  * layout); the JSON's `is_impossible` flag, where a source has one, must agree with the answers.
  */
-import { OptionError, type OptionText, QaFtError } from '../errors.js';
+import { field, opt, OptionError, type OptionText, QaFtError } from '../errors.js';
 import { codePointLength, codePointSlice, pyStrip } from '../util/py-string.js';
 import { isUnanswerable, type SquadRow } from '../records.js';
 
@@ -204,8 +204,8 @@ export function checkRows(
       .filter((k) => counts[k] > 0)
       .map((k) => `${counts[k]} row${counts[k] > 1 ? 's' : ''} ${PROBLEM_WORDS[k][counts[k] > 1 ? 1 : 0]}`)
       .join(', ');
-    throw new QaFtError('BAD_DATA', `${file}: ${what}; first: ${first.where} (id ${first.id}): ${first.reason}`, {
-      hint: 'fix the data, or pass --skip-invalid to drop such rows and list them in rejected.jsonl',
+    throw new OptionError('BAD_DATA', opt`${file}: ${what}; first: ${first.where} (id ${first.id}): ${first.reason}`, {
+      hint: opt`fix the data, or pass ${field('skipInvalid')} to drop such rows and list them in rejected.jsonl`,
     });
   }
   if (!options.versionTwoWithNegative) refuseUnanswerable(good, goodWhere, file);
@@ -220,9 +220,10 @@ function refuseUnanswerable(good: readonly SquadRow[], where: readonly string[],
   const none = good.filter(isUnanswerable);
   const [first] = none;
   if (first === undefined) return;
-  throw new QaFtError(
+  const v2 = field('versionTwoWithNegative');
+  throw new OptionError(
     'BAD_DATA',
-    `${file}: ${none.length} of ${good.length} rows have no answer (SQuAD 2.0 unanswerable questions; first: ${where[good.indexOf(first)]}, id ${first.id}); pass --version-2-with-negative to use them`,
-    { hint: 'with --version-2-with-negative they are labelled at [CLS] and scored by the official SQuAD 2.0 metric' },
+    opt`${file}: ${none.length} of ${good.length} rows have no answer (SQuAD 2.0 unanswerable questions; first: ${where[good.indexOf(first)]}, id ${first.id}); pass ${v2} to use them`,
+    { hint: opt`with ${v2} they are labelled at [CLS] and scored by the official SQuAD 2.0 metric` },
   );
 }

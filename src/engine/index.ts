@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import os from 'node:os';
 import { guardAliases, NativeBackend, type MatmulMode } from './backend.js';
-import { QaFtError } from '../errors.js';
+import { field, opt, OptionError, QaFtError } from '../errors.js';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { kernelCalls, withFallback, type NativeKernel } from './kernel-util.js';
 import { adamwKernel } from './adamw.js';
@@ -107,8 +107,8 @@ export function setNativePrecision(precision: Precision, options: { emulate?: 's
   const backend = tf.getBackend() === NATIVE_BACKEND ? tf.findBackend(NATIVE_BACKEND) : null;
   if (!(backend instanceof NativeBackend)) {
     if (precision === 'fp32') return; // every other backend computes in fp32
-    throw new QaFtError('BACKEND_UNAVAILABLE', `bf16 needs the native backend (active: ${tf.getBackend()})`, {
-      hint: 'use --backend native',
+    throw new OptionError('BACKEND_UNAVAILABLE', opt`bf16 needs the native backend (active: ${tf.getBackend()})`, {
+      hint: opt`use ${field('backend')} native`,
     });
   }
   let mode: MatmulMode = precision;

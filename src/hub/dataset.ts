@@ -11,7 +11,7 @@
  * (`{config}/{split}/0000.parquet`, `{config}/partial-{split}/0000.parquet` for a large split cut short).
  * A split whose shards are all in the cache is used without any request.
  */
-import { firstLine, QaFtError } from '../errors.js';
+import { field, firstLine, opt, OptionError, QaFtError } from '../errors.js';
 import { RepoCache } from './cache.js';
 import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
@@ -118,11 +118,11 @@ export async function resolveDatasetRepo(
       const found = selectSplitFiles(await cache.listSnapshot(commit), split, options.config);
       if (found.complete) return found.files.map((f) => cache.pointerPath(commit, f));
     }
-    throw new QaFtError(
+    throw new OptionError(
       'OFFLINE_MISS',
-      `offline: split '${split}' of ${describeRepo(ref)} (revision '${ref.revision}') is not in the cache ${cache.root}`,
+      opt`offline: split '${split}' of ${describeRepo(ref)} (revision '${ref.revision}') is not in the cache ${cache.root}`,
       {
-        hint: 'run once without --offline / HF_HUB_OFFLINE=1 to download it, or pass a local file with --input',
+        hint: opt`run once without ${field('offline')} / HF_HUB_OFFLINE=1 to download it, or pass a local file with ${field('inputs')}`,
       },
     );
   }
@@ -148,15 +148,15 @@ export async function resolveDatasetRepo(
   if (chosen.files.length === 0) {
     const why =
       chosen.configs.length > 1
-        ? `split '${split}' exists in several configs (${chosen.configs.join(', ')}); choose one with --dataset-config`
+        ? opt`split '${split}' exists in several configs (${chosen.configs.join(', ')}); choose one with ${field('config')}`
         : options.config !== undefined && chosen.configs.length > 0
-          ? `has no config '${options.config}' with split '${split}' (configs: ${chosen.configs.join(', ')})`
-          : `has no data files for split '${split}'${chosen.splits.length ? ` (splits: ${chosen.splits.join(', ')})` : ''}`;
-    throw new QaFtError('NOT_FOUND_ON_HUB', `${describeRepo(ref)} ${why} at revision '${revision}'`, {
+          ? opt`has no config '${options.config}' with split '${split}' (configs: ${chosen.configs.join(', ')})`
+          : opt`has no data files for split '${split}'${chosen.splits.length ? ` (splits: ${chosen.splits.join(', ')})` : ''}`;
+    throw new OptionError('NOT_FOUND_ON_HUB', [`${describeRepo(ref)} `, ...why, ` at revision '${revision}'`], {
       hint:
         chosen.splits.length || chosen.configs.length
-          ? 'pick one of the listed names'
-          : 'qa-ft reads Parquet, JSON Lines, JSON and CSV datasets; pass a local file with --input',
+          ? opt`pick one of the listed names`
+          : opt`qa-ft reads Parquet, JSON Lines, JSON and CSV datasets; pass a local file with ${field('inputs')}`,
     });
   }
   for (const file of chosen.files) {

@@ -10,7 +10,7 @@
  * refused or reset connection or a 5xx/429 answer (3 attempts), and once after a timeout, so a hub that accepts
  * connections and never answers fails in about twice the timeout (≈ 20 s by default) instead of undici's 300 s.
  */
-import { QaFtError } from '../errors.js';
+import { field, opt, OptionError, QaFtError } from '../errors.js';
 import type { HubSettings } from './env.js';
 import { describeRepo, type RepoRef } from './repo.js';
 
@@ -182,11 +182,11 @@ export function networkError(ctx: RequestContext, e: unknown, attempts = 1): QaF
     const host = new URL(e.url).origin;
     const variable = e.method === 'HEAD' ? 'HF_HUB_ETAG_TIMEOUT' : 'HF_HUB_DOWNLOAD_TIMEOUT';
     const what = e.phase === 'headers' ? `did not answer within ${e.seconds} s` : `stopped sending for ${e.seconds} s`;
-    return new QaFtError(
+    return new OptionError(
       'NETWORK',
-      `the Hugging Face hub at ${host} ${what} (${e.method} ${e.url}${tries}) for ${describeRepo(ctx.ref)}`,
+      opt`the Hugging Face hub at ${host} ${what} (${e.method} ${e.url}${tries}) for ${describeRepo(ctx.ref)}`,
       {
-        hint: `for a slow link set ${variable} to more seconds; otherwise check HF_ENDPOINT, or use --offline (HF_HUB_OFFLINE=1) or a local path`,
+        hint: opt`for a slow link set ${variable} to more seconds; otherwise check HF_ENDPOINT, or use ${field('offline')} (HF_HUB_OFFLINE=1) or a local path`,
         cause: e,
       },
     );
@@ -194,11 +194,11 @@ export function networkError(ctx: RequestContext, e: unknown, attempts = 1): QaF
   const cause = e instanceof Error && e.cause instanceof Error ? e.cause : e;
   const code = (cause as { code?: unknown } | undefined)?.code;
   const why = typeof code === 'string' ? code : cause instanceof Error ? cause.message : String(cause);
-  return new QaFtError(
+  return new OptionError(
     'NETWORK',
-    `cannot reach the Hugging Face hub at ${ctx.settings.endpoint} (${why}${tries}) for ${describeRepo(ctx.ref)}`,
+    opt`cannot reach the Hugging Face hub at ${ctx.settings.endpoint} (${why}${tries}) for ${describeRepo(ctx.ref)}`,
     {
-      hint: 'check the connection or HF_ENDPOINT; use --offline (HF_HUB_OFFLINE=1) to work from the cache, or pass a local path',
+      hint: opt`check the connection or HF_ENDPOINT; use ${field('offline')} (HF_HUB_OFFLINE=1) to work from the cache, or pass a local path`,
       cause: e,
     },
   );
@@ -294,7 +294,8 @@ export function isEntryNotFound(e: unknown): boolean {
   return e instanceof QaFtError && e.code === 'NOT_FOUND_ON_HUB' && (e as HubError).hubCode === 'EntryNotFound';
 }
 
-export class HubError extends QaFtError {
+/** A hub answer as a user error; its hints may name options (`revision`, `offline`) by field. */
+export class HubError extends OptionError {
   /** The hub's `X-Error-Code` (RepoNotFound, EntryNotFound, RevisionNotFound, GatedRepo…), if any. */
   hubCode?: string;
   /** `X-Repo-Commit` of an error answer (a missing file's 404 still names the commit). */
@@ -312,33 +313,37 @@ export function hubError(ctx: RequestContext, res: Response, url: string): HubEr
     err = ctx.settings.token
       ? new HubError(
           'UNAUTHORIZED',
-          `access to ${repo} was refused (${res.status}): the repo is gated or private and HF_TOKEN has no access`,
+          opt`access to ${repo} was refused (${res.status}): the repo is gated or private and HF_TOKEN has no access`,
           {
-            hint: `request access at ${repoPage}, or use a token that has it`,
+            hint: opt`request access at ${repoPage}, or use a token that has it`,
           },
         )
-      : new HubError('UNAUTHORIZED', `${repo} is gated or private (${res.status}) and no token is set`, {
-          hint: `set HF_TOKEN to a token with access (request access at ${repoPage})`,
+      : new HubError('UNAUTHORIZED', opt`${repo} is gated or private (${res.status}) and no token is set`, {
+          hint: opt`set HF_TOKEN to a token with access (request access at ${repoPage})`,
         });
   } else if (hubCode === 'RepoNotFound' || (res.status === 401 && !ctx.file)) {
-    err = new HubError('NOT_FOUND_ON_HUB', `${repo} was not found on ${ctx.settings.endpoint} (${res.status})`, {
-      hint: `check the id (org/name)${ctx.settings.token ? '' : '; private repos need HF_TOKEN'}, or pass a local path`,
+    err = new HubError('NOT_FOUND_ON_HUB', opt`${repo} was not found on ${ctx.settings.endpoint} (${res.status})`, {
+      hint: opt`check the id (org/name)${ctx.settings.token ? '' : '; private repos need HF_TOKEN'}, or pass a local path`,
     });
   } else if (hubCode === 'RevisionNotFound') {
-    err = new HubError('NOT_FOUND_ON_HUB', `revision '${ctx.revision}' of ${repo} was not found (${res.status})`, {
-      hint: 'check the branch, tag or commit given with @ or --revision',
+    err = new HubError('NOT_FOUND_ON_HUB', opt`revision '${ctx.revision}' of ${repo} was not found (${res.status})`, {
+      hint: opt`check the branch, tag or commit given with @ or ${field('revision')}`,
     });
   } else if (res.status === 404) {
-    err = new HubError('NOT_FOUND_ON_HUB', `${what} was not found at revision '${ctx.revision}' (404 from ${url})`, {
-      hint: 'check the repo id and revision, or pass a local path',
+    err = new HubError('NOT_FOUND_ON_HUB', opt`${what} was not found at revision '${ctx.revision}' (404 from ${url})`, {
+      hint: opt`check the repo id and revision, or pass a local path`,
     });
   } else if (res.status === 429) {
-    err = new HubError('NETWORK', `the hub at ${ctx.settings.endpoint} is rate-limiting requests for ${what} (429)`, {
-      hint: 'wait a minute and retry, or set HF_TOKEN',
-    });
+    err = new HubError(
+      'NETWORK',
+      opt`the hub at ${ctx.settings.endpoint} is rate-limiting requests for ${what} (429)`,
+      {
+        hint: opt`wait a minute and retry, or set HF_TOKEN`,
+      },
+    );
   } else {
-    err = new HubError('NETWORK', `the hub at ${ctx.settings.endpoint} answered ${res.status} for ${what}`, {
-      hint: 'retry later, or use --offline / a local path',
+    err = new HubError('NETWORK', opt`the hub at ${ctx.settings.endpoint} answered ${res.status} for ${what}`, {
+      hint: opt`retry later, or use ${field('offline')} / a local path`,
     });
   }
   err.hubCode = hubCode ?? (res.status === 404 && ctx.file ? 'EntryNotFound' : undefined);

@@ -7,7 +7,7 @@
  * (the first HEAD pins it), optional files that 404 are recorded in `.no_exist` as huggingface_hub does.
  */
 import { readFile } from 'node:fs/promises';
-import { firstLine, QaFtError } from '../errors.js';
+import { field, firstLine, opt, OptionError, QaFtError } from '../errors.js';
 import { RepoCache } from './cache.js';
 import { fetchFile, type ProgressCallback } from './download.js';
 import type { HubSettings } from './env.js';
@@ -187,11 +187,11 @@ async function readShardNames(snapshotDir: string): Promise<string[]> {
 
 function offlineMiss(ref: RepoRef, cache: RepoCache, missing: string[]): QaFtError {
   const what = missing.length > 0 ? `is missing ${missing.join(', ')}` : 'is not there';
-  return new QaFtError(
+  return new OptionError(
     'OFFLINE_MISS',
-    `offline: ${describeRepo(ref)} at revision '${ref.revision}' ${what} in the cache ${cache.root}`,
+    opt`offline: ${describeRepo(ref)} at revision '${ref.revision}' ${what} in the cache ${cache.root}`,
     {
-      hint: 'run once without --offline / HF_HUB_OFFLINE=1 to download it, or pass a local model directory',
+      hint: opt`run once without ${field('offline')} / HF_HUB_OFFLINE=1 to download it, or pass a local model directory`,
     },
   );
 }

@@ -2,7 +2,7 @@
  * Hub repository references: parsing `org/name@revision`, validating ids the way `huggingface_hub` does, and
  * the URLs and cache folder names derived from them.
  */
-import { QaFtError } from '../errors.js';
+import { field, opt, OptionError, QaFtError } from '../errors.js';
 
 type RepoType = 'model' | 'dataset';
 
@@ -31,8 +31,11 @@ function validateRepoId(id: string, type: RepoType): void {
     id.endsWith('.git') ||
     /(^|\/)[.-]|[.-]($|\/)/.test(id);
   if (bad) {
-    throw new QaFtError('BAD_ARGUMENT', `'${id}' is not a valid hub ${type} id (expected 'name' or 'org/name')`, {
-      hint: type === 'model' ? 'or pass an existing local model directory' : 'or pass a local file with --input',
+    throw new OptionError('BAD_ARGUMENT', opt`'${id}' is not a valid hub ${type} id (expected 'name' or 'org/name')`, {
+      hint:
+        type === 'model'
+          ? opt`or pass an existing local model directory`
+          : opt`or pass a local file with ${field('inputs')}`,
     });
   }
 }
@@ -50,9 +53,13 @@ export function parseRepoRef(spec: string, type: RepoType, revision?: string): R
     });
   }
   if (suffix !== undefined && revision !== undefined && revision !== suffix) {
-    throw new QaFtError('BAD_ARGUMENT', `'${spec}' names revision '${suffix}' but --revision is '${revision}'`, {
-      hint: 'give the revision once',
-    });
+    throw new OptionError(
+      'BAD_ARGUMENT',
+      opt`'${spec}' names revision '${suffix}' but ${field('revision')} is '${revision}'`,
+      {
+        hint: opt`give the revision once`,
+      },
+    );
   }
   validateRepoId(id, type);
   const rev = suffix ?? revision ?? 'main';

@@ -5,7 +5,7 @@
  * `handleImpossibleAnswer` (a SQuAD 2.0 model), `best` lets the null answer compete as `utils_qa` does with
  * `version_2_with_negative`: the answer is "" ("no answer") when the null score wins by more than the threshold.
  */
-import { QaFtError } from '../errors.js';
+import { field, opt, OptionError, QaFtError } from '../errors.js';
 import { pyStrip } from '../util/py-string.js';
 import type { QaModel } from '../model/types.js';
 import type { QaTokenizer } from '../tokenize/tokenizer.js';
@@ -116,10 +116,10 @@ export async function answerQuestions(
     throw new QaFtError('BAD_ARGUMENT', `max answer length must be a positive integer, got ${maxAnswerLength}`);
   }
   if (options.handleImpossibleAnswer && strategy === 'argmax') {
-    throw new QaFtError(
+    throw new OptionError(
       'BAD_ARGUMENT',
-      'handling impossible answers needs the best strategy (argmax has no null score)',
-      { hint: 'use --strategy best' },
+      opt`handling impossible answers needs the best strategy (argmax has no null score)`,
+      { hint: opt`use ${field('strategy')} best` },
     );
   }
   if (maxLength > model.config.maxPositionEmbeddings) {

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { QaFtError } from '../errors.js';
+import { field, opt, OptionError, QaFtError } from '../errors.js';
 import { CONFIG_FILE, TOKENIZER_NEEDS } from '../hf-files.js';
 import { familyTokenizer, loadConfig, readConfigFile, type ModelConfig } from '../model/config.js';
 import { checkModelFitsMemory, describeEstimate } from '../model/memory.js';
@@ -97,11 +97,11 @@ async function savedTokenizer(
     return { tokenizer: await loadTokenizer(manifest.tokenizer.dir), files: fromManifest };
   const fromModel = modelDir === undefined ? [] : tokenizerFilesIn(modelDir);
   if (modelDir === undefined || fromModel.length === 0) {
-    throw new QaFtError(
+    throw new OptionError(
       'FILE_NOT_FOUND',
-      `no tokenizer files in ${manifest.tokenizer.dir} (from the prepared data's manifest)${modelDir ? ` or ${modelDir}` : ''}`,
+      opt`no tokenizer files in ${manifest.tokenizer.dir} (from the prepared data's manifest)${modelDir ? ` or ${modelDir}` : ''}`,
       {
-        hint: `the saved model needs its tokenizer: pass --model with a directory holding ${TOKENIZER_NEEDS}`,
+        hint: opt`the saved model needs its tokenizer: pass ${field('model')} with a directory holding ${TOKENIZER_NEEDS}`,
       },
     );
   }

@@ -297,7 +297,7 @@ test('SQuAD 2.0 rows without an answer work in every format with versionTwoWithN
     const where = name.endsWith('.json') ? 'row 1' : name.endsWith('.jsonl') ? 'line 2' : 'line 3'; // CSV/TSV: after the header
     await assert.rejects(
       readSquad(path, { columns }),
-      { message: new RegExp(`1 of 2 rows have no answer .*first: ${where}, id b\\); pass --version-2-with-negative`) },
+      { message: new RegExp(`1 of 2 rows have no answer .*first: ${where}, id b\\); pass versionTwoWithNegative`) },
       name,
     );
   }

@@ -78,11 +78,11 @@ test('Arrow (the datasets cache) and JSON Lines keep unanswerable rows', async (
   assert.deepEqual((await readSquad(jsonl, { versionTwoWithNegative: true })).rows, rows);
 });
 
-test('unanswerable rows without --version-2-with-negative: one line naming the count, the first id and the flag', async () => {
+test('unanswerable rows without versionTwoWithNegative: one line naming the count, the first id and the option field', async () => {
   await assert.rejects(readSquad(parquet), {
     code: 'BAD_DATA',
     message:
-      /squad-v2-sample\.parquet: 2 of 4 rows have no answer \(SQuAD 2\.0 unanswerable questions; first: row 1, id u1\); pass --version-2-with-negative/,
+      /squad-v2-sample\.parquet: 2 of 4 rows have no answer \(SQuAD 2\.0 unanswerable questions; first: row 1, id u1\); pass versionTwoWithNegative/,
   });
   const path = await write('v2-refused.json', v2Json([answerable, impossible]));
   await assert.rejects(readSquad(path), { message: /1 of 2 rows have no answer .*first: row 1, id u\)/ });

@@ -211,7 +211,7 @@ test('gated repo without a token → UNAUTHORIZED; with HF_TOKEN it is sent as a
   assert.ok(hub.requests.some((r) => r.authorization === `Bearer ${hub.token}`));
 });
 
-test('hub unreachable → NETWORK error naming the endpoint and suggesting --offline or a local path', async () => {
+test('hub unreachable → NETWORK error naming the endpoint and suggesting offline or a local path', async () => {
   await startHub([]);
   const endpoint = hub.endpoint;
   await hub.close();
@@ -220,7 +220,7 @@ test('hub unreachable → NETWORK error naming the endpoint and suggesting --off
     'NETWORK',
     new RegExp(`cannot reach the Hugging Face hub at ${endpoint.replace(/\./g, '\\.')} \\(ECONNREFUSED; 3 attempts\\)`),
   );
-  assert.match(e.hint ?? '', /--offline.*local path/);
+  assert.match(e.hint ?? '', /offline.*local path/);
   hub = new FakeHub([]);
   await hub.start(); // for afterEach
 });
@@ -266,7 +266,7 @@ test('revisions: name@v1 records refs/v1; a commit hash needs no ref and works o
   await rejectsWith(
     resolveModel('org/tiny@v1', { revision: 'main' }),
     'BAD_ARGUMENT',
-    /names revision 'v1' but --revision is 'main'/,
+    /names revision 'v1' but revision is 'main'/,
   );
 });
 
