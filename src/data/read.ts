@@ -6,7 +6,7 @@
  * is an error naming its offset, as Python's `json.load` refuses it); a UTF-8 BOM is dropped.
  */
 import { extname } from 'node:path';
-import { QaFtError } from '../errors.js';
+import { field, OptionError, opt, QaFtError } from '../errors.js';
 import { arrowRecords, parseArrow } from './arrow.js';
 import { recordsToRows, type ColumnOptions } from './columns.js';
 import { readCsvRecords } from './csv.js';
@@ -109,8 +109,8 @@ function chooseFormat(bytes: Uint8Array, path: string, given?: InputFormat): Inp
   const c = firstTextByte(bytes);
   if (c === 0x5b) return 'json';
   if (c === 0x7b) return 'squad-json'; // or JSON Lines: told apart once parsed
-  throw new QaFtError('BAD_FORMAT', `${path} is not ${FORMAT_LIST} (by its name and first bytes)`, {
-    hint: utf16Bom(bytes) ? UTF16_HINT : `pass --format ${INPUT_FORMATS.join('|')}`,
+  throw new OptionError('BAD_FORMAT', opt`${path} is not ${FORMAT_LIST} (by its name and first bytes)`, {
+    hint: utf16Bom(bytes) ? opt`${UTF16_HINT}` : opt`pass ${field('format')} ${INPUT_FORMATS.join('|')}`,
   });
 }
 

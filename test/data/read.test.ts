@@ -120,7 +120,7 @@ test('missing file → FILE_NOT_FOUND naming it', async () => {
   await assert.rejects(readSquad(join(tmp.dir, 'nope.parquet')), { code: 'FILE_NOT_FOUND', message: /nope\.parquet/ });
 });
 
-test('a file of no format qa-ft reads → BAD_FORMAT naming the formats and --format', async () => {
+test('a file of no format qa-ft reads → BAD_FORMAT naming the formats and the format option', async () => {
   const path = await write('rows.txt', 'id context\n1 abc\n');
   await assert.rejects(
     readSquad(path),
@@ -128,7 +128,7 @@ test('a file of no format qa-ft reads → BAD_FORMAT naming the formats and --fo
       e instanceof QaFtError &&
       e.code === 'BAD_FORMAT' &&
       /rows\.txt is not JSON Lines, .*CSV, TSV, Parquet or Arrow/.test(e.message) &&
-      /--format jsonl\|json\|squad-json\|csv\|tsv\|parquet\|arrow/.test(e.hint ?? ''),
+      /pass format jsonl\|json\|squad-json\|csv\|tsv\|parquet\|arrow/.test(e.hint ?? ''),
   );
 });
 
