@@ -49,33 +49,34 @@ export type PyValue = null | boolean | number | string | PyInt | PyTuple | Float
 export const int = (value: number): PyInt => new PyInt(value);
 
 // pickle opcodes (Lib/pickle.py)
-const PROTO = 0x80,
-  STOP = 0x2e,
-  MARK = 0x28,
-  EMPTY_DICT = 0x7d,
-  SETITEMS = 0x75,
-  EMPTY_LIST = 0x5d,
-  APPENDS = 0x65;
-const EMPTY_TUPLE = 0x29,
-  TUPLE = 0x74,
-  TUPLE1 = 0x85,
-  TUPLE2 = 0x86,
-  TUPLE3 = 0x87,
-  BINUNICODE = 0x58,
-  BININT1 = 0x4b;
-const BININT2 = 0x4d,
-  BININT = 0x4a,
-  LONG1 = 0x8a,
-  BINFLOAT = 0x47,
-  NONE = 0x4e,
-  NEWTRUE = 0x88,
-  NEWFALSE = 0x89;
-const GLOBAL = 0x63,
-  REDUCE = 0x52,
-  BINPERSID = 0x51;
-/** Python's pickler batches SETITEMS/APPENDS by 1000; the unpickler takes any size, so one batch per container. */
-
-/** The pickle of `value`, and its tensors in the order their storages were numbered (`data/0`, `data/1`, …). */
+const PROTO = 0x80;
+const STOP = 0x2e;
+const MARK = 0x28;
+const EMPTY_DICT = 0x7d;
+const SETITEMS = 0x75;
+const EMPTY_LIST = 0x5d;
+const APPENDS = 0x65;
+const EMPTY_TUPLE = 0x29;
+const TUPLE = 0x74;
+const TUPLE1 = 0x85;
+const TUPLE2 = 0x86;
+const TUPLE3 = 0x87;
+const BINUNICODE = 0x58;
+const BININT1 = 0x4b;
+const BININT2 = 0x4d;
+const BININT = 0x4a;
+const LONG1 = 0x8a;
+const BINFLOAT = 0x47;
+const NONE = 0x4e;
+const NEWTRUE = 0x88;
+const NEWFALSE = 0x89;
+const GLOBAL = 0x63;
+const REDUCE = 0x52;
+const BINPERSID = 0x51;
+/**
+ * The pickle of `value`, and its tensors in the order their storages were numbered (`data/0`, `data/1`, …). Python's
+ * pickler batches SETITEMS/APPENDS by 1000; the unpickler takes any size, so one batch per container.
+ */
 export function pickle(value: PyValue): { bytes: Buffer; tensors: FloatTensor[] } {
   const chunks: Buffer[] = [];
   const tensors: FloatTensor[] = [];
