@@ -106,8 +106,14 @@ void AttentionProbsGrad(const float* dw, const float* probs, const uint8_t* mask
         for (int64_t j = 0; j < tk; ++j) o[j] = m[j] ? d[j] * scale : 0.f;
         d = o;
       }
+      // kLanes partial sums in double: one chain of additions would wait on each one's latency
+      double lanes[kLanes] = {};
+      int64_t j = 0;
+      for (; j + kLanes <= tk; j += kLanes)
+        for (int l = 0; l < kLanes; ++l) lanes[l] += d[j + l] * p[j + l];
+      for (; j < tk; ++j) lanes[0] += d[j] * p[j];
       double acc = 0;
-      for (int64_t j = 0; j < tk; ++j) acc += d[j] * p[j];
+      for (double l : lanes) acc += l;
       const float dot = static_cast<float>(acc);
       for (int64_t j = 0; j < tk; ++j) o[j] = p[j] * (d[j] - dot);
       if (bf16 != nullptr) ToBf16Block(o, bf16 + r * tk, tk);
