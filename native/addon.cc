@@ -172,11 +172,11 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// transpose(x, out, shape, perm) for any 4-byte element type
+// transpose(x, out, shape, perm, bf16|null) for any 4-byte element type (bf16: float32 only)
 Napi::Value Transpose(const Napi::CallbackInfo& info) {
   std::vector<int64_t> shape = Shape(info[2]);
   qaft::Transpose(Ptr<uint32_t>(info[0]), Ptr<uint32_t>(info[1]), static_cast<int>(shape.size()), shape.data(),
-                  Ptr<int32_t>(info[3]));
+                  Ptr<int32_t>(info[3]), info.Length() > 4 ? MutOrNull<uint16_t>(info[4]) : nullptr);
   return info.Env().Undefined();
 }
 

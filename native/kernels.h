@@ -128,7 +128,10 @@ double SumOfSquares(const float* x, int64_t size);
 // ---- movement.cc ----------------------------------------------------------------------------------------------------
 
 // out = transpose(x) with out.shape[i] = shape[perm[i]]; 4-byte elements.
-void Transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape, const int32_t* perm);
+// `bf16` (nullable; float32 data only): out rounded to bf16 too, each row while it is in cache (the head transposes of
+// attention feed bf16 matmuls, which then need no rounding pass of their own).
+void Transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape, const int32_t* perm,
+               uint16_t* bf16 = nullptr);
 
 // x [outer, axisDim, inner], indices [n] → out [outer, n, inner]. Returns the first bad index position or -1.
 int64_t Gather(const uint32_t* x, const int32_t* indices, uint32_t* out, int64_t outer, int64_t axisDim, int64_t n,

@@ -10,7 +10,11 @@
 
 namespace qaft {
 
-void Transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape, const int32_t* perm) {
+void Transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape, const int32_t* perm, uint16_t* bf16) {
+  // out's rows [lo, hi) of `len` elements, rounded to bf16 (the bits are float32's)
+  auto roundRows = [&](int64_t lo, int64_t hi, int64_t len) {
+    if (bf16 != nullptr) ToBf16Block(reinterpret_cast<const float*>(out + lo * len), bf16 + lo * len, (hi - lo) * len);
+  };
   std::vector<int64_t> inStride(rank, 1), outShape(rank), srcStride(rank);
   for (int d = rank - 2; d >= 0; --d) inStride[d] = inStride[d + 1] * shape[d + 1];
   int64_t total = 1;
@@ -27,10 +31,12 @@ void Transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape,
     const int64_t R = outShape[0], C = outShape[1];
     constexpr int64_t kB = 32;
     ParallelFor((R + kB - 1) / kB, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t bi = lo; bi < hi; ++bi)
+      for (int64_t bi = lo; bi < hi; ++bi) {
         for (int64_t j0 = 0; j0 < C; j0 += kB)
           for (int64_t i = bi * kB; i < std::min(R, bi * kB + kB); ++i)
             for (int64_t j = j0; j < std::min(C, j0 + kB); ++j) out[i * C + j] = x[j * R + i];
+        roundRows(bi * kB, std::min(R, bi * kB + kB), C);
+      }
     });
     return;
   }
@@ -48,6 +54,7 @@ void Transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape,
       } else {
         for (int64_t i = 0; i < inner; ++i) o[i] = x[src + i * innerStride];
       }
+      roundRows(r, r + 1, inner);
     }
   });
 }

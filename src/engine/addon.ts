@@ -87,7 +87,8 @@ export interface NativeAddon {
   reduceMiddle(op: number, x: F32, out: F32, pre: number, red: number, post: number): void;
   fill(out: F32, value: number): void;
   softmax(x: F32, out: F32, outer: number, inner: number): void;
-  transpose(x: Any32, out: Any32, shape: Float64Array, perm: Int32Array): void;
+  /** `bf16` (nullable; float32 only) gets out rounded to bf16 in the same pass. */
+  transpose(x: Any32, out: Any32, shape: Float64Array, perm: Int32Array, bf16?: Uint16Array | null): void;
   /** Returns the position of the first out-of-range index, or -1. */
   gather(x: Any32, indices: Int32Array, out: Any32, outer: number, axisDim: number, inner: number): number;
   select(cond: Uint8Array, t: Any32, e: Any32, out: Any32): void;

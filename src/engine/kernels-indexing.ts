@@ -8,6 +8,7 @@ import type { Any32, NativeAddon } from './addon.js';
 import {
   allocF32,
   allocF32Zeroed,
+  bf16Beside,
   f32,
   isF32,
   output,
@@ -17,13 +18,17 @@ import {
 } from './kernel-util.js';
 import { dim, numberAttr, numberOrListAttr, numbersAttr, optionalNumberAttr, tensorInputs } from './kernel-args.js';
 
-/** Transposes a 4-byte array; size-1 dims dropped and axes that stay adjacent merged first. */
+/**
+ * Transposes a 4-byte array; size-1 dims dropped and axes that stay adjacent merged first. `bf16For` (float32
+ * only): an array for out's bf16 copy, written in the same pass, or null; not called when nothing moves (a copy).
+ */
 export function transposeValues(
   addon: NativeAddon,
   x: Any32,
   shape: readonly number[],
   perm: readonly number[],
   alloc: (n: number) => Any32 = (n) => new (x.constructor as new (n: number) => Any32)(n),
+  bf16For?: (out: Float32Array) => Uint16Array | null,
 ): Any32 {
   const out = alloc(x.length);
   if (x.length === 0) return out;
@@ -49,7 +54,7 @@ export function transposeValues(
   const byInput = [...groups].sort((g, h) => g.first - h.first);
   const inShape = Float64Array.from(byInput, (g) => g.size);
   const newPerm = Int32Array.from(groups, (g) => byInput.indexOf(g));
-  addon.transpose(x, out, inShape, newPerm);
+  addon.transpose(x, out, inShape, newPerm, out instanceof Float32Array ? bf16For?.(out) : null);
   return out;
 }
 
@@ -59,10 +64,24 @@ function transpose({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): 
   const perm = numbersAttr(attrs, 'perm', 'Transpose');
   if (perm.length !== x.shape.length) return undefined;
   const xs = valuesOf(backend, x) as Any32;
+  // In bf16 mode the output's bf16 copy in the same pass: attention's head transposes feed bf16 matmuls.
+  const copies: { adopt: () => void }[] = [];
   const out =
     xs instanceof Float32Array
-      ? transposeValues(addon, xs, x.shape, perm, (n) => allocF32(backend, n))
+      ? transposeValues(
+          addon,
+          xs,
+          x.shape,
+          perm,
+          (n) => allocF32(backend, n),
+          (o) => {
+            const bf16 = bf16Beside(backend, o);
+            copies.push(bf16);
+            return bf16.copy;
+          },
+        )
       : transposeValues(addon, xs, x.shape, perm);
+  for (const c of copies) c.adopt();
   return output(
     backend,
     perm.map((p) => dim(x.shape, p, 'Transpose')),

@@ -301,7 +301,7 @@ for (const mode of MODES) {
     }
 
     if (mode.emulate === undefined) {
-      test('kernels that write a matmul input (GELU, attention weights, LayerNorm, their gradients) round it as the matmul would', () => {
+      test('kernels that write a matmul input (GELU, attention weights, LayerNorm, their gradients, transposes) round it as the matmul would', () => {
         const [rows, tk] = [2 * 3 * 5, 37];
         const sv = randomValues(rows * tk, seed++, -4, 4),
           bv = randomValues(tk * 6, seed++),
@@ -322,6 +322,10 @@ for (const mode of MODES) {
           nativeAttentionProbsGrad(dy, probs.probs, { mask: probs.dropped!.mask, rate: 0.2 }),
         ]);
         outputs.push(norm.y, normGrad.dx);
+        // attention's head split ([B, T, H, d] → [B, H, T, d]) and a plain 2-D transpose
+        const heads = tf.tensor(sv, [2, 5, 3, tk]),
+          flat = tf.tensor2d(sv, [tk, rows]);
+        outputs.push(tf.transpose(heads, [0, 2, 1, 3]), tf.transpose(flat));
         const rounded = countBf16Roundings();
         try {
           tf.tidy(() => tf.matMul(tf.ones([1, tk]), b)); // b's copy made
@@ -340,6 +344,8 @@ for (const mode of MODES) {
         }
         tf.dispose([
           ...outputs,
+          heads,
+          flat,
           b,
           dy,
           scores,
