@@ -176,7 +176,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
 Napi::Value Transpose(const Napi::CallbackInfo& info) {
   std::vector<int64_t> shape = Shape(info[2]);
   qaft::Transpose(Ptr<uint32_t>(info[0]), Ptr<uint32_t>(info[1]), static_cast<int>(shape.size()), shape.data(),
-                  Ptr<int32_t>(info[3]), info.Length() > 4 ? MutOrNull<uint16_t>(info[4]) : nullptr);
+                  Ptr<int32_t>(info[3]), MutOrNull<uint16_t>(info[4]));
   return info.Env().Undefined();
 }
 
