@@ -32,6 +32,19 @@ export class QaFtError extends Error {
     this.code = code;
     this.hint = options.hint;
   }
+
+  /**
+   * The same error (without its cause) with the start of its message rewritten by `start`, and `hint` in place of its
+   * own; an OptionError stays one, its option fields kept for the command to spell.
+   */
+  revised(change: { start?: (text: string) => string; hint?: string }): QaFtError {
+    return new QaFtError(this.code, change.start?.(this.message) ?? this.message, { hint: change.hint ?? this.hint });
+  }
+}
+
+/** A user error whose hint may name options: an OptionError when it does (`OptionText`), else a QaFtError. */
+export function userError(code: ErrorCode, message: string, hint: string | OptionText): QaFtError {
+  return typeof hint === 'string' ? new QaFtError(code, message, { hint }) : new OptionError(code, [message], { hint });
 }
 
 export function isQaFtError(e: unknown): e is QaFtError {
@@ -88,6 +101,12 @@ export class OptionError extends QaFtError {
       hint: options.hint === undefined ? undefined : spellOptions(options.hint),
       cause: options.cause,
     });
+  }
+
+  override revised(change: { start?: (text: string) => string; hint?: string }): QaFtError {
+    const [first, ...rest] = this.text;
+    const text = typeof first === 'string' && change.start ? [change.start(first), ...rest] : this.text;
+    return new OptionError(this.code, text, { hint: change.hint === undefined ? this.options.hint : [change.hint] });
   }
 
   /** This error with the options spelled as `names` says. */

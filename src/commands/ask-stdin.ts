@@ -4,7 +4,7 @@
  * JSON, an empty question, a context without text tokens) gets an error of its own and the others are still
  * answered. The model is opened when the first line to answer arrives; printing is the caller's.
  */
-import { OptionError, QaFtError } from '../errors.js';
+import { QaFtError } from '../errors.js';
 import type { Answer, AnswerOptions, AskItem } from '../infer/answer.js';
 import type { OpenedModel } from '../infer/model-dir.js';
 import { byteLines, decodeText } from '../util/text-file.js';
@@ -72,13 +72,7 @@ function failedItem(e: unknown): number | null {
 
 /** The same error with its `item N: ` prefix replaced (by `stdin line K: `, or by nothing). */
 export function renamed(e: QaFtError, prefix: string): QaFtError {
-  if (e instanceof OptionError) {
-    // keeps the option fields, for the command to spell as its flags
-    const [first, ...rest] = e.text;
-    const text = typeof first === 'string' ? [first.replace(/^item \d+: /, prefix), ...rest] : e.text;
-    return new OptionError(e.code, text, e.options.hint ? { hint: e.options.hint } : {});
-  }
-  return new QaFtError(e.code, e.message.replace(/^item \d+: /, prefix), e.hint ? { hint: e.hint } : {});
+  return e.revised({ start: (text) => text.replace(/^item \d+: /, prefix) });
 }
 
 /**

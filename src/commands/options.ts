@@ -90,10 +90,7 @@ export async function resolveModelOption(model: string, hub: ResolveOptions = {}
     return await resolveModel(model, hub);
   } catch (e) {
     if (e instanceof QaFtError && model === DEFAULT_MODEL_DIR) {
-      const hint = `train one with \`qa-ft train\` (it writes ${DEFAULT_MODEL_DIR}) or pass --model DIR`;
-      // an OptionError keeps its option fields, for the command to spell as its flags
-      if (e instanceof OptionError) throw new OptionError(e.code, e.text, { hint: [hint] });
-      throw new QaFtError(e.code, e.message, { hint });
+      throw e.revised({ hint: `train one with \`qa-ft train\` (it writes ${DEFAULT_MODEL_DIR}) or pass --model DIR` });
     }
     throw e;
   }

@@ -1,10 +1,9 @@
 /**
  * `qa-ft train`: fine-tune a QA model (any supported family) on prepared features (the tutorial's `Trainer.train()`),
- * with
- * evaluation each epoch, checkpoints, `--resume`, a progress bar per epoch and a Trainer-like summary table.
- * This file parses options, resolves hub ids and prints; the work is `trainPrepared` in src/train, with
- * `evaluateModel` from src/infer as its evaluation. Both are imported only when the command runs: the model, engine
- * and training modules take seconds to import, which every other command would otherwise pay at start-up.
+ * with evaluation each epoch, checkpoints, `--resume`, a progress bar per epoch and a Trainer-like summary table. This
+ * file parses options, resolves hub ids and prints; the work is `trainPrepared` in src/train, with `evaluateModel` from
+ * src/infer as its evaluation. Both are imported only when the command runs: the model, engine and training modules
+ * take seconds to import, which every other command would otherwise pay at start-up.
  */
 import { Command } from 'commander';
 import { QaFtError, spellOptions } from '../errors.js';

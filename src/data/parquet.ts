@@ -1,8 +1,7 @@
 /**
  * Parquet with any columns (the hub's SQuAD layout: `answers` a struct of two lists, nested as pyarrow writes them) via
- * hyparquet,
- * with the compressors pyarrow uses (snappy, zstd, gzip, brotli, lz4). The footer and the column chunk offsets are
- * checked against the file's size first, so a truncated file is reported as damaged.
+ * hyparquet, with the compressors pyarrow uses (snappy, zstd, gzip, brotli, lz4). The footer and the column chunk
+ * offsets are checked against the file's size first, so a truncated file is reported as damaged.
  */
 import { parquetMetadata, parquetReadObjects, parquetSchema, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';

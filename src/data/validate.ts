@@ -6,7 +6,7 @@
  * SQuAD 2.0: a question with no answer in its context has empty `answers` lists (the hub's `rajpurkar/squad_v2`
  * layout); the JSON's `is_impossible` flag, where a source has one, must agree with the answers.
  */
-import { field, opt, OptionError, type OptionText, QaFtError } from '../errors.js';
+import { field, opt, OptionError, type OptionText, QaFtError, userError } from '../errors.js';
 import { codePointLength, codePointSlice, pyStrip } from '../util/py-string.js';
 import { isUnanswerable, type SquadRow } from '../records.js';
 
@@ -19,12 +19,11 @@ export function missingColumnError(
   present: readonly string[],
   hint?: string | OptionText,
 ): QaFtError {
-  const message = `${file}: missing column '${column}' (found: ${present.join(', ') || 'none'})`;
-  // a hint naming an option field (the column option) makes it an OptionError, which a command spells as its flag
-  if (hint !== undefined && typeof hint !== 'string') return new OptionError('BAD_FORMAT', [message], { hint });
-  return new QaFtError('BAD_FORMAT', message, {
-    hint: hint ?? 'expected the SQuAD columns id, title, context, question, answers{text[], answer_start[]}',
-  });
+  return userError(
+    'BAD_FORMAT',
+    `${file}: missing column '${column}' (found: ${present.join(', ') || 'none'})`,
+    hint ?? 'expected the SQuAD columns id, title, context, question, answers{text[], answer_start[]}',
+  );
 }
 
 /** A value as an error message shows it: its type and the start of its text. */

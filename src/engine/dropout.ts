@@ -1,12 +1,11 @@
 /**
- * Dropout kernels. `tf.dropout` draws its uniforms one by one in JS (0.8-1.2 s for the [16, 12, 384, 384]
- * attention weights here, × 6 layers per step) and then runs four full-size kernels; `QaftDropout` draws
- * counter-based uniforms in C++ (the same seed gives the same mask on any thread count) and writes the output and a
- * 1-byte keep mask in one threaded pass, and its gradient `QaftMaskedScale` is one masked scale of `dy`.
+ * Dropout kernels. `tf.dropout` draws its uniforms one by one in JS (0.8-1.2 s for the [16, 12, 384, 384] attention
+ * weights here, × 6 layers per step) and then runs four full-size kernels; `QaftDropout` draws counter-based uniforms
+ * in C++ (the same seed gives the same mask on any thread count) and writes the output and a 1-byte keep mask in one
+ * threaded pass, and its gradient `QaftMaskedScale` is one masked scale of `dy`.
  *
  * Registered for `native` only: elsewhere `nativeDropoutForward` returns undefined and the model's dropout
- * (src/model/fused-ops.ts) multiplies by its own seeded JS mask (`dropoutMask`), a different random stream from this
- * one.
+ * (src/model/fused-ops.ts) multiplies by its own seeded JS mask (`dropoutMask`), a random stream of its own.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';

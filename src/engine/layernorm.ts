@@ -88,8 +88,8 @@ export function layerNormKernels(addon: NativeAddon, backendName: string): Kerne
 }
 
 /**
- * Whether `r` adds to `x` row by row: x's shape, or its trailing axes (leading 1s allowed), e.g. [T, D] under [B, T,
- * D].
+ * Whether `r` adds to `x` row by row: x's shape, or its trailing axes (leading 1s allowed), e.g. [T, D] under
+ * [B, T, D].
  */
 function rowsOfX(r: tf.Tensor, x: tf.Tensor): boolean {
   const first = r.shape.findIndex((s) => s !== 1);

@@ -1,7 +1,6 @@
 /**
- * The engine's ops for src/model and src/train: each runs its kernel where the active backend has one (`native`)
- * and says what happens elsewhere. Apart from src/model/backend-select.ts registering the backend (./index.ts), the
- * model
+ * The engine's ops for src/model and src/train: each runs its kernel where the active backend has one (`native`) and
+ * says what happens elsewhere. Apart from src/model/backend-select.ts registering the backend (./index.ts), the model
  * and the trainer reach the engine through this module only; nothing outside src/engine calls the addon.
  */
 export { adamwUpdate } from './adamw.js';

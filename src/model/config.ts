@@ -1,9 +1,8 @@
 /**
- * A model's `config.json` as Hugging Face writes it, parsed and validated once into a readonly typed object: the
- * family comes from `model_type` (DistilBERT here; the BERT-style families in config-bert.ts, DeBERTa-v2 in
- * config-deberta.ts). Fields qa-ft does
- * not use (`architectures`, `tie_weights_`, …) are accepted and ignored, as transformers does, and written back on
- * save.
+ * A model's `config.json` as Hugging Face writes it, parsed and validated once into a readonly typed object: the family
+ * comes from `model_type` (DistilBERT here; the BERT-style families in config-bert.ts, DeBERTa-v2 in
+ * config-deberta.ts). Fields qa-ft does not use (`architectures`, `tie_weights_`, …) are accepted and ignored, as
+ * transformers does, and written back on save.
  */
 import { readFile } from 'node:fs/promises';
 import { checkReadableFile } from '../util/text-file.js';

@@ -1,17 +1,16 @@
 /**
- * DebertaV2ForQuestionAnswering (DeBERTa-v2 and -v3), top to bottom: embeddings (words [+ absolute positions]
- * [+ token types] [→ embed_proj], LayerNorm, zeroed at padding) → disentangled self-attention → output
- * projection + LayerNorm → FFN + LayerNorm → QA head, as transformers' modeling_deberta_v2.
+ * DebertaV2ForQuestionAnswering (DeBERTa-v2 and -v3), top to bottom: embeddings (words [+ absolute positions] [+ token
+ * types] [→ embed_proj], LayerNorm, zeroed at padding) → disentangled self-attention → output projection + LayerNorm →
+ * FFN + LayerNorm → QA head, as transformers' modeling_deberta_v2.
  *
  * Disentangled attention adds to the content scores q·kᵀ two relative-position terms, all divided by √(dh·3):
- * content→position c2p[i, j] = q_i · Kr[δ(i − j)] and position→content p2c[i, j] = k_j · Qr[δ′(j − i)], where Kr,
- * Qr are the (LayerNormed, dropped-out) relative embeddings through key_proj/query_proj (shared keys, as v3) or
- * pos_key_proj/pos_query_proj, and δ is the log-bucketed, clamped relative distance. transformers projects the
- * whole table and gathers [T, T] scores from it; here the 2T − 1 rows the distances need are gathered first
- * (row selection commutes with the projection), projected, multiplied per head into [B, H, T, 2T − 1], and skewed
- * into [B, H, T, T] (row i of the result starts T − 1 − i columns in; fused-ops.ts `skewRelative`): gathers, matMuls
- * and
- * reshapes, all kernels the engine already has.
+ * content→position c2p[i, j] = q_i · Kr[δ(i − j)] and position→content p2c[i, j] = k_j · Qr[δ′(j − i)], where Kr, Qr
+ * are the (LayerNormed, dropped-out) relative embeddings through key_proj/query_proj (shared keys, as v3) or
+ * pos_key_proj/pos_query_proj, and δ is the log-bucketed, clamped relative distance. transformers projects the whole
+ * table and gathers [T, T] scores from it; here the 2T − 1 rows the distances need are gathered first (row selection
+ * commutes with the projection), projected, multiplied per head into [B, H, T, 2T − 1], and skewed into [B, H, T, T]
+ * (row i of the result starts T − 1 − i columns in; fused-ops.ts `skewRelative`): gathers, matMuls and reshapes, all
+ * kernels the engine already has.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attentionSpan, type DebertaV2Config } from './config-deberta.js';

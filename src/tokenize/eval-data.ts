@@ -1,9 +1,8 @@
 /**
- * The examples an evaluation scores, and their windows: a prepared directory's split (tokenized already), or
- * rows from local data files in any format `prepare` reads, columns by name (one file sliced by a split spec, or a hub
- * dataset's files), cut into windows with
- * the model's tokenizer; either way checked to fit the model. Hub ids are resolved by the caller (the command);
- * this takes local paths.
+ * The examples an evaluation scores, and their windows: a prepared directory's split (tokenized already), or rows from
+ * local data files in any format `prepare` reads, columns by name (one file sliced by a split spec, or a hub dataset's
+ * files), cut into windows with the model's tokenizer; either way checked to fit the model. Hub ids are resolved by the
+ * caller (the command); this takes local paths.
  */
 import { statSync } from 'node:fs';
 import { field, OptionError, opt, QaFtError } from '../errors.js';

@@ -7,7 +7,7 @@
  * Training checks what the prepared-data manifest declares: it pads batches to the declared max length and copies
  * the declared tokenizer into the saved model. Evaluation checks the windows themselves, as they are fed.
  */
-import { OptionError, type OptionText, QaFtError } from '../errors.js';
+import { type OptionText, QaFtError, userError } from '../errors.js';
 import type { Feature } from '../records.js';
 import type { PreparedManifest } from './prepared.js';
 import type { QaTokenizer } from './tokenizer.js';
@@ -132,11 +132,7 @@ export function checkTokenizerFitsModel(
   modelSource: string,
   hint: string | OptionText,
 ): void {
-  // a hint naming option fields (`OptionText`) makes the error an OptionError, which a command spells as its flags
-  const misfit = (message: string): QaFtError =>
-    typeof hint === 'string'
-      ? new QaFtError('BAD_CONFIG', message, { hint })
-      : new OptionError('BAD_CONFIG', [message], { hint });
+  const misfit = (message: string): QaFtError => userError('BAD_CONFIG', message, hint);
   const where = `the tokenizer in ${tokenizer.dir}`;
   const limit = tokenizer.idLimit();
   if (limit > model.vocabSize) {

@@ -22,10 +22,9 @@ interface FamilyTokenizer {
 
 /**
  * The text of the fitted `tokenizer_config.json` for `tokenizer` saved with a model of `family`. The class is the
- * family's when
- * the tokenizer is built on the model that class expects (a WordPiece tokenizer for DistilBERT); a tokenizer of
- * another kind (a random-init model trained with some other tokenizer) keeps the class it names, as the family's
- * class could not load its files.
+ * family's when the tokenizer is built on the model that class expects (a WordPiece tokenizer for DistilBERT); a
+ * tokenizer of another kind (a random-init model trained with some other tokenizer) keeps the class it names, as the
+ * family's class could not load its files.
  */
 export async function fittedTokenizerConfig(
   tokenizer: Pick<QaTokenizer, 'dir' | 'modelType'>,

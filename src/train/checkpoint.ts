@@ -1,15 +1,14 @@
 /**
  * Checkpoints and the files a training run leaves, owned here: `checkpoint-STEP/` (HF's name) with `config.json` +
  * `model.safetensors` (the model's own `save`), the tokenizer files, `optimizer.safetensors` (AdamW moments by
- * parameter name, step in the metadata) and `qa-ft-state.json` (epoch, step, RNG state, best metric, metrics
- * history, the run's identity), which qa-ft resumes from; beside them what transformers' Trainer resumes from
- * (`trainer_state.json`, `optimizer.pt`, `scheduler.pt`: hf-trainer-files.ts). Checkpoints of an older qa-ft, whose
- * own state was in `trainer_state.json`, still resume. The final model in `outDir` with both state files; finding and
- * loading the
- * checkpoint a resumed run continues from; deleting old ones (`--save-total-limit`). A checkpoint is filled in a
- * temporary sibling directory and renamed into place, and deleted by renaming it aside first, so a killed run never
- * leaves a half-written or half-deleted one; only directories with a `qa-ft-state.json` (written last), or an older
- * qa-ft's `trainer_state.json`, count.
+ * parameter name, step in the metadata) and `qa-ft-state.json` (epoch, step, RNG state, best metric, metrics history,
+ * the run's identity), which qa-ft resumes from; beside them what transformers' Trainer resumes from
+ * (`trainer_state.json`, `optimizer.pt`, `scheduler.pt`: hf-trainer-files.ts). Checkpoints of an older qa-ft, whose own
+ * state was in `trainer_state.json`, still resume. The final model in `outDir` with both state files; finding and
+ * loading the checkpoint a resumed run continues from; deleting old ones (`--save-total-limit`). A checkpoint is filled
+ * in a temporary sibling directory and renamed into place, and deleted by renaming it aside first, so a killed run
+ * never leaves a half-written or half-deleted one; only directories with a `qa-ft-state.json` (written last), or an
+ * older qa-ft's `trainer_state.json`, count.
  */
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -281,10 +280,9 @@ export async function listCheckpoints(outDir: string): Promise<{ dir: string; st
 /**
  * Continues a run from the newest complete, valid checkpoint of this run (same `run` identity) in `outDir`: `restore`
  * loads it (the loop passes `restoreCheckpoint` into its model and trainer), and its state is returned. A damaged
- * checkpoint
- * (unreadable state, weights or optimizer file) is reported through `onDamaged` and skipped, never deleted; newer
- * checkpoints of another run are skipped and reported through `onOtherRun`. When none matches, the error names how
- * the newest checkpoint on the same data differs (an option changed by mistake), else how the newest differs.
+ * checkpoint (unreadable state, weights or optimizer file) is reported through `onDamaged` and skipped, never deleted;
+ * newer checkpoints of another run are skipped and reported through `onOtherRun`. When none matches, the error names
+ * how the newest checkpoint on the same data differs (an option changed by mistake), else how the newest differs.
  */
 export async function resumeFromCheckpoint(
   outDir: string,
