@@ -219,9 +219,9 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// gelu(x, out, bf16|null)
+// gelu(x, out|null, bf16|null)
 Napi::Value Gelu(const Napi::CallbackInfo& info) {
-  qaft::GeluErf(Ptr<float>(info[0]), Ptr<float>(info[1]), info[0].As<Napi::Float32Array>().ElementLength(),
+  qaft::GeluErf(Ptr<float>(info[0]), MutOrNull<float>(info[1]), info[0].As<Napi::Float32Array>().ElementLength(),
                 MutOrNull<uint16_t>(info[2]));
   return info.Env().Undefined();
 }
@@ -270,10 +270,11 @@ Napi::Value AttentionProbs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// attentionProbsGrad(dw, probs, mask|null, ds, rows, tk, scale, bf16|null)
+// attentionProbsGrad(dw, probs, mask|null, ds|null, rows, tk, scale, bf16|null)
 Napi::Value AttentionProbsGrad(const Napi::CallbackInfo& info) {
-  qaft::AttentionProbsGrad(Ptr<float>(info[0]), Ptr<float>(info[1]), PtrOrNull<uint8_t>(info[2]), Ptr<float>(info[3]),
-                           I64(info[4]), I64(info[5]), static_cast<float>(F64(info[6])), MutOrNull<uint16_t>(info[7]));
+  qaft::AttentionProbsGrad(Ptr<float>(info[0]), Ptr<float>(info[1]), PtrOrNull<uint8_t>(info[2]),
+                           MutOrNull<float>(info[3]), I64(info[4]), I64(info[5]), static_cast<float>(F64(info[6])),
+                           MutOrNull<uint16_t>(info[7]));
   return info.Env().Undefined();
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "dropout-rule.h"
 #include "kernels.h"
@@ -56,10 +57,11 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
                     int64_t heads, int64_t tq, int64_t tk, int64_t maskRows, double rate, uint64_t seed, float scale,
                     uint16_t* bf16) {
   const int64_t rows = batch * heads * tq;
-  const bool drop = y != nullptr && mask != nullptr;
+  const bool drop = mask != nullptr;
   const DropoutRule shared(rate, seed);  // Dropout's (elementwise.cc), so the same mask for the same seed
   ParallelFor(rows, RowGrain(tk), [&](int64_t lo, int64_t hi) {
     const DropoutRule rule = shared;
+    std::vector<float> row(drop && y == nullptr ? tk : 0);  // the dropped row when only its bf16 copy is kept
     for (int64_t r = lo; r < hi; ++r) {
       const float* x = scores + r * tk;
       float* p = probs + r * tk;
@@ -75,7 +77,7 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
         if (bf16 != nullptr) ToBf16Block(p, bf16 + r * tk, tk);
         continue;
       }
-      float* yr = y + r * tk;
+      float* yr = y != nullptr ? y + r * tk : row.data();
       uint8_t* mr = mask + r * tk;
       const uint64_t base = static_cast<uint64_t>(r * tk);
       // locals, and p read unconditionally: the byte stores below could alias captured values, and a conditional
@@ -96,10 +98,11 @@ void AttentionProbs(const float* scores, const float* maskBias, float* probs, fl
 void AttentionProbsGrad(const float* dw, const float* probs, const uint8_t* mask, float* ds, int64_t rows, int64_t tk,
                         float scale, uint16_t* bf16) {
   ParallelFor(rows, RowGrain(tk), [&](int64_t lo, int64_t hi) {
+    std::vector<float> row(ds == nullptr ? tk : 0);  // the row of ds when only its bf16 copy is kept
     for (int64_t r = lo; r < hi; ++r) {
       const float* d = dw + r * tk;
       const float* p = probs + r * tk;
-      float* o = ds + r * tk;
+      float* o = ds != nullptr ? ds + r * tk : row.data();
       // g (the dropout gradient) goes to o first, then o is rewritten in place
       if (mask != nullptr) {
         const uint8_t* m = mask + r * tk;

@@ -169,10 +169,12 @@ constexpr int64_t kBf16Block = 4096;  // elements rounded to bf16 while still in
 
 void GeluErf(const float* x, float* out, int64_t size, uint16_t* bf16) {
   ParallelFor(size, kGrain / 4, [&](int64_t lo, int64_t hi) {
+    float block[kBf16Block];  // the block's values when only the bf16 copy is kept (out null)
     for (int64_t b = lo; b < hi; b += kBf16Block) {
       const int64_t e = std::min(hi, b + kBf16Block);
-      for (int64_t i = b; i < e; ++i) out[i] = x[i] * Normal(x[i]).cdf;
-      if (bf16 != nullptr) ToBf16Block(out + b, bf16 + b, e - b);
+      float* o = out != nullptr ? out + b : block;
+      for (int64_t i = b; i < e; ++i) o[i - b] = x[i] * Normal(x[i]).cdf;
+      if (bf16 != nullptr) ToBf16Block(o, bf16 + b, e - b);
     }
   });
 }

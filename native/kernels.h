@@ -107,7 +107,8 @@ void Dropout(const float* x, float* out, uint8_t* mask, int64_t size, double rat
 void MaskedScale(const float* x, const uint8_t* mask, float* out, int64_t size, float scale);
 
 // erf-GELU, out = x·Φ(x) with Φ(x) = erfc(−x/√2)/2, vectorized (within 1e-6 of float64). `bf16` (nullable): out
-// rounded to bf16 too, a cache-sized block at a time (the next linear's bf16 matmul input: no separate pass).
+// rounded to bf16 too, a cache-sized block at a time (the next linear's bf16 matmul input: no separate pass); with
+// `bf16`, `out` may be null (bf16 only).
 void GeluErf(const float* x, float* out, int64_t size, uint16_t* bf16 = nullptr);
 
 // Its gradient: out = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π). `bf16` as for GeluErf.

@@ -101,12 +101,13 @@ export interface NativeAddon {
   ): void;
   dropout(x: F32, out: F32, mask: Uint8Array, rate: number, seed: number, scale: number): void;
   maskedScale(x: F32, mask: Uint8Array, out: F32, scale: number): void;
-  /** erf-GELU; `bf16` (nullable) gets out rounded to bf16 in the same pass. */
-  gelu(x: F32, out: F32, bf16?: Uint16Array | null): void;
+  /** erf-GELU; `bf16` (nullable) gets out rounded to bf16 in the same pass; with it, out may be null (bf16 only). */
+  gelu(x: F32, out: F32 | null, bf16?: Uint16Array | null): void;
   geluGrad(x: F32, dy: F32, out: F32, bf16?: Uint16Array | null): void;
   /**
-   * Fused mask add + softmax (+ dropout when y and mask are given) over rows of tk (native/attention.h); `bf16`
-   * (nullable) gets the weights P·V reads (y, else probs) rounded to bf16 in the same pass.
+   * Fused mask add + softmax (+ dropout when mask is given) over rows of tk (native/attention.h); `bf16`
+   * (nullable) gets the weights P·V reads (y, else probs) rounded to bf16 in the same pass; with it and mask, y may
+   * be null (the dropped weights in bf16 only).
    */
   attentionProbs(
     scores: F32,
@@ -124,12 +125,15 @@ export interface NativeAddon {
     scale: number,
     bf16?: Uint16Array | null,
   ): void;
-  /** The fused dropout + softmax gradient over `rows` rows of tk (mask null: no dropout); `bf16` gets ds rounded. */
+  /**
+   * The fused dropout + softmax gradient over `rows` rows of tk (mask null: no dropout); `bf16` gets ds rounded, and
+   * with it ds may be null (bf16 only).
+   */
   attentionProbsGrad(
     dw: F32,
     probs: F32,
     mask: Uint8Array | null,
-    ds: F32,
+    ds: F32 | null,
     rows: number,
     tk: number,
     scale: number,

@@ -4,7 +4,8 @@
  * reading and writing ~100 MB per layer at training sizes; `QaftAttentionProbs` and `QaftAttentionProbsGrad` are one
  * threaded pass each, a row at a time, with a vectorized exp: within 1e-6 of those kernels, and the dropout mask is
  * `QaftDropout`'s (./dropout.ts) bit for bit. In bf16 mode each also writes the bf16 copy of the output a matmul reads
- * next (the weights for P·V, the scores' gradient for dq and dk) in the same pass.
+ * next (the weights for P·V, the scores' gradient for dq and dk) in the same pass, and holds the dropped weights (and
+ * the gradient, when the caller says only matmuls read it) in bf16 only.
  *
  * Registered for `native` only: elsewhere `nativeAttentionProbs` returns undefined and the model's attention
  * (src/model/fused-ops.ts) keeps its op-by-op path.
@@ -12,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
-import { allocF32, allocU8, bf16Beside, f32, output, valuesOf, type KernelArgs } from './kernel-util.js';
+import { allocF32, allocU8, f32, matmulInputOutput, output, valuesOf, type KernelArgs } from './kernel-util.js';
 import { numberAttr, tensorInputs } from './kernel-args.js';
 
 const PROBS = 'QaftAttentionProbs';
@@ -41,16 +42,19 @@ export function attentionSoftmaxKernels(addon: NativeAddon, backendName: string)
       );
     }
     const n = util.sizeFromShape(shape);
-    const p = allocF32(backend, n);
-    const dropped = rate > 0 ? { y: allocF32(backend, n), keep: allocU8(backend, n) } : null;
-    const bf16 = bf16Beside(backend, dropped?.y ?? p); // the weights P·V reads
+    // the weights P·V reads: with dropout the dropped ones, which only matmuls read (bf16 only in bf16 mode); else
+    // the probabilities themselves, which the gradient reads too
+    const drop = rate > 0;
+    const weights = matmulInputOutput(backend, n, drop);
+    const p = drop ? allocF32(backend, n) : weights.fp32!; // not bf16-only without dropout
+    const keep = drop ? allocU8(backend, n) : null;
     if (n > 0) {
       addon.attentionProbs(
         f32(backend, scores),
         mask === undefined ? null : f32(backend, mask),
         p,
-        dropped?.y ?? null,
-        dropped?.keep ?? null,
+        drop ? weights.fp32 : null,
+        keep,
         b,
         h,
         tq,
@@ -58,18 +62,16 @@ export function attentionSoftmaxKernels(addon: NativeAddon, backendName: string)
         rows,
         rate,
         seed,
-        rate > 0 ? 1 / (1 - rate) : 1,
-        bf16.copy,
+        drop ? 1 / (1 - rate) : 1,
+        weights.copy,
       );
     }
-    bf16.adopt();
-    const out = [output(backend, shape, 'float32', p)];
-    return dropped === null
-      ? out
-      : [...out, output(backend, shape, 'float32', dropped.y), backend.makeTensorInfo(shape, 'bool', dropped.keep)];
+    if (keep === null) return [weights.tensor(shape)];
+    return [output(backend, shape, 'float32', p), weights.tensor(shape), backend.makeTensorInfo(shape, 'bool', keep)];
   };
   // inputs: dy (the gradient of the probabilities, after dropout when mask is given), probs, mask (optional, bool);
-  // attrs: scale (dropout's 1 / (1 − rate))
+  // attrs: scale (dropout's 1 / (1 − rate)), matmulOnly (true: only matmuls read the result, so in bf16 mode it is
+  // held in bf16 only)
   const probsGrad = ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
     const { dy, probs: p } = tensorInputs(inputs, ['dy', 'probs'], PROBS_GRAD);
     const mask = inputs['mask'];
@@ -80,23 +82,23 @@ export function attentionSoftmaxKernels(addon: NativeAddon, backendName: string)
         `${PROBS_GRAD}: dy ${JSON.stringify(dy.shape)} and mask ${JSON.stringify(mask?.shape)} should match probs ${JSON.stringify(shape)}`,
       );
     }
-    const out = allocF32(backend, util.sizeFromShape(shape));
-    const bf16 = bf16Beside(backend, out); // the input of the dq and dk matmuls
-    if (out.length > 0) {
+    const n = util.sizeFromShape(shape);
+    // the input of the dq and dk matmuls; bf16 only in bf16 mode when nothing else reads it
+    const out = matmulInputOutput(backend, n, attrs['matmulOnly'] === true);
+    if (n > 0) {
       const keep = mask === undefined ? null : (valuesOf(backend, mask) as Uint8Array);
       addon.attentionProbsGrad(
         f32(backend, dy),
         f32(backend, p),
         keep,
-        out,
-        out.length / tk,
+        out.fp32,
+        n / tk,
         tk,
         numberAttr(attrs, 'scale', PROBS_GRAD),
-        bf16.copy,
+        out.copy,
       );
     }
-    bf16.adopt();
-    return output(backend, shape, 'float32', out);
+    return out.tensor(shape);
   };
   return [
     { kernelName: PROBS, backendName, kernelFunc: probs as unknown as KernelConfig['kernelFunc'] },
@@ -142,15 +144,16 @@ export function nativeAttentionProbs(
 /**
  * The fused backward kernel: the gradient of the scores, p ⊙ (g − Σ_row g ⊙ p), from `dy`, the gradient of the
  * weights the forward returned (its `y` when `dropped`, else `probs`), with g = dy masked and scaled by
- * 1 / (1 − rate) when `dropped` is given (its mask from `nativeAttentionProbs`), else dy.
+ * 1 / (1 − rate) when `dropped` is given (its mask from `nativeAttentionProbs`), else dy. `matmulOnly`: the caller
+ * reads the result only through matmuls (so in bf16 mode it is held in bf16 only; read elsewhere, it is rounded).
  */
 export function nativeAttentionProbsGrad(
   dy: tf.Tensor,
   probs: tf.Tensor,
   dropped: { readonly mask: tf.Tensor; readonly rate: number } | null,
+  matmulOnly = false,
 ): tf.Tensor {
   const inputs: tf.NamedTensorMap = dropped === null ? { dy, probs } : { dy, probs, mask: dropped.mask };
-  return tf
-    .engine()
-    .runKernel(PROBS_GRAD, inputs, { scale: dropped === null ? 1 : 1 / (1 - dropped.rate) }) as tf.Tensor;
+  const attrs = { scale: dropped === null ? 1 : 1 / (1 - dropped.rate), matmulOnly };
+  return tf.engine().runKernel(PROBS_GRAD, inputs, attrs) as tf.Tensor;
 }

@@ -4,9 +4,10 @@
  * recycled only when nothing else can still see it: allocated here for a kernel output, never handed out of TF.js,
  * no other tensor viewing its buffer (`noteAliases`), and its storage freed (refCount 0). In bf16 mode it also keeps
  * each float32 array a matmul read rounded to bf16 (`bf16Of`), converted once however many matmuls read it; the copy
- * goes with the array, or with `forgetBf16` where a kernel writes the array in place (AdamW).
+ * goes with the array, or with `forgetBf16` where a kernel writes the array in place (AdamW). A kernel output that
+ * only bf16 matmuls read next can be held in bf16 only (`bf16OnlyTensor`), its float32 array filled on first read.
  */
-import type { DataId, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendValues, DataId, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 const MIN_POOLED_BYTES = 1 << 18; // smaller arrays come cheaply from V8's heap
@@ -38,6 +39,7 @@ export class NativeBackend extends MathBackendCPU {
   matmulMode: MatmulMode = 'fp32';
 
   private readonly bf16Copies = new WeakMap<Float32Array, Bf16Copy>();
+  private readonly unwritten = new WeakMap<DataId, Float32Array>(); // bf16-only tensors' arrays, not yet filled
 
   private readonly free = new Map<number, ArrayBuffer[]>(); // by byte length
   private readonly order: ArrayBuffer[] = []; // oldest first, for eviction
@@ -119,6 +121,43 @@ export class NativeBackend extends MathBackendCPU {
       : new Uint16Array(this.takeBuffer(pooledCapacity(Math.ceil(n / 2)) * 4), 0, n);
   }
 
+  /**
+   * Registers `values`, which the kernel left unwritten, as a new float32 tensor held in bf16 only: `copy` (the
+   * kernel's output rounded to bf16) is what bf16 matmuls read. Anything else that reads the tensor's values (a
+   * kernel, `dataSync`) gets the copy widened to float32, written into `values` on the first read.
+   */
+  bf16OnlyTensor(shape: number[], values: Float32Array, copy: Uint16Array): TensorInfo {
+    const info = this.makeTensorInfo(shape, 'float32', values);
+    this.adoptBf16(values, copy);
+    this.unwritten.set(info.dataId, values);
+    const entry = this.data.get(info.dataId)!;
+    const settle = (v: typeof entry.values): void => {
+      this.unwritten.delete(info.dataId);
+      Object.defineProperty(entry, 'values', { value: v, writable: true, enumerable: true, configurable: true });
+    };
+    Object.defineProperty(entry, 'values', {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        widenBf16(copy, values);
+        settle(values);
+        return values;
+      },
+      set: settle,
+    });
+    return info;
+  }
+
+  /** A float32 tensor's array as a bf16 matmul takes it (it reads the bf16 copy): unwritten for a bf16-only tensor. */
+  matmulValues(dataId: DataId): Float32Array {
+    return (this.unwritten.get(dataId) ?? this.data.get(dataId)!.values) as Float32Array;
+  }
+
+  /** A tensor's array without filling a bf16-only one (for bookkeeping that does not read the values). */
+  private storedValues(dataId: DataId): BackendValues | undefined {
+    return this.unwritten.get(dataId) ?? this.data.get(dataId)?.values;
+  }
+
   /** Drops the bf16 copy of `values` (after a kernel wrote it in place), its storage back to the pool. */
   forgetBf16(values: Float32Array): void {
     const copy = this.bf16Copies.get(values);
@@ -160,7 +199,7 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   override disposeData(dataId: DataId, force = false): boolean {
-    const values = this.data.get(dataId)?.values;
+    const values = this.storedValues(dataId);
     const freed = super.disposeData(dataId, force);
     if (freed && values instanceof Float32Array && !this.data.has(dataId)) this.forgetBf16(values);
     const pooled = values instanceof Float32Array || values instanceof Uint8Array;
@@ -190,7 +229,7 @@ export class NativeBackend extends MathBackendCPU {
   noteAliases(inputs: NamedTensorInfoMap, outputs: TensorInfo | TensorInfo[]): void {
     let watched: Set<ArrayBufferLike> | undefined;
     for (const t of Object.values(inputs)) {
-      const v = t === undefined ? undefined : this.data.get(t.dataId)?.values;
+      const v = t === undefined ? undefined : this.storedValues(t.dataId);
       if ((v instanceof Float32Array || v instanceof Uint8Array) && this.recyclable.has(v.buffer as ArrayBuffer))
         (watched ??= new Set()).add(v.buffer);
     }
@@ -198,7 +237,7 @@ export class NativeBackend extends MathBackendCPU {
     const inputIds = new Set(Object.values(inputs).map((t) => t?.dataId));
     for (const o of Array.isArray(outputs) ? outputs : [outputs]) {
       if (inputIds.has(o.dataId)) continue; // same storage (Reshape, Identity): refCount covers it
-      const v = this.data.get(o.dataId)?.values;
+      const v = this.storedValues(o.dataId);
       if (v !== undefined && typeof v === 'object' && 'buffer' in v && watched.has(v.buffer)) {
         this.recyclable.delete(v.buffer as ArrayBuffer);
       }
@@ -213,4 +252,10 @@ export function guardAliases(fn: KernelFunc): KernelFunc {
     if (params.backend instanceof NativeBackend) params.backend.noteAliases(params.inputs, out);
     return out;
   };
+}
+
+/** bf16 bits widened to float32 (exact: a bf16 number is the upper half of a float32's bits). */
+function widenBf16(bits: Uint16Array, out: Float32Array): void {
+  const words = new Uint32Array(out.buffer, out.byteOffset, bits.length);
+  for (let i = 0; i < bits.length; i++) words[i] = bits[i]! << 16;
 }

@@ -2,14 +2,16 @@
  * Fused erf-GELU kernels. The model's op-by-op GELU runs 5 full-size kernels forward and 9 backward over the
  * [B, T, 4D] FFN activations (the biggest tensors of a layer after attention's); `QaftGelu` and `QaftGeluGrad`
  * are one threaded, vectorized pass each (erfc and exp as float polynomials, native/elementwise.cc), within 1e-6 of a
- * float64 GELU. In bf16 mode each also writes its output's bf16 copy in the same pass (a matmul reads it next).
+ * float64 GELU. In bf16 mode the gradient also writes its output's bf16 copy in the same pass (matmuls read it
+ * next), and GELU's output is held in bf16 only (the FFN's second linear is its one reader; autocast's GELU of a
+ * linear's bf16 output is bf16 too).
  *
  * Registered for `native` only: elsewhere `nativeGelu` returns undefined and the model keeps its op-by-op GELU.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
-import { allocF32, bf16Beside, f32, output, type KernelArgs } from './kernel-util.js';
+import { allocF32, bf16Beside, f32, matmulInputOutput, output, type KernelArgs } from './kernel-util.js';
 import { tensorInputs } from './kernel-args.js';
 
 const GELU = 'QaftGelu';
@@ -18,11 +20,10 @@ const GELU_GRAD = 'QaftGeluGrad';
 export function geluKernels(addon: NativeAddon, backendName: string): KernelConfig[] {
   const gelu = ({ inputs, backend }: KernelArgs): TensorInfo => {
     const { x } = tensorInputs(inputs, ['x'], GELU);
-    const out = allocF32(backend, util.sizeFromShape(x.shape));
-    const bf16 = bf16Beside(backend, out); // the next linear's matmul input
-    if (out.length > 0) addon.gelu(f32(backend, x), out, bf16.copy);
-    bf16.adopt();
-    return output(backend, [...x.shape], 'float32', out);
+    const n = util.sizeFromShape(x.shape);
+    const out = matmulInputOutput(backend, n, true); // the next linear's matmul input, its only reader
+    if (n > 0) addon.gelu(f32(backend, x), out.fp32, out.copy);
+    return out.tensor([...x.shape]);
   };
   const geluGrad = ({ inputs, backend }: KernelArgs): TensorInfo => {
     const { x, dy } = tensorInputs(inputs, ['x', 'dy'], GELU_GRAD);

@@ -80,6 +80,36 @@ export function bf16Beside(
   };
 }
 
+/**
+ * The output of a kernel that bf16 matmuls read next: its float32 array and, in bf16 mode, the bf16 copy the kernel
+ * writes in the same pass (else null). With `bf16Only` (the matmuls are its only readers), in bf16 mode the kernel
+ * writes only the copy (`fp32` null) and the tensor is held in bf16 (`NativeBackend.bf16OnlyTensor`).
+ */
+export function matmulInputOutput(
+  backend: MathBackendCPU,
+  n: number,
+  bf16Only: boolean,
+): { fp32: Float32Array | null; copy: Uint16Array | null; tensor: (shape: number[]) => TensorInfo } {
+  const values = allocF32(backend, n);
+  const copy = backend instanceof NativeBackend ? backend.bf16Output(n) : null;
+  if (copy === null) return { fp32: values, copy, tensor: (shape) => output(backend, shape, 'float32', values) };
+  const native = backend as NativeBackend;
+  if (bf16Only) return { fp32: null, copy, tensor: (shape) => native.bf16OnlyTensor(shape, values, copy) };
+  return {
+    fp32: values,
+    copy,
+    tensor: (shape) => {
+      native.adoptBf16(values, copy);
+      return output(backend, shape, 'float32', values);
+    },
+  };
+}
+
+/** A matmul input's array: `f32`'s, except that a bf16-only tensor's stays unwritten (the matmul reads its copy). */
+export function matmulF32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
+  return backend instanceof NativeBackend ? backend.matmulValues(t.dataId) : f32(backend, t);
+}
+
 /** A zeroed output array (scatter-add targets). */
 export function allocF32Zeroed(backend: MathBackendCPU, n: number): Float32Array {
   return backend instanceof NativeBackend ? backend.allocF32Zeroed(n) : new Float32Array(n);

@@ -7,7 +7,16 @@ import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { ACTIVATION, type NativeAddon } from './addon.js';
 import { NativeBackend } from './backend.js';
 import { QaFtError } from '../errors.js';
-import { allocF32, broadcastDims, f32, isF32, output, type KernelArgs, type NativeKernel } from './kernel-util.js';
+import {
+  allocF32,
+  broadcastDims,
+  f32,
+  isF32,
+  matmulF32,
+  output,
+  type KernelArgs,
+  type NativeKernel,
+} from './kernel-util.js';
 import { dim, tensorInputs } from './kernel-args.js';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
@@ -112,7 +121,17 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon)
     transB = attrs['transposeB'] === true;
   const plan = planMatMul(a.shape, b.shape, transA, transB, 'BatchMatMul');
   if (plan === undefined) return undefined;
-  const c = run(backend, addon, f32(backend, a), f32(backend, b), plan, transA, transB, null, ACTIVATION.linear);
+  const c = run(
+    backend,
+    addon,
+    matmulF32(backend, a),
+    matmulF32(backend, b),
+    plan,
+    transA,
+    transB,
+    null,
+    ACTIVATION.linear,
+  );
   return output(backend, plan.outShape, 'float32', c);
 }
 
@@ -138,7 +157,17 @@ function fusedMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon)
     }
     biasValues = f32(backend, bias);
   }
-  const c = run(backend, addon, f32(backend, a), f32(backend, b), plan, transA, transB, biasValues, ACTIVATION[act]);
+  const c = run(
+    backend,
+    addon,
+    matmulF32(backend, a),
+    matmulF32(backend, b),
+    plan,
+    transA,
+    transB,
+    biasValues,
+    ACTIVATION[act],
+  );
   return output(backend, plan.outShape, 'float32', c);
 }
 

@@ -393,7 +393,7 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o: Att
           let ds =
             fused === undefined
               ? softmaxBackward(dw, sp, dropMask)
-              : replace(dw, (g) => nativeAttentionProbsGrad(g, sp, dropMask)); // [B, H, T, T]
+              : replace(dw, (g) => nativeAttentionProbsGrad(g, sp, dropMask, bias === undefined && !o.maskedFill)); // [B, H, T, T]
           tf.dispose([sp, sm]);
           // none through masked scores: keep = 1 − bias/min is 1 where attended, 0 where masked (arithmetic, not a
           // bool cast: the native engine's Multiply misreads a float32 tensor cast from bool)

@@ -362,6 +362,37 @@ for (const mode of MODES) {
       });
     }
 
+    if (mode.emulate === undefined) {
+      test("outputs only matmuls read (dropped attention weights, GELU's output, a gradient marked so) are held in bf16: read elsewhere, they are the float32 values rounded", () => {
+        const [rows, tk] = [2 * 3 * 5, 37];
+        const scores = tf.tensor(randomValues(rows * tk, seed++, -4, 4), [2, 3, 5, tk]),
+          dy = tf.tensor(randomValues(rows * tk, seed++), [2, 3, 5, tk]);
+        const run = (): Float32Array[] =>
+          tf.tidy(() => {
+            const probs = nativeAttentionProbs(scores, null, { rate: 0.2, seed: 7 })!;
+            const dropMask = { mask: probs.dropped!.mask, rate: 0.2 };
+            const outs = [
+              probs.dropped!.y,
+              nativeGelu(scores)!.forward(),
+              nativeAttentionProbsGrad(dy, probs.probs, dropMask, true),
+              nativeAttentionProbsGrad(dy, probs.probs, dropMask, false),
+            ];
+            return outs.map((t) => t.dataSync() as Float32Array);
+          });
+        const held = run();
+        setNativePrecision('fp32');
+        const float32 = run();
+        setNativePrecision('bf16');
+        for (const [i, want] of float32.slice(0, 3).entries()) {
+          const rounded = Float32Array.from(want, bf16);
+          assert.notDeepEqual(want, rounded, `output ${i}: the rounding shows`);
+          assert.deepEqual(held[i], rounded, `output ${i}`);
+        }
+        assert.deepEqual(held[3], float32[3], 'a gradient other ops read stays float32');
+        tf.dispose([scores, dy]);
+      });
+    }
+
     test('the mode reports bf16, and fp32 comes back exact', () => {
       assert.equal(activePrecision(), 'bf16');
       setNativePrecision('fp32');
