@@ -105,11 +105,6 @@ export function matmulInputOutput(
   };
 }
 
-/** A matmul input's array: `f32`'s, except that a bf16-only tensor's stays unwritten (the matmul reads its copy). */
-export function matmulF32(backend: MathBackendCPU, t: TensorInfo): Float32Array {
-  return backend instanceof NativeBackend ? backend.matmulValues(t.dataId) : f32(backend, t);
-}
-
 /** A zeroed output array (scatter-add targets). */
 export function allocF32Zeroed(backend: MathBackendCPU, n: number): Float32Array {
   return backend instanceof NativeBackend ? backend.allocF32Zeroed(n) : new Float32Array(n);

@@ -7,16 +7,7 @@ import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { ACTIVATION, type NativeAddon } from './addon.js';
 import { NativeBackend } from './backend.js';
 import { QaFtError } from '../errors.js';
-import {
-  allocF32,
-  broadcastDims,
-  f32,
-  isF32,
-  matmulF32,
-  output,
-  type KernelArgs,
-  type NativeKernel,
-} from './kernel-util.js';
+import { allocF32, broadcastDims, f32, isF32, output, type KernelArgs, type NativeKernel } from './kernel-util.js';
 import { dim, tensorInputs } from './kernel-args.js';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
@@ -83,8 +74,8 @@ function planMatMul(
 function run(
   backend: MathBackendCPU,
   addon: NativeAddon,
-  a: Float32Array,
-  b: Float32Array,
+  aInfo: TensorInfo,
+  bInfo: TensorInfo,
   p: Plan,
   transA: boolean,
   transB: boolean,
@@ -97,6 +88,12 @@ function run(
   const [aIndex, bIndex, m] =
     sharedB && !transA ? [new Int32Array([0]), new Int32Array([0]), batch * p.m] : [p.aIndex, p.bIndex, p.m];
   const mode = backend instanceof NativeBackend ? backend.matmulMode : 'fp32';
+  // bf16 reads the inputs' bf16 copies: a bf16-only input's float32 array stays unwritten; every other mode reads
+  // the float32 values (filled from the copy if a bf16 run left it bf16-only)
+  const values = (t: TensorInfo): Float32Array =>
+    mode === 'bf16' ? (backend as NativeBackend).matmulValues(t.dataId) : f32(backend, t);
+  const a = values(aInfo),
+    b = values(bInfo);
   if (mode === 'fp32') {
     addon.matmul(a, b, c, aIndex, bIndex, m, p.n, p.k, transA, transB, bias, activation);
   } else if (mode === 'bf16-sgemm') {
@@ -121,17 +118,7 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon)
     transB = attrs['transposeB'] === true;
   const plan = planMatMul(a.shape, b.shape, transA, transB, 'BatchMatMul');
   if (plan === undefined) return undefined;
-  const c = run(
-    backend,
-    addon,
-    matmulF32(backend, a),
-    matmulF32(backend, b),
-    plan,
-    transA,
-    transB,
-    null,
-    ACTIVATION.linear,
-  );
+  const c = run(backend, addon, a, b, plan, transA, transB, null, ACTIVATION.linear);
   return output(backend, plan.outShape, 'float32', c);
 }
 
@@ -157,17 +144,7 @@ function fusedMatMul({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon)
     }
     biasValues = f32(backend, bias);
   }
-  const c = run(
-    backend,
-    addon,
-    matmulF32(backend, a),
-    matmulF32(backend, b),
-    plan,
-    transA,
-    transB,
-    biasValues,
-    ACTIVATION[act],
-  );
+  const c = run(backend, addon, a, b, plan, transA, transB, biasValues, ACTIVATION[act]);
   return output(backend, plan.outShape, 'float32', c);
 }
 

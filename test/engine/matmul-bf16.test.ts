@@ -389,6 +389,18 @@ for (const mode of MODES) {
           assert.deepEqual(held[i], rounded, `output ${i}`);
         }
         assert.deepEqual(held[3], float32[3], 'a gradient other ops read stays float32');
+        // a bf16-only tensor still alive when the precision changes: an fp32 matmul reads its (rounded) values
+        const gelu = nativeGelu(scores)!.forward();
+        setNativePrecision('fp32');
+        try {
+          const b = tf.tensor2d(randomValues(tk * 3, seed++), [tk, 3]);
+          const got = tf.tidy(() => tf.matMul(tf.reshape(gelu, [rows, tk]), b).dataSync());
+          const want = tf.tidy(() => tf.matMul(tf.tensor2d(held[1]!, [rows, tk]), b).dataSync());
+          assert.deepEqual(got, want);
+          tf.dispose([b, gelu]);
+        } finally {
+          setNativePrecision('bf16');
+        }
         tf.dispose([scores, dy]);
       });
     }
