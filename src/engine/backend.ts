@@ -150,7 +150,7 @@ export class NativeBackend extends MathBackendCPU {
 
   /** A float32 tensor's array as a bf16 matmul takes it (it reads the bf16 copy): unwritten for a bf16-only tensor. */
   matmulValues(dataId: DataId): Float32Array {
-    return (this.unwritten.get(dataId) ?? this.data.get(dataId)!.values) as Float32Array;
+    return this.storedValues(dataId) as Float32Array;
   }
 
   /** A tensor's array without filling a bf16-only one (for bookkeeping that does not read the values). */

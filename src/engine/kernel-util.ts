@@ -91,15 +91,16 @@ export function matmulInputOutput(
   bf16Only: boolean,
 ): { fp32: Float32Array | null; copy: Uint16Array | null; tensor: (shape: number[]) => TensorInfo } {
   const values = allocF32(backend, n);
-  const copy = backend instanceof NativeBackend ? backend.bf16Output(n) : null;
-  if (copy === null) return { fp32: values, copy, tensor: (shape) => output(backend, shape, 'float32', values) };
-  const native = backend as NativeBackend;
-  if (bf16Only) return { fp32: null, copy, tensor: (shape) => native.bf16OnlyTensor(shape, values, copy) };
+  const copy = bf16Only && backend instanceof NativeBackend ? backend.bf16Output(n) : null;
+  if (copy !== null) {
+    return { fp32: null, copy, tensor: (shape) => (backend as NativeBackend).bf16OnlyTensor(shape, values, copy) };
+  }
+  const beside = bf16Beside(backend, values);
   return {
     fp32: values,
-    copy,
+    copy: beside.copy,
     tensor: (shape) => {
-      native.adoptBf16(values, copy);
+      beside.adopt();
       return output(backend, shape, 'float32', values);
     },
   };

@@ -65,7 +65,7 @@ function transpose({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): 
   if (perm.length !== x.shape.length) return undefined;
   const xs = valuesOf(backend, x) as Any32;
   // In bf16 mode the output's bf16 copy in the same pass: attention's head transposes feed bf16 matmuls.
-  const copies: { adopt: () => void }[] = [];
+  let adoptCopy = (): void => {};
   const out =
     xs instanceof Float32Array
       ? transposeValues(
@@ -76,12 +76,12 @@ function transpose({ inputs, backend, attrs }: KernelArgs, addon: NativeAddon): 
           (n) => allocF32(backend, n),
           (o) => {
             const bf16 = bf16Beside(backend, o);
-            copies.push(bf16);
+            adoptCopy = bf16.adopt;
             return bf16.copy;
           },
         )
       : transposeValues(addon, xs, x.shape, perm);
-  for (const c of copies) c.adopt();
+  adoptCopy();
   return output(
     backend,
     perm.map((p) => dim(x.shape, p, 'Transpose')),
